@@ -1,0 +1,1 @@
+//! Stateless STS credentials: access key ids, derived secret keys, sealed session tokens.

@@ -1,0 +1,1 @@
+//! irsa-webhook
