@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 mod oidc;
 mod policy;
+mod sts;
 mod token;
+mod webhook;
 
 /// irsa: IAM Roles for Service Accounts, every moving part of the chain.
 #[derive(Parser)]
@@ -27,6 +29,10 @@ enum Cmd {
     /// ServiceAccount tokens: mint, decode, verify.
     #[command(subcommand)]
     Token(token::Cmd),
+    /// The pod identity mutating admission webhook (drop-in for amazon-eks-pod-identity-webhook).
+    Webhook(Box<webhook::Args>),
+    /// An STS-compatible endpoint: AssumeRoleWithWebIdentity and GetCallerIdentity.
+    Sts(sts::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +41,8 @@ fn main() -> ExitCode {
         Cmd::Policy(c) => policy::run(c),
         Cmd::Oidc(c) => oidc::run(c),
         Cmd::Token(c) => token::run(c),
+        Cmd::Webhook(a) => webhook::run(*a),
+        Cmd::Sts(a) => sts::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
