@@ -1,0 +1,394 @@
+//! The IRSA chain as a cluster runs it: a real kube-apiserver calls `irsa webhook`, mints
+//! the ServiceAccount tokens and publishes the OIDC documents that `irsa sts` trusts.
+//!
+//! These tests need the environment that `e2e/run` starts, so they are ignored by a plain
+//! `cargo test`; `e2e/run` runs them with `--ignored`.
+
+use anyhow::{Result, bail, ensure};
+use irsa_e2e::{Env, Kube, Webhook, env_of, env_value};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const ROLE_A: &str = "arn:aws:iam::111122223333:role/app-a";
+const ROLE_B: &str = "arn:aws:iam::111122223333:role/app-b";
+const TOKEN_FILE: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
+const MOUNT: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
+
+async fn setup(ns: &str, flags: &[&str]) -> Result<(Env, Kube, Webhook)> {
+    let env = Env::from_env()?;
+    let kube = Kube {
+        client: env.client().await?,
+    };
+    let dir = env.scratch(ns)?;
+    kube.namespace(ns).await?;
+    let wh = Webhook::start(&env, &dir, flags)?;
+    kube.register_webhook(ns, &wh.url(), &wh.cert.ca_pem, ns)
+        .await?;
+    Ok((env, kube, wh))
+}
+
+fn container(name: &str) -> Value {
+    json!({"name": name, "image": "registry.example/app:1"})
+}
+
+fn pod(name: &str, sa: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"serviceAccountName": sa, "containers": [container("app")]}
+    })
+}
+
+fn find<'a>(list: &'a Value, name: &str) -> Result<&'a Value> {
+    list.as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == name))
+        .ok_or_else(|| anyhow::anyhow!("no `{name}` in {list}"))
+}
+
+fn token_volume(pod: &Value) -> Option<&Value> {
+    pod["spec"]["volumes"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == "aws-iam-token")
+}
+
+fn has_token_mount(c: &Value) -> bool {
+    c["volumeMounts"].as_array().is_some_and(|m| {
+        m.iter().any(|m| {
+            m["name"] == "aws-iam-token" && m["mountPath"] == MOUNT && m["readOnly"] == true
+        })
+    })
+}
+
+fn assert_irsa(c: &Value, role: &str) -> Result<()> {
+    ensure!(
+        env_value(c, "AWS_ROLE_ARN").as_deref() == Some(role),
+        "container {} has role {:?}, want {role}: {c}",
+        c["name"],
+        env_value(c, "AWS_ROLE_ARN")
+    );
+    ensure!(env_value(c, "AWS_WEB_IDENTITY_TOKEN_FILE").as_deref() == Some(TOKEN_FILE));
+    ensure!(has_token_mount(c), "no token mount in {c}");
+    Ok(())
+}
+
+fn assert_untouched(p: &Value) -> Result<()> {
+    ensure!(token_volume(p).is_none(), "unexpected token volume: {p}");
+    for c in p["spec"]["containers"].as_array().into_iter().flatten() {
+        ensure!(
+            env_of(c).iter().all(|(n, _)| !n.starts_with("AWS_")),
+            "unexpected AWS env: {c}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the real kube-apiserver that e2e/run starts"]
+async fn pods_created_through_the_api_server_are_mutated() -> Result<()> {
+    let ns = "e2e-mutate";
+    let (_env, kube, _wh) = setup(
+        ns,
+        &["--aws-default-region=us-west-2", "--sts-regional-endpoint=true"],
+    )
+    .await?;
+    kube.service_account(
+        ns,
+        "app",
+        json!({"eks.amazonaws.com/role-arn": ROLE_A, "eks.amazonaws.com/token-expiration": "7200"}),
+    )
+    .await?;
+    kube.service_account(ns, "plain", json!({})).await?;
+    kube.service_account(
+        ns,
+        "global",
+        json!({"eks.amazonaws.com/role-arn": ROLE_B, "eks.amazonaws.com/sts-regional-endpoints": "false"}),
+    )
+    .await?;
+
+    // Every rule at once: skip-containers, a pod-level token-expiration that beats the
+    // ServiceAccount's, an init container, a native sidecar whose restartPolicy and
+    // startupProbe must survive, and a container field (resizePolicy) that typed structs
+    // of an older client would drop.
+    let mut app = container("app");
+    app["resizePolicy"] = json!([{"resourceName": "cpu", "restartPolicy": "NotRequired"}]);
+    let mut sidecar = container("proxy");
+    sidecar["restartPolicy"] = json!("Always");
+    sidecar["startupProbe"] = json!({"exec": {"command": ["true"]}, "periodSeconds": 3});
+    let full = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "full", "annotations": {
+            "eks.amazonaws.com/skip-containers": "debug",
+            "eks.amazonaws.com/token-expiration": "3600"}},
+        "spec": {
+            "serviceAccountName": "app",
+            "initContainers": [container("init"), sidecar],
+            "containers": [app, container("debug")],
+        }
+    });
+    let p = kube.create_pod(ns, &full).await?;
+    let vol = token_volume(&p).ok_or_else(|| anyhow::anyhow!("no token volume: {p}"))?;
+    let sat = &vol["projected"]["sources"][0]["serviceAccountToken"];
+    ensure!(sat["audience"] == "sts.amazonaws.com", "{vol}");
+    ensure!(sat["expirationSeconds"] == 3600, "pod annotation must win: {vol}");
+    ensure!(sat["path"] == "token", "{vol}");
+
+    let containers = &p["spec"]["containers"];
+    let app = find(containers, "app")?;
+    assert_irsa(app, ROLE_A)?;
+    let names: Vec<String> = env_of(app).into_iter().map(|(n, _)| n).collect();
+    ensure!(
+        names
+            == [
+                "AWS_STS_REGIONAL_ENDPOINTS",
+                "AWS_DEFAULT_REGION",
+                "AWS_REGION",
+                "AWS_ROLE_ARN",
+                "AWS_WEB_IDENTITY_TOKEN_FILE"
+            ],
+        "env order: {names:?}"
+    );
+    ensure!(env_value(app, "AWS_REGION").as_deref() == Some("us-west-2"));
+    ensure!(env_value(app, "AWS_STS_REGIONAL_ENDPOINTS").as_deref() == Some("regional"));
+    ensure!(
+        app["resizePolicy"][0]["resourceName"] == "cpu",
+        "resizePolicy lost: {app}"
+    );
+    let debug = find(containers, "debug")?;
+    ensure!(env_of(debug).is_empty() && !has_token_mount(debug), "skipped container mutated: {debug}");
+
+    let inits = &p["spec"]["initContainers"];
+    assert_irsa(find(inits, "init")?, ROLE_A)?;
+    let proxy = find(inits, "proxy")?;
+    assert_irsa(proxy, ROLE_A)?;
+    ensure!(proxy["restartPolicy"] == "Always", "sidecar restartPolicy lost: {proxy}");
+    ensure!(proxy["startupProbe"]["periodSeconds"] == 3, "startupProbe lost: {proxy}");
+
+    // The ServiceAccount turns regional STS off; the token lifetime comes from... the
+    // ServiceAccount default (flag 86400) since it sets none.
+    let g = kube.create_pod(ns, &pod("global", "global")).await?;
+    let c = find(&g["spec"]["containers"], "app")?;
+    assert_irsa(c, ROLE_B)?;
+    ensure!(env_value(c, "AWS_STS_REGIONAL_ENDPOINTS").is_none(), "{c}");
+    ensure!(
+        token_volume(&g).map(|v| v["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"].clone())
+            == Some(json!(86400))
+    );
+
+    // An unannotated ServiceAccount: the pod is left alone.
+    assert_untouched(&kube.create_pod(ns, &pod("plain", "plain")).await?)?;
+
+    // The opt-out label keeps the API server from calling the webhook at all.
+    let mut opt_out = pod("opt-out", "app");
+    opt_out["metadata"]["labels"] = json!({"eks.amazonaws.com/skip-pod-identity-webhook": "true"});
+    assert_untouched(&kube.create_pod(ns, &opt_out).await?)?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the real kube-apiserver that e2e/run starts"]
+async fn a_pod_created_right_after_its_service_account_is_mutated() -> Result<()> {
+    let ns = "e2e-race";
+    let (_env, kube, _wh) = setup(ns, &[]).await?;
+    // The reference webhook admits such pods unmutated when its informer has not seen the
+    // ServiceAccount yet. Back to back, several times.
+    for i in 0..8 {
+        let sa = format!("fresh-{i}");
+        kube.service_account(ns, &sa, json!({"eks.amazonaws.com/role-arn": ROLE_A}))
+            .await?;
+        let p = kube.create_pod(ns, &pod(&format!("fresh-{i}"), &sa)).await?;
+        assert_irsa(find(&p["spec"]["containers"], "app")?, ROLE_A)?;
+    }
+    Ok(())
+}
+
+static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+async fn role_of_next_pod(kube: &Kube, ns: &str, sa: &str) -> Result<Option<String>> {
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = kube.create_pod(ns, &pod(&format!("next-{n}"), sa)).await?;
+    Ok(env_value(find(&p["spec"]["containers"], "app")?, "AWS_ROLE_ARN"))
+}
+
+async fn set_role(kube: &Kube, ns: &str, sa: &str, role: Option<&str>) -> Result<()> {
+    let patch = json!({"metadata": {"annotations": {"eks.amazonaws.com/role-arn": role}}});
+    let req = http::Request::builder()
+        .method("PATCH")
+        .uri(format!("/api/v1/namespaces/{ns}/serviceaccounts/{sa}"))
+        .header("content-type", "application/merge-patch+json")
+        .body(patch.to_string().into_bytes())?;
+    kube.client.request_text(req).await?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the real kube-apiserver that e2e/run starts"]
+async fn service_account_changes_and_api_server_restarts_are_followed() -> Result<()> {
+    let ns = "e2e-follow";
+    let (env, kube, wh) = setup(ns, &[]).await?;
+    kube.service_account(ns, "app", json!({"eks.amazonaws.com/role-arn": ROLE_A}))
+        .await?;
+    ensure!(role_of_next_pod(&kube, ns, "app").await?.as_deref() == Some(ROLE_A));
+
+    // Changed annotation: the next pod follows once the watch has delivered it.
+    set_role(&kube, ns, "app", Some(ROLE_B)).await?;
+    irsa_e2e::eventually(Duration::from_secs(10), || async {
+        match role_of_next_pod(&kube, ns, "app").await? {
+            Some(r) if r == ROLE_B => Ok(()),
+            other => bail!("role still {other:?}"),
+        }
+    })
+    .await?;
+
+    // Removed annotation: the next pod is left alone.
+    set_role(&kube, ns, "app", None).await?;
+    irsa_e2e::eventually(Duration::from_secs(10), || async {
+        match role_of_next_pod(&kube, ns, "app").await? {
+            None => Ok(()),
+            Some(r) => bail!("still mutated with {r}"),
+        }
+    })
+    .await?;
+    set_role(&kube, ns, "app", Some(ROLE_A)).await?;
+    irsa_e2e::eventually(Duration::from_secs(10), || async {
+        match role_of_next_pod(&kube, ns, "app").await? {
+            Some(r) if r == ROLE_A => Ok(()),
+            other => bail!("role still {other:?}"),
+        }
+    })
+    .await?;
+
+    // kube-apiserver goes away: the webhook keeps admitting from its cache.
+    let review = json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "5d1f6d4e-0000-4000-8000-000000000001",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": ns, "operation": "CREATE",
+            "userInfo": {"username": "e2e"},
+            "object": pod("while-down", "app")
+        }
+    });
+    env.restart_apiserver(|| {
+        let answer = wh.admit(&review)?;
+        let resp = &answer["response"];
+        ensure!(resp["allowed"] == true && resp["uid"] == review["request"]["uid"], "{answer}");
+        ensure!(resp["patchType"] == "JSONPatch", "no patch while the API server is down: {answer}");
+        let (status, _) = wh.get("/readyz")?;
+        ensure!(status == 200, "webhook went unready while the API server was down");
+        Ok(())
+    })?;
+
+    // ... and re-establishes its watch: a change made after the restart is followed.
+    set_role(&kube, ns, "app", Some(ROLE_B)).await?;
+    irsa_e2e::eventually(Duration::from_secs(60), || async {
+        match role_of_next_pod(&kube, ns, "app").await? {
+            Some(r) if r == ROLE_B => Ok(()),
+            other => bail!("role still {other:?} after the restart"),
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Server-side dry run of every object in a multi-document YAML stream. Kinds whose
+/// definitions the bare API server lacks (cert-manager's Certificate) are reported, not sent.
+async fn dry_run_all(kube: &Kube, yaml: &str, ns: &str) -> Result<Vec<String>> {
+    use kube::api::{Api, DynamicObject, PostParams};
+    use kube::discovery::{Discovery, Scope};
+    use serde::Deserialize as _;
+    let discovery = Discovery::new(kube.client.clone()).run().await?;
+    let mut accepted = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(yaml) {
+        let obj = serde_json::Value::deserialize(doc)?;
+        if obj.is_null() {
+            continue;
+        }
+        let mut obj: DynamicObject = serde_json::from_value(obj)?;
+        let tm = obj.types.clone().ok_or_else(|| anyhow::anyhow!("object without kind"))?;
+        let gvk = kube::api::GroupVersionKind::try_from(&tm)?;
+        let label = format!("{}/{}", tm.kind, obj.metadata.name.clone().unwrap_or_default());
+        let Some((ar, caps)) = discovery.resolve_gvk(&gvk) else {
+            eprintln!("skipped {label}: {} is not served by a bare kube-apiserver", tm.api_version);
+            continue;
+        };
+        let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
+            let ns = obj.metadata.namespace.clone().unwrap_or_else(|| ns.to_string());
+            obj.metadata.namespace = Some(ns.clone());
+            Api::namespaced_with(kube.client.clone(), &ns, &ar)
+        } else {
+            Api::all_with(kube.client.clone(), &ar)
+        };
+        let pp = PostParams {
+            dry_run: true,
+            field_manager: Some("irsa-e2e".into()),
+        };
+        api.create(&pp, &obj)
+            .await
+            .map_err(|e| anyhow::anyhow!("{label} refused: {e}"))?;
+        accepted.push(label);
+    }
+    Ok(accepted)
+}
+
+fn namespaces_in(yaml: &str) -> Vec<String> {
+    yaml.lines()
+        .filter_map(|l| l.trim().strip_prefix("namespace:"))
+        .map(|n| n.trim().trim_matches('"').to_string())
+        .filter(|n| !n.is_empty() && !n.contains('{'))
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs the real kube-apiserver that e2e/run starts"]
+async fn deploy_manifests_and_helm_chart_are_accepted() -> Result<()> {
+    let env = Env::from_env()?;
+    let kube = Kube {
+        client: env.client().await?,
+    };
+    let root = irsa_e2e::repo_root();
+    let mut yaml = String::new();
+    let mut files: Vec<_> = std::fs::read_dir(root.join("deploy"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    ensure!(!files.is_empty(), "no manifests in deploy/");
+    for f in &files {
+        yaml.push_str(&std::fs::read_to_string(f)?);
+        yaml.push_str("\n---\n");
+    }
+    for ns in namespaces_in(&yaml) {
+        let _ = kube.namespace(&ns).await;
+    }
+    let accepted = dry_run_all(&kube, &yaml, "default").await?;
+    for kind in [
+        "ServiceAccount",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "MutatingWebhookConfiguration",
+    ] {
+        ensure!(
+            accepted.iter().any(|a| a.starts_with(&format!("{kind}/"))),
+            "deploy/ has no accepted {kind}: {accepted:?}"
+        );
+    }
+
+    let helm = std::path::PathBuf::from(std::env::var("IRSA_E2E_BIN")?).join("helm");
+    let out = std::process::Command::new(&helm)
+        .args(["template", "irsa", "deploy/helm/irsa", "--namespace", "irsa-helm"])
+        .current_dir(&root)
+        .output()?;
+    ensure!(out.status.success(), "helm template failed: {}", String::from_utf8_lossy(&out.stderr));
+    let rendered = String::from_utf8(out.stdout)?;
+    kube.namespace("irsa-helm").await?;
+    let accepted = dry_run_all(&kube, &rendered, "irsa-helm").await?;
+    ensure!(
+        accepted.iter().any(|a| a.starts_with("Deployment/"))
+            && accepted.iter().any(|a| a.starts_with("MutatingWebhookConfiguration/")),
+        "helm chart rendered no accepted Deployment/webhook: {accepted:?}"
+    );
+    Ok(())
+}
