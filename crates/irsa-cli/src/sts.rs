@@ -1,9 +1,104 @@
+//! `irsa sts`: the STS-compatible endpoint.
+
+use anyhow::Context as _;
 use clap::Args as ClapArgs;
+use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(ClapArgs)]
-pub struct Args {}
+pub struct Args {
+    /// The configuration file (YAML). Reloaded when it changes; a bad file keeps the old one.
+    #[arg(long, env = "IRSA_STS_CONFIG")]
+    config: PathBuf,
+    /// Address to listen on (plain HTTP; put TLS in front for anything but loopback).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_body_bytes: usize,
+    /// Requests handled at once; above it requests are answered `Throttling` at once.
+    #[arg(long, default_value_t = 256)]
+    max_concurrency: usize,
+    /// Bound on handling one request, in seconds.
+    #[arg(long, default_value_t = 10)]
+    request_timeout_secs: u64,
+    /// How often to check the configuration file for changes, in seconds.
+    #[arg(long, default_value_t = 2)]
+    reload_interval_secs: u64,
+    /// Accept issuers and jwks_uri over plain http for discovery (local issuers only).
+    #[arg(long)]
+    insecure_allow_http_issuer: bool,
+    /// Log format: json or text.
+    #[arg(long, default_value = "json")]
+    log_format: String,
+}
+
+fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,irsa_sts=info,irsa=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
+}
 
 /// Runs the server until it is told to stop; returns the process exit code.
-pub fn run(_args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("not available in this build")
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    init_logging(&args.log_format);
+    let mut options = irsa_sts::Options {
+        max_body_bytes: args.max_body_bytes,
+        max_concurrency: args.max_concurrency.max(1),
+        request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        ..irsa_sts::Options::default()
+    };
+    options.jwks_client.allow_insecure_http_issuer = args.insecure_allow_http_issuer;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let server = irsa_sts::Server::from_file(&args.config, options)
+            .with_context(|| format!("cannot load `{}`", args.config.display()))?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(listen = %addr, config = %args.config.display(), "irsa sts listening");
+        tokio::spawn(irsa_sts::watch_config(
+            server.clone(),
+            args.config.clone(),
+            Duration::from_secs(args.reload_interval_secs.max(1)),
+        ));
+        let shutdown = async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .ok();
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+            tracing::info!("shutting down");
+        };
+        irsa_sts::serve(listener, server, shutdown)
+            .await
+            .context("server failed")?;
+        Ok(0)
+    })
 }

@@ -7,3 +7,36 @@
         clippy::indexing_slicing
     )
 )]
+//! The IAM policy language: ARNs, parse → validate → evaluate → lint. Pure: no I/O, no
+//! clock, no randomness. See README.md for the API and the evaluation rules.
+
+mod arn;
+mod condition;
+mod context;
+mod date;
+pub mod document;
+mod error;
+mod eval;
+mod json;
+mod lint;
+mod pattern;
+mod policy;
+mod validate;
+
+pub use arn::{Arn, ArnError, PARTITIONS};
+pub use condition::{BaseOperator, Operator, SetOperator};
+pub use context::{Context, ContextValue, Request};
+pub use error::PolicyError;
+pub use eval::{
+    Decision, EvalInput, Evaluation, MatchedStatement, PolicyRef, evaluate, evaluate_trust,
+};
+pub use lint::{Finding, Severity, federated_issuer, lint_trust};
+pub use pattern::glob_match;
+pub use policy::{
+    ActionPattern, ConditionEntry, Effect, Policy, Principal, PrincipalEntry, PrincipalType,
+    ResourcePattern, Statement, Version,
+};
+pub use validate::{PolicyKind, SESSION_POLICY_MAX_CHARS, UnknownKind, validate};
+
+#[cfg(test)]
+mod roundtrip_tests;

@@ -7,5 +7,17 @@
         clippy::indexing_slicing
     )
 )]
+//! The pure core of irsa's STS: AWS Query decoding, validation, XML encoding, error codes,
+//! stateless credentials and `AssumeRoleWithWebIdentity` as a function of
+//! (request, config, keys, now). No I/O.
 
+pub mod assume;
+pub mod caller;
+pub mod config;
 pub mod credentials;
+pub mod error;
+pub mod policy;
+pub mod query;
+pub mod xml;
+
+pub use error::{Fault, StsError};

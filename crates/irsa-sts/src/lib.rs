@@ -1,1 +1,463 @@
-//! irsa-sts
+//! irsa-sts: the STS-compatible HTTP endpoint. Decode → pure core (irsa-sts-core) → encode;
+//! configuration loading and reloading, JWKS sources, and the limits (body size,
+//! concurrency, time) live here.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use http::{HeaderValue, StatusCode, header};
+use irsa_oidc::{ClientConfig, JwksClient, KeySource};
+use irsa_sts_core::assume::{self, RequestContext};
+use irsa_sts_core::config::Config;
+use irsa_sts_core::credentials::{KeyRing, MasterKey};
+use irsa_sts_core::query::{self, Params};
+use irsa_sts_core::{StsError, caller, xml};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Semaphore;
+
+/// Limits and switches of a server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Largest request body accepted (`RequestEntityTooLarge` above). Default 64 KiB.
+    pub max_body_bytes: usize,
+    /// Requests handled at once; more are answered `Throttling` at once. Default 256.
+    pub max_concurrency: usize,
+    /// Bound on handling one request (`ServiceUnavailable` past it). Default 10 s.
+    pub request_timeout: Duration,
+    /// Settings for JWKS discovery clients (the CA bundle comes from each provider's `caFile`).
+    pub jwks_client: ClientConfig,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_body_bytes: 64 * 1024,
+            max_concurrency: 256,
+            request_timeout: Duration::from_secs(10),
+            jwks_client: ClientConfig::default(),
+        }
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] irsa_sts_core::config::ConfigError),
+    /// A file the configuration names is invalid.
+    #[error("{field}: {reason}")]
+    File {
+        /// The field naming the file.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One loaded configuration with everything derived from it.
+pub struct Snapshot {
+    /// The validated configuration.
+    pub config: Config,
+    keys: HashMap<String, KeySource>,
+    ring: KeyRing,
+}
+
+/// The server's shared state: the current snapshot (swapped on reload) and the limits.
+pub struct Server {
+    current: RwLock<Arc<Snapshot>>,
+    options: Options,
+    permits: Arc<Semaphore>,
+    /// Used when the configuration names no signing keys; kept across reloads.
+    generated: MasterKey,
+    clients: Mutex<HashMap<Option<Vec<u8>>, Arc<JwksClient>>>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Server {
+    /// A server for configuration `text`; relative file names resolve against `base_dir`.
+    pub fn new(text: &str, base_dir: &Path, options: Options) -> Result<Arc<Server>, LoadError> {
+        let mut rng = rand::rngs::OsRng;
+        let generated = MasterKey::generate(&mut rng);
+        let permits = Arc::new(Semaphore::new(options.max_concurrency));
+        let server = Server {
+            current: RwLock::new(Arc::new(Snapshot {
+                config: Config::from_yaml("account: \"000000000000\"\nregion: us-east-1\n")?,
+                keys: HashMap::new(),
+                ring: KeyRing::single(generated.clone()),
+            })),
+            options,
+            permits,
+            generated,
+            clients: Mutex::new(HashMap::new()),
+        };
+        let snap = server.load(text, base_dir)?;
+        server.install(snap);
+        Ok(Arc::new(server))
+    }
+
+    /// A server from a configuration file.
+    pub fn from_file(path: &Path, options: Options) -> Result<Arc<Server>, LoadError> {
+        let text = String::from_utf8_lossy(&read(path)?).into_owned();
+        Server::new(&text, base_dir(path), options)
+    }
+
+    /// The configuration in force.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
+    }
+
+    fn install(&self, snap: Snapshot) {
+        let mut g = self.current.write().unwrap_or_else(|p| p.into_inner());
+        *g = Arc::new(snap);
+    }
+
+    fn client_for(&self, ca: Option<Vec<u8>>) -> Result<Arc<JwksClient>, String> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(&ca) {
+            return Ok(c.clone());
+        }
+        let config = ClientConfig {
+            ca_bundle_pem: ca.clone(),
+            ..self.options.jwks_client.clone()
+        };
+        let client = Arc::new(JwksClient::new(config).map_err(|e| e.to_string())?);
+        clients.insert(ca, client.clone());
+        Ok(client)
+    }
+
+    /// Loads configuration text into a snapshot (reads the files it names) without
+    /// installing it.
+    pub fn load(&self, text: &str, base_dir: &Path) -> Result<Snapshot, LoadError> {
+        let config = Config::from_yaml(text)?;
+        let mut keys = HashMap::new();
+        for (i, p) in config.providers.iter().enumerate() {
+            let source = if let Some(f) = &p.jwks_file {
+                let contents = read(&base_dir.join(f))?;
+                KeySource::from_file_contents(&String::from_utf8_lossy(&contents)).map_err(|e| {
+                    LoadError::File {
+                        field: format!("providers[{i}].jwksFile"),
+                        reason: e.to_string(),
+                    }
+                })?
+            } else {
+                let ca = match &p.ca_file {
+                    Some(f) => Some(read(&base_dir.join(f))?),
+                    None => None,
+                };
+                KeySource::Discovery(self.client_for(ca).map_err(|reason| LoadError::File {
+                    field: format!("providers[{i}].caFile"),
+                    reason,
+                })?)
+            };
+            keys.insert(p.issuer.clone(), source);
+        }
+        let ring = if config.signing_keys.is_empty() {
+            KeyRing::single(self.generated.clone())
+        } else {
+            let mut masters = Vec::new();
+            for (i, f) in config.signing_keys.iter().enumerate() {
+                let bytes = read(&base_dir.join(f))?;
+                masters.push(MasterKey::from_file_contents(&bytes).map_err(|e| {
+                    LoadError::File {
+                        field: format!("signingKeys[{i}].file"),
+                        reason: e.to_string(),
+                    }
+                })?);
+            }
+            let mut it = masters.into_iter();
+            let Some(active) = it.next() else {
+                return Err(LoadError::File {
+                    field: "signingKeys".into(),
+                    reason: "no key".into(),
+                });
+            };
+            KeyRing::new(active, it.collect()).map_err(|e| LoadError::File {
+                field: "signingKeys".into(),
+                reason: e.to_string(),
+            })?
+        };
+        Ok(Snapshot { config, keys, ring })
+    }
+
+    /// Re-reads `path`; installs it when valid, keeps the old configuration otherwise.
+    pub fn reload(&self, path: &Path) -> Result<(), LoadError> {
+        let text = String::from_utf8_lossy(&read(path)?).into_owned();
+        let snap = self.load(&text, base_dir(path))?;
+        self.install(snap);
+        Ok(())
+    }
+}
+
+fn base_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
+}
+
+/// Polls `path` (modification time, size and contents) every `interval` and reloads on
+/// change. A bad file keeps the old configuration and logs why. Runs forever.
+pub async fn watch_config(server: Arc<Server>, path: PathBuf, interval: Duration) {
+    let fingerprint = |p: &Path| -> Option<(SystemTime, u64, Vec<u8>)> {
+        let m = std::fs::metadata(p).ok()?;
+        Some((m.modified().ok()?, m.len(), std::fs::read(p).ok()?))
+    };
+    let mut last = fingerprint(&path);
+    loop {
+        tokio::time::sleep(interval).await;
+        let now = fingerprint(&path);
+        if now.is_none() || now == last {
+            continue;
+        }
+        last = now;
+        match server.reload(&path) {
+            Ok(()) => tracing::info!(path = %path.display(), "configuration reloaded"),
+            Err(e) => tracing::error!(
+                path = %path.display(),
+                error = %e,
+                "configuration not reloaded; keeping the previous one"
+            ),
+        }
+    }
+}
+
+/// The STS routes: `POST /` and `GET /` (query string) for every action.
+pub fn router(server: Arc<Server>) -> Router {
+    Router::new().fallback(handle).with_state(server)
+}
+
+fn xml_response(status: u16, body: String, request_id: &str) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        r.headers_mut().insert("x-amzn-requestid", v);
+    }
+    r
+}
+
+/// The one place errors become wire responses.
+fn error_response(e: &StsError, request_id: &str) -> Response {
+    let (status, body) = xml::encode_error(e, request_id);
+    xml_response(status, body, request_id)
+}
+
+struct Outcome {
+    action: &'static str,
+    role_arn: Option<String>,
+    session: Option<String>,
+    subject: Option<String>,
+    result: Result<String, StsError>,
+}
+
+async fn handle(State(server): State<Arc<Server>>, req: Request) -> Response {
+    let started = Instant::now();
+    let request_id = xml::request_id(&mut rand::rngs::OsRng);
+    let source_ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let Ok(_permit) = server.permits.clone().try_acquire_owned() else {
+        tracing::warn!(request_id, "over capacity: answering Throttling");
+        return error_response(&StsError::Throttling, &request_id);
+    };
+    let timeout = server.options.request_timeout;
+    let outcome =
+        match tokio::time::timeout(timeout, process(&server, req, &request_id, source_ip)).await {
+            Ok(o) => o,
+            Err(_) => Outcome {
+                action: "unknown",
+                role_arn: None,
+                session: None,
+                subject: None,
+                result: Err(StsError::ServiceUnavailable),
+            },
+        };
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match outcome.result {
+        Ok(body) => {
+            tracing::info!(
+                request_id,
+                action = outcome.action,
+                status = 200,
+                role_arn = outcome.role_arn.as_deref(),
+                session = outcome.session.as_deref(),
+                subject = outcome.subject.as_deref(),
+                elapsed_ms,
+                "request"
+            );
+            xml_response(200, body, &request_id)
+        }
+        Err(e) => {
+            tracing::info!(
+                request_id,
+                action = outcome.action,
+                status = e.status(),
+                code = e.code(),
+                error_message = %e.message(),
+                role_arn = outcome.role_arn.as_deref(),
+                session = outcome.session.as_deref(),
+                subject = outcome.subject.as_deref(),
+                elapsed_ms,
+                "request"
+            );
+            error_response(&e, &request_id)
+        }
+    }
+}
+
+async fn process(
+    server: &Server,
+    req: Request,
+    request_id: &str,
+    source_ip: Option<String>,
+) -> Outcome {
+    let mut out = Outcome {
+        action: "unknown",
+        role_arn: None,
+        session: None,
+        subject: None,
+        result: Err(StsError::InternalFailure),
+    };
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, server.options.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            out.result = Err(StsError::RequestEntityTooLarge);
+            return out;
+        }
+    };
+    let query = parts.uri.query();
+    let params = Params::parse(query, &body);
+    out.action = match params.action() {
+        Some("AssumeRoleWithWebIdentity") => "AssumeRoleWithWebIdentity",
+        Some("GetCallerIdentity") => "GetCallerIdentity",
+        Some(_) => "other",
+        None => "none",
+    };
+    let decoded = query::decode(&params);
+    let snap = server.snapshot();
+    out.result = match decoded {
+        Err(e) => Err(e),
+        Ok(query::Request::AssumeRoleWithWebIdentity(r)) => {
+            out.action = "AssumeRoleWithWebIdentity";
+            out.role_arn = Some(r.role_arn.clone());
+            out.session = Some(r.role_session_name.clone());
+            assume_role(&snap, &r, source_ip, &mut out.subject)
+                .await
+                .map(|res| xml::assume_role_with_web_identity_response(&res, request_id))
+        }
+        Ok(query::Request::GetCallerIdentity) => {
+            out.action = "GetCallerIdentity";
+            get_caller_identity(&snap, &parts, &body).map(|res| {
+                out.role_arn = Some(res.arn.clone());
+                xml::get_caller_identity_response(&res, request_id)
+            })
+        }
+    };
+    out
+}
+
+async fn assume_role(
+    snap: &Snapshot,
+    r: &query::AssumeRoleWithWebIdentityRequest,
+    source_ip: Option<String>,
+    subject: &mut Option<String>,
+) -> Result<xml::AssumeRoleWithWebIdentityResult, StsError> {
+    // Order: session policies, provider by iss, then the keys (I/O), then the pure checks.
+    assume::session_policies(r, &snap.config)?;
+    let provider = assume::resolve_provider(r, &snap.config)?;
+    let kid = irsa_jose::peek(r.web_identity_token.expose())
+        .ok()
+        .and_then(|t| t.kid().map(str::to_owned));
+    let source = snap
+        .keys
+        .get(&provider.issuer)
+        .ok_or(StsError::InternalFailure)?;
+    let keys = source
+        .keys_for(&provider.issuer, kid.as_deref())
+        .await
+        .map_err(|e| {
+            tracing::warn!(issuer = %provider.issuer, error = %e, "cannot get the issuer's keys");
+            if e.sts_code() == irsa_jose::IDP_COMMUNICATION_ERROR {
+                StsError::IdpCommunicationError(irsa_jose::KEY_RETRIEVAL_MESSAGE.into())
+            } else {
+                StsError::InvalidIdentityToken(irsa_jose::KEY_RETRIEVAL_MESSAGE.into())
+            }
+        })?;
+    let ctx = RequestContext {
+        now: now_secs(),
+        source_ip,
+        secure_transport: false,
+    };
+    let result = assume::assume_role_with_web_identity(
+        r,
+        &snap.config,
+        &keys,
+        &snap.ring,
+        &ctx,
+        &mut rand::rngs::OsRng,
+    )?;
+    *subject = Some(result.subject_from_web_identity_token.clone());
+    Ok(result)
+}
+
+fn get_caller_identity(
+    snap: &Snapshot,
+    parts: &http::request::Parts,
+    body: &Bytes,
+) -> Result<xml::GetCallerIdentityResult, StsError> {
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    let req = irsa_sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body,
+    };
+    caller::get_caller_identity(&req, &snap.config, &snap.ring, now_secs())
+}
+
+/// Serves `router(server)` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    server: Arc<Server>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(server).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,499 @@
+//! Authorization of a session's request: identity policies ∩ session policies, and AWS's
+//! access-denied wording. Pure: no I/O, time comes in as an argument.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+use std::fmt;
+
+use irsa_policy::{Context, ContextValue, Decision, EvalInput, Policy, PolicyRef, Request};
+use irsa_sts_core::credentials::SessionClaims;
+
+use crate::dynamodb::Authorization;
+
+/// The caller, as AWS names it in error messages and condition keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    pub arn: String,
+    /// The role ARN (`aws:PrincipalArn`).
+    pub role_arn: String,
+    /// The account.
+    pub account: String,
+}
+
+impl Caller {
+    /// The caller of a session: `None` when the role ARN is not an IAM role ARN.
+    pub fn of(claims: &SessionClaims) -> Option<Caller> {
+        let mut it = claims.role_arn.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+            it.next(),
+            it.next(),
+            it.next(),
+            it.next(),
+            it.next(),
+            it.next(),
+        ) else {
+            return None;
+        };
+        let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+        if name.is_empty() {
+            return None;
+        }
+        Some(Caller {
+            arn: format!(
+                "arn:{partition}:sts::{account}:assumed-role/{name}/{}",
+                claims.session_name
+            ),
+            role_arn: claims.role_arn.clone(),
+            account: account.to_owned(),
+        })
+    }
+}
+
+/// Facts about the request that are not in its body.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts<'a> {
+    /// Now, unix seconds.
+    pub now: i64,
+    /// The client's IP address.
+    pub source_ip: Option<&'a str>,
+    /// Whether the client connected over TLS.
+    pub secure_transport: bool,
+    /// The region the gateway serves.
+    pub region: &'a str,
+}
+
+fn iso8601(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Iso8601::DEFAULT)
+                .ok()
+        })
+        .map(|s| {
+            // `2024-01-01T00:00:00.000000000Z` → `2024-01-01T00:00:00Z`.
+            match s.split_once('.') {
+                Some((head, _)) => format!("{head}Z"),
+                None => s,
+            }
+        })
+        .unwrap_or_default()
+}
+
+/// The global condition keys of a role session's request (`aws:…`).
+pub fn global_context(claims: &SessionClaims, caller: &Caller, facts: &RequestFacts<'_>) -> Context {
+    let mut c = Context::new();
+    c.insert("aws:PrincipalArn", caller.role_arn.as_str())
+        .insert("aws:PrincipalAccount", caller.account.as_str())
+        .insert("aws:PrincipalType", "AssumedRole")
+        .insert(
+            "aws:userid",
+            format!("{}:{}", claims.role_id, claims.session_name),
+        )
+        .insert("aws:CurrentTime", iso8601(facts.now))
+        .insert("aws:EpochTime", facts.now.to_string())
+        .insert("aws:TokenIssueTime", iso8601(claims.issued_at))
+        .insert(
+            "aws:SecureTransport",
+            if facts.secure_transport { "true" } else { "false" },
+        )
+        .insert("aws:RequestedRegion", facts.region)
+        .insert("aws:ViaAWSService", "false")
+        .insert("aws:FederatedProvider", claims.provider_arn.as_str());
+    if let Some(ip) = facts.source_ip {
+        c.insert("aws:SourceIp", ip);
+    }
+    if let Some(si) = &claims.source_identity {
+        c.insert("aws:SourceIdentity", si.as_str());
+    }
+    for tag in &claims.tags {
+        c.insert(format!("aws:PrincipalTag/{}", tag.key), tag.value.as_str());
+    }
+    c
+}
+
+/// Which kind of policy denied, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    /// No identity-based policy allows the action.
+    NoIdentityAllow,
+    /// The identity policies allow it but no session policy does.
+    NoSessionAllow,
+    /// A Deny statement in an identity-based policy matched.
+    ExplicitIdentityDeny,
+    /// A Deny statement in a session policy matched.
+    ExplicitSessionDeny,
+}
+
+/// A denied authorization, displayed in AWS's `AccessDeniedException` wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// The caller's assumed-role ARN.
+    pub caller_arn: String,
+    /// `dynamodb:<Action>`.
+    pub action: String,
+    /// The resource ARN.
+    pub resource: String,
+    /// Why.
+    pub reason: DenyReason,
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Denied {
+            caller_arn,
+            action,
+            resource,
+            reason,
+        } = self;
+        write!(
+            f,
+            "User: {caller_arn} is not authorized to perform: {action} on resource: {resource} "
+        )?;
+        match reason {
+            DenyReason::NoIdentityAllow => {
+                write!(f, "because no identity-based policy allows the {action} action")
+            }
+            DenyReason::NoSessionAllow => {
+                write!(f, "because no session policy allows the {action} action")
+            }
+            DenyReason::ExplicitIdentityDeny => {
+                write!(f, "with an explicit deny in an identity-based policy")
+            }
+            DenyReason::ExplicitSessionDeny => write!(f, "with an explicit deny in a session policy"),
+        }
+    }
+}
+
+/// The policies in force for a session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicies<'a> {
+    /// The role's inline and managed policies.
+    pub identity: &'a [Policy],
+    /// The session policies (inline `Policy` and `PolicyArns`); `None` when the session has
+    /// none, which leaves the identity policies alone in force.
+    pub session: Option<&'a [Policy]>,
+}
+
+fn merged(base: &Context, extra: &Context) -> Context {
+    let mut c = base.clone();
+    for (k, v) in extra.iter() {
+        match v {
+            ContextValue::Single(s) => c.insert(k, s.as_str()),
+            ContextValue::Multi(vs) => c.insert_multi(k, vs.iter().map(String::as_str)),
+        };
+    }
+    c
+}
+
+/// Evaluates every authorization; the first one not allowed is the answer.
+pub fn authorize(
+    policies: &SessionPolicies<'_>,
+    caller: &Caller,
+    global: &Context,
+    authorizations: &[Authorization],
+) -> Result<(), Denied> {
+    let session = policies.session.unwrap_or(&[]);
+    for a in authorizations {
+        let req = Request::new(a.action.as_str(), a.resource.as_str())
+            .with_principal(caller.arn.as_str())
+            .with_context(merged(global, &a.context));
+        let mut input = EvalInput {
+            identity_policies: policies.identity,
+            session_policies: session,
+            ..EvalInput::default()
+        };
+        if policies.session.is_some() && session.is_empty() {
+            // A session policy that exists but holds nothing allows nothing.
+            return Err(Denied {
+                caller_arn: caller.arn.clone(),
+                action: a.action.clone(),
+                resource: a.resource.clone(),
+                reason: DenyReason::NoSessionAllow,
+            });
+        }
+        let e = irsa_policy::evaluate(&input, &req);
+        let reason = match e.decision {
+            Decision::Allow => continue,
+            Decision::ExplicitDeny => {
+                if e
+                    .matched
+                    .iter()
+                    .any(|m| matches!(m.policy, PolicyRef::Identity(_)))
+                {
+                    DenyReason::ExplicitIdentityDeny
+                } else {
+                    DenyReason::ExplicitSessionDeny
+                }
+            }
+            Decision::ImplicitDeny => {
+                input.session_policies = &[];
+                if irsa_policy::evaluate(&input, &req).is_allowed() {
+                    DenyReason::NoSessionAllow
+                } else {
+                    DenyReason::NoIdentityAllow
+                }
+            }
+        };
+        return Err(Denied {
+            caller_arn: caller.arn.clone(),
+            action: a.action.clone(),
+            resource: a.resource.clone(),
+            reason,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamodb::{Schemas, Scope, map_request};
+    use serde_json::json;
+
+    fn claims() -> SessionClaims {
+        SessionClaims {
+            role_arn: "arn:aws:iam::111122223333:role/team/reader".into(),
+            role_id: "AROAEXAMPLEEXAMPLE123".into(),
+            session_name: "app-1".into(),
+            subject: "system:serviceaccount:default:app".into(),
+            audience: "sts.amazonaws.com".into(),
+            provider_arn: "arn:aws:iam::111122223333:oidc-provider/oidc.example.test".into(),
+            issued_at: 1_700_000_000,
+            expires_at: 1_700_003_600,
+            session_policy: None,
+            policy_arns: vec![],
+            source_identity: None,
+            tags: vec![irsa_sts_core::credentials::SessionTag {
+                key: "team".into(),
+                value: "blue".into(),
+            }],
+            transitive_tag_keys: vec![],
+        }
+    }
+
+    fn policy(json: &str) -> Policy {
+        Policy::parse(json).unwrap()
+    }
+
+    fn auths(op: &str, body: serde_json::Value) -> Vec<Authorization> {
+        let scope = Scope {
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+            account: "111122223333".into(),
+        };
+        map_request(op, &body, &scope, &Schemas::new()).unwrap()
+    }
+
+    fn facts() -> RequestFacts<'static> {
+        RequestFacts {
+            now: 1_700_000_100,
+            source_ip: Some("10.0.0.7"),
+            secure_transport: false,
+            region: "us-east-1",
+        }
+    }
+
+    const READ: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Action":["dynamodb:GetItem","dynamodb:Query"],
+        "Resource":"arn:aws:dynamodb:us-east-1:111122223333:table/Books"}]}"#;
+
+    #[test]
+    fn caller_arn_drops_the_role_path() {
+        let c = Caller::of(&claims()).unwrap();
+        assert_eq!(
+            c.arn,
+            "arn:aws:sts::111122223333:assumed-role/reader/app-1"
+        );
+        assert_eq!(c.account, "111122223333");
+        let mut bad = claims();
+        bad.role_arn = "arn:aws:iam::111122223333:user/x".into();
+        assert!(Caller::of(&bad).is_none());
+    }
+
+    #[test]
+    fn global_keys() {
+        let c = Caller::of(&claims()).unwrap();
+        let g = global_context(&claims(), &c, &facts());
+        let get = |k: &str| g.get(k).map(|v| v.values()[0].clone());
+        assert_eq!(get("aws:userid").unwrap(), "AROAEXAMPLEEXAMPLE123:app-1");
+        assert_eq!(get("aws:PrincipalTag/team").unwrap(), "blue");
+        assert_eq!(get("aws:CurrentTime").unwrap(), "2023-11-14T22:15:00Z");
+        assert_eq!(get("aws:TokenIssueTime").unwrap(), "2023-11-14T22:13:20Z");
+        assert_eq!(get("aws:SourceIp").unwrap(), "10.0.0.7");
+        assert_eq!(
+            get("aws:PrincipalArn").unwrap(),
+            "arn:aws:iam::111122223333:role/team/reader"
+        );
+    }
+
+    #[test]
+    fn allow_and_implicit_deny_wording() {
+        let c = Caller::of(&claims()).unwrap();
+        let g = global_context(&claims(), &c, &facts());
+        let identity = [policy(READ)];
+        let p = SessionPolicies {
+            identity: &identity,
+            session: None,
+        };
+        let get = auths(
+            "GetItem",
+            json!({"TableName": "Books", "Key": {"Id": {"S": "1"}}}),
+        );
+        assert_eq!(authorize(&p, &c, &g, &get), Ok(()));
+        let put = auths(
+            "PutItem",
+            json!({"TableName": "Books", "Item": {"Id": {"S": "1"}}}),
+        );
+        let d = authorize(&p, &c, &g, &put).unwrap_err();
+        assert_eq!(d.reason, DenyReason::NoIdentityAllow);
+        assert_eq!(
+            d.to_string(),
+            "User: arn:aws:sts::111122223333:assumed-role/reader/app-1 is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:111122223333:table/Books because no identity-based policy allows the dynamodb:PutItem action"
+        );
+    }
+
+    #[test]
+    fn explicit_deny_wording() {
+        let c = Caller::of(&claims()).unwrap();
+        let g = global_context(&claims(), &c, &facts());
+        let identity = [
+            policy(READ),
+            policy(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"dynamodb:*",
+                "Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalTag/team":"red"}}}]}"#,
+            ),
+        ];
+        let p = SessionPolicies {
+            identity: &identity,
+            session: None,
+        };
+        let get = auths(
+            "GetItem",
+            json!({"TableName": "Books", "Key": {"Id": {"S": "1"}}}),
+        );
+        let d = authorize(&p, &c, &g, &get).unwrap_err();
+        assert_eq!(d.reason, DenyReason::ExplicitIdentityDeny);
+        assert!(
+            d.to_string()
+                .ends_with("on resource: arn:aws:dynamodb:us-east-1:111122223333:table/Books with an explicit deny in an identity-based policy"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn session_policies_intersect() {
+        let c = Caller::of(&claims()).unwrap();
+        let g = global_context(&claims(), &c, &facts());
+        let identity = [policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"}]}"#,
+        )];
+        let session = [policy(READ)];
+        let p = SessionPolicies {
+            identity: &identity,
+            session: Some(&session),
+        };
+        let get = auths(
+            "GetItem",
+            json!({"TableName": "Books", "Key": {"Id": {"S": "1"}}}),
+        );
+        assert_eq!(authorize(&p, &c, &g, &get), Ok(()));
+        let put = auths(
+            "PutItem",
+            json!({"TableName": "Books", "Item": {"Id": {"S": "1"}}}),
+        );
+        let d = authorize(&p, &c, &g, &put).unwrap_err();
+        assert_eq!(d.reason, DenyReason::NoSessionAllow);
+        assert!(
+            d.to_string()
+                .ends_with("because no session policy allows the dynamodb:PutItem action")
+        );
+        // A session policy cannot widen the role.
+        let narrow = [policy(READ)];
+        let wide = [policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"}]}"#,
+        )];
+        let p = SessionPolicies {
+            identity: &narrow,
+            session: Some(&wide),
+        };
+        assert_eq!(
+            authorize(&p, &c, &g, &put).unwrap_err().reason,
+            DenyReason::NoIdentityAllow
+        );
+        // Explicit deny in the session policy.
+        let deny = [policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"},
+               {"Effect":"Deny","Action":"dynamodb:GetItem","Resource":"*"}]}"#,
+        )];
+        let p = SessionPolicies {
+            identity: &identity,
+            session: Some(&deny),
+        };
+        let d = authorize(&p, &c, &g, &get).unwrap_err();
+        assert_eq!(d.reason, DenyReason::ExplicitSessionDeny);
+        assert!(d.to_string().ends_with("with an explicit deny in a session policy"));
+        // Session policies that resolved to nothing allow nothing.
+        let p = SessionPolicies {
+            identity: &identity,
+            session: Some(&[]),
+        };
+        assert_eq!(
+            authorize(&p, &c, &g, &get).unwrap_err().reason,
+            DenyReason::NoSessionAllow
+        );
+    }
+
+    #[test]
+    fn every_authorization_must_pass_and_the_first_failure_is_reported() {
+        let c = Caller::of(&claims()).unwrap();
+        let g = global_context(&claims(), &c, &facts());
+        let identity = [policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:BatchGetItem",
+               "Resource":"arn:aws:dynamodb:us-east-1:111122223333:table/Books"}]}"#,
+        )];
+        let p = SessionPolicies {
+            identity: &identity,
+            session: None,
+        };
+        let a = auths(
+            "BatchGetItem",
+            json!({"RequestItems": {"Books": {"Keys": []}, "Secrets": {"Keys": []}}}),
+        );
+        let d = authorize(&p, &c, &g, &a).unwrap_err();
+        assert_eq!(
+            d.resource,
+            "arn:aws:dynamodb:us-east-1:111122223333:table/Secrets"
+        );
+        assert_eq!(authorize(&p, &c, &g, &a[..1]), Ok(()));
+    }
+
+    #[test]
+    fn leading_keys_with_policy_variables() {
+        let c = Caller::of(&claims()).unwrap();
+        let g = global_context(&claims(), &c, &facts());
+        let identity = [policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem",
+               "Resource":"*","Condition":{"ForAllValues:StringEquals":
+               {"dynamodb:LeadingKeys":["${aws:PrincipalTag/team}"]}}}]}"#,
+        )];
+        let p = SessionPolicies {
+            identity: &identity,
+            session: None,
+        };
+        let own = auths("GetItem", json!({"TableName": "T", "Key": {"Team": {"S": "blue"}}}));
+        let other = auths("GetItem", json!({"TableName": "T", "Key": {"Team": {"S": "red"}}}));
+        assert_eq!(authorize(&p, &c, &g, &own), Ok(()));
+        assert_eq!(
+            authorize(&p, &c, &g, &other).unwrap_err().reason,
+            DenyReason::NoIdentityAllow
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! The gateway's configuration: the `irsa sts` configuration file (roles, customer managed
+//! policies, signing keys — parsed by `irsa_sts_core::config`) plus an optional top-level
+//! `gateway:` section for the upstream. Parsing is pure; [`load`] reads the files named.
+
+use std::path::{Path, PathBuf};
+
+use irsa_sts_core::config::{Config, ConfigError};
+use irsa_sts_core::credentials::{KeyRing, MasterKey};
+use serde::Deserialize;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The STS part of the configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A value that breaks a rule.
+    #[error("{field}: {reason}")]
+    Field {
+        /// The field's path.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn field_err(field: impl Into<String>, reason: impl Into<String>) -> LoadError {
+    LoadError::Field {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// The optional `gateway:` section.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewaySection {
+    /// The upstream endpoint and its credentials.
+    #[serde(default)]
+    pub upstream: UpstreamSection,
+}
+
+/// `gateway.upstream`: every field can also come from the command line or the environment.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpstreamSection {
+    /// `http://127.0.0.1:8000` or `https://dynamodb.us-east-1.amazonaws.com`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Region the upstream signs for (default: the configuration's `region`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The upstream's access key id.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// The upstream's secret access key, inline (prefer `secretAccessKeyFile`).
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+    /// A file holding the upstream's secret access key (relative to the configuration file).
+    #[serde(default)]
+    pub secret_access_key_file: Option<PathBuf>,
+    /// The upstream's session token, if its credentials are temporary.
+    #[serde(default)]
+    pub session_token: Option<String>,
+    /// PEM CA bundle for an https upstream (default: the Web PKI roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for UpstreamSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamSection")
+            .field("url", &self.url)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key_file", &self.secret_access_key_file)
+            .field("ca_file", &self.ca_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits configuration text into the STS configuration and the `gateway:` section.
+pub fn parse(text: &str) -> Result<(Config, GatewaySection), LoadError> {
+    let mut value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    let section = match value.as_mapping_mut().and_then(|m| m.remove("gateway")) {
+        Some(v) => serde_yaml::from_value::<GatewaySection>(v)
+            .map_err(|e| field_err("gateway", e.to_string()))?,
+        None => GatewaySection::default(),
+    };
+    let rest = serde_yaml::to_string(&value).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    Ok((Config::from_yaml(&rest)?, section))
+}
+
+/// Reads a file.
+pub fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The key ring of the signing keys the configuration names (first = active), read
+/// relative to `base_dir`. The gateway needs them: it opens the session tokens `irsa sts`
+/// sealed with them.
+pub fn key_ring(config: &Config, base_dir: &Path) -> Result<KeyRing, LoadError> {
+    let mut masters = Vec::new();
+    for (i, f) in config.signing_keys.iter().enumerate() {
+        let bytes = read(&base_dir.join(f))?;
+        masters.push(
+            MasterKey::from_file_contents(&bytes)
+                .map_err(|e| field_err(format!("signingKeys[{i}].file"), e.to_string()))?,
+        );
+    }
+    let mut it = masters.into_iter();
+    let Some(active) = it.next() else {
+        return Err(field_err(
+            "signingKeys",
+            "the gateway needs the signing key files of `irsa sts` to open session tokens",
+        ));
+    };
+    KeyRing::new(active, it.collect()).map_err(|e| field_err("signingKeys", e.to_string()))
+}
+
+/// The directory relative file names resolve against.
+pub fn base_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "account: \"111122223333\"\nregion: us-east-1\nsigningKeys:\n  - file: k\n";
+
+    #[test]
+    fn without_gateway_section() {
+        let (c, g) = parse(BASE).unwrap();
+        assert_eq!(c.account, "111122223333");
+        assert_eq!(g, GatewaySection::default());
+    }
+
+    #[test]
+    fn with_gateway_section() {
+        let text = format!(
+            "{BASE}gateway:\n  upstream:\n    url: http://127.0.0.1:8000\n    accessKeyId: AKID\n    secretAccessKeyFile: up.secret\n"
+        );
+        let (c, g) = parse(&text).unwrap();
+        assert_eq!(c.signing_keys, vec![PathBuf::from("k")]);
+        assert_eq!(g.upstream.url.as_deref(), Some("http://127.0.0.1:8000"));
+        assert_eq!(g.upstream.access_key_id.as_deref(), Some("AKID"));
+        assert_eq!(
+            g.upstream.secret_access_key_file,
+            Some(PathBuf::from("up.secret"))
+        );
+        let dbg = format!("{:?}", UpstreamSection {
+            secret_access_key: Some("s3cr3t".into()),
+            ..UpstreamSection::default()
+        });
+        assert!(!dbg.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn errors() {
+        let e = parse(&format!("{BASE}gateway:\n  upstrem: {{}}\n")).unwrap_err();
+        assert!(e.to_string().starts_with("gateway:"), "{e}");
+        let e = parse("account: \"1\"\nregion: us-east-1\n").unwrap_err();
+        assert!(e.to_string().starts_with("account:"), "{e}");
+        let e = parse(": : :").unwrap_err();
+        assert!(e.to_string().starts_with("invalid configuration"), "{e}");
+    }
+
+    #[test]
+    fn key_ring_needs_keys() {
+        let (c, _) = parse("account: \"111122223333\"\nregion: us-east-1\n").unwrap();
+        let e = key_ring(&c, Path::new(".")).unwrap_err();
+        assert!(e.to_string().starts_with("signingKeys:"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), "11".repeat(32)).unwrap();
+        let (c, _) = parse(BASE).unwrap();
+        let ring = key_ring(&c, dir.path()).unwrap();
+        assert_eq!(
+            ring.active().id(),
+            MasterKey::from_bytes([0x11; 32]).unwrap().id()
+        );
+        std::fs::write(dir.path().join("k"), "short").unwrap();
+        let e = key_ring(&c, dir.path()).unwrap_err();
+        assert!(e.to_string().starts_with("signingKeys[0].file:"), "{e}");
+    }
+}

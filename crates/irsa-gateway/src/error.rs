@@ -1,0 +1,231 @@
+//! DynamoDB's JSON error responses: the one place the gateway turns errors into wire answers.
+
+use irsa_sigv4::{ErrorKind, VerifyError};
+use irsa_sts_core::credentials::CredError;
+
+use crate::authz::Denied;
+use crate::dynamodb::MapError;
+
+/// An error answered in DynamoDB's wire format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// The `__type` value, e.g. `com.amazon.coral.service#AccessDeniedException`.
+    pub type_name: &'static str,
+    /// The message (AWS's wording); `None` for errors DynamoDB sends without one.
+    pub message: Option<String>,
+    /// DynamoDB spells the member `Message` for some errors and `message` for others.
+    pub capital_message: bool,
+}
+
+const CORAL: &str = "com.amazon.coral.service#";
+
+impl ApiError {
+    fn new(status: u16, type_name: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            type_name,
+            message: Some(message.into()),
+            capital_message: false,
+        }
+    }
+
+    /// The error code (the `__type` after `#`).
+    pub fn code(&self) -> &str {
+        self.type_name
+            .rsplit_once('#')
+            .map_or(self.type_name, |(_, c)| c)
+    }
+
+    /// `AccessDeniedException` with AWS's wording.
+    pub fn access_denied(d: &Denied) -> ApiError {
+        ApiError {
+            capital_message: true,
+            ..ApiError::new(
+                400,
+                "com.amazon.coral.service#AccessDeniedException",
+                d.to_string(),
+            )
+        }
+    }
+
+    /// `UnrecognizedClientException`: unknown access key or invalid session token.
+    pub fn unrecognized_client() -> ApiError {
+        ApiError::new(
+            400,
+            "com.amazon.coral.service#UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        )
+    }
+
+    /// `ExpiredTokenException`.
+    pub fn expired_token() -> ApiError {
+        ApiError::new(
+            400,
+            "com.amazon.coral.service#ExpiredTokenException",
+            "The security token included in the request is expired",
+        )
+    }
+
+    /// `InvalidSignatureException` with a message.
+    pub fn invalid_signature(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            400,
+            "com.amazon.coral.service#InvalidSignatureException",
+            message,
+        )
+    }
+
+    /// A SigV4 verification failure.
+    pub fn from_sigv4(e: &VerifyError) -> ApiError {
+        let type_name = match e.kind() {
+            ErrorKind::MissingAuthenticationToken => {
+                "com.amazon.coral.service#MissingAuthenticationTokenException"
+            }
+            ErrorKind::IncompleteSignature => {
+                "com.amazon.coral.service#IncompleteSignatureException"
+            }
+            ErrorKind::InvalidClientTokenId => {
+                "com.amazon.coral.service#UnrecognizedClientException"
+            }
+            _ => "com.amazon.coral.service#InvalidSignatureException",
+        };
+        debug_assert!(type_name.starts_with(CORAL));
+        ApiError::new(400, type_name, e.to_string())
+    }
+
+    /// A session token that did not open.
+    pub fn from_credentials(e: &CredError) -> ApiError {
+        match e {
+            CredError::Expired { .. } => ApiError::expired_token(),
+            _ => ApiError::unrecognized_client(),
+        }
+    }
+
+    /// A request that could not be mapped to IAM.
+    pub fn from_mapping(e: &MapError) -> ApiError {
+        match e {
+            MapError::UnknownOperation(_) => ApiError {
+                message: None,
+                ..ApiError::new(400, "com.amazon.coral.service#UnknownOperationException", "")
+            },
+            MapError::Serialization(m) => {
+                ApiError::new(400, "com.amazon.coral.service#SerializationException", m)
+            }
+            MapError::Validation(m) => {
+                ApiError::new(400, "com.amazon.coral.validate#ValidationException", m)
+            }
+        }
+    }
+
+    /// A body over the size limit.
+    pub fn too_large(limit: usize) -> ApiError {
+        ApiError::new(
+            413,
+            "com.amazon.coral.service#RequestEntityTooLargeException",
+            format!("Request size exceeded {limit} bytes"),
+        )
+    }
+
+    /// Too many requests in flight.
+    pub fn throttling() -> ApiError {
+        ApiError::new(
+            400,
+            "com.amazon.coral.availability#ThrottlingException",
+            "Rate of requests exceeds the allowed throughput.",
+        )
+    }
+
+    /// The gateway could not complete the request (upstream unreachable or failing).
+    pub fn internal() -> ApiError {
+        ApiError::new(
+            500,
+            "com.amazonaws.dynamodb.v20120810#InternalServerError",
+            "Internal server error",
+        )
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        let mut m = serde_json::Map::new();
+        m.insert("__type".into(), self.type_name.into());
+        if let Some(msg) = &self.message {
+            let key = if self.capital_message {
+                "Message"
+            } else {
+                "message"
+            };
+            m.insert(key.into(), msg.as_str().into());
+        }
+        serde_json::Value::Object(m).to_string()
+    }
+}
+
+/// CRC-32 (IEEE) of `data`, as DynamoDB sends in `x-amz-crc32`.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authz::DenyReason;
+
+    #[test]
+    fn bodies() {
+        let d = Denied {
+            caller_arn: "arn:aws:sts::1:assumed-role/r/s".into(),
+            action: "dynamodb:PutItem".into(),
+            resource: "arn:x".into(),
+            reason: DenyReason::NoIdentityAllow,
+        };
+        let e = ApiError::access_denied(&d);
+        let v: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
+        assert_eq!(v["__type"], "com.amazon.coral.service#AccessDeniedException");
+        assert_eq!(v["Message"], d.to_string());
+        assert_eq!(e.code(), "AccessDeniedException");
+        assert_eq!(e.status, 400);
+
+        let e = ApiError::unrecognized_client();
+        assert_eq!(
+            e.body(),
+            r#"{"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is invalid."}"#
+        );
+        let e = ApiError::from_mapping(&MapError::UnknownOperation(String::new()));
+        assert_eq!(
+            e.body(),
+            r#"{"__type":"com.amazon.coral.service#UnknownOperationException"}"#
+        );
+        assert_eq!(
+            ApiError::from_credentials(&CredError::Expired { expired_at: 1 }).code(),
+            "ExpiredTokenException"
+        );
+        assert_eq!(
+            ApiError::from_credentials(&CredError::TamperedToken).code(),
+            "UnrecognizedClientException"
+        );
+        assert_eq!(
+            ApiError::from_sigv4(&VerifyError::PayloadHashMismatch).code(),
+            "InvalidSignatureException"
+        );
+        assert_eq!(
+            ApiError::from_sigv4(&VerifyError::MissingAuthentication).code(),
+            "MissingAuthenticationTokenException"
+        );
+    }
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+}

@@ -1,0 +1,785 @@
+//! Building the JSON Patch from the raw pod JSON.
+
+use std::collections::BTreeSet;
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::config::parse_go_int;
+use crate::resolve::Decision;
+use crate::settings::{Settings, clamp_token_expiration};
+use crate::{
+    DEFAULT_TOKEN_EXPIRATION, IRSA_TOKEN_PATH, IRSA_VOLUME_NAME, JITTER_MIN_EXPIRATION,
+    POD_IDENTITY_LABEL, SKIP_CONTAINERS_ANNOTATION, TOKEN_EXPIRATION_ANNOTATION,
+};
+
+/// One JSON Patch (RFC 6902) operation. The webhook only ever adds; serialises as
+/// `{"op":"add","path":…,"value":…}`, so `serde_json::to_vec(&ops)` is the
+/// AdmissionResponse patch (and `serde_json::from_value::<json_patch::Patch>` accepts it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum PatchOp {
+    /// `add` at a JSON Pointer (`/spec/volumes/0`, `/spec/containers`, ...).
+    Add {
+        /// JSON Pointer, with `/` in keys escaped as `~1`.
+        path: String,
+        /// The value to add.
+        value: Value,
+    },
+}
+
+impl PatchOp {
+    fn add(path: impl Into<String>, value: Value) -> Self {
+        PatchOp::Add {
+            path: path.into(),
+            value,
+        }
+    }
+}
+
+/// The pod JSON does not have the shape of a Pod where the mutation needs it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MutateError {
+    /// A member has the wrong JSON type.
+    #[error("pod field `{path}` must be {expected}")]
+    Type {
+        /// Dotted location, e.g. `spec.containers[1].env`.
+        path: String,
+        /// `an object`, `an array`, `a string`.
+        expected: &'static str,
+    },
+}
+
+fn type_err(path: impl Into<String>, expected: &'static str) -> MutateError {
+    MutateError::Type {
+        path: path.into(),
+        expected,
+    }
+}
+
+/// The pod's ServiceAccount name: `spec.serviceAccountName`, or `default` when absent or
+/// empty (what the ServiceAccount admission plugin, which runs before webhooks, sets).
+pub fn pod_service_account(pod: &Value) -> &str {
+    pod.pointer("/spec/serviceAccountName")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("default")
+}
+
+/// Optional object member: absent or `null` is `None`; another non-object is an error.
+fn opt_object<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    at: &str,
+) -> Result<Option<&'a Map<String, Value>>, MutateError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m)),
+        Some(_) => Err(type_err(format!("{at}{key}"), "an object")),
+    }
+}
+
+fn opt_array<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    at: &str,
+) -> Result<Option<&'a Vec<Value>>, MutateError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => Ok(Some(a)),
+        Some(_) => Err(type_err(format!("{at}{key}"), "an array")),
+    }
+}
+
+/// Everything mode-specific that the per-container step needs.
+struct Plan<'a> {
+    volume_name: &'a str,
+    mount_path: &'a str,
+    use_regional_sts: bool,
+    region: &'a str,
+    identity: [(&'static str, String); 2],
+    skip: BTreeSet<String>,
+}
+
+/// Builds the reference's JSON Patch for `pod` under `decision`:
+///
+/// 1. container credentials only: the `eks.amazonaws.com/pod-identity: enabled` label
+///    (`add /metadata/labels` when there are no labels, else one `add` of the key);
+/// 2. the projected-token volume, unless a volume of that name exists: `add
+///    /spec/volumes/0` (a prepend) when `volumes` is an array, `add /spec/volumes` when
+///    absent;
+/// 3. always `add /spec/containers` with the whole rebuilt array;
+/// 4. `add /spec/initContainers` with the whole rebuilt array when there is at least one.
+///
+/// Containers are rebuilt from the raw JSON, so every field survives. Pod annotations
+/// `<prefix>/token-expiration` (raised to at least 600, beats the decision's) and
+/// `<prefix>/skip-containers` (Go `encoding/csv` first record, no trimming) apply. In
+/// container-credentials mode a lifetime of exactly 86400 becomes
+/// `79200 + rng.next_u64() % 7201`, i.e. uniform in [79200, 86400].
+///
+/// Returns `Ok(None)` for [`Decision::None`], otherwise always `Some` (even when no
+/// container changed, as in the reference).
+pub fn mutate<R: RngCore + ?Sized>(
+    pod: &Value,
+    decision: &Decision,
+    settings: &Settings,
+    rng: &mut R,
+) -> Result<Option<Vec<PatchOp>>, MutateError> {
+    let Value::Object(pod) = pod else {
+        return Err(type_err("(pod)", "an object"));
+    };
+    let metadata = opt_object(pod, "metadata", "")?;
+    let annotations = match metadata {
+        Some(m) => opt_object(m, "annotations", "metadata.")?,
+        None => None,
+    };
+    let annotation = |name: &str| {
+        annotations
+            .and_then(|a| a.get(&settings.annotation(name)))
+            .and_then(Value::as_str)
+    };
+    let spec = match pod.get("spec") {
+        Some(Value::Object(spec)) => spec,
+        _ => return Err(type_err("spec", "an object")),
+    };
+
+    let (base_expiration, is_cc) = match decision {
+        Decision::None(_) => return Ok(None),
+        Decision::Irsa(d) => (d.token_expiration, false),
+        Decision::ContainerCredentials(d) => (d.token_expiration, true),
+    };
+    let mut token_expiration = annotation(TOKEN_EXPIRATION_ANNOTATION)
+        .and_then(parse_go_int)
+        .map(clamp_token_expiration)
+        .unwrap_or(base_expiration);
+    if is_cc && token_expiration == DEFAULT_TOKEN_EXPIRATION {
+        let span = (DEFAULT_TOKEN_EXPIRATION - JITTER_MIN_EXPIRATION + 1).unsigned_abs();
+        let jitter = i64::try_from(rng.next_u64() % span).unwrap_or(0);
+        token_expiration = JITTER_MIN_EXPIRATION + jitter;
+    }
+    let skip: BTreeSet<String> = annotation(SKIP_CONTAINERS_ANNOTATION)
+        .and_then(csv_first_record)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+
+    let windows = match opt_object(spec, "nodeSelector", "spec.")? {
+        Some(sel) => ["kubernetes.io/os", "beta.kubernetes.io/os"]
+            .iter()
+            .any(|k| sel.get(*k).and_then(Value::as_str) == Some("windows")),
+        None => false,
+    };
+    let token_file = |mount: &str, path: &str| {
+        let file = go_path_join(mount, path);
+        if windows {
+            format!("C:{}", file.replace('/', "\\"))
+        } else {
+            file
+        }
+    };
+
+    let (volume_name, token_path, mount_path, audience, identity) = match decision {
+        Decision::Irsa(d) => (
+            IRSA_VOLUME_NAME,
+            IRSA_TOKEN_PATH,
+            settings.token_mount_path.as_str(),
+            d.audience.as_str(),
+            [
+                ("AWS_ROLE_ARN", d.role_arn.clone()),
+                (
+                    "AWS_WEB_IDENTITY_TOKEN_FILE",
+                    token_file(&settings.token_mount_path, IRSA_TOKEN_PATH),
+                ),
+            ],
+        ),
+        _ => (
+            settings.container_credentials_token_volume_name.as_str(),
+            settings.container_credentials_token_path.as_str(),
+            settings.container_credentials_token_mount_path.as_str(),
+            settings.container_credentials_audience.as_str(),
+            [
+                (
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    settings.container_credentials_full_uri.clone(),
+                ),
+                (
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                    token_file(
+                        &settings.container_credentials_token_mount_path,
+                        &settings.container_credentials_token_path,
+                    ),
+                ),
+            ],
+        ),
+    };
+    let use_regional_sts = match decision {
+        Decision::Irsa(d) => d.use_regional_sts,
+        Decision::ContainerCredentials(d) => d.use_regional_sts,
+        Decision::None(_) => false,
+    };
+    let plan = Plan {
+        volume_name,
+        mount_path,
+        use_regional_sts,
+        region: &settings.aws_default_region,
+        identity,
+        skip,
+    };
+
+    let mut ops = Vec::with_capacity(4);
+
+    if is_cc {
+        match metadata {
+            None => ops.push(PatchOp::add(
+                "/metadata",
+                json!({ "labels": { POD_IDENTITY_LABEL: "enabled" } }),
+            )),
+            Some(m) => match opt_object(m, "labels", "metadata.")? {
+                None => ops.push(PatchOp::add(
+                    "/metadata/labels",
+                    json!({ POD_IDENTITY_LABEL: "enabled" }),
+                )),
+                Some(_) => ops.push(PatchOp::add(
+                    format!("/metadata/labels/{}", escape_pointer(POD_IDENTITY_LABEL)),
+                    json!("enabled"),
+                )),
+            },
+        }
+    }
+
+    let mut token = Map::new();
+    if !audience.is_empty() {
+        token.insert("audience".into(), json!(audience));
+    }
+    token.insert("expirationSeconds".into(), json!(token_expiration));
+    token.insert("path".into(), json!(token_path));
+    let volume = json!({
+        "name": volume_name,
+        "projected": { "sources": [ { "serviceAccountToken": token } ] },
+    });
+    match opt_array(spec, "volumes", "spec.")? {
+        None => ops.push(PatchOp::add("/spec/volumes", json!([volume]))),
+        Some(volumes) => {
+            let exists = volumes
+                .iter()
+                .any(|v| v.get("name").and_then(Value::as_str) == Some(volume_name));
+            if !exists {
+                ops.push(PatchOp::add("/spec/volumes/0", volume));
+            }
+        }
+    }
+
+    let containers = opt_array(spec, "containers", "spec.")?;
+    let rebuilt = rebuild(
+        containers.map(Vec::as_slice).unwrap_or_default(),
+        "spec.containers",
+        &plan,
+    )?;
+    ops.push(PatchOp::add("/spec/containers", Value::Array(rebuilt)));
+
+    if let Some(init) = opt_array(spec, "initContainers", "spec.")?.filter(|a| !a.is_empty()) {
+        let rebuilt = rebuild(init, "spec.initContainers", &plan)?;
+        ops.push(PatchOp::add("/spec/initContainers", Value::Array(rebuilt)));
+    }
+
+    Ok(Some(ops))
+}
+
+fn rebuild(containers: &[Value], at: &str, plan: &Plan<'_>) -> Result<Vec<Value>, MutateError> {
+    containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let Value::Object(c) = c else {
+                return Err(type_err(format!("{at}[{i}]"), "an object"));
+            };
+            let mut c = c.clone();
+            mutate_container(&mut c, &format!("{at}[{i}]."), plan)?;
+            Ok(Value::Object(c))
+        })
+        .collect()
+}
+
+fn env_var(name: &str, value: &str) -> Value {
+    json!({ "name": name, "value": value })
+}
+
+/// The reference's `addEnvToContainer`, on raw JSON.
+fn mutate_container(
+    c: &mut Map<String, Value>,
+    at: &str,
+    plan: &Plan<'_>,
+) -> Result<(), MutateError> {
+    let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+    if plan.skip.contains(name) {
+        return Ok(());
+    }
+    let env = opt_array(c, "env", at)?;
+    let names: BTreeSet<&str> = env
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("name").and_then(Value::as_str))
+        .collect();
+    let [(id_key_1, _), (id_key_2, _)] = &plan.identity;
+    let identity_set = names.contains(id_key_1) || names.contains(id_key_2);
+    let region_set = names.contains("AWS_REGION") || names.contains("AWS_DEFAULT_REGION");
+    let sts_set = names.contains("AWS_STS_REGIONAL_ENDPOINTS");
+    if identity_set && region_set && sts_set {
+        return Ok(());
+    }
+
+    let mut added = Vec::new();
+    if !sts_set && plan.use_regional_sts {
+        added.push(env_var("AWS_STS_REGIONAL_ENDPOINTS", "regional"));
+    }
+    if !region_set && !plan.region.is_empty() {
+        added.push(env_var("AWS_DEFAULT_REGION", plan.region));
+        added.push(env_var("AWS_REGION", plan.region));
+    }
+    if !identity_set {
+        for (key, value) in &plan.identity {
+            added.push(env_var(key, value));
+        }
+    }
+    if !added.is_empty() {
+        let mut env = env.cloned().unwrap_or_default();
+        env.extend(added);
+        c.insert("env".into(), Value::Array(env));
+    }
+
+    let mounts = opt_array(c, "volumeMounts", at)?;
+    let mounted = mounts
+        .into_iter()
+        .flatten()
+        .any(|m| m.get("name").and_then(Value::as_str) == Some(plan.volume_name));
+    if !mounted {
+        let mut mounts = mounts.cloned().unwrap_or_default();
+        mounts.push(json!({
+            "name": plan.volume_name,
+            "readOnly": true,
+            "mountPath": plan.mount_path,
+        }));
+        c.insert("volumeMounts".into(), Value::Array(mounts));
+    }
+    Ok(())
+}
+
+/// RFC 6901 escaping of one reference token.
+fn escape_pointer(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// Go `filepath.Join(a, b)` on Unix: join the non-empty elements with `/`, then
+/// `path.Clean`.
+fn go_path_join(a: &str, b: &str) -> String {
+    let parts: Vec<&str> = [a, b].into_iter().filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        return String::new();
+    }
+    go_path_clean(&parts.join("/"))
+}
+
+/// Go `path.Clean`.
+fn go_path_clean(path: &str) -> String {
+    if path.is_empty() {
+        return ".".into();
+    }
+    let rooted = path.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+/// Lines of `input` with their `\n` kept, `\r\n` normalised to `\n` and a final `\r`
+/// (at end of input) dropped, as Go's `csv.Reader.readLine` does.
+fn csv_lines(input: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = input;
+    while !rest.is_empty() {
+        let (line, tail) = match rest.find('\n') {
+            Some(i) => rest.split_at(i + 1),
+            None => (rest, ""),
+        };
+        rest = tail;
+        lines.push(if let Some(l) = line.strip_suffix("\r\n") {
+            format!("{l}\n")
+        } else if !line.ends_with('\n') {
+            line.strip_suffix('\r').unwrap_or(line).to_string()
+        } else {
+            line.to_string()
+        });
+    }
+    lines
+}
+
+/// The first record of Go's `encoding/csv` reader with default options (comma `,`, no
+/// trimming, strict quotes, empty lines skipped). `None` on EOF or a parse error.
+fn csv_first_record(input: &str) -> Option<Vec<String>> {
+    let lines = csv_lines(input);
+    let start = lines.iter().position(|l| l != "\n")?;
+    let mut next_line = lines.iter().skip(start + 1);
+    let mut line: &str = lines.get(start)?;
+    let mut fields = Vec::new();
+    'fields: loop {
+        if !line.starts_with('"') {
+            let (field, rest) = match line.find(',') {
+                Some(i) => (line.get(..i)?, line.get(i + 1..)),
+                None => (line.strip_suffix('\n').unwrap_or(line), None),
+            };
+            if field.contains('"') {
+                return None;
+            }
+            fields.push(field.to_string());
+            match rest {
+                Some(rest) => line = rest,
+                None => break 'fields,
+            }
+        } else {
+            let mut buf = String::new();
+            line = line.get(1..)?;
+            loop {
+                if let Some(i) = line.find('"') {
+                    buf.push_str(line.get(..i)?);
+                    line = line.get(i + 1..)?;
+                    if let Some(r) = line.strip_prefix('"') {
+                        buf.push('"');
+                        line = r;
+                    } else if let Some(r) = line.strip_prefix(',') {
+                        fields.push(buf);
+                        line = r;
+                        continue 'fields;
+                    } else if line.is_empty() || line == "\n" {
+                        fields.push(buf);
+                        break 'fields;
+                    } else {
+                        return None;
+                    }
+                } else if !line.is_empty() {
+                    // A quoted field may span lines (empty ones included).
+                    buf.push_str(line);
+                    line = next_line.next()?;
+                } else {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::{ContainerCredentialsDecision, IrsaDecision, NoMutation};
+    use rand::SeedableRng;
+    use rand::rngs::mock::StepRng;
+
+    fn csv(s: &str) -> Option<Vec<String>> {
+        csv_first_record(s)
+    }
+
+    fn v(items: &[&str]) -> Option<Vec<String>> {
+        Some(items.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn csv_like_go() {
+        assert_eq!(csv("a,b"), v(&["a", "b"]));
+        assert_eq!(csv("a, b"), v(&["a", " b"]));
+        assert_eq!(csv("a,"), v(&["a", ""]));
+        assert_eq!(csv("a,\n"), v(&["a", ""]));
+        assert_eq!(csv("\n\na,b\nc"), v(&["a", "b"]));
+        assert_eq!(csv("a\r\nb"), v(&["a"]));
+        assert_eq!(csv("a\r"), v(&["a"]));
+        assert_eq!(csv("\"a,b\",c"), v(&["a,b", "c"]));
+        assert_eq!(csv("\"a\"\"b\""), v(&["a\"b"]));
+        assert_eq!(csv("\"a\nb\",c"), v(&["a\nb", "c"]));
+        assert_eq!(csv("\"a\n\nb\""), v(&["a\n\nb"]));
+        assert_eq!(csv(""), None);
+        assert_eq!(csv("\n"), None);
+        assert_eq!(csv("a\"b"), None);
+        assert_eq!(csv("\"a"), None);
+        assert_eq!(csv("\"a\"x"), None);
+        assert_eq!(csv(" \"a\""), None);
+    }
+
+    #[test]
+    fn path_join_like_go() {
+        assert_eq!(go_path_join("/a/", "token"), "/a/token");
+        assert_eq!(go_path_join("/a//b/./c", "t"), "/a/b/c/t");
+        assert_eq!(go_path_join("/a/../b", "t"), "/b/t");
+        assert_eq!(go_path_join("/", "t"), "/t");
+        assert_eq!(go_path_join("/..", "t"), "/t");
+        assert_eq!(go_path_join("", "t"), "t");
+        assert_eq!(go_path_join("/a", ""), "/a");
+        assert_eq!(go_path_join("", ""), "");
+        assert_eq!(go_path_join("a/..", ".."), "..");
+        assert_eq!(go_path_join(".", "."), ".");
+    }
+
+    fn irsa() -> Decision {
+        Decision::Irsa(IrsaDecision {
+            role_arn: "arn:aws:iam::111122223333:role/r".into(),
+            audience: "sts.amazonaws.com".into(),
+            use_regional_sts: false,
+            token_expiration: 86400,
+        })
+    }
+
+    fn cc() -> Decision {
+        Decision::ContainerCredentials(ContainerCredentialsDecision {
+            use_regional_sts: false,
+            token_expiration: 86400,
+        })
+    }
+
+    fn run(pod: &Value, d: &Decision) -> Result<Option<Vec<PatchOp>>, MutateError> {
+        mutate(pod, d, &Settings::default(), &mut StepRng::new(0, 0))
+    }
+
+    #[test]
+    fn no_decision_no_patch() {
+        let pod = json!({"spec": {"containers": []}});
+        for reason in [NoMutation::NoRoleArn, NoMutation::ServiceAccountNotFound] {
+            assert_eq!(run(&pod, &Decision::None(reason)).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn patch_serialisation_shape() {
+        let pod = json!({"metadata": {}, "spec": {"volumes": [], "containers": [{"name": "c"}]}});
+        let ops = run(&pod, &irsa()).unwrap().unwrap();
+        let text = serde_json::to_string(&ops).unwrap();
+        assert!(
+            text.starts_with(r#"[{"op":"add","path":"/spec/volumes/0","value":{"name":"aws-iam-token","projected":{"sources":[{"serviceAccountToken":{"audience":"sts.amazonaws.com","expirationSeconds":86400,"path":"token"}}]}}},{"op":"add","path":"/spec/containers","value":[{"name":"c","env":[{"name":"AWS_ROLE_ARN","#),
+            "{text}"
+        );
+        // Accepted and applied by the json-patch crate (what kube uses).
+        let patch: json_patch::Patch = serde_json::from_str(&text).unwrap();
+        let mut doc = pod.clone();
+        json_patch::patch(&mut doc, &patch).unwrap();
+        assert_eq!(
+            doc.pointer("/spec/containers/0/volumeMounts/0/readOnly"),
+            Some(&json!(true))
+        );
+        let back: Vec<PatchOp> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, ops);
+    }
+
+    #[test]
+    fn patch_returned_even_when_nothing_changes() {
+        let pod = json!({"spec": {
+            "volumes": [{"name": "aws-iam-token"}],
+            "containers": [{"name": "c", "env": [
+                {"name": "AWS_ROLE_ARN", "value": "x"}, {"name": "AWS_REGION", "value": "r"},
+                {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}]}]}});
+        let ops = run(&pod, &irsa()).unwrap().unwrap();
+        assert_eq!(
+            ops,
+            vec![PatchOp::add(
+                "/spec/containers",
+                pod["spec"]["containers"].clone()
+            )]
+        );
+    }
+
+    #[test]
+    fn cc_label_variants() {
+        let no_meta = json!({"spec": {"containers": []}});
+        let ops = run(&no_meta, &cc()).unwrap().unwrap();
+        assert_eq!(
+            ops.first(),
+            Some(&PatchOp::add(
+                "/metadata",
+                json!({"labels": {"eks.amazonaws.com/pod-identity": "enabled"}})
+            ))
+        );
+        let null_labels = json!({"metadata": {"labels": null}, "spec": {"containers": []}});
+        let ops = run(&null_labels, &cc()).unwrap().unwrap();
+        assert_eq!(
+            ops.first(),
+            Some(&PatchOp::add(
+                "/metadata/labels",
+                json!({"eks.amazonaws.com/pod-identity": "enabled"})
+            ))
+        );
+        let labels = json!({"metadata": {"labels": {}}, "spec": {"containers": []}});
+        let ops = run(&labels, &cc()).unwrap().unwrap();
+        assert_eq!(
+            ops.first(),
+            Some(&PatchOp::add(
+                "/metadata/labels/eks.amazonaws.com~1pod-identity",
+                json!("enabled")
+            ))
+        );
+        // IRSA never labels.
+        let ops = run(&labels, &irsa()).unwrap().unwrap();
+        assert!(
+            ops.iter()
+                .all(|PatchOp::Add { path, .. }| !path.starts_with("/metadata"))
+        );
+    }
+
+    #[test]
+    fn empty_audience_is_omitted() {
+        let d = Decision::Irsa(IrsaDecision {
+            role_arn: "r".into(),
+            audience: String::new(),
+            use_regional_sts: false,
+            token_expiration: 3600,
+        });
+        let ops = run(&json!({"spec": {"containers": []}}), &d)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            ops.first(),
+            Some(&PatchOp::add(
+                "/spec/volumes",
+                json!([{"name": "aws-iam-token", "projected": {"sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3600, "path": "token"}}]}}])
+            ))
+        );
+    }
+
+    fn expiration(ops: &[PatchOp]) -> i64 {
+        ops.iter()
+            .find_map(|PatchOp::Add { path, value }| {
+                let vol = if path == "/spec/volumes" {
+                    value.get(0)?
+                } else {
+                    value
+                };
+                vol.pointer("/projected/sources/0/serviceAccountToken/expirationSeconds")?
+                    .as_i64()
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn jitter_is_uniform_in_range_and_cc_only() {
+        let pod = json!({"spec": {"containers": []}});
+        let settings = Settings::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for _ in 0..20_000 {
+            let ops = mutate(&pod, &cc(), &settings, &mut rng).unwrap().unwrap();
+            let e = expiration(&ops);
+            assert!((79200..=86400).contains(&e), "{e}");
+            lo = lo.min(e);
+            hi = hi.max(e);
+        }
+        assert!(lo < 79300 && hi > 86300, "{lo}..{hi}");
+        let ops = mutate(&pod, &irsa(), &settings, &mut rng).unwrap().unwrap();
+        assert_eq!(expiration(&ops), 86400);
+        assert_eq!(
+            expiration(
+                &mutate(&pod, &cc(), &settings, &mut StepRng::new(7200, 0))
+                    .unwrap()
+                    .unwrap()
+            ),
+            86400
+        );
+        assert_eq!(
+            expiration(
+                &mutate(&pod, &cc(), &settings, &mut StepRng::new(7201, 0))
+                    .unwrap()
+                    .unwrap()
+            ),
+            79200
+        );
+    }
+
+    #[test]
+    fn service_account_name() {
+        assert_eq!(
+            pod_service_account(&json!({"spec": {"serviceAccountName": "app"}})),
+            "app"
+        );
+        assert_eq!(
+            pod_service_account(&json!({"spec": {"serviceAccountName": ""}})),
+            "default"
+        );
+        assert_eq!(pod_service_account(&json!({"spec": {}})), "default");
+        assert_eq!(pod_service_account(&json!("x")), "default");
+    }
+
+    #[test]
+    fn malformed_pods_are_errors() {
+        let cases = [
+            (json!("pod"), "pod field `(pod)` must be an object"),
+            (json!({}), "pod field `spec` must be an object"),
+            (
+                json!({"metadata": [], "spec": {}}),
+                "pod field `metadata` must be an object",
+            ),
+            (
+                json!({"metadata": {"annotations": 1}, "spec": {}}),
+                "pod field `metadata.annotations` must be an object",
+            ),
+            (
+                json!({"spec": {"volumes": {}}}),
+                "pod field `spec.volumes` must be an array",
+            ),
+            (
+                json!({"spec": {"containers": {}}}),
+                "pod field `spec.containers` must be an array",
+            ),
+            (
+                json!({"spec": {"containers": [1]}}),
+                "pod field `spec.containers[0]` must be an object",
+            ),
+            (
+                json!({"spec": {"initContainers": [{"name": "i", "env": "x"}]}}),
+                "pod field `spec.initContainers[0].env` must be an array",
+            ),
+            (
+                json!({"spec": {"containers": [{"name": "c", "volumeMounts": 3}]}}),
+                "pod field `spec.containers[0].volumeMounts` must be an array",
+            ),
+        ];
+        for (pod, msg) in cases {
+            let err = run(&pod, &irsa()).unwrap_err();
+            assert_eq!(err.to_string(), msg);
+        }
+    }
+
+    #[test]
+    fn missing_containers_give_empty_array() {
+        let ops = run(&json!({"spec": {}}), &irsa()).unwrap().unwrap();
+        assert_eq!(
+            ops.last(),
+            Some(&PatchOp::add("/spec/containers", json!([])))
+        );
+    }
+
+    #[test]
+    fn null_env_and_mounts_are_absent() {
+        let pod =
+            json!({"spec": {"containers": [{"name": "c", "env": null, "volumeMounts": null}]}});
+        let ops = run(&pod, &irsa()).unwrap().unwrap();
+        let PatchOp::Add { value, .. } = ops.last().unwrap();
+        assert_eq!(value.pointer("/0/env/0/name"), Some(&json!("AWS_ROLE_ARN")));
+        assert_eq!(
+            value.pointer("/0/volumeMounts/0/name"),
+            Some(&json!("aws-iam-token"))
+        );
+    }
+}

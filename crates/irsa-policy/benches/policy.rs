@@ -1,0 +1,86 @@
+//! Policy engine benchmarks. The cases are `benches/cases/*.json`, in the `irsa policy eval`
+//! input shape, so `scripts/bench-policy.sh` can time iam-simulate on the same decisions.
+//!
+//! - `parse/<case>`: `Policy::parse` of the case's policy documents.
+//! - `evaluate/<case>`: one decision over already parsed policies (the hot path of STS and
+//!   the gateway, which parse a role's policies once).
+//! - `parse_evaluate/<case>`: parse the whole eval document, then decide (what iam-simulate's
+//!   `runSimulation` does on every call).
+
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use irsa_policy::document::EvalDocument;
+use irsa_policy::{Decision, EvalInput, Policy, evaluate};
+
+const CASES: &[(&str, &str, Decision)] = &[
+    (
+        "permissions-10",
+        include_str!("cases/permissions-10.json"),
+        Decision::Allow,
+    ),
+    (
+        "trust-cognito",
+        include_str!("cases/trust-cognito.json"),
+        Decision::Allow,
+    ),
+    (
+        "trust-irsa",
+        include_str!("cases/trust-irsa.json"),
+        Decision::Allow,
+    ),
+];
+
+/// The policy documents of a case, as JSON text.
+fn policy_texts(case: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(case).unwrap();
+    let mut out = Vec::new();
+    for field in [
+        "identityPolicies",
+        "permissionBoundaries",
+        "sessionPolicies",
+    ] {
+        for p in v[field].as_array().into_iter().flatten() {
+            out.push(p.to_string());
+        }
+    }
+    if let Some(p) = v.get("resourcePolicy") {
+        out.push(p.to_string());
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let mut parse = c.benchmark_group("parse");
+    for (name, json, _) in CASES {
+        let texts = policy_texts(json);
+        parse.bench_function(*name, |b| {
+            b.iter(|| {
+                for t in &texts {
+                    black_box(Policy::parse(black_box(t)).unwrap());
+                }
+            })
+        });
+    }
+    parse.finish();
+
+    let mut eval = c.benchmark_group("evaluate");
+    for (name, json, expected) in CASES {
+        let doc = EvalDocument::parse(json).unwrap();
+        let input: EvalInput<'_> = doc.input();
+        assert_eq!(evaluate(&input, &doc.request).decision, *expected, "{name}");
+        eval.bench_function(*name, |b| {
+            b.iter(|| black_box(evaluate(black_box(&input), black_box(&doc.request))))
+        });
+    }
+    eval.finish();
+
+    let mut both = c.benchmark_group("parse_evaluate");
+    for (name, json, _) in CASES {
+        both.bench_function(*name, |b| {
+            b.iter(|| black_box(EvalDocument::parse(black_box(json)).unwrap().evaluate()))
+        });
+    }
+    both.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,343 @@
+//! Amazon Resource Names: parsing, printing and wildcard matching.
+
+use crate::context::Context;
+use crate::pattern::{Pattern, Syntax};
+use std::fmt;
+use std::str::FromStr;
+
+/// Partitions accepted in policies and ARNs.
+pub const PARTITIONS: &[&str] = &[
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-eusc",
+];
+
+/// A parsed ARN: `arn:partition:service:region:account-id:resource`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Arn {
+    partition: String,
+    service: String,
+    region: String,
+    account: String,
+    resource: String,
+}
+
+/// Why a string is not an ARN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArnError {
+    /// Fewer than six colon-separated parts or no `arn:` prefix.
+    #[error("`{0}` is not an ARN (arn:partition:service:region:account-id:resource)")]
+    Format(String),
+    /// An unknown partition.
+    #[error("unknown partition `{0}`")]
+    Partition(String),
+    /// An empty service.
+    #[error("`{0}` has an empty service")]
+    Service(String),
+}
+
+impl Arn {
+    /// Parses an ARN; the partition must be one of [`PARTITIONS`].
+    pub fn parse(s: &str) -> Result<Arn, ArnError> {
+        let parts = split6(s, false);
+        let [Some("arn"), Some(p), Some(svc), Some(r), Some(a), Some(res)] = parts else {
+            return Err(ArnError::Format(s.to_owned()));
+        };
+        if !PARTITIONS.contains(&p) {
+            return Err(ArnError::Partition(p.to_owned()));
+        }
+        if svc.is_empty() {
+            return Err(ArnError::Service(s.to_owned()));
+        }
+        Ok(Arn {
+            partition: p.to_owned(),
+            service: svc.to_owned(),
+            region: r.to_owned(),
+            account: a.to_owned(),
+            resource: res.to_owned(),
+        })
+    }
+
+    /// Builds an ARN from parts (not checked).
+    pub fn new(
+        partition: impl Into<String>,
+        service: impl Into<String>,
+        region: impl Into<String>,
+        account: impl Into<String>,
+        resource: impl Into<String>,
+    ) -> Arn {
+        Arn {
+            partition: partition.into(),
+            service: service.into(),
+            region: region.into(),
+            account: account.into(),
+            resource: resource.into(),
+        }
+    }
+
+    /// `aws`, `aws-cn`, `aws-us-gov`, ...
+    pub fn partition(&self) -> &str {
+        &self.partition
+    }
+    /// `s3`, `iam`, `dynamodb`, ...
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+    /// Region, possibly empty.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+    /// Account id, possibly empty.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+    /// Everything after the fifth colon (`role/x`, `table/t/index/i`, `bucket/key`).
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// `ArnLike` semantics: matches this ARN against `pattern` component by component,
+    /// `*` and `?` per component, `*` crossing `:` and `/` inside the resource part.
+    pub fn matches(&self, pattern: &str) -> bool {
+        ArnPattern::compile(pattern, ArnMode::Condition, false)
+            .matches(&self.to_string(), &Context::new())
+    }
+}
+
+impl fmt::Display for Arn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arn:{}:{}:{}:{}:{}",
+            self.partition, self.service, self.region, self.account, self.resource
+        )
+    }
+}
+
+impl FromStr for Arn {
+    type Err = ArnError;
+    fn from_str(s: &str) -> Result<Arn, ArnError> {
+        Arn::parse(s)
+    }
+}
+
+/// Splits at the first five colons. With `vars`, colons inside `${...}` don't split.
+pub(crate) fn split6(s: &str, vars: bool) -> [Option<&str>; 6] {
+    let mut out = [None; 6];
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut n = 0;
+    let mut i = 0;
+    let mut in_var = false;
+    while i < bytes.len() && n < 5 {
+        match bytes.get(i) {
+            Some(b'$') if vars && bytes.get(i + 1) == Some(&b'{') => in_var = true,
+            Some(b'}') if in_var => in_var = false,
+            Some(b':') if !in_var => {
+                if let Some(slot) = out.get_mut(n) {
+                    *slot = s.get(start..i);
+                }
+                n += 1;
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if let Some(slot) = out.get_mut(n) {
+        *slot = s.get(start..);
+    }
+    out
+}
+
+/// Where an ARN pattern appears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ArnMode {
+    /// `Resource`/`NotResource`: no wildcard in the service, variables only in the resource part.
+    Resource,
+    /// `ArnLike`/`ArnEquals` values: wildcards and variables in every component.
+    Condition,
+}
+
+/// A compiled ARN pattern (a `Resource` entry or an `Arn*` condition value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ArnPattern {
+    /// One to six component patterns.
+    segs: Vec<Pattern>,
+}
+
+impl ArnPattern {
+    pub(crate) fn compile(text: &str, mode: ArnMode, vars: bool) -> ArnPattern {
+        let parts = split6(text, vars);
+        let mut segs = Vec::with_capacity(6);
+        for (i, part) in parts.iter().enumerate() {
+            let Some(part) = part else { break };
+            let syntax = match (mode, i) {
+                (ArnMode::Resource, 2) => Syntax {
+                    wildcards: false,
+                    variables: false,
+                    fold: false,
+                },
+                (ArnMode::Resource, 5) => Syntax {
+                    wildcards: true,
+                    variables: vars,
+                    fold: false,
+                },
+                (ArnMode::Resource, _) => Syntax {
+                    wildcards: true,
+                    variables: false,
+                    fold: false,
+                },
+                (ArnMode::Condition, _) => Syntax {
+                    wildcards: true,
+                    variables: vars,
+                    fold: false,
+                },
+            };
+            segs.push(Pattern::compile(part, syntax));
+        }
+        ArnPattern { segs }
+    }
+
+    /// `*` alone.
+    pub(crate) fn is_match_all(&self) -> bool {
+        matches!(self.segs.as_slice(), [p] if p.is_match_all())
+    }
+
+    pub(crate) fn matches(&self, text: &str, ctx: &Context) -> bool {
+        if let [only] = self.segs.as_slice() {
+            return only.matches(text, ctx);
+        }
+        let parts = split6(text, false);
+        let n = self.segs.len();
+        for (i, seg) in self.segs.iter().enumerate() {
+            let last = i + 1 == n;
+            if last && n < 6 && seg.ends_with_star() {
+                // A trailing `*` in a short pattern expands across the remaining components.
+                let Some(offset) = component_offset(text, i) else {
+                    return false;
+                };
+                return seg.matches(text.get(offset..).unwrap_or_default(), ctx);
+            }
+            let Some(Some(part)) = parts.get(i) else {
+                return false;
+            };
+            if !seg.matches(part, ctx) {
+                return false;
+            }
+            if last && n < 6 && parts.get(n).is_some_and(Option::is_some) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Byte offset at which component `i` (0-based, colon-separated) starts.
+fn component_offset(text: &str, i: usize) -> Option<usize> {
+    if i == 0 {
+        return Some(0);
+    }
+    text.match_indices(':').nth(i - 1).map(|(p, _)| p + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(p: &str, t: &str) -> bool {
+        ArnPattern::compile(p, ArnMode::Resource, true).matches(t, &Context::new())
+    }
+
+    #[test]
+    fn parse_and_print() {
+        let a = Arn::parse("arn:aws:dynamodb:us-east-1:123456789012:table/Books/index/ByAuthor")
+            .unwrap();
+        assert_eq!(a.service(), "dynamodb");
+        assert_eq!(a.account(), "123456789012");
+        assert_eq!(a.resource(), "table/Books/index/ByAuthor");
+        assert_eq!(
+            a.to_string(),
+            "arn:aws:dynamodb:us-east-1:123456789012:table/Books/index/ByAuthor"
+        );
+        let s3 = Arn::parse("arn:aws:s3:::bucket/key:with:colons").unwrap();
+        assert_eq!(s3.resource(), "bucket/key:with:colons");
+        assert_eq!(s3.region(), "");
+        assert!(Arn::parse("arn:aws-cn:s3:::b").is_ok());
+        assert!(Arn::parse("arn:aws-us-gov:iam::1:role/x").is_ok());
+        assert!(matches!(
+            Arn::parse("arn:aws:s3::b"),
+            Err(ArnError::Format(_))
+        ));
+        assert!(matches!(
+            Arn::parse("arn:foo:s3:::b"),
+            Err(ArnError::Partition(_))
+        ));
+        assert!(matches!(
+            Arn::parse("arn:aws::::b"),
+            Err(ArnError::Service(_))
+        ));
+        assert!(Arn::parse("nope").is_err());
+    }
+
+    #[test]
+    fn resource_matching() {
+        let t = "arn:aws:dynamodb:us-east-1:123456789012:table/Books";
+        assert!(res("*", t));
+        assert!(res(t, t));
+        assert!(res("arn:aws:dynamodb:*:*:table/*", t));
+        assert!(res(
+            "arn:aws:dynamodb:us-east-?:123456789012:table/Books",
+            t
+        ));
+        assert!(!res(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/books",
+            t
+        ));
+        assert!(!res(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/Books",
+            &format!("{t}/index/x")
+        ));
+        assert!(res(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/Books*",
+            &format!("{t}/index/x")
+        ));
+        // `*` crosses `:` inside the resource part.
+        assert!(res("arn:aws:s3:::b/*", "arn:aws:s3:::b/a:b/c"));
+        // No wildcard in the service segment.
+        assert!(!res("arn:aws:*:us-east-1:123456789012:table/Books", t));
+        assert!(!res("arn:aws:dyn*:us-east-1:123456789012:table/Books", t));
+        // A short pattern ending in `*` expands across colons.
+        assert!(res("arn:aws:dynamodb:*", t));
+        assert!(!res("arn:aws:dynamodb:us-west-2", t));
+        assert!(!res("arn:aws:s3:*", t));
+        // Segments don't spill into each other.
+        assert!(!res("arn:aws:dynamodb:*:123456789012", t));
+        assert!(!res("arn:aws:dynamodb:us-east-1:*:Books", t));
+    }
+
+    #[test]
+    fn arn_like_per_component() {
+        let a = Arn::parse(
+            "arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/x",
+        )
+        .unwrap();
+        assert!(!a.matches("arn:aws:someservice:*:111122223333:finance/*"));
+        assert!(a.matches("arn:aws:someservice:*:999999999999:store/*"));
+        assert!(a.matches("arn:aws:*:*:*:*"));
+        assert!(a.matches("arn:*:some*:us-*:9*:store/abc:*"));
+    }
+
+    #[test]
+    fn split_respects_variables() {
+        let p = split6("arn:aws:s3:::b/${aws:username}/x", true);
+        assert_eq!(p[5], Some("b/${aws:username}/x"));
+        let q = split6("arn:aws:iam::${aws:PrincipalAccount}:role/x", true);
+        assert_eq!(q[4], Some("${aws:PrincipalAccount}"));
+        assert_eq!(q[5], Some("role/x"));
+    }
+}

@@ -1,0 +1,1004 @@
+//! The policy AST: parsing (with kind-independent validation) and printing.
+
+use crate::arn::{ArnMode, ArnPattern, PARTITIONS};
+use crate::condition::{Operator, Values, compile_values};
+use crate::error::PolicyError;
+use crate::json::parse_strict;
+use crate::pattern::{Pattern, Syntax};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// The policy language version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// `2008-10-17` (also the default when `Version` is absent): no policy variables.
+    V2008_10_17,
+    /// `2012-10-17`: policy variables.
+    V2012_10_17,
+}
+
+impl Version {
+    /// The version string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V2008_10_17 => "2008-10-17",
+            Version::V2012_10_17 => "2012-10-17",
+        }
+    }
+}
+
+/// `Allow` or `Deny`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Effect {
+    /// Grants.
+    Allow,
+    /// Denies, overriding any allow.
+    Deny,
+}
+
+/// The principal types of a `Principal` map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalType {
+    /// `AWS`: account ids, IAM users, roles, assumed-role sessions, or `*`.
+    Aws,
+    /// `Federated`: an OIDC/SAML provider ARN or a web identity provider name.
+    Federated,
+    /// `Service`: a service principal such as `ec2.amazonaws.com`.
+    Service,
+    /// `CanonicalUser`: an S3 canonical user id.
+    CanonicalUser,
+}
+
+impl PrincipalType {
+    /// The key as written in policies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalType::Aws => "AWS",
+            PrincipalType::Federated => "Federated",
+            PrincipalType::Service => "Service",
+            PrincipalType::CanonicalUser => "CanonicalUser",
+        }
+    }
+
+    fn parse(s: &str) -> Option<PrincipalType> {
+        Some(match s {
+            "AWS" => PrincipalType::Aws,
+            "Federated" => PrincipalType::Federated,
+            "Service" => PrincipalType::Service,
+            "CanonicalUser" => PrincipalType::CanonicalUser,
+            _ => return None,
+        })
+    }
+}
+
+/// One `type: value(s)` entry of a `Principal` map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalEntry {
+    /// The principal type.
+    pub kind: PrincipalType,
+    /// The values as written (an `AWS` account id is matched as its root ARN).
+    pub values: Vec<String>,
+    single: bool,
+}
+
+/// A `Principal`/`NotPrincipal` element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// `"*"`: everyone, including anonymous callers.
+    Any,
+    /// A map of principal types to values.
+    Typed(Vec<PrincipalEntry>),
+}
+
+/// A compiled `Action`/`NotAction` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionPattern {
+    raw: String,
+    /// Lowercase vendor; `None` for `*`.
+    vendor: Option<Box<str>>,
+    name: Pattern,
+}
+
+impl ActionPattern {
+    fn compile(raw: &str) -> ActionPattern {
+        let fold = Syntax {
+            wildcards: true,
+            variables: false,
+            fold: true,
+        };
+        let (vendor, name) = match raw.split_once(':') {
+            Some(("*", n)) => (None, n),
+            Some((v, n)) => (Some(v.to_ascii_lowercase().into_boxed_str()), n),
+            None => (None, raw),
+        };
+        ActionPattern {
+            raw: raw.to_owned(),
+            vendor,
+            name: Pattern::compile(name, fold),
+        }
+    }
+
+    /// The action as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// Case-insensitive match of a request action (`service:Name`).
+    pub fn matches(&self, action: &str) -> bool {
+        match (&self.vendor, action.split_once(':')) {
+            (None, None) => self.name.is_match_all() || self.name.matches_plain(action),
+            (None, Some((_, n))) => {
+                if self.raw == "*" {
+                    true
+                } else {
+                    self.name.matches_plain(n)
+                }
+            }
+            (Some(v), Some((rv, n))) => rv.eq_ignore_ascii_case(v) && self.name.matches_plain(n),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// A compiled `Resource`/`NotResource` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePattern {
+    raw: String,
+    pat: ArnPattern,
+}
+
+impl ResourcePattern {
+    /// The resource as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub(crate) fn matches(&self, resource: &str, ctx: &crate::Context) -> bool {
+        self.pat.matches(resource, ctx)
+    }
+
+    /// `"*"`.
+    pub fn is_match_all(&self) -> bool {
+        self.pat.is_match_all()
+    }
+}
+
+/// `Action`/`NotAction` (and likewise resources): the entries and whether negated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Element<T> {
+    pub(crate) negated: bool,
+    pub(crate) items: Vec<T>,
+    pub(crate) single: bool,
+}
+
+/// One condition entry: operator, key and values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionEntry {
+    operator: Operator,
+    key: String,
+    pub(crate) key_lower: String,
+    values: Vec<String>,
+    raw: Value,
+    pub(crate) compiled: Values,
+}
+
+impl ConditionEntry {
+    /// The operator.
+    pub fn operator(&self) -> &Operator {
+        &self.operator
+    }
+    /// The condition key as written.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    /// The values, stringified (`true`, `10`).
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ConditionBlock {
+    op_raw: String,
+    pub(crate) entries: Vec<ConditionEntry>,
+}
+
+/// One statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub(crate) sid: Option<Arc<str>>,
+    pub(crate) effect: Effect,
+    pub(crate) principal: Option<(bool, Principal)>,
+    pub(crate) action: Option<Element<ActionPattern>>,
+    pub(crate) resource: Option<Element<ResourcePattern>>,
+    pub(crate) condition: Option<Vec<ConditionBlock>>,
+}
+
+impl Statement {
+    /// The `Sid`, if any.
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+    /// The effect.
+    pub fn effect(&self) -> Effect {
+        self.effect
+    }
+    /// `Principal` (or `NotPrincipal`, see [`Statement::is_not_principal`]).
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref().map(|(_, p)| p)
+    }
+    /// The principal element is `NotPrincipal`.
+    pub fn is_not_principal(&self) -> bool {
+        self.principal.as_ref().is_some_and(|(n, _)| *n)
+    }
+    /// `Action` or `NotAction` entries.
+    pub fn actions(&self) -> &[ActionPattern] {
+        self.action.as_ref().map_or(&[], |a| &a.items)
+    }
+    /// The action element is `NotAction`.
+    pub fn is_not_action(&self) -> bool {
+        self.action.as_ref().is_some_and(|a| a.negated)
+    }
+    /// `Resource` or `NotResource` entries (`None`: no resource element, as in trust policies).
+    pub fn resources(&self) -> Option<&[ResourcePattern]> {
+        self.resource.as_ref().map(|r| r.items.as_slice())
+    }
+    /// The resource element is `NotResource`.
+    pub fn is_not_resource(&self) -> bool {
+        self.resource.as_ref().is_some_and(|r| r.negated)
+    }
+    /// All condition entries in document order.
+    pub fn conditions(&self) -> impl Iterator<Item = &ConditionEntry> {
+        self.condition
+            .iter()
+            .flatten()
+            .flat_map(|b| b.entries.iter())
+    }
+
+    /// Does the statement's `Action`/`NotAction` cover `action`?
+    pub fn matches_action(&self, action: &str) -> bool {
+        match &self.action {
+            None => false,
+            Some(a) => a.items.iter().any(|p| p.matches(action)) != a.negated,
+        }
+    }
+}
+
+/// A parsed, validated IAM policy document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub(crate) version: Option<Version>,
+    pub(crate) id: Option<String>,
+    pub(crate) statements: Vec<Statement>,
+    statement_array: bool,
+}
+
+/// Error priorities: the order in which IAM reports problems (moto's validator order).
+pub(crate) const P_VERSION: u8 = 0;
+pub(crate) const P_LEGACY: u8 = 1;
+pub(crate) const P_SID: u8 = 2;
+pub(crate) const P_ACTIONS: u8 = 3;
+pub(crate) const P_RESOURCE: u8 = 4;
+pub(crate) const P_PREFIX: u8 = 5;
+pub(crate) const P_KIND: u8 = 6;
+
+type Errors = Vec<(u8, PolicyError)>;
+
+impl Policy {
+    /// Parses and validates a policy document (checks that hold for every policy kind).
+    /// The error is the first problem IAM would report. See [`crate::validate`] for the
+    /// per-kind checks and all errors.
+    pub fn parse(json: &str) -> Result<Policy, PolicyError> {
+        let (policy, mut errors) = parse_collect(json)?;
+        errors.sort_by_key(|(p, _)| *p);
+        match errors.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(policy),
+        }
+    }
+
+    /// The `Version` element (`None` when absent, which means 2008-10-17).
+    pub fn version(&self) -> Option<Version> {
+        self.version
+    }
+
+    /// The effective version.
+    pub fn effective_version(&self) -> Version {
+        self.version.unwrap_or(Version::V2008_10_17)
+    }
+
+    /// The `Id` element.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The statements in document order.
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    /// The policy as a JSON value (a canonical rendering that parses back to an equal policy).
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(v) = self.version {
+            m.insert("Version".into(), Value::String(v.as_str().into()));
+        }
+        if let Some(id) = &self.id {
+            m.insert("Id".into(), Value::String(id.clone()));
+        }
+        let stmts: Vec<Value> = self.statements.iter().map(statement_to_value).collect();
+        let st = match (self.statement_array, stmts.as_slice()) {
+            (false, [one]) => one.clone(),
+            _ => Value::Array(stmts),
+        };
+        m.insert("Statement".into(), st);
+        Value::Object(m)
+    }
+
+    /// Compact JSON.
+    pub fn to_json(&self) -> String {
+        self.to_value().to_string()
+    }
+
+    /// Indented JSON.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.to_value()).unwrap_or_default()
+    }
+}
+
+impl std::str::FromStr for Policy {
+    type Err = PolicyError;
+    fn from_str(s: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(s)
+    }
+}
+
+fn one_or_many(items: Vec<Value>, single: bool) -> Value {
+    match (single, items.as_slice()) {
+        (true, [one]) => one.clone(),
+        _ => Value::Array(items),
+    }
+}
+
+fn statement_to_value(s: &Statement) -> Value {
+    let mut m = Map::new();
+    if let Some(sid) = &s.sid {
+        m.insert("Sid".into(), Value::String(sid.to_string()));
+    }
+    m.insert(
+        "Effect".into(),
+        Value::String(match s.effect {
+            Effect::Allow => "Allow".into(),
+            Effect::Deny => "Deny".into(),
+        }),
+    );
+    if let Some((neg, p)) = &s.principal {
+        let v = match p {
+            Principal::Any => Value::String("*".into()),
+            Principal::Typed(entries) => {
+                let mut pm = Map::new();
+                for e in entries {
+                    let vals = e.values.iter().map(|v| Value::String(v.clone())).collect();
+                    pm.insert(e.kind.as_str().into(), one_or_many(vals, e.single));
+                }
+                Value::Object(pm)
+            }
+        };
+        m.insert(if *neg { "NotPrincipal" } else { "Principal" }.into(), v);
+    }
+    if let Some(a) = &s.action {
+        let vals = a
+            .items
+            .iter()
+            .map(|p| Value::String(p.raw.clone()))
+            .collect();
+        m.insert(
+            if a.negated { "NotAction" } else { "Action" }.into(),
+            one_or_many(vals, a.single),
+        );
+    }
+    if let Some(r) = &s.resource {
+        let vals = r
+            .items
+            .iter()
+            .map(|p| Value::String(p.raw.clone()))
+            .collect();
+        m.insert(
+            if r.negated { "NotResource" } else { "Resource" }.into(),
+            one_or_many(vals, r.single),
+        );
+    }
+    if let Some(blocks) = &s.condition {
+        let mut cm = Map::new();
+        for b in blocks {
+            let mut em = Map::new();
+            for e in &b.entries {
+                em.insert(e.key.clone(), e.raw.clone());
+            }
+            cm.insert(b.op_raw.clone(), Value::Object(em));
+        }
+        m.insert("Condition".into(), Value::Object(cm));
+    }
+    Value::Object(m)
+}
+
+/// Parses a document, returning the policy plus every non-syntax error found (with its
+/// priority). A syntax error is returned as `Err`.
+pub(crate) fn parse_collect(json: &str) -> Result<(Policy, Errors), PolicyError> {
+    let value = parse_strict(json).map_err(|_| PolicyError::Syntax)?;
+    let Value::Object(top) = value else {
+        return Err(PolicyError::Syntax);
+    };
+    let mut errors: Errors = Vec::new();
+    let mut version = None;
+    let mut id = None;
+    let mut stmt_value = None;
+    for (k, v) in top {
+        match k.as_str() {
+            "Version" => {
+                version = Some(match v.as_str() {
+                    Some("2008-10-17") => Version::V2008_10_17,
+                    Some("2012-10-17") => Version::V2012_10_17,
+                    _ => return Err(PolicyError::Syntax),
+                })
+            }
+            "Id" => match v {
+                Value::String(s) => id = Some(s),
+                _ => return Err(PolicyError::Syntax),
+            },
+            "Statement" => stmt_value = Some(v),
+            _ => return Err(PolicyError::Syntax),
+        }
+    }
+    let vars = version == Some(Version::V2012_10_17);
+    let (raw_stmts, statement_array) = match stmt_value {
+        Some(Value::Array(a)) if !a.is_empty() => (a, true),
+        Some(o @ Value::Object(_)) => (vec![o], false),
+        _ => return Err(PolicyError::Syntax),
+    };
+    let mut statements = Vec::with_capacity(raw_stmts.len());
+    let mut sids: Vec<Arc<str>> = Vec::new();
+    for raw in raw_stmts {
+        let Value::Object(obj) = raw else {
+            return Err(PolicyError::Syntax);
+        };
+        let st = parse_statement(obj, vars, &mut errors)?;
+        if let Some(sid) = &st.sid
+            && !sid.is_empty()
+        {
+            if sids.contains(sid) {
+                errors.push((P_SID, PolicyError::DuplicateSid));
+            }
+            sids.push(sid.clone());
+        }
+        statements.push(st);
+    }
+    Ok((
+        Policy {
+            version,
+            id,
+            statements,
+            statement_array,
+        },
+        errors,
+    ))
+}
+
+/// A string or an array of strings (`None` for anything else).
+fn strings(v: Value) -> Option<(Vec<String>, bool)> {
+    match v {
+        Value::String(s) => Some((vec![s], true)),
+        Value::Array(a) => {
+            let mut out = Vec::with_capacity(a.len());
+            for x in a {
+                match x {
+                    Value::String(s) => out.push(s),
+                    _ => return None,
+                }
+            }
+            Some((out, false))
+        }
+        _ => None,
+    }
+}
+
+fn parse_statement(
+    obj: Map<String, Value>,
+    vars: bool,
+    errors: &mut Errors,
+) -> Result<Statement, PolicyError> {
+    let mut sid = None;
+    let mut effect = None;
+    let mut principal = None;
+    let mut action: Option<Element<ActionPattern>> = None;
+    let mut resource: Option<Element<ResourcePattern>> = None;
+    let mut condition = None;
+    for (k, v) in obj {
+        match k.as_str() {
+            "Sid" => match v {
+                Value::String(s) => sid = Some(Arc::from(s)),
+                _ => return Err(PolicyError::Syntax),
+            },
+            "Effect" => {
+                let Value::String(e) = v else {
+                    return Err(PolicyError::Syntax);
+                };
+                effect = Some(match e.as_str() {
+                    "Allow" => Effect::Allow,
+                    "Deny" => Effect::Deny,
+                    _ if e.eq_ignore_ascii_case("allow") => {
+                        errors.push((P_LEGACY, PolicyError::LegacyParsing));
+                        Effect::Allow
+                    }
+                    _ if e.eq_ignore_ascii_case("deny") => {
+                        errors.push((P_LEGACY, PolicyError::LegacyParsing));
+                        Effect::Deny
+                    }
+                    _ => return Err(PolicyError::Syntax),
+                });
+            }
+            "Principal" | "NotPrincipal" => {
+                if principal.is_some() {
+                    return Err(PolicyError::Syntax);
+                }
+                principal = Some((k == "NotPrincipal", parse_principal(v)?));
+            }
+            "Action" | "NotAction" => {
+                if action.is_some() {
+                    return Err(PolicyError::Syntax);
+                }
+                let (items, single) = strings(v).ok_or(PolicyError::Syntax)?;
+                for a in &items {
+                    if let Some(e) = check_action(a) {
+                        errors.push((P_PREFIX, e));
+                    }
+                }
+                let items = items.iter().map(|a| ActionPattern::compile(a)).collect();
+                action = Some(Element {
+                    negated: k == "NotAction",
+                    items,
+                    single,
+                });
+            }
+            "Resource" | "NotResource" => {
+                if resource.is_some() {
+                    return Err(PolicyError::Syntax);
+                }
+                let (items, single) = strings(v).ok_or(PolicyError::Syntax)?;
+                for r in &items {
+                    match check_resource(r) {
+                        Some(e) => errors.push((P_RESOURCE, e)),
+                        None => {
+                            if !legacy_resource_ok(r) {
+                                errors.push((P_LEGACY, PolicyError::LegacyParsing));
+                            }
+                        }
+                    }
+                }
+                let items = items
+                    .into_iter()
+                    .map(|r| ResourcePattern {
+                        pat: ArnPattern::compile(&r, ArnMode::Resource, vars),
+                        raw: r,
+                    })
+                    .collect();
+                resource = Some(Element {
+                    negated: k == "NotResource",
+                    items,
+                    single,
+                });
+            }
+            "Condition" => condition = Some(parse_condition(v, vars, errors)?),
+            _ => return Err(PolicyError::Syntax),
+        }
+    }
+    let effect = effect.ok_or(PolicyError::Syntax)?;
+    if action.as_ref().is_none_or(|a| a.items.is_empty()) {
+        errors.push((P_ACTIONS, PolicyError::MissingActions));
+    }
+    Ok(Statement {
+        sid,
+        effect,
+        principal,
+        action,
+        resource,
+        condition,
+    })
+}
+
+fn parse_principal(v: Value) -> Result<Principal, PolicyError> {
+    match v {
+        Value::String(s) if s == "*" => Ok(Principal::Any),
+        Value::Object(m) => {
+            let mut entries = Vec::with_capacity(m.len());
+            for (k, v) in m {
+                let kind = PrincipalType::parse(&k).ok_or(PolicyError::Syntax)?;
+                let (values, single) = strings(v).ok_or(PolicyError::Syntax)?;
+                entries.push(PrincipalEntry {
+                    kind,
+                    values,
+                    single,
+                });
+            }
+            Ok(Principal::Typed(entries))
+        }
+        _ => Err(PolicyError::Syntax),
+    }
+}
+
+fn scalar_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn parse_condition(
+    v: Value,
+    vars: bool,
+    errors: &mut Errors,
+) -> Result<Vec<ConditionBlock>, PolicyError> {
+    let Value::Object(ops) = v else {
+        return Err(PolicyError::Syntax);
+    };
+    let mut blocks = Vec::with_capacity(ops.len());
+    for (op_raw, body) in ops {
+        let Value::Object(body) = body else {
+            return Err(PolicyError::Syntax);
+        };
+        let Some(op) = Operator::parse(&op_raw) else {
+            if body.is_empty() {
+                blocks.push(ConditionBlock {
+                    op_raw,
+                    entries: Vec::new(),
+                });
+                continue;
+            }
+            return Err(PolicyError::Syntax);
+        };
+        let mut entries = Vec::with_capacity(body.len());
+        for (key, raw) in body {
+            let values: Vec<String> = match &raw {
+                Value::Array(a) => a
+                    .iter()
+                    .map(scalar_string)
+                    .collect::<Option<_>>()
+                    .ok_or(PolicyError::Syntax)?,
+                other => vec![scalar_string(other).ok_or(PolicyError::Syntax)?],
+            };
+            if !key.contains(':') {
+                errors.push((P_PREFIX, PolicyError::MissingVendor));
+            }
+            let (compiled, bad_date) = compile_values(op.base, &values, vars);
+            if bad_date {
+                errors.push((P_LEGACY, PolicyError::LegacyParsing));
+            }
+            entries.push(ConditionEntry {
+                operator: op,
+                key_lower: key.to_lowercase(),
+                key,
+                values,
+                raw,
+                compiled,
+            });
+        }
+        blocks.push(ConditionBlock { op_raw, entries });
+    }
+    Ok(blocks)
+}
+
+/// IAM's action checks: vendor prefix, one colon, vendor characters.
+fn check_action(a: &str) -> Option<PolicyError> {
+    let parts: Vec<&str> = a.split(':').collect();
+    match parts.as_slice() {
+        ["*"] => None,
+        [_] => Some(PolicyError::MissingVendor),
+        [vendor, _] => {
+            if *vendor != "*"
+                && !vendor
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                Some(PolicyError::InvalidVendor((*vendor).to_owned()))
+            } else {
+                None
+            }
+        }
+        _ => Some(PolicyError::ActionColons),
+    }
+}
+
+const IAM_PATHS: &[&str] = &[
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
+];
+
+/// IAM's resource format checks (the messages of `MalformedPolicyDocument`).
+fn check_resource(r: &str) -> Option<PolicyError> {
+    if r == "*" {
+        return None;
+    }
+    let Some((_, rest)) = r.split_once(':') else {
+        return Some(PolicyError::ResourceNotArn(r.to_owned()));
+    };
+    let (pt, rem) = match rest.split_once(':') {
+        Some((p, rem)) => (p, Some(rem)),
+        None => (rest, None),
+    };
+    if pt != "*" && !PARTITIONS.contains(&pt) {
+        let parts: Vec<&str> = rem.unwrap_or("").split(':').collect();
+        let n = parts.len();
+        let at = |i: usize| parts.get(i).copied().unwrap_or("*");
+        let a1 = if !at(0).is_empty() || n > 1 {
+            at(0)
+        } else {
+            "*"
+        };
+        let a2 = if n > 1 { at(1) } else { "*" };
+        let a3 = if n > 2 { at(2) } else { "*" };
+        let a4 = if n > 3 {
+            parts.get(3..).map(|p| p.join(":")).unwrap_or_default()
+        } else {
+            "*".to_owned()
+        };
+        return Some(PolicyError::InvalidPartition {
+            partition: pt.to_owned(),
+            resource: format!("arn:{pt}:{a1}:{a2}:{a3}:{a4}"),
+        });
+    }
+    let Some(rem) = rem else {
+        return Some(PolicyError::ResourceVendor);
+    };
+    let (service, region_rest) = rem.split_once(':').unwrap_or((rem, ""));
+    if service.contains(['*', '?']) {
+        return Some(PolicyError::ResourceVendor);
+    }
+    let region_empty = region_rest.starts_with(':');
+    let res_id = region_rest.splitn(3, ':').nth(2).unwrap_or("");
+    match service {
+        "iam" if !region_empty => return Some(PolicyError::IamRegion(r.to_owned())),
+        "s3" if !region_empty && !res_id.starts_with("accesspoint/") => {
+            return Some(PolicyError::S3Region(r.to_owned()));
+        }
+        _ => {}
+    }
+    if service == "iam" {
+        let head = res_id.split('/').next().unwrap_or("");
+        let ok = IAM_PATHS.iter().any(|p| res_id.starts_with(p)) || head.contains(['*', '?']);
+        if !ok {
+            return Some(PolicyError::IamResourcePath);
+        }
+    }
+    None
+}
+
+/// IAM's legacy resource parser: fewer than five colons must not contain `::`; the service
+/// must not be empty.
+fn legacy_resource_ok(r: &str) -> bool {
+    if r == "*" {
+        return true;
+    }
+    let colons = r.matches(':').count();
+    (colons >= 5 || !r.contains("::")) && r.split(':').nth(2).is_none_or(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(json: &str) -> String {
+        Policy::parse(json).unwrap_err().to_string()
+    }
+
+    fn stmt(s: &str) -> String {
+        format!(r#"{{"Version":"2012-10-17","Statement":{s}}}"#)
+    }
+
+    #[test]
+    fn parses_single_or_array() {
+        let p = Policy::parse(&stmt(
+            r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#,
+        ))
+        .unwrap();
+        assert_eq!(p.statements().len(), 1);
+        assert_eq!(p.statements()[0].actions()[0].as_str(), "s3:GetObject");
+        let p = Policy::parse(&stmt(r#"[{"Sid":"A","Effect":"Deny","NotAction":["s3:*","ec2:Describe*"],"NotResource":["arn:aws:s3:::b"]}]"#)).unwrap();
+        let s = &p.statements()[0];
+        assert!(s.is_not_action());
+        assert!(s.is_not_resource());
+        assert_eq!(s.sid(), Some("A"));
+        assert_eq!(s.effect(), Effect::Deny);
+    }
+
+    #[test]
+    fn aws_messages() {
+        let cases: &[(&str, &str)] = &[
+            ("not json", "Syntax errors in policy."),
+            (
+                r#"{"Version":"2012-10-17","Statement":[]}"#,
+                "Syntax errors in policy.",
+            ),
+            (r#"{"Version":"2012-10-17"}"#, "Syntax errors in policy."),
+            (
+                r#"{"Version":"2012-10-18","Statement":{"Effect":"Allow","Action":"s3:x","Resource":"*"}}"#,
+                "Syntax errors in policy.",
+            ),
+            (
+                r#"{"Version":"2012-10-17","Foo":1,"Statement":{"Effect":"Allow","Action":"s3:x","Resource":"*"}}"#,
+                "Syntax errors in policy.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Extra":1}"#),
+                "Syntax errors in policy.",
+            ),
+            (
+                &stmt(r#"{"Action":"s3:x","Resource":"*"}"#),
+                "Syntax errors in policy.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","NotAction":"s3:y","Resource":"*"}"#),
+                "Syntax errors in policy.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":{"a":"b"},"Resource":"*"}"#),
+                "Syntax errors in policy.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":[["s3:x"]],"Resource":"*"}"#),
+                "Syntax errors in policy.",
+            ),
+            (
+                &stmt(
+                    r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"StringEquals":"x"}}"#,
+                ),
+                "Syntax errors in policy.",
+            ),
+            (
+                &stmt(
+                    r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"Bogus":{"a:b":"c"}}}"#,
+                ),
+                "Syntax errors in policy.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Effect":"Deny"}"#),
+                "Syntax errors in policy.",
+            ),
+            (
+                &stmt(r#"{"Effect":"allow","Action":"s3:x","Resource":"*"}"#),
+                "The policy failed legacy parsing",
+            ),
+            (
+                &stmt(
+                    r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-13-01"}}}"#,
+                ),
+                "The policy failed legacy parsing",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"arn:aws:s3::bucket"}"#),
+                "The policy failed legacy parsing",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Resource":"*"}"#),
+                "Policy statement must contain actions.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":[],"Resource":"*"}"#),
+                "Policy statement must contain actions.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"invalid","Resource":"*"}"#),
+                "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","NotAction":"","Resource":"*"}"#),
+                "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:List:Bucket","Resource":"*"}"#),
+                "Actions/Condition can contain only one colon.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"a a:b","Resource":"*"}"#),
+                "Vendor a a is not valid",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"invalid resource"}"#),
+                "Resource invalid resource must be in ARN format or \"*\".",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":""}"#),
+                "Resource  must be in ARN format or \"*\".",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"a:b:c"}"#),
+                "Partition \"b\" is not valid for resource \"arn:b:c:*:*:*\".",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"arn:aws"}"#),
+                "Resource vendor must be fully qualified and cannot contain regexes.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"arn:aws:s3*:::b"}"#),
+                "Resource vendor must be fully qualified and cannot contain regexes.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"arn:aws:iam:::foo"}"#),
+                "IAM resource path must either be \"*\" or start with user/, federated-user/, role/, group/, instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/.",
+            ),
+            (
+                &stmt(
+                    r#"{"Effect":"Allow","Action":"s3:x","Resource":"arn:aws:iam:us-east-1::role/x"}"#,
+                ),
+                "IAM resource arn:aws:iam:us-east-1::role/x cannot contain region information.",
+            ),
+            (
+                &stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"arn:aws:s3:us-east-1::b"}"#),
+                "Resource arn:aws:s3:us-east-1::b can not contain region information.",
+            ),
+            (
+                &stmt(
+                    r#"[{"Sid":"A","Effect":"Allow","Action":"s3:x","Resource":"*"},{"Sid":"A","Effect":"Allow","Action":"s3:y","Resource":"*"}]"#,
+                ),
+                "Statement IDs (SID) in a single policy must be unique.",
+            ),
+            (
+                &stmt(
+                    r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"StringEquals":{"nokey":"v"}}}"#,
+                ),
+                "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Allow","Action":"s3:x","Resource":"*"},"Statement":{"Effect":"Allow","Action":"s3:x","Resource":"*"}}"#,
+                "Syntax errors in policy.",
+            ),
+        ];
+        for (json, want) in cases {
+            assert_eq!(err(json), *want, "{json}");
+        }
+    }
+
+    #[test]
+    fn accepted_shapes() {
+        for ok in [
+            stmt(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#),
+            stmt(r#"{"Effect":"Allow","Action":"*:Get*","Resource":"arn:aws:s3:::b/*"}"#),
+            stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"arn:aws:dynamodb:*"}"#),
+            stmt(
+                r#"{"Effect":"Allow","Action":"s3:x","Resource":"arn:aws:s3:us-east-1:1:accesspoint/x"}"#,
+            ),
+            stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"arn:aws:iam::1:*"}"#),
+            stmt(r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"Unknown":{}}}"#),
+            stmt(
+                r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":10},"Bool":{"aws:SecureTransport":true}}}"#,
+            ),
+            stmt(
+                r#"{"Effect":"Allow","Principal":{"AWS":["123456789012"],"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}"#,
+            ),
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:x","Resource":"*"}}"#.to_owned(),
+        ] {
+            assert!(Policy::parse(&ok).is_ok(), "{ok}: {:?}", Policy::parse(&ok));
+        }
+    }
+
+    #[test]
+    fn print_round_trip() {
+        let src = r#"{"Version":"2012-10-17","Id":"x","Statement":[{"Sid":"A","Effect":"Allow","Principal":{"Federated":"arn:aws:iam::1:oidc-provider/o"},"Action":["sts:AssumeRoleWithWebIdentity"],"Condition":{"StringEquals":{"o:sub":"s","o:aud":["a","b"]},"Bool":{"aws:SecureTransport":true}}},{"Effect":"Deny","NotAction":"s3:*","NotResource":["arn:aws:s3:::b/${aws:username}/*"]}]}"#;
+        let p = Policy::parse(src).unwrap();
+        let printed = p.to_json();
+        assert_eq!(printed, src);
+        assert_eq!(Policy::parse(&printed).unwrap(), p);
+    }
+}

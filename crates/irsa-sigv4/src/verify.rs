@@ -1,0 +1,712 @@
+//! Parsing the SigV4 authentication of a request and verifying its signature.
+
+use aws_lc_rs::{digest, hmac};
+use time::OffsetDateTime;
+
+use crate::canonical::{
+    QueryParam, UriEncoding, canonical_headers, canonical_query, canonical_uri, header_values,
+    parse_query,
+};
+use crate::date::{
+    format_amz_date, format_amz_date_unix, format_scope_date, parse_amz_date, parse_http_date,
+};
+use crate::encoding::{hex_decode_32, hex_lower};
+use crate::error::{SignatureMismatch, VerifyError};
+
+/// The only algorithm accepted.
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// The payload hash value that leaves the body unsigned.
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+const TERMINATOR: &str = "aws4_request";
+/// Longest `X-Amz-Expires` AWS accepts: seven days.
+pub const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
+
+const Q_ALGORITHM: &[u8] = b"X-Amz-Algorithm";
+const Q_CREDENTIAL: &[u8] = b"X-Amz-Credential";
+const Q_DATE: &[u8] = b"X-Amz-Date";
+const Q_EXPIRES: &[u8] = b"X-Amz-Expires";
+const Q_SIGNED_HEADERS: &[u8] = b"X-Amz-SignedHeaders";
+const Q_SIGNATURE: &[u8] = b"X-Amz-Signature";
+const Q_SECURITY_TOKEN: &[u8] = b"X-Amz-Security-Token";
+const Q_CONTENT_SHA256: &[u8] = b"X-Amz-Content-Sha256";
+
+/// The parts of a received HTTP request that SigV4 covers.
+///
+/// `path` and `query` are exactly as received on the wire (still
+/// percent-encoded; `query` without the `?`, empty when there is none). Header
+/// names are matched case-insensitively; repeated headers are all kept. The
+/// `host` header must be present: HTTP/2 servers that carry the host in the
+/// `:authority` pseudo-header should pass it as `("host", authority)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// HTTP method, e.g. `POST`.
+    pub method: &'a str,
+    /// Request path as received, e.g. `/a%20b`.
+    pub path: &'a str,
+    /// Raw query string without `?`.
+    pub query: &'a str,
+    /// All request headers, in the order received.
+    pub headers: &'a [(&'a str, &'a [u8])],
+    /// The complete request body (empty for none).
+    pub body: &'a [u8],
+}
+
+/// Splits a request target such as `/path?a=1` into path and query.
+pub fn split_path_and_query(target: &str) -> (&str, &str) {
+    target.split_once('?').unwrap_or((target, ""))
+}
+
+/// What the verifier accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// How far (seconds) the request time may be from `now`, both ways. AWS: 900.
+    pub max_clock_skew_secs: i64,
+    /// Canonical URI rules: [`UriEncoding::Double`] for every service but S3.
+    pub uri_encoding: UriEncoding,
+    /// Accept `x-amz-content-sha256: UNSIGNED-PAYLOAD` (and unsigned presigned
+    /// S3 URLs). Off by default: with it, the body is not covered by the
+    /// signature.
+    pub allow_unsigned_payload: bool,
+    /// When set, the credential scope must name this service (e.g. `sts`).
+    pub expected_service: Option<String>,
+    /// Upper bound for `X-Amz-Expires` of presigned URLs, in seconds.
+    pub max_presigned_expires: u64,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            max_clock_skew_secs: 15 * 60,
+            uri_encoding: UriEncoding::Double,
+            allow_unsigned_payload: false,
+            expected_service: None,
+            max_presigned_expires: MAX_PRESIGNED_EXPIRES,
+        }
+    }
+}
+
+impl VerifyOptions {
+    /// Defaults, with the credential scope required to name `service`.
+    pub fn for_service(service: &str) -> Self {
+        Self {
+            expected_service: Some(service.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// S3 rules: single URI encoding, unsigned payloads allowed, service `s3`.
+    pub fn s3() -> Self {
+        Self {
+            uri_encoding: UriEncoding::S3,
+            allow_unsigned_payload: true,
+            expected_service: Some("s3".to_owned()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Where the signature was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureLocation {
+    /// The `Authorization` header.
+    Header,
+    /// Presigned query parameters, valid for `expires_in` seconds.
+    Query {
+        /// `X-Amz-Expires`.
+        expires_in: u64,
+    },
+}
+
+/// A request whose authentication parameters parsed, before its signature is
+/// checked. Look at [`ParsedRequest::access_key_id`] and
+/// [`ParsedRequest::security_token`] to find the secret key, then call
+/// [`ParsedRequest::verify`].
+#[derive(Debug, Clone)]
+pub struct ParsedRequest {
+    access_key_id: String,
+    region: String,
+    service: String,
+    signed_headers: Vec<String>,
+    security_token: Option<String>,
+    request_time: i64,
+    location: SignatureLocation,
+    payload_signed: bool,
+    scope_date: String,
+    signature: String,
+    string_to_sign: String,
+    canonical_request_redacted: String,
+    max_clock_skew_secs: i64,
+}
+
+/// A request whose signature verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedRequest {
+    /// The access key id that signed it.
+    pub access_key_id: String,
+    /// Region of the credential scope.
+    pub region: String,
+    /// Service of the credential scope.
+    pub service: String,
+    /// Lower-case names of the signed headers, as listed by the client.
+    pub signed_headers: Vec<String>,
+    /// `X-Amz-Security-Token` (header, or query parameter when presigned).
+    pub security_token: Option<String>,
+    /// The signing time (`X-Amz-Date` or `Date`), unix seconds.
+    pub request_time: i64,
+    /// Header or presigned query signature.
+    pub location: SignatureLocation,
+    /// `false` when the body was not covered (`UNSIGNED-PAYLOAD`).
+    pub payload_signed: bool,
+}
+
+/// Verifies a request in one call: parse, check the time, look the secret key
+/// up, check the signature. `lookup` returns the secret access key for the
+/// parsed request (its access key id and security token), or `None` when the
+/// key is unknown, which gives [`VerifyError::UnknownAccessKey`].
+///
+/// Callers that must tell apart why a key is unknown (for example an expired
+/// session token) use [`parse`] and [`ParsedRequest::verify`] instead.
+pub fn verify<S, F>(
+    request: &Request<'_>,
+    options: &VerifyOptions,
+    now: i64,
+    lookup: F,
+) -> Result<VerifiedRequest, VerifyError>
+where
+    S: AsRef<str>,
+    F: FnOnce(&ParsedRequest) -> Option<S>,
+{
+    let parsed = parse(request, options)?;
+    parsed.check_time(now)?;
+    let secret = lookup(&parsed).ok_or_else(|| VerifyError::UnknownAccessKey {
+        access_key_id: parsed.access_key_id.clone(),
+    })?;
+    parsed.verify(secret.as_ref(), now)
+}
+
+/// Parses the authentication parameters of `request` and builds its canonical
+/// request and string to sign. No secret is needed and no time is checked yet.
+pub fn parse(request: &Request<'_>, options: &VerifyOptions) -> Result<ParsedRequest, VerifyError> {
+    let query = parse_query(request.query);
+    let authorization = header_values(request.headers, "authorization");
+    let presigned = query
+        .iter()
+        .any(|p| [Q_ALGORITHM, Q_CREDENTIAL, Q_SIGNATURE].contains(&p.key.as_slice()));
+    let auth = match (authorization, presigned) {
+        (Some(_), true) => {
+            return Err(VerifyError::IncompleteSignature(
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, \
+                 Signature query string parameter or the Authorization header should be specified"
+                    .to_owned(),
+            ));
+        }
+        (None, false) => return Err(VerifyError::MissingAuthentication),
+        (Some(header), false) => parse_authorization_header(&header, request.headers)?,
+        (None, true) => parse_presigned_query(&query, options)?,
+    };
+    check_scope(&auth, options)?;
+
+    let security_token = match auth.location {
+        SignatureLocation::Header => header_values(request.headers, "x-amz-security-token")
+            .map(|v| String::from_utf8_lossy(&v).into_owned()),
+        SignatureLocation::Query { .. } => {
+            single_query_value(&query, Q_SECURITY_TOKEN)?.map(str::to_owned)
+        }
+    };
+
+    let (payload_line, payload_signed) = payload_hash(request, &query, &auth, options)?;
+
+    let uri = canonical_uri(request.path, options.uri_encoding);
+    let exclude: &[&[u8]] = match auth.location {
+        SignatureLocation::Header => &[],
+        SignatureLocation::Query { .. } => &[Q_SIGNATURE],
+    };
+    let (query_line, query_line_redacted) = canonical_query(&query, exclude);
+    let (headers_block, headers_block_redacted) =
+        canonical_headers(request.headers, &auth.signed_headers)
+            .map_err(|name| VerifyError::MissingSignedHeader { name })?;
+    let signed_headers_line = auth.signed_headers.join(";");
+
+    let mut canonical = Vec::with_capacity(256 + headers_block.len() + query_line.len());
+    for part in [request.method, &uri, &query_line] {
+        canonical.extend_from_slice(part.as_bytes());
+        canonical.push(b'\n');
+    }
+    canonical.extend_from_slice(&headers_block);
+    canonical.push(b'\n');
+    canonical.extend_from_slice(signed_headers_line.as_bytes());
+    canonical.push(b'\n');
+    canonical.extend_from_slice(payload_line.as_bytes());
+
+    let canonical_request_redacted = format!(
+        "{}\n{uri}\n{query_line_redacted}\n{headers_block_redacted}\n{signed_headers_line}\n{payload_line}",
+        request.method
+    );
+    let amz_date = format_amz_date(auth.request_time);
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{}/{}/{}/{TERMINATOR}\n{}",
+        auth.scope_date,
+        auth.region,
+        auth.service,
+        hex_lower(digest::digest(&digest::SHA256, &canonical).as_ref())
+    );
+
+    Ok(ParsedRequest {
+        access_key_id: auth.access_key_id,
+        region: auth.region,
+        service: auth.service,
+        signed_headers: auth.signed_headers,
+        security_token,
+        request_time: auth.request_time.unix_timestamp(),
+        location: auth.location,
+        payload_signed,
+        scope_date: auth.scope_date,
+        signature: auth.signature,
+        string_to_sign,
+        canonical_request_redacted,
+        max_clock_skew_secs: options.max_clock_skew_secs,
+    })
+}
+
+impl ParsedRequest {
+    /// The access key id of the credential scope.
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+    /// `X-Amz-Security-Token`, if the request carries one.
+    pub fn security_token(&self) -> Option<&str> {
+        self.security_token.as_deref()
+    }
+    /// Region of the credential scope.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+    /// Service of the credential scope.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+    /// The signing time, unix seconds.
+    pub fn request_time(&self) -> i64 {
+        self.request_time
+    }
+    /// Header or presigned query signature.
+    pub fn location(&self) -> SignatureLocation {
+        self.location
+    }
+    /// The canonical request with security tokens redacted (for diagnostics).
+    pub fn canonical_request_redacted(&self) -> &str {
+        &self.canonical_request_redacted
+    }
+    /// The string to sign.
+    pub fn string_to_sign(&self) -> &str {
+        &self.string_to_sign
+    }
+
+    /// Checks the request time against `now`: within the clock skew for header
+    /// signatures; not in the future beyond the skew and not past
+    /// `X-Amz-Expires` for presigned URLs.
+    pub fn check_time(&self, now: i64) -> Result<(), VerifyError> {
+        let skew = self.max_clock_skew_secs.max(0);
+        let skew_text = describe_skew(skew);
+        let t = self.request_time;
+        if t > now.saturating_add(skew) {
+            return Err(VerifyError::SignatureNotYetCurrent {
+                request_time: format_amz_date_unix(t),
+                latest: format_amz_date_unix(now.saturating_add(skew)),
+                now: format_amz_date_unix(now),
+                skew: skew_text,
+            });
+        }
+        match self.location {
+            SignatureLocation::Header => {
+                if t < now.saturating_sub(skew) {
+                    return Err(VerifyError::SignatureExpired {
+                        request_time: format_amz_date_unix(t),
+                        earliest: format_amz_date_unix(now.saturating_sub(skew)),
+                        now: format_amz_date_unix(now),
+                        skew: skew_text,
+                    });
+                }
+            }
+            SignatureLocation::Query { expires_in } => {
+                let expires_at = t.saturating_add(i64::try_from(expires_in).unwrap_or(i64::MAX));
+                if now > expires_at {
+                    return Err(VerifyError::PresignedUrlExpired {
+                        expired_at: format_amz_date_unix(expires_at),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the time (see [`ParsedRequest::check_time`]) and the signature
+    /// against `secret_access_key`. The signature comparison is constant-time.
+    pub fn verify(
+        &self,
+        secret_access_key: &str,
+        now: i64,
+    ) -> Result<VerifiedRequest, VerifyError> {
+        self.check_time(now)?;
+        let key = signing_key(
+            secret_access_key,
+            &self.scope_date,
+            &self.region,
+            &self.service,
+        );
+        let matches = hex_decode_32(&self.signature).is_some_and(|provided| {
+            hmac::verify(&key, self.string_to_sign.as_bytes(), &provided).is_ok()
+        });
+        if !matches {
+            return Err(VerifyError::SignatureDoesNotMatch(Box::new(
+                SignatureMismatch {
+                    canonical_request: self.canonical_request_redacted.clone(),
+                    string_to_sign: self.string_to_sign.clone(),
+                },
+            )));
+        }
+        Ok(VerifiedRequest {
+            access_key_id: self.access_key_id.clone(),
+            region: self.region.clone(),
+            service: self.service.clone(),
+            signed_headers: self.signed_headers.clone(),
+            security_token: self.security_token.clone(),
+            request_time: self.request_time,
+            location: self.location,
+            payload_signed: self.payload_signed,
+        })
+    }
+}
+
+/// `15 min` for whole minutes, else `N sec`, as AWS's skew messages put it.
+fn describe_skew(seconds: i64) -> String {
+    if seconds % 60 == 0 {
+        format!("{} min", seconds / 60)
+    } else {
+        format!("{seconds} sec")
+    }
+}
+
+/// The SigV4 signing key: an HMAC-SHA256 chain over date, region, service and
+/// the terminator, keyed first with `AWS4` + secret.
+fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> hmac::Key {
+    let mut k_secret = Vec::with_capacity(4 + secret.len());
+    k_secret.extend_from_slice(b"AWS4");
+    k_secret.extend_from_slice(secret.as_bytes());
+    let mut key = hmac::Key::new(hmac::HMAC_SHA256, &k_secret);
+    for part in [date, region, service, TERMINATOR] {
+        let tag = hmac::sign(&key, part.as_bytes());
+        key = hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref());
+    }
+    key
+}
+
+/// Authentication parameters from either location.
+struct AuthParams {
+    access_key_id: String,
+    scope_date: String,
+    region: String,
+    service: String,
+    signed_headers: Vec<String>,
+    signature: String,
+    request_time: OffsetDateTime,
+    location: SignatureLocation,
+}
+
+/// Quotes user input in messages only when short and printable.
+fn quoted(value: &str) -> String {
+    if value.len() <= 128 && value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        value.to_owned()
+    } else {
+        "<invalid>".to_owned()
+    }
+}
+
+fn parse_authorization_header(
+    value: &[u8],
+    headers: &[(&str, &[u8])],
+) -> Result<AuthParams, VerifyError> {
+    let value = String::from_utf8_lossy(value);
+    let value = value.trim();
+    let (algorithm, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
+    if algorithm != ALGORITHM && algorithm.starts_with("AWS4-") {
+        return Err(VerifyError::IncompleteSignature(format!(
+            "Unsupported AWS 'algorithm': '{}'",
+            quoted(algorithm)
+        )));
+    }
+    let mut credential = None;
+    let mut signed_headers = None;
+    let mut signature = None;
+    if algorithm == ALGORITHM {
+        for part in rest.split(',') {
+            let part = part.trim();
+            let Some((key, val)) = part.split_once('=') else {
+                continue;
+            };
+            let slot = match key.trim() {
+                "Credential" => &mut credential,
+                "SignedHeaders" => &mut signed_headers,
+                "Signature" => &mut signature,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(VerifyError::IncompleteSignature(format!(
+                    "Authorization header has a duplicate '{}' parameter.",
+                    key.trim()
+                )));
+            }
+            *slot = Some(val.trim().to_owned());
+        }
+    }
+    let date = header_values(headers, "x-amz-date")
+        .map(|v| (v, true))
+        .or_else(|| header_values(headers, "date").map(|v| (v, false)));
+
+    let mut missing = Vec::new();
+    if credential.as_deref().is_none_or(str::is_empty) {
+        missing.push("Authorization header requires 'Credential' parameter.");
+    }
+    if signature.as_deref().is_none_or(str::is_empty) {
+        missing.push("Authorization header requires 'Signature' parameter.");
+    }
+    if signed_headers.as_deref().is_none_or(str::is_empty) {
+        missing.push("Authorization header requires 'SignedHeaders' parameter.");
+    }
+    if date.is_none() {
+        missing.push(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        );
+    }
+    let (Some(credential), Some(signed_headers), Some(signature), Some((date, is_amz_date))) =
+        (credential, signed_headers, signature, date)
+    else {
+        return Err(VerifyError::IncompleteSignature(missing.join(" ")));
+    };
+    if !missing.is_empty() {
+        return Err(VerifyError::IncompleteSignature(missing.join(" ")));
+    }
+    let date = String::from_utf8_lossy(&date).into_owned();
+    let request_time = if is_amz_date {
+        parse_amz_date(&date)
+    } else {
+        parse_http_date(&date)
+    }
+    .ok_or_else(|| bad_date(&date))?;
+    build_params(
+        &credential,
+        &signed_headers,
+        signature,
+        request_time,
+        SignatureLocation::Header,
+    )
+}
+
+fn bad_date(value: &str) -> VerifyError {
+    VerifyError::IncompleteSignature(format!(
+        "Date must be in ISO-8601 'basic format'. Got '{}'. See http://en.wikipedia.org/wiki/ISO_8601",
+        quoted(value)
+    ))
+}
+
+/// The value of a query parameter that may appear at most once.
+fn single_query_value<'q>(
+    query: &'q [QueryParam],
+    key: &[u8],
+) -> Result<Option<&'q str>, VerifyError> {
+    let mut found = None;
+    for param in query.iter().filter(|p| p.key == key) {
+        if found.is_some() {
+            return Err(VerifyError::IncompleteSignature(format!(
+                "Query parameter '{}' appears more than once.",
+                String::from_utf8_lossy(key)
+            )));
+        }
+        let value = std::str::from_utf8(&param.value).map_err(|_| {
+            VerifyError::IncompleteSignature(format!(
+                "Query parameter '{}' is not valid UTF-8.",
+                String::from_utf8_lossy(key)
+            ))
+        })?;
+        found = Some(value);
+    }
+    Ok(found)
+}
+
+fn parse_presigned_query(
+    query: &[QueryParam],
+    options: &VerifyOptions,
+) -> Result<AuthParams, VerifyError> {
+    let algorithm = single_query_value(query, Q_ALGORITHM)?;
+    let credential = single_query_value(query, Q_CREDENTIAL)?;
+    let signature = single_query_value(query, Q_SIGNATURE)?;
+    let date = single_query_value(query, Q_DATE)?;
+    let signed_headers = single_query_value(query, Q_SIGNED_HEADERS)?;
+    let expires = single_query_value(query, Q_EXPIRES)?;
+    let (
+        Some(algorithm),
+        Some(credential),
+        Some(signature),
+        Some(date),
+        Some(signed_headers),
+        Some(expires),
+    ) = (
+        algorithm,
+        credential,
+        signature,
+        date,
+        signed_headers,
+        expires,
+    )
+    else {
+        return Err(VerifyError::IncompleteSignature(
+            "AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', \
+             'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', and 'X-Amz-Expires'. \
+             Re-examine the query-string parameters."
+                .to_owned(),
+        ));
+    };
+    if algorithm != ALGORITHM {
+        return Err(VerifyError::IncompleteSignature(
+            "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"".to_owned(),
+        ));
+    }
+    let expires_in: u64 = expires.parse().map_err(|_| {
+        VerifyError::IncompleteSignature("X-Amz-Expires should be a number".to_owned())
+    })?;
+    if expires_in > options.max_presigned_expires {
+        return Err(VerifyError::IncompleteSignature(format!(
+            "X-Amz-Expires must be less than a week (in seconds) that is {}",
+            options.max_presigned_expires
+        )));
+    }
+    let request_time = parse_amz_date(date).ok_or_else(|| bad_date(date))?;
+    build_params(
+        credential,
+        signed_headers,
+        signature.to_owned(),
+        request_time,
+        SignatureLocation::Query { expires_in },
+    )
+}
+
+fn build_params(
+    credential: &str,
+    signed_headers: &str,
+    signature: String,
+    request_time: OffsetDateTime,
+    location: SignatureLocation,
+) -> Result<AuthParams, VerifyError> {
+    let parts: Vec<&str> = credential.split('/').collect();
+    let [access_key_id, scope_date, region, service, terminator] = parts.as_slice() else {
+        return Err(VerifyError::IncompleteSignature(format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{}'",
+            quoted(credential)
+        )));
+    };
+    if access_key_id.is_empty() {
+        return Err(VerifyError::IncompleteSignature(format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{}'",
+            quoted(credential)
+        )));
+    }
+    if *terminator != TERMINATOR {
+        return Err(VerifyError::CredentialScope(format!(
+            "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'.",
+            quoted(terminator)
+        )));
+    }
+    let signed_headers: Vec<String> = signed_headers.split(';').map(str::to_owned).collect();
+    if signed_headers.iter().any(String::is_empty) {
+        return Err(VerifyError::IncompleteSignature(
+            "SignedHeaders must be a non-empty, ';'-separated list of header names.".to_owned(),
+        ));
+    }
+    if !signed_headers
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case("host") || h == ":authority")
+    {
+        return Err(VerifyError::IncompleteSignature(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
+        ));
+    }
+    Ok(AuthParams {
+        access_key_id: (*access_key_id).to_owned(),
+        scope_date: (*scope_date).to_owned(),
+        region: (*region).to_owned(),
+        service: (*service).to_owned(),
+        signed_headers,
+        signature,
+        request_time,
+        location,
+    })
+}
+
+fn check_scope(auth: &AuthParams, options: &VerifyOptions) -> Result<(), VerifyError> {
+    if let Some(expected) = options
+        .expected_service
+        .as_ref()
+        .filter(|expected| auth.service != **expected)
+    {
+        return Err(VerifyError::CredentialScope(format!(
+            "Credential should be scoped to correct service: '{expected}'."
+        )));
+    }
+    if auth.region.is_empty() {
+        return Err(VerifyError::CredentialScope(
+            "Credential should be scoped to a valid region.".to_owned(),
+        ));
+    }
+    let date = format_scope_date(auth.request_time);
+    if auth.scope_date != date {
+        return Err(VerifyError::CredentialScope(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{date}', from '{}'.",
+            quoted(&auth.scope_date),
+            format_amz_date(auth.request_time)
+        )));
+    }
+    Ok(())
+}
+
+/// The payload line of the canonical request and whether it covers the body.
+fn payload_hash(
+    request: &Request<'_>,
+    query: &[QueryParam],
+    auth: &AuthParams,
+    options: &VerifyOptions,
+) -> Result<(String, bool), VerifyError> {
+    let presigned = matches!(auth.location, SignatureLocation::Query { .. });
+    let declared = match header_values(request.headers, "x-amz-content-sha256") {
+        Some(v) => Some(String::from_utf8_lossy(&v).into_owned()),
+        None if presigned => single_query_value(query, Q_CONTENT_SHA256)?.map(str::to_owned),
+        None => None,
+    };
+    match declared {
+        Some(value) if value == UNSIGNED_PAYLOAD => {
+            if options.allow_unsigned_payload {
+                Ok((value, false))
+            } else {
+                Err(VerifyError::UnsignedPayloadNotAllowed)
+            }
+        }
+        Some(value) => {
+            let declared = hex_decode_32(&value).ok_or(VerifyError::InvalidPayloadHash)?;
+            let actual = digest::digest(&digest::SHA256, request.body);
+            if actual.as_ref() != declared.as_slice() {
+                return Err(VerifyError::PayloadHashMismatch);
+            }
+            Ok((value, true))
+        }
+        None if presigned && options.uri_encoding == UriEncoding::S3 => {
+            if options.allow_unsigned_payload {
+                Ok((UNSIGNED_PAYLOAD.to_owned(), false))
+            } else {
+                Err(VerifyError::UnsignedPayloadNotAllowed)
+            }
+        }
+        None => Ok((
+            hex_lower(digest::digest(&digest::SHA256, request.body).as_ref()),
+            true,
+        )),
+    }
+}

@@ -1,0 +1,677 @@
+//! `AssumeRoleWithWebIdentity` as a pure function of (request, config, keys, key ring, now,
+//! rng). The checks run in the order real STS runs them, each failing with its code and
+//! message.
+
+use crate::config::{Config, ManagedPolicy, Provider, Role};
+use crate::credentials::{self, KeyRing, SessionClaims, SessionTag};
+use crate::error::StsError;
+use crate::policy::{self, PolicyKind, TrustRequest, ValidPolicy};
+use crate::query::AssumeRoleWithWebIdentityRequest;
+use crate::xml::{AssumeRoleWithWebIdentityResult, AssumedRoleUser};
+use irsa_jose::{JoseError, Jwks, Validation, VerifiedToken};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The default session length when `DurationSeconds` is absent.
+pub const DEFAULT_DURATION_SECS: u32 = 3600;
+/// Session policy plus policy ARNs are packed into this many characters at most.
+pub const PACKED_POLICY_LIMIT: usize = 2048;
+/// The claim carrying session tags.
+pub const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
+/// The claim carrying a source identity.
+pub const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
+
+/// Facts about the HTTP request that the trust policy may test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// Unix seconds.
+    pub now: i64,
+    /// The caller's address (`aws:SourceIp`).
+    pub source_ip: Option<String>,
+    /// Whether the request came over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+}
+
+/// The validated session policies of a request.
+#[derive(Debug, Clone)]
+pub struct SessionPolicies {
+    /// The inline session policy (`Policy`).
+    pub policy: Option<ValidPolicy>,
+    /// `PolicyArns`, each a configured managed policy.
+    pub managed: Vec<ManagedPolicy>,
+    /// `PackedPolicySize` (percent), when any session policy was passed.
+    pub packed_size: Option<u32>,
+}
+
+/// Step 0: the session policy must be valid (MalformedPolicyDocument), the policy ARNs must
+/// name configured policies, and together they must pack into the allowed size.
+pub fn session_policies(
+    req: &AssumeRoleWithWebIdentityRequest,
+    config: &Config,
+) -> Result<SessionPolicies, StsError> {
+    let policy = match &req.policy {
+        Some(text) => Some(
+            policy::parse(text, PolicyKind::Session).map_err(StsError::MalformedPolicyDocument)?,
+        ),
+        None => None,
+    };
+    let mut managed = Vec::new();
+    for arn in &req.policy_arns {
+        match config.policies.get(arn) {
+            Some(p) => managed.push(p.clone()),
+            None => {
+                return Err(StsError::InvalidParameterValue(format!(
+                    "Policy {arn} does not exist or is not attachable."
+                )));
+            }
+        }
+    }
+    let packed_size = if policy.is_none() && managed.is_empty() {
+        None
+    } else {
+        let compact = policy.as_ref().map_or(0, |p| p.compact_len());
+        let arns: usize = req.policy_arns.iter().map(String::len).sum();
+        let used = compact + arns;
+        let percent = u32::try_from((used * 100).div_ceil(PACKED_POLICY_LIMIT)).unwrap_or(u32::MAX);
+        if percent > 100 {
+            return Err(StsError::PackedPolicyTooLarge { percent });
+        }
+        Some(percent)
+    };
+    Ok(SessionPolicies {
+        policy,
+        managed,
+        packed_size,
+    })
+}
+
+/// Step 1: the provider registered for the token's `iss` (an unverified peek).
+pub fn resolve_provider<'c>(
+    req: &AssumeRoleWithWebIdentityRequest,
+    config: &'c Config,
+) -> Result<&'c Provider, StsError> {
+    let token = irsa_jose::peek(req.web_identity_token.expose()).map_err(jose_error)?;
+    let iss = match token.claims.get("iss") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => {
+            return Err(jose_error(JoseError::InvalidClaim {
+                claim: "iss",
+                reason: "must be a string".into(),
+            }));
+        }
+        None => return Err(jose_error(JoseError::MissingClaim { claim: "iss" })),
+    };
+    config.provider(iss).ok_or_else(|| {
+        StsError::InvalidIdentityToken(format!(
+            "No OpenIDConnect provider found in your account for {iss}"
+        ))
+    })
+}
+
+/// Maps a token verification failure to the STS error real STS answers.
+pub fn jose_error(e: JoseError) -> StsError {
+    let message = e.to_string();
+    match e.sts_code() {
+        irsa_jose::EXPIRED_TOKEN => StsError::ExpiredTokenException(message),
+        irsa_jose::IDP_COMMUNICATION_ERROR => StsError::IdpCommunicationError(message),
+        _ => StsError::InvalidIdentityToken(message),
+    }
+}
+
+/// Session tags from the `https://aws.amazon.com/tags` claim.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionTags {
+    /// Tag key → value.
+    pub principal_tags: BTreeMap<String, String>,
+    /// Keys that pass on to chained sessions.
+    pub transitive_tag_keys: Vec<String>,
+}
+
+fn invalid_token(msg: &str) -> StsError {
+    StsError::InvalidIdentityToken(msg.to_owned())
+}
+
+/// Reads `{"principal_tags": {"k": ["v"]}, "transitive_tag_keys": ["k"]}`.
+fn session_tags(claims: &serde_json::Map<String, Value>) -> Result<Option<SessionTags>, StsError> {
+    let Some(v) = claims.get(TAGS_CLAIM) else {
+        return Ok(None);
+    };
+    let bad = || invalid_token("Invalid session tags in the web identity token");
+    let obj = v.as_object().ok_or_else(bad)?;
+    let mut tags = SessionTags::default();
+    if let Some(pt) = obj.get("principal_tags") {
+        for (k, v) in pt.as_object().ok_or_else(bad)? {
+            let value = match v {
+                Value::String(s) => s.clone(),
+                Value::Array(a) if a.len() == 1 => a
+                    .first()
+                    .and_then(Value::as_str)
+                    .ok_or_else(bad)?
+                    .to_owned(),
+                _ => return Err(bad()),
+            };
+            if k.is_empty() || k.len() > 128 || value.len() > 256 || k.starts_with("aws:") {
+                return Err(bad());
+            }
+            tags.principal_tags.insert(k.clone(), value);
+        }
+    }
+    if tags.principal_tags.len() > 50 {
+        return Err(bad());
+    }
+    if let Some(t) = obj.get("transitive_tag_keys") {
+        for k in t.as_array().ok_or_else(bad)? {
+            let k = k.as_str().ok_or_else(bad)?;
+            if !tags.principal_tags.contains_key(k) {
+                return Err(bad());
+            }
+            tags.transitive_tag_keys.push(k.to_owned());
+        }
+    }
+    Ok(Some(tags))
+}
+
+fn time_context(now: i64) -> String {
+    crate::xml::iso8601(now)
+}
+
+/// The condition keys of a web-identity request for the trust policy.
+pub fn trust_context(
+    provider: &Provider,
+    token: &VerifiedToken,
+    session_name: &str,
+    tags: Option<&SessionTags>,
+    source_identity: Option<&str>,
+    ctx: &RequestContext,
+) -> policy::Ctx {
+    let mut c = policy::Ctx::new();
+    let p = &provider.key_prefix;
+    c.insert(format!("{p}:aud"), token.audience.clone());
+    c.insert(format!("{p}:sub"), token.sub.clone());
+    // `oaud` is the raw audience (Google's convention, harmless elsewhere).
+    c.insert_multi(format!("{p}:oaud"), token.aud.clone());
+    match token.claims.get("amr") {
+        Some(Value::String(s)) => {
+            c.insert_multi(format!("{p}:amr"), [s.clone()]);
+        }
+        Some(Value::Array(a)) => {
+            c.insert_multi(
+                format!("{p}:amr"),
+                a.iter().filter_map(Value::as_str).map(str::to_owned),
+            );
+        }
+        _ => {}
+    }
+    if let Some(Value::String(azp)) = token.claims.get("azp") {
+        c.insert(format!("{p}:azp"), azp.clone());
+    }
+    c.insert("sts:RoleSessionName", session_name);
+    c.insert("aws:FederatedProvider", provider.arn.clone());
+    c.insert("aws:CurrentTime", time_context(ctx.now));
+    c.insert("aws:EpochTime", ctx.now.to_string());
+    c.insert(
+        "aws:TokenIssueTime",
+        time_context(token.iat.unwrap_or(ctx.now)),
+    );
+    c.insert(
+        "aws:SecureTransport",
+        if ctx.secure_transport {
+            "true"
+        } else {
+            "false"
+        },
+    );
+    if let Some(ip) = &ctx.source_ip {
+        c.insert("aws:SourceIp", ip.clone());
+    }
+    if let Some(tags) = tags {
+        for (k, v) in &tags.principal_tags {
+            c.insert(format!("aws:RequestTag/{k}"), v.clone());
+            c.insert(format!("aws:PrincipalTag/{k}"), v.clone());
+        }
+        c.insert_multi("aws:TagKeys", tags.principal_tags.keys().cloned());
+        if !tags.transitive_tag_keys.is_empty() {
+            c.insert_multi("sts:TransitiveTagKeys", tags.transitive_tag_keys.clone());
+        }
+    }
+    if let Some(s) = source_identity {
+        c.insert("sts:SourceIdentity", s);
+    }
+    c
+}
+
+fn allowed(role: &Role, provider: &Provider, action: &str, ctx: &policy::Ctx) -> bool {
+    policy::is_allowed(
+        &role.trust_policy,
+        &TrustRequest {
+            principal: &provider.arn,
+            action,
+            resource: &role.arn,
+            context: ctx,
+        },
+    )
+}
+
+/// `AssumeRoleWithWebIdentity`. `keys` are the JWKS of the token's provider (the caller
+/// resolved them with [`resolve_provider`] and fetched them; fetch failures are
+/// `IDPCommunicationError` and never reach here).
+pub fn assume_role_with_web_identity(
+    req: &AssumeRoleWithWebIdentityRequest,
+    config: &Config,
+    keys: &Jwks,
+    keyring: &KeyRing,
+    ctx: &RequestContext,
+    rng: &mut impl rand::RngCore,
+) -> Result<AssumeRoleWithWebIdentityResult, StsError> {
+    // 0. Session policies (after the model's constraints, which decoding checked).
+    let session = session_policies(req, config)?;
+    // 1. The issuer must be a registered provider.
+    let provider = resolve_provider(req, config)?;
+    // 2–5. Key by kid, signature, exp (300 s skew), aud among the client ids, sub.
+    let validation = Validation::new(&provider.issuer, &provider.audiences, ctx.now);
+    let token = irsa_jose::verify(req.web_identity_token.expose(), keys, &validation)
+        .map_err(jose_error)?;
+    // 6. The role must exist (real STS answers AccessDenied, not NoSuchEntity).
+    let role = config
+        .role(&req.role_arn)
+        .ok_or_else(StsError::not_authorized)?;
+    // 7. The trust policy, with session tags needing sts:TagSession and a source identity
+    //    needing sts:SetSourceIdentity.
+    let tags = session_tags(&token.claims)?;
+    let source_identity = match token.claims.get(SOURCE_IDENTITY_CLAIM) {
+        Some(Value::String(s)) => {
+            let ok = (2..=64).contains(&s.len())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+            if !ok {
+                return Err(invalid_token(
+                    "Invalid source identity in the web identity token",
+                ));
+            }
+            Some(s.clone())
+        }
+        Some(_) => {
+            return Err(invalid_token(
+                "Invalid source identity in the web identity token",
+            ));
+        }
+        None => None,
+    };
+    let tctx = trust_context(
+        provider,
+        &token,
+        &req.role_session_name,
+        tags.as_ref(),
+        source_identity.as_deref(),
+        ctx,
+    );
+    if !allowed(role, provider, "sts:AssumeRoleWithWebIdentity", &tctx) {
+        return Err(StsError::not_authorized());
+    }
+    if tags.as_ref().is_some_and(|t| !t.principal_tags.is_empty())
+        && !allowed(role, provider, "sts:TagSession", &tctx)
+    {
+        return Err(StsError::AccessDenied(
+            "Not authorized to perform sts:TagSession".into(),
+        ));
+    }
+    if source_identity.is_some() && !allowed(role, provider, "sts:SetSourceIdentity", &tctx) {
+        return Err(StsError::AccessDenied(
+            "Not authorized to perform sts:SetSourceIdentity".into(),
+        ));
+    }
+    // 8. DurationSeconds within the role's maximum.
+    let duration = req.duration_seconds.unwrap_or(DEFAULT_DURATION_SECS);
+    if duration > role.max_session_duration {
+        return Err(StsError::Validation(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+                .into(),
+        ));
+    }
+    // 9. Seal the session.
+    let expires_at = ctx.now.saturating_add(i64::from(duration));
+    let (tags, transitive_tag_keys) = match tags {
+        Some(t) => (
+            t.principal_tags
+                .into_iter()
+                .map(|(key, value)| SessionTag { key, value })
+                .collect(),
+            t.transitive_tag_keys,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let claims = SessionClaims {
+        role_arn: role.arn.clone(),
+        role_id: role.role_id.clone(),
+        session_name: req.role_session_name.clone(),
+        subject: token.sub.clone(),
+        audience: token.audience.clone(),
+        provider_arn: provider.arn.clone(),
+        issued_at: ctx.now,
+        expires_at,
+        session_policy: session.policy.as_ref().map(|p| p.text.to_string()),
+        policy_arns: req.policy_arns.clone(),
+        source_identity: source_identity.clone(),
+        tags,
+        transitive_tag_keys,
+    };
+    let credentials =
+        credentials::issue(keyring, &claims, rng).map_err(|_| StsError::InternalFailure)?;
+    Ok(AssumeRoleWithWebIdentityResult {
+        credentials,
+        subject_from_web_identity_token: token.sub,
+        assumed_role_user: AssumedRoleUser {
+            arn: config.assumed_role_arn(&role.name, &req.role_session_name),
+            assumed_role_id: format!("{}:{}", role.role_id, req.role_session_name),
+        },
+        packed_policy_size: session.packed_size,
+        provider: provider.arn.clone(),
+        audience: token.audience,
+        source_identity,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::query::{Params, Request, decode};
+    use irsa_jose::{Algorithm, SigningKey};
+    use rand::SeedableRng;
+    use serde_json::{Map, json};
+    use std::sync::OnceLock;
+
+    pub const ISS: &str = "https://oidc.example.test/id/ABC";
+    pub const ROLE: &str = "arn:aws:iam::111122223333:role/team/allow-read";
+    pub const NOW: i64 = 1_700_000_000;
+
+    pub const CONFIG: &str = r#"
+account: "111122223333"
+region: us-east-1
+providers:
+  - issuer: https://oidc.example.test/id/ABC
+    audiences: [sts.amazonaws.com]
+roles:
+  - name: allow-read
+    path: /team/
+    maxSessionDuration: 7200
+    trustPolicy: |
+      {"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Principal":{"Federated":"arn:aws:iam::111122223333:oidc-provider/oidc.example.test/id/ABC"},
+        "Action":"sts:AssumeRoleWithWebIdentity",
+        "Condition":{"StringEquals":{"oidc.example.test/id/ABC:aud":"sts.amazonaws.com",
+          "oidc.example.test/id/ABC:sub":"system:serviceaccount:default:reader"}}}]}
+  - name: tagged
+    trustPolicy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test/id/ABC}
+          Action: [sts:AssumeRoleWithWebIdentity]
+policies:
+  - name: x
+    document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "s3:GetObject", Resource: "*"}]}
+"#;
+
+    pub fn ring() -> KeyRing {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(99);
+        KeyRing::single(credentials::MasterKey::generate(&mut rng))
+    }
+
+    pub fn key() -> &'static SigningKey {
+        static K: OnceLock<SigningKey> = OnceLock::new();
+        K.get_or_init(|| SigningKey::generate(Algorithm::ES256).unwrap())
+    }
+
+    pub fn jwks() -> Jwks {
+        Jwks {
+            keys: vec![key().public_jwk().unwrap()],
+        }
+    }
+
+    pub fn claims(sub: &str) -> Map<String, Value> {
+        let v = json!({"iss": ISS, "sub": sub, "aud": ["sts.amazonaws.com"],
+                       "iat": NOW - 10, "exp": NOW + 3600});
+        v.as_object().unwrap().clone()
+    }
+
+    pub fn token(c: &Map<String, Value>) -> String {
+        key().sign_jwt(&Map::new(), c).unwrap()
+    }
+
+    fn request(
+        token: &str,
+        role: &str,
+        extra: &[(&str, &str)],
+    ) -> AssumeRoleWithWebIdentityRequest {
+        let mut p = vec![
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("RoleArn", role),
+            ("RoleSessionName", "s1"),
+            ("WebIdentityToken", token),
+        ];
+        p.extend_from_slice(extra);
+        match decode(&Params::from_pairs(p)).unwrap() {
+            Request::AssumeRoleWithWebIdentity(r) => r,
+            Request::GetCallerIdentity => unreachable!(),
+        }
+    }
+
+    fn run(
+        req: &AssumeRoleWithWebIdentityRequest,
+    ) -> Result<AssumeRoleWithWebIdentityResult, StsError> {
+        let config = Config::from_yaml(CONFIG).unwrap();
+        let ctx = RequestContext {
+            now: NOW,
+            source_ip: Some("127.0.0.1".into()),
+            secure_transport: false,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        assume_role_with_web_identity(req, &config, &jwks(), &ring(), &ctx, &mut rng)
+    }
+
+    const READER: &str = "system:serviceaccount:default:reader";
+
+    #[test]
+    fn success() {
+        let t = token(&claims(READER));
+        let r = run(&request(&t, ROLE, &[])).unwrap();
+        assert_eq!(
+            r.assumed_role_user.arn,
+            "arn:aws:sts::111122223333:assumed-role/allow-read/s1"
+        );
+        assert!(r.assumed_role_user.assumed_role_id.starts_with("AROA"));
+        assert!(r.assumed_role_user.assumed_role_id.ends_with(":s1"));
+        assert_eq!(r.assumed_role_user.assumed_role_id.len(), 21 + 3);
+        assert_eq!(
+            r.provider,
+            "arn:aws:iam::111122223333:oidc-provider/oidc.example.test/id/ABC"
+        );
+        assert_eq!(r.audience, "sts.amazonaws.com");
+        assert_eq!(r.subject_from_web_identity_token, READER);
+        assert_eq!(r.credentials.expiration, NOW + 3600);
+        assert_eq!(r.packed_policy_size, None);
+        assert!(credentials::is_access_key_id(&r.credentials.access_key_id));
+        assert_eq!(r.credentials.secret_access_key.len(), 40);
+        let opened = credentials::open(
+            &ring(),
+            &r.credentials.session_token,
+            &r.credentials.access_key_id,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(opened.claims.role_arn, ROLE);
+        assert_eq!(opened.claims.subject, READER);
+        assert_eq!(opened.claims.session_name, "s1");
+    }
+
+    fn code_and_message(
+        r: Result<AssumeRoleWithWebIdentityResult, StsError>,
+    ) -> (&'static str, String) {
+        let e = r.unwrap_err();
+        (e.code(), e.message())
+    }
+
+    #[test]
+    fn unknown_issuer() {
+        let mut c = claims(READER);
+        c.insert("iss".into(), json!("https://elsewhere.test"));
+        let (code, msg) = code_and_message(run(&request(&token(&c), ROLE, &[])));
+        assert_eq!(code, "InvalidIdentityToken");
+        assert_eq!(
+            msg,
+            "No OpenIDConnect provider found in your account for https://elsewhere.test"
+        );
+    }
+
+    #[test]
+    fn unknown_kid() {
+        let other = SigningKey::generate(Algorithm::ES256).unwrap();
+        let t = other.sign_jwt(&Map::new(), &claims(READER)).unwrap();
+        let (code, msg) = code_and_message(run(&request(&t, ROLE, &[])));
+        assert_eq!(code, "InvalidIdentityToken");
+        assert_eq!(
+            msg,
+            "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements"
+        );
+    }
+
+    #[test]
+    fn bad_signature() {
+        let t = token(&claims(READER));
+        let mut forged = claims(READER);
+        forged.insert(
+            "sub".into(),
+            json!("system:serviceaccount:kube-system:admin"),
+        );
+        let forged_t = token(&forged);
+        let (h, _) = t.rsplit_once('.').unwrap();
+        let (_, sig) = forged_t.rsplit_once('.').unwrap();
+        let (code, _) = code_and_message(run(&request(&format!("{h}.{sig}"), ROLE, &[])));
+        assert_eq!(code, "InvalidIdentityToken");
+    }
+
+    #[test]
+    fn expiry_with_five_minutes_of_skew() {
+        let mut c = claims(READER);
+        c.insert("exp".into(), json!(NOW - 299));
+        assert!(run(&request(&token(&c), ROLE, &[])).is_ok());
+        c.insert("exp".into(), json!(NOW - 301));
+        let (code, msg) = code_and_message(run(&request(&token(&c), ROLE, &[])));
+        assert_eq!(code, "ExpiredTokenException");
+        assert!(msg.starts_with("Token expired: current date/time"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_audience() {
+        let mut c = claims(READER);
+        c.insert("aud".into(), json!("someone-else"));
+        assert_eq!(
+            code_and_message(run(&request(&token(&c), ROLE, &[]))),
+            (
+                "InvalidIdentityToken",
+                "Incorrect token audience".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn missing_role_and_trust_not_naming_subject() {
+        let t = token(&claims(READER));
+        let denied = (
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity".to_owned(),
+        );
+        let e = run(&request(&t, "arn:aws:iam::111122223333:role/nope", &[])).unwrap_err();
+        assert_eq!(e.status(), 403);
+        assert_eq!((e.code(), e.message()), denied);
+        // The role exists under /team/: the ARN must name the path.
+        assert_eq!(
+            code_and_message(run(&request(
+                &t,
+                "arn:aws:iam::111122223333:role/allow-read",
+                &[]
+            ))),
+            denied
+        );
+        let other = token(&claims("system:serviceaccount:default:writer"));
+        assert_eq!(code_and_message(run(&request(&other, ROLE, &[]))), denied);
+    }
+
+    #[test]
+    fn checks_run_in_order() {
+        // Expired AND wrong audience AND unknown role: the expiry is reported first.
+        let mut c = claims("x:y");
+        c.insert("exp".into(), json!(NOW - 1000));
+        c.insert("aud".into(), json!("nobody"));
+        let (code, _) = code_and_message(run(&request(
+            &token(&c),
+            "arn:aws:iam::111122223333:role/nope",
+            &[],
+        )));
+        assert_eq!(code, "ExpiredTokenException");
+        // Malformed session policy comes before any token check.
+        let (code, _) = code_and_message(run(&request("abcd", ROLE, &[("Policy", "{nope")])));
+        assert_eq!(code, "MalformedPolicyDocument");
+    }
+
+    #[test]
+    fn duration_against_role_maximum() {
+        let t = token(&claims(READER));
+        assert_eq!(
+            run(&request(&t, ROLE, &[("DurationSeconds", "7200")]))
+                .unwrap()
+                .credentials
+                .expiration,
+            NOW + 7200
+        );
+        let (code, msg) = code_and_message(run(&request(&t, ROLE, &[("DurationSeconds", "7201")])));
+        assert_eq!(code, "ValidationError");
+        assert_eq!(
+            msg,
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+        );
+    }
+
+    #[test]
+    fn session_policies_and_packed_size() {
+        let t = token(&claims(READER));
+        let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+        let r = run(&request(
+            &t,
+            ROLE,
+            &[
+                ("Policy", p),
+                (
+                    "PolicyArns.member.1.arn",
+                    "arn:aws:iam::111122223333:policy/x",
+                ),
+            ],
+        ))
+        .unwrap();
+        let size = r.packed_policy_size.unwrap();
+        assert!(size > 0 && size <= 100, "{size}");
+        let (code, _) = code_and_message(run(&request(
+            &t,
+            ROLE,
+            &[(
+                "PolicyArns.member.1.arn",
+                "arn:aws:iam::111122223333:policy/none",
+            )],
+        )));
+        assert_eq!(code, "InvalidParameterValue");
+    }
+
+    #[test]
+    fn session_tags_need_tag_session() {
+        let tagged = "arn:aws:iam::111122223333:role/tagged";
+        let mut c = claims(READER);
+        assert!(run(&request(&token(&c), tagged, &[])).is_ok());
+        c.insert(
+            TAGS_CLAIM.into(),
+            json!({"principal_tags": {"team": ["a"]}, "transitive_tag_keys": ["team"]}),
+        );
+        let (code, msg) = code_and_message(run(&request(&token(&c), tagged, &[])));
+        assert_eq!(code, "AccessDenied");
+        assert_eq!(msg, "Not authorized to perform sts:TagSession");
+    }
+}

@@ -1,0 +1,550 @@
+//! The STS configuration: YAML parsed purely from a string, then validated into domain types.
+//! Errors name the field (`roles[1].maxSessionDuration: …`).
+
+use crate::policy::{self, PolicyKind, ValidPolicy};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+/// Why a configuration was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Not YAML, or a key of the wrong type, missing or unknown (serde names the path).
+    #[error("invalid configuration: {0}")]
+    Syntax(String),
+    /// A value that breaks a rule.
+    #[error("{field}: {reason}")]
+    Field {
+        /// The field's path, e.g. `roles[0].trustPolicy`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn field_err(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Field {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawConfig {
+    account: String,
+    #[serde(default)]
+    partition: Option<String>,
+    region: String,
+    #[serde(default)]
+    providers: Vec<RawProvider>,
+    #[serde(default)]
+    roles: Vec<RawRole>,
+    #[serde(default)]
+    policies: Vec<RawPolicy>,
+    #[serde(default)]
+    signing_keys: Vec<RawSigningKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawProvider {
+    issuer: String,
+    audiences: Vec<String>,
+    #[serde(default)]
+    jwks_file: Option<PathBuf>,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawRole {
+    name: String,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    max_session_duration: Option<i64>,
+    trust_policy: serde_yaml::Value,
+    #[serde(default)]
+    policies: BTreeMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    managed_policies: Vec<String>,
+    /// Optional: the role's unique id (`AROA` + 17), e.g. to mirror a real account.
+    #[serde(default)]
+    role_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawPolicy {
+    name: String,
+    #[serde(default)]
+    path: Option<String>,
+    document: serde_yaml::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawSigningKey {
+    file: PathBuf,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The 12-digit account id.
+    pub account: String,
+    /// `aws`, `aws-cn`, `aws-us-gov`, …
+    pub partition: String,
+    /// The region this endpoint serves (also the default SigV4 region).
+    pub region: String,
+    /// IAM OIDC identity providers, keyed by exact issuer URL.
+    pub providers: Vec<Provider>,
+    /// Roles keyed by ARN.
+    pub roles: BTreeMap<String, Role>,
+    /// Customer managed policies keyed by ARN.
+    pub policies: BTreeMap<String, ManagedPolicy>,
+    /// Master key files, first = active. Paths as written (relative to the config file).
+    pub signing_keys: Vec<PathBuf>,
+}
+
+/// An IAM OIDC identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    /// The issuer URL; must equal the token's `iss` exactly.
+    pub issuer: String,
+    /// `arn:PARTITION:iam::ACCOUNT:oidc-provider/<issuer without https://>`
+    pub arn: String,
+    /// The condition-key prefix: the issuer without `https://` (e.g. `oidc.example.test/id/ABC`).
+    pub key_prefix: String,
+    /// Client ids (accepted audiences).
+    pub audiences: Vec<String>,
+    /// Keys from this file instead of discovery.
+    pub jwks_file: Option<PathBuf>,
+    /// CA bundle for the issuer's TLS.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone)]
+pub struct Role {
+    /// The role's name.
+    pub name: String,
+    /// The role's path (`/` by default).
+    pub path: String,
+    /// `arn:PARTITION:iam::ACCOUNT:role<path><name>`
+    pub arn: String,
+    /// `AROA` + 17 characters, stable per role.
+    pub role_id: String,
+    /// 3600..=43200.
+    pub max_session_duration: u32,
+    /// Who may assume the role.
+    pub trust_policy: ValidPolicy,
+    /// Inline permission policies by name.
+    pub policies: BTreeMap<String, ValidPolicy>,
+    /// ARNs of attached managed policies (each present in [`Config::policies`]).
+    pub managed_policies: Vec<String>,
+}
+
+/// A customer managed policy.
+#[derive(Debug, Clone)]
+pub struct ManagedPolicy {
+    /// The policy's name.
+    pub name: String,
+    /// `arn:PARTITION:iam::ACCOUNT:policy<path><name>`
+    pub arn: String,
+    /// The document.
+    pub document: ValidPolicy,
+}
+
+const PARTITIONS: &[&str] = &[
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-eusc",
+];
+
+impl Config {
+    /// Parses and validates YAML (JSON is YAML too).
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig =
+            serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        validate(raw)
+    }
+
+    /// The provider registered for `iss` (exact match).
+    pub fn provider(&self, iss: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.issuer == iss)
+    }
+
+    /// The role with this ARN.
+    pub fn role(&self, arn: &str) -> Option<&Role> {
+        self.roles.get(arn)
+    }
+
+    /// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION` (the role path dropped).
+    pub fn assumed_role_arn(&self, role_name: &str, session: &str) -> String {
+        format!(
+            "arn:{}:sts::{}:assumed-role/{role_name}/{session}",
+            self.partition, self.account
+        )
+    }
+}
+
+fn check_path(field: &str, path: Option<String>) -> Result<String, ConfigError> {
+    let path = path.unwrap_or_else(|| "/".to_owned());
+    let ok = path.starts_with('/')
+        && path.ends_with('/')
+        && path.len() <= 512
+        && path.chars().all(|c| ('\u{21}'..='\u{7E}').contains(&c));
+    if ok {
+        Ok(path)
+    } else {
+        Err(field_err(
+            field,
+            format!(
+                "`{path}` must begin and end with `/` and hold only printable ascii (at most 512 characters)"
+            ),
+        ))
+    }
+}
+
+fn check_name(field: &str, name: &str, max: usize) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(field_err(
+            field,
+            format!("`{name}` must be 1 to {max} characters of letters, digits and _+=,.@-"),
+        ))
+    }
+}
+
+/// A policy document given as YAML/JSON structure or as JSON text.
+fn document_text(field: &str, v: &serde_yaml::Value) -> Result<String, ConfigError> {
+    match v {
+        serde_yaml::Value::String(s) => Ok(s.clone()),
+        serde_yaml::Value::Mapping(_) => {
+            let json: serde_json::Value = serde_yaml::from_value(v.clone())
+                .map_err(|e| field_err(field, format!("not representable as json: {e}")))?;
+            Ok(json.to_string())
+        }
+        _ => Err(field_err(
+            field,
+            "must be a policy document (a mapping or a JSON string)",
+        )),
+    }
+}
+
+fn parse_doc(
+    field: &str,
+    v: &serde_yaml::Value,
+    kind: PolicyKind,
+) -> Result<ValidPolicy, ConfigError> {
+    let text = document_text(field, v)?;
+    policy::parse(&text, kind).map_err(|e| field_err(field, e))
+}
+
+/// A stable `AROA` + 17 id derived from the role's ARN.
+pub(crate) fn derived_role_id(arn: &str) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let digest = Sha256::digest(arn.as_bytes());
+    let mut id = String::from("AROA");
+    // 17 characters of 5 bits each = 85 bits from the digest.
+    let mut acc: u128 = 0;
+    for b in digest.iter().take(11) {
+        acc = (acc << 8) | u128::from(*b);
+    }
+    for i in 0..17 {
+        let idx = ((acc >> (i * 5)) & 31) as usize;
+        id.push(char::from(*ALPHABET.get(idx).unwrap_or(&b'A')));
+    }
+    id
+}
+
+fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    if raw.account.len() != 12 || !raw.account.chars().all(|c| c.is_ascii_digit()) {
+        return Err(field_err(
+            "account",
+            format!("`{}` must be 12 digits", raw.account),
+        ));
+    }
+    let partition = raw.partition.unwrap_or_else(|| "aws".to_owned());
+    if !PARTITIONS.contains(&partition.as_str()) {
+        return Err(field_err(
+            "partition",
+            format!("`{partition}` is not a partition (aws, aws-cn, aws-us-gov, …)"),
+        ));
+    }
+    if raw.region.is_empty()
+        || !raw
+            .region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(field_err(
+            "region",
+            format!("`{}` is not a region name", raw.region),
+        ));
+    }
+    let account = raw.account;
+
+    let mut providers = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, p) in raw.providers.into_iter().enumerate() {
+        let f = format!("providers[{i}]");
+        let Some(rest) = p.issuer.strip_prefix("https://") else {
+            return Err(field_err(
+                format!("{f}.issuer"),
+                format!("`{}` must start with https://", p.issuer),
+            ));
+        };
+        if rest.is_empty()
+            || p.issuer.len() > 255
+            || rest.contains(['?', '#', ' '])
+            || rest.starts_with('/')
+        {
+            return Err(field_err(
+                format!("{f}.issuer"),
+                format!(
+                    "`{}` is not an issuer url (host and optional path, no query, at most 255 characters)",
+                    p.issuer
+                ),
+            ));
+        }
+        if !seen.insert(p.issuer.clone()) {
+            return Err(field_err(
+                format!("{f}.issuer"),
+                format!("`{}` is registered twice", p.issuer),
+            ));
+        }
+        if p.audiences.is_empty() || p.audiences.len() > 100 {
+            return Err(field_err(
+                format!("{f}.audiences"),
+                "must list 1 to 100 client ids",
+            ));
+        }
+        for (j, a) in p.audiences.iter().enumerate() {
+            if a.is_empty() || a.len() > 255 {
+                return Err(field_err(
+                    format!("{f}.audiences[{j}]"),
+                    "must be 1 to 255 characters",
+                ));
+            }
+        }
+        providers.push(Provider {
+            arn: format!("arn:{partition}:iam::{account}:oidc-provider/{rest}"),
+            key_prefix: rest.to_owned(),
+            issuer: p.issuer,
+            audiences: p.audiences,
+            jwks_file: p.jwks_file,
+            ca_file: p.ca_file,
+        });
+    }
+
+    let mut policies = BTreeMap::new();
+    for (i, p) in raw.policies.into_iter().enumerate() {
+        let f = format!("policies[{i}]");
+        check_name(&format!("{f}.name"), &p.name, 128)?;
+        let path = check_path(&format!("{f}.path"), p.path)?;
+        let arn = format!("arn:{partition}:iam::{account}:policy{path}{}", p.name);
+        let document = parse_doc(&format!("{f}.document"), &p.document, PolicyKind::Identity)?;
+        if policies.contains_key(&arn) {
+            return Err(field_err(
+                format!("{f}.name"),
+                format!("`{arn}` is defined twice"),
+            ));
+        }
+        policies.insert(
+            arn.clone(),
+            ManagedPolicy {
+                name: p.name,
+                arn,
+                document,
+            },
+        );
+    }
+
+    let mut roles = BTreeMap::new();
+    let mut names = HashSet::new();
+    for (i, r) in raw.roles.into_iter().enumerate() {
+        let f = format!("roles[{i}]");
+        check_name(&format!("{f}.name"), &r.name, 64)?;
+        if !names.insert(r.name.to_ascii_lowercase()) {
+            return Err(field_err(
+                format!("{f}.name"),
+                format!(
+                    "`{}` is defined twice (role names are case-insensitive)",
+                    r.name
+                ),
+            ));
+        }
+        let path = check_path(&format!("{f}.path"), r.path)?;
+        let max = r.max_session_duration.unwrap_or(3600);
+        if !(3600..=43200).contains(&max) {
+            return Err(field_err(
+                format!("{f}.maxSessionDuration"),
+                format!("{max} is not between 3600 and 43200"),
+            ));
+        }
+        let arn = format!("arn:{partition}:iam::{account}:role{path}{}", r.name);
+        let trust_policy = parse_doc(
+            &format!("{f}.trustPolicy"),
+            &r.trust_policy,
+            PolicyKind::Trust,
+        )?;
+        let mut inline = BTreeMap::new();
+        for (name, doc) in &r.policies {
+            let pf = format!("{f}.policies.{name}");
+            check_name(&pf, name, 128)?;
+            inline.insert(name.clone(), parse_doc(&pf, doc, PolicyKind::Identity)?);
+        }
+        for (j, m) in r.managed_policies.iter().enumerate() {
+            if !policies.contains_key(m) {
+                return Err(field_err(
+                    format!("{f}.managedPolicies[{j}]"),
+                    format!("`{m}` is not one of the configured policies"),
+                ));
+            }
+        }
+        let role_id = match r.role_id {
+            Some(id) => {
+                let ok = id.len() == 21
+                    && id.starts_with("AROA")
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+                if !ok {
+                    return Err(field_err(
+                        format!("{f}.roleId"),
+                        format!("`{id}` must be AROA followed by 17 upper-case letters or digits"),
+                    ));
+                }
+                id
+            }
+            None => derived_role_id(&arn),
+        };
+        roles.insert(
+            arn.clone(),
+            Role {
+                name: r.name,
+                path,
+                arn,
+                role_id,
+                max_session_duration: u32::try_from(max).unwrap_or(3600),
+                trust_policy,
+                policies: inline,
+                managed_policies: r.managed_policies,
+            },
+        );
+    }
+
+    Ok(Config {
+        account,
+        partition,
+        region: raw.region,
+        providers,
+        roles,
+        policies,
+        signing_keys: raw.signing_keys.into_iter().map(|k| k.file).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: &str = r#"
+account: "111122223333"
+region: us-east-1
+providers:
+  - issuer: https://oidc.example.test/id/ABC
+    audiences: [sts.amazonaws.com]
+    jwksFile: keys.json
+roles:
+  - name: allow-read
+    path: /team/
+    maxSessionDuration: 7200
+    trustPolicy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test/id/ABC}
+          Action: sts:AssumeRoleWithWebIdentity
+          Condition:
+            StringEquals:
+              oidc.example.test/id/ABC:sub: system:serviceaccount:default:reader
+    policies:
+      read: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'
+    managedPolicies: [arn:aws:iam::111122223333:policy/x]
+policies:
+  - name: x
+    document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "dynamodb:GetItem", Resource: "*"}]}
+signingKeys:
+  - file: master.key
+"#;
+
+    #[test]
+    fn sample_parses() {
+        let c = Config::from_yaml(SAMPLE).unwrap();
+        assert_eq!(c.partition, "aws");
+        let p = c.provider("https://oidc.example.test/id/ABC").unwrap();
+        assert_eq!(
+            p.arn,
+            "arn:aws:iam::111122223333:oidc-provider/oidc.example.test/id/ABC"
+        );
+        assert_eq!(p.key_prefix, "oidc.example.test/id/ABC");
+        assert!(c.provider("https://oidc.example.test/id/ABC/").is_none());
+        let r = c
+            .role("arn:aws:iam::111122223333:role/team/allow-read")
+            .unwrap();
+        assert_eq!(r.max_session_duration, 7200);
+        assert_eq!(r.role_id.len(), 21);
+        assert!(r.role_id.starts_with("AROA"));
+        assert_eq!(r.role_id, derived_role_id(&r.arn), "stable");
+        assert_eq!(
+            c.assumed_role_arn(&r.name, "s"),
+            "arn:aws:sts::111122223333:assumed-role/allow-read/s"
+        );
+        assert_eq!(c.signing_keys, vec![PathBuf::from("master.key")]);
+    }
+
+    fn err(text: &str) -> String {
+        Config::from_yaml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = err(&SAMPLE.replace("maxSessionDuration: 7200", "maxSessionDuration: 100"));
+        assert!(e.starts_with("roles[0].maxSessionDuration:"), "{e}");
+        let e = err(&SAMPLE.replace("\"111122223333\"", "\"1234\""));
+        assert!(e.starts_with("account:"), "{e}");
+        let e = err(&SAMPLE.replace("issuer: https://oidc", "issuer: http://oidc"));
+        assert!(e.starts_with("providers[0].issuer:"), "{e}");
+        let e = err(&SAMPLE.replace("jwksFile:", "jwksfile:"));
+        assert!(e.contains("providers[0]") && e.contains("jwksfile"), "{e}");
+        let e = err(&SAMPLE.replace("policy/x]", "policy/y]"));
+        assert!(e.starts_with("roles[0].managedPolicies[0]:"), "{e}");
+        let e = err(&SAMPLE.replace(
+            "Effect: Allow\n          Principal",
+            "Effect: Maybe\n          Principal",
+        ));
+        assert!(e.starts_with("roles[0].trustPolicy:"), "{e}");
+        let e = err(&SAMPLE.replace("partition: aws\n", "").replace(
+            "region: us-east-1",
+            "region: us-east-1\npartition: aws-moon",
+        ));
+        assert!(e.starts_with("partition:"), "{e}");
+    }
+}

@@ -1,0 +1,546 @@
+//! AWS Query request decoding: form body or query string, dispatch on `Action`, and the
+//! model's constraints checked with AWS's `ValidationError` wording.
+
+use crate::error::{Shown, StsError, ValidationFailure};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The only API version of STS.
+pub const VERSION: &str = "2011-06-15";
+
+const ARN_PATTERN: &str =
+    r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+";
+const SESSION_NAME_PATTERN: &str = r"[\w+=,.@-]*";
+const POLICY_PATTERN: &str = r"[\u0009\u000A\u000D\u0020-\u00FF]+";
+/// At most this many `PolicyArns`.
+pub const MAX_POLICY_ARNS: usize = 10;
+
+/// The decoded parameters of a request, body first, then the query string.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl fmt::Debug for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names only: values may hold a web identity token.
+        f.debug_list()
+            .entries(self.pairs.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl Params {
+    /// Decodes `application/x-www-form-urlencoded` text from the body and the query string.
+    /// For a name present in both, the body wins (first occurrence wins overall).
+    pub fn parse(query: Option<&str>, body: &[u8]) -> Self {
+        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+        if let Some(q) = query {
+            pairs.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+        }
+        Params { pairs }
+    }
+
+    /// From explicit pairs (tests, other front ends).
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Params {
+            pairs: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `Action` parameter, if any.
+    pub fn action(&self) -> Option<&str> {
+        self.get("Action")
+    }
+}
+
+/// A string that never shows in `Debug` output (tokens).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself: handle with care.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<redacted {} bytes>", self.0.len())
+    }
+}
+
+/// A decoded request, one variant per supported action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `AssumeRoleWithWebIdentity`, constraints checked.
+    AssumeRoleWithWebIdentity(AssumeRoleWithWebIdentityRequest),
+    /// `GetCallerIdentity` (no parameters; must be SigV4-signed).
+    GetCallerIdentity,
+}
+
+/// The parameters of `AssumeRoleWithWebIdentity` after the model's constraints held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRoleWithWebIdentityRequest {
+    /// `RoleArn`.
+    pub role_arn: String,
+    /// `RoleSessionName`.
+    pub role_session_name: String,
+    /// `WebIdentityToken`.
+    pub web_identity_token: Secret,
+    /// `DurationSeconds` (900..=43200); `None` means the default of 3600.
+    pub duration_seconds: Option<u32>,
+    /// `Policy`: a session policy, not yet parsed.
+    pub policy: Option<String>,
+    /// `PolicyArns.member.N.arn`, in N order.
+    pub policy_arns: Vec<String>,
+}
+
+/// Decodes and validates a request. Unknown actions give `InvalidAction`.
+pub fn decode(params: &Params) -> Result<Request, StsError> {
+    let Some(action) = params.action() else {
+        return Err(StsError::MissingAction);
+    };
+    if let Some(v) = params.get("Version")
+        && v != VERSION
+    {
+        return Err(StsError::InvalidAction {
+            action: action.to_owned(),
+            version: v.to_owned(),
+        });
+    }
+    match action {
+        "AssumeRoleWithWebIdentity" => {
+            decode_assume_role_with_web_identity(params).map(Request::AssumeRoleWithWebIdentity)
+        }
+        "GetCallerIdentity" => Ok(Request::GetCallerIdentity),
+        other => Err(StsError::InvalidAction {
+            action: other.to_owned(),
+            version: VERSION.to_owned(),
+        }),
+    }
+}
+
+/// A pattern's text (as AWS prints it) and its matcher.
+type Pattern = (&'static str, fn(&str) -> bool);
+
+struct Checker {
+    failures: Vec<ValidationFailure>,
+}
+
+impl Checker {
+    fn fail(&mut self, member: &str, value: Shown, constraint: String) {
+        self.failures.push(ValidationFailure {
+            member: member.to_owned(),
+            value,
+            constraint,
+        });
+    }
+
+    /// Length and pattern checks in Coral's order: min, max, pattern (all that fail).
+    fn string(
+        &mut self,
+        member: &str,
+        value: Option<&str>,
+        required: bool,
+        (min, max): (usize, usize),
+        pattern: Option<Pattern>,
+        sensitive: bool,
+    ) {
+        let Some(v) = value else {
+            if required {
+                self.fail(member, Shown::Null, "Member must not be null".into());
+            }
+            return;
+        };
+        let shown = || {
+            if sensitive {
+                Shown::Hidden
+            } else {
+                Shown::Value(v.to_owned())
+            }
+        };
+        let len = v.chars().map(char::len_utf16).sum::<usize>();
+        if len < min {
+            self.fail(
+                member,
+                shown(),
+                format!("Member must have length greater than or equal to {min}"),
+            );
+        }
+        if len > max {
+            self.fail(
+                member,
+                shown(),
+                format!("Member must have length less than or equal to {max}"),
+            );
+        }
+        if let Some((text, matches)) = pattern
+            && !matches(v)
+        {
+            self.fail(
+                member,
+                shown(),
+                format!("Member must satisfy regular expression pattern: {text}"),
+            );
+        }
+    }
+}
+
+fn arn_chars(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| {
+            matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+        })
+}
+
+fn session_name_chars(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-'))
+}
+
+fn policy_chars(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{FF}'))
+}
+
+/// `PolicyArns.member.N.arn` values in N order; a bare `PolicyArns=` is an empty list.
+fn policy_arns(params: &Params) -> Vec<(u32, String)> {
+    let mut by_index: BTreeMap<u32, String> = BTreeMap::new();
+    for (k, v) in &params.pairs {
+        let Some(rest) = k.strip_prefix("PolicyArns.member.") else {
+            continue;
+        };
+        let Some(n) = rest.strip_suffix(".arn") else {
+            continue;
+        };
+        if let Ok(n) = n.parse::<u32>()
+            && n >= 1
+        {
+            by_index.entry(n).or_insert_with(|| v.clone());
+        }
+    }
+    by_index.into_iter().collect()
+}
+
+fn decode_assume_role_with_web_identity(
+    params: &Params,
+) -> Result<AssumeRoleWithWebIdentityRequest, StsError> {
+    let mut c = Checker {
+        failures: Vec::new(),
+    };
+    let role_arn = params.get("RoleArn");
+    let session = params.get("RoleSessionName");
+    let token = params.get("WebIdentityToken");
+    let provider_id = params.get("ProviderId");
+    let policy = params.get("Policy");
+    let duration = params.get("DurationSeconds");
+    let arns = policy_arns(params);
+
+    c.string(
+        "roleArn",
+        role_arn,
+        true,
+        (20, 2048),
+        Some((ARN_PATTERN, arn_chars)),
+        false,
+    );
+    c.string(
+        "roleSessionName",
+        session,
+        true,
+        (2, 64),
+        Some((SESSION_NAME_PATTERN, session_name_chars)),
+        false,
+    );
+    c.string("webIdentityToken", token, true, (4, 20000), None, true);
+    c.string("providerId", provider_id, false, (4, 2048), None, false);
+    for (i, (_, arn)) in arns.iter().enumerate() {
+        let member = format!("policyArns.{}.member.arn", i + 1);
+        c.string(
+            &member,
+            Some(arn),
+            true,
+            (20, 2048),
+            Some((ARN_PATTERN, arn_chars)),
+            false,
+        );
+    }
+    c.string(
+        "policy",
+        policy,
+        false,
+        (1, 2048),
+        Some((POLICY_PATTERN, policy_chars)),
+        false,
+    );
+    let mut duration_seconds = None;
+    if let Some(d) = duration {
+        match d.trim().parse::<i64>() {
+            Ok(n) if n < 900 => c.fail(
+                "durationSeconds",
+                Shown::Value(d.to_owned()),
+                "Member must have value greater than or equal to 900".into(),
+            ),
+            Ok(n) if n > 43200 => c.fail(
+                "durationSeconds",
+                Shown::Value(d.to_owned()),
+                "Member must have value less than or equal to 43200".into(),
+            ),
+            Ok(n) => duration_seconds = u32::try_from(n).ok(),
+            Err(_) => {
+                return Err(StsError::Validation(format!(
+                    "Value '{d}' for parameter DurationSeconds is invalid. Must be an integer."
+                )));
+            }
+        }
+    }
+    if !c.failures.is_empty() {
+        return Err(StsError::validation(&c.failures));
+    }
+    if arns.len() > MAX_POLICY_ARNS {
+        return Err(StsError::Validation(format!(
+            "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to {MAX_POLICY_ARNS}"
+        )));
+    }
+    if provider_id.is_some() {
+        // Only the OAuth 2.0 providers (www.amazon.com, graph.facebook.com) use ProviderId;
+        // this server speaks OpenID Connect only.
+        return Err(StsError::InvalidParameterValue(
+            "ProviderId must not be specified for OpenID Connect ID tokens".into(),
+        ));
+    }
+    let (Some(role_arn), Some(session), Some(token)) = (role_arn, session, token) else {
+        // Unreachable: the checker reported each missing member above.
+        return Err(StsError::MissingAction);
+    };
+    Ok(AssumeRoleWithWebIdentityRequest {
+        role_arn: role_arn.to_owned(),
+        role_session_name: session.to_owned(),
+        web_identity_token: Secret::new(token),
+        duration_seconds,
+        policy: policy.map(str::to_owned),
+        policy_arns: arns.into_iter().map(|(_, a)| a).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLE: &str = "arn:aws:iam::111122223333:role/allow-read";
+
+    fn base() -> Vec<(&'static str, String)> {
+        vec![
+            ("Action", "AssumeRoleWithWebIdentity".into()),
+            ("Version", "2011-06-15".into()),
+            ("RoleArn", ROLE.into()),
+            ("RoleSessionName", "s1".into()),
+            ("WebIdentityToken", "aaaa.bbbb.cccc".into()),
+        ]
+    }
+
+    fn with(extra: &[(&'static str, &str)]) -> Params {
+        let mut p = base();
+        for (k, v) in extra {
+            p.retain(|(kk, _)| kk != k);
+            p.push((k, (*v).to_owned()));
+        }
+        Params::from_pairs(p)
+    }
+
+    fn err(p: &Params) -> StsError {
+        decode(p).unwrap_err()
+    }
+
+    #[test]
+    fn body_and_query_string() {
+        let body = b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fallow-read&RoleSessionName=s1&WebIdentityToken=a.b.c&PolicyArns.member.2.arn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FB&PolicyArns.member.1.arn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FA&DurationSeconds=900";
+        let from_body = decode(&Params::parse(None, body)).unwrap();
+        let q = std::str::from_utf8(body).unwrap();
+        let from_query = decode(&Params::parse(Some(q), b"")).unwrap();
+        assert_eq!(from_body, from_query);
+        let Request::AssumeRoleWithWebIdentity(r) = from_body else {
+            panic!("wrong action")
+        };
+        assert_eq!(r.role_arn, ROLE);
+        assert_eq!(r.web_identity_token.expose(), "a.b.c");
+        assert_eq!(r.duration_seconds, Some(900));
+        assert_eq!(
+            r.policy_arns,
+            vec!["arn:aws:iam::aws:policy/A", "arn:aws:iam::aws:policy/B"]
+        );
+        assert!(
+            !format!("{r:?}").contains("a.b.c"),
+            "token leaked into Debug"
+        );
+    }
+
+    #[test]
+    fn bare_policy_arns_is_empty_list() {
+        let p = with(&[("PolicyArns", "")]);
+        let Request::AssumeRoleWithWebIdentity(r) = decode(&p).unwrap() else {
+            panic!()
+        };
+        assert!(r.policy_arns.is_empty());
+    }
+
+    #[test]
+    fn actions() {
+        assert_eq!(
+            decode(&Params::parse(
+                None,
+                b"Action=GetCallerIdentity&Version=2011-06-15"
+            ))
+            .unwrap(),
+            Request::GetCallerIdentity
+        );
+        let e = err(&Params::parse(
+            None,
+            b"Action=AssumeRole&Version=2011-06-15",
+        ));
+        assert_eq!(e.code(), "InvalidAction");
+        assert_eq!(
+            e.message(),
+            "Could not find operation AssumeRole for version 2011-06-15"
+        );
+        let e = err(&Params::parse(
+            None,
+            b"Action=GetCallerIdentity&Version=2010-01-01",
+        ));
+        assert_eq!(e.code(), "InvalidAction");
+        assert_eq!(
+            err(&Params::parse(None, b"Version=2011-06-15")).code(),
+            "MissingAction"
+        );
+    }
+
+    #[test]
+    fn session_name_pattern_and_length() {
+        let e = err(&with(&[("RoleSessionName", "a:b")]));
+        assert_eq!(e.code(), "ValidationError");
+        assert_eq!(e.status(), 400);
+        assert_eq!(
+            e.message(),
+            r"1 validation error detected: Value 'a:b' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*"
+        );
+        let long = "x".repeat(65);
+        assert_eq!(
+            err(&with(&[("RoleSessionName", &long)])).message(),
+            format!(
+                "1 validation error detected: Value '{long}' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64"
+            )
+        );
+        assert!(decode(&with(&[("RoleSessionName", "a_b+c=d,e.f@g-h")])).is_ok());
+    }
+
+    #[test]
+    fn several_errors_listed_together() {
+        let e = err(&with(&[
+            ("RoleSessionName", "a"),
+            ("DurationSeconds", "100"),
+        ]));
+        assert_eq!(
+            e.message(),
+            "2 validation errors detected: Value 'a' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2; Value '100' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"
+        );
+    }
+
+    #[test]
+    fn missing_required_and_sensitive_token() {
+        let p = Params::from_pairs([
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("WebIdentityToken", "ab"),
+        ]);
+        assert_eq!(
+            err(&p).message(),
+            "3 validation errors detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null; Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null; Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4"
+        );
+    }
+
+    #[test]
+    fn bounds() {
+        assert_eq!(
+            err(&with(&[("RoleArn", "arn:aws:iam::1:r")])).code(),
+            "ValidationError"
+        );
+        assert!(
+            err(&with(&[("DurationSeconds", "43201")]))
+                .message()
+                .ends_with("Member must have value less than or equal to 43200")
+        );
+        assert!(decode(&with(&[("DurationSeconds", "43200")])).is_ok());
+        assert_eq!(
+            err(&with(&[("DurationSeconds", "soon")])).code(),
+            "ValidationError"
+        );
+        let big = "x".repeat(2049);
+        assert!(
+            err(&with(&[("Policy", &big)]))
+                .message()
+                .ends_with("Member must have length less than or equal to 2048")
+        );
+        let token = "x".repeat(20001);
+        let e = err(&with(&[("WebIdentityToken", &token)]));
+        assert!(!e.message().contains("xxxx"), "token echoed");
+    }
+
+    #[test]
+    fn at_most_ten_policy_arns() {
+        let arns: Vec<(String, String)> = (1..=11)
+            .map(|i| {
+                (
+                    format!("PolicyArns.member.{i}.arn"),
+                    format!("arn:aws:iam::aws:policy/P{i}"),
+                )
+            })
+            .collect();
+        let mut pairs: Vec<(String, String)> =
+            base().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        pairs.extend(arns.iter().take(10).cloned());
+        assert!(decode(&Params::from_pairs(pairs.clone())).is_ok());
+        pairs.extend(arns.iter().skip(10).cloned());
+        assert_eq!(
+            decode(&Params::from_pairs(pairs)).unwrap_err().code(),
+            "ValidationError"
+        );
+    }
+
+    #[test]
+    fn short_policy_arn_names_its_member() {
+        let e = err(&with(&[("PolicyArns.member.1.arn", "arn:x")]));
+        assert!(
+            e.message().contains("at 'policyArns.1.member.arn'"),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn debug_of_params_hides_values() {
+        let p = with(&[]);
+        assert!(!format!("{p:?}").contains("aaaa.bbbb"));
+    }
+}

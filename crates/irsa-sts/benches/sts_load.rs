@@ -1,0 +1,207 @@
+//! Load harness: AssumeRoleWithWebIdentity per second and p50/p99 against `irsa sts` on
+//! loopback (RS256-2048 tokens, warm keys, keep-alive), beside the raw RS256 verify rate in
+//! the same run and beside moto's server answering the same requests (when installed by
+//! scripts/deps/sts-clients.sh).
+//!
+//! cargo bench -p irsa-sts --bench sts_load -- [seconds=5] [connections=4]
+
+use irsa_jose::{Algorithm, Jwks, SigningKey, Validation};
+use serde_json::{Map, Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const ISS: &str = "https://oidc.example.test/id/ABC";
+const ROLE: &str = "arn:aws:iam::111122223333:role/reader";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One keep-alive connection; returns per-request latencies (µs) until `deadline`.
+fn worker(addr: SocketAddr, body: String, deadline: Instant) -> (Vec<u64>, usize) {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        w.write_all(req.as_bytes()).unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let ok = line.split(' ').nth(1) == Some("200");
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            r.read_line(&mut h).unwrap();
+            if h == "\r\n" || h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut b = vec![0; len];
+        r.read_exact(&mut b).unwrap();
+        lat.push(t.elapsed().as_micros() as u64);
+        if !ok {
+            errors += 1;
+        }
+    }
+    (lat, errors)
+}
+
+fn load(name: &str, addr: SocketAddr, body: &str, secs: u64, conns: usize) {
+    // Warm-up.
+    worker(addr, body.to_owned(), Instant::now() + Duration::from_millis(300));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let handles: Vec<_> = (0..conns)
+        .map(|_| {
+            let b = body.to_owned();
+            std::thread::spawn(move || worker(addr, b, deadline))
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for h in handles {
+        let (l, e) = h.join().unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
+    println!(
+        "{name:<28} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} requests, {errors} non-200)",
+        all.len() as f64 / elapsed,
+        pct(0.50),
+        pct(0.99),
+        all.len()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let conns: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4);
+
+    let key = SigningKey::generate(Algorithm::RS256).unwrap();
+    let jwks = Jwks {
+        keys: vec![key.public_jwk().unwrap()],
+    };
+    let n = now();
+    let claims: Map<String, Value> = json!({"iss": ISS, "sub": "system:serviceaccount:default:reader",
+        "aud": ["sts.amazonaws.com"], "iat": n, "exp": n + 3600})
+    .as_object()
+    .unwrap()
+    .clone();
+    let token = key.sign_jwt(&Map::new(), &claims).unwrap();
+    let body = format!(
+        "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName=bench&WebIdentityToken={}",
+        enc(ROLE),
+        enc(&token)
+    );
+
+    // Raw RS256 verification rate (one core).
+    let auds = vec!["sts.amazonaws.com".to_owned()];
+    let v = Validation::new(ISS, &auds, n);
+    let t = Instant::now();
+    let mut count = 0u64;
+    while t.elapsed() < Duration::from_secs(2) {
+        irsa_jose::verify(&token, &jwks, &v).unwrap();
+        count += 1;
+    }
+    println!(
+        "{:<28} {:>9.0} verify/s (one thread)",
+        "raw RS256-2048 verify",
+        count as f64 / t.elapsed().as_secs_f64()
+    );
+
+    // irsa sts in-process.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwks.json"), jwks.to_json()).unwrap();
+    let cfg = format!(
+        r#"account: "111122223333"
+region: us-east-1
+providers:
+  - issuer: {ISS}
+    audiences: [sts.amazonaws.com]
+    jwksFile: jwks.json
+roles:
+  - name: reader
+    trustPolicy: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Principal: {{Federated: "arn:aws:iam::111122223333:oidc-provider/oidc.example.test/id/ABC"}}, Action: "sts:AssumeRoleWithWebIdentity", Condition: {{StringEquals: {{"oidc.example.test/id/ABC:sub": "system:serviceaccount:default:reader"}}}}}}]}}
+"#
+    );
+    std::fs::write(dir.path().join("sts.yaml"), cfg).unwrap();
+    let server =
+        irsa_sts::Server::from_file(&dir.path().join("sts.yaml"), irsa_sts::Options::default())
+            .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            irsa_sts::serve(l, server, std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    load(&format!("irsa sts ({conns} conns)"), addr, &body, secs, conns);
+
+    // moto_server, when installed.
+    let root = irsa_test::workspace_root();
+    let moto = root.join(".cache/sts-clients/venv/bin/moto_server");
+    if !moto.exists() {
+        println!("moto_server not installed: run scripts/deps/sts-clients.sh");
+        return;
+    }
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(&moto)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let maddr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let up = Instant::now();
+    while TcpStream::connect(maddr).is_err() {
+        assert!(up.elapsed() < Duration::from_secs(30), "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    load(&format!("moto_server ({conns} conns)"), maddr, &body, secs, conns);
+    let _ = child.kill();
+    let _ = child.wait();
+}

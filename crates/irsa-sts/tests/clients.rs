@@ -1,0 +1,755 @@
+//! `irsa sts` driven over HTTP on loopback: the wire format checked byte by byte, then
+//! REAL clients (aws-sdk-rust, boto3, the AWS CLI, aws-sdk-go-v2, the JS SDK v3) obtaining
+//! credentials through their web-identity providers and calling GetCallerIdentity, and
+//! meeting failures with the right error codes.
+//!
+//! External clients come from `scripts/deps/sts-clients.sh`; when one is missing the test
+//! fails naming the script, unless IRSA_SKIP_EXTERNAL=1.
+
+use irsa_jose::{Algorithm, Jwks, SigningKey};
+use serde_json::{Map, Value, json};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const ISS: &str = "https://oidc.example.test/id/ABC";
+const ACCOUNT: &str = "111122223333";
+const ROLE: &str = "arn:aws:iam::111122223333:role/team/reader";
+const READER: &str = "system:serviceaccount:default:reader";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn key() -> &'static SigningKey {
+    static K: OnceLock<SigningKey> = OnceLock::new();
+    K.get_or_init(|| SigningKey::generate(Algorithm::RS256).unwrap())
+}
+
+fn config_yaml(account: &str, sub: &str) -> String {
+    format!(
+        r#"
+account: "{account}"
+region: us-east-1
+providers:
+  - issuer: {ISS}
+    audiences: [sts.amazonaws.com]
+    jwksFile: jwks.json
+roles:
+  - name: reader
+    path: /team/
+    maxSessionDuration: 7200
+    trustPolicy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {{Federated: "arn:aws:iam::{account}:oidc-provider/oidc.example.test/id/ABC"}}
+          Action: sts:AssumeRoleWithWebIdentity
+          Condition:
+            StringEquals:
+              "oidc.example.test/id/ABC:aud": sts.amazonaws.com
+              "oidc.example.test/id/ABC:sub": "{sub}"
+    policies:
+      read: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Action: "s3:GetObject", Resource: "*"}}]}}
+signingKeys:
+  - file: master.key
+"#
+    )
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+    server: Arc<irsa_sts::Server>,
+}
+
+impl Fixture {
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    /// Writes a token file with `claims` merged over good defaults; returns its path.
+    fn token_file(&self, name: &str, overrides: Value) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, token(overrides)).unwrap();
+        p
+    }
+}
+
+fn token(overrides: Value) -> String {
+    let n = now();
+    let mut c: Map<String, Value> = json!({
+        "iss": ISS, "sub": READER, "aud": ["sts.amazonaws.com"],
+        "iat": n - 5, "nbf": n - 5, "exp": n + 3600,
+        "kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "reader"}}
+    })
+    .as_object()
+    .unwrap()
+    .clone();
+    for (k, v) in overrides.as_object().unwrap() {
+        c.insert(k.clone(), v.clone());
+    }
+    key().sign_jwt(&Map::new(), &c).unwrap()
+}
+
+fn start(options: irsa_sts::Options) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = Jwks {
+        keys: vec![key().public_jwk().unwrap()],
+    };
+    std::fs::write(dir.path().join("jwks.json"), jwks.to_json()).unwrap();
+    std::fs::write(dir.path().join("master.key"), "11".repeat(32)).unwrap();
+    let cfg = dir.path().join("sts.yaml");
+    std::fs::write(&cfg, config_yaml(ACCOUNT, READER)).unwrap();
+    let server = irsa_sts::Server::from_file(&cfg, options).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s2 = server.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            irsa_sts::serve(l, s2, std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    Fixture { dir, addr, server }
+}
+
+fn shared() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| start(irsa_sts::Options::default()))
+}
+
+struct HttpResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl HttpResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn code(&self) -> String {
+        between(&self.body, "<Code>", "</Code>")
+    }
+}
+
+fn between(s: &str, a: &str, b: &str) -> String {
+    let start = s.find(a).map(|i| i + a.len()).unwrap_or(0);
+    let end = s[start..].find(b).map(|i| i + start).unwrap_or(start);
+    s[start..end].to_owned()
+}
+
+/// A minimal HTTP/1.1 client (Connection: close).
+fn http(addr: SocketAddr, method: &str, target: &str, body: &str) -> HttpResponse {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let enc: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={enc}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn assume_body(tok: &str, extra: &[(&str, &str)]) -> String {
+    let mut p = vec![
+        ("Action", "AssumeRoleWithWebIdentity"),
+        ("Version", "2011-06-15"),
+        ("RoleArn", ROLE),
+        ("RoleSessionName", "wire"),
+        ("WebIdentityToken", tok),
+    ];
+    p.extend_from_slice(extra);
+    form(&p)
+}
+
+// ---------------------------------------------------------------- wire format
+
+#[test]
+fn wire_success_shape_and_headers() {
+    let f = shared();
+    let tok = token(json!({}));
+    let r = http(
+        f.addr,
+        "POST",
+        "/",
+        &assume_body(&tok, &[("PolicyArns", "")]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("text/xml"));
+    let rid = r.header("x-amzn-requestid").unwrap().to_owned();
+    assert_eq!(rid.len(), 36);
+    assert!(r.body.starts_with(
+        "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+    ));
+    assert_eq!(between(&r.body, "<RequestId>", "</RequestId>"), rid);
+    let akid = between(&r.body, "<AccessKeyId>", "</AccessKeyId>");
+    assert!(akid.starts_with("ASIA") && akid.len() == 20, "{akid}");
+    assert_eq!(
+        between(&r.body, "<SecretAccessKey>", "</SecretAccessKey>").len(),
+        40
+    );
+    assert_eq!(
+        between(&r.body, "<Arn>", "</Arn>"),
+        "arn:aws:sts::111122223333:assumed-role/reader/wire"
+    );
+    let role_id = between(&r.body, "<AssumedRoleId>", "</AssumedRoleId>");
+    assert!(role_id.starts_with("AROA") && role_id.ends_with(":wire") && role_id.len() == 26);
+    assert_eq!(
+        between(&r.body, "<Provider>", "</Provider>"),
+        "arn:aws:iam::111122223333:oidc-provider/oidc.example.test/id/ABC"
+    );
+    assert_eq!(
+        between(&r.body, "<Audience>", "</Audience>"),
+        "sts.amazonaws.com"
+    );
+    assert_eq!(
+        between(
+            &r.body,
+            "<SubjectFromWebIdentityToken>",
+            "</SubjectFromWebIdentityToken>"
+        ),
+        READER
+    );
+    let exp = between(&r.body, "<Expiration>", "</Expiration>");
+    assert!(exp.ends_with('Z') && exp.len() == 20, "{exp}");
+    assert!(!r.body.contains("PackedPolicySize"));
+}
+
+#[test]
+fn wire_query_string_and_errors() {
+    let f = shared();
+    let tok = token(json!({}));
+    let r = http(f.addr, "GET", &format!("/?{}", assume_body(&tok, &[])), "");
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let bad_name = assume_body(&tok, &[]).replace("RoleSessionName=wire", "RoleSessionName=a%3Ab");
+    let r = http(f.addr, "POST", "/", &bad_name);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body,
+        format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>ValidationError</Code>\n    <Message>1 validation error detected: Value &apos;a:b&apos; at &apos;roleSessionName&apos; failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
+            r.header("x-amzn-requestid").unwrap()
+        )
+    );
+    let r = http(f.addr, "POST", "/", "Action=AssumeRole&Version=2011-06-15");
+    assert_eq!((r.status, r.code().as_str()), (400, "InvalidAction"));
+    let r = http(
+        f.addr,
+        "POST",
+        "/",
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "MissingAuthenticationToken")
+    );
+    let r = http(
+        f.addr,
+        "POST",
+        "/",
+        &assume_body(&tok, &[("DurationSeconds", "7201")]),
+    );
+    assert_eq!((r.status, r.code().as_str()), (400, "ValidationError"));
+    let unknown_role = assume_body(&tok, &[]).replace("team%2Freader", "team%2Fnope");
+    let r = http(f.addr, "POST", "/", &unknown_role);
+    assert_eq!((r.status, r.code().as_str()), (403, "AccessDenied"));
+}
+
+#[test]
+fn wire_body_limit() {
+    let f = shared();
+    let big = "x".repeat(70 * 1024);
+    let r = http(
+        f.addr,
+        "POST",
+        "/",
+        &format!("Action=GetCallerIdentity&pad={big}"),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (413, "RequestEntityTooLarge")
+    );
+}
+
+#[test]
+fn throttles_at_once_over_capacity() {
+    // Capacity 0 would be useless; capacity 1 with a request held open by a slow body.
+    let f = start(irsa_sts::Options {
+        max_concurrency: 1,
+        ..irsa_sts::Options::default()
+    });
+    let mut slow = TcpStream::connect(f.addr).unwrap();
+    write!(
+        slow,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\nAction="
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let r = http(f.addr, "POST", "/", "Action=GetCallerIdentity");
+    assert_eq!(r.code(), "Throttling");
+    assert_eq!(r.status, 400);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "did not answer at once"
+    );
+    drop(slow);
+}
+
+#[test]
+fn request_timeout_is_bounded() {
+    let f = start(irsa_sts::Options {
+        request_timeout: Duration::from_millis(500),
+        ..irsa_sts::Options::default()
+    });
+    let mut slow = TcpStream::connect(f.addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        slow,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\nAction="
+    )
+    .unwrap();
+    let mut raw = String::new();
+    slow.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 503"), "{raw}");
+    assert!(raw.contains("<Code>ServiceUnavailable</Code>"));
+}
+
+#[test]
+fn reload_keeps_old_config_when_bad_and_applies_good() {
+    let f = start(irsa_sts::Options::default());
+    let cfg = f.path("sts.yaml");
+    let tok = token(json!({}));
+    let ok = || http(f.addr, "POST", "/", &assume_body(&tok, &[])).status;
+    assert_eq!(ok(), 200);
+    std::fs::write(&cfg, "account: [not valid").unwrap();
+    assert!(f.server.reload(&cfg).is_err());
+    assert_eq!(ok(), 200, "old configuration kept");
+    std::fs::write(
+        &cfg,
+        config_yaml(ACCOUNT, "system:serviceaccount:default:other"),
+    )
+    .unwrap();
+    f.server.reload(&cfg).unwrap();
+    assert_eq!(ok(), 403, "new trust policy applied");
+}
+
+#[test]
+fn sessions_survive_key_rotation() {
+    // Credentials sealed by the old key still open after the key ring gains a new active key.
+    let f = start(irsa_sts::Options::default());
+    let conf = aws_conf(&f, &f.token_file("rot.token", json!({})));
+    let client = aws_sdk_sts::Client::new(&conf);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        client.get_caller_identity().send().await.unwrap();
+        std::fs::write(f.path("new.key"), "22".repeat(32)).unwrap();
+        let cfg = config_yaml(ACCOUNT, READER).replace(
+            "signingKeys:\n  - file: master.key",
+            "signingKeys:\n  - file: new.key\n  - file: master.key",
+        );
+        std::fs::write(f.path("sts.yaml"), cfg).unwrap();
+        f.server.reload(&f.path("sts.yaml")).unwrap();
+        let id = client.get_caller_identity().send().await.unwrap();
+        assert_eq!(id.account(), Some(ACCOUNT));
+    });
+}
+
+// ---------------------------------------------------------------- aws-sdk-rust
+
+fn aws_conf(f: &Fixture, token_file: &Path) -> aws_config::SdkConfig {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let url = f.url();
+    let tf = token_file.display().to_string();
+    let env = Env::from_slice(&[
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", tf.as_str()),
+        ("AWS_ROLE_ARN", ROLE),
+        ("AWS_ROLE_SESSION_NAME", "rust-sdk"),
+        ("AWS_ENDPOINT_URL_STS", url.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_CONFIG_FILE", "/nonexistent/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .env(env)
+            .fs(Fs::real())
+            .load(),
+    )
+}
+
+#[test]
+fn aws_sdk_rust_web_identity_then_get_caller_identity() {
+    let f = shared();
+    let conf = aws_conf(f, &f.token_file("rust.token", json!({})));
+    let client = aws_sdk_sts::Client::new(&conf);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let id = client.get_caller_identity().send().await.unwrap();
+        assert_eq!(
+            id.arn(),
+            Some("arn:aws:sts::111122223333:assumed-role/reader/rust-sdk")
+        );
+        assert_eq!(id.account(), Some(ACCOUNT));
+        assert!(id.user_id().unwrap().starts_with("AROA"));
+    });
+}
+
+#[test]
+#[allow(clippy::result_large_err, reason = "the SDK's error type")]
+fn aws_sdk_rust_failures() {
+    let f = shared();
+    let conf = aws_conf(f, &f.token_file("rust-fail.token", json!({})));
+    let client = aws_sdk_sts::Client::new(&conf);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let call = |tok: String, policy: Option<&str>| {
+        rt.block_on(async {
+            client
+                .assume_role_with_web_identity()
+                .role_arn(ROLE)
+                .role_session_name("rust")
+                .web_identity_token(tok)
+                .set_policy(policy.map(str::to_owned))
+                .send()
+                .await
+        })
+    };
+    use aws_sdk_sts::operation::assume_role_with_web_identity::{
+        AssumeRoleWithWebIdentityError, AssumeRoleWithWebIdentityOutput,
+    };
+    let code_of = |r: Result<
+        AssumeRoleWithWebIdentityOutput,
+        aws_sdk_sts::error::SdkError<AssumeRoleWithWebIdentityError, _>,
+    >|
+     -> (String, String) {
+        use aws_sdk_sts::error::ProvideErrorMetadata;
+        let se: AssumeRoleWithWebIdentityError = r.unwrap_err().into_service_error();
+        (
+            se.code().unwrap_or_default().to_owned(),
+            se.message().unwrap_or_default().to_owned(),
+        )
+    };
+    for (overrides, want_code, want_msg) in failure_cases() {
+        let (code, msg) = code_of(call(token(overrides), None));
+        assert_eq!(code, want_code, "{msg}");
+        assert!(msg.starts_with(want_msg), "{code}: {msg}");
+    }
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/*"}]}"#;
+    let out = call(token(json!({})), Some(narrow)).unwrap();
+    #[allow(deprecated)]
+    let size = out.packed_policy_size().unwrap();
+    assert!(size > 0 && size <= 100);
+    let (code, _) = code_of(call(
+        token(json!({})),
+        Some(r#"{"Statement":[{"Effect":"Maybe"}]}"#),
+    ));
+    assert_eq!(code, "MalformedPolicyDocument");
+}
+
+/// (claim overrides, code, message prefix) — the same for every client.
+fn failure_cases() -> Vec<(Value, &'static str, &'static str)> {
+    let n = now();
+    vec![
+        (
+            json!({"exp": n - 400, "iat": n - 4000, "nbf": n - 4000}),
+            "ExpiredTokenException",
+            "Token expired: current date/time",
+        ),
+        (
+            json!({"aud": ["someone-else"]}),
+            "InvalidIdentityToken",
+            "Incorrect token audience",
+        ),
+        (
+            json!({"sub": "system:serviceaccount:default:intruder"}),
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        ),
+        (
+            json!({"iss": "https://unknown.example.test"}),
+            "InvalidIdentityToken",
+            "No OpenIDConnect provider found in your account for https://unknown.example.test",
+        ),
+    ]
+}
+
+// ---------------------------------------------------------------- external clients
+
+fn external(path: PathBuf, what: &str) -> Option<PathBuf> {
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("IRSA_SKIP_EXTERNAL").as_deref() == Ok("1") {
+        eprintln!(
+            "skipping {what}: {} missing (IRSA_SKIP_EXTERNAL=1)",
+            path.display()
+        );
+        return None;
+    }
+    panic!(
+        "{what} not installed at {}: run scripts/deps/sts-clients.sh (or set IRSA_SKIP_EXTERNAL=1)",
+        path.display()
+    );
+}
+
+fn root() -> PathBuf {
+    irsa_test::workspace_root()
+}
+
+/// Runs a client with a clean environment (no credentials, no config files), bounded in time.
+fn run_client(
+    f: &Fixture,
+    program: &Path,
+    args: &[&str],
+    token_file: &Path,
+    extra_env: &[(&str, String)],
+) -> (bool, String, String) {
+    let home = f.path("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", token_file)
+        .env("AWS_ROLE_ARN", ROLE)
+        .env("AWS_ENDPOINT_URL_STS", f.url())
+        .env("AWS_REGION", "us-east-1")
+        // As the pod identity webhook injects both (botocore reads only the second).
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{} did not finish in 120 s", program.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn check_client_json(
+    client: &str,
+    f: &Fixture,
+    program: &Path,
+    prefix_args: &[&str],
+    session_prefix: &str,
+) {
+    // 1. Credentials through the web-identity provider, then GetCallerIdentity.
+    let tf = f.token_file(&format!("{client}.token"), json!({}));
+    let mut args = prefix_args.to_vec();
+    args.push("identity");
+    let (ok, out, err) = run_client(f, program, &args, &tf, &[]);
+    assert!(ok, "{client} identity failed: {out}\n{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{client}: {out}"));
+    let arn = v["Arn"].as_str().unwrap();
+    assert!(
+        arn.starts_with(&format!(
+            "arn:aws:sts::111122223333:assumed-role/reader/{session_prefix}"
+        )),
+        "{client}: {arn}"
+    );
+    assert_eq!(v["Account"], ACCOUNT);
+    assert!(v["UserId"].as_str().unwrap().starts_with("AROA"));
+
+    // 2. Failures, surfaced with the right code.
+    for (i, (overrides, code, msg)) in failure_cases().into_iter().enumerate() {
+        let tf = f.token_file(&format!("{client}-fail-{i}.token"), overrides);
+        let mut args = prefix_args.to_vec();
+        args.push("assume");
+        let (_, out, err) = run_client(f, program, &args, &tf, &[]);
+        let v: Value = serde_json::from_str(out.trim())
+            .unwrap_or_else(|_| panic!("{client} case {i}: {out}\n{err}"));
+        assert_eq!(v["code"], code, "{client} case {i}: {v}");
+        assert!(
+            v["message"].as_str().unwrap_or("").starts_with(msg),
+            "{client} case {i}: {v}"
+        );
+    }
+    // 3. A session policy that narrows: accepted, PackedPolicySize reported.
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/*"}]}"#;
+    let mut args = prefix_args.to_vec();
+    args.push("assume");
+    let (_, out, err) = run_client(
+        f,
+        program,
+        &args,
+        &tf,
+        &[("STS_TEST_POLICY", narrow.to_owned())],
+    );
+    let v: Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{client}: {out}\n{err}"));
+    assert_eq!(v["code"], "OK", "{client}: {v}");
+    let size = v["packedPolicySize"].as_i64().unwrap();
+    assert!(size > 0 && size <= 100, "{client}: {v}");
+}
+
+#[test]
+fn boto3() {
+    let Some(py) = external(root().join(".cache/sts-clients/venv/bin/python"), "boto3") else {
+        return;
+    };
+    let script = root().join("tools/sdk-python/sts_client.py");
+    let f = shared();
+    check_client_json(
+        "boto3",
+        f,
+        &py,
+        &[script.to_str().unwrap()],
+        "botocore-session-",
+    );
+}
+
+#[test]
+fn aws_cli() {
+    let Some(aws) = external(root().join(".cache/sts-clients/venv/bin/aws"), "aws cli") else {
+        return;
+    };
+    let f = shared();
+    let tf = f.token_file("cli.token", json!({}));
+    let (ok, out, err) = run_client(
+        f,
+        &aws,
+        &["sts", "get-caller-identity", "--output", "json"],
+        &tf,
+        &[],
+    );
+    assert!(ok, "aws sts get-caller-identity: {out}\n{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["Arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:sts::111122223333:assumed-role/reader/botocore-session-")
+    );
+    for (i, (overrides, code, msg)) in failure_cases().into_iter().enumerate() {
+        let tok = token(overrides);
+        let (ok, out, err) = run_client(
+            f,
+            &aws,
+            &[
+                "sts",
+                "assume-role-with-web-identity",
+                "--role-arn",
+                ROLE,
+                "--role-session-name",
+                "cli",
+                "--web-identity-token",
+                &tok,
+            ],
+            &tf,
+            &[],
+        );
+        assert!(!ok, "case {i} succeeded: {out}");
+        assert!(err.contains(&format!("({code})")), "case {i}: {err}");
+        assert!(err.contains(msg), "case {i}: {err}");
+    }
+}
+
+#[test]
+fn aws_sdk_go_v2() {
+    let Some(bin) = external(
+        root().join(".cache/sts-clients/sdk-go-client"),
+        "aws-sdk-go-v2 client",
+    ) else {
+        return;
+    };
+    check_client_json("go", shared(), &bin, &[], "");
+}
+
+#[test]
+fn aws_sdk_js_v3() {
+    let Some(_) = external(
+        root().join("tools/sdk-js/node_modules/@aws-sdk/client-sts"),
+        "@aws-sdk/client-sts",
+    ) else {
+        return;
+    };
+    let node = PathBuf::from("node");
+    let script = root().join("tools/sdk-js/sts-client.mjs");
+    check_client_json("js", shared(), &node, &[script.to_str().unwrap()], "");
+}

@@ -1,0 +1,316 @@
+//! Wiring: from a validated [`Config`] to running servers, watchers and the shutdown
+//! sequence (readiness false → drain delay → stop accepting → in-flight requests finish).
+
+use crate::cache::{self, CcFile, KubeFetcher, SaCache, Shared};
+use crate::metrics::Metrics;
+use crate::server::{self, AppState, Health};
+use crate::tls::{self, Reload, ReloadingCert};
+use irsa_mutate::{ConfigMapConfig, ContainerCredentialsConfig, Settings};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::runtime::reflector;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// Server configuration (the `irsa webhook` flags, validated).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `--listen-address` for both ports.
+    pub listen_address: IpAddr,
+    /// `--port` (TLS).
+    pub port: u16,
+    /// `--metrics-port` (plain HTTP).
+    pub metrics_port: u16,
+    /// `--tls-cert`.
+    pub tls_cert: PathBuf,
+    /// `--tls-key`.
+    pub tls_key: PathBuf,
+    /// `--tls-min-version`.
+    pub tls_min_version: String,
+    /// `--tls-cipher-suites`.
+    pub tls_cipher_suites: String,
+    /// `--in-cluster`: the reference's CSR mode, not supported; see [`RunError::InCluster`].
+    pub in_cluster: bool,
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--kube-api`.
+    pub kube_api: Option<String>,
+    /// `--namespace` (of the ConfigMap).
+    pub namespace: String,
+    /// Mutation settings.
+    pub settings: Settings,
+    /// `--watch-config-map`.
+    pub watch_config_map: bool,
+    /// `--watch-container-credentials-config`.
+    pub container_credentials_config: Option<PathBuf>,
+    /// `--service-account-lookup-grace-period` (capped at 1 s, zero turns lookups off).
+    pub sa_lookup_grace_period: Duration,
+    /// `--enable-debugging-handlers`.
+    pub enable_debugging_handlers: bool,
+    /// How often the certificate and container-credentials files are re-read.
+    pub file_poll_interval: Duration,
+    /// How long to keep serving after readiness went false on SIGTERM.
+    pub shutdown_delay: Duration,
+    /// How long in-flight requests get to finish after that.
+    pub shutdown_timeout: Duration,
+    /// Bound of an AdmissionReview body.
+    pub max_body_bytes: usize,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// `--in-cluster=true` without certificate files.
+    #[error(
+        "--in-cluster=true (certificates from a Kubernetes CSR) is not supported: its signer `kubernetes.io/legacy-unknown` is not signed by modern clusters. Mount a certificate (e.g. from cert-manager) and pass --in-cluster=false --tls-cert=<file> --tls-key=<file> (missing: `{0}`)"
+    )]
+    InCluster(PathBuf),
+    /// TLS options or key material.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// Kubernetes client configuration.
+    #[error("kubernetes client: {0}")]
+    Kube(String),
+    /// A listener.
+    #[error(transparent)]
+    Serve(#[from] server::ServeError),
+    /// Signal handling.
+    #[error("cannot install signal handlers: {0}")]
+    Signal(std::io::Error),
+}
+
+/// How the process should exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Clean shutdown after SIGTERM/SIGINT.
+    Clean,
+    /// A second signal cut the shutdown short.
+    Forced,
+}
+
+async fn kube_client(cfg: &Config) -> Result<kube::Client, RunError> {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let kerr = |e: &dyn std::fmt::Display| RunError::Kube(e.to_string());
+    let parse_url = |u: &str| -> Result<http::Uri, RunError> {
+        u.parse()
+            .map_err(|e| RunError::Kube(format!("invalid --kube-api `{u}`: {e}")))
+    };
+    let config = match (&cfg.kubeconfig, &cfg.kube_api) {
+        (Some(path), api) => {
+            let kc = Kubeconfig::read_from(path).map_err(|e| kerr(&e))?;
+            let mut c = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| kerr(&e))?;
+            if let Some(a) = api {
+                c.cluster_url = parse_url(a)?;
+            }
+            c
+        }
+        (None, Some(a)) => kube::Config::new(parse_url(a)?),
+        (None, None) => kube::Config::infer().await.map_err(|e| kerr(&e))?,
+    };
+    kube::Client::try_from(config).map_err(|e| kerr(&e))
+}
+
+/// Runs the webhook until the first message on `signals` (a signal name), then shuts down
+/// gracefully; a second message exits at once. [`run`] feeds it SIGTERM/SIGINT.
+pub async fn run_with(
+    cfg: Config,
+    mut signals: tokio::sync::mpsc::Receiver<&'static str>,
+) -> Result<Exit, RunError> {
+    // TLS first: a bad certificate or option fails before anything else starts
+    if cfg.in_cluster {
+        for p in [&cfg.tls_cert, &cfg.tls_key] {
+            if !p.exists() {
+                return Err(RunError::InCluster(p.clone()));
+            }
+        }
+        tracing::warn!(
+            "--in-cluster=true: CSR certificates are not supported; serving the certificate files instead"
+        );
+    }
+    let (min, below_12) = tls::parse_min_version(&cfg.tls_min_version)?;
+    if below_12 {
+        tracing::warn!(
+            requested = %cfg.tls_min_version,
+            "rustls implements TLS 1.2 and 1.3 only; the minimum is TLS 1.2"
+        );
+    }
+    let suites = tls::parse_cipher_suites(&cfg.tls_cipher_suites, min)?;
+    if !suites.ignored.is_empty() {
+        tracing::warn!(ignored = ?suites.ignored, "cipher suites not implemented by rustls are ignored");
+    }
+    let cert = Arc::new(ReloadingCert::new(
+        cfg.tls_cert.clone(),
+        cfg.tls_key.clone(),
+        tls::provider(&suites),
+    )?);
+    let tls_config = Arc::new(tls::server_config(min, &suites, cert.clone())?);
+
+    let client = kube_client(&cfg).await?;
+    let metrics = Metrics::new();
+    let prefix = cfg.settings.annotation_prefix.clone();
+
+    let (reader, writer) = reflector::store::<ServiceAccount>();
+    let restart = Arc::new(Notify::new());
+    tokio::spawn(cache::run_sa_reflector(
+        client.clone(),
+        writer,
+        prefix.clone(),
+        restart.clone(),
+        metrics.clone(),
+    ));
+    let sa = SaCache::new(
+        reader,
+        Some(Arc::new(KubeFetcher {
+            client: client.clone(),
+        })),
+        cfg.sa_lookup_grace_period,
+        &prefix,
+    );
+    if cfg.sa_lookup_grace_period > cache::MAX_GRACE {
+        tracing::warn!(
+            requested = ?cfg.sa_lookup_grace_period,
+            "--service-account-lookup-grace-period is capped at 1s"
+        );
+    }
+
+    let health = Arc::new(Health::default());
+    let config_map = if cfg.watch_config_map {
+        let shared = Arc::new(Shared::<ConfigMapConfig>::default());
+        tokio::spawn(cache::run_config_map_watch(
+            client.clone(),
+            cfg.namespace.clone(),
+            shared.clone(),
+            health.config_map_synced.clone(),
+            metrics.clone(),
+        ));
+        Some(shared)
+    } else {
+        health.config_map_synced.store(true, Ordering::SeqCst);
+        None
+    };
+    let container_credentials = match &cfg.container_credentials_config {
+        Some(path) => {
+            let shared = Arc::new(Shared::<ContainerCredentialsConfig>::default());
+            let mut file = CcFile::new(path.clone());
+            if let Some(r) = file.check(&shared) {
+                Metrics::inc_result(&metrics.config_reloads, r);
+            }
+            tokio::spawn(file.run(cfg.file_poll_interval, shared.clone(), metrics.clone()));
+            Some(shared)
+        }
+        None => None,
+    };
+
+    let state = AppState {
+        settings: Arc::new(cfg.settings.clone()),
+        sa,
+        config_map,
+        container_credentials,
+        metrics: metrics.clone(),
+        health: health.clone(),
+        debug_handlers: cfg.enable_debugging_handlers,
+        max_body_bytes: cfg.max_body_bytes,
+        cache_restart: restart,
+    };
+
+    let tls_listener = server::bind(SocketAddr::new(cfg.listen_address, cfg.port)).await?;
+    let metrics_listener =
+        server::bind(SocketAddr::new(cfg.listen_address, cfg.metrics_port)).await?;
+    tracing::info!(
+        address = %cfg.listen_address,
+        port = cfg.port,
+        metrics_port = cfg.metrics_port,
+        grace_period = ?state.sa.grace(),
+        "irsa webhook listening"
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let cert_stop = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let m = metrics.clone();
+    tokio::spawn(cert.watch(cfg.file_poll_interval, cert_stop, move |r| {
+        let label = match r {
+            Reload::Unchanged => return,
+            Reload::Reloaded => "ok",
+            Reload::Rejected => "error",
+        };
+        Metrics::inc_result(&m.cert_reloads, label);
+    }));
+
+    let tls_server = tokio::spawn(server::serve_tls(
+        tls_listener,
+        tls_config,
+        server::router(state.clone()),
+        stop_rx.clone(),
+        cfg.shutdown_timeout,
+    ));
+    let metrics_server = tokio::spawn(server::serve_plain(
+        metrics_listener,
+        server::metrics_router(state.clone()),
+        stop_rx.clone(),
+    ));
+
+    // shutdown sequence: the first signal turns readiness false, keeps serving for the
+    // drain delay (endpoints are being removed), then stops accepting and lets in-flight
+    // requests finish; a second signal exits at once
+    let Some(first) = signals.recv().await else {
+        return Ok(Exit::Clean);
+    };
+    tracing::info!(signal = first, "shutdown requested; readiness is now false");
+    health.shutting_down.store(true, Ordering::SeqCst);
+    state.readiness().ok();
+    tokio::select! {
+        _ = tokio::time::sleep(cfg.shutdown_delay) => {}
+        Some(_) = signals.recv() => {
+            tracing::warn!("second signal; exiting now");
+            return Ok(Exit::Forced);
+        }
+    }
+    tracing::info!("no longer accepting connections; finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    let done = async {
+        let _ = tls_server.await;
+        let _ = metrics_server.await;
+    };
+    tokio::select! {
+        _ = done => {}
+        _ = tokio::time::sleep(cfg.shutdown_timeout + Duration::from_secs(1)) => {
+            tracing::warn!("servers did not stop in time");
+        }
+        Some(_) = signals.recv() => {
+            tracing::warn!("second signal; exiting now");
+            return Ok(Exit::Forced);
+        }
+    }
+    tracing::info!("stopped");
+    Ok(Exit::Clean)
+}
+
+/// Runs the webhook until SIGTERM/SIGINT (a second signal cuts the drain short).
+pub async fn run(cfg: Config) -> Result<Exit, RunError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(RunError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(RunError::Signal)?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            if tx.send(name).await.is_err() {
+                return;
+            }
+        }
+    });
+    run_with(cfg, rx).await
+}

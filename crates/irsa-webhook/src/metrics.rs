@@ -1,0 +1,389 @@
+//! Prometheus metrics with the reference webhook's names, plus process metrics.
+//!
+//! The reference serves Go's text format 0.0.4, where a counter keeps its registered name
+//! (`http_request_count`, not `http_request_count_total`). prometheus-client always adds
+//! `_total` to counters, so the encoded text is post-processed for the reference's counter
+//! names only; the server's own new counters keep the `_total` convention.
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+/// The `Content-Type` of `/metrics` (Prometheus text format 0.0.4, like the reference).
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Labels of the HTTP request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// HTTP method.
+    pub verb: String,
+    /// Route (a fixed set: unknown paths are `other`, to bound cardinality).
+    pub path: String,
+    /// Status code.
+    pub code: String,
+}
+
+/// Labels of the latency histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// HTTP method.
+    pub verb: String,
+    /// Route.
+    pub path: String,
+}
+
+/// `method` label of the pod counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    /// `sts_web_identity` or `container_credentials`.
+    pub method: String,
+}
+
+/// `result` label of the server's own counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// Outcome.
+    pub result: String,
+}
+
+/// All metrics of the webhook.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    /// `http_request_count{verb,path,code}`.
+    pub http_requests: Family<RequestLabels, Counter>,
+    /// `http_request_latencies{verb,path}` in microseconds.
+    pub http_latencies: Family<RouteLabels, Histogram>,
+    /// `pod_identity_webhook_pod_count{method}`.
+    pub pod_count: Family<MethodLabels, Counter>,
+    /// `pod_identity_webhook_missing_sa_count`: ServiceAccount cache misses.
+    pub missing_sa: Counter,
+    /// `pod_identity_webhook_used`: 1 once any ServiceAccount was seen.
+    pub used: Gauge,
+    /// `irsa_webhook_sa_lookups_total{result}`: direct API lookups after a cache miss.
+    pub sa_lookups: Family<ResultLabels, Counter>,
+    /// `irsa_webhook_certificate_reloads_total{result}`.
+    pub cert_reloads: Family<ResultLabels, Counter>,
+    /// `irsa_webhook_ready`: 1 when `/readyz` is ok.
+    pub ready: Gauge,
+    /// `irsa_webhook_sa_cache_size`: ServiceAccounts in the cache.
+    pub sa_cache_size: Gauge,
+    /// `irsa_webhook_config_reloads_total{result}`: ConfigMap and container-credentials file.
+    pub config_reloads: Family<ResultLabels, Counter>,
+}
+
+/// The reference's counter names, which are served without the `_total` suffix.
+const LEGACY_COUNTERS: &[&str] = &[
+    "http_request_count",
+    "pod_identity_webhook_pod_count",
+    "pod_identity_webhook_missing_sa_count",
+];
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(125_000.0, 2.0, 7))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric (and the process collector) registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        let http_latencies: Family<RouteLabels, Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        let pod_count = Family::<MethodLabels, Counter>::default();
+        let missing_sa = Counter::default();
+        let used = Gauge::default();
+        let sa_lookups = Family::<ResultLabels, Counter>::default();
+        let cert_reloads = Family::<ResultLabels, Counter>::default();
+        let ready = Gauge::default();
+        let sa_cache_size = Gauge::default();
+        let config_reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "http_request_count",
+            "Counter of requests broken out for each verb, path, and response code",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_latencies",
+            "Response latency distribution in microseconds for each verb and path",
+            http_latencies.clone(),
+        );
+        registry.register(
+            "pod_identity_webhook_pod_count",
+            "Counter of pods mutated, by the method of injected credentials",
+            pod_count.clone(),
+        );
+        registry.register(
+            "pod_identity_webhook_missing_sa_count",
+            "Counter of ServiceAccount cache misses",
+            missing_sa.clone(),
+        );
+        registry.register(
+            "pod_identity_webhook_used",
+            "Set to 1 once any ServiceAccount has been cached",
+            used.clone(),
+        );
+        registry.register(
+            "irsa_webhook_sa_lookups",
+            "Direct ServiceAccount API lookups after a cache miss, by result",
+            sa_lookups.clone(),
+        );
+        registry.register(
+            "irsa_webhook_certificate_reloads",
+            "Serving certificate reload attempts, by result",
+            cert_reloads.clone(),
+        );
+        registry.register(
+            "irsa_webhook_ready",
+            "1 when the webhook is ready to admit pods (ServiceAccount cache synced, not shutting down)",
+            ready.clone(),
+        );
+        registry.register(
+            "irsa_webhook_sa_cache_size",
+            "ServiceAccounts held in the cache",
+            sa_cache_size.clone(),
+        );
+        registry.register(
+            "irsa_webhook_config_reloads",
+            "Reloads of the ConfigMap and container-credentials configuration, by result",
+            config_reloads.clone(),
+        );
+        registry.register_collector(Box::new(ProcessCollector));
+        Self {
+            registry: Arc::new(registry),
+            http_requests,
+            http_latencies,
+            pod_count,
+            missing_sa,
+            used,
+            sa_lookups,
+            cert_reloads,
+            ready,
+            sa_cache_size,
+            config_reloads,
+        }
+    }
+
+    /// Encodes every metric in the Prometheus text format 0.0.4.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry).is_err() {
+            return String::new();
+        }
+        legacy_names(&out)
+    }
+
+    /// Counts one HTTP request.
+    pub fn observe_request(&self, verb: &str, path: &str, code: u16, micros: f64) {
+        self.http_requests
+            .get_or_create(&RequestLabels {
+                verb: verb.to_string(),
+                path: path.to_string(),
+                code: code.to_string(),
+            })
+            .inc();
+        self.http_latencies
+            .get_or_create(&RouteLabels {
+                verb: verb.to_string(),
+                path: path.to_string(),
+            })
+            .observe(micros);
+    }
+
+    /// Increments a `{result}` family.
+    pub fn inc_result(family: &Family<ResultLabels, Counter>, result: &str) {
+        family
+            .get_or_create(&ResultLabels {
+                result: result.to_string(),
+            })
+            .inc();
+    }
+}
+
+/// Strips the `_total` suffix that prometheus-client adds from the reference's counters.
+fn legacy_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut l = line.to_string();
+        for name in LEGACY_COUNTERS {
+            let with_total = format!("{name}_total");
+            // the name is followed by `{`, ` ` or the end of the line in every position
+            for sep in ["{", " "] {
+                let from = format!("{with_total}{sep}");
+                if l.contains(&from) {
+                    l = l.replace(&from, &format!("{name}{sep}"));
+                }
+            }
+            if l.ends_with(&with_total) {
+                let cut = l.len() - "_total".len();
+                l.truncate(cut);
+            }
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+/// Linux process metrics with the names of Go's process collector.
+#[derive(Debug)]
+struct ProcessCollector;
+
+#[derive(Debug, Default)]
+struct ProcStat {
+    cpu_seconds: f64,
+    virtual_bytes: f64,
+    resident_bytes: f64,
+    start_time_seconds: f64,
+    open_fds: f64,
+    max_fds: f64,
+}
+
+/// Reads `/proc/self/*`. Missing files (not Linux) give zeros.
+fn read_proc() -> ProcStat {
+    let mut s = ProcStat::default();
+    // clock ticks per second and page size are 100 and 4096 on every Linux platform we ship
+    const TICKS: f64 = 100.0;
+    const PAGE: f64 = 4096.0;
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // fields after the `(comm)`, which may contain spaces
+        if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            // rest[0] is field 3 (state); utime=14, stime=15, starttime=22, vsize=23, rss=24
+            let num = |i: usize| f.get(i - 3).and_then(|v| v.parse::<f64>().ok());
+            s.cpu_seconds = (num(14).unwrap_or(0.0) + num(15).unwrap_or(0.0)) / TICKS;
+            s.virtual_bytes = num(23).unwrap_or(0.0);
+            s.resident_bytes = num(24).unwrap_or(0.0) * PAGE;
+            if let Some(start) = num(22) {
+                let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|t| {
+                    t.lines()
+                        .find_map(|l| l.strip_prefix("btime "))
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                });
+                s.start_time_seconds = boot.unwrap_or(0.0) + start / TICKS;
+            }
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
+        s.open_fds = rd.count() as f64;
+    }
+    if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
+        s.max_fds = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    }
+    s
+}
+
+/// The resident set size of this process in bytes (0 where `/proc` is absent).
+pub fn resident_bytes() -> u64 {
+    read_proc().resident_bytes as u64
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = read_proc();
+        let cpu = ConstCounter::new(s.cpu_seconds);
+        cpu.encode(encoder.encode_descriptor(
+            "process_cpu_seconds",
+            "Total user and system CPU time spent in seconds",
+            None,
+            cpu.metric_type(),
+        )?)?;
+        let gauges: [(&str, &str, f64); 5] = [
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                s.resident_bytes,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes",
+                s.virtual_bytes,
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds",
+                s.start_time_seconds,
+            ),
+            (
+                "process_open_fds",
+                "Number of open file descriptors",
+                s.open_fds,
+            ),
+            (
+                "process_max_fds",
+                "Maximum number of open file descriptors",
+                s.max_fds,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let g = ConstGauge::new(v);
+            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_names_and_process_metrics() {
+        let m = Metrics::new();
+        m.observe_request("POST", "/mutate", 200, 1500.0);
+        m.pod_count
+            .get_or_create(&MethodLabels {
+                method: "sts_web_identity".into(),
+            })
+            .inc();
+        m.missing_sa.inc();
+        Metrics::inc_result(&m.sa_lookups, "found");
+        let text = m.encode();
+        assert!(
+            text.contains("http_request_count{verb=\"POST\",path=\"/mutate\",code=\"200\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE http_request_count counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pod_identity_webhook_pod_count{method=\"sts_web_identity\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pod_identity_webhook_missing_sa_count 1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("pod_identity_webhook_missing_sa_count_total"));
+        assert!(
+            text.contains("irsa_webhook_sa_lookups_total{result=\"found\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "http_request_latencies_bucket{verb=\"POST\",path=\"/mutate\",le=\"125000\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("process_resident_memory_bytes "), "{text}");
+        assert!(text.contains("process_cpu_seconds_total "), "{text}");
+        assert!(resident_bytes() > 0);
+    }
+}
