@@ -29,7 +29,8 @@ fi
 
 echo "== machine: $(nproc) cores, $(uname -srm); $(rustc --version); node $(node --version)"
 echo "== irsa-policy: cargo bench -p irsa-policy --bench policy"
-cargo bench -p irsa-policy --bench policy -- "${crit_args[@]}" 2>&1 | grep -E '^[a-z].*time:|^Benchmarking .*: Analyzing' | grep 'time:' || true
+cargo bench -p irsa-policy --bench policy -- "${crit_args[@]}" 2>&1 \
+  | grep -E '^(parse|evaluate|parse_evaluate)/|^ +time:' | sed -E 's/^ +time:/    time:/' || true
 
 echo "== iam-simulate: node $oracle bench --iterations $iters"
 oracle_out="$(for f in "$cases_dir"/*.json; do

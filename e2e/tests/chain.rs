@@ -392,3 +392,195 @@ async fn deploy_manifests_and_helm_chart_are_accepted() -> Result<()> {
     );
     Ok(())
 }
+
+/// `irsa sts` trusting the API server as OIDC provider: discovery and JWKS over TLS with
+/// the cluster's CA, tokens from the TokenRequest API.
+struct Sts {
+    proc: irsa_e2e::Proc,
+    url: String,
+    issuer_key: String,
+}
+
+const ACCOUNT: &str = "111122223333";
+const STS_ROLE: &str = "arn:aws:iam::111122223333:role/e2e-app";
+
+fn start_sts(env: &Env, dir: &std::path::Path, ns: &str) -> Result<Sts> {
+    let host = env
+        .apiserver
+        .strip_prefix("https://")
+        .ok_or_else(|| anyhow::anyhow!("issuer is not https"))?
+        .to_string();
+    let config = format!(
+        r#"account: "{ACCOUNT}"
+region: us-east-1
+providers:
+  - issuer: {issuer}
+    audiences: [sts.amazonaws.com]
+    caFile: {ca}
+roles:
+  - name: e2e-app
+    maxSessionDuration: 3600
+    trustPolicy:
+      Version: "2012-10-17"
+      Statement:
+        - Sid: OnlyTheAppServiceAccount
+          Effect: Allow
+          Principal: {{Federated: "arn:aws:iam::{ACCOUNT}:oidc-provider/{host}"}}
+          Action: sts:AssumeRoleWithWebIdentity
+          Condition:
+            StringEquals:
+              "{host}:aud": sts.amazonaws.com
+              "{host}:sub": "system:serviceaccount:{ns}:app"
+"#,
+        issuer = env.apiserver,
+        ca = env.ca_file.display(),
+    );
+    let cfg = dir.join("sts.yaml");
+    std::fs::write(&cfg, config)?;
+    let port = irsa_e2e::free_port()?;
+    let mut cmd = std::process::Command::new(&env.irsa);
+    cmd.args(["sts", "--config"])
+        .arg(&cfg)
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
+    let mut proc = irsa_e2e::Proc::spawn(&mut cmd, dir.join("sts.log"))?;
+    proc.wait_port(port, Duration::from_secs(30))?;
+    Ok(Sts {
+        proc,
+        url: format!("http://127.0.0.1:{port}"),
+        issuer_key: host,
+    })
+}
+
+/// aws-sdk-rust configured exactly as a mutated pod's environment configures it.
+async fn rust_sdk(sts: &Sts, token_file: &std::path::Path) -> aws_sdk_sts::Client {
+    use aws_types::os_shim_internal::{Env as OsEnv, Fs};
+    let tf = token_file.display().to_string();
+    let env = OsEnv::from_slice(&[
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", tf.as_str()),
+        ("AWS_ROLE_ARN", STS_ROLE),
+        ("AWS_ROLE_SESSION_NAME", "e2e-rust"),
+        ("AWS_ENDPOINT_URL_STS", sts.url.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_CONFIG_FILE", "/nonexistent/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]);
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .env(env)
+        .fs(Fs::real())
+        .load()
+        .await;
+    aws_sdk_sts::Client::new(&conf)
+}
+
+/// boto3 with the same environment, through tools/sdk-python/sts_client.py.
+fn boto3(sts: &Sts, token_file: &std::path::Path, mode: &str) -> Result<Value> {
+    let root = irsa_e2e::repo_root();
+    let python = root.join(".cache/sts-clients/venv/bin/python");
+    ensure!(
+        python.exists(),
+        "boto3 is not installed: run scripts/deps/sts-clients.sh (scripts/setup)"
+    );
+    let out = std::process::Command::new(python)
+        .arg(root.join("tools/sdk-python/sts_client.py"))
+        .arg(mode)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", token_file)
+        .env("AWS_ROLE_ARN", STS_ROLE)
+        .env("AWS_ROLE_SESSION_NAME", "e2e-boto3")
+        .env("AWS_ENDPOINT_URL_STS", &sts.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "boto3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+async fn assume_code(client: &aws_sdk_sts::Client, token: String) -> Result<String> {
+    use aws_sdk_sts::error::ProvideErrorMetadata;
+    match client
+        .assume_role_with_web_identity()
+        .role_arn(STS_ROLE)
+        .role_session_name("e2e")
+        .web_identity_token(token)
+        .send()
+        .await
+    {
+        Ok(_) => Ok("OK".into()),
+        Err(e) => Ok(e
+            .into_service_error()
+            .code()
+            .unwrap_or("no code")
+            .to_string()),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the real kube-apiserver that e2e/run starts"]
+async fn token_request_tokens_are_exchanged_by_irsa_sts() -> Result<()> {
+    let env = Env::from_env()?;
+    let kube = Kube {
+        client: env.client().await?,
+    };
+    let ns = "e2e-sts";
+    let dir = env.scratch(ns)?;
+    kube.namespace(ns).await?;
+    kube.service_account(ns, "app", json!({"eks.amazonaws.com/role-arn": STS_ROLE}))
+        .await?;
+    kube.service_account(ns, "other", json!({})).await?;
+    let p = kube.create_pod(ns, &pod("app", "app")).await?;
+    let uid = p["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let token = kube
+        .token(ns, "app", &["sts.amazonaws.com"], Some(("app", &uid)))
+        .await?;
+    let sts = start_sts(&env, &dir, ns)?;
+
+    // The pod's token: credentials through the SDKs' web-identity providers, which then
+    // sign GetCallerIdentity with them.
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, &token)?;
+    let client = rust_sdk(&sts, &token_file).await;
+    let id = client
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("aws-sdk-rust: {e:?}; sts log:\n{}", sts.proc.log_tail()))?;
+    ensure!(
+        id.arn() == Some("arn:aws:sts::111122223333:assumed-role/e2e-app/e2e-rust"),
+        "{id:?}"
+    );
+    ensure!(id.account() == Some(ACCOUNT));
+    let b = boto3(&sts, &token_file, "identity")?;
+    ensure!(
+        b["Arn"] == "arn:aws:sts::111122223333:assumed-role/e2e-app/e2e-boto3",
+        "{b}"
+    );
+
+    // A ServiceAccount the trust policy does not name.
+    let other = kube.token(ns, "other", &["sts.amazonaws.com"], None).await?;
+    ensure!(assume_code(&client, other.clone()).await? == "AccessDenied");
+    let other_file = dir.join("other-token");
+    std::fs::write(&other_file, &other)?;
+    ensure!(boto3(&sts, &other_file, "assume")?["code"] == "AccessDenied");
+
+    // The API server's default audience is not a client id of the provider.
+    let default_aud = kube.token(ns, "app", &[], None).await?;
+    ensure!(assume_code(&client, default_aud).await? == "InvalidIdentityToken");
+
+    // After the ServiceAccount is deleted its token is still judged by signature and expiry
+    // only, as AWS does (STS cannot see the cluster).
+    let unbound = kube.token(ns, "app", &["sts.amazonaws.com"], None).await?;
+    kube.delete(&format!("/api/v1/namespaces/{ns}/serviceaccounts/app"))
+        .await?;
+    ensure!(assume_code(&client, unbound).await? == "OK");
+    ensure!(!sts.issuer_key.is_empty());
+    Ok(())
+}

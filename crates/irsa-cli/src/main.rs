@@ -4,15 +4,18 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod gateway;
+mod demo;
 mod oidc;
 mod policy;
 mod sts;
 mod token;
+mod up;
 mod webhook;
 
 /// irsa: IAM Roles for Service Accounts, every moving part of the chain.
 #[derive(Parser)]
-#[command(name = "irsa", version, about)]
+#[command(name = "irsa", version)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -33,16 +36,30 @@ enum Cmd {
     Webhook(Box<webhook::Args>),
     /// An STS-compatible endpoint: AssumeRoleWithWebIdentity and GetCallerIdentity.
     Sts(sts::Args),
+    /// A SigV4-verifying, IAM-enforcing proxy in front of a DynamoDB-compatible server.
+    Gateway(gateway::Args),
+    /// The whole chain on 127.0.0.1 in one process: local issuer, sts and gateway, a token
+    /// file kept fresh, and the environment for any AWS SDK or the aws CLI.
+    Up(up::Args),
+    /// Walk the IRSA chain step by step in the terminal, offline; exit 0 when every step
+    /// behaved as the story says.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One TLS crypto provider for every client and server in the process (kube, the JWKS
+    // client, the webhook and issuer servers): aws-lc-rs, as the JOSE and STS crates use.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let result = match cli.cmd {
         Cmd::Policy(c) => policy::run(c),
         Cmd::Oidc(c) => oidc::run(c),
         Cmd::Token(c) => token::run(c),
         Cmd::Webhook(a) => webhook::run(*a),
         Cmd::Sts(a) => sts::run(a),
+        Cmd::Gateway(a) => gateway::run(a),
+        Cmd::Up(a) => up::run(a),
+        Cmd::Demo(a) => demo::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

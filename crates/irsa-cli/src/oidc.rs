@@ -7,6 +7,8 @@ use irsa_jose::{Algorithm, DiscoveryDocument, Jwk, Jwks, SigningKey};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+mod serve;
+
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Print the JWKS (keys.json) for public keys, exactly as kube-apiserver serves
@@ -21,6 +23,9 @@ pub enum Cmd {
     /// Generate a service-account signing key pair: DIR/signing.key (PKCS#8, mode 0600) and
     /// DIR/signing.pub (SPKI); prints the key id.
     Keygen(KeygenArgs),
+    /// Serve a local OIDC issuer: the discovery document and the JWKS (at /openid/v1/jwks) of
+    /// signing keys, with Cache-Control, over http or https, like kube-apiserver.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -94,6 +99,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<u8> {
         Cmd::Discovery(a) => discovery(a),
         Cmd::Thumbprint(a) => thumbprint(a),
         Cmd::Keygen(a) => keygen(a),
+        Cmd::Serve(a) => serve::run(a),
     }
 }
 

@@ -7,6 +7,8 @@ use serde_json::{Map, Value, json};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
+mod discover;
+
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Mint a token with the claims kube-apiserver puts in a projected ServiceAccount token.
@@ -70,9 +72,16 @@ pub struct VerifyArgs {
     /// The expected issuer (exact match with `iss`, as STS compares it).
     #[arg(long)]
     pub(crate) issuer: String,
-    /// JWKS file (e.g. from `irsa oidc keys` or the issuer's jwks_uri).
+    /// JWKS file (e.g. from `irsa oidc keys` or the issuer's jwks_uri). Without it, the keys
+    /// are fetched from --issuer by OIDC discovery, as STS does.
     #[arg(long, value_name = "FILE")]
     pub(crate) jwks: Option<PathBuf>,
+    /// Discovery mode: PEM CA bundle to trust instead of the public roots (self-hosted issuer).
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Discovery mode: allow an http:// issuer (no real STS accepts one; local issuers only).
+    #[arg(long, conflicts_with = "jwks")]
+    pub(crate) insecure_allow_http_issuer: bool,
     /// Accepted audiences (the provider's client IDs); repeat for several.
     #[arg(long = "audience", default_value = "sts.amazonaws.com")]
     pub(crate) audiences: Vec<String>,
@@ -209,17 +218,32 @@ fn decode(a: DecodeArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// The JWKS to verify with. Only `--jwks FILE` for now.
-fn load_jwks(a: &VerifyArgs) -> anyhow::Result<Jwks> {
+/// The JWKS to verify with: `--jwks FILE`, else fetched from `--issuer` by OIDC discovery.
+fn load_jwks(a: &VerifyArgs, token: &str) -> anyhow::Result<Jwks> {
     let Some(path) = &a.jwks else {
-        bail!("`--jwks FILE` is required");
+        return discover::fetch_jwks(
+            token,
+            &a.issuer,
+            a.ca_file.as_deref(),
+            a.insecure_allow_http_issuer,
+        );
     };
     Jwks::from_json(&read(path)?).with_context(|| format!("`{}` is not a JWKS", path.display()))
 }
 
 fn verify(a: VerifyArgs) -> anyhow::Result<u8> {
     let token = read_token(&a.token)?;
-    let jwks = load_jwks(&a)?;
+    let jwks = match load_jwks(&a, &token) {
+        Ok(j) => j,
+        Err(e) => match e.downcast_ref::<irsa_oidc::FetchError>() {
+            Some(fe) => {
+                eprintln!("{}: {}", fe.sts_code(), fe.to_jose());
+                eprintln!("irsa: reason: {fe}");
+                return Ok(1);
+            }
+            None => return Err(e),
+        },
+    };
     let now = match a.now {
         Some(n) => n,
         None => unix_now()?,

@@ -273,7 +273,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(0);
     }
     init_logging(&args.log_format, args.verbosity);
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let cfg = config(args)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

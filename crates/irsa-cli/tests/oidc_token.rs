@@ -507,7 +507,6 @@ fn bad_input_exits_2() {
             "--jwks",
             &fx("README.md"),
         ],
-        vec!["token", "verify", "a.b.c", "--issuer", ISS],
         vec!["oidc", "keygen", "--alg", "HS256", "--out", "/tmp/x"],
     ]
     .into_iter()

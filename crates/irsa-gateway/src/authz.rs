@@ -88,7 +88,11 @@ fn iso8601(unix: i64) -> String {
 }
 
 /// The global condition keys of a role session's request (`aws:…`).
-pub fn global_context(claims: &SessionClaims, caller: &Caller, facts: &RequestFacts<'_>) -> Context {
+pub fn global_context(
+    claims: &SessionClaims,
+    caller: &Caller,
+    facts: &RequestFacts<'_>,
+) -> Context {
     let mut c = Context::new();
     c.insert("aws:PrincipalArn", caller.role_arn.as_str())
         .insert("aws:PrincipalAccount", caller.account.as_str())
@@ -102,7 +106,11 @@ pub fn global_context(claims: &SessionClaims, caller: &Caller, facts: &RequestFa
         .insert("aws:TokenIssueTime", iso8601(claims.issued_at))
         .insert(
             "aws:SecureTransport",
-            if facts.secure_transport { "true" } else { "false" },
+            if facts.secure_transport {
+                "true"
+            } else {
+                "false"
+            },
         )
         .insert("aws:RequestedRegion", facts.region)
         .insert("aws:ViaAWSService", "false")
@@ -159,7 +167,10 @@ impl fmt::Display for Denied {
         )?;
         match reason {
             DenyReason::NoIdentityAllow => {
-                write!(f, "because no identity-based policy allows the {action} action")
+                write!(
+                    f,
+                    "because no identity-based policy allows the {action} action"
+                )
             }
             DenyReason::NoSessionAllow => {
                 write!(f, "because no session policy allows the {action} action")
@@ -167,7 +178,9 @@ impl fmt::Display for Denied {
             DenyReason::ExplicitIdentityDeny => {
                 write!(f, "with an explicit deny in an identity-based policy")
             }
-            DenyReason::ExplicitSessionDeny => write!(f, "with an explicit deny in a session policy"),
+            DenyReason::ExplicitSessionDeny => {
+                write!(f, "with an explicit deny in a session policy")
+            }
         }
     }
 }
@@ -202,6 +215,15 @@ pub fn authorize(
 ) -> Result<(), Denied> {
     let session = policies.session.unwrap_or(&[]);
     for a in authorizations {
+        if policies.session.is_some() && session.is_empty() {
+            // Session policies that resolved to nothing allow nothing.
+            return Err(Denied {
+                caller_arn: caller.arn.clone(),
+                action: a.action.clone(),
+                resource: a.resource.clone(),
+                reason: DenyReason::NoSessionAllow,
+            });
+        }
         let req = Request::new(a.action.as_str(), a.resource.as_str())
             .with_principal(caller.arn.as_str())
             .with_context(merged(global, &a.context));
@@ -210,21 +232,11 @@ pub fn authorize(
             session_policies: session,
             ..EvalInput::default()
         };
-        if policies.session.is_some() && session.is_empty() {
-            // A session policy that exists but holds nothing allows nothing.
-            return Err(Denied {
-                caller_arn: caller.arn.clone(),
-                action: a.action.clone(),
-                resource: a.resource.clone(),
-                reason: DenyReason::NoSessionAllow,
-            });
-        }
         let e = irsa_policy::evaluate(&input, &req);
         let reason = match e.decision {
             Decision::Allow => continue,
             Decision::ExplicitDeny => {
-                if e
-                    .matched
+                if e.matched
                     .iter()
                     .any(|m| matches!(m.policy, PolicyRef::Identity(_)))
                 {
@@ -308,10 +320,7 @@ mod tests {
     #[test]
     fn caller_arn_drops_the_role_path() {
         let c = Caller::of(&claims()).unwrap();
-        assert_eq!(
-            c.arn,
-            "arn:aws:sts::111122223333:assumed-role/reader/app-1"
-        );
+        assert_eq!(c.arn, "arn:aws:sts::111122223333:assumed-role/reader/app-1");
         assert_eq!(c.account, "111122223333");
         let mut bad = claims();
         bad.role_arn = "arn:aws:iam::111122223333:user/x".into();
@@ -439,7 +448,10 @@ mod tests {
         };
         let d = authorize(&p, &c, &g, &get).unwrap_err();
         assert_eq!(d.reason, DenyReason::ExplicitSessionDeny);
-        assert!(d.to_string().ends_with("with an explicit deny in a session policy"));
+        assert!(
+            d.to_string()
+                .ends_with("with an explicit deny in a session policy")
+        );
         // Session policies that resolved to nothing allow nothing.
         let p = SessionPolicies {
             identity: &identity,
@@ -488,8 +500,14 @@ mod tests {
             identity: &identity,
             session: None,
         };
-        let own = auths("GetItem", json!({"TableName": "T", "Key": {"Team": {"S": "blue"}}}));
-        let other = auths("GetItem", json!({"TableName": "T", "Key": {"Team": {"S": "red"}}}));
+        let own = auths(
+            "GetItem",
+            json!({"TableName": "T", "Key": {"Team": {"S": "blue"}}}),
+        );
+        let other = auths(
+            "GetItem",
+            json!({"TableName": "T", "Key": {"Team": {"S": "red"}}}),
+        );
         assert_eq!(authorize(&p, &c, &g, &own), Ok(()));
         assert_eq!(
             authorize(&p, &c, &g, &other).unwrap_err().reason,

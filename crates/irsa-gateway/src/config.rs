@@ -8,6 +8,8 @@ use irsa_sts_core::config::{Config, ConfigError};
 use irsa_sts_core::credentials::{KeyRing, MasterKey};
 use serde::Deserialize;
 
+use crate::upstream::{UpstreamCredentials, UpstreamSettings};
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -84,6 +86,92 @@ impl std::fmt::Debug for UpstreamSection {
             .field("secret_access_key_file", &self.secret_access_key_file)
             .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
+    }
+}
+
+impl UpstreamSection {
+    /// `self` with every field that `overrides` sets replaced (command line over file).
+    #[must_use]
+    pub fn overridden_by(self, overrides: UpstreamSection) -> UpstreamSection {
+        UpstreamSection {
+            url: overrides.url.or(self.url),
+            region: overrides.region.or(self.region),
+            access_key_id: overrides.access_key_id.or(self.access_key_id),
+            secret_access_key: overrides.secret_access_key.or(
+                if overrides.secret_access_key_file.is_some() {
+                    None
+                } else {
+                    self.secret_access_key
+                },
+            ),
+            secret_access_key_file: overrides
+                .secret_access_key_file
+                .or(self.secret_access_key_file),
+            session_token: overrides.session_token.or(self.session_token),
+            ca_file: overrides.ca_file.or(self.ca_file),
+        }
+    }
+
+    /// The upstream settings; files are read relative to `base_dir`.
+    pub fn settings(
+        &self,
+        config: &Config,
+        base_dir: &Path,
+        timeout: std::time::Duration,
+    ) -> Result<UpstreamSettings, LoadError> {
+        let url = self
+            .url
+            .as_deref()
+            .ok_or_else(|| field_err("gateway.upstream.url", "the upstream url is required"))?;
+        let url = url
+            .parse::<http::Uri>()
+            .map_err(|e| field_err("gateway.upstream.url", format!("`{url}`: {e}")))?;
+        let access_key_id = self.access_key_id.clone().ok_or_else(|| {
+            field_err(
+                "gateway.upstream.accessKeyId",
+                "the upstream's access key id is required",
+            )
+        })?;
+        let secret_access_key = match (&self.secret_access_key, &self.secret_access_key_file) {
+            (Some(s), None) => s.clone(),
+            (None, Some(f)) => String::from_utf8(read(&base_dir.join(f))?)
+                .map_err(|_| field_err("gateway.upstream.secretAccessKeyFile", "not UTF-8"))?
+                .trim()
+                .to_owned(),
+            (Some(_), Some(_)) => {
+                return Err(field_err(
+                    "gateway.upstream",
+                    "give secretAccessKey or secretAccessKeyFile, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(field_err(
+                    "gateway.upstream.secretAccessKey",
+                    "the upstream's secret access key is required",
+                ));
+            }
+        };
+        if secret_access_key.is_empty() {
+            return Err(field_err(
+                "gateway.upstream.secretAccessKey",
+                "must not be empty",
+            ));
+        }
+        let ca_bundle_pem = match &self.ca_file {
+            Some(f) => Some(read(&base_dir.join(f))?),
+            None => None,
+        };
+        Ok(UpstreamSettings {
+            url,
+            region: self.region.clone().unwrap_or_else(|| config.region.clone()),
+            credentials: UpstreamCredentials {
+                access_key_id,
+                secret_access_key,
+                session_token: self.session_token.clone().filter(|t| !t.is_empty()),
+            },
+            ca_bundle_pem,
+            timeout,
+        })
     }
 }
 
@@ -164,10 +252,13 @@ mod tests {
             g.upstream.secret_access_key_file,
             Some(PathBuf::from("up.secret"))
         );
-        let dbg = format!("{:?}", UpstreamSection {
-            secret_access_key: Some("s3cr3t".into()),
-            ..UpstreamSection::default()
-        });
+        let dbg = format!(
+            "{:?}",
+            UpstreamSection {
+                secret_access_key: Some("s3cr3t".into()),
+                ..UpstreamSection::default()
+            }
+        );
         assert!(!dbg.contains("s3cr3t"));
     }
 

@@ -99,7 +99,12 @@ impl TableSchema {
         let key = key_schema(table.get("KeySchema")?)?;
         let mut indexes = HashMap::new();
         for field in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
-            for index in table.get(field).and_then(Value::as_array).into_iter().flatten() {
+            for index in table
+                .get(field)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let (Some(name), Some(schema)) = (
                     index.get("IndexName").and_then(Value::as_str),
                     index.get("KeySchema").and_then(key_schema),
@@ -152,12 +157,72 @@ impl MapError {
     }
 }
 
-/// The operation named by an `X-Amz-Target` header value.
-pub fn operation(target: Option<&str>) -> Result<&str, MapError> {
-    let op = target
-        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
-        .filter(|op| !op.is_empty() && op.bytes().all(|b| b.is_ascii_alphanumeric()));
-    op.ok_or_else(|| MapError::UnknownOperation(String::new()))
+/// The operations of DynamoDB's `DynamoDB_20120810` API.
+pub const OPERATIONS: &[&str] = &[
+    "BatchExecuteStatement",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "CreateBackup",
+    "CreateGlobalTable",
+    "CreateTable",
+    "DeleteBackup",
+    "DeleteItem",
+    "DeleteResourcePolicy",
+    "DeleteTable",
+    "DescribeBackup",
+    "DescribeContinuousBackups",
+    "DescribeContributorInsights",
+    "DescribeEndpoints",
+    "DescribeExport",
+    "DescribeGlobalTable",
+    "DescribeGlobalTableSettings",
+    "DescribeImport",
+    "DescribeKinesisStreamingDestination",
+    "DescribeLimits",
+    "DescribeTable",
+    "DescribeTableReplicaAutoScaling",
+    "DescribeTimeToLive",
+    "DisableKinesisStreamingDestination",
+    "EnableKinesisStreamingDestination",
+    "ExecuteStatement",
+    "ExecuteTransaction",
+    "ExportTableToPointInTime",
+    "GetItem",
+    "GetResourcePolicy",
+    "ImportTable",
+    "ListBackups",
+    "ListContributorInsights",
+    "ListExports",
+    "ListGlobalTables",
+    "ListImports",
+    "ListTables",
+    "ListTagsOfResource",
+    "PutItem",
+    "PutResourcePolicy",
+    "Query",
+    "RestoreTableFromBackup",
+    "RestoreTableToPointInTime",
+    "Scan",
+    "TagResource",
+    "TransactGetItems",
+    "TransactWriteItems",
+    "UntagResource",
+    "UpdateContinuousBackups",
+    "UpdateContributorInsights",
+    "UpdateGlobalTable",
+    "UpdateGlobalTableSettings",
+    "UpdateItem",
+    "UpdateKinesisStreamingDestination",
+    "UpdateTable",
+    "UpdateTableReplicaAutoScaling",
+    "UpdateTimeToLive",
+];
+
+/// The operation named by an `X-Amz-Target` header value: one of [`OPERATIONS`].
+pub fn operation(target: Option<&str>) -> Result<&'static str, MapError> {
+    let op = target.and_then(|t| t.strip_prefix(TARGET_PREFIX));
+    op.and_then(|op| OPERATIONS.iter().find(|o| **o == op).copied())
+        .ok_or_else(|| MapError::UnknownOperation(String::new()))
 }
 
 /// Parses a request body: a JSON object (an empty body counts as `{}`).
@@ -292,7 +357,11 @@ impl Keys {
     }
 
     fn attribute_names_of(&mut self, item: Option<&Value>) {
-        for name in item.and_then(Value::as_object).into_iter().flat_map(Map::keys) {
+        for name in item
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(Map::keys)
+        {
             push_unique(&mut self.attributes, name);
         }
     }
@@ -331,7 +400,9 @@ impl Keys {
 }
 
 fn has_projection(request: &Value) -> bool {
-    request.get("ProjectionExpression").is_some_and(|v| !v.is_null())
+    request
+        .get("ProjectionExpression")
+        .is_some_and(|v| !v.is_null())
         || request
             .get("AttributesToGet")
             .and_then(Value::as_array)
@@ -353,7 +424,10 @@ fn select_value(request: &Value, index: bool) -> String {
 }
 
 fn common_keys(request: &Value, context: &mut Context) {
-    if let Some(v) = request.get("ReturnConsumedCapacity").and_then(Value::as_str) {
+    if let Some(v) = request
+        .get("ReturnConsumedCapacity")
+        .and_then(Value::as_str)
+    {
         context.insert("dynamodb:ReturnConsumedCapacity", v);
     }
 }
@@ -487,7 +561,11 @@ pub fn map_request(
                 let table = required_str(
                     request,
                     "TableName",
-                    &format!("transactItems.{}.member.{}.tableName", i + 1, lower_first(kind)),
+                    &format!(
+                        "transactItems.{}.member.{}.tableName",
+                        i + 1,
+                        lower_first(kind)
+                    ),
                 )?;
                 let mut context = Context::new();
                 item_keys(inner, request, schema_for(schemas, table), &mut context);
@@ -501,11 +579,16 @@ pub fn map_request(
             }
             Ok(out)
         }
-        "ListTables" | "DescribeLimits" | "DescribeEndpoints" | "ListBackups"
-        | "ListGlobalTables" | "ListExports" | "ListImports" | "ListContributorInsights"
-        | "DescribeReservedCapacity" | "DescribeReservedCapacityOfferings" => {
-            single("*".to_owned(), Context::new())
-        }
+        "ListTables"
+        | "DescribeLimits"
+        | "DescribeEndpoints"
+        | "ListBackups"
+        | "ListGlobalTables"
+        | "ListExports"
+        | "ListImports"
+        | "ListContributorInsights"
+        | "DescribeReservedCapacity"
+        | "DescribeReservedCapacityOfferings" => single("*".to_owned(), Context::new()),
         _ => {
             // Table-level and other operations: the table, else the named resource, else `*`.
             let resource = if let Some(t) = body.get("TableName").and_then(Value::as_str) {
@@ -574,7 +657,10 @@ fn item_keys(op: &str, request: &Value, schema: Option<&TableSchema>, context: &
 /// `KeyConditionExpression` (or legacy `KeyConditions`). Without a schema, a single equality.
 fn query_leading_keys(request: &Value, schema: Option<&KeySchema>) -> Vec<String> {
     let mut equalities: Vec<(String, String)> = Vec::new();
-    if let Some(expr) = request.get("KeyConditionExpression").and_then(Value::as_str) {
+    if let Some(expr) = request
+        .get("KeyConditionExpression")
+        .and_then(Value::as_str)
+    {
         let names = request.get("ExpressionAttributeNames");
         let values = request.get("ExpressionAttributeValues");
         for conjunct in split_conjuncts(&tokenize(expr)) {
@@ -587,7 +673,9 @@ fn query_leading_keys(request: &Value, schema: Option<&KeySchema>) -> Vec<String
                 (Token::Value(v), other) | (other, Token::Value(v)) => (other.name(names), v),
                 _ => continue,
             };
-            let value = values.and_then(|vs| vs.get(value.as_str())).and_then(key_value);
+            let value = values
+                .and_then(|vs| vs.get(value.as_str()))
+                .and_then(key_value);
             if let (Some(attr), Some(value)) = (attr, value) {
                 equalities.push((attr.to_owned(), value.to_owned()));
             }
@@ -828,6 +916,7 @@ mod tests {
             Some("DynamoDB_20120810."),
             Some("DynamoDBStreams_20120810.GetRecords"),
             Some("DynamoDB_20120810.Get Item"),
+            Some("DynamoDB_20120810.NoSuchThing"),
             Some("dynamodb_20120810.GetItem"),
         ] {
             assert_eq!(
@@ -842,8 +931,14 @@ mod tests {
     fn body_parsing() {
         assert_eq!(parse_body(b"").unwrap(), json!({}));
         assert_eq!(parse_body(b" {\"a\":1} ").unwrap(), json!({"a": 1}));
-        assert_eq!(parse_body(b"[1]").unwrap_err().code(), "SerializationException");
-        assert_eq!(parse_body(b"{").unwrap_err().code(), "SerializationException");
+        assert_eq!(
+            parse_body(b"[1]").unwrap_err().code(),
+            "SerializationException"
+        );
+        assert_eq!(
+            parse_body(b"{").unwrap_err().code(),
+            "SerializationException"
+        );
     }
 
     #[test]
@@ -893,7 +988,10 @@ mod tests {
             "GetItem",
             json!({"TableName": "Books", "Key": {"Author": {"S": "A"}, "Title": {"S": "B"}}}),
         );
-        assert_eq!(values(&a[0], "dynamodb:Select").unwrap(), vec!["ALL_ATTRIBUTES"]);
+        assert_eq!(
+            values(&a[0], "dynamodb:Select").unwrap(),
+            vec!["ALL_ATTRIBUTES"]
+        );
         assert_eq!(
             values(&a[0], "dynamodb:Attributes").unwrap(),
             vec!["Author", "Title"]
@@ -910,7 +1008,8 @@ mod tests {
         let a = map_request("GetItem", &body, &scope(), &none).unwrap();
         assert!(values(&a[0], "dynamodb:LeadingKeys").is_none());
         // With the schema, the partition key is picked whatever the order.
-        let body = json!({"TableName": "Books", "Key": {"Title": {"S": "T"}, "Author": {"B": "AAE="}}});
+        let body =
+            json!({"TableName": "Books", "Key": {"Title": {"S": "T"}, "Author": {"B": "AAE="}}});
         let a = map_request("GetItem", &body, &scope(), &schemas()).unwrap();
         assert_eq!(values(&a[0], "dynamodb:LeadingKeys").unwrap(), vec!["AAE="]);
     }
@@ -928,7 +1027,10 @@ mod tests {
             values(&a[0], "dynamodb:Attributes").unwrap(),
             vec!["Title", "Author", "Pages"]
         );
-        assert_eq!(values(&a[0], "dynamodb:ReturnValues").unwrap(), vec!["ALL_OLD"]);
+        assert_eq!(
+            values(&a[0], "dynamodb:ReturnValues").unwrap(),
+            vec!["ALL_OLD"]
+        );
         assert!(values(&a[0], "dynamodb:Select").is_none());
 
         let a = map(
@@ -939,9 +1041,14 @@ mod tests {
         );
         assert_eq!(
             values(&a[0], "dynamodb:Attributes").unwrap(),
-            vec!["Author", "Title", "Pages", "Tags", "Old", "Meta", "Reads", "Labels"]
+            vec![
+                "Author", "Title", "Pages", "Tags", "Old", "Meta", "Reads", "Labels"
+            ]
         );
-        assert_eq!(values(&a[0], "dynamodb:ReturnValues").unwrap(), vec!["NONE"]);
+        assert_eq!(
+            values(&a[0], "dynamodb:ReturnValues").unwrap(),
+            vec!["NONE"]
+        );
 
         let a = map(
             "UpdateItem",
@@ -976,8 +1083,14 @@ mod tests {
                    "ExpressionAttributeValues": {":a": {"S": "Tolkien"}, ":p": {"S": "The"}}}),
         );
         assert_eq!(a[0].resource, BOOKS);
-        assert_eq!(values(&a[0], "dynamodb:LeadingKeys").unwrap(), vec!["Tolkien"]);
-        assert_eq!(values(&a[0], "dynamodb:Select").unwrap(), vec!["ALL_ATTRIBUTES"]);
+        assert_eq!(
+            values(&a[0], "dynamodb:LeadingKeys").unwrap(),
+            vec!["Tolkien"]
+        );
+        assert_eq!(
+            values(&a[0], "dynamodb:Select").unwrap(),
+            vec!["ALL_ATTRIBUTES"]
+        );
         assert!(values(&a[0], "dynamodb:Attributes").is_none());
 
         let a = map(
@@ -988,7 +1101,10 @@ mod tests {
                    "ExpressionAttributeValues": {":g": {"S": "Fantasy"}}}),
         );
         assert_eq!(a[0].resource, format!("{BOOKS}/index/ByGenre"));
-        assert_eq!(values(&a[0], "dynamodb:LeadingKeys").unwrap(), vec!["Fantasy"]);
+        assert_eq!(
+            values(&a[0], "dynamodb:LeadingKeys").unwrap(),
+            vec!["Fantasy"]
+        );
         assert_eq!(values(&a[0], "dynamodb:Attributes").unwrap(), vec!["Title"]);
         assert_eq!(
             values(&a[0], "dynamodb:Select").unwrap(),
@@ -1059,7 +1175,10 @@ mod tests {
             a[1].resource,
             "arn:aws:dynamodb:us-east-1:111122223333:table/Films"
         );
-        assert_eq!(values(&a[0], "dynamodb:LeadingKeys").unwrap(), vec!["A", "B"]);
+        assert_eq!(
+            values(&a[0], "dynamodb:LeadingKeys").unwrap(),
+            vec!["A", "B"]
+        );
         assert_eq!(
             values(&a[0], "dynamodb:Attributes").unwrap(),
             vec!["Author", "Title", "Pages"]
@@ -1075,7 +1194,10 @@ mod tests {
         );
         assert_eq!(a.len(), 2);
         assert!(a.iter().all(|x| x.action == "dynamodb:BatchWriteItem"));
-        assert_eq!(values(&a[0], "dynamodb:LeadingKeys").unwrap(), vec!["A", "C"]);
+        assert_eq!(
+            values(&a[0], "dynamodb:LeadingKeys").unwrap(),
+            vec!["A", "C"]
+        );
         assert_eq!(
             values(&a[0], "dynamodb:Attributes").unwrap(),
             vec!["Author", "Title", "X"]
@@ -1108,14 +1230,20 @@ mod tests {
                 "dynamodb:ConditionCheckItem"
             ]
         );
-        assert_eq!(a[3].resource, "arn:aws:dynamodb:us-east-1:111122223333:table/Audit");
+        assert_eq!(
+            a[3].resource,
+            "arn:aws:dynamodb:us-east-1:111122223333:table/Audit"
+        );
         for x in &a {
             assert_eq!(
                 values(x, "dynamodb:EnclosingOperation").unwrap(),
                 vec!["TransactWriteItems"]
             );
         }
-        assert_eq!(values(&a[1], "dynamodb:Attributes").unwrap(), vec!["Id", "Seen"]);
+        assert_eq!(
+            values(&a[1], "dynamodb:Attributes").unwrap(),
+            vec!["Id", "Seen"]
+        );
         assert_eq!(values(&a[2], "dynamodb:LeadingKeys").unwrap(), vec!["B"]);
 
         let a = map(
@@ -1160,7 +1288,14 @@ mod tests {
         );
         assert_eq!(a[0].action, "dynamodb:TagResource");
         assert_eq!(a[0].resource, BOOKS);
-        let a = map("ExecuteStatement", json!({"Statement": "SELECT * FROM Books"}));
+        assert_eq!(
+            operation(Some("DynamoDB_20120810.TransactWriteItems")),
+            Ok("TransactWriteItems")
+        );
+        let a = map(
+            "ExecuteStatement",
+            json!({"Statement": "SELECT * FROM Books"}),
+        );
         assert_eq!(a[0].resource, "*");
     }
 
@@ -1182,8 +1317,14 @@ mod tests {
                    "ExpressionAttributeValues": {":g": {"S": "SciFi"}}}),
         );
         assert_eq!(a[0].resource, format!("{arn}/index/ByGenre"));
-        assert_eq!(values(&a[0], "dynamodb:LeadingKeys").unwrap(), vec!["SciFi"]);
-        assert_eq!(schema_tables("Query", &json!({"TableName": arn})), vec!["Books"]);
+        assert_eq!(
+            values(&a[0], "dynamodb:LeadingKeys").unwrap(),
+            vec!["SciFi"]
+        );
+        assert_eq!(
+            schema_tables("Query", &json!({"TableName": arn})),
+            vec!["Books"]
+        );
     }
 
     #[test]
@@ -1220,7 +1361,9 @@ mod tests {
         );
         assert!(tokenize("").is_empty());
         // Garbage in, no panic.
-        for s in ["((((", ")))", "AND AND", "= = =", "#", ":", "[", "SET ,,,", "é😀"] {
+        for s in [
+            "((((", ")))", "AND AND", "= = =", "#", ":", "[", "SET ,,,", "é😀",
+        ] {
             let _ = split_conjuncts(&tokenize(s));
             let _ = update_targets(s, None);
         }

@@ -108,7 +108,11 @@ impl ApiError {
         match e {
             MapError::UnknownOperation(_) => ApiError {
                 message: None,
-                ..ApiError::new(400, "com.amazon.coral.service#UnknownOperationException", "")
+                ..ApiError::new(
+                    400,
+                    "com.amazon.coral.service#UnknownOperationException",
+                    "",
+                )
             },
             MapError::Serialization(m) => {
                 ApiError::new(400, "com.amazon.coral.service#SerializationException", m)
@@ -190,7 +194,10 @@ mod tests {
         };
         let e = ApiError::access_denied(&d);
         let v: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
-        assert_eq!(v["__type"], "com.amazon.coral.service#AccessDeniedException");
+        assert_eq!(
+            v["__type"],
+            "com.amazon.coral.service#AccessDeniedException"
+        );
         assert_eq!(v["Message"], d.to_string());
         assert_eq!(e.code(), "AccessDeniedException");
         assert_eq!(e.status, 400);

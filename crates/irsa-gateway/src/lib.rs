@@ -1,1 +1,57 @@
-//! placeholder
+//! irsa's SigV4 gateway: an IAM-enforcing proxy in front of a DynamoDB-compatible endpoint.
+//!
+//! A request signed with credentials that `irsa sts` issued is verified (SigV4, header or
+//! presigned; the secret re-derived from the sealed session token), mapped to the IAM
+//! action, resource ARNs and condition keys DynamoDB would authorize
+//! ([`dynamodb::map_request`]), evaluated against the role's policies intersected with the
+//! session's ([`authz::authorize`]), then forwarded re-signed with the upstream's own
+//! credentials, or answered with DynamoDB's own error ([`error::ApiError`]).
+//!
+//! [`dynamodb`] and [`authz`] are pure (no I/O); [`server`] and [`upstream`] are the edges.
+
+pub mod authz;
+pub mod config;
+pub mod dynamodb;
+pub mod error;
+pub mod server;
+pub mod upstream;
+
+pub use config::{GatewaySection, LoadError, UpstreamSection};
+pub use server::{Gateway, Options, Snapshot, router, serve, watch_config};
+pub use upstream::{Upstream, UpstreamCredentials, UpstreamError, UpstreamSettings};
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a gateway could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The configuration is invalid or a file it names cannot be read.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The upstream settings are invalid.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+/// A gateway from a configuration file: the `irsa sts` configuration plus an optional
+/// `gateway.upstream` section, whose fields `overrides` (command line, environment) replace.
+pub fn from_file(
+    path: &Path,
+    overrides: UpstreamSection,
+    upstream_timeout: Duration,
+    options: Options,
+) -> Result<Arc<Gateway>, BuildError> {
+    let text = String::from_utf8_lossy(&config::read(path)?).into_owned();
+    let base = config::base_dir(path);
+    let (cfg, section) = config::parse(&text)?;
+    let ring = config::key_ring(&cfg, base)?;
+    let settings =
+        section
+            .upstream
+            .overridden_by(overrides)
+            .settings(&cfg, base, upstream_timeout)?;
+    let upstream = Upstream::new(settings)?;
+    Ok(Gateway::new(Snapshot::new(cfg, ring), upstream, options))
+}

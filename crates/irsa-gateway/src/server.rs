@@ -122,10 +122,7 @@ impl Snapshot {
             return Arc::new(None);
         }
         let key = (claims.session_policy.clone(), claims.policy_arns.clone());
-        let mut cache = self
-            .session_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.session_cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = cache.get(&key) {
             return p.clone();
         }
@@ -139,7 +136,9 @@ impl Snapshot {
         for arn in &claims.policy_arns {
             match self.config.policies.get(arn) {
                 Some(m) => policies.push(m.document.policy.as_ref().clone()),
-                None => tracing::warn!(policy_arn = %arn, "session policy ARN not configured; ignored"),
+                None => {
+                    tracing::warn!(policy_arn = %arn, "session policy ARN not configured; ignored")
+                }
             }
         }
         let resolved = Arc::new(Some(policies));
@@ -356,7 +355,10 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
     }
 }
 
-async fn process(gw: &Gateway, req: axum::extract::Request) -> Result<(Response, String), ApiError> {
+async fn process(
+    gw: &Gateway,
+    req: axum::extract::Request,
+) -> Result<(Response, String), ApiError> {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -306,9 +306,11 @@ impl Upstream {
             UpstreamError::Unexpected(format!("DescribeTable answered {status} with non-JSON"))
         })?;
         if status.is_success() {
-            return TableSchema::from_describe_table(&value).map(Some).ok_or_else(|| {
-                UpstreamError::Unexpected("DescribeTable answer without a key schema".into())
-            });
+            return TableSchema::from_describe_table(&value)
+                .map(Some)
+                .ok_or_else(|| {
+                    UpstreamError::Unexpected("DescribeTable answer without a key schema".into())
+                });
         }
         let code = value.get("__type").and_then(|t| t.as_str()).unwrap_or("");
         if code.ends_with("#ResourceNotFoundException") {

@@ -384,8 +384,19 @@ impl Jwk {
         self
     }
 
-    /// Decodes the key material strictly (no use/alg checks).
+    /// Decodes the key material strictly and validates it with aws-lc-rs (no use/alg checks).
     pub(crate) fn public_key(&self) -> Result<PublicKey, JoseError> {
+        let key = self.decode_public_key()?;
+        key.check().map_err(|e| JoseError::KeyMismatch {
+            reason: e.to_string(),
+        })?;
+        Ok(key)
+    }
+
+    /// Decodes the key material strictly: RSA moduli of at least 2048 bits, EC coordinates of
+    /// the curve's exact length. Validity of the numbers is left to the signature check (which
+    /// refuses invalid keys), so verification parses each key once.
+    pub(crate) fn decode_public_key(&self) -> Result<PublicKey, JoseError> {
         let mismatch = |reason: String| JoseError::KeyMismatch { reason };
         let field = |name: &str, v: &Option<String>| -> Result<Vec<u8>, JoseError> {
             let s = v
@@ -397,12 +408,16 @@ impl Jwk {
             "RSA" => {
                 let n = field("n", &self.n)?;
                 let e = field("e", &self.e)?;
-                let key = PublicKey::Rsa {
+                let bits = bit_len(&n);
+                if bits < MIN_RSA_BITS {
+                    return Err(mismatch(format!(
+                        "rsa key of {bits} bits (at least {MIN_RSA_BITS} required)"
+                    )));
+                }
+                Ok(PublicKey::Rsa {
                     n: strip_zeros(&n).to_vec(),
                     e: strip_zeros(&e).to_vec(),
-                };
-                key.check().map_err(|e| mismatch(e.to_string()))?;
-                Ok(key)
+                })
             }
             "EC" => {
                 let crv = self
@@ -419,9 +434,7 @@ impl Jwk {
                         "ec coordinates must be {len} bytes for `{crv}`"
                     )));
                 }
-                let key = PublicKey::Ec { alg, x, y };
-                key.check().map_err(|e| mismatch(e.to_string()))?;
-                Ok(key)
+                Ok(PublicKey::Ec { alg, x, y })
             }
             other => Err(mismatch(format!("unsupported key type `{other}`"))),
         }

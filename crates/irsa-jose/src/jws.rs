@@ -245,7 +245,7 @@ fn usable_key(jwk: &Jwk, alg: Algorithm) -> Result<PublicKey, JoseError> {
             truncate(a, 16)
         )));
     }
-    let key = jwk.public_key()?;
+    let key = jwk.decode_public_key()?;
     if let PublicKey::Ec { alg: key_alg, .. } = &key
         && *key_alg != alg
     {

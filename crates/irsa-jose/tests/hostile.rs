@@ -864,3 +864,22 @@ fn error_details_never_contain_the_token() {
         }
     }
 }
+
+#[test]
+fn invalid_ec_point_or_short_coordinates_in_the_jwks() {
+    let k = ec();
+    let t = good(&k);
+    // A point that is not on the curve: y changed.
+    let mut jwk = k.public_jwk().unwrap();
+    let mut y = base64url_decode(jwk.y.as_deref().unwrap()).unwrap();
+    y[31] ^= 1;
+    jwk.y = Some(base64url_encode(&y));
+    let r = check(&t, &Jwks { keys: vec![jwk] }, NOW);
+    expect_err(r, |e| matches!(e, JoseError::BadSignature), INVALID);
+    // A coordinate one byte short (leading zero stripped, as some broken issuers do).
+    let mut jwk = k.public_jwk().unwrap();
+    let x = base64url_decode(jwk.x.as_deref().unwrap()).unwrap();
+    jwk.x = Some(base64url_encode(&x[1..]));
+    let r = check(&t, &Jwks { keys: vec![jwk] }, NOW);
+    expect_err(r, |e| matches!(e, JoseError::KeyMismatch { .. }), INVALID);
+}

@@ -67,7 +67,9 @@ impl HttpGetter {
             reason: format!("invalid url: {e}"),
         })?;
         let req = Request::get(uri)
-            .header(ACCEPT, "application/json")
+            // kube-apiserver answers 406 to a JWKS request that does not accept its
+            // `application/jwk-set+json`.
+            .header(ACCEPT, "application/json, application/jwk-set+json")
             .header(USER_AGENT, concat!("irsa-oidc/", env!("CARGO_PKG_VERSION")))
             .body(Empty::<Bytes>::new())
             .map_err(|e| FetchError::Unreachable {

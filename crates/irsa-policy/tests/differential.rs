@@ -1200,7 +1200,7 @@ fn remove_empty_conditions(case: &mut Value) {
 
 /// Every non-empty combination of deviations that applies to `case`, smallest first, with
 /// the case corrected for exactly that combination.
-fn corrections(case: &Value) -> Vec<(Vec<Deviation>, Value)> {
+fn corrections(case: &Value) -> Corrections {
     // A deviation applies if it changes the case, alone or after the ones before it.
     let mut full = case.clone();
     let applicable: Vec<Deviation> = DEVIATIONS
@@ -1320,9 +1320,9 @@ fn smaller_policy(p: &Value) -> Vec<Value> {
                 }
                 for (k, v) in block.as_object().into_iter().flatten() {
                     if let Some(a) = v.as_array().filter(|a| a.len() > 1) {
-                        for j in 0..a.len() {
+                        for x in a {
                             let mut s = st.clone();
-                            s["Condition"][op][k] = a[j].clone();
+                            s["Condition"][op][k] = x.clone();
                             variants.push(s);
                         }
                     }
@@ -1335,9 +1335,9 @@ fn smaller_policy(p: &Value) -> Vec<Value> {
                 .and_then(Value::as_array)
                 .filter(|a| a.len() > 1)
             {
-                for j in 0..a.len() {
+                for x in a {
                     let mut s = st.clone();
-                    s[field] = a[j].clone();
+                    s[field] = x.clone();
                     variants.push(s);
                 }
             }
@@ -1365,11 +1365,15 @@ enum Outcome {
     OracleRefused(Value),
 }
 
+/// Corrected copies of a case, each with the deviations it corrects.
+type Corrections = Vec<(Vec<Deviation>, Value)>;
+
 /// Decides every case with irsa and the oracle and classifies it (two oracle runs at most).
 fn classify(cases: &[Value]) -> Vec<Outcome> {
     let oracle_out = oracle(cases);
     let mut out: Vec<Outcome> = Vec::with_capacity(cases.len());
-    let mut pending: Vec<(usize, String, String, Vec<(Vec<Deviation>, Value)>)> = Vec::new();
+    // (case index, irsa's decision, the corrected oracle inputs to try)
+    let mut pending: Vec<(usize, String, Corrections)> = Vec::new();
     for (i, (case, o)) in cases.iter().zip(&oracle_out).enumerate() {
         let decision = o.get("decision").and_then(Value::as_str);
         let Some(theirs) = decision.filter(|_| o.get("ignoredContextKeys").is_none()) else {
@@ -1384,14 +1388,14 @@ fn classify(cases: &[Value]) -> Vec<Outcome> {
                 irsa: mine.clone(),
                 oracle: theirs.to_owned(),
             });
-            pending.push((i, mine, theirs.to_owned(), corrections(case)));
+            pending.push((i, mine, corrections(case)));
         }
     }
     // Re-ask the oracle about each disagreement with its known deviations corrected, each
     // applicable combination separately; the smallest combination that agrees names it.
     let flat: Vec<Value> = pending
         .iter()
-        .flat_map(|p| p.3.iter().map(|(_, c)| c.clone()))
+        .flat_map(|p| p.2.iter().map(|(_, c)| c.clone()))
         .collect();
     let mut flat_out = if flat.is_empty() {
         Vec::new()
@@ -1399,7 +1403,7 @@ fn classify(cases: &[Value]) -> Vec<Outcome> {
         oracle(&flat)
     }
     .into_iter();
-    for (i, mine, _, fixes) in pending {
+    for (i, mine, fixes) in pending {
         let outs: Vec<Value> = flat_out.by_ref().take(fixes.len()).collect();
         let hit = fixes
             .iter()
@@ -1493,10 +1497,12 @@ fn differential_against_iam_simulate() {
         println!("DISAGREEMENT case {i}: irsa={mine} iam-simulate={theirs}");
         println!("  minimal: {small_out:?}\n  {small}");
     }
-    println!(
-        "{agreed} agreed, {known_total} known-deviation, {} disagreed",
+    // Straight to stderr, past the test harness's capture, so the tally shows on success too.
+    let summary = format!(
+        "differential vs iam-simulate: {agreed} agreed, {known_total} known-deviation, {} disagreed\n",
         real.len()
     );
+    let _ = std::io::stderr().write_all(summary.as_bytes());
     assert!(
         refused.is_empty(),
         "{} cases the oracle could not evaluate (generator bug)",

@@ -45,6 +45,10 @@ struct RawConfig {
     policies: Vec<RawPolicy>,
     #[serde(default)]
     signing_keys: Vec<RawSigningKey>,
+    /// The `irsa gateway` section (its upstream). One file drives both servers; STS
+    /// accepts the section and leaves it to the gateway, which validates it.
+    #[serde(default, rename = "gateway")]
+    _gateway: Option<serde_yaml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -522,6 +526,13 @@ signingKeys:
 
     fn err(text: &str) -> String {
         Config::from_yaml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_gateway_section_is_left_to_the_gateway() {
+        let with = format!("{SAMPLE}gateway:\n  upstream:\n    url: http://127.0.0.1:8000\n");
+        assert!(Config::from_yaml(&with).is_ok());
+        assert!(err(&format!("{SAMPLE}gatway: {{}}\n")).contains("gatway"));
     }
 
     #[test]

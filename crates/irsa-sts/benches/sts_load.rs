@@ -34,7 +34,15 @@ fn enc(v: &str) -> String {
 }
 
 /// One keep-alive connection; returns per-request latencies (µs) until `deadline`.
-fn worker(addr: SocketAddr, body: String, deadline: Instant) -> (Vec<u64>, usize) {
+fn worker(
+    addr: SocketAddr,
+    body: String,
+    deadline: Instant,
+    keep_alive: bool,
+) -> (Vec<u64>, usize) {
+    if !keep_alive {
+        return worker_close(addr, &body, deadline);
+    }
     let s = TcpStream::connect(addr).unwrap();
     s.set_nodelay(true).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -75,15 +83,44 @@ fn worker(addr: SocketAddr, body: String, deadline: Instant) -> (Vec<u64>, usize
     (lat, errors)
 }
 
-fn load(name: &str, addr: SocketAddr, body: &str, secs: u64, conns: usize) {
+/// A new connection per request (for servers without keep-alive: moto's werkzeug).
+fn worker_close(addr: SocketAddr, body: &str, deadline: Instant) -> (Vec<u64>, usize) {
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        lat.push(t.elapsed().as_micros() as u64);
+        if !raw.starts_with(b"HTTP/1.1 200") && !raw.starts_with(b"HTTP/1.0 200") {
+            errors += 1;
+        }
+    }
+    (lat, errors)
+}
+
+fn load(name: &str, addr: SocketAddr, body: &str, secs: u64, conns: usize, keep_alive: bool) {
     // Warm-up.
-    worker(addr, body.to_owned(), Instant::now() + Duration::from_millis(300));
+    worker(
+        addr,
+        body.to_owned(),
+        Instant::now() + Duration::from_millis(300),
+        keep_alive,
+    );
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let handles: Vec<_> = (0..conns)
         .map(|_| {
             let b = body.to_owned();
-            std::thread::spawn(move || worker(addr, b, deadline))
+            std::thread::spawn(move || worker(addr, b, deadline, keep_alive))
         })
         .collect();
     let mut all = Vec::new();
@@ -106,7 +143,10 @@ fn load(name: &str, addr: SocketAddr, body: &str, secs: u64, conns: usize) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5);
     let conns: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4);
 
@@ -115,11 +155,12 @@ fn main() {
         keys: vec![key.public_jwk().unwrap()],
     };
     let n = now();
-    let claims: Map<String, Value> = json!({"iss": ISS, "sub": "system:serviceaccount:default:reader",
+    let claims: Map<String, Value> =
+        json!({"iss": ISS, "sub": "system:serviceaccount:default:reader",
         "aud": ["sts.amazonaws.com"], "iat": n, "exp": n + 3600})
-    .as_object()
-    .unwrap()
-    .clone();
+        .as_object()
+        .unwrap()
+        .clone();
     let token = key.sign_jwt(&Map::new(), &claims).unwrap();
     let body = format!(
         "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName=bench&WebIdentityToken={}",
@@ -176,7 +217,22 @@ roles:
         });
     });
     let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    load(&format!("irsa sts ({conns} conns)"), addr, &body, secs, conns);
+    load(
+        &format!("irsa sts keep-alive ({conns})"),
+        addr,
+        &body,
+        secs,
+        conns,
+        true,
+    );
+    load(
+        &format!("irsa sts new conn ({conns})"),
+        addr,
+        &body,
+        secs,
+        conns,
+        false,
+    );
 
     // moto_server, when installed.
     let root = irsa_test::workspace_root();
@@ -198,10 +254,20 @@ roles:
     let maddr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let up = Instant::now();
     while TcpStream::connect(maddr).is_err() {
-        assert!(up.elapsed() < Duration::from_secs(30), "moto_server did not start");
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "moto_server did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    load(&format!("moto_server ({conns} conns)"), maddr, &body, secs, conns);
+    load(
+        &format!("moto_server new conn ({conns})"),
+        maddr,
+        &body,
+        secs,
+        conns,
+        false,
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -7,7 +7,7 @@
 //! never fails a handshake: until the pair is consistent the old one keeps being served.
 
 use rustls::crypto::CryptoProvider;
-use rustls::crypto::ring::{self as ring_provider, cipher_suite};
+use rustls::crypto::aws_lc_rs::{self as tls_provider, cipher_suite};
 use rustls::server::{ClientHello, ResolvesServerCert, ServerConfig};
 use rustls::sign::CertifiedKey;
 use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
@@ -191,9 +191,9 @@ pub fn parse_cipher_suites(s: &str, min: MinVersion) -> Result<CipherSuites, Tls
     })
 }
 
-/// The crypto provider for these options (ring, restricted to the chosen suites).
+/// The crypto provider for these options (aws-lc-rs, restricted to the chosen suites).
 pub fn provider(suites: &CipherSuites) -> CryptoProvider {
-    let mut p = ring_provider::default_provider();
+    let mut p = tls_provider::default_provider();
     if let Some(tls12) = &suites.tls12 {
         p.cipher_suites = [
             cipher_suite::TLS13_AES_128_GCM_SHA256,

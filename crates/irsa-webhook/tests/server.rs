@@ -626,7 +626,7 @@ mod tls_reload {
             store.add(p.der.clone()).unwrap();
         }
         let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -886,7 +886,7 @@ async fn shutdown_finishes_in_flight_requests() {
     store.add(p.der.clone()).unwrap();
     let ccfg = Arc::new(
         rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -1008,7 +1008,7 @@ mod end_to_end {
         let mut store = rustls::RootCertStore::empty();
         store.add(root.der.clone()).unwrap();
         let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -49,12 +49,13 @@ fn read_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
 pub fn run(a: ServeArgs) -> anyhow::Result<u8> {
     super::check_issuer(&a.issuer, a.insecure_allow_http_issuer)?;
     let https = a.issuer.starts_with("https://");
-    if let Some(u) = &a.jwks_uri {
-        if !(u.starts_with("https://")
-            || (a.insecure_allow_http_issuer && u.starts_with("http://")))
-        {
-            bail!("jwks uri `{u}` must be an https:// URL");
-        }
+    let insecure_ok = |u: &str| a.insecure_allow_http_issuer && u.starts_with("http://");
+    if let Some(u) = a
+        .jwks_uri
+        .as_deref()
+        .filter(|u| !u.starts_with("https://") && !insecure_ok(u))
+    {
+        bail!("jwks uri `{u}` must be an https:// URL");
     }
     let mut keys: Vec<Jwk> = Vec::new();
     for f in &a.signing_key {

@@ -7,10 +7,12 @@ use irsa_jose::Jwks;
 use irsa_oidc::{ClientConfig, JwksClient};
 use std::path::Path;
 
-/// The issuer's JWKS. A fetch failure is returned as an [`irsa_oidc::FetchError`] inside the
-/// `anyhow::Error` (the caller reports it with its STS code); local problems (CA file) are
-/// plain errors.
+/// The keys to verify `token` with, fetched from `issuer`. Nothing is fetched for a token that
+/// does not parse or names another issuer: the empty key set lets verification report that
+/// error, in STS's order. A fetch failure is returned as an [`irsa_oidc::FetchError`] inside
+/// the `anyhow::Error` (reported with its STS code); local problems (CA file) are plain errors.
 pub(super) fn fetch_jwks(
+    token: &str,
     issuer: &str,
     ca_file: Option<&Path>,
     allow_http: bool,
@@ -32,10 +34,14 @@ pub(super) fn fetch_jwks(
             Some(p) => format!("cannot use `{}` as a CA bundle", p.display()),
             None => "cannot set up the https client".to_owned(),
         })?;
+    let kid = match irsa_jose::peek(token) {
+        Ok(t) if t.issuer() == Some(issuer) => t.kid().map(str::to_owned),
+        _ => return Ok(Jwks::default()),
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let keys = rt.block_on(client.keys_for(issuer, None))?;
+    let keys = rt.block_on(client.keys_for(issuer, kid.as_deref()))?;
     Ok(Jwks::clone(&keys))
 }

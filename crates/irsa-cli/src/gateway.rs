@@ -1,0 +1,140 @@
+//! `irsa gateway`: the SigV4 + IAM policy enforcing proxy in front of a DynamoDB endpoint.
+
+use anyhow::Context as _;
+use clap::Args as ClapArgs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// The configuration file: the one `irsa sts` reads (roles, policies, signingKeys), with
+    /// an optional `gateway.upstream` section. Reloaded when it changes.
+    #[arg(long, env = "IRSA_GATEWAY_CONFIG")]
+    config: PathBuf,
+    /// Address to listen on (plain HTTP; put TLS in front for anything but loopback).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    listen: String,
+    /// The upstream DynamoDB endpoint, e.g. http://127.0.0.1:4567 or
+    /// https://dynamodb.us-east-1.amazonaws.com (overrides gateway.upstream.url).
+    #[arg(long, env = "IRSA_GATEWAY_UPSTREAM")]
+    upstream: Option<String>,
+    /// Region the upstream requests are signed for (default: the configuration's region).
+    #[arg(long, env = "IRSA_GATEWAY_UPSTREAM_REGION")]
+    upstream_region: Option<String>,
+    /// The upstream's access key id (overrides gateway.upstream.accessKeyId).
+    #[arg(long, env = "IRSA_GATEWAY_UPSTREAM_ACCESS_KEY_ID")]
+    upstream_access_key_id: Option<String>,
+    /// A file holding the upstream's secret access key. The key itself can be given in
+    /// IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY (never on the command line).
+    #[arg(long, env = "IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY_FILE")]
+    upstream_secret_access_key_file: Option<PathBuf>,
+    /// PEM CA bundle for an https upstream (default: the Web PKI roots).
+    #[arg(long, env = "IRSA_GATEWAY_UPSTREAM_CA_FILE")]
+    upstream_ca_file: Option<PathBuf>,
+    /// Bound on one upstream exchange (connect to response headers), in seconds.
+    #[arg(long, default_value_t = 30)]
+    upstream_timeout_secs: u64,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024 + 64 * 1024)]
+    max_body_bytes: usize,
+    /// Requests handled at once; above it requests are answered `ThrottlingException`.
+    #[arg(long, default_value_t = 1024)]
+    max_concurrency: usize,
+    /// How often to check the configuration file for changes, in seconds.
+    #[arg(long, default_value_t = 2)]
+    reload_interval_secs: u64,
+    /// Refuse requests whose body the signature does not cover
+    /// (`x-amz-content-sha256: UNSIGNED-PAYLOAD`, accepted by default).
+    #[arg(long)]
+    deny_unsigned_payload: bool,
+    /// Log format: json or text.
+    #[arg(long, default_value = "json")]
+    log_format: String,
+}
+
+fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,irsa_gateway=info,irsa_cli=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Runs the gateway until it is told to stop; returns the process exit code.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    init_logging(&args.log_format);
+    let overrides = irsa_gateway::UpstreamSection {
+        url: args.upstream.clone(),
+        region: args.upstream_region.clone(),
+        access_key_id: args.upstream_access_key_id.clone(),
+        secret_access_key: non_empty_env("IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY"),
+        secret_access_key_file: args.upstream_secret_access_key_file.clone(),
+        session_token: non_empty_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
+        ca_file: args.upstream_ca_file.clone(),
+    };
+    let options = irsa_gateway::Options {
+        max_body_bytes: args.max_body_bytes,
+        max_concurrency: args.max_concurrency.max(1),
+        allow_unsigned_payload: !args.deny_unsigned_payload,
+        ..irsa_gateway::Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let gateway = irsa_gateway::from_file(
+            &args.config,
+            overrides,
+            Duration::from_secs(args.upstream_timeout_secs.max(1)),
+            options,
+        )
+        .with_context(|| format!("cannot load `{}`", args.config.display()))?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(listen = %addr, config = %args.config.display(), "irsa gateway listening");
+        tokio::spawn(irsa_gateway::watch_config(
+            gateway.clone(),
+            args.config.clone(),
+            Duration::from_secs(args.reload_interval_secs.max(1)),
+        ));
+        let shutdown = async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .ok();
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+            tracing::info!("shutting down");
+        };
+        irsa_gateway::serve(listener, gateway, shutdown)
+            .await
+            .context("server failed")?;
+        Ok(0)
+    })
+}

@@ -1,0 +1,270 @@
+//! `irsa up`: the whole IRSA chain on 127.0.0.1 in one process — the local OIDC issuer,
+//! `irsa sts` and `irsa gateway` — plus a ServiceAccount token file kept fresh, and the
+//! environment that points any AWS SDK or the aws CLI at it.
+
+use anyhow::Context as _;
+use clap::Args as ClapArgs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub(crate) mod stack;
+
+use stack::{Listen, Spec, Stack, UpstreamMode};
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Configuration replacing the embedded default: an `irsa sts` configuration with an
+    /// `up:` section and the placeholders ${IRSA_ISSUER} / ${IRSA_ISSUER_HOST} (see
+    /// --print-default-config).
+    #[arg(long, value_name = "FILE", env = "IRSA_UP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the embedded default configuration and exit.
+    #[arg(long)]
+    print_default_config: bool,
+    /// DynamoDB-compatible endpoint the gateway forwards allowed requests to (e.g. DynamoDB
+    /// Local at http://127.0.0.1:8000). Its credentials come from
+    /// IRSA_GATEWAY_UPSTREAM_ACCESS_KEY_ID / IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY
+    /// (default `local`, which local emulators accept). Without an upstream, allowed calls
+    /// are answered `UpstreamNotConfigured`; denials work the same.
+    #[arg(long, value_name = "URL", env = "IRSA_UP_DYNAMODB_UPSTREAM")]
+    dynamodb_upstream: Option<String>,
+    /// Address of the local OIDC issuer (https, with a CA generated at start).
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    issuer_listen: String,
+    /// Address of the STS endpoint (AWS_ENDPOINT_URL_STS).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    sts_listen: String,
+    /// Address of the DynamoDB gateway (AWS_ENDPOINT_URL_DYNAMODB).
+    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    gateway_listen: String,
+    /// Where the signing keys, the issuer's CA, the resolved configuration, the token file
+    /// and an `env` file live [default: $XDG_CACHE_HOME/irsa/up or ~/.cache/irsa/up].
+    #[arg(long, value_name = "DIR", env = "IRSA_UP_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Log format on stderr: text or json.
+    #[arg(long, default_value = "text")]
+    log_format: String,
+}
+
+fn default_state_dir() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("irsa").join("up")
+}
+
+fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("warn,irsa_sts=info,irsa_gateway=info,irsa_oidc=info,irsa=info")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// The environment an SDK needs, in order.
+pub(crate) fn environment(stack: &Stack, token_file: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL_STS", stack.sts_url.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", stack.gateway_url.clone()),
+        ("AWS_ROLE_ARN", stack.up.role_arn.clone()),
+        (
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            token_file.display().to_string(),
+        ),
+        ("AWS_REGION", stack.config.region.clone()),
+        // The aws CLI v1 and boto3 read only this one.
+        ("AWS_DEFAULT_REGION", stack.config.region.clone()),
+    ]
+}
+
+/// Single-quotes a value for POSIX shells.
+fn shell_quote(v: &str) -> String {
+    if !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/:._-+=,@".contains(&b))
+    {
+        v.to_owned()
+    } else {
+        format!("'{}'", v.replace('\'', r"'\''"))
+    }
+}
+
+/// Mints the ServiceAccount's token into `path` now and every 80% of its lifetime.
+async fn refresh_token(
+    stack: &Stack,
+    path: &Path,
+    stopping: impl std::future::Future<Output = ()>,
+) {
+    let lifetime = stack.up.token_expiration_seconds;
+    let every = Duration::from_secs(u64::try_from(lifetime.max(600) * 4 / 5).unwrap_or(2880));
+    tokio::pin!(stopping);
+    loop {
+        tokio::select! {
+            () = &mut stopping => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        match stack
+            .mint(&stack.up.service_account, &stack.up.audience, lifetime, None)
+            .and_then(|t| stack::write_private(path, t.as_bytes()))
+        {
+            Ok(()) => tracing::info!(path = %path.display(), "token refreshed"),
+            // Keep the old token (still valid for 20% of its lifetime); retry soon.
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot refresh the token");
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        }
+    }
+}
+
+async fn signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "interrupt",
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "terminate",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupt"
+    }
+}
+
+/// Runs until Ctrl-C / SIGTERM; returns the process exit code.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    if args.print_default_config {
+        print!("{}", stack::DEFAULT_CONFIG);
+        return Ok(0);
+    }
+    init_logging(&args.log_format);
+    let (text, origin) = match &args.config {
+        Some(p) => (
+            std::fs::read_to_string(p).with_context(|| format!("cannot read `{}`", p.display()))?,
+            format!("`{}`", p.display()),
+        ),
+        None => (
+            stack::DEFAULT_CONFIG.to_owned(),
+            "the embedded default".to_owned(),
+        ),
+    };
+    let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let stack = Stack::start(Spec {
+            config_text: &text,
+            config_origin: origin,
+            listen: Listen {
+                issuer: args.issuer_listen.clone(),
+                sts: args.sts_listen.clone(),
+                gateway: args.gateway_listen.clone(),
+            },
+            state_dir: &state_dir,
+            upstream_url: args.dynamodb_upstream.clone(),
+        })
+        .await?;
+        let sa_dir = stack.state_dir.join("serviceaccount");
+        std::fs::create_dir_all(&sa_dir)
+            .with_context(|| format!("cannot create `{}`", sa_dir.display()))?;
+        let token_file = sa_dir.join("token");
+        let lifetime = stack.up.token_expiration_seconds;
+        let token = stack.mint(&stack.up.service_account, &stack.up.audience, lifetime, None)?;
+        stack::write_private(&token_file, token.as_bytes())?;
+
+        let env = environment(&stack, &token_file);
+        let mut exports = String::new();
+        for (k, v) in &env {
+            exports.push_str(&format!("export {k}={}\n", shell_quote(v)));
+        }
+        let env_file = stack.state_dir.join("env");
+        stack::write_private(&env_file, exports.as_bytes())?;
+        let upstream = match &stack.upstream {
+            UpstreamMode::Url(u) => format!("forwarding to {u}"),
+            UpstreamMode::None => {
+                "no DynamoDB upstream: allowed calls get UpstreamNotConfigured".to_owned()
+            }
+        };
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "# irsa up: the IRSA chain on this machine. Export these in another shell (or `source {}`):", env_file.display())?;
+            write!(out, "{exports}")?;
+            out.flush()?;
+        }
+        eprintln!(
+            "irsa up: issuer  {} (OIDC provider; CA in {})",
+            stack.issuer_url,
+            stack.ca_file().display()
+        );
+        eprintln!("irsa up: sts     {}", stack.sts_url);
+        eprintln!("irsa up: gateway {} ({upstream})", stack.gateway_url);
+        eprintln!(
+            "irsa up: token   {} for {} (audience {}), refreshed every {} s",
+            token_file.display(),
+            stack.up.service_account.subject(),
+            stack.up.audience,
+            lifetime * 4 / 5
+        );
+        eprintln!(
+            "irsa up: role    {} ; configuration in force: {}",
+            stack.up.role_arn,
+            stack.state_dir.join("config.yaml").display()
+        );
+        eprintln!("irsa up: try `aws sts get-caller-identity` with that environment; Ctrl-C stops");
+
+        let stopping = stack.stopping();
+        let outcome = tokio::select! {
+            s = signal() => Ok(s),
+            () = refresh_token(&stack, &token_file, stopping) => Ok("stop"),
+            (name, why) = stack.failed() => Err(anyhow::anyhow!("the {name} stopped: {why}")),
+        };
+        match outcome {
+            Ok(sig) => {
+                eprintln!("irsa up: {sig}: shutting down");
+                stack.shutdown(Duration::from_secs(10)).await?;
+                eprintln!("irsa up: stopped");
+                Ok(0)
+            }
+            Err(e) => {
+                let _ = stack.shutdown(Duration::from_secs(5)).await;
+                Err(e)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(shell_quote("/a b/it's"), r"'/a b/it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

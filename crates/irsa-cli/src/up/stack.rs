@@ -1,0 +1,736 @@
+//! The local IRSA stack that `irsa up` and `irsa demo` run in one process: the OIDC issuer
+//! (https, with a CA generated for it), `irsa sts` and `irsa gateway`, each on 127.0.0.1.
+//!
+//! The issuer is served over TLS so that STS reaches it exactly as it reaches a real
+//! cluster's issuer (discovery → JWKS over https, trusting the generated CA through the
+//! provider's `caFile`); no `--insecure-allow-http-issuer` shortcut is taken.
+
+use anyhow::{Context as _, bail};
+use irsa_jose::{Algorithm, Jwks, SigningKey};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// The embedded default configuration.
+pub(crate) const DEFAULT_CONFIG: &str = include_str!("default.yaml");
+
+/// Placeholder for the issuer URL in a configuration.
+pub(crate) const ISSUER_VAR: &str = "${IRSA_ISSUER}";
+/// Placeholder for the issuer URL without `https://`.
+pub(crate) const ISSUER_HOST_VAR: &str = "${IRSA_ISSUER_HOST}";
+
+/// `up.serviceAccount`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServiceAccountRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ServiceAccountRef {
+    /// `system:serviceaccount:<ns>:<name>`, the token's `sub`.
+    pub fn subject(&self) -> String {
+        format!("system:serviceaccount:{}:{}", self.namespace, self.name)
+    }
+}
+
+fn default_audience() -> String {
+    "sts.amazonaws.com".into()
+}
+
+fn default_lifetime() -> i64 {
+    3600
+}
+
+/// The `up:` section of a configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct UpSection {
+    pub service_account: ServiceAccountRef,
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    pub role_arn: String,
+    #[serde(default = "default_lifetime")]
+    pub token_expiration_seconds: i64,
+}
+
+/// Where each server listens (`host:port`; port 0 picks a free one).
+#[derive(Debug, Clone)]
+pub(crate) struct Listen {
+    pub issuer: String,
+    pub sts: String,
+    pub gateway: String,
+}
+
+/// What to start.
+pub(crate) struct Spec<'a> {
+    /// The configuration text (placeholders not yet expanded).
+    pub config_text: &'a str,
+    /// Where it came from, for messages (`the embedded default`, a path).
+    pub config_origin: String,
+    pub listen: Listen,
+    /// Keys, the token file, the CA and the resolved configuration live here.
+    pub state_dir: &'a Path,
+    /// `--dynamodb-upstream`, overriding `gateway.upstream.url`.
+    pub upstream_url: Option<String>,
+}
+
+/// How the gateway reaches DynamoDB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum UpstreamMode {
+    /// Allowed requests are forwarded to this URL.
+    Url(String),
+    /// No upstream: allowed requests are answered [`NO_UPSTREAM_CODE`].
+    None,
+}
+
+/// The error code allowed requests get when no upstream is configured.
+pub(crate) const NO_UPSTREAM_CODE: &str = "UpstreamNotConfigured";
+/// Its message.
+pub(crate) const NO_UPSTREAM_MESSAGE: &str = "irsa: no DynamoDB upstream is configured: the request was allowed by policy but there is no table to send it to (start with --dynamodb-upstream URL)";
+
+/// The running stack.
+pub(crate) struct Stack {
+    pub issuer_url: String,
+    pub sts_url: String,
+    pub gateway_url: String,
+    pub up: UpSection,
+    /// The validated STS configuration in force.
+    pub config: irsa_sts_core::config::Config,
+    /// The configuration as served (placeholders expanded, keys filled in).
+    pub resolved_config: String,
+    pub upstream: UpstreamMode,
+    /// The credentials the gateway signs upstream requests with (with an upstream).
+    pub upstream_credentials: Option<irsa_gateway::UpstreamCredentials>,
+    pub ca_pem: String,
+    pub state_dir: PathBuf,
+    signing_key: SigningKey,
+    stop: watch::Sender<bool>,
+    tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
+    failures: tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, String)>>,
+}
+
+type Failures = mpsc::UnboundedSender<(String, String)>;
+
+/// Spawns a server; if it ends before shutdown was asked for, reports it on `failures`.
+fn spawn_server(
+    name: &'static str,
+    server: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    stop: watch::Receiver<bool>,
+    failures: Failures,
+) -> (&'static str, JoinHandle<anyhow::Result<()>>) {
+    let task = tokio::spawn(async move {
+        let r = server.await;
+        if !*stop.borrow() {
+            let why = match &r {
+                Ok(()) => "stopped".to_owned(),
+                Err(e) => format!("{e:#}"),
+            };
+            let _ = failures.send((name.to_owned(), why));
+        }
+        r
+    });
+    (name, task)
+}
+
+const SIGNING_KEY_FILE: &str = "issuer-signing.key";
+const MASTER_KEY_FILE: &str = "sts-master.key";
+const CA_FILE: &str = "issuer-ca.pem";
+const RESOLVED_CONFIG_FILE: &str = "config.yaml";
+
+/// Writes `contents` to `path` atomically (temporary file in the same folder, then rename),
+/// readable only by the owner.
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(&tmp)
+        .with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    f.write_all(contents)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename `{}` to `{}`", tmp.display(), path.display()))?;
+    Ok(())
+}
+
+fn create_dir_private(dir: &Path) -> anyhow::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        b.mode(0o700);
+    }
+    b.create(dir)
+        .with_context(|| format!("cannot create `{}`", dir.display()))
+}
+
+/// The service-account signing key of the issuer: reused from the state directory so tokens
+/// and sessions survive a restart, generated (RS256, as kube-apiserver) otherwise.
+fn signing_key(state_dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = state_dir.join(SIGNING_KEY_FILE);
+    if path.exists() {
+        let pem = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        return SigningKey::from_pem(&pem)
+            .with_context(|| format!("`{}` is not a signing key", path.display()));
+    }
+    let key = SigningKey::generate(Algorithm::RS256).context("cannot generate a signing key")?;
+    write_private(&path, key.to_pkcs8_pem()?.as_bytes())?;
+    Ok(key)
+}
+
+/// The STS master key file (sealing session tokens; the gateway opens them with it).
+fn master_key(state_dir: &Path) -> anyhow::Result<PathBuf> {
+    use irsa_sts_core::credentials::MasterKey;
+    let path = state_dir.join(MASTER_KEY_FILE);
+    if path.exists() {
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        if MasterKey::from_file_contents(&bytes).is_ok() {
+            return Ok(path);
+        }
+        eprintln!(
+            "irsa: `{}` is not a master key; generating a new one",
+            path.display()
+        );
+    }
+    let key = MasterKey::generate(&mut rand::rngs::OsRng);
+    write_private(&path, format!("{}\n", key.to_hex()).as_bytes())?;
+    Ok(path)
+}
+
+/// A CA and a leaf certificate for 127.0.0.1 / localhost signed by it: (CA PEM, leaf PEM,
+/// leaf key PEM).
+fn issuer_tls(ip: std::net::IpAddr) -> anyhow::Result<(String, String, String)> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().context("cannot generate the CA key")?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.distinguished_name
+        .push(DnType::CommonName, "irsa up local issuer CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+
+    let leaf_key = KeyPair::generate().context("cannot generate the issuer's TLS key")?;
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    if !ip.is_loopback() && !ip.is_unspecified() {
+        names.push(ip.to_string());
+    }
+    let mut leaf = CertificateParams::new(names)?;
+    leaf.distinguished_name
+        .push(DnType::CommonName, "irsa up local issuer");
+    leaf.is_ca = IsCa::ExplicitNoCa;
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer)?;
+    Ok((ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem()))
+}
+
+fn host_of(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    SocketAddr::new(ip, addr.port()).to_string()
+}
+
+async fn bind(what: &str, addr: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on `{addr}` for the {what}"))
+}
+
+/// The parts of a configuration: the STS configuration text (what `irsa sts` reads), the
+/// `up:` section and the `gateway:` section.
+pub(crate) struct Resolved {
+    pub sts_text: String,
+    pub up: UpSection,
+    pub gateway: irsa_gateway::GatewaySection,
+}
+
+/// Expands the placeholders, splits off `up:` and `gateway:`, and fills in `signingKeys`
+/// and the local provider's `caFile` when absent.
+pub(crate) fn resolve_config(
+    text: &str,
+    issuer_url: &str,
+    master_key_file: &Path,
+    ca_file: &Path,
+) -> anyhow::Result<Resolved> {
+    let host = issuer_url.trim_start_matches("https://");
+    let expanded = text
+        .replace(ISSUER_HOST_VAR, host)
+        .replace(ISSUER_VAR, issuer_url);
+    let mut value: serde_yaml::Value =
+        serde_yaml::from_str(&expanded).context("the configuration is not YAML")?;
+    let Some(map) = value.as_mapping_mut() else {
+        bail!("the configuration must be a mapping");
+    };
+    let up: UpSection = match map.remove("up") {
+        Some(v) => serde_yaml::from_value(v).map_err(|e| anyhow::anyhow!("up: {e}"))?,
+        None => bail!(
+            "up: missing: name the ServiceAccount and role (see `irsa up --print-default-config`)"
+        ),
+    };
+    let gateway: irsa_gateway::GatewaySection = match map.remove("gateway") {
+        Some(v) => serde_yaml::from_value(v).map_err(|e| anyhow::anyhow!("gateway: {e}"))?,
+        None => irsa_gateway::GatewaySection::default(),
+    };
+    let key_path = master_key_file.display().to_string();
+    if map
+        .get("signingKeys")
+        .and_then(serde_yaml::Value::as_sequence)
+        .is_none_or(Vec::is_empty)
+    {
+        let mut entry = serde_yaml::Mapping::new();
+        entry.insert("file".into(), key_path.into());
+        map.insert(
+            "signingKeys".into(),
+            serde_yaml::Value::Sequence(vec![entry.into()]),
+        );
+    }
+    if let Some(providers) = map
+        .get_mut("providers")
+        .and_then(serde_yaml::Value::as_sequence_mut)
+    {
+        for p in providers.iter_mut().filter_map(serde_yaml::Value::as_mapping_mut) {
+            let local = p.get("issuer").and_then(serde_yaml::Value::as_str) == Some(issuer_url);
+            if local && !p.contains_key("caFile") && !p.contains_key("jwksFile") {
+                p.insert("caFile".into(), ca_file.display().to_string().into());
+            }
+        }
+    }
+    if up.token_expiration_seconds < 600 {
+        bail!(
+            "up.tokenExpirationSeconds: {} is below 600 (kubelet's minimum)",
+            up.token_expiration_seconds
+        );
+    }
+    for (field, v) in [
+        ("up.serviceAccount.namespace", &up.service_account.namespace),
+        ("up.serviceAccount.name", &up.service_account.name),
+        ("up.audience", &up.audience),
+    ] {
+        if v.is_empty() || (field != "up.audience" && v.contains(':')) {
+            bail!("{field}: `{v}` must be a non-empty name without `:`");
+        }
+    }
+    Ok(Resolved {
+        sts_text: serde_yaml::to_string(&value)?,
+        up,
+        gateway,
+    })
+}
+
+/// Claims of a projected ServiceAccount token, as kube-apiserver writes them.
+pub(crate) fn token_claims(
+    issuer: &str,
+    sa: &ServiceAccountRef,
+    audience: &str,
+    lifetime: i64,
+    now: i64,
+    pod: Option<(&str, &str)>,
+) -> Map<String, Value> {
+    let mut k8s = Map::new();
+    k8s.insert("namespace".into(), json!(sa.namespace));
+    if let Some((name, uid)) = pod {
+        k8s.insert("pod".into(), json!({"name": name, "uid": uid}));
+    }
+    k8s.insert(
+        "serviceaccount".into(),
+        json!({"name": sa.name, "uid": uuid::Uuid::new_v4().to_string()}),
+    );
+    let mut claims = Map::new();
+    claims.insert("aud".into(), json!([audience]));
+    claims.insert("exp".into(), json!(now.saturating_add(lifetime)));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
+    claims.insert("kubernetes.io".into(), Value::Object(k8s));
+    claims.insert("nbf".into(), json!(now));
+    claims.insert("sub".into(), json!(sa.subject()));
+    claims
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The fake DynamoDB answering when no upstream is configured: `DescribeTable` (the
+/// gateway's key-schema lookup) says the table does not exist, so the gateway still decides
+/// by policy; every request it forwards gets [`NO_UPSTREAM_CODE`].
+fn no_upstream_router() -> axum::Router {
+    use axum::http::{HeaderMap, StatusCode, header};
+    async fn answer(headers: HeaderMap) -> (StatusCode, HeaderMap, String) {
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let (code, message) = if target.ends_with(".DescribeTable") {
+            (
+                "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+                "Requested resource not found",
+            )
+        } else {
+            (NO_UPSTREAM_CODE, NO_UPSTREAM_MESSAGE)
+        };
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/x-amz-json-1.0"),
+        );
+        (
+            StatusCode::BAD_REQUEST,
+            h,
+            json!({"__type": code, "message": message}).to_string(),
+        )
+    }
+    axum::Router::new().fallback(answer)
+}
+
+fn upstream_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Stack {
+    /// Starts the issuer, STS and the gateway. Errors name what could not be set up.
+    pub async fn start(spec: Spec<'_>) -> anyhow::Result<Stack> {
+        create_dir_private(spec.state_dir)?;
+        let state_dir = spec
+            .state_dir
+            .canonicalize()
+            .with_context(|| format!("cannot resolve `{}`", spec.state_dir.display()))?;
+        let key = signing_key(&state_dir)?;
+        let master = master_key(&state_dir)?;
+        let (stop, stop_rx) = watch::channel(false);
+        let (fail_tx, fail_rx) = mpsc::unbounded_channel();
+        let watcher = stop_rx.clone();
+        let shutdown = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|v| *v).await;
+            }
+        };
+        let mut tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
+
+        // 1. The issuer, over https with a CA of its own.
+        let issuer_listener = bind("issuer", &spec.listen.issuer).await?;
+        let issuer_addr = issuer_listener.local_addr()?;
+        let issuer_url = format!("https://{}", host_of(issuer_addr));
+        let (ca_pem, leaf_pem, leaf_key_pem) = issuer_tls(issuer_addr.ip())?;
+        let ca_path = state_dir.join(CA_FILE);
+        write_private(&ca_path, ca_pem.as_bytes())?;
+        let jwks = Jwks {
+            keys: vec![key.public_jwk()?],
+        };
+        let state = irsa_oidc::IssuerState::new(&issuer_url, &jwks, 3600)
+            .map_err(|e| anyhow::anyhow!("cannot serve the issuer `{issuer_url}`: {e}"))?;
+        let tls = irsa_oidc::server_tls_config(leaf_pem.as_bytes(), leaf_key_pem.as_bytes())
+            .map_err(|e| anyhow::anyhow!("issuer tls: {e}"))?;
+        let sd = shutdown();
+        tasks.push(spawn_server(
+            "issuer",
+            async move {
+                irsa_oidc::serve(issuer_listener, irsa_oidc::router(state), Some(tls), sd)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("issuer: {e}"))
+            },
+            watcher.clone(),
+            fail_tx.clone(),
+        ));
+
+        // 2. The configuration.
+        let resolved = resolve_config(spec.config_text, &issuer_url, &master, &ca_path)
+            .with_context(|| format!("invalid configuration ({})", spec.config_origin))?;
+        let config = irsa_sts_core::config::Config::from_yaml(&resolved.sts_text)
+            .with_context(|| format!("invalid configuration ({})", spec.config_origin))?;
+        if config.role(&resolved.up.role_arn).is_none() {
+            bail!(
+                "invalid configuration ({}): up.roleArn: `{}` is not one of the configured roles",
+                spec.config_origin,
+                resolved.up.role_arn
+            );
+        }
+        if config.provider(&issuer_url).is_none() {
+            eprintln!(
+                "irsa: warning: the local issuer `{issuer_url}` is not a registered provider (use `issuer: {ISSUER_VAR}` under providers): STS will refuse its tokens"
+            );
+        }
+        let mut resolved_file = String::from(
+            "# The configuration `irsa up` runs with (placeholders expanded, keys filled in).\n",
+        );
+        resolved_file.push_str(&resolved.sts_text);
+        write_private(
+            &state_dir.join(RESOLVED_CONFIG_FILE),
+            resolved_file.as_bytes(),
+        )?;
+
+        // 3. STS.
+        let sts = irsa_sts::Server::new(
+            &resolved.sts_text,
+            &state_dir,
+            irsa_sts::Options::default(),
+        )
+        .with_context(|| format!("cannot start sts ({})", spec.config_origin))?;
+        let sts_listener = bind("sts endpoint", &spec.listen.sts).await?;
+        let sts_url = format!("http://{}", host_of(sts_listener.local_addr()?));
+        let sd = shutdown();
+        tasks.push(spawn_server(
+            "sts",
+            async move {
+                irsa_sts::serve(sts_listener, sts, sd)
+                    .await
+                    .context("sts")
+            },
+            watcher.clone(),
+            fail_tx.clone(),
+        ));
+
+        // 4. The gateway and its upstream (or the stand-in saying there is none).
+        let section = resolved
+            .gateway
+            .upstream
+            .clone()
+            .overridden_by(irsa_gateway::UpstreamSection {
+                url: spec.upstream_url.clone(),
+                access_key_id: upstream_env("IRSA_GATEWAY_UPSTREAM_ACCESS_KEY_ID"),
+                secret_access_key: upstream_env("IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY"),
+                session_token: upstream_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
+                ..irsa_gateway::UpstreamSection::default()
+            });
+        let (section, upstream) = match section.url.clone() {
+            Some(url) => (
+                irsa_gateway::UpstreamSection {
+                    // DynamoDB Local and dynalite accept any credentials.
+                    access_key_id: section.access_key_id.clone().or(Some("local".into())),
+                    secret_access_key: if section.secret_access_key.is_none()
+                        && section.secret_access_key_file.is_none()
+                    {
+                        Some("local".into())
+                    } else {
+                        section.secret_access_key.clone()
+                    },
+                    ..section
+                },
+                UpstreamMode::Url(url),
+            ),
+            None => {
+                let listener = bind("stand-in upstream", "127.0.0.1:0").await?;
+                let url = format!("http://{}", listener.local_addr()?);
+                let sd = shutdown();
+                tasks.push(spawn_server(
+                    "no-upstream",
+                    async move {
+                        axum::serve(listener, no_upstream_router())
+                            .with_graceful_shutdown(sd)
+                            .await
+                            .context("stand-in upstream")
+                    },
+                    watcher.clone(),
+                    fail_tx.clone(),
+                ));
+                (
+                    irsa_gateway::UpstreamSection {
+                        url: Some(url),
+                        access_key_id: Some("none".into()),
+                        secret_access_key: Some("none".into()),
+                        ..irsa_gateway::UpstreamSection::default()
+                    },
+                    UpstreamMode::None,
+                )
+            }
+        };
+        let settings = section
+            .settings(&config, &state_dir, Duration::from_secs(30))
+            .context("gateway upstream")?;
+        let upstream_credentials = match upstream {
+            UpstreamMode::Url(_) => Some(settings.credentials.clone()),
+            UpstreamMode::None => None,
+        };
+        let ring = irsa_gateway::config::key_ring(&config, &state_dir).context("gateway")?;
+        let gateway = irsa_gateway::Gateway::new(
+            irsa_gateway::Snapshot::new(config.clone(), ring),
+            irsa_gateway::Upstream::new(settings).context("gateway upstream")?,
+            irsa_gateway::Options::default(),
+        );
+        let gw_listener = bind("gateway", &spec.listen.gateway).await?;
+        let gateway_url = format!("http://{}", host_of(gw_listener.local_addr()?));
+        let sd = shutdown();
+        tasks.push(spawn_server(
+            "gateway",
+            async move {
+                irsa_gateway::serve(gw_listener, gateway, sd)
+                    .await
+                    .context("gateway")
+            },
+            watcher.clone(),
+            fail_tx.clone(),
+        ));
+
+        Ok(Stack {
+            issuer_url,
+            sts_url,
+            gateway_url,
+            up: resolved.up,
+            config,
+            resolved_config: resolved.sts_text,
+            upstream,
+            upstream_credentials,
+            ca_pem,
+            state_dir,
+            signing_key: key,
+            stop,
+            tasks,
+            failures: tokio::sync::Mutex::new(fail_rx),
+        })
+    }
+
+    /// A projected ServiceAccount token signed by the issuer.
+    pub fn mint(
+        &self,
+        sa: &ServiceAccountRef,
+        audience: &str,
+        lifetime: i64,
+        pod: Option<(&str, &str)>,
+    ) -> anyhow::Result<String> {
+        let claims = token_claims(&self.issuer_url, sa, audience, lifetime, unix_now(), pod);
+        Ok(self.signing_key.sign_jwt(&Map::new(), &claims)?)
+    }
+
+    /// The issuer's key id.
+    pub fn kid(&self) -> &str {
+        self.signing_key.kid()
+    }
+
+    /// Resolves when [`Stack::shutdown`] starts.
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.stop.subscribe();
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }
+    }
+
+    /// The state directory's file holding the generated issuer CA.
+    pub fn ca_file(&self) -> PathBuf {
+        self.state_dir.join(CA_FILE)
+    }
+
+    /// Stops every server (in-flight requests finish), waiting at most `within`.
+    pub async fn shutdown(self, within: Duration) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let mut failures = Vec::new();
+        let deadline = tokio::time::Instant::now() + within;
+        for (name, task) in self.tasks {
+            match tokio::time::timeout_at(deadline, task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => failures.push(format!("{name}: {e:#}")),
+                Ok(Err(e)) => failures.push(format!("{name}: {e}")),
+                Err(_) => failures.push(format!("{name}: did not stop within {within:?}")),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", failures.join("; "))
+        }
+    }
+
+    /// Resolves when a server stops on its own (not through [`Stack::shutdown`]): its name
+    /// and why.
+    pub async fn failed(&self) -> (String, String) {
+        let mut rx = self.failures.lock().await;
+        match rx.recv().await {
+            Some(x) => x,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_resolves_and_validates() {
+        let r = resolve_config(
+            DEFAULT_CONFIG,
+            "https://127.0.0.1:8443",
+            Path::new("/state/sts-master.key"),
+            Path::new("/state/issuer-ca.pem"),
+        )
+        .unwrap();
+        assert_eq!(r.up.service_account.subject(), "system:serviceaccount:default:my-serviceaccount");
+        assert_eq!(r.up.audience, "sts.amazonaws.com");
+        let c = irsa_sts_core::config::Config::from_yaml(&r.sts_text).unwrap();
+        let p = c.provider("https://127.0.0.1:8443").unwrap();
+        assert_eq!(p.ca_file.as_deref(), Some(Path::new("/state/issuer-ca.pem")));
+        assert_eq!(c.signing_keys, vec![PathBuf::from("/state/sts-master.key")]);
+        let role = c.role(&r.up.role_arn).unwrap();
+        assert_eq!(role.name, "allow-read");
+        assert!(!r.sts_text.contains("${"));
+        assert!(r.sts_text.contains("127.0.0.1:8443:sub"));
+        assert_eq!(r.gateway, irsa_gateway::GatewaySection::default());
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        let e = resolve_config("account: x\n", "https://h", Path::new("k"), Path::new("c"))
+            .err()
+            .unwrap();
+        assert!(e.to_string().starts_with("up: missing"), "{e}");
+        let text = DEFAULT_CONFIG.replace("tokenExpirationSeconds: 3600", "tokenExpirationSeconds: 60");
+        let e = resolve_config(&text, "https://h", Path::new("k"), Path::new("c"))
+            .err()
+            .unwrap();
+        assert!(e.to_string().starts_with("up.tokenExpirationSeconds"), "{e}");
+    }
+
+    #[test]
+    fn claims_look_like_kube_apiserver_s() {
+        let sa = ServiceAccountRef {
+            namespace: "ns".into(),
+            name: "sa".into(),
+        };
+        let c = token_claims("https://i", &sa, "sts.amazonaws.com", 3600, 100, None);
+        assert_eq!(c["sub"], "system:serviceaccount:ns:sa");
+        assert_eq!(c["aud"], json!(["sts.amazonaws.com"]));
+        assert_eq!(c["exp"], 3700);
+        assert_eq!(c["kubernetes.io"]["namespace"], "ns");
+    }
+
+    #[test]
+    fn private_writes_replace_atomically() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("token");
+        write_private(&p, b"one").unwrap();
+        write_private(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,918 @@
+//! The gateway end to end: dynalite (a DynamoDB-compatible server, installed by
+//! scripts/deps/gateway.sh) as the upstream, credentials issued with irsa-sts-core's key
+//! ring, and real clients: aws-sdk-dynamodb, boto3 and raw requests signed by `aws-sigv4`.
+//!
+//! Without dynalite or boto3 the tests fail naming scripts/deps/gateway.sh, unless
+//! `IRSA_SKIP_EXTERNAL=1`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_credential_types::Credentials as AwsCredentials;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use irsa_gateway::{Options, UpstreamSection};
+use irsa_sts_core::credentials::{self, Credentials, KeyRing, MasterKey, SessionClaims};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const ACCOUNT: &str = "111122223333";
+const REGION: &str = "us-east-1";
+const BOOKS: &str = "arn:aws:dynamodb:us-east-1:111122223333:table/Books";
+const UPSTREAM_AKID: &str = "AKIAUPSTREAMEXAMPLE1";
+const UPSTREAM_SECRET: &str = "upstream/secret/key/EXAMPLEKEYEXAMPLEKEY0";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn skip_external() -> bool {
+    std::env::var("IRSA_SKIP_EXTERNAL").is_ok_and(|v| v == "1")
+}
+
+/// dynalite's package directory, or `None` (after checking `IRSA_SKIP_EXTERNAL`).
+fn dynalite_dir() -> Option<PathBuf> {
+    let dir = workspace_root().join("tools/dynalite/node_modules/dynalite");
+    if dir.join("package.json").exists() {
+        return Some(dir);
+    }
+    if skip_external() {
+        eprintln!("skipped: dynalite is not installed (run scripts/deps/gateway.sh)");
+        return None;
+    }
+    panic!(
+        "dynalite is not installed at {}: run scripts/deps/gateway.sh (or set IRSA_SKIP_EXTERNAL=1)",
+        dir.display()
+    );
+}
+
+fn python_with_boto3() -> Option<PathBuf> {
+    for venv in [".cache/sts-clients/venv", ".cache/gateway/venv"] {
+        let python = workspace_root().join(venv).join("bin/python");
+        let ok = std::process::Command::new(&python)
+            .args(["-c", "import boto3"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(python);
+        }
+    }
+    if skip_external() {
+        eprintln!("skipped: boto3 is not installed (run scripts/deps/gateway.sh)");
+        return None;
+    }
+    panic!("boto3 is not installed: run scripts/deps/gateway.sh (or set IRSA_SKIP_EXTERNAL=1)");
+}
+
+/// Starts dynalite (in memory) on an ephemeral port; it is killed when dropped.
+async fn start_dynalite(dir: &Path) -> (Child, String) {
+    let script = format!(
+        "require({:?})({{createTableMs: 0, deleteTableMs: 0, updateTableMs: 0}})\
+         .listen(0, '127.0.0.1', function () {{ console.log(this.address().port) }})",
+        dir.display().to_string()
+    );
+    let mut child = Command::new("node")
+        .args(["-e", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts (install nodejs; see scripts/deps/gateway.sh)");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("dynalite prints its port within 20 s")
+        .unwrap()
+        .expect("dynalite printed its port");
+    let port: u16 = line.trim().parse().unwrap();
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+// ---------- raw signed requests ----------
+
+#[derive(Clone)]
+struct Creds {
+    akid: String,
+    secret: String,
+    token: Option<String>,
+}
+
+impl From<&Credentials> for Creds {
+    fn from(c: &Credentials) -> Self {
+        Creds {
+            akid: c.access_key_id.clone(),
+            secret: c.secret_access_key.clone(),
+            token: Some(c.session_token.clone()),
+        }
+    }
+}
+
+fn upstream_creds() -> Creds {
+    Creds {
+        akid: UPSTREAM_AKID.into(),
+        secret: UPSTREAM_SECRET.into(),
+        token: None,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Header,
+    Presigned,
+    UnsignedPayload,
+}
+
+struct Call<'a> {
+    url: &'a str,
+    creds: &'a Creds,
+    region: &'a str,
+    op: &'a str,
+    body: Value,
+    form: Form,
+    time: SystemTime,
+    /// Replaces the body after signing (tampering).
+    send_body: Option<Vec<u8>>,
+}
+
+impl<'a> Call<'a> {
+    fn new(url: &'a str, creds: &'a Creds, op: &'a str, body: Value) -> Self {
+        Call {
+            url,
+            creds,
+            region: REGION,
+            op,
+            body,
+            form: Form::Header,
+            time: SystemTime::now(),
+            send_body: None,
+        }
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn error_type(&self) -> String {
+        let v = self.json();
+        v["__type"]
+            .as_str()
+            .and_then(|t| t.rsplit_once('#'))
+            .map(|(_, c)| c.to_owned())
+            .unwrap_or_default()
+    }
+    fn message(&self) -> String {
+        let v = self.json();
+        v.get("Message")
+            .or_else(|| v.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+async fn send(call: Call<'_>) -> Answer {
+    let body = serde_json::to_vec(&call.body).unwrap();
+    let url = format!("{}/", call.url);
+    let target = format!("DynamoDB_20120810.{}", call.op);
+    let headers = [
+        ("content-type", "application/x-amz-json-1.0"),
+        ("x-amz-target", target.as_str()),
+    ];
+    let identity: Identity = AwsCredentials::new(
+        call.creds.akid.clone(),
+        call.creds.secret.clone(),
+        call.creds.token.clone(),
+        None,
+        "test",
+    )
+    .into();
+    let mut settings = SigningSettings::default();
+    let signable_body = match call.form {
+        Form::Header => SignableBody::Bytes(&body),
+        Form::Presigned => {
+            settings.signature_location = SignatureLocation::QueryParams;
+            settings.expires_in = Some(Duration::from_secs(300));
+            SignableBody::Bytes(&body)
+        }
+        Form::UnsignedPayload => {
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+            SignableBody::UnsignedPayload
+        }
+    };
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(call.region)
+        .name("dynamodb")
+        .time(call.time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let signable =
+        SignableRequest::new("POST", &url, headers.iter().copied(), signable_body).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let sent = call.send_body.unwrap_or(body);
+    let mut builder = http::Request::builder().method("POST").uri(&url);
+    for (n, v) in headers {
+        builder = builder.header(n, v);
+    }
+    let mut request = builder.body(Full::new(Bytes::from(sent))).unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let response = tokio::time::timeout(Duration::from_secs(20), client.request(request))
+        .await
+        .expect("answer within 20 s")
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn direct(url: &str, op: &str, body: Value) -> Answer {
+    let creds = upstream_creds();
+    send(Call::new(url, &creds, op, body)).await
+}
+
+// ---------- the environment ----------
+
+const CONFIG: &str = r#"
+account: "111122223333"
+region: us-east-1
+roles:
+  - name: reader
+    path: /apps/
+    trustPolicy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test}
+          Action: sts:AssumeRoleWithWebIdentity
+    policies:
+      read-books:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Action: [dynamodb:GetItem, dynamodb:Query, dynamodb:BatchGetItem]
+            Resource:
+              - arn:aws:dynamodb:us-east-1:111122223333:table/Books
+              - arn:aws:dynamodb:us-east-1:111122223333:table/Books/index/ByGenre
+          - Effect: Deny
+            Action: "dynamodb:*"
+            Resource: arn:aws:dynamodb:us-east-1:111122223333:table/Secrets
+  - name: writer
+    trustPolicy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test}
+          Action: sts:AssumeRoleWithWebIdentity
+    managedPolicies: [arn:aws:iam::111122223333:policy/tolkien-writer]
+policies:
+  - name: tolkien-writer
+    document:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Action: [dynamodb:PutItem, dynamodb:GetItem]
+          Resource: arn:aws:dynamodb:us-east-1:111122223333:table/Books
+          Condition:
+            ForAllValues:StringEquals:
+              dynamodb:LeadingKeys: [Tolkien]
+signingKeys:
+  - file: master.key
+gateway:
+  upstream:
+    url: UPSTREAM_URL
+    accessKeyId: AKIAUPSTREAMEXAMPLE1
+    secretAccessKeyFile: upstream.secret
+"#;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    _dynalite: Child,
+    upstream: String,
+    gateway: String,
+    gateway_state: Arc<irsa_gateway::Gateway>,
+    config: PathBuf,
+    ring: KeyRing,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+fn now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+impl Env {
+    async fn start() -> Option<Env> {
+        let dynalite = dynalite_dir()?;
+        let (child, upstream) = start_dynalite(&dynalite).await;
+        seed(&upstream).await;
+
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::generate(&mut rand::rngs::OsRng);
+        std::fs::write(dir.path().join("master.key"), key.to_hex()).unwrap();
+        std::fs::write(
+            dir.path().join("upstream.secret"),
+            format!("{UPSTREAM_SECRET}\n"),
+        )
+        .unwrap();
+        let config = dir.path().join("irsa.yaml");
+        std::fs::write(&config, CONFIG.replace("UPSTREAM_URL", &upstream)).unwrap();
+        let gateway = irsa_gateway::from_file(
+            &config,
+            UpstreamSection::default(),
+            Duration::from_secs(10),
+            Options::default(),
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(irsa_gateway::serve(listener, gateway.clone(), async {
+            let _ = rx.await;
+        }));
+        Some(Env {
+            _dir: dir,
+            _dynalite: child,
+            upstream,
+            gateway: format!("http://{addr}"),
+            gateway_state: gateway,
+            config,
+            ring: KeyRing::single(key),
+            _shutdown: tx,
+        })
+    }
+
+    fn claims(role: &str, issued_at: i64, expires_at: i64) -> SessionClaims {
+        let role_arn = match role {
+            "reader" => format!("arn:aws:iam::{ACCOUNT}:role/apps/reader"),
+            other => format!("arn:aws:iam::{ACCOUNT}:role/{other}"),
+        };
+        SessionClaims {
+            role_arn,
+            role_id: "AROAEXAMPLEEXAMPLE123".into(),
+            session_name: "test-session".into(),
+            subject: "system:serviceaccount:default:app".into(),
+            audience: "sts.amazonaws.com".into(),
+            provider_arn: format!("arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.example.test"),
+            issued_at,
+            expires_at,
+            session_policy: None,
+            policy_arns: vec![],
+            source_identity: None,
+            tags: vec![],
+            transitive_tag_keys: vec![],
+        }
+    }
+
+    fn issue_claims(&self, claims: &SessionClaims) -> Credentials {
+        credentials::issue(&self.ring, claims, &mut rand::rngs::OsRng).unwrap()
+    }
+
+    fn issue(&self, role: &str) -> Credentials {
+        self.issue_claims(&Env::claims(role, now(), now() + 3600))
+    }
+
+    fn sdk(&self, creds: &Credentials) -> aws_sdk_dynamodb::Client {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new(REGION))
+            .endpoint_url(&self.gateway)
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                creds.access_key_id.clone(),
+                creds.secret_access_key.clone(),
+                Some(creds.session_token.clone()),
+                None,
+                "irsa-sts",
+            ))
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(conf)
+    }
+}
+
+async fn seed(upstream: &str) {
+    let gsi = |name: &str, hash: &str| {
+        json!({"IndexName": name,
+               "KeySchema": [{"AttributeName": hash, "KeyType": "HASH"}],
+               "Projection": {"ProjectionType": "ALL"},
+               "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}})
+    };
+    let a = direct(
+        upstream,
+        "CreateTable",
+        json!({"TableName": "Books",
+               "AttributeDefinitions": [
+                   {"AttributeName": "Author", "AttributeType": "S"},
+                   {"AttributeName": "Title", "AttributeType": "S"},
+                   {"AttributeName": "Genre", "AttributeType": "S"},
+                   {"AttributeName": "Year", "AttributeType": "N"}],
+               "KeySchema": [{"AttributeName": "Author", "KeyType": "HASH"},
+                             {"AttributeName": "Title", "KeyType": "RANGE"}],
+               "GlobalSecondaryIndexes": [gsi("ByGenre", "Genre"), gsi("ByYear", "Year")],
+               "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}}),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.json());
+    let a = direct(
+        upstream,
+        "CreateTable",
+        json!({"TableName": "Secrets",
+               "AttributeDefinitions": [{"AttributeName": "Id", "AttributeType": "S"}],
+               "KeySchema": [{"AttributeName": "Id", "KeyType": "HASH"}],
+               "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}}),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.json());
+    for table in ["Books", "Secrets"] {
+        let mut active = false;
+        for _ in 0..100 {
+            let d = direct(upstream, "DescribeTable", json!({ "TableName": table })).await;
+            if d.json()["Table"]["TableStatus"] == "ACTIVE" {
+                active = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(active, "{table} became ACTIVE");
+    }
+    for (author, title, genre, year) in [
+        ("Tolkien", "The Hobbit", "Fantasy", "1937"),
+        ("Tolkien", "The Silmarillion", "Fantasy", "1977"),
+        ("Herbert", "Dune", "SciFi", "1965"),
+    ] {
+        let a = direct(
+            upstream,
+            "PutItem",
+            json!({"TableName": "Books", "Item": {
+                "Author": {"S": author}, "Title": {"S": title},
+                "Genre": {"S": genre}, "Year": {"N": year}}}),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{:?}", a.json());
+    }
+    let a = direct(
+        upstream,
+        "PutItem",
+        json!({"TableName": "Secrets", "Item": {"Id": {"S": "root"}, "Value": {"S": "hunter2"}}}),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+}
+
+fn hobbit_key() -> Value {
+    json!({"TableName": "Books", "Key": {"Author": {"S": "Tolkien"}, "Title": {"S": "The Hobbit"}}})
+}
+
+fn denied_message(action: &str, resource: &str) -> String {
+    format!(
+        "User: arn:aws:sts::{ACCOUNT}:assumed-role/reader/test-session is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
+    )
+}
+
+// ---------- aws-sdk-dynamodb ----------
+
+#[tokio::test]
+async fn rust_sdk_through_the_gateway() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let reader = env.issue("reader");
+    let ddb = env.sdk(&reader);
+
+    // Allowed GetItem and Query return the upstream's data.
+    let item = ddb
+        .get_item()
+        .table_name("Books")
+        .key("Author", AttributeValue::S("Tolkien".into()))
+        .key("Title", AttributeValue::S("The Hobbit".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item["Year"], AttributeValue::N("1937".into()));
+    let out = ddb
+        .query()
+        .table_name("Books")
+        .key_condition_expression("#a = :a")
+        .expression_attribute_names("#a", "Author")
+        .expression_attribute_values(":a", AttributeValue::S("Tolkien".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.count, 2);
+
+    // Index ARNs: ByGenre is granted, ByYear is not (table/Books alone does not cover it).
+    let out = ddb
+        .query()
+        .table_name("Books")
+        .index_name("ByGenre")
+        .key_condition_expression("Genre = :g")
+        .expression_attribute_values(":g", AttributeValue::S("SciFi".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.count, 1);
+    assert_eq!(out.items()[0]["Title"], AttributeValue::S("Dune".into()));
+    let err = ddb
+        .query()
+        .table_name("Books")
+        .index_name("ByYear")
+        .key_condition_expression("#y = :y")
+        .expression_attribute_names("#y", "Year")
+        .expression_attribute_values(":y", AttributeValue::N("1965".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    assert_eq!(
+        err.message(),
+        Some(denied_message("dynamodb:Query", &format!("{BOOKS}/index/ByYear")).as_str())
+    );
+
+    // PutItem outside the policy.
+    let err = ddb
+        .put_item()
+        .table_name("Books")
+        .item("Author", AttributeValue::S("Le Guin".into()))
+        .item("Title", AttributeValue::S("Earthsea".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    assert_eq!(
+        err.message(),
+        Some(denied_message("dynamodb:PutItem", BOOKS).as_str())
+    );
+    let gone = direct(
+        &env.upstream,
+        "GetItem",
+        json!({"TableName": "Books", "Key": {"Author": {"S": "Le Guin"}, "Title": {"S": "Earthsea"}}}),
+    )
+    .await;
+    assert!(
+        gone.json().get("Item").is_none(),
+        "the denied write never reached the upstream"
+    );
+
+    // Explicit deny wording.
+    let err = ddb
+        .get_item()
+        .table_name("Secrets")
+        .key("Id", AttributeValue::S("root".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    assert!(
+        err.message()
+            .unwrap()
+            .ends_with("table/Secrets with an explicit deny in an identity-based policy"),
+        "{:?}",
+        err.message()
+    );
+
+    // dynamodb:LeadingKeys from the real table schema: the writer may write Tolkien only.
+    let writer = env.sdk(&env.issue("writer"));
+    writer
+        .put_item()
+        .table_name("Books")
+        .item("Author", AttributeValue::S("Tolkien".into()))
+        .item("Title", AttributeValue::S("Unfinished Tales".into()))
+        .send()
+        .await
+        .unwrap();
+    let err = writer
+        .put_item()
+        .table_name("Books")
+        .item("Title", AttributeValue::S("Mort".into()))
+        .item("Author", AttributeValue::S("Pratchett".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    let out = ddb
+        .query()
+        .table_name("Books")
+        .key_condition_expression("Author = :a")
+        .expression_attribute_values(":a", AttributeValue::S("Tolkien".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.count, 3, "the allowed write reached the upstream");
+
+    // An expired session.
+    let expired = env.issue_claims(&Env::claims("reader", now() - 7200, now() - 60));
+    let err = env
+        .sdk(&expired)
+        .get_item()
+        .table_name("Books")
+        .key("Author", AttributeValue::S("Tolkien".into()))
+        .key("Title", AttributeValue::S("The Hobbit".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ExpiredTokenException"));
+}
+
+// ---------- boto3 ----------
+
+#[tokio::test]
+async fn boto3_through_the_gateway() {
+    let Some(python) = python_with_boto3() else {
+        return;
+    };
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let reader = env.issue("reader");
+    let writer = env.issue("writer");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/boto3_client.py");
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        Command::new(&python)
+            .arg(&script)
+            .env("GATEWAY_URL", &env.gateway)
+            .env("READER_AKID", &reader.access_key_id)
+            .env("READER_SECRET", &reader.secret_access_key)
+            .env("READER_TOKEN", &reader.session_token)
+            .env("WRITER_AKID", &writer.access_key_id)
+            .env("WRITER_SECRET", &writer.secret_access_key)
+            .env("WRITER_TOKEN", &writer.session_token)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env_remove("AWS_PROFILE")
+            .output(),
+    )
+    .await
+    .expect("boto3 script finishes within 120 s")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "boto3 script failed: {stderr}");
+    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    assert_eq!(out["get"]["Year"], json!({"N": "1937"}));
+    assert_eq!(out["query_count"], 2);
+    assert_eq!(
+        out["resource_query_titles"],
+        json!(["The Hobbit", "The Silmarillion"])
+    );
+    assert_eq!(out["index_allowed"], json!(["Dune"]));
+    assert_eq!(out["index_denied"]["code"], "AccessDeniedException");
+    assert_eq!(
+        out["index_denied"]["message"],
+        denied_message("dynamodb:Query", &format!("{BOOKS}/index/ByYear"))
+    );
+    assert_eq!(out["put_denied"]["code"], "AccessDeniedException");
+    assert_eq!(out["put_denied"]["status"], 400);
+    assert_eq!(
+        out["put_denied"]["message"],
+        denied_message("dynamodb:PutItem", BOOKS)
+    );
+    assert_eq!(out["tampered"]["code"], "InvalidSignatureException");
+    assert_eq!(out["tampered"]["status"], 400);
+    assert_eq!(out["writer_tolkien"], "OK");
+    assert_eq!(out["writer_other"]["code"], "AccessDeniedException");
+}
+
+// ---------- raw requests: wire format and signature forms ----------
+
+#[tokio::test]
+async fn wire_format_and_signature_forms() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let reader = Creds::from(&env.issue("reader"));
+    let gw = env.gateway.as_str();
+
+    // Health check.
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let health = client
+        .request(
+            http::Request::get(format!("{gw}/"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    // An allowed request streams the upstream's answer back unchanged.
+    let via = send(Call::new(gw, &reader, "GetItem", hobbit_key())).await;
+    let straight = direct(&env.upstream, "GetItem", hobbit_key()).await;
+    assert_eq!(via.status, 200);
+    assert_eq!(via.body, straight.body);
+    assert_eq!(
+        via.headers.get("x-amz-crc32"),
+        straight.headers.get("x-amz-crc32")
+    );
+
+    // AccessDeniedException in DynamoDB's format.
+    let put = json!({"TableName": "Books", "Item": {"Author": {"S": "X"}, "Title": {"S": "Y"}}});
+    let a = send(Call::new(gw, &reader, "PutItem", put.clone())).await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.headers["x-amzn-errortype"], "AccessDeniedException");
+    assert_eq!(a.headers["content-type"], "application/x-amz-json-1.0");
+    assert!(a.headers.contains_key("x-amzn-requestid"));
+    assert_eq!(
+        a.json(),
+        json!({"__type": "com.amazon.coral.service#AccessDeniedException",
+               "Message": denied_message("dynamodb:PutItem", BOOKS)})
+    );
+
+    // Every table of a batch is authorized.
+    let batch = json!({"RequestItems": {
+        "Books": {"Keys": [{"Author": {"S": "Tolkien"}, "Title": {"S": "The Hobbit"}}]},
+        "Secrets": {"Keys": [{"Id": {"S": "root"}}]}}});
+    let a = send(Call::new(gw, &reader, "BatchGetItem", batch)).await;
+    assert_eq!(a.error_type(), "AccessDeniedException");
+    assert!(
+        a.message().contains("table/Secrets with an explicit deny"),
+        "{}",
+        a.message()
+    );
+
+    // Presigned (query) form and UNSIGNED-PAYLOAD both verify.
+    for form in [Form::Presigned, Form::UnsignedPayload] {
+        let a = send(Call {
+            form,
+            ..Call::new(gw, &reader, "GetItem", hobbit_key())
+        })
+        .await;
+        assert_eq!(a.status, 200, "{:?}", a.json());
+        assert_eq!(a.json()["Item"]["Title"]["S"], "The Hobbit");
+    }
+
+    // A tampered body (same length) fails the signature.
+    let tampered = serde_json::to_vec(&hobbit_key())
+        .unwrap()
+        .iter()
+        .map(|&b| if b == b'H' { b'J' } else { b })
+        .collect::<Vec<u8>>();
+    for form in [Form::Header, Form::Presigned] {
+        let a = send(Call {
+            form,
+            send_body: Some(tampered.clone()),
+            ..Call::new(gw, &reader, "GetItem", hobbit_key())
+        })
+        .await;
+        assert_eq!(a.status, 400);
+        assert_eq!(
+            a.error_type(),
+            "InvalidSignatureException",
+            "{:?}",
+            a.json()
+        );
+        assert!(
+            a.message()
+                .starts_with("The request signature we calculated does not match")
+        );
+    }
+    // The wrong secret.
+    let wrong = Creds {
+        secret: "x".repeat(40),
+        ..reader.clone()
+    };
+    let a = send(Call::new(gw, &wrong, "GetItem", hobbit_key())).await;
+    assert_eq!(a.error_type(), "InvalidSignatureException");
+
+    // 15 minutes of skew: 14 minutes pass, 16 do not.
+    let a = send(Call {
+        time: SystemTime::now() - Duration::from_secs(14 * 60),
+        ..Call::new(gw, &reader, "GetItem", hobbit_key())
+    })
+    .await;
+    assert_eq!(a.status, 200);
+    let a = send(Call {
+        time: SystemTime::now() - Duration::from_secs(16 * 60),
+        ..Call::new(gw, &reader, "GetItem", hobbit_key())
+    })
+    .await;
+    assert_eq!(a.error_type(), "InvalidSignatureException");
+    assert!(
+        a.message().starts_with("Signature expired:"),
+        "{}",
+        a.message()
+    );
+
+    // A credential scoped to another region.
+    let a = send(Call {
+        region: "eu-west-1",
+        ..Call::new(gw, &reader, "GetItem", hobbit_key())
+    })
+    .await;
+    assert_eq!(a.error_type(), "InvalidSignatureException");
+
+    // Unknown keys: another deployment's key ring, a long-term key, no token.
+    let other_ring = KeyRing::single(MasterKey::generate(&mut rand::rngs::OsRng));
+    let foreign = credentials::issue(
+        &other_ring,
+        &Env::claims("reader", now(), now() + 3600),
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
+    let a = send(Call::new(
+        gw,
+        &Creds::from(&foreign),
+        "GetItem",
+        hobbit_key(),
+    ))
+    .await;
+    assert_eq!(a.error_type(), "UnrecognizedClientException");
+    assert_eq!(
+        a.message(),
+        "The security token included in the request is invalid."
+    );
+    let a = send(Call::new(gw, &upstream_creds(), "GetItem", hobbit_key())).await;
+    assert_eq!(a.error_type(), "UnrecognizedClientException");
+
+    // An expired session.
+    let expired = env.issue_claims(&Env::claims("reader", now() - 7200, now() - 1));
+    let a = send(Call::new(
+        gw,
+        &Creds::from(&expired),
+        "GetItem",
+        hobbit_key(),
+    ))
+    .await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.error_type(), "ExpiredTokenException");
+    assert_eq!(
+        a.message(),
+        "The security token included in the request is expired"
+    );
+
+    // A session policy narrows the role: only GetItem.
+    let mut claims = Env::claims("reader", now(), now() + 3600);
+    claims.session_policy = Some(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*"}]}"#
+            .into(),
+    );
+    let narrowed = Creds::from(&env.issue_claims(&claims));
+    let a = send(Call::new(gw, &narrowed, "GetItem", hobbit_key())).await;
+    assert_eq!(a.status, 200);
+    let query = json!({"TableName": "Books", "KeyConditionExpression": "Author = :a",
+                       "ExpressionAttributeValues": {":a": {"S": "Tolkien"}}});
+    let a = send(Call::new(gw, &narrowed, "Query", query)).await;
+    assert_eq!(a.error_type(), "AccessDeniedException");
+    assert!(
+        a.message()
+            .ends_with("because no session policy allows the dynamodb:Query action"),
+        "{}",
+        a.message()
+    );
+
+    // Not a DynamoDB operation.
+    let a = send(Call::new(gw, &reader, "NoSuchThing", json!({}))).await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.error_type(), "UnknownOperationException");
+
+    // Reload: a policy change takes effect without a restart.
+    let a = send(Call::new(gw, &reader, "PutItem", put.clone())).await;
+    assert_eq!(a.error_type(), "AccessDeniedException");
+    let text = std::fs::read_to_string(&env.config).unwrap().replace(
+        "Action: [dynamodb:GetItem, dynamodb:Query, dynamodb:BatchGetItem]",
+        "Action: [dynamodb:GetItem, dynamodb:Query, dynamodb:BatchGetItem, dynamodb:PutItem]",
+    );
+    std::fs::write(&env.config, text).unwrap();
+    env.gateway_state.reload(&env.config).unwrap();
+    let a = send(Call::new(gw, &reader, "PutItem", put)).await;
+    assert_eq!(a.status, 200, "{:?}", a.json());
+}
