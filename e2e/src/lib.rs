@@ -24,7 +24,8 @@ pub struct Env {
 impl Env {
     pub fn from_env() -> Result<Env> {
         let var = |k: &str| {
-            std::env::var(k).with_context(|| format!("{k} is not set: run these tests through e2e/run"))
+            std::env::var(k)
+                .with_context(|| format!("{k} is not set: run these tests through e2e/run"))
         };
         Ok(Env {
             dir: PathBuf::from(var("IRSA_E2E_DIR")?),
@@ -119,7 +120,10 @@ impl Proc {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("port {port} not open after {limit:?}; log:\n{}", self.log_tail())
+        bail!(
+            "port {port} not open after {limit:?}; log:\n{}",
+            self.log_tail()
+        )
     }
 }
 
@@ -213,12 +217,7 @@ impl Kube {
         .map(|_| ())
     }
 
-    pub async fn service_account(
-        &self,
-        ns: &str,
-        name: &str,
-        annotations: Value,
-    ) -> Result<Value> {
+    pub async fn service_account(&self, ns: &str, name: &str, annotations: Value) -> Result<Value> {
         self.post(
             &format!("/api/v1/namespaces/{ns}/serviceaccounts"),
             &json!({"apiVersion": "v1", "kind": "ServiceAccount",
@@ -228,7 +227,8 @@ impl Kube {
     }
 
     pub async fn create_pod(&self, ns: &str, pod: &Value) -> Result<Value> {
-        self.post(&format!("/api/v1/namespaces/{ns}/pods"), pod).await
+        self.post(&format!("/api/v1/namespaces/{ns}/pods"), pod)
+            .await
     }
 
     /// A TokenRequest for `sa`, optionally bound to a pod (name, uid).
@@ -241,7 +241,8 @@ impl Kube {
     ) -> Result<String> {
         let mut spec = json!({"audiences": audiences, "expirationSeconds": 3600});
         if let Some((name, uid)) = pod {
-            spec["boundObjectRef"] = json!({"kind": "Pod", "apiVersion": "v1", "name": name, "uid": uid});
+            spec["boundObjectRef"] =
+                json!({"kind": "Pod", "apiVersion": "v1", "name": name, "uid": uid});
         }
         let spec = if audiences.is_empty() {
             json!({"expirationSeconds": 3600})
@@ -373,7 +374,10 @@ impl Webhook {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        bail!("webhook not ready after {limit:?}; log:\n{}", self.proc.log_tail())
+        bail!(
+            "webhook not ready after {limit:?}; log:\n{}",
+            self.proc.log_tail()
+        )
     }
 }
 

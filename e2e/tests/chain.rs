@@ -89,7 +89,10 @@ async fn pods_created_through_the_api_server_are_mutated() -> Result<()> {
     let ns = "e2e-mutate";
     let (_env, kube, _wh) = setup(
         ns,
-        &["--aws-default-region=us-west-2", "--sts-regional-endpoint=true"],
+        &[
+            "--aws-default-region=us-west-2",
+            "--sts-regional-endpoint=true",
+        ],
     )
     .await?;
     kube.service_account(
@@ -130,7 +133,10 @@ async fn pods_created_through_the_api_server_are_mutated() -> Result<()> {
     let vol = token_volume(&p).ok_or_else(|| anyhow::anyhow!("no token volume: {p}"))?;
     let sat = &vol["projected"]["sources"][0]["serviceAccountToken"];
     ensure!(sat["audience"] == "sts.amazonaws.com", "{vol}");
-    ensure!(sat["expirationSeconds"] == 3600, "pod annotation must win: {vol}");
+    ensure!(
+        sat["expirationSeconds"] == 3600,
+        "pod annotation must win: {vol}"
+    );
     ensure!(sat["path"] == "token", "{vol}");
 
     let containers = &p["spec"]["containers"];
@@ -155,14 +161,23 @@ async fn pods_created_through_the_api_server_are_mutated() -> Result<()> {
         "resizePolicy lost: {app}"
     );
     let debug = find(containers, "debug")?;
-    ensure!(env_of(debug).is_empty() && !has_token_mount(debug), "skipped container mutated: {debug}");
+    ensure!(
+        env_of(debug).is_empty() && !has_token_mount(debug),
+        "skipped container mutated: {debug}"
+    );
 
     let inits = &p["spec"]["initContainers"];
     assert_irsa(find(inits, "init")?, ROLE_A)?;
     let proxy = find(inits, "proxy")?;
     assert_irsa(proxy, ROLE_A)?;
-    ensure!(proxy["restartPolicy"] == "Always", "sidecar restartPolicy lost: {proxy}");
-    ensure!(proxy["startupProbe"]["periodSeconds"] == 3, "startupProbe lost: {proxy}");
+    ensure!(
+        proxy["restartPolicy"] == "Always",
+        "sidecar restartPolicy lost: {proxy}"
+    );
+    ensure!(
+        proxy["startupProbe"]["periodSeconds"] == 3,
+        "startupProbe lost: {proxy}"
+    );
 
     // The ServiceAccount turns regional STS off; the token lifetime comes from... the
     // ServiceAccount default (flag 86400) since it sets none.
@@ -171,8 +186,9 @@ async fn pods_created_through_the_api_server_are_mutated() -> Result<()> {
     assert_irsa(c, ROLE_B)?;
     ensure!(env_value(c, "AWS_STS_REGIONAL_ENDPOINTS").is_none(), "{c}");
     ensure!(
-        token_volume(&g).map(|v| v["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"].clone())
-            == Some(json!(86400))
+        token_volume(&g).map(|v| {
+            v["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"].clone()
+        }) == Some(json!(86400))
     );
 
     // An unannotated ServiceAccount: the pod is left alone.
@@ -196,7 +212,9 @@ async fn a_pod_created_right_after_its_service_account_is_mutated() -> Result<()
         let sa = format!("fresh-{i}");
         kube.service_account(ns, &sa, json!({"eks.amazonaws.com/role-arn": ROLE_A}))
             .await?;
-        let p = kube.create_pod(ns, &pod(&format!("fresh-{i}"), &sa)).await?;
+        let p = kube
+            .create_pod(ns, &pod(&format!("fresh-{i}"), &sa))
+            .await?;
         assert_irsa(find(&p["spec"]["containers"], "app")?, ROLE_A)?;
     }
     Ok(())
@@ -207,7 +225,10 @@ static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0)
 async fn role_of_next_pod(kube: &Kube, ns: &str, sa: &str) -> Result<Option<String>> {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let p = kube.create_pod(ns, &pod(&format!("next-{n}"), sa)).await?;
-    Ok(env_value(find(&p["spec"]["containers"], "app")?, "AWS_ROLE_ARN"))
+    Ok(env_value(
+        find(&p["spec"]["containers"], "app")?,
+        "AWS_ROLE_ARN",
+    ))
 }
 
 async fn set_role(kube: &Kube, ns: &str, sa: &str, role: Option<&str>) -> Result<()> {
@@ -273,10 +294,19 @@ async fn service_account_changes_and_api_server_restarts_are_followed() -> Resul
     env.restart_apiserver(|| {
         let answer = wh.admit(&review)?;
         let resp = &answer["response"];
-        ensure!(resp["allowed"] == true && resp["uid"] == review["request"]["uid"], "{answer}");
-        ensure!(resp["patchType"] == "JSONPatch", "no patch while the API server is down: {answer}");
+        ensure!(
+            resp["allowed"] == true && resp["uid"] == review["request"]["uid"],
+            "{answer}"
+        );
+        ensure!(
+            resp["patchType"] == "JSONPatch",
+            "no patch while the API server is down: {answer}"
+        );
         let (status, _) = wh.get("/readyz")?;
-        ensure!(status == 200, "webhook went unready while the API server was down");
+        ensure!(
+            status == 200,
+            "webhook went unready while the API server was down"
+        );
         Ok(())
     })?;
 
@@ -306,15 +336,29 @@ async fn dry_run_all(kube: &Kube, yaml: &str, ns: &str) -> Result<Vec<String>> {
             continue;
         }
         let mut obj: DynamicObject = serde_json::from_value(obj)?;
-        let tm = obj.types.clone().ok_or_else(|| anyhow::anyhow!("object without kind"))?;
+        let tm = obj
+            .types
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("object without kind"))?;
         let gvk = kube::api::GroupVersionKind::try_from(&tm)?;
-        let label = format!("{}/{}", tm.kind, obj.metadata.name.clone().unwrap_or_default());
+        let label = format!(
+            "{}/{}",
+            tm.kind,
+            obj.metadata.name.clone().unwrap_or_default()
+        );
         let Some((ar, caps)) = discovery.resolve_gvk(&gvk) else {
-            eprintln!("skipped {label}: {} is not served by a bare kube-apiserver", tm.api_version);
+            eprintln!(
+                "skipped {label}: {} is not served by a bare kube-apiserver",
+                tm.api_version
+            );
             continue;
         };
         let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
-            let ns = obj.metadata.namespace.clone().unwrap_or_else(|| ns.to_string());
+            let ns = obj
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| ns.to_string());
             obj.metadata.namespace = Some(ns.clone());
             Api::namespaced_with(kube.client.clone(), &ns, &ar)
         } else {
@@ -378,16 +422,28 @@ async fn deploy_manifests_and_helm_chart_are_accepted() -> Result<()> {
 
     let helm = std::path::PathBuf::from(std::env::var("IRSA_E2E_BIN")?).join("helm");
     let out = std::process::Command::new(&helm)
-        .args(["template", "irsa", "deploy/helm/irsa", "--namespace", "irsa-helm"])
+        .args([
+            "template",
+            "irsa",
+            "deploy/helm/irsa",
+            "--namespace",
+            "irsa-helm",
+        ])
         .current_dir(&root)
         .output()?;
-    ensure!(out.status.success(), "helm template failed: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "helm template failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rendered = String::from_utf8(out.stdout)?;
     kube.namespace("irsa-helm").await?;
     let accepted = dry_run_all(&kube, &rendered, "irsa-helm").await?;
     ensure!(
         accepted.iter().any(|a| a.starts_with("Deployment/"))
-            && accepted.iter().any(|a| a.starts_with("MutatingWebhookConfiguration/")),
+            && accepted
+                .iter()
+                .any(|a| a.starts_with("MutatingWebhookConfiguration/")),
         "helm chart rendered no accepted Deployment/webhook: {accepted:?}"
     );
     Ok(())
@@ -537,7 +593,10 @@ async fn token_request_tokens_are_exchanged_by_irsa_sts() -> Result<()> {
         .await?;
     kube.service_account(ns, "other", json!({})).await?;
     let p = kube.create_pod(ns, &pod("app", "app")).await?;
-    let uid = p["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let uid = p["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let token = kube
         .token(ns, "app", &["sts.amazonaws.com"], Some(("app", &uid)))
         .await?;
@@ -548,11 +607,10 @@ async fn token_request_tokens_are_exchanged_by_irsa_sts() -> Result<()> {
     let token_file = dir.join("token");
     std::fs::write(&token_file, &token)?;
     let client = rust_sdk(&sts, &token_file).await;
-    let id = client
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("aws-sdk-rust: {e:?}; sts log:\n{}", sts.proc.log_tail()))?;
+    let id =
+        client.get_caller_identity().send().await.map_err(|e| {
+            anyhow::anyhow!("aws-sdk-rust: {e:?}; sts log:\n{}", sts.proc.log_tail())
+        })?;
     ensure!(
         id.arn() == Some("arn:aws:sts::111122223333:assumed-role/e2e-app/e2e-rust"),
         "{id:?}"
@@ -565,7 +623,9 @@ async fn token_request_tokens_are_exchanged_by_irsa_sts() -> Result<()> {
     );
 
     // A ServiceAccount the trust policy does not name.
-    let other = kube.token(ns, "other", &["sts.amazonaws.com"], None).await?;
+    let other = kube
+        .token(ns, "other", &["sts.amazonaws.com"], None)
+        .await?;
     ensure!(assume_code(&client, other.clone()).await? == "AccessDenied");
     let other_file = dir.join("other-token");
     std::fs::write(&other_file, &other)?;

@@ -10,9 +10,9 @@ use anyhow::Context as _;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sts::error::ProvideErrorMetadata as _;
 use clap::Args as ClapArgs;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -64,6 +64,7 @@ async fn demo(out: &mut Out, upstream: Option<String>) -> anyhow::Result<()> {
     let stack = Stack::start(Spec {
         config_text: stack::DEFAULT_CONFIG,
         config_origin: "the embedded default".into(),
+        config_dir: None,
         listen: Listen {
             issuer: "127.0.0.1:0".into(),
             sts: "127.0.0.1:0".into(),
@@ -100,9 +101,8 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
          The application's pod only names the ServiceAccount: no keys anywhere.",
     );
     let sa = service_account(SA, &role_arn);
-    let pod = pod("my-app", SA);
-    out.code(&to_yaml(&sa)?);
-    out.code(&to_yaml(&pod)?);
+    let app_pod = pod("my-app", SA);
+    out.code(&format!("{}\n---\n{}", to_yaml(&sa)?, to_yaml(&app_pod)?));
 
     // 2. The webhook.
     out.step("The webhook mutates the pod");
@@ -111,8 +111,11 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
          crate irsa-mutate) sees the annotation and adds the role, the token file, the \
          region and a projected ServiceAccount token volume:",
     );
-    let mutated = mutate(&pod, &sa, &settings)?;
-    out.diff(&to_yaml(&pod)?, &to_yaml(&mutated)?);
+    let mutated = mutate(&app_pod, &sa, &settings)?;
+    out.diff(
+        &format!("{}\n", to_yaml(&app_pod)?),
+        &format!("{}\n", to_yaml(&mutated)?),
+    );
     let env = container_env(&mutated);
     let token_path = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
     let (audience, lifetime) = projected_token(&mutated).unwrap_or_default();
@@ -204,9 +207,9 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
          the token and evaluates the trust policy:",
         stack.sts_url
     ));
-    let conf = sdk_config(stack, &token_file, &region).await;
-    let sts = aws_sdk_sts::Client::new(&conf);
-    let assumed = sts
+    let clients = clients(stack, &token_file, &region).await;
+    let assumed = clients
+        .sts_anon
         .assume_role_with_web_identity()
         .role_arn(&role_arn)
         .role_session_name(SESSION)
@@ -222,10 +225,11 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
             }
             if let Some(c) = o.credentials() {
                 have_credentials = c.access_key_id().starts_with("ASIA");
-                lines.push(format!("AccessKeyId:                 {}", c.access_key_id()));
-                lines.push(
-                    "SecretAccessKey, SessionToken: received (never printed)".to_owned(),
-                );
+                lines.push(format!(
+                    "AccessKeyId:                 {}",
+                    c.access_key_id()
+                ));
+                lines.push("SecretAccessKey, SessionToken: received (never printed)".to_owned());
                 lines.push(format!("Expiration:                  {}", c.expiration()));
             }
             lines.push(format!(
@@ -244,8 +248,11 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
         }
         Err(e) => out.code(&sdk_error_text(&e)),
     }
-    out.say("The SDK's default credential chain does the same by itself; GetCallerIdentity, signed with those credentials:");
-    let who = sts.get_caller_identity().send().await;
+    out.say(
+        "As the SDK's web-identity credentials provider does this by itself, the \
+         application just makes calls; GetCallerIdentity, signed with the credentials:",
+    );
+    let who = clients.sts.get_caller_identity().send().await;
     let want_arn = format!(
         "arn:{}:sts::{}:assumed-role/{}/{SESSION}",
         stack.config.partition, stack.config.account, role.name
@@ -274,7 +281,7 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
          allows.",
         stack.gateway_url
     ));
-    dynamodb_step(out, stack, &conf, role).await?;
+    dynamodb_step(out, stack, &clients.ddb, role).await?;
 
     // 7. The refused pod.
     out.step("A pod whose ServiceAccount the trust policy does not name");
@@ -297,7 +304,8 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
         lifetime.max(600),
         Some(("other-app", &uuid::Uuid::new_v4().to_string())),
     )?;
-    let refused = sts
+    let refused = clients
+        .sts_anon
         .assume_role_with_web_identity()
         .role_arn(&role_arn)
         .role_session_name("other-app")
@@ -318,7 +326,7 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
         &trust_request(provider, &role_arn, &other_subject, &audience),
     );
     out.say(&format!(
-        "Why: the trust policy's decision is {:?}. {}",
+        "Why: the trust policy's decision is {:?}: {}",
         other_eval.decision,
         why_not(
             &role.trust_policy.policy.to_value(),
@@ -370,7 +378,10 @@ async fn show_token(out: &mut Out, stack: &Stack, token: &str, audience: &str) {
         ..irsa_oidc::ClientConfig::default()
     });
     let fetched = match client {
-        Ok(c) => c.discover(&stack.issuer_url).await.map_err(|e| e.to_string()),
+        Ok(c) => c
+            .discover(&stack.issuer_url)
+            .await
+            .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     match fetched {
@@ -385,7 +396,11 @@ async fn show_token(out: &mut Out, stack: &Stack, token: &str, audience: &str) {
             ));
             out.check(
                 verified.is_ok(),
-                &format!("Signature Verified ({} key `{}`)", t.alg().unwrap_or(""), stack.kid()),
+                &format!(
+                    "Signature Verified ({} key `{}`)",
+                    t.alg().unwrap_or(""),
+                    stack.kid()
+                ),
                 &format!(
                     "Invalid Signature: {}",
                     verified.err().map(|e| e.detail()).unwrap_or_default()
@@ -399,14 +414,9 @@ async fn show_token(out: &mut Out, stack: &Stack, token: &str, audience: &str) {
 async fn dynamodb_step(
     out: &mut Out,
     stack: &Stack,
-    conf: &aws_types::SdkConfig,
+    ddb: &aws_sdk_dynamodb::Client,
     role: &irsa_sts_core::config::Role,
 ) -> anyhow::Result<()> {
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(conf)
-            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-            .build(),
-    );
     let table_arn = format!(
         "arn:{}:dynamodb:{}:{}:table/{TABLE}",
         stack.config.partition, stack.config.region, stack.config.account
@@ -444,7 +454,11 @@ async fn dynamodb_step(
             match prepare_table(stack, url).await {
                 Ok(()) => true,
                 Err(e) => {
-                    out.check(false, "", &format!("cannot prepare the upstream table: {e:#}"));
+                    out.check(
+                        false,
+                        "",
+                        &format!("cannot prepare the upstream table: {e:#}"),
+                    );
                     false
                 }
             }
@@ -474,11 +488,11 @@ async fn dynamodb_step(
             let item = o.item().map(|i| {
                 i.iter()
                     .map(|(k, v)| (k.clone(), attr_json(v)))
-                    .collect::<Map<String, Value>>()
+                    .collect::<BTreeMap<String, Value>>()
             });
             out.code(&format!(
                 "Item: {}",
-                item.map(Value::Object).unwrap_or(Value::Null)
+                item.map_or(Value::Null, |m| Value::Object(m.into_iter().collect()))
             ));
             upstream_ready && o.item().is_some()
         }
@@ -535,8 +549,7 @@ async fn dynamodb_step(
 /// Creates the table on the upstream when missing and puts the item the demo reads.
 async fn prepare_table(stack: &Stack, url: &str) -> anyhow::Result<()> {
     use aws_sdk_dynamodb::types::{
-        AttributeDefinition, KeySchemaElement, KeyType, ProvisionedThroughput,
-        ScalarAttributeType,
+        AttributeDefinition, KeySchemaElement, KeyType, ProvisionedThroughput, ScalarAttributeType,
     };
     let creds = stack
         .upstream_credentials
@@ -624,33 +637,91 @@ fn attr_json(v: &AttributeValue) -> Value {
     }
 }
 
-/// An SDK configuration that sees only the environment a mutated pod has (nothing from the
-/// user's own AWS configuration).
-async fn sdk_config(stack: &Stack, token_file: &Path, region: &str) -> aws_types::SdkConfig {
-    use aws_types::os_shim_internal::{Env, Fs};
-    let tf = token_file.display().to_string();
-    let role = stack.up.role_arn.clone();
-    let env = Env::from_slice(&[
-        ("AWS_WEB_IDENTITY_TOKEN_FILE", leak(tf)),
-        ("AWS_ROLE_ARN", leak(role)),
-        ("AWS_ROLE_SESSION_NAME", SESSION),
-        ("AWS_ENDPOINT_URL_STS", leak(stack.sts_url.clone())),
-        ("AWS_ENDPOINT_URL_DYNAMODB", leak(stack.gateway_url.clone())),
-        ("AWS_REGION", leak(region.to_owned())),
-        ("AWS_CONFIG_FILE", "/nonexistent/irsa-demo/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/irsa-demo/credentials"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ]);
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .env(env)
-        .fs(Fs::real())
-        .load()
-        .await
+/// The SDK clients of the application: configured only from what a mutated pod has (the
+/// role, the token file, the endpoints, the region), nothing from the user's own AWS setup.
+struct Clients {
+    /// Unsigned STS client (AssumeRoleWithWebIdentity needs no credentials).
+    sts_anon: aws_sdk_sts::Client,
+    /// STS signed with the role's credentials.
+    sts: aws_sdk_sts::Client,
+    /// DynamoDB (the gateway) signed with the role's credentials; no retries.
+    ddb: aws_sdk_dynamodb::Client,
 }
 
-/// `Env::from_slice` wants `&'static str`; the demo runs once per process.
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
+async fn clients(stack: &Stack, token_file: &Path, region: &str) -> Clients {
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new(region.to_owned()))
+        .no_credentials()
+        .load()
+        .await;
+    let sts_anon = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&base)
+            .endpoint_url(&stack.sts_url)
+            .build(),
+    );
+    let provider = WebIdentity {
+        sts: sts_anon.clone(),
+        role_arn: stack.up.role_arn.clone(),
+        token_file: token_file.to_owned(),
+    };
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&base)
+            .endpoint_url(&stack.sts_url)
+            .credentials_provider(provider.clone())
+            .build(),
+    );
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&base)
+            .endpoint_url(&stack.gateway_url)
+            .credentials_provider(provider)
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    Clients { sts_anon, sts, ddb }
+}
+
+/// What every SDK's web-identity credentials provider does: read the token file, call
+/// AssumeRoleWithWebIdentity, use the temporary credentials.
+#[derive(Debug, Clone)]
+struct WebIdentity {
+    sts: aws_sdk_sts::Client,
+    role_arn: String,
+    token_file: std::path::PathBuf,
+}
+
+impl aws_credential_types::provider::ProvideCredentials for WebIdentity {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        use aws_credential_types::provider::error::CredentialsError;
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let token = std::fs::read_to_string(&self.token_file)
+                .map_err(CredentialsError::provider_error)?;
+            let out = self
+                .sts
+                .assume_role_with_web_identity()
+                .role_arn(&self.role_arn)
+                .role_session_name(SESSION)
+                .web_identity_token(token.trim())
+                .send()
+                .await
+                .map_err(|e| CredentialsError::provider_error(sdk_error_text(&e)))?;
+            let c = out
+                .credentials()
+                .ok_or_else(|| CredentialsError::unhandled("no credentials in the answer"))?;
+            let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
+            Ok(aws_credential_types::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+                expiry,
+                "irsa-demo-web-identity",
+            ))
+        })
+    }
 }
 
 fn sdk_error_text<E, R>(e: &aws_sdk_sts::error::SdkError<E, R>) -> String
@@ -693,10 +764,10 @@ fn why_not(policy: &Value, key_prefix: &str, subject: &str) -> String {
         if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
             continue;
         }
-        let name = s
-            .get("Sid")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("statement {i}"), |sid| format!("statement `{sid}`"));
+        let name = s.get("Sid").and_then(Value::as_str).map_or_else(
+            || format!("statement {i}"),
+            |sid| format!("statement `{sid}`"),
+        );
         let Some(conds) = s.get("Condition").and_then(Value::as_object) else {
             continue;
         };
@@ -885,7 +956,10 @@ mod tests {
         );
         // A ServiceAccount without the annotation leaves the pod alone.
         let plain = json!({"metadata": {"name": SA}});
-        assert_eq!(mutate(&pod("p", SA), &plain, &settings).unwrap(), pod("p", SA));
+        assert_eq!(
+            mutate(&pod("p", SA), &plain, &settings).unwrap(),
+            pod("p", SA)
+        );
     }
 
     #[test]
@@ -894,7 +968,9 @@ mod tests {
             "Condition": {"StringEquals": {"h:sub": "system:serviceaccount:default:a"}}}]});
         let w = why_not(&policy, "h", "system:serviceaccount:default:b");
         assert!(
-            w.contains("statement `S` requires StringEquals `h:sub` = `system:serviceaccount:default:a`"),
+            w.contains(
+                "statement `S` requires StringEquals `h:sub` = `system:serviceaccount:default:a`"
+            ),
             "{w}"
         );
         assert!(w.contains("`system:serviceaccount:default:b`"), "{w}");

@@ -4,8 +4,8 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-mod gateway;
 mod demo;
+mod gateway;
 mod oidc;
 mod policy;
 mod sts;

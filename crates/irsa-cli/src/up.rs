@@ -45,6 +45,9 @@ pub struct Args {
     /// Log format on stderr: text or json.
     #[arg(long, default_value = "text")]
     log_format: String,
+    /// Refresh the token this often instead of at 80% of its lifetime (tests).
+    #[arg(long, hide = true, value_name = "SECONDS")]
+    token_refresh_secs: Option<u64>,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -108,14 +111,19 @@ fn shell_quote(v: &str) -> String {
     }
 }
 
-/// Mints the ServiceAccount's token into `path` now and every 80% of its lifetime.
+/// When to mint the next token: at 80% of its lifetime, as kubelet does.
+fn refresh_interval(lifetime_secs: i64) -> Duration {
+    Duration::from_secs(u64::try_from(lifetime_secs.max(600) * 4 / 5).unwrap_or(2880))
+}
+
+/// Mints the ServiceAccount's token into `path` every `every`.
 async fn refresh_token(
     stack: &Stack,
     path: &Path,
+    every: Duration,
     stopping: impl std::future::Future<Output = ()>,
 ) {
     let lifetime = stack.up.token_expiration_seconds;
-    let every = Duration::from_secs(u64::try_from(lifetime.max(600) * 4 / 5).unwrap_or(2880));
     tokio::pin!(stopping);
     loop {
         tokio::select! {
@@ -123,7 +131,12 @@ async fn refresh_token(
             () = tokio::time::sleep(every) => {}
         }
         match stack
-            .mint(&stack.up.service_account, &stack.up.audience, lifetime, None)
+            .mint(
+                &stack.up.service_account,
+                &stack.up.audience,
+                lifetime,
+                None,
+            )
             .and_then(|t| stack::write_private(path, t.as_bytes()))
         {
             Ok(()) => tracing::info!(path = %path.display(), "token refreshed"),
@@ -179,6 +192,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let stack = Stack::start(Spec {
             config_text: &text,
             config_origin: origin,
+            config_dir: args.config.as_deref().and_then(Path::parent),
             listen: Listen {
                 issuer: args.issuer_listen.clone(),
                 sts: args.sts_listen.clone(),
@@ -193,6 +207,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .with_context(|| format!("cannot create `{}`", sa_dir.display()))?;
         let token_file = sa_dir.join("token");
         let lifetime = stack.up.token_expiration_seconds;
+        let every = args
+            .token_refresh_secs
+            .map_or_else(|| refresh_interval(lifetime), |s| Duration::from_secs(s.max(1)));
         let token = stack.mint(&stack.up.service_account, &stack.up.audience, lifetime, None)?;
         stack::write_private(&token_file, token.as_bytes())?;
 
@@ -223,11 +240,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("irsa up: sts     {}", stack.sts_url);
         eprintln!("irsa up: gateway {} ({upstream})", stack.gateway_url);
         eprintln!(
-            "irsa up: token   {} for {} (audience {}), refreshed every {} s",
+            "irsa up: token   {} for {} (audience {}, {lifetime} s), refreshed every {} s",
             token_file.display(),
             stack.up.service_account.subject(),
             stack.up.audience,
-            lifetime * 4 / 5
+            every.as_secs()
         );
         eprintln!(
             "irsa up: role    {} ; configuration in force: {}",
@@ -239,7 +256,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let stopping = stack.stopping();
         let outcome = tokio::select! {
             s = signal() => Ok(s),
-            () = refresh_token(&stack, &token_file, stopping) => Ok("stop"),
+            () = refresh_token(&stack, &token_file, every, stopping) => Ok("stop"),
             (name, why) = stack.failed() => Err(anyhow::anyhow!("the {name} stopped: {why}")),
         };
         match outcome {
@@ -262,8 +279,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn refresh_at_80_percent() {
+        assert_eq!(refresh_interval(3600), Duration::from_secs(2880));
+        assert_eq!(refresh_interval(86400), Duration::from_secs(69120));
+        assert_eq!(refresh_interval(10), Duration::from_secs(480));
+    }
+
+    #[test]
     fn quoting() {
-        assert_eq!(shell_quote("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(
+            shell_quote("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
         assert_eq!(shell_quote("/a b/it's"), r"'/a b/it'\''s'");
         assert_eq!(shell_quote(""), "''");
     }

@@ -5,10 +5,7 @@ use std::path::PathBuf;
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors()
-        .nth(2)
-        .map(PathBuf::from)
-        .unwrap_or(here)
+    here.ancestors().nth(2).map(PathBuf::from).unwrap_or(here)
 }
 
 /// Extra fixture folders named in the environment variable `var` (colon-separated).

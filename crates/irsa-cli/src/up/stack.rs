@@ -73,6 +73,9 @@ pub(crate) struct Spec<'a> {
     pub config_text: &'a str,
     /// Where it came from, for messages (`the embedded default`, a path).
     pub config_origin: String,
+    /// What relative file names in it resolve against (the file's folder; the state
+    /// directory for the embedded default).
+    pub config_dir: Option<&'a Path>,
     pub listen: Listen,
     /// Keys, the token file, the CA and the resolved configuration live here.
     pub state_dir: &'a Path,
@@ -102,8 +105,6 @@ pub(crate) struct Stack {
     pub up: UpSection,
     /// The validated STS configuration in force.
     pub config: irsa_sts_core::config::Config,
-    /// The configuration as served (placeholders expanded, keys filled in).
-    pub resolved_config: String,
     pub upstream: UpstreamMode,
     /// The credentials the gateway signs upstream requests with (with an upstream).
     pub upstream_credentials: Option<irsa_gateway::UpstreamCredentials>,
@@ -204,8 +205,8 @@ fn master_key(state_dir: &Path) -> anyhow::Result<PathBuf> {
     use irsa_sts_core::credentials::MasterKey;
     let path = state_dir.join(MASTER_KEY_FILE);
     if path.exists() {
-        let bytes = std::fs::read(&path)
-            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
         if MasterKey::from_file_contents(&bytes).is_ok() {
             return Ok(path);
         }
@@ -312,7 +313,10 @@ pub(crate) fn resolve_config(
         .get_mut("providers")
         .and_then(serde_yaml::Value::as_sequence_mut)
     {
-        for p in providers.iter_mut().filter_map(serde_yaml::Value::as_mapping_mut) {
+        for p in providers
+            .iter_mut()
+            .filter_map(serde_yaml::Value::as_mapping_mut)
+        {
             let local = p.get("issuer").and_then(serde_yaml::Value::as_str) == Some(issuer_url);
             if local && !p.contains_key("caFile") && !p.contains_key("jwksFile") {
                 p.insert("caFile".into(), ca_file.display().to_string().into());
@@ -421,6 +425,11 @@ impl Stack {
             .state_dir
             .canonicalize()
             .with_context(|| format!("cannot resolve `{}`", spec.state_dir.display()))?;
+        let base_dir = match spec.config_dir {
+            Some(d) if d.as_os_str().is_empty() => PathBuf::from("."),
+            Some(d) => d.to_owned(),
+            None => state_dir.clone(),
+        };
         let key = signing_key(&state_dir)?;
         let master = master_key(&state_dir)?;
         let (stop, stop_rx) = watch::channel(false);
@@ -487,38 +496,32 @@ impl Stack {
         )?;
 
         // 3. STS.
-        let sts = irsa_sts::Server::new(
-            &resolved.sts_text,
-            &state_dir,
-            irsa_sts::Options::default(),
-        )
-        .with_context(|| format!("cannot start sts ({})", spec.config_origin))?;
+        let sts =
+            irsa_sts::Server::new(&resolved.sts_text, &base_dir, irsa_sts::Options::default())
+                .with_context(|| format!("cannot start sts ({})", spec.config_origin))?;
         let sts_listener = bind("sts endpoint", &spec.listen.sts).await?;
         let sts_url = format!("http://{}", host_of(sts_listener.local_addr()?));
         let sd = shutdown();
         tasks.push(spawn_server(
             "sts",
-            async move {
-                irsa_sts::serve(sts_listener, sts, sd)
-                    .await
-                    .context("sts")
-            },
+            async move { irsa_sts::serve(sts_listener, sts, sd).await.context("sts") },
             watcher.clone(),
             fail_tx.clone(),
         ));
 
         // 4. The gateway and its upstream (or the stand-in saying there is none).
-        let section = resolved
-            .gateway
-            .upstream
-            .clone()
-            .overridden_by(irsa_gateway::UpstreamSection {
-                url: spec.upstream_url.clone(),
-                access_key_id: upstream_env("IRSA_GATEWAY_UPSTREAM_ACCESS_KEY_ID"),
-                secret_access_key: upstream_env("IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY"),
-                session_token: upstream_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
-                ..irsa_gateway::UpstreamSection::default()
-            });
+        let section =
+            resolved
+                .gateway
+                .upstream
+                .clone()
+                .overridden_by(irsa_gateway::UpstreamSection {
+                    url: spec.upstream_url.clone(),
+                    access_key_id: upstream_env("IRSA_GATEWAY_UPSTREAM_ACCESS_KEY_ID"),
+                    secret_access_key: upstream_env("IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY"),
+                    session_token: upstream_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
+                    ..irsa_gateway::UpstreamSection::default()
+                });
         let (section, upstream) = match section.url.clone() {
             Some(url) => (
                 irsa_gateway::UpstreamSection {
@@ -562,13 +565,13 @@ impl Stack {
             }
         };
         let settings = section
-            .settings(&config, &state_dir, Duration::from_secs(30))
+            .settings(&config, &base_dir, Duration::from_secs(30))
             .context("gateway upstream")?;
         let upstream_credentials = match upstream {
             UpstreamMode::Url(_) => Some(settings.credentials.clone()),
             UpstreamMode::None => None,
         };
-        let ring = irsa_gateway::config::key_ring(&config, &state_dir).context("gateway")?;
+        let ring = irsa_gateway::config::key_ring(&config, &base_dir).context("gateway")?;
         let gateway = irsa_gateway::Gateway::new(
             irsa_gateway::Snapshot::new(config.clone(), ring),
             irsa_gateway::Upstream::new(settings).context("gateway upstream")?,
@@ -594,7 +597,6 @@ impl Stack {
             gateway_url,
             up: resolved.up,
             config,
-            resolved_config: resolved.sts_text,
             upstream,
             upstream_credentials,
             ca_pem,
@@ -680,11 +682,17 @@ mod tests {
             Path::new("/state/issuer-ca.pem"),
         )
         .unwrap();
-        assert_eq!(r.up.service_account.subject(), "system:serviceaccount:default:my-serviceaccount");
+        assert_eq!(
+            r.up.service_account.subject(),
+            "system:serviceaccount:default:my-serviceaccount"
+        );
         assert_eq!(r.up.audience, "sts.amazonaws.com");
         let c = irsa_sts_core::config::Config::from_yaml(&r.sts_text).unwrap();
         let p = c.provider("https://127.0.0.1:8443").unwrap();
-        assert_eq!(p.ca_file.as_deref(), Some(Path::new("/state/issuer-ca.pem")));
+        assert_eq!(
+            p.ca_file.as_deref(),
+            Some(Path::new("/state/issuer-ca.pem"))
+        );
         assert_eq!(c.signing_keys, vec![PathBuf::from("/state/sts-master.key")]);
         let role = c.role(&r.up.role_arn).unwrap();
         assert_eq!(role.name, "allow-read");
@@ -699,11 +707,15 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().starts_with("up: missing"), "{e}");
-        let text = DEFAULT_CONFIG.replace("tokenExpirationSeconds: 3600", "tokenExpirationSeconds: 60");
+        let text =
+            DEFAULT_CONFIG.replace("tokenExpirationSeconds: 3600", "tokenExpirationSeconds: 60");
         let e = resolve_config(&text, "https://h", Path::new("k"), Path::new("c"))
             .err()
             .unwrap();
-        assert!(e.to_string().starts_with("up.tokenExpirationSeconds"), "{e}");
+        assert!(
+            e.to_string().starts_with("up.tokenExpirationSeconds"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -729,7 +741,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
