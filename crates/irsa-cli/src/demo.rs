@@ -45,10 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let color = !args.no_color
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::common::runtime()?;
     let mut out = Out::new(color);
     let result = runtime.block_on(demo(&mut out, args.dynamodb_upstream));
     out.flush();

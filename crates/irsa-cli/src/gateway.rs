@@ -43,9 +43,22 @@ pub struct Args {
     /// How often to check the configuration file for changes, in seconds.
     #[arg(long, default_value_t = 2)]
     reload_interval_secs: u64,
-    /// Refuse requests whose body the signature does not cover
-    /// (`x-amz-content-sha256: UNSIGNED-PAYLOAD`, accepted by default).
-    #[arg(long)]
+    /// Request body bytes held at once over all requests; above it requests are answered
+    /// `ThrottlingException`.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    max_bytes_in_flight: usize,
+    /// Bound on handling one request (reading its body, deciding, the upstream's answer
+    /// up to its headers), in seconds; past it: `RequestTimeoutException`.
+    #[arg(long, default_value_t = 60)]
+    request_timeout_secs: u64,
+    /// INSECURE: accept requests whose signature does not cover the body
+    /// (`x-amz-content-sha256: UNSIGNED-PAYLOAD`). Anyone who captures such a request can
+    /// replay it with another body for the 15 minutes its signature is valid. Refused by
+    /// default.
+    #[arg(long, alias = "allow-unsigned-payload")]
+    insecure_allow_unsigned_payload: bool,
+    /// Kept for compatibility: refusing UNSIGNED-PAYLOAD is now the default.
+    #[arg(long, hide = true, conflicts_with = "insecure_allow_unsigned_payload")]
     deny_unsigned_payload: bool,
     /// Log format: json or text.
     #[arg(long, default_value = "json")]
@@ -86,12 +99,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         session_token: non_empty_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
         ca_file: args.upstream_ca_file.clone(),
     };
+    let _ = args.deny_unsigned_payload;
     let options = irsa_gateway::Options {
         max_body_bytes: args.max_body_bytes,
         max_concurrency: args.max_concurrency.max(1),
-        allow_unsigned_payload: !args.deny_unsigned_payload,
+        max_bytes_in_flight: args.max_bytes_in_flight,
+        request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        allow_unsigned_payload: args.insecure_allow_unsigned_payload,
         ..irsa_gateway::Options::default()
     };
+    if options.allow_unsigned_payload {
+        tracing::warn!(
+            "--insecure-allow-unsigned-payload: requests whose signature does not cover the body are accepted; a captured request can be replayed with another body for 15 minutes"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -25,7 +25,8 @@ pub struct Args {
     /// How often to check the configuration file for changes, in seconds.
     #[arg(long, default_value_t = 2)]
     reload_interval_secs: u64,
-    /// Accept issuers and jwks_uri over plain http for discovery (local issuers only).
+    /// Let the configuration register `http://` issuers and fetch their discovery document
+    /// and JWKS over plain http (local issuers only; without it issuers must be https).
     #[arg(long)]
     insecure_allow_http_issuer: bool,
     /// Log format: json or text.

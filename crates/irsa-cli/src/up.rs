@@ -63,26 +63,6 @@ fn default_state_dir() -> PathBuf {
     cache.join("irsa").join("up")
 }
 
-fn init_logging(format: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("warn,irsa_sts=info,irsa_gateway=info,irsa_oidc=info,irsa=info")
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
 /// The environment an SDK needs, in order.
 pub(crate) fn environment(stack: &Stack, token_file: &Path) -> Vec<(&'static str, String)> {
     vec![
@@ -149,30 +129,16 @@ async fn refresh_token(
     }
 }
 
-async fn signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "interrupt",
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "terminate",
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "interrupt"
-    }
-}
-
 /// Runs until Ctrl-C / SIGTERM; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     if args.print_default_config {
         print!("{}", stack::DEFAULT_CONFIG);
         return Ok(0);
     }
-    init_logging(&args.log_format);
+    crate::common::init_logging(
+        &args.log_format,
+        "warn,irsa_sts=info,irsa_gateway=info,irsa_oidc=info,irsa=info",
+    );
     let (text, origin) = match &args.config {
         Some(p) => (
             std::fs::read_to_string(p).with_context(|| format!("cannot read `{}`", p.display()))?,
@@ -184,11 +150,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         ),
     };
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::common::runtime()?;
     runtime.block_on(async move {
+        let mut stop = crate::common::Stop::install();
         let stack = Stack::start(Spec {
             config_text: &text,
             config_origin: origin,
@@ -255,7 +219,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 
         let stopping = stack.stopping();
         let outcome = tokio::select! {
-            s = signal() => Ok(s),
+            s = stop.wait() => Ok(s),
             () = refresh_token(&stack, &token_file, every, stopping) => Ok("stop"),
             (name, why) = stack.failed() => Err(anyhow::anyhow!("the {name} stopped: {why}")),
         };

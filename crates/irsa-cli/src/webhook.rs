@@ -1,7 +1,6 @@
 //! `irsa webhook`: the pod identity mutating admission webhook, flag-compatible with
 //! amazon-eks-pod-identity-webhook (pflag booleans accept `--x`, `--x=true`, `--x=false`).
 
-use anyhow::Context as _;
 use clap::Args as ClapArgs;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -193,30 +192,14 @@ pub struct Args {
     version: bool,
 }
 
-fn init_logging(format: &str, verbosity: u8) {
-    use tracing_subscriber::EnvFilter;
+/// The log filter for klog's `-v` levels: 0-2 info, 3-4 debug (a decision per pod), 5+ trace.
+fn log_filter(verbosity: u8) -> String {
     let level = match verbosity {
         0..=2 => "info",
         3..=4 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(format!(
-            "warn,irsa_webhook={level},irsa={level},irsa_cli={level}"
-        ))
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init()
-    } else {
-        builder.try_init()
-    };
+    format!("warn,irsa_webhook={level},irsa={level},irsa_cli={level}")
 }
 
 fn config(a: Args) -> anyhow::Result<irsa_webhook::Config> {
@@ -272,13 +255,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         println!("irsa webhook v{}", env!("CARGO_PKG_VERSION"));
         return Ok(0);
     }
-    init_logging(&args.log_format, args.verbosity);
+    crate::common::init_logging(&args.log_format, &log_filter(args.verbosity));
     let cfg = config(args)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    match rt.block_on(irsa_webhook::run(cfg)) {
+    match crate::common::runtime()?.block_on(irsa_webhook::run(cfg)) {
         Ok(irsa_webhook::Exit::Clean) => Ok(0),
         Ok(irsa_webhook::Exit::Forced) => Ok(1),
         Err(e) => Err(e.into()),

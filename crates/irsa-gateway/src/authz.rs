@@ -13,7 +13,9 @@
 use std::fmt;
 
 use irsa_policy::{Context, ContextValue, Decision, EvalInput, Policy, PolicyRef, Request};
+use irsa_sts_core::config::Config;
 use irsa_sts_core::credentials::SessionClaims;
+use irsa_sts_core::xml::iso8601;
 
 use crate::dynamodb::Authorization;
 
@@ -29,30 +31,19 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The caller of a session: `None` when the role ARN is not an IAM role ARN.
-    pub fn of(claims: &SessionClaims) -> Option<Caller> {
-        let mut it = claims.role_arn.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-            it.next(),
-            it.next(),
-            it.next(),
-            it.next(),
-            it.next(),
-            it.next(),
-        ) else {
-            return None;
-        };
-        let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+    /// The caller of a session: `None` when the role ARN is not an IAM role ARN of the
+    /// configuration's partition and account. The assumed-role ARN is the one `irsa sts`
+    /// issued ([`Config::assumed_role_arn`]).
+    pub fn of(claims: &SessionClaims, config: &Config) -> Option<Caller> {
+        let prefix = format!("arn:{}:iam::{}:role/", config.partition, config.account);
+        let name = claims.role_arn.strip_prefix(&prefix)?.rsplit('/').next()?;
         if name.is_empty() {
             return None;
         }
         Some(Caller {
-            arn: format!(
-                "arn:{partition}:sts::{account}:assumed-role/{name}/{}",
-                claims.session_name
-            ),
+            arn: config.assumed_role_arn(name, &claims.session_name),
             role_arn: claims.role_arn.clone(),
-            account: account.to_owned(),
+            account: config.account.clone(),
         })
     }
 }
@@ -68,23 +59,6 @@ pub struct RequestFacts<'a> {
     pub secure_transport: bool,
     /// The region the gateway serves.
     pub region: &'a str,
-}
-
-fn iso8601(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Iso8601::DEFAULT)
-                .ok()
-        })
-        .map(|s| {
-            // `2024-01-01T00:00:00.000000000Z` → `2024-01-01T00:00:00Z`.
-            match s.split_once('.') {
-                Some((head, _)) => format!("{head}Z"),
-                None => s,
-            }
-        })
-        .unwrap_or_default()
 }
 
 /// The global condition keys of a role session's request (`aws:…`).
@@ -138,6 +112,8 @@ pub enum DenyReason {
     ExplicitIdentityDeny,
     /// A Deny statement in a session policy matched.
     ExplicitSessionDeny,
+    /// The request mapped to no authorization at all (never allowed).
+    NothingToAuthorize,
 }
 
 /// A denied authorization, displayed in AWS's `AccessDeniedException` wording.
@@ -161,6 +137,12 @@ impl fmt::Display for Denied {
             resource,
             reason,
         } = self;
+        if *reason == DenyReason::NothingToAuthorize {
+            return write!(
+                f,
+                "User: {caller_arn} is not authorized to perform this request: it names no resource to authorize"
+            );
+        }
         write!(
             f,
             "User: {caller_arn} is not authorized to perform: {action} on resource: {resource} "
@@ -181,6 +163,7 @@ impl fmt::Display for Denied {
             DenyReason::ExplicitSessionDeny => {
                 write!(f, "with an explicit deny in a session policy")
             }
+            DenyReason::NothingToAuthorize => Ok(()),
         }
     }
 }
@@ -193,6 +176,73 @@ pub struct SessionPolicies<'a> {
     /// The session policies (inline `Policy` and `PolicyArns`); `None` when the session has
     /// none, which leaves the identity policies alone in force.
     pub session: Option<&'a [Policy]>,
+}
+
+/// Policies prepared for a request: the documents, their Allow skeletons (see
+/// [`allow_skeleton`]) and whether any of them mentions `dynamodb:LeadingKeys`.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The policies as written.
+    pub policies: Vec<Policy>,
+    /// Their Allow statements without conditions: they allow at least what `policies` do.
+    pub skeleton: Vec<Policy>,
+    /// Whether any policy mentions `dynamodb:LeadingKeys`: only then is a table's key
+    /// schema worth reading.
+    pub leading_keys: bool,
+}
+
+impl Prepared {
+    /// Prepares `policies`.
+    pub fn new(policies: Vec<Policy>) -> Prepared {
+        let skeleton = policies.iter().filter_map(allow_skeleton).collect();
+        let leading_keys = mentions_leading_keys(&policies);
+        Prepared {
+            policies,
+            skeleton,
+            leading_keys,
+        }
+    }
+}
+
+/// Whether any of `policies` mentions `dynamodb:LeadingKeys` anywhere (any operator,
+/// `…IfExists`, `Null`; condition keys are case-insensitive).
+pub fn mentions_leading_keys(policies: &[Policy]) -> bool {
+    policies.iter().any(|p| {
+        p.to_json()
+            .to_ascii_lowercase()
+            .contains("dynamodb:leadingkeys")
+    })
+}
+
+/// The Allow statements of `policy` with their conditions removed, or `None` when it has
+/// none. Whatever `policy` allows under some request context, its skeleton allows under
+/// every context, so a request its skeleton does not allow is denied whatever the
+/// condition keys turn out to be.
+pub fn allow_skeleton(policy: &Policy) -> Option<Policy> {
+    let mut value = policy.to_value();
+    let document = value.as_object_mut()?;
+    let statements = match document.remove("Statement")? {
+        serde_json::Value::Array(a) => a,
+        one => vec![one],
+    };
+    let kept: Vec<serde_json::Value> = statements
+        .into_iter()
+        .filter(|s| s.get("Effect").and_then(serde_json::Value::as_str) == Some("Allow"))
+        .map(|mut s| {
+            if let Some(o) = s.as_object_mut() {
+                o.remove("Condition");
+            }
+            s
+        })
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    document.insert("Statement".into(), serde_json::Value::Array(kept));
+    // Should always parse; if not, a policy allowing everything is still a superset.
+    Policy::parse(&value.to_string()).ok().or_else(|| {
+        Policy::parse(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#).ok()
+    })
 }
 
 fn merged(base: &Context, extra: &Context) -> Context {
@@ -213,6 +263,15 @@ pub fn authorize(
     global: &Context,
     authorizations: &[Authorization],
 ) -> Result<(), Denied> {
+    if authorizations.is_empty() {
+        // Nothing was mapped: never let that through as "nothing denied".
+        return Err(Denied {
+            caller_arn: caller.arn.clone(),
+            action: String::new(),
+            resource: String::new(),
+            reason: DenyReason::NothingToAuthorize,
+        });
+    }
     let session = policies.session.unwrap_or(&[]);
     for a in authorizations {
         if policies.session.is_some() && session.is_empty() {
@@ -291,6 +350,10 @@ mod tests {
         }
     }
 
+    fn config() -> Config {
+        Config::from_yaml("account: \"111122223333\"\nregion: us-east-1\n").unwrap()
+    }
+
     fn policy(json: &str) -> Policy {
         Policy::parse(json).unwrap()
     }
@@ -319,17 +382,21 @@ mod tests {
 
     #[test]
     fn caller_arn_drops_the_role_path() {
-        let c = Caller::of(&claims()).unwrap();
+        let c = Caller::of(&claims(), &config()).unwrap();
         assert_eq!(c.arn, "arn:aws:sts::111122223333:assumed-role/reader/app-1");
         assert_eq!(c.account, "111122223333");
         let mut bad = claims();
         bad.role_arn = "arn:aws:iam::111122223333:user/x".into();
-        assert!(Caller::of(&bad).is_none());
+        assert!(Caller::of(&bad, &config()).is_none());
+        // A role of another account or partition is not one of this deployment's.
+        let mut foreign = claims();
+        foreign.role_arn = "arn:aws:iam::444455556666:role/reader".into();
+        assert!(Caller::of(&foreign, &config()).is_none());
     }
 
     #[test]
     fn global_keys() {
-        let c = Caller::of(&claims()).unwrap();
+        let c = Caller::of(&claims(), &config()).unwrap();
         let g = global_context(&claims(), &c, &facts());
         let get = |k: &str| g.get(k).map(|v| v.values()[0].clone());
         assert_eq!(get("aws:userid").unwrap(), "AROAEXAMPLEEXAMPLE123:app-1");
@@ -345,7 +412,7 @@ mod tests {
 
     #[test]
     fn allow_and_implicit_deny_wording() {
-        let c = Caller::of(&claims()).unwrap();
+        let c = Caller::of(&claims(), &config()).unwrap();
         let g = global_context(&claims(), &c, &facts());
         let identity = [policy(READ)];
         let p = SessionPolicies {
@@ -371,7 +438,7 @@ mod tests {
 
     #[test]
     fn explicit_deny_wording() {
-        let c = Caller::of(&claims()).unwrap();
+        let c = Caller::of(&claims(), &config()).unwrap();
         let g = global_context(&claims(), &c, &facts());
         let identity = [
             policy(READ),
@@ -399,7 +466,7 @@ mod tests {
 
     #[test]
     fn session_policies_intersect() {
-        let c = Caller::of(&claims()).unwrap();
+        let c = Caller::of(&claims(), &config()).unwrap();
         let g = global_context(&claims(), &c, &facts());
         let identity = [policy(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"}]}"#,
@@ -465,7 +532,7 @@ mod tests {
 
     #[test]
     fn every_authorization_must_pass_and_the_first_failure_is_reported() {
-        let c = Caller::of(&claims()).unwrap();
+        let c = Caller::of(&claims(), &config()).unwrap();
         let g = global_context(&claims(), &c, &facts());
         let identity = [policy(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:BatchGetItem",
@@ -488,8 +555,78 @@ mod tests {
     }
 
     #[test]
+    fn nothing_to_authorize_is_denied() {
+        let c = Caller::of(&claims(), &config()).unwrap();
+        let g = global_context(&claims(), &c, &facts());
+        let identity = [policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        )];
+        let p = SessionPolicies {
+            identity: &identity,
+            session: None,
+        };
+        let d = authorize(&p, &c, &g, &[]).unwrap_err();
+        assert_eq!(d.reason, DenyReason::NothingToAuthorize);
+        assert!(
+            d.to_string().starts_with(
+                "User: arn:aws:sts::111122223333:assumed-role/reader/app-1 is not authorized"
+            ),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn skeletons_allow_at_least_what_the_policies_allow() {
+        let lk = policy(
+            r#"{"Version":"2012-10-17","Statement":[
+               {"Effect":"Allow","Action":"dynamodb:PutItem","Resource":"arn:aws:dynamodb:us-east-1:111122223333:table/Books",
+                "Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["me"]}}},
+               {"Effect":"Deny","Action":"dynamodb:*","Resource":"*"}]}"#,
+        );
+        let plain = policy(READ);
+        assert!(mentions_leading_keys(std::slice::from_ref(&lk)));
+        assert!(!mentions_leading_keys(std::slice::from_ref(&plain)));
+        assert!(mentions_leading_keys(&[policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*",
+               "Condition":{"Null":{"DynamoDB:leadingKEYS":"false"}}}]}"#
+        )]));
+        let p = Prepared::new(vec![lk]);
+        assert!(p.leading_keys);
+        let c = Caller::of(&claims(), &config()).unwrap();
+        let g = global_context(&claims(), &c, &facts());
+        let skeleton = SessionPolicies {
+            identity: &p.skeleton,
+            session: None,
+        };
+        // Any key: the skeleton allows PutItem on Books (the Deny and the condition gone).
+        let put = auths(
+            "PutItem",
+            json!({"TableName": "Books", "Item": {"Id": {"S": "someone-else"}}}),
+        );
+        assert_eq!(authorize(&skeleton, &c, &g, &put), Ok(()));
+        // Nothing allows GetItem, or PutItem on another table, whatever the keys.
+        let get = auths(
+            "GetItem",
+            json!({"TableName": "Books", "Key": {"Id": {"S": "me"}}}),
+        );
+        assert!(authorize(&skeleton, &c, &g, &get).is_err());
+        let other = auths(
+            "PutItem",
+            json!({"TableName": "Other", "Item": {"Id": {"S": "me"}}}),
+        );
+        assert!(authorize(&skeleton, &c, &g, &other).is_err());
+        // A policy of Deny statements only has no skeleton.
+        assert!(
+            allow_skeleton(&policy(
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#
+            ))
+            .is_none()
+        );
+    }
+
+    #[test]
     fn leading_keys_with_policy_variables() {
-        let c = Caller::of(&claims()).unwrap();
+        let c = Caller::of(&claims(), &config()).unwrap();
         let g = global_context(&claims(), &c, &facts());
         let identity = [policy(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem",
@@ -502,11 +639,11 @@ mod tests {
         };
         let own = auths(
             "GetItem",
-            json!({"TableName": "T", "Key": {"Team": {"S": "blue"}}}),
+            json!({"TableName": "Teams", "Key": {"Team": {"S": "blue"}}}),
         );
         let other = auths(
             "GetItem",
-            json!({"TableName": "T", "Key": {"Team": {"S": "red"}}}),
+            json!({"TableName": "Teams", "Key": {"Team": {"S": "red"}}}),
         );
         assert_eq!(authorize(&p, &c, &g, &own), Ok(()));
         assert_eq!(

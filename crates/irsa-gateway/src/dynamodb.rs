@@ -55,6 +55,14 @@ impl Scope {
             self.partition, self.region, self.account
         )
     }
+
+    /// `arn:PARTITION:dynamodb::ACCOUNT:global-table/NAME` (global tables have no region).
+    pub fn global_table_arn(&self, name: &str) -> String {
+        format!(
+            "arn:{}:dynamodb::{}:global-table/{name}",
+            self.partition, self.account
+        )
+    }
 }
 
 /// A key schema: the partition (hash) key and the optional sort (range) key.
@@ -226,26 +234,94 @@ pub fn operation(target: Option<&str>) -> Result<&'static str, MapError> {
 }
 
 /// Parses a request body: a JSON object (an empty body counts as `{}`).
+///
+/// A member name given twice in one object is refused (`SerializationException`): JSON
+/// parsers disagree on which of the two wins, and the gateway must authorize exactly what
+/// the upstream will execute (`{"TableName": "Public", "TableName": "Secret"}`).
 pub fn parse_body(body: &[u8]) -> Result<Value, MapError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Map::new()));
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(MapError::Serialization(
-            "Start of structure or map found where not expected.".to_owned(),
-        )),
-        Err(_) => Err(MapError::Serialization(
-            "Unexpected character found while parsing the request body.".to_owned(),
-        )),
+    let value = match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => {
+            return Err(MapError::Serialization(
+                "Start of structure or map found where not expected.".to_owned(),
+            ));
+        }
+        Err(_) => {
+            return Err(MapError::Serialization(
+                "Unexpected character found while parsing the request body.".to_owned(),
+            ));
+        }
+    };
+    if let Err(e) = serde_json::from_slice::<NoDuplicates>(body) {
+        return Err(MapError::Serialization(e.to_string()));
+    }
+    Ok(value)
+}
+
+/// Deserializes any JSON, failing on an object that names a member twice.
+struct NoDuplicates;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicates {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicatesVisitor)
     }
 }
 
-/// Table names whose key schema [`map_request`] uses to derive `dynamodb:LeadingKeys`.
-pub fn schema_tables(op: &str, body: &Value) -> Vec<String> {
-    let mut names = Vec::new();
+struct NoDuplicatesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicatesVisitor {
+    type Value = NoDuplicates;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_unit<E>(self) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NoDuplicates, A::Error> {
+        while seq.next_element::<NoDuplicates>()?.is_some() {}
+        Ok(NoDuplicates)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NoDuplicates, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<NoDuplicates>()?;
+            if !seen.insert(key) {
+                return Err(serde::de::Error::custom(
+                    "Duplicate member name found in a structure or map.",
+                ));
+            }
+        }
+        Ok(NoDuplicates)
+    }
+}
+
+/// Table names whose key schema [`map_request`] uses to derive `dynamodb:LeadingKeys`, for
+/// a request [`map_request`] accepted (names of tables given as ARNs are resolved).
+pub fn schema_tables(op: &str, body: &Value, scope: &Scope) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
     let mut add = |v: Option<&Value>| {
-        if let Some(name) = v.and_then(Value::as_str).map(table_name)
+        if let Some(name) = v
+            .and_then(Value::as_str)
+            .and_then(|v| table_ref(scope, v, "tableName").ok())
             && !names.iter().any(|n| n == name)
         {
             names.push(name.to_owned());
@@ -267,7 +343,7 @@ pub fn schema_tables(op: &str, body: &Value) -> Vec<String> {
                 .into_iter()
                 .flatten()
             {
-                if let Some(inner) = item.as_object().and_then(|o| o.values().next()) {
+                if let Ok((_, inner)) = transact_element(op, item) {
                     add(inner.get("TableName"));
                 }
             }
@@ -277,23 +353,147 @@ pub fn schema_tables(op: &str, body: &Value) -> Vec<String> {
     names
 }
 
-/// The table name of a `TableName` value that may be a table ARN.
-fn table_name(value: &str) -> &str {
-    if value.starts_with("arn:") {
-        value
-            .split_once(":table/")
-            .map_or(value, |(_, rest)| rest.split('/').next().unwrap_or(rest))
+/// The one member of a `TransactItems` element: its kind (`Get`, `Put`, …) and request.
+/// An element naming no or several members (or an unknown one) is refused, as DynamoDB
+/// does: authorizing one member while the upstream executes another would be a bypass.
+fn transact_element<'a>(op: &str, item: &'a Value) -> Result<(&'a str, &'a Value), MapError> {
+    let allowed: &[&str] = if op == "TransactGetItems" {
+        &["Get"]
     } else {
-        value
+        &["ConditionCheck", "Put", "Update", "Delete"]
+    };
+    let only = item
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.iter().next());
+    match only {
+        Some((kind, request)) if allowed.contains(&kind.as_str()) && request.is_object() => {
+            Ok((kind.as_str(), request))
+        }
+        _ if op == "TransactGetItems" => Err(MapError::Validation(
+            "TransactItems can only contain one of Get".to_owned(),
+        )),
+        _ => Err(MapError::Validation(
+            "TransactItems can only contain one of Check, Put, Update or Delete".to_owned(),
+        )),
     }
 }
 
-/// The resource ARN of a `TableName` value (a name or a table ARN).
-fn table_resource(scope: &Scope, value: &str) -> String {
-    if value.starts_with("arn:") {
-        value.to_owned()
+/// A value quoted in a validation message, shortened when long.
+fn shown(value: &str) -> String {
+    const MAX: usize = 256;
+    if value.len() <= MAX {
+        return value.to_owned();
+    }
+    let mut end = MAX;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", value.get(..end).unwrap_or_default())
+}
+
+/// Checks a table or index name: 3 to 255 characters of `[a-zA-Z0-9_.-]`, in DynamoDB's
+/// wording.
+fn check_name(value: &str, member: &str) -> Result<(), MapError> {
+    let constraint = if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+    } else if value.len() < 3 {
+        "Member must have length greater than or equal to 3"
+    } else if value.len() > 255 {
+        "Member must have length less than or equal to 255"
     } else {
-        scope.table_arn(value)
+        return Ok(());
+    };
+    Err(MapError::Validation(format!(
+        "1 validation error detected: Value '{}' at '{member}' failed to satisfy constraint: {constraint}",
+        shown(value)
+    )))
+}
+
+fn valid_name(value: &str) -> bool {
+    check_name(value, "").is_ok()
+}
+
+fn foreign_arn(scope: &Scope, value: &str, member: &str) -> MapError {
+    MapError::Validation(format!(
+        "Invalid {member}: '{}' is not the ARN of a DynamoDB table or table resource in partition {}, region {} and account {}",
+        shown(value),
+        scope.partition,
+        scope.region,
+        scope.account
+    ))
+}
+
+/// The resource part of a DynamoDB ARN of this scope (`table/…`): the partition, region
+/// and account must be the gateway's, else a table of another region or account would be
+/// authorized as written while the policies name this one.
+fn scoped_resource<'a>(scope: &Scope, value: &'a str, member: &str) -> Result<&'a str, MapError> {
+    let mut it = value.splitn(6, ':');
+    match (
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+    ) {
+        (Some("arn"), Some(p), Some("dynamodb"), Some(r), Some(a), Some(resource))
+            if p == scope.partition && r == scope.region && a == scope.account =>
+        {
+            Ok(resource)
+        }
+        _ => Err(foreign_arn(scope, value, member)),
+    }
+}
+
+/// The table a `TableName` value names: a table name, or the ARN of a table of this scope
+/// (`arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME`, nothing after the name).
+fn table_ref<'a>(scope: &Scope, value: &'a str, member: &str) -> Result<&'a str, MapError> {
+    if value.starts_with("arn:") {
+        match scoped_resource(scope, value, member)?.strip_prefix("table/") {
+            Some(name) if valid_name(name) => Ok(name),
+            _ => Err(foreign_arn(scope, value, member)),
+        }
+    } else {
+        check_name(value, member)?;
+        Ok(value)
+    }
+}
+
+/// An ARN-valued member (`ResourceArn`, `BackupArn`, `StreamArn`, …): a table of this scope
+/// or one of its indexes, backups, streams, exports or imports.
+fn resource_arn(scope: &Scope, value: &str, member: &str) -> Result<String, MapError> {
+    let resource = scoped_resource(scope, value, member)?;
+    let mut parts = resource.split('/');
+    let id_ok = |id: &str| {
+        !id.is_empty()
+            && id.len() <= 255
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-:".contains(&b))
+    };
+    let ok = match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some("table"), Some(name), None, None, None) => valid_name(name),
+        (Some("table"), Some(name), Some(kind), Some(id), None) => {
+            valid_name(name)
+                && ["index", "backup", "stream", "export", "import"].contains(&kind)
+                && id_ok(id)
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(foreign_arn(scope, value, member))
     }
 }
 
@@ -312,6 +512,31 @@ fn required_str<'a>(obj: &'a Value, field: &str, member: &str) -> Result<&'a str
         ))),
     }
 }
+
+fn optional_str<'a>(obj: &'a Value, field: &str) -> Result<Option<&'a str>, MapError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => required_str(obj, field, field).map(Some),
+    }
+}
+
+/// Fields naming tables (by name or table ARN) and fields holding resource ARNs, on
+/// operations not mapped one by one: each one present is authorized. (`StreamArn` of the
+/// Kinesis streaming destination operations is a Kinesis stream, not a DynamoDB resource:
+/// those operations are authorized on their `TableName`.)
+const TABLE_NAME_FIELDS: &[(&str, &str)] = &[
+    ("TableName", "tableName"),
+    ("SourceTableName", "sourceTableName"),
+    ("TargetTableName", "targetTableName"),
+];
+const ARN_FIELDS: &[(&str, &str)] = &[
+    ("TableArn", "tableArn"),
+    ("SourceTableArn", "sourceTableArn"),
+    ("ResourceArn", "resourceArn"),
+    ("BackupArn", "backupArn"),
+    ("ExportArn", "exportArn"),
+    ("ImportArn", "importArn"),
+];
 
 /// Accumulates condition values in order, without duplicates.
 #[derive(Default)]
@@ -441,10 +666,25 @@ fn return_values(request: &Value, context: &mut Context) {
 }
 
 fn schema_for<'a>(schemas: &'a Schemas, table: &str) -> Option<&'a TableSchema> {
-    schemas.get(table_name(table)).map(Arc::as_ref)
+    schemas.get(table).map(Arc::as_ref)
 }
 
-/// Maps `op` with `body` to the authorizations IAM evaluates, in request order.
+/// The message DynamoDB answers for a `WriteRequest` that is not exactly one of
+/// `PutRequest` and `DeleteRequest`.
+const ONE_WRITE_REQUEST: &str = "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes";
+
+fn empty_collection(value: &str, member: &str) -> MapError {
+    MapError::Validation(format!(
+        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must have length greater than or equal to 1"
+    ))
+}
+
+/// Maps `op` with `body` to the authorizations IAM evaluates, in request order. Never
+/// empty: a request that names nothing to authorize is refused with DynamoDB's
+/// `ValidationException`.
+///
+/// Table names may be given as table ARNs, which must be of `scope` (partition, region
+/// and account); every resource is authorized by its canonical ARN.
 pub fn map_request(
     op: &str,
     body: &Value,
@@ -461,21 +701,26 @@ pub fn map_request(
     };
     match op {
         "GetItem" | "PutItem" | "UpdateItem" | "DeleteItem" => {
-            let table = required_str(body, "TableName", "tableName")?;
+            let table = table_ref(
+                scope,
+                required_str(body, "TableName", "tableName")?,
+                "tableName",
+            )?;
             let mut context = Context::new();
             item_keys(op, body, schema_for(schemas, table), &mut context);
             common_keys(body, &mut context);
-            single(table_resource(scope, table), context)
+            single(scope.table_arn(table), context)
         }
         "Query" | "Scan" => {
-            let table = required_str(body, "TableName", "tableName")?;
-            let index = match body.get("IndexName") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.as_str()),
-                Some(_) => return Err(null_member("indexName")),
-            };
-            let mut resource = table_resource(scope, table);
+            let table = table_ref(
+                scope,
+                required_str(body, "TableName", "tableName")?,
+                "tableName",
+            )?;
+            let index = optional_str(body, "IndexName")?;
+            let mut resource = scope.table_arn(table);
             if let Some(index) = index {
+                check_name(index, "indexName")?;
                 resource = format!("{resource}/index/{index}");
             }
             let mut context = Context::new();
@@ -497,8 +742,12 @@ pub fn map_request(
             let Some(items) = body.get("RequestItems").and_then(Value::as_object) else {
                 return Err(null_member("requestItems"));
             };
+            if items.is_empty() {
+                return Err(empty_collection("{}", "requestItems"));
+            }
             let mut out = Vec::with_capacity(items.len());
             for (table, request) in items {
+                let table = table_ref(scope, table, "requestItems")?;
                 let schema = schema_for(schemas, table).map(|s| &s.key);
                 let mut context = Context::new();
                 let mut keys = Keys::default();
@@ -515,11 +764,21 @@ pub fn map_request(
                     keys.projection(request);
                     context.insert("dynamodb:Select", select_value(request, false));
                 } else {
-                    for write in request.as_array().into_iter().flatten() {
-                        let item = write
-                            .get("PutRequest")
-                            .and_then(|p| p.get("Item"))
-                            .or_else(|| write.get("DeleteRequest").and_then(|d| d.get("Key")));
+                    let Some(writes) = request.as_array() else {
+                        return Err(MapError::Serialization(
+                            "Start of list found where not expected.".to_owned(),
+                        ));
+                    };
+                    for write in writes {
+                        let only = write
+                            .as_object()
+                            .filter(|o| o.len() == 1)
+                            .and_then(|o| o.iter().next());
+                        let item = match only {
+                            Some((kind, r)) if kind == "PutRequest" => r.get("Item"),
+                            Some((kind, r)) if kind == "DeleteRequest" => r.get("Key"),
+                            _ => return Err(MapError::Validation(ONE_WRITE_REQUEST.to_owned())),
+                        };
                         keys.leading_from(item, schema);
                         keys.attribute_names_of(item);
                     }
@@ -528,7 +787,7 @@ pub fn map_request(
                 common_keys(body, &mut context);
                 out.push(Authorization {
                     action: action.clone(),
-                    resource: table_resource(scope, table),
+                    resource: scope.table_arn(table),
                     context,
                 });
             }
@@ -538,42 +797,33 @@ pub fn map_request(
             let Some(items) = body.get("TransactItems").and_then(Value::as_array) else {
                 return Err(null_member("transactItems"));
             };
+            if items.is_empty() {
+                return Err(empty_collection("[]", "transactItems"));
+            }
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                let Some((kind, request)) = item.as_object().and_then(|o| o.iter().next()) else {
-                    return Err(MapError::Validation(format!(
-                        "1 validation error detected: Value null at 'transactItems.{}.member' failed to satisfy constraint: Member must not be null",
-                        i + 1
-                    )));
-                };
-                let inner = match kind.as_str() {
+                let (kind, request) = transact_element(op, item)?;
+                let inner = match kind {
                     "Get" => "GetItem",
                     "Put" => "PutItem",
                     "Update" => "UpdateItem",
                     "Delete" => "DeleteItem",
-                    "ConditionCheck" => "ConditionCheckItem",
-                    _ => {
-                        return Err(MapError::Validation(format!(
-                            "Unexpected transaction element `{kind}`"
-                        )));
-                    }
+                    _ => "ConditionCheckItem",
                 };
-                let table = required_str(
-                    request,
-                    "TableName",
-                    &format!(
-                        "transactItems.{}.member.{}.tableName",
-                        i + 1,
-                        lower_first(kind)
-                    ),
-                )?;
+                let member = format!(
+                    "transactItems.{}.member.{}.tableName",
+                    i + 1,
+                    lower_first(kind)
+                );
+                let table =
+                    table_ref(scope, required_str(request, "TableName", &member)?, &member)?;
                 let mut context = Context::new();
                 item_keys(inner, request, schema_for(schemas, table), &mut context);
                 context.insert("dynamodb:EnclosingOperation", op);
                 common_keys(body, &mut context);
                 out.push(Authorization {
                     action: format!("dynamodb:{inner}"),
-                    resource: table_resource(scope, table),
+                    resource: scope.table_arn(table),
                     context,
                 });
             }
@@ -590,22 +840,50 @@ pub fn map_request(
         | "DescribeReservedCapacity"
         | "DescribeReservedCapacityOfferings" => single("*".to_owned(), Context::new()),
         _ => {
-            // Table-level and other operations: the table, else the named resource, else `*`.
-            let resource = if let Some(t) = body.get("TableName").and_then(Value::as_str) {
-                let arn = table_resource(scope, t);
-                match body.get("IndexName").and_then(Value::as_str) {
-                    Some(i) => format!("{arn}/index/{i}"),
-                    None => arn,
+            // Table-level and other operations: every table or resource ARN the request
+            // names (source and target alike; fail closed), else `*`.
+            let mut resources: Vec<String> = Vec::new();
+            for (field, member) in TABLE_NAME_FIELDS {
+                if let Some(value) = optional_str(body, field)? {
+                    let mut arn = scope.table_arn(table_ref(scope, value, member)?);
+                    if *field == "TableName"
+                        && let Some(index) = optional_str(body, "IndexName")?
+                    {
+                        check_name(index, "indexName")?;
+                        arn = format!("{arn}/index/{index}");
+                    }
+                    push_unique(&mut resources, &arn);
                 }
-            } else if let Some(arn) = ["ResourceArn", "BackupArn", "StreamArn", "ExportArn"]
-                .iter()
-                .find_map(|f| body.get(*f).and_then(Value::as_str))
+            }
+            for (field, member) in ARN_FIELDS {
+                if let Some(value) = optional_str(body, field)? {
+                    push_unique(&mut resources, &resource_arn(scope, value, member)?);
+                }
+            }
+            if let Some(name) = optional_str(body, "GlobalTableName")? {
+                check_name(name, "globalTableName")?;
+                push_unique(&mut resources, &scope.global_table_arn(name));
+            }
+            if let Some(params) = body.get("TableCreationParameters")
+                && let Some(name) = optional_str(params, "TableName")?
             {
-                arn.to_owned()
-            } else {
-                "*".to_owned()
-            };
-            single(resource, Context::new())
+                let member = "tableCreationParameters.tableName";
+                push_unique(
+                    &mut resources,
+                    &scope.table_arn(table_ref(scope, name, member)?),
+                );
+            }
+            if resources.is_empty() {
+                resources.push("*".to_owned());
+            }
+            Ok(resources
+                .into_iter()
+                .map(|resource| Authorization {
+                    action: action.clone(),
+                    resource,
+                    context: Context::new(),
+                })
+                .collect())
         }
     }
 }
@@ -1322,7 +1600,7 @@ mod tests {
             vec!["SciFi"]
         );
         assert_eq!(
-            schema_tables("Query", &json!({"TableName": arn})),
+            schema_tables("Query", &json!({"TableName": arn}), &scope()),
             vec!["Books"]
         );
     }
@@ -1332,16 +1610,265 @@ mod tests {
         assert_eq!(
             schema_tables(
                 "TransactWriteItems",
-                &json!({"TransactItems": [{"Put": {"TableName": "A"}}, {"Delete": {"TableName": "B"}}, {"Put": {"TableName": "A"}}]})
+                &json!({"TransactItems": [{"Put": {"TableName": "Aaa"}}, {"Delete": {"TableName": "Bbb"}}, {"Put": {"TableName": "Aaa"}}]}),
+                &scope()
             ),
-            vec!["A", "B"]
+            vec!["Aaa", "Bbb"]
         );
         assert_eq!(
-            schema_tables("BatchGetItem", &json!({"RequestItems": {"X": {}, "Y": {}}})),
-            vec!["X", "Y"]
+            schema_tables(
+                "BatchGetItem",
+                &json!({"RequestItems": {"Xxx": {}, "arn:aws:dynamodb:us-east-1:111122223333:table/Yyy": {}}}),
+                &scope()
+            ),
+            vec!["Xxx", "Yyy"]
         );
-        assert!(schema_tables("Scan", &json!({"TableName": "A"})).is_empty());
-        assert!(schema_tables("ListTables", &json!({})).is_empty());
+        // Elements of several members are refused by map_request; never half-read here.
+        assert!(
+            schema_tables(
+                "TransactWriteItems",
+                &json!({"TransactItems": [{"ConditionCheck": {"TableName": "Aaa"}, "Put": {"TableName": "Bbb"}}]}),
+                &scope()
+            )
+            .is_empty()
+        );
+        assert!(schema_tables("Scan", &json!({"TableName": "Aaa"}), &scope()).is_empty());
+        assert!(schema_tables("ListTables", &json!({}), &scope()).is_empty());
+    }
+
+    #[test]
+    fn duplicate_members_are_refused() {
+        for body in [
+            r#"{"TableName": "Public", "TableName": "Secret"}"#,
+            r#"{"TableName": "Public", "Key": {"pk": {"S": "me"}, "pk": {"S": "victim"}}}"#,
+            r#"{"RequestItems": {"Public": {"Keys": []}, "Public": {"Keys": []}}}"#,
+            r#"{"TableName": "Public", "Table\u004eame": "Secret"}"#,
+            r#"{"A": [{"x": 1, "x": 2}]}"#,
+        ] {
+            let e = parse_body(body.as_bytes()).unwrap_err();
+            assert_eq!(e.code(), "SerializationException", "{body}");
+        }
+        assert!(parse_body(br#"{"A": [{"x": 1}, {"x": 2}], "B": {"x": {"x": 1}}}"#).is_ok());
+    }
+
+    #[test]
+    fn transaction_elements_have_exactly_one_member() {
+        let two = json!({"TransactItems": [{
+            "ConditionCheck": {"TableName": "Public", "Key": {"pk": {"S": "x"}}, "ConditionExpression": "attribute_exists(pk)"},
+            "Put": {"TableName": "Secret", "Item": {"pk": {"S": "pwn"}}}}]});
+        let e = map_request("TransactWriteItems", &two, &scope(), &schemas()).unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+        assert_eq!(
+            e.to_string(),
+            "TransactItems can only contain one of Check, Put, Update or Delete"
+        );
+        for bad in [
+            json!({"TransactItems": [{}]}),
+            json!({"TransactItems": [{"Frobnicate": {"TableName": "Books"}}]}),
+            json!({"TransactItems": [{"Put": "Books"}]}),
+            json!({"TransactItems": ["Books"]}),
+        ] {
+            let e = map_request("TransactWriteItems", &bad, &scope(), &schemas()).unwrap_err();
+            assert_eq!(e.code(), "ValidationException", "{bad}");
+        }
+        let get_and_put = json!({"TransactItems": [{
+            "Get": {"TableName": "Books", "Key": {"Author": {"S": "A"}, "Title": {"S": "T"}}},
+            "Put": {"TableName": "Secret", "Item": {"pk": {"S": "pwn"}}}}]});
+        let e = map_request("TransactGetItems", &get_and_put, &scope(), &schemas()).unwrap_err();
+        assert_eq!(e.to_string(), "TransactItems can only contain one of Get");
+        // A Put is not a TransactGetItems element.
+        let put = json!({"TransactItems": [{"Put": {"TableName": "Books", "Item": {}}}]});
+        assert!(map_request("TransactGetItems", &put, &scope(), &schemas()).is_err());
+    }
+
+    #[test]
+    fn write_requests_have_exactly_one_member() {
+        let both = json!({"RequestItems": {"Public": [{
+            "PutRequest": {"Item": {"pk": {"S": "me"}}},
+            "DeleteRequest": {"Key": {"pk": {"S": "victim"}}}}]}});
+        let e = map_request("BatchWriteItem", &both, &scope(), &schemas()).unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+        assert_eq!(e.to_string(), ONE_WRITE_REQUEST);
+        for bad in [
+            json!({"RequestItems": {"Public": [{}]}}),
+            json!({"RequestItems": {"Public": [{"UpdateRequest": {}}]}}),
+            json!({"RequestItems": {"Public": {"PutRequest": {}}}}),
+        ] {
+            assert!(
+                map_request("BatchWriteItem", &bad, &scope(), &schemas()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_collections_are_validation_errors() {
+        for (op, body, member) in [
+            ("BatchGetItem", json!({"RequestItems": {}}), "requestItems"),
+            (
+                "BatchWriteItem",
+                json!({"RequestItems": {}}),
+                "requestItems",
+            ),
+            (
+                "TransactGetItems",
+                json!({"TransactItems": []}),
+                "transactItems",
+            ),
+            (
+                "TransactWriteItems",
+                json!({"TransactItems": []}),
+                "transactItems",
+            ),
+        ] {
+            let e = map_request(op, &body, &scope(), &schemas()).unwrap_err();
+            assert_eq!(e.code(), "ValidationException", "{op}");
+            assert!(
+                e.to_string().contains(&format!(
+                    "at '{member}' failed to satisfy constraint: Member must have length greater than or equal to 1"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_operation_maps_to_at_least_one_authorization() {
+        let bodies = [
+            json!({}),
+            json!({"TableName": "Books"}),
+            json!({"TableName": "Books", "Key": {"Author": {"S": "A"}}, "Item": {"Author": {"S": "A"}}}),
+            json!({"RequestItems": {"Books": []}}),
+            json!({"TransactItems": [{"Get": {"TableName": "Books", "Key": {}}}]}),
+        ];
+        for op in OPERATIONS {
+            for body in &bodies {
+                if let Ok(a) = map_request(op, body, &scope(), &schemas()) {
+                    assert!(!a.is_empty(), "{op} {body}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn table_arns_must_be_of_this_scope() {
+        // Another region, account or partition, another service, or more than a table.
+        for arn in [
+            "arn:aws:dynamodb:eu-west-1:111122223333:table/Secret",
+            "arn:aws:dynamodb:us-east-1:444455556666:table/Secret",
+            "arn:aws-cn:dynamodb:us-east-1:111122223333:table/Secret",
+            "arn:aws:s3:us-east-1:111122223333:table/Secret",
+            "arn:aws:dynamodb:us-east-1:111122223333:table/Secret/index/ByX",
+            "arn:aws:dynamodb:us-east-1:111122223333:table/",
+            "arn:aws:dynamodb:us-east-1:111122223333:global-table/Secret",
+            "arn:aws:dynamodb:us-east-1:111122223333:table/Se*",
+        ] {
+            for (op, body) in [
+                (
+                    "GetItem",
+                    json!({"TableName": arn, "Key": {"pk": {"S": "x"}}}),
+                ),
+                ("Query", json!({"TableName": arn})),
+                ("DescribeTable", json!({"TableName": arn})),
+                ("BatchGetItem", json!({"RequestItems": {arn: {"Keys": []}}})),
+                (
+                    "TransactGetItems",
+                    json!({"TransactItems": [{"Get": {"TableName": arn, "Key": {}}}]}),
+                ),
+            ] {
+                let e = map_request(op, &body, &scope(), &schemas()).unwrap_err();
+                assert_eq!(e.code(), "ValidationException", "{op} {arn}");
+            }
+        }
+        // The canonical ARN is what is authorized.
+        let a = map(
+            "GetItem",
+            json!({"TableName": BOOKS, "Key": {"Author": {"S": "A"}, "Title": {"S": "T"}}}),
+        );
+        assert_eq!(a[0].resource, BOOKS);
+        // Names are checked too (`*` or `/` would widen what a resource pattern matches).
+        for name in ["Se*", "Books/index/ByGenre", "ab", ""] {
+            let e = map_request("GetItem", &json!({"TableName": name}), &scope(), &schemas())
+                .unwrap_err();
+            assert_eq!(e.code(), "ValidationException", "{name}");
+        }
+        let e = map_request(
+            "Query",
+            &json!({"TableName": "Books", "IndexName": "a/b"}),
+            &scope(),
+            &schemas(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("'indexName'"), "{e}");
+    }
+
+    #[test]
+    fn resource_arns_must_be_of_this_scope() {
+        let backup = format!("{BOOKS}/backup/01489173575360-b308cd7d");
+        let a = map("DescribeBackup", json!({"BackupArn": backup}));
+        assert_eq!(a[0].resource, backup);
+        let stream = format!("{BOOKS}/stream/2015-05-11T21:21:33.291");
+        let a = map("ListTagsOfResource", json!({"ResourceArn": stream}));
+        assert_eq!(a[0].resource, stream);
+        for arn in [
+            "arn:aws:dynamodb:eu-west-1:111122223333:table/Books",
+            "arn:aws:dynamodb:us-east-1:111122223333:table/Books/backup",
+            "arn:aws:dynamodb:us-east-1:111122223333:table/Books/secret/x",
+            "arn:aws:dynamodb:us-east-1:111122223333:table/Books/backup/x/y",
+            "*",
+        ] {
+            for (op, field) in [
+                ("TagResource", "ResourceArn"),
+                ("DescribeBackup", "BackupArn"),
+                ("ExportTableToPointInTime", "TableArn"),
+            ] {
+                let e = map_request(op, &json!({ field: arn }), &scope(), &schemas()).unwrap_err();
+                assert_eq!(e.code(), "ValidationException", "{op} {arn}");
+            }
+        }
+        // Every table or resource a request names is authorized, source and target alike.
+        let a = map(
+            "RestoreTableToPointInTime",
+            json!({"SourceTableName": "Secret", "TargetTableName": "Copy"}),
+        );
+        let resources: Vec<&str> = a.iter().map(|x| x.resource.as_str()).collect();
+        assert_eq!(
+            resources,
+            [
+                "arn:aws:dynamodb:us-east-1:111122223333:table/Secret",
+                "arn:aws:dynamodb:us-east-1:111122223333:table/Copy"
+            ]
+        );
+        let a = map(
+            "ExportTableToPointInTime",
+            json!({"TableArn": BOOKS, "S3Bucket": "b"}),
+        );
+        assert_eq!(a[0].resource, BOOKS);
+        let a = map(
+            "RestoreTableFromBackup",
+            json!({"BackupArn": backup, "TargetTableName": "Copy"}),
+        );
+        assert_eq!(a.len(), 2);
+        let a = map("DescribeGlobalTable", json!({"GlobalTableName": "Books"}));
+        assert_eq!(
+            a[0].resource,
+            "arn:aws:dynamodb::111122223333:global-table/Books"
+        );
+        let a = map(
+            "ImportTable",
+            json!({"TableCreationParameters": {"TableName": "Secret"}}),
+        );
+        assert_eq!(
+            a[0].resource,
+            "arn:aws:dynamodb:us-east-1:111122223333:table/Secret"
+        );
+        // Kinesis streaming destinations: authorized on the table, not the Kinesis ARN.
+        let a = map(
+            "EnableKinesisStreamingDestination",
+            json!({"TableName": "Books", "StreamArn": "arn:aws:kinesis:us-east-1:111122223333:stream/s"}),
+        );
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].resource, BOOKS);
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub struct ApiError {
 
 const CORAL: &str = "com.amazon.coral.service#";
 
+/// The error code (and `__type`) of an allowed request on a gateway without an upstream.
+/// Not an AWS error, so it carries no AWS namespace.
+pub const UPSTREAM_NOT_CONFIGURED: &str = "UpstreamNotConfigured";
+
 impl ApiError {
     fn new(status: u16, type_name: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
@@ -121,6 +125,47 @@ impl ApiError {
                 ApiError::new(400, "com.amazon.coral.validate#ValidationException", m)
             }
         }
+    }
+
+    /// `IncompleteSignatureException`: the signature does not cover what it must.
+    pub fn incomplete_signature(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            400,
+            "com.amazon.coral.service#IncompleteSignatureException",
+            message,
+        )
+    }
+
+    /// `ResourceNotFoundException`: the upstream has no such table.
+    pub fn resource_not_found() -> ApiError {
+        ApiError::new(
+            400,
+            "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+            "Requested resource not found",
+        )
+    }
+
+    /// The request was not handled within the gateway's request timeout (a body sent too
+    /// slowly, or a slow upstream). SDKs retry this code.
+    pub fn request_timeout() -> ApiError {
+        ApiError::new(
+            408,
+            "com.amazon.coral.service#RequestTimeoutException",
+            "Request timed out",
+        )
+    }
+
+    /// [`UPSTREAM_NOT_CONFIGURED`]: the request was allowed by policy but the gateway has
+    /// no upstream to send it to. HTTP 400, not 5xx: SDKs retry 5xx answers, and retrying
+    /// cannot help.
+    pub fn upstream_not_configured(hint: Option<&str>) -> ApiError {
+        let mut message = String::from(
+            "irsa: no DynamoDB upstream is configured: the request was allowed by policy but there is no table to send it to",
+        );
+        if let Some(hint) = hint {
+            message.push_str(&format!(" ({hint})"));
+        }
+        ApiError::new(400, UPSTREAM_NOT_CONFIGURED, message)
     }
 
     /// A body over the size limit.

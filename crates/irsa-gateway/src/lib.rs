@@ -17,6 +17,7 @@ pub mod server;
 pub mod upstream;
 
 pub use config::{GatewaySection, LoadError, UpstreamSection};
+pub use error::UPSTREAM_NOT_CONFIGURED;
 pub use server::{Gateway, Options, Snapshot, router, serve, watch_config};
 pub use upstream::{Upstream, UpstreamCredentials, UpstreamError, UpstreamSettings};
 

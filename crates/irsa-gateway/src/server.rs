@@ -10,17 +10,21 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
-use http::{HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
 use irsa_policy::Policy;
-use irsa_sigv4::VerifyOptions;
+use irsa_sigv4::{VerifyError, VerifyOptions};
 use irsa_sts_core::config::Config;
-use irsa_sts_core::credentials::{self, KeyRing, SessionClaims};
+use irsa_sts_core::credentials::{self, KeyRing, OpenedSession};
 use rand::Rng as _;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt as _;
 
-use crate::authz::{self, Caller, RequestFacts, SessionPolicies};
+use crate::authz::{self, Caller, Prepared, RequestFacts, SessionPolicies};
 use crate::config::{self, LoadError};
-use crate::dynamodb::{self, Schemas, Scope, TableSchema};
+use crate::dynamodb::{self, MapError, Schemas, Scope, TARGET_PREFIX, TableSchema};
 use crate::error::{ApiError, crc32};
 use crate::upstream::{Upstream, strip_presign_params};
 
@@ -31,12 +35,31 @@ pub struct Options {
     pub max_body_bytes: usize,
     /// Requests handled at once; above it requests get `ThrottlingException`.
     pub max_concurrency: usize,
+    /// Request body bytes held at once over all requests (a request reserves its
+    /// `Content-Length`, or `max_body_bytes` without one, before its body is read); above
+    /// it requests get `ThrottlingException`. At least `max_body_bytes`.
+    pub max_bytes_in_flight: usize,
+    /// Bound on handling one request: reading its body, deciding, and the upstream's
+    /// answer up to its headers. Past it the client gets `RequestTimeoutException`.
+    pub request_timeout: Duration,
+    /// Bound on receiving a request's headers (HTTP/1.1), slow-loris protection.
+    pub header_read_timeout: Duration,
     /// How long a table's key schema (from `DescribeTable`) is reused.
     pub schema_ttl: Duration,
+    /// How long "the upstream has no such table" is remembered.
+    pub schema_miss_ttl: Duration,
+    /// Most tables whose key schema one request may need (DynamoDB allows 100 items in a
+    /// batch or transaction); more is a `ValidationException`.
+    pub max_schema_tables: usize,
     /// Clock skew accepted on signatures, in seconds (AWS: 900).
     pub max_clock_skew_secs: i64,
-    /// Accept `x-amz-content-sha256: UNSIGNED-PAYLOAD`.
+    /// Accept `x-amz-content-sha256: UNSIGNED-PAYLOAD`. Off by default: a signature that
+    /// does not cover the body lets whoever captures a request replay it with another
+    /// body for as long as the signature is valid (15 minutes).
     pub allow_unsigned_payload: bool,
+    /// Appended, in parentheses, to the `UpstreamNotConfigured` message of a gateway
+    /// without an upstream (e.g. how to configure one).
+    pub no_upstream_hint: Option<String>,
 }
 
 impl Default for Options {
@@ -44,9 +67,15 @@ impl Default for Options {
         Options {
             max_body_bytes: 16 * 1024 * 1024 + 64 * 1024,
             max_concurrency: 1024,
+            max_bytes_in_flight: 256 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
             schema_ttl: Duration::from_secs(60),
+            schema_miss_ttl: Duration::from_secs(5),
+            max_schema_tables: 100,
             max_clock_skew_secs: 15 * 60,
-            allow_unsigned_payload: true,
+            allow_unsigned_payload: false,
+            no_upstream_hint: None,
         }
     }
 }
@@ -54,6 +83,9 @@ impl Default for Options {
 /// Session policies resolved for a session: key = (inline policy, managed ARNs).
 type SessionKey = (Option<String>, Vec<String>);
 const SESSION_CACHE_MAX: usize = 4096;
+const SCHEMA_CACHE_MAX: usize = 10_000;
+/// The byte budget counts in KiB so that one request's reservation fits a `u32`.
+const BUDGET_UNIT: usize = 1024;
 
 /// One loaded configuration with everything derived from it.
 pub struct Snapshot {
@@ -61,8 +93,8 @@ pub struct Snapshot {
     pub config: Config,
     ring: KeyRing,
     scope: Scope,
-    role_policies: HashMap<String, Arc<[Policy]>>,
-    session_cache: Mutex<HashMap<SessionKey, Arc<Option<Vec<Policy>>>>>,
+    role_policies: HashMap<String, Arc<Prepared>>,
+    session_cache: Mutex<HashMap<SessionKey, Arc<Option<Prepared>>>>,
 }
 
 impl Snapshot {
@@ -90,7 +122,7 @@ impl Snapshot {
                         .filter_map(|arn| config.policies.get(arn))
                         .map(|m| m.document.policy.as_ref().clone()),
                 );
-                (role.arn.clone(), Arc::from(policies))
+                (role.arn.clone(), Arc::new(Prepared::new(policies)))
             })
             .collect();
         let scope = Scope {
@@ -108,16 +140,16 @@ impl Snapshot {
     }
 
     /// The role's identity policies (inline and managed); empty for an unknown role.
-    fn identity_policies(&self, role_arn: &str) -> Arc<[Policy]> {
+    fn identity_policies(&self, role_arn: &str) -> Arc<Prepared> {
         self.role_policies
             .get(role_arn)
             .cloned()
-            .unwrap_or_else(|| Arc::from(Vec::new()))
+            .unwrap_or_else(|| Arc::new(Prepared::new(Vec::new())))
     }
 
     /// The session policies of a session: `None` when it has none. A policy that no longer
     /// parses or an ARN no longer configured is left out, which only narrows the session.
-    fn session_policies(&self, claims: &SessionClaims) -> Arc<Option<Vec<Policy>>> {
+    fn session_policies(&self, claims: &credentials::SessionClaims) -> Arc<Option<Prepared>> {
         if claims.session_policy.is_none() && claims.policy_arns.is_empty() {
             return Arc::new(None);
         }
@@ -141,7 +173,7 @@ impl Snapshot {
                 }
             }
         }
-        let resolved = Arc::new(Some(policies));
+        let resolved = Arc::new(Some(Prepared::new(policies)));
         if cache.len() >= SESSION_CACHE_MAX {
             cache.clear();
         }
@@ -150,13 +182,17 @@ impl Snapshot {
     }
 }
 
+/// A cached `DescribeTable` answer: the schema, or `None` when the table does not exist.
+type CachedSchema = (Instant, Option<Arc<TableSchema>>);
+
 /// The gateway's shared state.
 pub struct Gateway {
     current: RwLock<Arc<Snapshot>>,
-    upstream: Upstream,
+    upstream: Option<Upstream>,
     options: Options,
     permits: Arc<Semaphore>,
-    schemas: Mutex<HashMap<String, (Instant, Arc<TableSchema>)>>,
+    budget: Arc<Semaphore>,
+    schemas: Mutex<HashMap<String, CachedSchema>>,
 }
 
 fn now_secs() -> i64 {
@@ -165,13 +201,27 @@ fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+fn budget_units(bytes: usize) -> usize {
+    bytes.div_ceil(BUDGET_UNIT).max(1)
+}
+
 impl Gateway {
-    /// A gateway for a loaded snapshot.
-    pub fn new(snapshot: Snapshot, upstream: Upstream, options: Options) -> Arc<Gateway> {
+    /// A gateway for a loaded snapshot. `upstream` is `Some(upstream)` (or an
+    /// [`Upstream`]) to forward allowed requests, or `None`: then allowed requests are
+    /// answered `UpstreamNotConfigured` and no `DescribeTable` is ever sent, so
+    /// `dynamodb:LeadingKeys` is known only where the request alone shows it (a key of one
+    /// attribute, a single equality). Nothing is forwarded, so nothing can leak.
+    pub fn new(
+        snapshot: Snapshot,
+        upstream: impl Into<Option<Upstream>>,
+        options: Options,
+    ) -> Arc<Gateway> {
+        let budget = budget_units(options.max_bytes_in_flight.max(options.max_body_bytes));
         Arc::new(Gateway {
             current: RwLock::new(Arc::new(snapshot)),
-            upstream,
+            upstream: upstream.into(),
             permits: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
+            budget: Arc::new(Semaphore::new(budget.min(Semaphore::MAX_PERMITS))),
             options,
             schemas: Mutex::new(HashMap::new()),
         })
@@ -184,6 +234,11 @@ impl Gateway {
             .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
     }
 
+    /// The upstream, if there is one.
+    pub fn upstream(&self) -> Option<&Upstream> {
+        self.upstream.as_ref()
+    }
+
     /// Re-reads the configuration file; installs it when valid, keeps the old one otherwise.
     /// The upstream settings are not reloaded.
     pub fn reload(&self, path: &Path) -> Result<(), LoadError> {
@@ -194,37 +249,53 @@ impl Gateway {
         Ok(())
     }
 
-    async fn schemas_for(&self, tables: Vec<String>) -> Result<Schemas, ApiError> {
+    fn cached_schema(&self, table: &str) -> Option<Option<Arc<TableSchema>>> {
+        let cache = self.schemas.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, schema) = cache.get(table)?;
+        let ttl = if schema.is_some() {
+            self.options.schema_ttl
+        } else {
+            self.options.schema_miss_ttl
+        };
+        (at.elapsed() < ttl).then(|| schema.clone())
+    }
+
+    /// The key schemas of `tables` (cached; misses looked up concurrently). A table the
+    /// upstream does not know is answered `ResourceNotFoundException` without forwarding:
+    /// without its schema `dynamodb:LeadingKeys` would be unknown, and a table created in
+    /// the meantime must not be written to unchecked.
+    async fn schemas_for(
+        &self,
+        upstream: &Upstream,
+        tables: Vec<String>,
+    ) -> Result<Schemas, ApiError> {
+        let lookups = tables.into_iter().map(|table| async move {
+            if let Some(cached) = self.cached_schema(&table) {
+                return (table, Ok(cached));
+            }
+            let answer = upstream.describe_table(&table).await;
+            if let Ok(found) = &answer {
+                let found = found.clone().map(Arc::new);
+                let mut cache = self.schemas.lock().unwrap_or_else(|p| p.into_inner());
+                if cache.len() >= SCHEMA_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(table.clone(), (Instant::now(), found.clone()));
+                return (table, Ok(found));
+            }
+            (table, answer.map(|s| s.map(Arc::new)))
+        });
         let mut out = Schemas::new();
-        for table in tables {
-            let cached = {
-                let cache = self.schemas.lock().unwrap_or_else(|p| p.into_inner());
-                cache
-                    .get(&table)
-                    .filter(|(at, _)| at.elapsed() < self.options.schema_ttl)
-                    .map(|(_, s)| s.clone())
-            };
-            let schema = match cached {
-                Some(s) => Some(s),
-                None => match self.upstream.describe_table(&table).await {
-                    Ok(Some(s)) => {
-                        let s = Arc::new(s);
-                        let mut cache = self.schemas.lock().unwrap_or_else(|p| p.into_inner());
-                        if cache.len() >= 10_000 {
-                            cache.clear();
-                        }
-                        cache.insert(table.clone(), (Instant::now(), s.clone()));
-                        Some(s)
-                    }
-                    Ok(None) => None,
-                    Err(e) => {
-                        tracing::error!(table = %table, error = %e, "cannot read the table's key schema from the upstream");
-                        return Err(ApiError::internal());
-                    }
-                },
-            };
-            if let Some(s) = schema {
-                out.insert(table, s);
+        for (table, answer) in futures_util::future::join_all(lookups).await {
+            match answer {
+                Ok(Some(s)) => {
+                    out.insert(table, s);
+                }
+                Ok(None) => return Err(ApiError::resource_not_found()),
+                Err(e) => {
+                    tracing::error!(table = %table, error = %e, "cannot read the table's key schema from the upstream");
+                    return Err(ApiError::internal());
+                }
             }
         }
         Ok(out)
@@ -263,18 +334,58 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new().fallback(handle).with_state(gateway)
 }
 
-/// Serves `router(gateway)` on `listener` until `shutdown` completes.
+/// Serves `router(gateway)` on `listener` until `shutdown` completes, then lets requests
+/// in flight finish (at most 30 s). HTTP/1.1 only (what SDKs speak to an `http://`
+/// endpoint); each request's headers must arrive within `header_read_timeout`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     gateway: Arc<Gateway>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(gateway).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(gateway.options.header_read_timeout);
+    let builder = Arc::new(builder);
+    let app = router(gateway);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(req)
+            });
+        let conn = builder.serve_connection(TokioIo::new(tcp), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests in flight did not finish in time; closing");
+    }
+    Ok(())
 }
 
 fn request_id() -> String {
@@ -331,7 +442,10 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
     let Ok(_permit) = gw.permits.clone().try_acquire_owned() else {
         return error_response(&ApiError::throttling(), &id);
     };
-    match process(&gw, req).await {
+    let outcome = tokio::time::timeout(gw.options.request_timeout, process(&gw, req))
+        .await
+        .unwrap_or_else(|_| Err(ApiError::request_timeout()));
+    match outcome {
         Ok((response, op)) => {
             tracing::info!(
                 request_id = %id,
@@ -355,6 +469,132 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
     }
 }
 
+/// `%XX`-decodes a query component (`+` stays `+`, as SigV4 encodes spaces as `%20`).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The decoded value of query parameter `name` (case-insensitive name), if given once.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    let mut found = query
+        .split('&')
+        .filter_map(|p| p.split_once('=').or(Some((p, ""))))
+        .filter(|(k, _)| percent_decode(k).eq_ignore_ascii_case(name))
+        .map(|(_, v)| percent_decode(v));
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+/// The access key id and session token a request claims, read from its headers or
+/// presigned query without its body: `Err` when it carries no authentication at all.
+fn claimed_credentials(
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<(Option<String>, Option<String>), ApiError> {
+    if let Some(auth) = headers.get("authorization") {
+        let akid = auth
+            .to_str()
+            .ok()
+            .and_then(|a| a.split_once("Credential="))
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .map(|(akid, _)| akid.trim().to_owned());
+        let mut tokens = headers.get_all("x-amz-security-token").iter();
+        let token = match (tokens.next(), tokens.next()) {
+            (Some(t), None) => t.to_str().ok().map(str::to_owned),
+            _ => None,
+        };
+        return Ok((akid, token));
+    }
+    let presigned = ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"]
+        .iter()
+        .any(|p| query_param(query, p).is_some());
+    if !presigned {
+        return Err(ApiError::from_sigv4(&VerifyError::MissingAuthentication));
+    }
+    let akid = query_param(query, "X-Amz-Credential")
+        .and_then(|c| c.split_once('/').map(|(a, _)| a.to_owned()));
+    Ok((akid, query_param(query, "X-Amz-Security-Token")))
+}
+
+/// Opens the session token a request claims, before its body is read: only holders of a
+/// live session of this deployment can make the gateway buffer a body.
+fn pre_authenticate(
+    snap: &Snapshot,
+    parts: &http::request::Parts,
+    now: i64,
+) -> Result<OpenedSession, ApiError> {
+    let (akid, token) = claimed_credentials(&parts.headers, parts.uri.query().unwrap_or(""))?;
+    let (Some(akid), Some(token)) = (akid, token) else {
+        return Err(ApiError::unrecognized_client());
+    };
+    if !credentials::is_access_key_id(&akid) {
+        return Err(ApiError::unrecognized_client());
+    }
+    credentials::open(&snap.ring, &token, &akid, now).map_err(|e| ApiError::from_credentials(&e))
+}
+
+/// The value of a header that must appear at most once.
+fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a HeaderValue>, ()> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (first, None) => Ok(first),
+        _ => Err(()),
+    }
+}
+
+/// The headers sent upstream: only those the client signed (nothing unsigned travels
+/// under the gateway's signature), with `X-Amz-Target` set from the authorized operation
+/// and `Content-Type` from the body the gateway parsed. Authentication and hop-by-hop
+/// headers are dropped later by [`Upstream::send`].
+fn forward_headers(headers: &HeaderMap, signed: &[String], op: &str) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        if n == "x-amz-target" || n == "content-type" {
+            continue;
+        }
+        if signed.iter().any(|s| s.eq_ignore_ascii_case(n)) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    if let Ok(target) = HeaderValue::from_str(&format!("{TARGET_PREFIX}{op}")) {
+        out.insert("x-amz-target", target);
+    }
+    out.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    out
+}
+
+/// Reserves `bytes` of the in-flight byte budget, or answers `ThrottlingException`.
+fn reserve(budget: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, ApiError> {
+    let units = u32::try_from(budget_units(bytes)).map_err(|_| ApiError::throttling())?;
+    budget
+        .clone()
+        .try_acquire_many_owned(units)
+        .map_err(|_| ApiError::throttling())
+}
+
 async fn process(
     gw: &Gateway,
     req: axum::extract::Request,
@@ -364,11 +604,23 @@ async fn process(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
     let (parts, body) = req.into_parts();
+    let now = now_secs();
+    let snap = gw.snapshot();
+
+    // 0. Before the body: authentication present, a live session, size and byte budget.
+    let _early_session = pre_authenticate(&snap, &parts, now)?;
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > gw.options.max_body_bytes) {
+        return Err(ApiError::too_large(gw.options.max_body_bytes));
+    }
+    let _bytes = reserve(&gw.budget, declared.unwrap_or(gw.options.max_body_bytes))?;
     let body = axum::body::to_bytes(body, gw.options.max_body_bytes)
         .await
         .map_err(|_| ApiError::too_large(gw.options.max_body_bytes))?;
-    let now = now_secs();
-    let snap = gw.snapshot();
 
     // 1. Authenticate: SigV4 with the secret re-derived from the session token.
     let path = parts.uri.path();
@@ -411,21 +663,35 @@ async fn process(
         .map_err(|e| ApiError::from_credentials(&e))?;
     let secret = credentials::secret_for(&snap.ring, akid, &session)
         .map_err(|e| ApiError::from_credentials(&e))?;
-    parsed
+    let verified = parsed
         .verify(&secret, now)
         .map_err(|e| ApiError::from_sigv4(&e))?;
+    // The signature must cover the operation: otherwise a captured request could be
+    // replayed as another operation (the body being signed does not help).
+    if !verified
+        .signed_headers
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case("x-amz-target"))
+    {
+        return Err(ApiError::incomplete_signature(
+            "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+        ));
+    }
     let claims = &session.claims;
-    let caller = Caller::of(claims).ok_or_else(ApiError::unrecognized_client)?;
+    let caller = Caller::of(claims, &snap.config).ok_or_else(ApiError::unrecognized_client)?;
 
-    // 2. Map the request to IAM.
-    let target = parts
-        .headers
-        .get("x-amz-target")
+    // 2. Map the request to IAM (validation first, before any upstream lookup).
+    let target = single_header(&parts.headers, "x-amz-target")
+        .map_err(|()| ApiError::from_mapping(&MapError::UnknownOperation(String::new())))?
         .and_then(|v| v.to_str().ok());
+    single_header(&parts.headers, "content-type").map_err(|()| {
+        ApiError::from_mapping(&MapError::Serialization(
+            "Only one Content-Type header is allowed.".to_owned(),
+        ))
+    })?;
     let op = dynamodb::operation(target).map_err(|e| ApiError::from_mapping(&e))?;
     let json = dynamodb::parse_body(&body).map_err(|e| ApiError::from_mapping(&e))?;
-    let schemas = gw.schemas_for(dynamodb::schema_tables(op, &json)).await?;
-    let authorizations = dynamodb::map_request(op, &json, &snap.scope, &schemas)
+    let mut authorizations = dynamodb::map_request(op, &json, &snap.scope, &Schemas::new())
         .map_err(|e| ApiError::from_mapping(&e))?;
 
     // 3. Authorize: the role's policies ∩ the session's.
@@ -439,10 +705,13 @@ async fn process(
     };
     let global = authz::global_context(claims, &caller, &facts);
     let policies = SessionPolicies {
-        identity: &identity,
-        session: session_policies.as_ref().as_deref(),
+        identity: &identity.policies,
+        session: session_policies
+            .as_ref()
+            .as_ref()
+            .map(|p| p.policies.as_slice()),
     };
-    if let Err(denied) = authz::authorize(&policies, &caller, &global, &authorizations) {
+    let denied = |denied: authz::Denied| {
         tracing::info!(
             caller = %caller.arn,
             action = %denied.action,
@@ -450,15 +719,54 @@ async fn process(
             reason = ?denied.reason,
             "access denied"
         );
-        return Err(ApiError::access_denied(&denied));
+        ApiError::access_denied(&denied)
+    };
+    let leading_keys = identity.leading_keys
+        || session_policies
+            .as_ref()
+            .as_ref()
+            .is_some_and(|p| p.leading_keys);
+    let tables = dynamodb::schema_tables(op, &json, &snap.scope);
+    if let (Some(upstream), true, false) = (&gw.upstream, leading_keys, tables.is_empty()) {
+        // The key schema matters. Read it only for a request some policy could allow
+        // whatever its keys: one no Allow statement covers is denied right away.
+        let skeleton = SessionPolicies {
+            identity: &identity.skeleton,
+            session: session_policies
+                .as_ref()
+                .as_ref()
+                .map(|p| p.skeleton.as_slice()),
+        };
+        if let Err(early) = authz::authorize(&skeleton, &caller, &global, &authorizations) {
+            return Err(denied(
+                authz::authorize(&policies, &caller, &global, &authorizations)
+                    .err()
+                    .unwrap_or(early),
+            ));
+        }
+        if tables.len() > gw.options.max_schema_tables {
+            return Err(ApiError::from_mapping(&MapError::Validation(format!(
+                "Too many tables in one request: at most {} are allowed",
+                gw.options.max_schema_tables
+            ))));
+        }
+        let schemas = gw.schemas_for(upstream, tables).await?;
+        authorizations = dynamodb::map_request(op, &json, &snap.scope, &schemas)
+            .map_err(|e| ApiError::from_mapping(&e))?;
     }
+    authz::authorize(&policies, &caller, &global, &authorizations).map_err(denied)?;
 
     // 4. Forward, re-signed with the upstream's credentials; stream the answer back.
+    let Some(upstream) = &gw.upstream else {
+        return Err(ApiError::upstream_not_configured(
+            gw.options.no_upstream_hint.as_deref(),
+        ));
+    };
     let op = op.to_owned();
     let forward_query = strip_presign_params(query);
-    let response = gw
-        .upstream
-        .send(parts.method, path, &forward_query, &parts.headers, body)
+    let forwarded = forward_headers(&parts.headers, &verified.signed_headers, &op);
+    let response = upstream
+        .send(parts.method, path, &forward_query, &forwarded, body)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "upstream request failed");
@@ -473,4 +781,75 @@ async fn process(
         }
     }
     Ok((r, op))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_headers_are_signed_ones_with_the_authorized_target() {
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-amz-target",
+            HeaderValue::from_static("DynamoDB_20120810.GetItem"),
+        );
+        h.append(
+            "x-amz-target",
+            HeaderValue::from_static("DynamoDB_20120810.DeleteItem"),
+        );
+        h.append(
+            "content-type",
+            HeaderValue::from_static("application/x-amz-cbor-1.1"),
+        );
+        h.append("accept-encoding", HeaderValue::from_static("identity"));
+        h.append("x-amz-unsigned-extra", HeaderValue::from_static("1"));
+        let signed: Vec<String> = ["accept-encoding", "content-type", "host", "x-amz-target"]
+            .map(String::from)
+            .to_vec();
+        let f = forward_headers(&h, &signed, "GetItem");
+        let targets: Vec<&HeaderValue> = f.get_all("x-amz-target").iter().collect();
+        assert_eq!(targets, ["DynamoDB_20120810.GetItem"]);
+        assert_eq!(f["content-type"], "application/x-amz-json-1.0");
+        assert_eq!(f["accept-encoding"], "identity");
+        assert!(!f.contains_key("x-amz-unsigned-extra"));
+    }
+
+    #[test]
+    fn credentials_are_read_without_the_body() {
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            claimed_credentials(&h, "").unwrap_err().code(),
+            "MissingAuthenticationTokenException"
+        );
+        assert!(claimed_credentials(&h, "Action=x&X-Amz-Date=1").is_err());
+        h.insert(
+            "authorization",
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00",
+            ),
+        );
+        h.insert("x-amz-security-token", HeaderValue::from_static("tok"));
+        assert_eq!(
+            claimed_credentials(&h, "").unwrap(),
+            (Some("ASIAEXAMPLE".into()), Some("tok".into()))
+        );
+        h.append("x-amz-security-token", HeaderValue::from_static("other"));
+        assert_eq!(claimed_credentials(&h, "").unwrap().1, None);
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQ%2F20240101%2Fus-east-1%2Fdynamodb%2Faws4_request&X-Amz-Security-Token=a%2Bb%3D";
+        assert_eq!(
+            claimed_credentials(&HeaderMap::new(), q).unwrap(),
+            (Some("ASIAQ".into()), Some("a+b=".into()))
+        );
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+    }
+
+    #[test]
+    fn a_gateway_needs_no_upstream() {
+        let config = Config::from_yaml("account: \"111122223333\"\nregion: us-east-1\n").unwrap();
+        let ring =
+            KeyRing::single(irsa_sts_core::credentials::MasterKey::from_bytes([7; 32]).unwrap());
+        let gw = Gateway::new(Snapshot::new(config, ring), None, Options::default());
+        assert!(gw.upstream().is_none());
+    }
 }

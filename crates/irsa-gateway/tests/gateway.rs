@@ -148,6 +148,10 @@ struct Call<'a> {
     time: SystemTime,
     /// Replaces the body after signing (tampering).
     send_body: Option<Vec<u8>>,
+    /// The headers signed and sent, instead of `content-type` and `x-amz-target`.
+    signed_headers: Option<Vec<(String, String)>>,
+    /// Headers added after signing.
+    unsigned_headers: Vec<(String, String)>,
 }
 
 impl<'a> Call<'a> {
@@ -161,6 +165,8 @@ impl<'a> Call<'a> {
             form: Form::Header,
             time: SystemTime::now(),
             send_body: None,
+            signed_headers: None,
+            unsigned_headers: Vec::new(),
         }
     }
 }
@@ -196,11 +202,18 @@ impl Answer {
 async fn send(call: Call<'_>) -> Answer {
     let body = serde_json::to_vec(&call.body).unwrap();
     let url = format!("{}/", call.url);
-    let target = format!("DynamoDB_20120810.{}", call.op);
-    let headers = [
-        ("content-type", "application/x-amz-json-1.0"),
-        ("x-amz-target", target.as_str()),
-    ];
+    let headers = call.signed_headers.clone().unwrap_or_else(|| {
+        vec![
+            (
+                "content-type".to_owned(),
+                "application/x-amz-json-1.0".to_owned(),
+            ),
+            (
+                "x-amz-target".to_owned(),
+                format!("DynamoDB_20120810.{}", call.op),
+            ),
+        ]
+    });
     let identity: Identity = AwsCredentials::new(
         call.creds.akid.clone(),
         call.creds.secret.clone(),
@@ -231,12 +244,17 @@ async fn send(call: Call<'_>) -> Answer {
         .build()
         .unwrap()
         .into();
-    let signable =
-        SignableRequest::new("POST", &url, headers.iter().copied(), signable_body).unwrap();
+    let signable = SignableRequest::new(
+        "POST",
+        &url,
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        signable_body,
+    )
+    .unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let sent = call.send_body.unwrap_or(body);
     let mut builder = http::Request::builder().method("POST").uri(&url);
-    for (n, v) in headers {
+    for (n, v) in headers.iter().chain(&call.unsigned_headers) {
         builder = builder.header(n, v);
     }
     let mut request = builder.body(Full::new(Bytes::from(sent))).unwrap();
@@ -339,6 +357,10 @@ fn now() -> i64 {
 
 impl Env {
     async fn start() -> Option<Env> {
+        Env::start_with(Options::default()).await
+    }
+
+    async fn start_with(options: Options) -> Option<Env> {
         let dynalite = dynalite_dir()?;
         let (child, upstream) = start_dynalite(&dynalite).await;
         seed(&upstream).await;
@@ -357,7 +379,7 @@ impl Env {
             &config,
             UpstreamSection::default(),
             Duration::from_secs(10),
-            Options::default(),
+            options,
         )
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -769,24 +791,23 @@ async fn wire_format_and_signature_forms() {
         a.message()
     );
 
-    // Presigned (query) form and UNSIGNED-PAYLOAD both verify.
-    for form in [Form::Presigned, Form::UnsignedPayload] {
-        let a = send(Call {
-            form,
-            ..Call::new(gw, &reader, "GetItem", hobbit_key())
-        })
-        .await;
-        assert_eq!(a.status, 200, "{:?}", a.json());
-        assert_eq!(a.json()["Item"]["Title"]["S"], "The Hobbit");
-    }
+    // The presigned (query) form verifies.
+    let a = send(Call {
+        form: Form::Presigned,
+        ..Call::new(gw, &reader, "GetItem", hobbit_key())
+    })
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.json());
+    assert_eq!(a.json()["Item"]["Title"]["S"], "The Hobbit");
 
-    // A tampered body (same length) fails the signature.
+    // A tampered body (same length) fails the signature; UNSIGNED-PAYLOAD, whose
+    // signature does not cover the body, is refused by default.
     let tampered = serde_json::to_vec(&hobbit_key())
         .unwrap()
         .iter()
         .map(|&b| if b == b'H' { b'J' } else { b })
         .collect::<Vec<u8>>();
-    for form in [Form::Header, Form::Presigned] {
+    for form in [Form::Header, Form::Presigned, Form::UnsignedPayload] {
         let a = send(Call {
             form,
             send_body: Some(tampered.clone()),
@@ -800,11 +821,19 @@ async fn wire_format_and_signature_forms() {
             "{:?}",
             a.json()
         );
-        assert!(
-            a.message()
-                .starts_with("The request signature we calculated does not match")
-        );
+        let expected = if form == Form::UnsignedPayload {
+            "UNSIGNED-PAYLOAD is not accepted"
+        } else {
+            "The request signature we calculated does not match"
+        };
+        assert!(a.message().starts_with(expected), "{}", a.message());
     }
+    let a = send(Call {
+        form: Form::UnsignedPayload,
+        ..Call::new(gw, &reader, "GetItem", hobbit_key())
+    })
+    .await;
+    assert_eq!(a.error_type(), "InvalidSignatureException");
     // The wrong secret.
     let wrong = Creds {
         secret: "x".repeat(40),
@@ -915,4 +944,652 @@ async fn wire_format_and_signature_forms() {
     env.gateway_state.reload(&env.config).unwrap();
     let a = send(Call::new(gw, &reader, "PutItem", put)).await;
     assert_eq!(a.status, 200, "{:?}", a.json());
+}
+
+#[tokio::test]
+async fn unsigned_payload_only_when_allowed() {
+    let Some(env) = Env::start_with(Options {
+        allow_unsigned_payload: true,
+        ..Options::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let reader = Creds::from(&env.issue("reader"));
+    let gw = env.gateway.as_str();
+    let a = send(Call {
+        form: Form::UnsignedPayload,
+        ..Call::new(gw, &reader, "GetItem", hobbit_key())
+    })
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.json());
+    assert_eq!(a.json()["Item"]["Title"]["S"], "The Hobbit");
+    // Even then the operation must be signed.
+    let a = send(Call {
+        form: Form::UnsignedPayload,
+        signed_headers: Some(vec![(
+            "content-type".into(),
+            "application/x-amz-json-1.0".into(),
+        )]),
+        unsigned_headers: vec![("x-amz-target".into(), "DynamoDB_20120810.GetItem".into())],
+        ..Call::new(gw, &reader, "GetItem", hobbit_key())
+    })
+    .await;
+    assert_eq!(
+        a.error_type(),
+        "IncompleteSignatureException",
+        "{:?}",
+        a.json()
+    );
+}
+
+// ---------- a recording fake upstream: what reaches DynamoDB, and how often ----------
+
+const FAKE_CONFIG: &str = r#"
+account: "111122223333"
+region: us-east-1
+signingKeys:
+  - file: master.key
+roles:
+  - name: app
+    trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Federated: "*"}, Action: "sts:AssumeRoleWithWebIdentity"}]}
+    policies:
+      p:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Action: [dynamodb:GetItem, dynamodb:ConditionCheckItem], Resource: "arn:aws:dynamodb:*:*:table/*"}
+          - {Effect: Deny, Action: "dynamodb:*", Resource: "arn:aws:dynamodb:us-east-1:111122223333:table/Secret"}
+          - Effect: Allow
+            Action: [dynamodb:PutItem, dynamodb:BatchWriteItem]
+            Resource: "arn:aws:dynamodb:*:*:table/*"
+            Condition: {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["me"]}}
+  - name: plain
+    trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Federated: "*"}, Action: "sts:AssumeRoleWithWebIdentity"}]}
+    policies:
+      p:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Action: [dynamodb:GetItem, dynamodb:BatchGetItem], Resource: "arn:aws:dynamodb:*:*:table/*"}
+"#;
+
+/// Requests the fake upstream received (`x-amz-target` values, content types, body),
+/// `DescribeTable` lookups aside, which are counted per table.
+#[derive(Default)]
+struct Recorded {
+    forwarded: Vec<(Vec<String>, Vec<String>, String)>,
+    describes: std::collections::HashMap<String, usize>,
+}
+
+type Record = Arc<std::sync::Mutex<Recorded>>;
+
+fn header_values(headers: &http::HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn fake_upstream(record: Record) -> String {
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let record = record.clone();
+        async move {
+            let targets = header_values(req.headers(), "x-amz-target");
+            let types = header_values(req.headers(), "content-type");
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+            let body = String::from_utf8_lossy(&body).into_owned();
+            if targets == ["DynamoDB_20120810.DescribeTable"] {
+                let table = serde_json::from_str::<Value>(&body).unwrap()["TableName"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                *record.lock().unwrap().describes.entry(table.clone()).or_default() += 1;
+                if table == "Gone" {
+                    return (
+                        http::StatusCode::BAD_REQUEST,
+                        r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"#.to_owned(),
+                    );
+                }
+                return (
+                    http::StatusCode::OK,
+                    r#"{"Table":{"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]}}"#.to_owned(),
+                );
+            }
+            record.lock().unwrap().forwarded.push((targets, types, body));
+            (http::StatusCode::OK, "{}".to_owned())
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+struct Fake {
+    _dir: tempfile::TempDir,
+    record: Record,
+    gateway: String,
+    addr: std::net::SocketAddr,
+    ring: KeyRing,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Fake {
+    /// A gateway in front of the recording upstream (`with_upstream`), or without one.
+    async fn start(options: Options, with_upstream: bool) -> Fake {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::generate(&mut rand::rngs::OsRng);
+        std::fs::write(dir.path().join("master.key"), key.to_hex()).unwrap();
+        let snapshot = irsa_gateway::Snapshot::load(FAKE_CONFIG, dir.path()).unwrap();
+        let record = Record::default();
+        let upstream = if with_upstream {
+            let url = fake_upstream(record.clone()).await;
+            Some(
+                irsa_gateway::Upstream::new(irsa_gateway::UpstreamSettings {
+                    url: url.parse().unwrap(),
+                    region: REGION.into(),
+                    credentials: irsa_gateway::UpstreamCredentials {
+                        access_key_id: UPSTREAM_AKID.into(),
+                        secret_access_key: UPSTREAM_SECRET.into(),
+                        session_token: None,
+                    },
+                    ca_bundle_pem: None,
+                    timeout: Duration::from_secs(5),
+                })
+                .unwrap(),
+            )
+        } else {
+            None
+        };
+        let gateway = irsa_gateway::Gateway::new(snapshot, upstream, options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(irsa_gateway::serve(listener, gateway, async {
+            let _ = rx.await;
+        }));
+        Fake {
+            _dir: dir,
+            record,
+            gateway: format!("http://{addr}"),
+            addr,
+            ring: KeyRing::single(key),
+            _shutdown: tx,
+        }
+    }
+
+    fn issue(&self, role: &str) -> Credentials {
+        let mut claims = Env::claims(role, now(), now() + 3600);
+        claims.role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+        credentials::issue(&self.ring, &claims, &mut rand::rngs::OsRng).unwrap()
+    }
+
+    fn forwarded(&self) -> usize {
+        self.record.lock().unwrap().forwarded.len()
+    }
+
+    fn describes(&self) -> usize {
+        self.record.lock().unwrap().describes.values().sum()
+    }
+}
+
+/// Each bypass found by the security review, against a gateway whose upstream records what
+/// reaches it: refused, and nothing forwarded.
+#[tokio::test]
+async fn review_bypasses_are_refused() {
+    let fake = Fake::start(Options::default(), true).await;
+    let app = Creds::from(&fake.issue("app"));
+    let gw = fake.gateway.as_str();
+    let public = json!({"TableName": "Public", "Key": {"pk": {"S": "x"}, "sk": {"S": "y"}}});
+    let refused = |a: &Answer, code: &str| {
+        assert_eq!(a.status, 400, "{:?}", a.json());
+        assert_eq!(a.error_type(), code, "{:?}", a.json());
+        assert_eq!(fake.forwarded(), 0, "nothing reaches the upstream");
+    };
+
+    // Control: DeleteItem is not allowed at all.
+    let a = send(Call::new(gw, &app, "DeleteItem", public.clone())).await;
+    refused(&a, "AccessDeniedException");
+
+    // Two X-Amz-Target headers (both signed): the first was authorized, both forwarded.
+    let a = send(Call {
+        signed_headers: Some(vec![
+            ("content-type".into(), "application/x-amz-json-1.0".into()),
+            ("x-amz-target".into(), "DynamoDB_20120810.GetItem".into()),
+            ("x-amz-target".into(), "DynamoDB_20120810.DeleteItem".into()),
+        ]),
+        ..Call::new(gw, &app, "GetItem", public.clone())
+    })
+    .await;
+    refused(&a, "UnknownOperationException");
+
+    // X-Amz-Target outside the signature: a captured request replayed as another operation.
+    let a = send(Call {
+        signed_headers: Some(vec![(
+            "content-type".into(),
+            "application/x-amz-json-1.0".into(),
+        )]),
+        unsigned_headers: vec![("x-amz-target".into(), "DynamoDB_20120810.GetItem".into())],
+        ..Call::new(gw, &app, "GetItem", public.clone())
+    })
+    .await;
+    refused(&a, "IncompleteSignatureException");
+    assert_eq!(
+        a.message(),
+        "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."
+    );
+
+    // UNSIGNED-PAYLOAD: the body swapped after signing.
+    let a = send(Call {
+        form: Form::UnsignedPayload,
+        send_body: Some(
+            serde_json::to_vec(&json!({"TableName": "Other", "Key": {"pk": {"S": "victim"}}}))
+                .unwrap(),
+        ),
+        ..Call::new(gw, &app, "GetItem", public.clone())
+    })
+    .await;
+    refused(&a, "InvalidSignatureException");
+
+    // A TransactItems element with two members: the first authorized, the second executed.
+    let two = json!({"TransactItems": [{
+        "ConditionCheck": {"TableName": "Public", "Key": {"pk": {"S": "x"}}, "ConditionExpression": "attribute_exists(pk)"},
+        "Put": {"TableName": "Secret", "Item": {"pk": {"S": "pwn"}}}}]});
+    let a = send(Call::new(gw, &app, "TransactWriteItems", two)).await;
+    refused(&a, "ValidationException");
+    assert_eq!(
+        a.message(),
+        "TransactItems can only contain one of Check, Put, Update or Delete"
+    );
+
+    // TableName as the ARN of another region dodges the Deny on this region's table.
+    let foreign = json!({"TableName": "arn:aws:dynamodb:eu-west-1:111122223333:table/Secret",
+                         "Key": {"pk": {"S": "x"}}});
+    let a = send(Call::new(gw, &app, "GetItem", foreign)).await;
+    refused(&a, "ValidationException");
+    let a = send(Call::new(
+        gw,
+        &app,
+        "GetItem",
+        json!({"TableName": "Secret", "Key": {"pk": {"S": "x"}}}),
+    ))
+    .await;
+    refused(&a, "AccessDeniedException");
+
+    // A WriteRequest holding a PutRequest (authorized) and a DeleteRequest (not).
+    let both = json!({"RequestItems": {"Public": [{
+        "PutRequest": {"Item": {"pk": {"S": "me"}, "sk": {"S": "1"}}},
+        "DeleteRequest": {"Key": {"pk": {"S": "victim"}, "sk": {"S": "1"}}}}]}});
+    let a = send(Call::new(gw, &app, "BatchWriteItem", both)).await;
+    refused(&a, "ValidationException");
+
+    // Empty RequestItems: nothing authorized at all.
+    let a = send(Call::new(
+        gw,
+        &app,
+        "BatchWriteItem",
+        json!({"RequestItems": {}}),
+    ))
+    .await;
+    refused(&a, "ValidationException");
+
+    // A member named twice: which one wins depends on the parser.
+    let a = send(Call {
+        send_body: Some(
+            br#"{"TableName": "Public", "TableName": "Secret", "Key": {"pk": {"S": "x"}}}"#
+                .to_vec(),
+        ),
+        form: Form::Header,
+        ..Call::new(gw, &app, "GetItem", json!({}))
+    })
+    .await;
+    // Signed over `{}`: refused either way, but never forwarded.
+    assert_eq!(a.status, 400);
+    assert_eq!(fake.forwarded(), 0);
+    let dup = r#"{"TableName": "Public", "TableName": "Secret", "Key": {"pk": {"S": "x"}}}"#;
+    let a = send_raw_body(gw, &app, "GetItem", dup.as_bytes()).await;
+    refused(&a, "SerializationException");
+
+    // What is allowed is forwarded with one X-Amz-Target, the authorized one.
+    let a = send(Call::new(gw, &app, "GetItem", public.clone())).await;
+    assert_eq!(a.status, 200, "{:?}", a.json());
+    let r = fake.record.lock().unwrap();
+    assert_eq!(r.forwarded.len(), 1);
+    let (targets, types, body) = &r.forwarded[0];
+    assert_eq!(targets, &["DynamoDB_20120810.GetItem"]);
+    assert_eq!(types, &["application/x-amz-json-1.0"]);
+    assert_eq!(body, &serde_json::to_string(&public).unwrap());
+}
+
+/// Signs and sends `body` as is (bytes, not a JSON value).
+async fn send_raw_body(url: &str, creds: &Creds, op: &str, body: &[u8]) -> Answer {
+    // Sign over the exact bytes: `send_body` replaces the body after signing, so sign
+    // the same bytes by making them the "value" through a raw JSON string round trip.
+    let identity: Identity = AwsCredentials::new(
+        creds.akid.clone(),
+        creds.secret.clone(),
+        creds.token.clone(),
+        None,
+        "test",
+    )
+    .into();
+    let url = format!("{url}/");
+    let target = format!("DynamoDB_20120810.{op}");
+    let headers = [
+        ("content-type", "application/x-amz-json-1.0"),
+        ("x-amz-target", target.as_str()),
+    ];
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name("dynamodb")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        &url,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut builder = http::Request::builder().method("POST").uri(&url);
+    for (n, v) in headers {
+        builder = builder.header(n, v);
+    }
+    let mut request = builder
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let response = tokio::time::timeout(Duration::from_secs(20), client.request(request))
+        .await
+        .expect("answer within 20 s")
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Key schemas are read only when a policy in force mentions `dynamodb:LeadingKeys` and
+/// some statement could allow the request; answers are cached, misses too.
+#[tokio::test]
+async fn schema_lookups_are_bounded() {
+    let fake = Fake::start(Options::default(), true).await;
+    let gw = fake.gateway.as_str();
+    let plain = Creds::from(&fake.issue("plain"));
+    let app = Creds::from(&fake.issue("app"));
+
+    // No policy of `plain` mentions LeadingKeys: no lookup, even for 50 tables.
+    let many: serde_json::Map<String, Value> = (0..50)
+        .map(|i| {
+            (
+                format!("T{i:03}"),
+                json!({"Keys": [{"pk": {"S": "x"}, "sk": {"S": "y"}}]}),
+            )
+        })
+        .collect();
+    let a = send(Call::new(
+        gw,
+        &plain,
+        "BatchGetItem",
+        json!({ "RequestItems": many.clone() }),
+    ))
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.json());
+    assert_eq!(fake.describes(), 0);
+
+    // `app` mentions LeadingKeys, but nothing allows it BatchGetItem: denied, no lookup.
+    let a = send(Call::new(
+        gw,
+        &app,
+        "BatchGetItem",
+        json!({ "RequestItems": many }),
+    ))
+    .await;
+    assert_eq!(a.error_type(), "AccessDeniedException", "{:?}", a.json());
+    assert_eq!(fake.describes(), 0);
+
+    // Could be allowed: the schema is read once, then cached.
+    let mine = json!({"TableName": "Public", "Item": {"sk": {"S": "1"}, "pk": {"S": "me"}}});
+    let theirs = json!({"TableName": "Public", "Item": {"sk": {"S": "1"}, "pk": {"S": "you"}}});
+    let a = send(Call::new(gw, &app, "PutItem", mine.clone())).await;
+    assert_eq!(a.status, 200, "{:?}", a.json());
+    let a = send(Call::new(gw, &app, "PutItem", theirs)).await;
+    assert_eq!(a.error_type(), "AccessDeniedException", "{:?}", a.json());
+    let a = send(Call::new(gw, &app, "PutItem", mine)).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(fake.describes(), 1);
+
+    // An unknown table: DynamoDB's ResourceNotFoundException, nothing forwarded; the miss
+    // is remembered.
+    let before = fake.forwarded();
+    for _ in 0..3 {
+        let a = send(Call::new(
+            gw,
+            &app,
+            "PutItem",
+            json!({"TableName": "Gone", "Item": {"pk": {"S": "me"}, "sk": {"S": "1"}}}),
+        ))
+        .await;
+        assert_eq!(
+            a.error_type(),
+            "ResourceNotFoundException",
+            "{:?}",
+            a.json()
+        );
+    }
+    assert_eq!(fake.record.lock().unwrap().describes["Gone"], 1);
+    assert_eq!(fake.forwarded(), before);
+
+    // More tables than a request may name: refused before any lookup.
+    let writes: serde_json::Map<String, Value> = (0..101)
+        .map(|i| {
+            (
+                format!("W{i:03}"),
+                json!([{"PutRequest": {"Item": {"pk": {"S": "me"}, "sk": {"S": "1"}}}}]),
+            )
+        })
+        .collect();
+    let a = send(Call::new(
+        gw,
+        &app,
+        "BatchWriteItem",
+        json!({ "RequestItems": writes }),
+    ))
+    .await;
+    assert_eq!(a.error_type(), "ValidationException", "{:?}", a.json());
+    assert_eq!(fake.describes(), 2);
+}
+
+/// Without an upstream: allowed requests get `UpstreamNotConfigured`, denied ones
+/// `AccessDeniedException`; no lookup is attempted.
+#[tokio::test]
+async fn without_an_upstream() {
+    let fake = Fake::start(
+        Options {
+            no_upstream_hint: Some("start with --dynamodb-upstream URL".into()),
+            ..Options::default()
+        },
+        false,
+    )
+    .await;
+    let app = Creds::from(&fake.issue("app"));
+    let gw = fake.gateway.as_str();
+    let a = send(Call::new(
+        gw,
+        &app,
+        "PutItem",
+        json!({"TableName": "Public", "Item": {"pk": {"S": "me"}}}),
+    ))
+    .await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.error_type(), "", "no AWS namespace");
+    assert_eq!(a.json()["__type"], irsa_gateway::UPSTREAM_NOT_CONFIGURED);
+    assert_eq!(a.headers["x-amzn-errortype"], "UpstreamNotConfigured");
+    assert!(
+        a.message()
+            .starts_with("irsa: no DynamoDB upstream is configured")
+            && a.message()
+                .ends_with("(start with --dynamodb-upstream URL)"),
+        "{}",
+        a.message()
+    );
+    let a = send(Call::new(
+        gw,
+        &app,
+        "GetItem",
+        json!({"TableName": "Secret", "Key": {"pk": {"S": "x"}}}),
+    ))
+    .await;
+    assert_eq!(a.error_type(), "AccessDeniedException");
+    // The SDK sees the code.
+    let creds = fake.issue("app");
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(REGION))
+        .endpoint_url(gw)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            creds.access_key_id,
+            creds.secret_access_key,
+            Some(creds.session_token),
+            None,
+            "irsa-sts",
+        ))
+        .build();
+    let err = aws_sdk_dynamodb::Client::from_conf(conf)
+        .get_item()
+        .table_name("Public")
+        .key("pk", AttributeValue::S("x".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UpstreamNotConfigured"));
+}
+
+/// Writes `head` (and `body`) on a new connection; returns the connection.
+async fn raw_connection(
+    addr: std::net::SocketAddr,
+    head: &str,
+    body: &[u8],
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(body).await.unwrap();
+    tcp
+}
+
+/// Reads what the server sends until it closes or `within` passes (then `None`).
+async fn read_answer(tcp: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, tcp.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(String::from_utf8_lossy(&out).into_owned()),
+            Ok(Ok(n)) => {
+                out.extend_from_slice(&buf[..n]);
+                // A complete JSON answer is enough.
+                let text = String::from_utf8_lossy(&out);
+                if text.contains("\r\n\r\n{") && text.trim_end().ends_with('}') {
+                    return Some(text.into_owned());
+                }
+            }
+        }
+    }
+}
+
+/// Slow or unauthenticated clients cannot hold the gateway: headers must arrive in time,
+/// no body is read without a live session, bodies count against a byte budget, and every
+/// request has a deadline.
+#[tokio::test]
+async fn slow_clients_are_bounded() {
+    let fake = Fake::start(
+        Options {
+            header_read_timeout: Duration::from_millis(500),
+            request_timeout: Duration::from_secs(1),
+            max_body_bytes: 64 * 1024,
+            max_bytes_in_flight: 64 * 1024,
+            ..Options::default()
+        },
+        true,
+    )
+    .await;
+    let quick = Duration::from_secs(3);
+
+    // No authentication: answered before the (never sent) body.
+    let mut c = raw_connection(
+        fake.addr,
+        "POST / HTTP/1.1\r\nhost: gw\r\ncontent-length: 50000\r\nx-amz-target: DynamoDB_20120810.GetItem\r\n\r\n",
+        b"",
+    )
+    .await;
+    let answer = read_answer(&mut c, quick).await.expect("answered at once");
+    assert!(
+        answer.contains("MissingAuthenticationTokenException"),
+        "{answer}"
+    );
+
+    // An Authorization header without a live session: the same.
+    let mut c = raw_connection(
+        fake.addr,
+        "POST / HTTP/1.1\r\nhost: gw\r\ncontent-length: 50000\r\nauthorization: AWS4-HMAC-SHA256 Credential=ASIAAAAAAAAAAAAAAAAA/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00\r\nx-amz-security-token: forged\r\n\r\n",
+        b"",
+    )
+    .await;
+    let answer = read_answer(&mut c, quick).await.expect("answered at once");
+    assert!(answer.contains("UnrecognizedClientException"), "{answer}");
+
+    // Headers that never end: the connection is closed.
+    let mut c = raw_connection(fake.addr, "POST / HTTP/1.1\r\nhost: gw\r\n", b"").await;
+    assert!(
+        read_answer(&mut c, quick).await.is_some(),
+        "closed after the header read timeout"
+    );
+
+    // A live session sending its body slowly holds the byte budget until the request
+    // deadline; meanwhile another large request is throttled.
+    let creds = fake.issue("app");
+    let head = |len: usize| {
+        format!(
+            "POST / HTTP/1.1\r\nhost: gw\r\ncontent-length: {len}\r\nx-amz-target: DynamoDB_20120810.GetItem\r\nauthorization: AWS4-HMAC-SHA256 Credential={}/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-target, Signature=00\r\nx-amz-security-token: {}\r\n\r\n",
+            creds.access_key_id, creds.session_token
+        )
+    };
+    let started = std::time::Instant::now();
+    let mut slow = raw_connection(fake.addr, &head(60_000), b"{\"TableName\"").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut other = raw_connection(fake.addr, &head(60_000), b"").await;
+    let answer = read_answer(&mut other, quick)
+        .await
+        .expect("answered at once");
+    assert!(answer.contains("ThrottlingException"), "{answer}");
+    let answer = read_answer(&mut slow, quick)
+        .await
+        .expect("answered by the deadline");
+    assert!(answer.contains("RequestTimeoutException"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Over the size limit: refused from Content-Length alone.
+    let mut big = raw_connection(fake.addr, &head(1 << 20), b"").await;
+    let answer = read_answer(&mut big, quick)
+        .await
+        .expect("answered at once");
+    assert!(
+        answer.contains("RequestEntityTooLargeException"),
+        "{answer}"
+    );
+    assert_eq!(fake.forwarded(), 0);
 }

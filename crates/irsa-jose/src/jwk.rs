@@ -193,7 +193,7 @@ impl PublicKey {
         }
     }
 
-    fn ec_point(&self) -> Vec<u8> {
+    pub(crate) fn ec_point(&self) -> Vec<u8> {
         match self {
             PublicKey::Ec { x, y, .. } => {
                 let mut p = Vec::with_capacity(1 + x.len() + y.len());

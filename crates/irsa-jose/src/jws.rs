@@ -92,11 +92,11 @@ pub struct VerifiedToken {
     pub nbf: Option<i64>,
 }
 
-struct Parsed<'t> {
-    signing_input: &'t str,
-    header: Map<String, Value>,
-    claims: Map<String, Value>,
-    signature: Vec<u8>,
+pub(crate) struct Parsed<'t> {
+    pub(crate) signing_input: &'t str,
+    pub(crate) header: Map<String, Value>,
+    pub(crate) claims: Map<String, Value>,
+    pub(crate) signature: Vec<u8>,
 }
 
 fn malformed(reason: impl Into<String>) -> JoseError {
@@ -221,6 +221,14 @@ fn header_kid(header: &Map<String, Value>) -> Result<Option<String>, JoseError> 
 
 /// Whether `jwk` may verify a token signed with `alg`; the decoded key if so.
 fn usable_key(jwk: &Jwk, alg: Algorithm) -> Result<PublicKey, JoseError> {
+    key_fits(jwk, alg)?;
+    let key = jwk.decode_public_key()?;
+    curve_fits(&key, alg)?;
+    Ok(key)
+}
+
+/// The checks of a key's members against the token's `alg`: `use`, `kty`, `alg`.
+pub(crate) fn key_fits(jwk: &Jwk, alg: Algorithm) -> Result<(), JoseError> {
     let mismatch = |reason: String| JoseError::KeyMismatch { reason };
     if let Some(u) = &jwk.use_
         && u != "sig"
@@ -245,17 +253,33 @@ fn usable_key(jwk: &Jwk, alg: Algorithm) -> Result<PublicKey, JoseError> {
             truncate(a, 16)
         )));
     }
-    let key = jwk.decode_public_key()?;
-    if let PublicKey::Ec { alg: key_alg, .. } = &key
+    Ok(())
+}
+
+/// An EC key must be on the curve of the token's `alg`.
+pub(crate) fn curve_fits(key: &PublicKey, alg: Algorithm) -> Result<(), JoseError> {
+    if let PublicKey::Ec { alg: key_alg, .. } = key
         && *key_alg != alg
     {
-        return Err(mismatch(format!(
-            "`{alg}` needs curve `{}`, the key is on `{}`",
-            alg.curve().unwrap_or_default(),
-            key_alg.curve().unwrap_or_default()
-        )));
+        return Err(JoseError::KeyMismatch {
+            reason: format!(
+                "`{alg}` needs curve `{}`, the key is on `{}`",
+                alg.curve().unwrap_or_default(),
+                key_alg.curve().unwrap_or_default()
+            ),
+        });
     }
-    Ok(key)
+    Ok(())
+}
+
+/// Whether a signature has the only length `key` can produce: the modulus length for RSA
+/// (RFC 8017 §8.2.2), both coordinates for raw ECDSA `r||s` (RFC 7518 §3.4; a DER signature
+/// has another length and fails here).
+pub(crate) fn signature_len_fits(key: &PublicKey, sig: &[u8]) -> bool {
+    match key {
+        PublicKey::Rsa { n, .. } => sig.len() == n.len(),
+        PublicKey::Ec { x, y, .. } => sig.len() == x.len() + y.len(),
+    }
 }
 
 fn check_signature(key: &PublicKey, alg: Algorithm, msg: &[u8], sig: &[u8]) -> bool {
@@ -313,6 +337,32 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
 /// `exp` (with skew) → `nbf` → `aud` → `sub`. Keys are found only in `jwks`; `jku`, `x5u`,
 /// `jwk` and `x5c` headers are ignored.
 pub fn verify(token: &str, jwks: &Jwks, v: &Validation<'_>) -> Result<VerifiedToken, JoseError> {
+    let h = verify_header(token, v)?;
+    let (msg, sig) = (
+        h.parsed.signing_input.as_bytes(),
+        h.parsed.signature.as_slice(),
+    );
+    signature_outcome(
+        jwks.candidates(h.kid.as_deref())
+            .map(|jwk| usable_key(jwk, h.alg).map(|key| check_signature(&key, h.alg, msg, sig))),
+        &h.kid,
+    )?;
+    verify_claims(h, v)
+}
+
+/// A token past the header checks of [`verify`].
+pub(crate) struct Checked<'t> {
+    pub(crate) parsed: Parsed<'t>,
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
+    pub(crate) iss: String,
+}
+
+/// The steps of [`verify`] before the key: parse → `crit` → `alg` → `iss`.
+pub(crate) fn verify_header<'t>(
+    token: &'t str,
+    v: &Validation<'_>,
+) -> Result<Checked<'t>, JoseError> {
     let p = parse(token)?;
     if let Some(crit) = p.header.get("crit") {
         let names = match crit {
@@ -342,32 +392,50 @@ pub fn verify(token: &str, jwks: &Jwks, v: &Validation<'_>) -> Result<VerifiedTo
             iss: truncate(&iss, 256),
         });
     }
+    Ok(Checked {
+        parsed: p,
+        alg,
+        kid,
+        iss,
+    })
+}
 
+/// The key step of [`verify`], over the candidate keys in order: each `Ok(true)` (usable and
+/// the signature verifies), `Ok(false)` (usable, signature fails) or `Err` (not usable).
+/// `BadSignature` when some key was usable, else the first mismatch, else `KeyNotFound`.
+pub(crate) fn signature_outcome(
+    candidates: impl Iterator<Item = Result<bool, JoseError>>,
+    kid: &Option<String>,
+) -> Result<(), JoseError> {
     let mut first_mismatch = None;
     let mut tried = 0usize;
-    let mut verified = false;
-    for jwk in jwks.candidates(kid.as_deref()) {
-        match usable_key(jwk, alg) {
-            Ok(key) => {
-                tried += 1;
-                if check_signature(&key, alg, p.signing_input.as_bytes(), &p.signature) {
-                    verified = true;
-                    break;
-                }
-            }
+    for c in candidates {
+        match c {
+            Ok(true) => return Ok(()),
+            Ok(false) => tried += 1,
             Err(e) => {
                 first_mismatch.get_or_insert(e);
             }
         }
     }
-    if !verified {
-        return Err(if tried > 0 {
-            JoseError::BadSignature
-        } else {
-            first_mismatch.unwrap_or(JoseError::KeyNotFound { kid })
-        });
-    }
+    Err(if tried > 0 {
+        JoseError::BadSignature
+    } else {
+        first_mismatch.unwrap_or(JoseError::KeyNotFound { kid: kid.clone() })
+    })
+}
 
+/// The steps of [`verify`] after the signature: claim types → `exp` → `nbf` → `aud` → `sub`.
+pub(crate) fn verify_claims(
+    h: Checked<'_>,
+    v: &Validation<'_>,
+) -> Result<VerifiedToken, JoseError> {
+    let Checked {
+        parsed: p,
+        alg,
+        kid,
+        iss,
+    } = h;
     let exp = numeric_date(&p.claims, "exp")?.ok_or(JoseError::MissingClaim { claim: "exp" })?;
     let nbf = numeric_date(&p.claims, "nbf")?;
     let iat = numeric_date(&p.claims, "iat")?;

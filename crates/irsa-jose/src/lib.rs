@@ -17,6 +17,7 @@ mod discovery;
 mod error;
 mod jwk;
 mod jws;
+mod prepared;
 mod sign;
 
 pub use alg::{Algorithm, UnknownAlgorithm};
@@ -29,6 +30,7 @@ pub use jwk::{Jwk, Jwks, MIN_RSA_BITS, jwks_from_pem, kube_key_id};
 pub use jws::{
     DEFAULT_LEEWAY_SECS, MAX_TOKEN_BYTES, UnverifiedToken, Validation, VerifiedToken, peek, verify,
 };
+pub use prepared::{PreparedJwks, verify_prepared};
 pub use sign::SigningKey;
 
 /// A certificate read from PEM: its DER and its subject (RFC 4514 string).

@@ -1,4 +1,10 @@
 //! The JWKS client: discovery → `jwks_uri` → keys, cached per issuer.
+//!
+//! Every fetch runs in a task of its own whose outcome is shared through a `watch` channel:
+//! a caller that gives up (its own timeout, a dropped request) neither cancels the fetch nor
+//! keeps it from being recorded, and the attempt counts from the moment it **starts**, so
+//! the refetch rate limit and the stale window hold even against an issuer that accepts
+//! connections and never answers.
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::FetchError;
@@ -7,6 +13,7 @@ use irsa_jose::{DiscoveryDocument, Jwks, jwks_from_pem};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// Settings of a [`JwksClient`]. `Default` gives the production values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +26,13 @@ pub struct ClientConfig {
     pub ca_bundle_pem: Option<Vec<u8>>,
     /// TCP connect timeout. Default 5 s.
     pub connect_timeout: Duration,
-    /// Bound on one whole request (connect, TLS, headers, body). Default 10 s.
+    /// Bound on one whole request (connect, TLS, headers, body). Default 10 s; a request
+    /// also gets no more than what is left of [`ClientConfig::fetch_timeout`].
     pub request_timeout: Duration,
+    /// Bound on one whole fetch: the discovery document **and** the JWKS together. Default
+    /// 5 s, below irsa-sts's 10 s request timeout, so a caller waiting for a fetch always
+    /// gets an answer (keys, stale keys or `IDPCommunicationError`) before its own deadline.
+    pub fetch_timeout: Duration,
     /// Largest discovery document or JWKS accepted, in bytes; larger bodies are refused
     /// before being read in full. Default 1 MiB.
     pub max_response_bytes: usize,
@@ -33,7 +45,8 @@ pub struct ClientConfig {
     /// Upper bound on the cache lifetime taken from `max-age`. Default 24 h.
     pub max_ttl: Duration,
     /// At most one fetch per issuer starts within this interval, whatever asks for it (an
-    /// unknown `kid`, or expired keys after a failed refresh). Default 30 s.
+    /// unknown `kid`, or expired keys). Counted from the start of the previous fetch, which
+    /// is recorded even when every caller gave up waiting for it. Default 30 s.
     pub min_refetch_interval: Duration,
     /// How long after expiry cached keys are still served while the issuer cannot be
     /// reached. Past it, callers get the fetch error (`IDPCommunicationError`). Default 24 h.
@@ -47,6 +60,7 @@ impl Default for ClientConfig {
             ca_bundle_pem: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            fetch_timeout: Duration::from_secs(5),
             max_response_bytes: 1024 * 1024,
             default_ttl: Duration::from_secs(3600),
             min_ttl: Duration::from_secs(60),
@@ -66,23 +80,27 @@ impl ClientConfig {
 }
 
 /// Fetches and caches issuers' keys: `<issuer>/.well-known/openid-configuration`, then its
-/// `jwks_uri`. Cheap to share (`Arc`); one instance serves every issuer.
+/// `jwks_uri`. Cheap to share (`Arc`); one instance serves every issuer. Must be used from
+/// within a tokio runtime (fetches run as spawned tasks).
 ///
 /// Cache rules, per issuer:
 /// - fresh keys (younger than the TTL from `Cache-Control: max-age`, clamped to
 ///   `[min_ttl, max_ttl]`, `default_ttl` when absent) are served without a request;
-/// - a `kid` hint missing from fresh keys triggers a refetch, at most one started per
-///   `min_refetch_interval`; concurrent callers wait for the one fetch in flight and share
-///   its outcome;
-/// - expired keys are refetched; if that fails they are still served until `max_stale`
-///   after expiry (retrying at most once per `min_refetch_interval`), then the error is
-///   returned;
+/// - expired keys still within `max_stale` after expiry are served **at once** and refreshed
+///   in the background (at most one fetch started per `min_refetch_interval`);
+/// - a `kid` hint missing from the cached keys (fresh or stale) makes the caller wait for a
+///   refetch, at most one started per `min_refetch_interval`; concurrent callers share the
+///   fetch in flight; if it fails the cached keys are served;
+/// - past `max_stale`, a failed refresh is the caller's error (retried at most once per
+///   interval);
 /// - with no keys cached, each call (or group of concurrent calls) tries once.
+///
+/// Every fetch (discovery + JWKS) is bounded by `fetch_timeout` in total and runs in its own
+/// task: callers that give up do not cancel it, and its start is what the rate limit counts.
 ///
 /// The set of issuers is the caller's to bound (STS asks only for registered providers).
 pub struct JwksClient {
-    config: ClientConfig,
-    http: HttpGetter,
+    inner: Arc<Fetcher>,
     clock: Arc<dyn Clock>,
     issuers: Mutex<HashMap<String, Arc<IssuerEntry>>>,
 }
@@ -90,32 +108,52 @@ pub struct JwksClient {
 impl std::fmt::Debug for JwksClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwksClient")
-            .field("config", &self.config)
+            .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
 }
 
+/// What a spawned fetch task needs: the settings and the HTTP client.
+struct Fetcher {
+    config: ClientConfig,
+    http: HttpGetter,
+}
+
+/// The outcome of a fetch as its waiters see it: the keys to use (new ones, or the cached
+/// ones when the fetch failed but they may still be served) or the error.
+type Outcome = Result<Arc<Jwks>, FetchError>;
+type InFlight = watch::Receiver<Option<Outcome>>;
+
 #[derive(Default)]
 struct IssuerEntry {
     state: Mutex<CacheState>,
-    fetch_lock: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
 struct CacheState {
     keys: Option<Arc<Jwks>>,
     expires_at: Option<Instant>,
-    /// Start of the last completed fetch attempt (successful or not).
-    last_attempt: Option<Instant>,
-    /// Number of completed fetch attempts.
-    attempts: u64,
+    /// Start of the last fetch (recorded when it starts, whatever becomes of it).
+    last_started: Option<Instant>,
     last_error: Option<FetchError>,
+    /// The fetch running now, if any.
+    in_flight: Option<InFlight>,
 }
 
-enum Decision {
+impl CacheState {
+    /// The fetch in flight, unless its task is gone (runtime shut down) without an answer.
+    fn live_fetch(&self) -> Option<InFlight> {
+        self.in_flight
+            .as_ref()
+            .filter(|rx| rx.has_changed().is_ok())
+            .cloned()
+    }
+}
+
+enum Step {
     Serve(Arc<Jwks>),
     Fail(FetchError),
-    Fetch,
+    Wait(InFlight),
 }
 
 impl JwksClient {
@@ -126,6 +164,7 @@ impl JwksClient {
     }
 
     /// A client whose cache reads time from `clock` (tests use [`crate::ManualClock`]).
+    /// Network timeouts always use real time.
     pub fn with_clock(
         config: ClientConfig,
         clock: Arc<dyn Clock>,
@@ -138,8 +177,7 @@ impl JwksClient {
             config.max_response_bytes,
         )?;
         Ok(JwksClient {
-            config,
-            http,
+            inner: Arc::new(Fetcher { config, http }),
             clock,
             issuers: Mutex::new(HashMap::new()),
         })
@@ -147,81 +185,39 @@ impl JwksClient {
 
     /// The configuration this client was built with.
     pub fn config(&self) -> &ClientConfig {
-        &self.config
+        &self.inner.config
     }
 
-    /// The keys of `issuer`, from the cache when fresh. `kid` is the token's key id: when it
-    /// is `Some` and not in the cached keys, a refetch is tried (rate limited). The returned
-    /// keys may still lack `kid`; the caller then answers `InvalidIdentityToken` (`Couldn't
-    /// retrieve verification key…`).
+    /// The keys of `issuer`, from the cache when fresh (or stale within `max_stale`, while a
+    /// background refresh runs). `kid` is the token's key id: when it is `Some` and not in
+    /// the cached keys, a refetch is waited for (rate limited). The returned keys may still
+    /// lack `kid`; the caller then answers `InvalidIdentityToken` (`Couldn't retrieve
+    /// verification key…`). Dropping the returned future does not cancel a fetch.
     pub async fn keys_for(&self, issuer: &str, kid: Option<&str>) -> Result<Arc<Jwks>, FetchError> {
         self.check_issuer(issuer)?;
         let entry = self.entry(issuer);
-        let seen = {
-            let st = lock(&entry.state);
-            match self.decide(&st, self.clock.now(), kid) {
-                Decision::Serve(k) => return Ok(k),
-                Decision::Fail(e) => return Err(e),
-                Decision::Fetch => st.attempts,
-            }
+        let step = {
+            let mut st = lock(&entry.state);
+            self.step(issuer, &entry, &mut st, kid)
         };
-        let _fetching = entry.fetch_lock.lock().await;
-        {
-            let st = lock(&entry.state);
-            if st.attempts != seen {
-                // A fetch completed while we waited for it: share its outcome.
-                return match self.decide(&st, self.clock.now(), kid) {
-                    Decision::Serve(k) => Ok(k),
-                    Decision::Fail(e) => Err(e),
-                    Decision::Fetch => {
-                        Err(st
-                            .last_error
-                            .clone()
-                            .unwrap_or_else(|| FetchError::Unreachable {
-                                url: DiscoveryDocument::url_for_issuer(issuer),
-                                reason: "fetch abandoned".into(),
-                            }))
-                    }
-                };
-            }
+        match step {
+            Step::Serve(k) => Ok(k),
+            Step::Fail(e) => Err(e),
+            Step::Wait(rx) => wait(rx, issuer).await,
         }
-        let started = self.clock.now();
-        let result = self.fetch(issuer).await;
-        let done = self.clock.now();
-        let mut st = lock(&entry.state);
-        st.attempts += 1;
-        st.last_attempt = Some(started);
-        match result {
-            Ok((jwks, ttl)) => {
-                let keys = Arc::new(jwks);
-                st.keys = Some(keys.clone());
-                st.expires_at = Some(done + ttl);
-                st.last_error = None;
-                tracing::debug!(
-                    issuer,
-                    keys = keys.keys.len(),
-                    ttl_secs = ttl.as_secs(),
-                    "fetched jwks"
-                );
-                Ok(keys)
-            }
-            Err(e) => {
-                st.last_error = Some(e.clone());
-                match (&st.keys, st.expires_at) {
-                    (Some(k), Some(exp)) if done < exp => {
-                        tracing::warn!(issuer, error = %e, "jwks refetch failed; cached keys are still fresh");
-                        Ok(k.clone())
-                    }
-                    (Some(k), Some(exp)) if done < exp + self.config.max_stale => {
-                        tracing::warn!(issuer, error = %e, "jwks refresh failed; serving stale keys");
-                        Ok(k.clone())
-                    }
-                    _ => {
-                        tracing::warn!(issuer, error = %e, "jwks fetch failed");
-                        Err(e)
-                    }
-                }
-            }
+    }
+
+    /// Waits until no fetch of `issuer` is in flight (for instance a background refresh
+    /// started by [`JwksClient::keys_for`]). Returns at once when none is.
+    pub async fn wait_for_refresh(&self, issuer: &str) {
+        let rx = {
+            let issuers = lock(&self.issuers);
+            issuers
+                .get(issuer)
+                .and_then(|e| lock(&e.state).live_fetch())
+        };
+        if let Some(rx) = rx {
+            let _ = wait(rx, issuer).await;
         }
     }
 
@@ -229,12 +225,12 @@ impl JwksClient {
     /// with the same checks (URL rules, issuer equality, size and time limits).
     pub async fn discover(&self, issuer: &str) -> Result<(DiscoveryDocument, Jwks), FetchError> {
         self.check_issuer(issuer)?;
-        let (doc, jwks, _) = self.fetch_documents(issuer).await?;
+        let (doc, jwks, _) = self.inner.fetch_documents(issuer).await?;
         Ok((doc, jwks))
     }
 
     fn check_issuer(&self, issuer: &str) -> Result<(), FetchError> {
-        match check_url(issuer, self.config.allow_insecure_http_issuer) {
+        match check_url(issuer, self.inner.config.allow_insecure_http_issuer) {
             Ok(_) => Ok(()),
             Err(UrlProblem::Http) => Err(FetchError::InsecureIssuer {
                 issuer: issuer.to_owned(),
@@ -253,49 +249,149 @@ impl JwksClient {
             .clone()
     }
 
-    fn decide(&self, st: &CacheState, now: Instant, kid: Option<&str>) -> Decision {
-        let recently_attempted = st
-            .last_attempt
-            .is_some_and(|t| now.saturating_duration_since(t) < self.config.min_refetch_interval);
-        let (Some(keys), Some(expires_at)) = (&st.keys, st.expires_at) else {
-            return Decision::Fetch;
-        };
-        if now < expires_at {
+    /// Decides what a call does with the state as it is; may start a fetch.
+    fn step(
+        &self,
+        issuer: &str,
+        entry: &Arc<IssuerEntry>,
+        st: &mut CacheState,
+        kid: Option<&str>,
+    ) -> Step {
+        let cfg = &self.inner.config;
+        let now = self.clock.now();
+        let recently_started = st
+            .last_started
+            .is_some_and(|t| now.saturating_duration_since(t) < cfg.min_refetch_interval);
+        let in_flight = st.live_fetch();
+        if let (Some(keys), Some(expires_at)) = (st.keys.clone(), st.expires_at)
+            && now < expires_at + cfg.max_stale
+        {
             let known = kid.is_none_or(|k| keys.candidates(Some(k)).next().is_some());
-            if known || recently_attempted {
-                Decision::Serve(keys.clone())
-            } else {
-                Decision::Fetch
+            if known {
+                if now >= expires_at && in_flight.is_none() && !recently_started {
+                    tracing::debug!(issuer, "jwks expired; serving them while refreshing");
+                    self.start(issuer, entry, st, now);
+                }
+                return Step::Serve(keys);
             }
-        } else if recently_attempted {
-            if now < expires_at + self.config.max_stale {
-                Decision::Serve(keys.clone())
-            } else {
-                Decision::Fail(
-                    st.last_error
-                        .clone()
-                        .unwrap_or_else(|| FetchError::Unreachable {
-                            url: String::new(),
-                            reason: "cached keys are past the stale window".into(),
-                        }),
-                )
-            }
-        } else {
-            Decision::Fetch
+            // The token names a key we don't have (rotation): wait for a refetch.
+            return match in_flight {
+                Some(rx) => Step::Wait(rx),
+                None if recently_started => Step::Serve(keys),
+                None => Step::Wait(self.start(issuer, entry, st, now)),
+            };
+        }
+        // Nothing cached, or only keys past the stale window.
+        match in_flight {
+            Some(rx) => Step::Wait(rx),
+            None if st.keys.is_some() && recently_started => Step::Fail(
+                st.last_error
+                    .clone()
+                    .unwrap_or_else(|| FetchError::Unreachable {
+                        url: DiscoveryDocument::url_for_issuer(issuer),
+                        reason: "cached keys are past the stale window".into(),
+                    }),
+            ),
+            None => Step::Wait(self.start(issuer, entry, st, now)),
         }
     }
 
-    async fn fetch(&self, issuer: &str) -> Result<(Jwks, Duration), FetchError> {
-        let (_, jwks, ttl) = self.fetch_documents(issuer).await?;
-        Ok((jwks, ttl))
+    /// Starts a fetch of `issuer` in a task of its own and records its start.
+    fn start(
+        &self,
+        issuer: &str,
+        entry: &Arc<IssuerEntry>,
+        st: &mut CacheState,
+        now: Instant,
+    ) -> InFlight {
+        let (tx, rx) = watch::channel(None);
+        st.last_started = Some(now);
+        st.in_flight = Some(rx.clone());
+        let inner = self.inner.clone();
+        let clock = self.clock.clone();
+        let entry = entry.clone();
+        let issuer = issuer.to_owned();
+        tokio::spawn(async move {
+            let result = inner.fetch_documents(&issuer).await;
+            let outcome = {
+                let mut st = lock(&entry.state);
+                st.in_flight = None;
+                record(&inner.config, &mut st, &issuer, result, clock.now())
+            };
+            tx.send_replace(Some(outcome));
+        });
+        rx
     }
+}
 
+/// Waits for a fetch's outcome.
+async fn wait(mut rx: InFlight, issuer: &str) -> Outcome {
+    match rx.wait_for(Option::is_some).await {
+        Ok(v) => v.clone().unwrap_or_else(|| Err(abandoned(issuer))),
+        Err(_) => Err(abandoned(issuer)),
+    }
+}
+
+fn abandoned(issuer: &str) -> FetchError {
+    FetchError::Unreachable {
+        url: DiscoveryDocument::url_for_issuer(issuer),
+        reason: "fetch abandoned".into(),
+    }
+}
+
+/// Stores a finished fetch in the cache and says what its waiters get.
+fn record(
+    cfg: &ClientConfig,
+    st: &mut CacheState,
+    issuer: &str,
+    result: Result<(DiscoveryDocument, Jwks, Duration), FetchError>,
+    done: Instant,
+) -> Outcome {
+    match result {
+        Ok((_, jwks, ttl)) => {
+            let keys = Arc::new(jwks);
+            st.keys = Some(keys.clone());
+            st.expires_at = Some(done + ttl);
+            st.last_error = None;
+            tracing::debug!(
+                issuer,
+                keys = keys.keys.len(),
+                ttl_secs = ttl.as_secs(),
+                "fetched jwks"
+            );
+            Ok(keys)
+        }
+        Err(e) => {
+            st.last_error = Some(e.clone());
+            match (&st.keys, st.expires_at) {
+                (Some(k), Some(exp)) if done < exp => {
+                    tracing::warn!(issuer, error = %e, "jwks refetch failed; cached keys are still fresh");
+                    Ok(k.clone())
+                }
+                (Some(k), Some(exp)) if done < exp + cfg.max_stale => {
+                    tracing::warn!(issuer, error = %e, "jwks refresh failed; serving stale keys");
+                    Ok(k.clone())
+                }
+                _ => {
+                    tracing::warn!(issuer, error = %e, "jwks fetch failed");
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+impl Fetcher {
+    /// Discovery then JWKS, bounded by `fetch_timeout` in total: each GET gets what is left
+    /// of it (and at most `request_timeout`).
     async fn fetch_documents(
         &self,
         issuer: &str,
     ) -> Result<(DiscoveryDocument, Jwks, Duration), FetchError> {
+        let deadline = tokio::time::Instant::now() + self.config.fetch_timeout;
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
         let url = DiscoveryDocument::url_for_issuer(issuer);
-        let got = self.http.get(&url).await?;
+        let got = self.http.get(&url, left()).await?;
         let doc: DiscoveryDocument =
             serde_json::from_slice(&got.body).map_err(|e| FetchError::BadDocument {
                 url: url.clone(),
@@ -324,7 +420,7 @@ impl JwksClient {
             }
             Err(UrlProblem::Invalid(reason)) => return Err(jwks_uri_err(reason)),
         }
-        let got_keys = self.http.get(&doc.jwks_uri).await?;
+        let got_keys = self.http.get(&doc.jwks_uri, left()).await?;
         let jwks: Jwks =
             serde_json::from_slice(&got_keys.body).map_err(|e| FetchError::BadDocument {
                 url: doc.jwks_uri.clone(),

@@ -60,8 +60,8 @@ impl HttpGetter {
     }
 
     /// GETs `url`; the whole exchange (connect, headers, body) is bounded by the request
-    /// timeout and the body by the size limit.
-    pub async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+    /// timeout (or `budget` when that is shorter) and the body by the size limit.
+    pub async fn get(&self, url: &str, budget: Duration) -> Result<Fetched, FetchError> {
         let uri: Uri = url.parse().map_err(|e| FetchError::Unreachable {
             url: url.to_owned(),
             reason: format!("invalid url: {e}"),
@@ -76,11 +76,12 @@ impl HttpGetter {
                 url: url.to_owned(),
                 reason: e.to_string(),
             })?;
-        match tokio::time::timeout(self.request_timeout, self.exchange(url, req)).await {
+        let timeout = self.request_timeout.min(budget);
+        match tokio::time::timeout(timeout, self.exchange(url, req)).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout {
                 url: url.to_owned(),
-                timeout: self.request_timeout,
+                timeout,
             }),
         }
     }

@@ -31,6 +31,8 @@ enum Mode {
     HugeDeclared,
     HugeStreamed,
     NotJson,
+    /// Accepts the request and never answers (discovery and JWKS).
+    Hang,
 }
 
 struct Fake {
@@ -71,8 +73,11 @@ fn key() -> SigningKey {
 
 async fn fake_discovery(State(f): State<Arc<Fake>>) -> Response {
     f.discovery_hits.fetch_add(1, Ordering::SeqCst);
-    if *f.mode.lock().unwrap() == Mode::Down {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    let mode = f.mode.lock().unwrap().clone();
+    match mode {
+        Mode::Down => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Mode::Hang => std::future::pending::<()>().await,
+        _ => {}
     }
     let issuer = f
         .claimed_issuer
@@ -108,6 +113,7 @@ async fn fake_jwks(State(f): State<Arc<Fake>>) -> Response {
             Body::from_stream(futures_util::stream::iter(chunks)).into_response()
         }
         Mode::NotJson => "<html>hello</html>".into_response(),
+        Mode::Hang => std::future::pending().await,
         Mode::Ok => body.into_response(),
     };
     if let Some(cc) = cc {
@@ -154,6 +160,13 @@ fn client(cfg: ClientConfig) -> (JwksClient, Arc<ManualClock>) {
     (JwksClient::with_clock(cfg, clock.clone()).unwrap(), clock)
 }
 
+/// Gets the keys (no `kid` hint) and waits for a background refresh it may have started.
+async fn settled(c: &JwksClient, issuer: &str) -> Arc<Jwks> {
+    let k = c.keys_for(issuer, None).await.unwrap();
+    c.wait_for_refresh(issuer).await;
+    k
+}
+
 fn kids(j: &Jwks) -> Vec<String> {
     j.keys.iter().filter_map(|k| k.kid.clone()).collect()
 }
@@ -185,6 +198,7 @@ async fn cache_control_max_age_is_honored() {
     assert_eq!(fake.hits(), 1, "fresh for 120 s");
     clock.advance(Duration::from_secs(2));
     c.keys_for(&fake.base, None).await.unwrap();
+    c.wait_for_refresh(&fake.base).await;
     assert_eq!(fake.hits(), 2, "refetched after max-age");
 }
 
@@ -195,34 +209,34 @@ async fn cache_control_is_clamped_and_defaulted() {
     let (c, clock) = client(local_config());
     // Too short: raised to min_ttl (60 s).
     fake.set_cache_control(Some("max-age=5"));
-    c.keys_for(&fake.base, None).await.unwrap();
+    settled(&c, &fake.base).await;
     clock.advance(Duration::from_secs(30));
-    c.keys_for(&fake.base, None).await.unwrap();
+    settled(&c, &fake.base).await;
     assert_eq!(fake.hits(), 1, "max-age=5 is raised to 60 s");
     clock.advance(Duration::from_secs(31));
-    c.keys_for(&fake.base, None).await.unwrap();
+    settled(&c, &fake.base).await;
     assert_eq!(fake.hits(), 2);
     // Too long: lowered to max_ttl (24 h).
     fake.set_cache_control(Some("max-age=31536000"));
     clock.advance(Duration::from_secs(61));
-    c.keys_for(&fake.base, None).await.unwrap();
+    settled(&c, &fake.base).await;
     assert_eq!(fake.hits(), 3);
     clock.advance(Duration::from_secs(24 * 3600 - 10));
-    c.keys_for(&fake.base, None).await.unwrap();
+    settled(&c, &fake.base).await;
     assert_eq!(fake.hits(), 3, "still within 24 h");
     clock.advance(Duration::from_secs(11));
-    c.keys_for(&fake.base, None).await.unwrap();
+    settled(&c, &fake.base).await;
     assert_eq!(fake.hits(), 4, "a year is lowered to 24 h");
     // Absent: default_ttl (1 h).
     fake.set_cache_control(None);
     clock.advance(Duration::from_secs(24 * 3600 + 1));
-    c.keys_for(&fake.base, None).await.unwrap();
+    settled(&c, &fake.base).await;
     assert_eq!(fake.hits(), 5);
     clock.advance(Duration::from_secs(3599));
-    c.keys_for(&fake.base, None).await.unwrap();
+    settled(&c, &fake.base).await;
     assert_eq!(fake.hits(), 5);
     clock.advance(Duration::from_secs(2));
-    c.keys_for(&fake.base, None).await.unwrap();
+    settled(&c, &fake.base).await;
     assert_eq!(fake.hits(), 6, "default ttl is one hour");
 }
 
@@ -285,8 +299,13 @@ async fn rotated_key_is_picked_up_after_refetch() {
     // The old key is retired; tokens signed with it must fail once the cache is refreshed.
     fake.set_keys(&[&new]);
     clock.advance(Duration::from_secs(3601));
+    // Expired: the cached keys are served at once while they are refreshed.
+    let k = c.keys_for(&fake.base, Some(new.kid())).await.unwrap();
+    assert_eq!(kids(&k).len(), 2);
+    c.wait_for_refresh(&fake.base).await;
     let k = c.keys_for(&fake.base, Some(new.kid())).await.unwrap();
     assert_eq!(kids(&k), vec![new.kid().to_owned()]);
+    assert_eq!(fake.hits(), 3);
 }
 
 #[tokio::test]
@@ -301,6 +320,7 @@ async fn stale_keys_are_served_while_the_issuer_is_down_then_fail() {
     clock.advance(Duration::from_secs(3601));
     let k = c.keys_for(&fake.base, Some(k1.kid())).await.unwrap();
     assert_eq!(kids(&k), vec![k1.kid().to_owned()], "stale keys served");
+    c.wait_for_refresh(&fake.base).await;
     let attempts = fake.discovery_hits.load(Ordering::SeqCst);
     assert_eq!(attempts, 2);
     // Retries are rate limited too: no request within the interval.
@@ -311,6 +331,7 @@ async fn stale_keys_are_served_while_the_issuer_is_down_then_fail() {
     // Still within the stale window (24 h after expiry).
     clock.advance(Duration::from_secs(23 * 3600));
     c.keys_for(&fake.base, Some(k1.kid())).await.unwrap();
+    c.wait_for_refresh(&fake.base).await;
     assert_eq!(fake.discovery_hits.load(Ordering::SeqCst), 3);
     // Past the stale window: the fetch error.
     clock.advance(Duration::from_secs(3600));
@@ -325,6 +346,156 @@ async fn stale_keys_are_served_while_the_issuer_is_down_then_fail() {
     fake.set_mode(Mode::Ok);
     clock.advance(Duration::from_secs(31));
     c.keys_for(&fake.base, Some(k1.kid())).await.unwrap();
+}
+
+/// A TCP server that accepts connections and never answers; counts the connections.
+async fn start_tarpit() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let counter = conns.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(s);
+        }
+    });
+    (format!("http://{addr}"), conns)
+}
+
+fn hanging_config() -> ClientConfig {
+    ClientConfig {
+        fetch_timeout: Duration::from_millis(800),
+        ..local_config()
+    }
+}
+
+#[tokio::test]
+async fn hanging_issuer_fetch_is_shared_and_outlives_callers_that_give_up() {
+    let (issuer, conns) = start_tarpit().await;
+    let (c, _clock) = client(hanging_config());
+    // Callers give up early (as STS's request timeout does): the one fetch goes on.
+    let t = Instant::now();
+    for _ in 0..5 {
+        let r = tokio::time::timeout(
+            Duration::from_millis(100),
+            c.keys_for(&issuer, Some("random-kid")),
+        )
+        .await;
+        assert!(r.is_err(), "the tarpit never answers");
+    }
+    assert_eq!(
+        conns.load(Ordering::SeqCst),
+        1,
+        "callers that gave up must not start new fetches"
+    );
+    // A caller that waits gets the fetch's outcome within the total fetch budget.
+    let e = c.keys_for(&issuer, None).await.unwrap_err();
+    assert!(matches!(e, FetchError::Timeout { .. }), "{e}");
+    assert_eq!(e.sts_code(), IDP);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn hanging_issuer_stale_keys_are_served_at_once_and_refresh_is_rate_limited() {
+    let fake = start_fake(None).await;
+    let k1 = key();
+    fake.set_keys(&[&k1]);
+    fake.set_cache_control(Some("max-age=3600"));
+    let (c, clock) = client(hanging_config());
+    c.keys_for(&fake.base, Some(k1.kid())).await.unwrap();
+    fake.set_mode(Mode::Hang);
+    clock.advance(Duration::from_secs(3601));
+    // Expired keys within the stale window: served at once, though the issuer hangs.
+    for _ in 0..10 {
+        let k = tokio::time::timeout(
+            Duration::from_millis(200),
+            c.keys_for(&fake.base, Some(k1.kid())),
+        )
+        .await
+        .expect("stale keys must be served without waiting for the issuer")
+        .unwrap();
+        assert_eq!(kids(&k), vec![k1.kid().to_owned()]);
+    }
+    c.wait_for_refresh(&fake.base).await;
+    assert_eq!(
+        fake.discovery_hits.load(Ordering::SeqCst),
+        2,
+        "one background refresh"
+    );
+    // The refresh timed out; within the interval nothing new is tried, even for an
+    // unknown kid (served the stale keys at once).
+    let t = Instant::now();
+    let k = c.keys_for(&fake.base, Some("rotated")).await.unwrap();
+    assert_eq!(kids(&k), vec![k1.kid().to_owned()]);
+    assert!(t.elapsed() < Duration::from_millis(200));
+    assert_eq!(fake.discovery_hits.load(Ordering::SeqCst), 2);
+    // After the interval: an unknown kid waits for one refetch (bounded), then gets the
+    // stale keys; callers giving up meanwhile start nothing new.
+    clock.advance(Duration::from_secs(31));
+    for _ in 0..5 {
+        let r = tokio::time::timeout(
+            Duration::from_millis(50),
+            c.keys_for(&fake.base, Some("rotated")),
+        )
+        .await;
+        assert!(r.is_err());
+    }
+    let t = Instant::now();
+    let k = c.keys_for(&fake.base, Some("rotated")).await.unwrap();
+    assert_eq!(kids(&k), vec![k1.kid().to_owned()]);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(fake.discovery_hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn hanging_issuer_unknown_kids_with_fresh_keys_start_one_fetch_per_interval() {
+    let fake = start_fake(None).await;
+    let k1 = key();
+    fake.set_keys(&[&k1]);
+    let (c, clock) = client(hanging_config());
+    c.keys_for(&fake.base, Some(k1.kid())).await.unwrap();
+    fake.set_mode(Mode::Hang);
+    clock.advance(Duration::from_secs(31));
+    // Unauthenticated tokens with random kids, each dropped by its caller's deadline.
+    for i in 0..20 {
+        let kid = format!("random-{i}");
+        let _ = tokio::time::timeout(
+            Duration::from_millis(20),
+            c.keys_for(&fake.base, Some(&kid)),
+        )
+        .await;
+    }
+    c.wait_for_refresh(&fake.base).await;
+    assert_eq!(fake.discovery_hits.load(Ordering::SeqCst), 2, "one refetch");
+    // Within the interval: answered at once from the cache.
+    let t = Instant::now();
+    for i in 0..20 {
+        let k = c
+            .keys_for(&fake.base, Some(&format!("again-{i}")))
+            .await
+            .unwrap();
+        assert_eq!(kids(&k), vec![k1.kid().to_owned()]);
+    }
+    assert!(t.elapsed() < Duration::from_millis(500));
+    assert_eq!(fake.discovery_hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn default_fetch_budget_is_below_the_sts_request_timeout() {
+    let c = ClientConfig::default();
+    assert_eq!(c.fetch_timeout, Duration::from_secs(5));
+    assert!(c.fetch_timeout < Duration::from_secs(10));
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The request: action, resource, principal and condition context.
 
+use crate::policy::PrincipalType;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -172,6 +173,10 @@ pub struct Request {
     /// a web identity provider name (`accounts.google.com`) or a service principal.
     /// `None` is an anonymous caller.
     pub principal: Option<String>,
+    /// The kind of principal: a resource-policy entry matches the caller only when its type
+    /// (`AWS`, `Federated`, `Service`, `CanonicalUser`) is the caller's. `None`: inferred from
+    /// `principal` (see [`Request::effective_principal_type`]).
+    pub principal_type: Option<PrincipalType>,
     /// The account owning the resource when the ARN doesn't say (S3 buckets). `None`: the
     /// ARN's account, or the principal's account when the ARN has none.
     pub resource_account: Option<String>,
@@ -196,11 +201,92 @@ impl Request {
         self
     }
 
+    /// Sets the principal's type (otherwise inferred from the principal).
+    #[must_use]
+    pub fn with_principal_type(mut self, principal_type: PrincipalType) -> Request {
+        self.principal_type = Some(principal_type);
+        self
+    }
+
     /// Sets the context.
     #[must_use]
     pub fn with_context(mut self, context: Context) -> Request {
         self.context = context;
         self
+    }
+
+    /// The principal's type: [`Request::principal_type`] when set, else inferred from the
+    /// principal with [`PrincipalType::infer`]; `None` for an anonymous caller.
+    pub fn effective_principal_type(&self) -> Option<PrincipalType> {
+        let principal = self.principal.as_deref()?;
+        Some(
+            self.principal_type
+                .unwrap_or_else(|| PrincipalType::infer(principal)),
+        )
+    }
+}
+
+/// The web identity providers IAM knows by name (a `Federated` value without an ARN).
+pub(crate) const WEB_IDENTITY_NAMES: &[&str] = &[
+    "cognito-identity.amazonaws.com",
+    "accounts.google.com",
+    "www.amazon.com",
+    "graph.facebook.com",
+];
+
+impl PrincipalType {
+    /// The type of a principal given without one:
+    /// - `Federated`: an IAM OIDC or SAML provider ARN (`arn:*:iam::*:oidc-provider/*`,
+    ///   `saml-provider/*`) or a web identity provider IAM knows by name
+    ///   (`accounts.google.com`, `cognito-identity.amazonaws.com`, `www.amazon.com`,
+    ///   `graph.facebook.com`);
+    /// - `Service`: any other name with a dot that is not an ARN (`ec2.amazonaws.com`);
+    /// - `CanonicalUser`: 64 hexadecimal digits (an S3 canonical user id);
+    /// - `AWS` otherwise (account ids, user, role and session ARNs).
+    pub fn infer(principal: &str) -> PrincipalType {
+        if principal.starts_with("arn:") {
+            let mut parts = principal.splitn(6, ':');
+            let service = parts.nth(2);
+            let resource = parts.nth(2).unwrap_or("");
+            let provider =
+                resource.starts_with("oidc-provider/") || resource.starts_with("saml-provider/");
+            return if service == Some("iam") && provider {
+                PrincipalType::Federated
+            } else {
+                PrincipalType::Aws
+            };
+        }
+        if WEB_IDENTITY_NAMES.contains(&principal) {
+            PrincipalType::Federated
+        } else if principal.contains('.') {
+            PrincipalType::Service
+        } else if principal.len() == 64 && principal.bytes().all(|b| b.is_ascii_hexdigit()) {
+            PrincipalType::CanonicalUser
+        } else {
+            PrincipalType::Aws
+        }
+    }
+}
+
+/// An unknown principal type name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a principal type (AWS, Federated, Service, CanonicalUser)")]
+pub struct UnknownPrincipalType(pub String);
+
+impl std::str::FromStr for PrincipalType {
+    type Err = UnknownPrincipalType;
+
+    /// `AWS`, `Federated`, `Service` or `CanonicalUser` (as written in policies).
+    fn from_str(s: &str) -> Result<PrincipalType, UnknownPrincipalType> {
+        [
+            PrincipalType::Aws,
+            PrincipalType::Federated,
+            PrincipalType::Service,
+            PrincipalType::CanonicalUser,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+        .ok_or_else(|| UnknownPrincipalType(s.to_owned()))
     }
 }
 
@@ -220,5 +306,41 @@ mod tests {
         assert_eq!(ctx.get("AWS:TAGKEYS").map(|v| v.values().len()), Some(2));
         assert_eq!(ctx.get_single_lower("aws:tagkeys"), None);
         assert_eq!(ctx.len(), 2);
+    }
+
+    #[test]
+    fn principal_types_are_inferred() {
+        use PrincipalType::*;
+        for (p, t) in [
+            (
+                "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/X",
+                Federated,
+            ),
+            ("arn:aws-cn:iam::111122223333:saml-provider/corp", Federated),
+            ("accounts.google.com", Federated),
+            ("cognito-identity.amazonaws.com", Federated),
+            ("www.amazon.com", Federated),
+            ("graph.facebook.com", Federated),
+            ("ec2.amazonaws.com", Service),
+            ("cloudfront.amazonaws.com", Service),
+            ("arn:aws:iam::111122223333:user/alice", Aws),
+            ("arn:aws:sts::111122223333:assumed-role/app/s", Aws),
+            ("arn:aws:iam::111122223333:role/oidc-provider/x", Aws),
+            ("111122223333", Aws),
+            (&"ab".repeat(32), CanonicalUser),
+        ] {
+            assert_eq!(PrincipalType::infer(p), t, "{p}");
+            let r = Request::new("s3:GetObject", "*").with_principal(p);
+            assert_eq!(r.effective_principal_type(), Some(t));
+        }
+        let r = Request::new("s3:GetObject", "*");
+        assert_eq!(r.effective_principal_type(), None, "anonymous");
+        let r = Request::new("s3:GetObject", "*")
+            .with_principal("ec2.amazonaws.com")
+            .with_principal_type(Aws);
+        assert_eq!(r.effective_principal_type(), Some(Aws), "explicit wins");
+        assert_eq!("Federated".parse::<PrincipalType>(), Ok(Federated));
+        assert_eq!("AWS".parse::<PrincipalType>(), Ok(Aws));
+        assert!("aws".parse::<PrincipalType>().is_err());
     }
 }

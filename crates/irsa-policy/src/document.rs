@@ -4,6 +4,7 @@
 //! ```json
 //! {"request": {"action": "s3:GetObject", "resource": "arn:aws:s3:::b/k",
 //!              "principal": "arn:aws:iam::111122223333:user/alice",
+//!              "principalType": "AWS",
 //!              "resourceAccount": "111122223333",
 //!              "context": {"aws:SourceIp": "10.0.0.1", "aws:TagKeys": ["a", "b"], "s3:max-keys": 10}},
 //!  "identityPolicies": [POLICY, ...], "resourcePolicy": POLICY,
@@ -11,12 +12,14 @@
 //!  "expected": "Allow"}
 //! ```
 //! A POLICY is a JSON object or a string holding the policy document. `resource` may also
-//! be `{"resource": ARN, "accountId": ACCOUNT}`. Unknown top-level fields are ignored.
+//! be `{"resource": ARN, "accountId": ACCOUNT}`. `principalType` (`AWS`, `Federated`,
+//! `Service`, `CanonicalUser`) is optional: without it the type is inferred from the
+//! principal ([`PrincipalType::infer`]). Unknown top-level fields are ignored.
 
 use crate::context::{Context, Request};
 use crate::error::PolicyError;
 use crate::eval::{Decision, EvalInput, Evaluation, evaluate};
-use crate::policy::Policy;
+use crate::policy::{Policy, PrincipalType};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -144,6 +147,14 @@ pub fn parse_request(v: &Value) -> Result<Request, DocumentError> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(input_err("`request.principal` must be a string")),
     };
+    let principal_type = match o.get("principalType") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            s.parse::<PrincipalType>()
+                .map_err(|e| input_err(format!("`request.principalType`: {e}")))?,
+        ),
+        Some(_) => return Err(input_err("`request.principalType` must be a string")),
+    };
     let mut context = Context::new();
     match o.get("context") {
         None | Some(Value::Null) => {}
@@ -169,6 +180,7 @@ pub fn parse_request(v: &Value) -> Result<Request, DocumentError> {
         action: action.to_owned(),
         resource,
         principal,
+        principal_type,
         resource_account,
         context,
     })

@@ -207,22 +207,34 @@ fn aws_value_matches(value: &str, principal: &str) -> Option<PrincipalMatch> {
     None
 }
 
-pub(crate) fn principal_match(p: &Principal, principal: Option<&str>) -> Option<PrincipalMatch> {
+/// How the statement's `Principal` names the caller (`principal` of type `kind`; both `None`
+/// for an anonymous caller). An entry matches only a caller of its own type: `Federated`
+/// values only federated callers (OIDC/SAML providers, web identity names), `AWS` values
+/// only IAM/STS principals, and so on; so an OIDC provider ARN under `AWS` or `Service`
+/// names nobody, as in IAM. `"*"` under `AWS` is `"Principal": "*"` (everyone, anonymous
+/// included); under another type, every caller of that type.
+pub(crate) fn principal_match(
+    p: &Principal,
+    principal: Option<&str>,
+    kind: Option<PrincipalType>,
+) -> Option<PrincipalMatch> {
     match p {
         Principal::Any => Some(PrincipalMatch::Exact),
         Principal::Typed(entries) => {
             let mut best = None;
             for e in entries {
+                let same_type = kind == Some(e.kind);
                 for v in &e.values {
                     let m = if v == "*" {
-                        Some(PrincipalMatch::Exact)
-                    } else if let Some(pr) = principal {
-                        match e.kind {
-                            PrincipalType::Aws => aws_value_matches(v, pr),
-                            _ => (v == pr).then_some(PrincipalMatch::Exact),
-                        }
+                        (e.kind == PrincipalType::Aws || same_type).then_some(PrincipalMatch::Exact)
                     } else {
-                        None
+                        match principal {
+                            Some(pr) if same_type => match e.kind {
+                                PrincipalType::Aws => aws_value_matches(v, pr),
+                                _ => (v == pr).then_some(PrincipalMatch::Exact),
+                            },
+                            _ => None,
+                        }
                     };
                     if m > best {
                         best = m;
@@ -256,10 +268,11 @@ pub(crate) fn applies(
         return None;
     }
     let pm = if resource_policy {
+        let (caller, kind) = (req.principal.as_deref(), req.effective_principal_type());
         match &st.principal {
             None => return None,
-            Some((false, p)) => principal_match(p, req.principal.as_deref())?,
-            Some((true, p)) => match principal_match(p, req.principal.as_deref()) {
+            Some((false, p)) => principal_match(p, caller, kind)?,
+            Some((true, p)) => match principal_match(p, caller, kind) {
                 Some(_) => return None,
                 None => PrincipalMatch::Exact,
             },
@@ -694,6 +707,74 @@ mod tests {
             evaluate_trust(&t, &wrong_action).decision,
             Decision::ImplicitDeny
         );
+    }
+
+    #[test]
+    fn trust_principals_match_only_their_own_type() {
+        let sa = "system:serviceaccount:default:my-serviceaccount";
+        let typed = |kind: &str, value: &str| {
+            p(&format!(
+                r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"{kind}":"{value}"}},"Action":"sts:AssumeRoleWithWebIdentity"}}}}"#
+            ))
+        };
+        let decide = |t: &Policy, r: &Request| evaluate_trust(t, r).decision;
+        let web = trust_req(sa, PROVIDER);
+        // The provider ARN under another type than Federated names nobody (IAM: the web
+        // identity caller is a federated principal).
+        for kind in ["AWS", "Service", "CanonicalUser"] {
+            assert_eq!(
+                decide(&typed(kind, PROVIDER), &web),
+                Decision::ImplicitDeny,
+                "{kind}"
+            );
+        }
+        assert_eq!(decide(&typed("Federated", PROVIDER), &web), Decision::Allow);
+        // A built-in web identity name is federated too.
+        let google = Request::new(
+            "sts:AssumeRoleWithWebIdentity",
+            "arn:aws:iam::111122223333:role/my-role",
+        )
+        .with_principal("accounts.google.com");
+        assert_eq!(
+            decide(&typed("Federated", "accounts.google.com"), &google),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&typed("Service", "accounts.google.com"), &google),
+            Decision::ImplicitDeny
+        );
+        // `*`: under AWS it is everyone; under Federated only federated callers.
+        assert_eq!(decide(&typed("AWS", "*"), &web), Decision::Allow);
+        assert_eq!(decide(&typed("Federated", "*"), &web), Decision::Allow);
+        let user = Request::new("sts:AssumeRoleWithWebIdentity", "*").with_principal(USER);
+        assert_eq!(
+            decide(&typed("Federated", "*"), &user),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(decide(&typed("Service", "*"), &web), Decision::ImplicitDeny);
+        // Service principals match Service entries only.
+        let svc =
+            Request::new("sts:AssumeRoleWithWebIdentity", "*").with_principal("ec2.amazonaws.com");
+        assert_eq!(
+            decide(&typed("Service", "ec2.amazonaws.com"), &svc),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&typed("AWS", "ec2.amazonaws.com"), &svc),
+            Decision::ImplicitDeny
+        );
+        // An explicit type wins over inference.
+        let as_aws = trust_req(sa, PROVIDER).with_principal_type(PrincipalType::Aws);
+        assert_eq!(
+            decide(&typed("Federated", PROVIDER), &as_aws),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(decide(&typed("AWS", PROVIDER), &as_aws), Decision::Allow);
+        // NotPrincipal of another type does not exclude the caller.
+        let notp = p(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{PROVIDER}"}},"Action":"sts:AssumeRoleWithWebIdentity"}},{{"Effect":"Deny","NotPrincipal":{{"AWS":"{PROVIDER}"}},"Action":"sts:AssumeRoleWithWebIdentity"}}]}}"#
+        ));
+        assert_eq!(decide(&notp, &web), Decision::ExplicitDeny);
     }
 
     #[test]

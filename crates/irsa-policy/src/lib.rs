@@ -25,7 +25,7 @@ mod validate;
 
 pub use arn::{Arn, ArnError, PARTITIONS};
 pub use condition::{BaseOperator, Operator, SetOperator};
-pub use context::{Context, ContextValue, Request};
+pub use context::{Context, ContextValue, Request, UnknownPrincipalType};
 pub use error::PolicyError;
 pub use eval::{
     Decision, EvalInput, Evaluation, MatchedStatement, PolicyRef, evaluate, evaluate_trust,

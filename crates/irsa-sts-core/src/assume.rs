@@ -8,7 +8,7 @@ use crate::error::StsError;
 use crate::policy::{self, PolicyKind, TrustRequest, ValidPolicy};
 use crate::query::AssumeRoleWithWebIdentityRequest;
 use crate::xml::{AssumeRoleWithWebIdentityResult, AssumedRoleUser};
-use irsa_jose::{JoseError, Jwks, Validation, VerifiedToken};
+use irsa_jose::{JoseError, Jwks, PreparedJwks, UnverifiedToken, Validation, VerifiedToken};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -91,6 +91,10 @@ pub fn resolve_provider<'c>(
     config: &'c Config,
 ) -> Result<&'c Provider, StsError> {
     let token = irsa_jose::peek(req.web_identity_token.expose()).map_err(jose_error)?;
+    provider_for(&token, config)
+}
+
+fn provider_for<'c>(token: &UnverifiedToken, config: &'c Config) -> Result<&'c Provider, StsError> {
     let iss = match token.claims.get("iss") {
         Some(Value::String(s)) => s.as_str(),
         Some(_) => {
@@ -105,6 +109,36 @@ pub fn resolve_provider<'c>(
         StsError::InvalidIdentityToken(format!(
             "No OpenIDConnect provider found in your account for {iss}"
         ))
+    })
+}
+
+/// Steps 0–1, done once per request before the provider's keys are fetched: the session
+/// policies (parsed once), the provider for the token's `iss` and the token's `kid` (one
+/// unverified peek). Pass it on to [`assume_prepared`].
+#[derive(Debug, Clone)]
+pub struct Prepared<'c> {
+    /// The validated session policies.
+    pub session: SessionPolicies,
+    /// The registered provider of the token's issuer.
+    pub provider: &'c Provider,
+    /// The token's `kid` header (unverified), to pick or refetch keys.
+    pub kid: Option<String>,
+}
+
+/// Steps 0–1 of `AssumeRoleWithWebIdentity` (see [`Prepared`]), in STS's order.
+pub fn prepare<'c>(
+    req: &AssumeRoleWithWebIdentityRequest,
+    config: &'c Config,
+) -> Result<Prepared<'c>, StsError> {
+    // 0. Session policies (after the model's constraints, which decoding checked).
+    let session = session_policies(req, config)?;
+    // 1. The issuer must be a registered provider.
+    let token = irsa_jose::peek(req.web_identity_token.expose()).map_err(jose_error)?;
+    let provider = provider_for(&token, config)?;
+    Ok(Prepared {
+        session,
+        provider,
+        kid: token.kid().map(str::to_owned),
     })
 }
 
@@ -254,7 +288,8 @@ fn allowed(role: &Role, provider: &Provider, action: &str, ctx: &policy::Ctx) ->
 
 /// `AssumeRoleWithWebIdentity`. `keys` are the JWKS of the token's provider (the caller
 /// resolved them with [`resolve_provider`] and fetched them; fetch failures are
-/// `IDPCommunicationError` and never reach here).
+/// `IDPCommunicationError` and never reach here). Servers call [`prepare`] and
+/// [`assume_prepared`] instead, so that nothing is parsed twice.
 pub fn assume_role_with_web_identity(
     req: &AssumeRoleWithWebIdentityRequest,
     config: &Config,
@@ -263,13 +298,36 @@ pub fn assume_role_with_web_identity(
     ctx: &RequestContext,
     rng: &mut impl rand::RngCore,
 ) -> Result<AssumeRoleWithWebIdentityResult, StsError> {
-    // 0. Session policies (after the model's constraints, which decoding checked).
-    let session = session_policies(req, config)?;
-    // 1. The issuer must be a registered provider.
-    let provider = resolve_provider(req, config)?;
+    let prepared = prepare(req, config)?;
+    assume_prepared(
+        req,
+        config,
+        prepared,
+        &PreparedJwks::new(keys),
+        keyring,
+        ctx,
+        rng,
+    )
+}
+
+/// `AssumeRoleWithWebIdentity` after [`prepare`]: steps 2 onwards with `keys`, the JWKS of
+/// `prepared.provider` prepared for verification (servers keep one [`PreparedJwks`] per
+/// fetched JWKS).
+pub fn assume_prepared(
+    req: &AssumeRoleWithWebIdentityRequest,
+    config: &Config,
+    prepared: Prepared<'_>,
+    keys: &PreparedJwks,
+    keyring: &KeyRing,
+    ctx: &RequestContext,
+    rng: &mut impl rand::RngCore,
+) -> Result<AssumeRoleWithWebIdentityResult, StsError> {
+    let Prepared {
+        session, provider, ..
+    } = prepared;
     // 2–5. Key by kid, signature, exp (300 s skew), aud among the client ids, sub.
     let validation = Validation::new(&provider.issuer, &provider.audiences, ctx.now);
-    let token = irsa_jose::verify(req.web_identity_token.expose(), keys, &validation)
+    let token = irsa_jose::verify_prepared(req.web_identity_token.expose(), keys, &validation)
         .map_err(jose_error)?;
     // 6. The role must exist (real STS answers AccessDenied, not NoSuchEntity).
     let role = config
@@ -659,6 +717,50 @@ policies:
             )],
         )));
         assert_eq!(code, "InvalidParameterValue");
+    }
+
+    #[test]
+    fn prepare_parses_once_and_assume_prepared_uses_its_result() {
+        let config = Config::from_yaml(CONFIG).unwrap();
+        let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+        let t = token(&claims(READER));
+        let req = request(&t, ROLE, &[("Policy", p)]);
+        let prepared = prepare(&req, &config).unwrap();
+        assert_eq!(prepared.provider.issuer, ISS);
+        assert_eq!(prepared.kid.as_deref(), Some(key().kid()));
+        let session_text = prepared.session.policy.as_ref().map(|v| v.text.clone());
+        assert_eq!(session_text.as_deref(), Some(p));
+        let size = prepared.session.packed_size;
+        assert!(size.is_some());
+        // The session step's result is taken from `prepared`, not recomputed from `req`:
+        // dropping the policy from `prepared` drops it from the session.
+        let mut without = prepared.clone();
+        without.session.policy = None;
+        without.session.packed_size = None;
+        let ctx = RequestContext {
+            now: NOW,
+            source_ip: None,
+            secure_transport: false,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let keys = PreparedJwks::new(&jwks());
+        let r = assume_prepared(&req, &config, without, &keys, &ring(), &ctx, &mut rng).unwrap();
+        assert_eq!(r.packed_policy_size, None);
+        let r = assume_prepared(&req, &config, prepared, &keys, &ring(), &ctx, &mut rng).unwrap();
+        assert_eq!(r.packed_policy_size, size);
+        // Errors of the prepare steps, in order: session policy, then issuer.
+        let bad = request(&t, ROLE, &[("Policy", "{nope")]);
+        assert_eq!(
+            prepare(&bad, &config).unwrap_err().code(),
+            "MalformedPolicyDocument"
+        );
+        let mut c = claims(READER);
+        c.insert("iss".into(), json!("https://elsewhere.example"));
+        let other = request(&token(&c), ROLE, &[]);
+        assert_eq!(
+            prepare(&other, &config).unwrap_err().code(),
+            "InvalidIdentityToken"
+        );
     }
 
     #[test]

@@ -89,22 +89,18 @@ mod tests {
     use crate::assume::tests::{CONFIG, NOW, ROLE, ring};
     use crate::credentials::{Credentials, SessionClaims};
     use rand::SeedableRng;
-    use sha2::{Digest, Sha256};
 
     fn hmac(key: &[u8], msg: &[u8]) -> Vec<u8> {
-        let mut k = [0u8; 64];
-        if key.len() > 64 {
-            k[..32].copy_from_slice(&Sha256::digest(key));
-        } else {
-            k[..key.len()].copy_from_slice(key);
-        }
-        let mut inner = Sha256::new();
-        inner.update(k.map(|b| b ^ 0x36));
-        inner.update(msg);
-        let mut outer = Sha256::new();
-        outer.update(k.map(|b| b ^ 0x5c));
-        outer.update(inner.finalize());
-        outer.finalize().to_vec()
+        use aws_lc_rs::hmac;
+        hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), msg)
+            .as_ref()
+            .to_vec()
+    }
+
+    fn sha256(b: &[u8]) -> Vec<u8> {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b)
+            .as_ref()
+            .to_vec()
     }
 
     fn hex(b: &[u8]) -> String {
@@ -125,11 +121,11 @@ mod tests {
         let scope = format!("{date}/us-east-1/sts/aws4_request");
         let canonical = format!(
             "POST\n/\n\ncontent-type:application/x-www-form-urlencoded\nhost:sts.local\nx-amz-date:{amz}\nx-amz-security-token:{token}\n\ncontent-type;host;x-amz-date;x-amz-security-token\n{}",
-            hex(&Sha256::digest(body.as_bytes()))
+            hex(&sha256(body.as_bytes()))
         );
         let sts = format!(
             "AWS4-HMAC-SHA256\n{amz}\n{scope}\n{}",
-            hex(&Sha256::digest(canonical.as_bytes()))
+            hex(&sha256(canonical.as_bytes()))
         );
         let mut k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
         for part in ["us-east-1", "sts", "aws4_request"] {

@@ -3,7 +3,6 @@
 
 use crate::policy::{self, PolicyKind, ValidPolicy};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
@@ -174,12 +173,26 @@ const PARTITIONS: &[&str] = &[
     "aws-eusc",
 ];
 
+/// Options of [`Config::from_yaml_with`]. `Default`: the safe choices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Accept `http://` provider issuers (`irsa sts --insecure-allow-http-issuer`, local
+    /// issuers only). Off by default: issuers must be `https://`.
+    pub allow_insecure_http_issuer: bool,
+}
+
 impl Config {
-    /// Parses and validates YAML (JSON is YAML too).
+    /// Parses and validates YAML (JSON is YAML too) with the default [`ParseOptions`]
+    /// (`https://` issuers only).
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml_with(text, &ParseOptions::default())
+    }
+
+    /// Parses and validates YAML with `options`.
+    pub fn from_yaml_with(text: &str, options: &ParseOptions) -> Result<Config, ConfigError> {
         let raw: RawConfig =
             serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-        validate(raw)
+        validate(raw, options)
     }
 
     /// The provider registered for `iss` (exact match).
@@ -263,11 +276,11 @@ fn parse_doc(
 /// A stable `AROA` + 17 id derived from the role's ARN.
 pub(crate) fn derived_role_id(arn: &str) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let digest = Sha256::digest(arn.as_bytes());
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, arn.as_bytes());
     let mut id = String::from("AROA");
     // 17 characters of 5 bits each = 85 bits from the digest.
     let mut acc: u128 = 0;
-    for b in digest.iter().take(11) {
+    for b in digest.as_ref().iter().take(11) {
         acc = (acc << 8) | u128::from(*b);
     }
     for i in 0..17 {
@@ -277,7 +290,7 @@ pub(crate) fn derived_role_id(arn: &str) -> String {
     id
 }
 
-fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+fn validate(raw: RawConfig, options: &ParseOptions) -> Result<Config, ConfigError> {
     if raw.account.len() != 12 || !raw.account.chars().all(|c| c.is_ascii_digit()) {
         return Err(field_err(
             "account",
@@ -308,11 +321,27 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let mut seen = HashSet::new();
     for (i, p) in raw.providers.into_iter().enumerate() {
         let f = format!("providers[{i}]");
-        let Some(rest) = p.issuer.strip_prefix("https://") else {
-            return Err(field_err(
-                format!("{f}.issuer"),
-                format!("`{}` must start with https://", p.issuer),
-            ));
+        let rest = match (
+            p.issuer.strip_prefix("https://"),
+            p.issuer.strip_prefix("http://"),
+        ) {
+            (Some(rest), _) => rest,
+            (None, Some(rest)) if options.allow_insecure_http_issuer => rest,
+            (None, Some(_)) => {
+                return Err(field_err(
+                    format!("{f}.issuer"),
+                    format!(
+                        "`{}` must start with https:// (plain http needs --insecure-allow-http-issuer)",
+                        p.issuer
+                    ),
+                ));
+            }
+            (None, None) => {
+                return Err(field_err(
+                    format!("{f}.issuer"),
+                    format!("`{}` must start with https://", p.issuer),
+                ));
+            }
         };
         if rest.is_empty()
             || p.issuer.len() > 255
@@ -517,6 +546,8 @@ signingKeys:
         assert_eq!(r.role_id.len(), 21);
         assert!(r.role_id.starts_with("AROA"));
         assert_eq!(r.role_id, derived_role_id(&r.arn), "stable");
+        // Pinned: the same id as before (SHA-256 of the ARN, base32 of its first 85 bits).
+        assert_eq!(r.role_id, "AROAGVVY3UY73KD2SQLXZ");
         assert_eq!(
             c.assumed_role_arn(&r.name, "s"),
             "arn:aws:sts::111122223333:assumed-role/allow-read/s"
@@ -526,6 +557,33 @@ signingKeys:
 
     fn err(text: &str) -> String {
         Config::from_yaml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn http_issuers_only_with_the_loud_option() {
+        let http = SAMPLE.replace("issuer: https://oidc", "issuer: http://oidc");
+        let insecure = ParseOptions {
+            allow_insecure_http_issuer: true,
+        };
+        assert!(Config::from_yaml(&http).is_err(), "https only by default");
+        assert!(Config::from_yaml_with(&http, &ParseOptions::default()).is_err());
+        let c = Config::from_yaml_with(&http, &insecure).unwrap();
+        let p = c.provider("http://oidc.example.test/id/ABC").unwrap();
+        assert_eq!(
+            p.arn,
+            "arn:aws:iam::111122223333:oidc-provider/oidc.example.test/id/ABC"
+        );
+        assert_eq!(p.key_prefix, "oidc.example.test/id/ABC");
+        assert!(c.provider("https://oidc.example.test/id/ABC").is_none());
+        // Other schemes stay refused; https is still accepted.
+        let ftp = SAMPLE.replace("issuer: https://oidc", "issuer: ftp://oidc");
+        assert!(Config::from_yaml_with(&ftp, &insecure).is_err());
+        assert!(Config::from_yaml_with(SAMPLE, &insecure).is_ok());
+        let empty = SAMPLE.replace(
+            "issuer: https://oidc.example.test/id/ABC",
+            "issuer: http://",
+        );
+        assert!(Config::from_yaml_with(&empty, &insecure).is_err());
     }
 
     #[test]
@@ -543,6 +601,7 @@ signingKeys:
         assert!(e.starts_with("account:"), "{e}");
         let e = err(&SAMPLE.replace("issuer: https://oidc", "issuer: http://oidc"));
         assert!(e.starts_with("providers[0].issuer:"), "{e}");
+        assert!(e.contains("--insecure-allow-http-issuer"), "{e}");
         let e = err(&SAMPLE.replace("jwksFile:", "jwksfile:"));
         assert!(e.contains("providers[0]") && e.contains("jwksfile"), "{e}");
         let e = err(&SAMPLE.replace("policy/x]", "policy/y]"));

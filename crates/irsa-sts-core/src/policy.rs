@@ -43,7 +43,7 @@ impl ValidPolicy {
 /// A request against a trust policy.
 #[derive(Debug, Clone, Copy)]
 pub struct TrustRequest<'a> {
-    /// The federated provider ARN.
+    /// The federated provider ARN (matched against `Federated` entries only).
     pub principal: &'a str,
     /// `sts:AssumeRoleWithWebIdentity`, `sts:TagSession`, …
     pub action: &'a str,
@@ -57,6 +57,7 @@ pub struct TrustRequest<'a> {
 pub fn is_allowed(p: &ValidPolicy, r: &TrustRequest<'_>) -> bool {
     let req = irsa_policy::Request::new(r.action, r.resource)
         .with_principal(r.principal)
+        .with_principal_type(irsa_policy::PrincipalType::Federated)
         .with_context(r.context.clone());
     irsa_policy::evaluate_trust(&p.policy, &req).is_allowed()
 }

@@ -7,9 +7,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
+use irsa_jose::{Jwks, PreparedJwks};
 use irsa_oidc::{ClientConfig, JwksClient, KeySource};
 use irsa_sts_core::assume::{self, RequestContext};
-use irsa_sts_core::config::Config;
+use irsa_sts_core::config::{Config, ParseOptions};
 use irsa_sts_core::credentials::{KeyRing, MasterKey};
 use irsa_sts_core::query::{self, Params};
 use irsa_sts_core::{StsError, caller, xml};
@@ -27,9 +28,16 @@ pub struct Options {
     pub max_body_bytes: usize,
     /// Requests handled at once; more are answered `Throttling` at once. Default 256.
     pub max_concurrency: usize,
-    /// Bound on handling one request (`ServiceUnavailable` past it). Default 10 s.
+    /// Bound on handling one request once its headers are in, reading the body included
+    /// (`ServiceUnavailable` past it). Default 10 s. JWKS fetches get at most half of it
+    /// (see [`ClientConfig::fetch_timeout`]), so a request waiting for keys still answers.
     pub request_timeout: Duration,
+    /// Bound on receiving a request's line and headers (slowloris); the connection is
+    /// closed past it. Default 10 s.
+    pub header_read_timeout: Duration,
     /// Settings for JWKS discovery clients (the CA bundle comes from each provider's `caFile`).
+    /// Its `allow_insecure_http_issuer` (`--insecure-allow-http-issuer`) also lets the
+    /// configuration register `http://` issuers; off, only `https://` issuers load.
     pub jwks_client: ClientConfig,
 }
 
@@ -39,6 +47,7 @@ impl Default for Options {
             max_body_bytes: 64 * 1024,
             max_concurrency: 256,
             request_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
             jwks_client: ClientConfig::default(),
         }
     }
@@ -84,6 +93,13 @@ pub struct Server {
     /// Used when the configuration names no signing keys; kept across reloads.
     generated: MasterKey,
     clients: Mutex<HashMap<Option<Vec<u8>>, Arc<JwksClient>>>,
+    /// Per issuer: the last JWKS seen and its keys prepared for verification, rebuilt only
+    /// when the key source hands out another JWKS (a new fetch).
+    prepared: Mutex<HashMap<String, (Arc<Jwks>, Arc<PreparedJwks>)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
@@ -115,6 +131,7 @@ impl Server {
             permits,
             generated,
             clients: Mutex::new(HashMap::new()),
+            prepared: Mutex::new(HashMap::new()),
         };
         let snap = server.load(text, base_dir)?;
         server.install(snap);
@@ -135,8 +152,23 @@ impl Server {
     }
 
     fn install(&self, snap: Snapshot) {
+        lock(&self.prepared).retain(|issuer, _| snap.keys.contains_key(issuer));
         let mut g = self.current.write().unwrap_or_else(|p| p.into_inner());
         *g = Arc::new(snap);
+    }
+
+    /// `keys` (the JWKS the issuer's key source returned) prepared for verification: the
+    /// cached preparation when the source returned the same JWKS as last time (it hands out
+    /// one `Arc` per fetch), else a new one, cached.
+    pub fn prepared_keys(&self, issuer: &str, keys: &Arc<Jwks>) -> Arc<PreparedJwks> {
+        if let Some((k, p)) = lock(&self.prepared).get(issuer)
+            && Arc::ptr_eq(k, keys)
+        {
+            return p.clone();
+        }
+        let p = Arc::new(PreparedJwks::new(keys));
+        lock(&self.prepared).insert(issuer.to_owned(), (keys.clone(), p.clone()));
+        p
     }
 
     fn client_for(&self, ca: Option<Vec<u8>>) -> Result<Arc<JwksClient>, String> {
@@ -144,9 +176,12 @@ impl Server {
         if let Some(c) = clients.get(&ca) {
             return Ok(c.clone());
         }
+        let base = &self.options.jwks_client;
         let config = ClientConfig {
             ca_bundle_pem: ca.clone(),
-            ..self.options.jwks_client.clone()
+            // A request waiting for a fetch must still answer before its own deadline.
+            fetch_timeout: base.fetch_timeout.min(self.options.request_timeout / 2),
+            ..base.clone()
         };
         let client = Arc::new(JwksClient::new(config).map_err(|e| e.to_string())?);
         clients.insert(ca, client.clone());
@@ -156,7 +191,10 @@ impl Server {
     /// Loads configuration text into a snapshot (reads the files it names) without
     /// installing it.
     pub fn load(&self, text: &str, base_dir: &Path) -> Result<Snapshot, LoadError> {
-        let config = Config::from_yaml(text)?;
+        let parse = ParseOptions {
+            allow_insecure_http_issuer: self.options.jwks_client.allow_insecure_http_issuer,
+        };
+        let config = Config::from_yaml_with(text, &parse)?;
         let mut keys = HashMap::new();
         for (i, p) in config.providers.iter().enumerate() {
             let source = if let Some(f) = &p.jwks_file {
@@ -369,7 +407,7 @@ async fn process(
             out.action = "AssumeRoleWithWebIdentity";
             out.role_arn = Some(r.role_arn.clone());
             out.session = Some(r.role_session_name.clone());
-            assume_role(&snap, &r, source_ip, &mut out.subject)
+            assume_role(server, &snap, &r, source_ip, &mut out.subject)
                 .await
                 .map(|res| xml::assume_role_with_web_identity_response(&res, request_id))
         }
@@ -385,40 +423,38 @@ async fn process(
 }
 
 async fn assume_role(
+    server: &Server,
     snap: &Snapshot,
     r: &query::AssumeRoleWithWebIdentityRequest,
     source_ip: Option<String>,
     subject: &mut Option<String>,
 ) -> Result<xml::AssumeRoleWithWebIdentityResult, StsError> {
-    // Order: session policies, provider by iss, then the keys (I/O), then the pure checks.
-    assume::session_policies(r, &snap.config)?;
-    let provider = assume::resolve_provider(r, &snap.config)?;
-    let kid = irsa_jose::peek(r.web_identity_token.expose())
-        .ok()
-        .and_then(|t| t.kid().map(str::to_owned));
-    let source = snap
-        .keys
-        .get(&provider.issuer)
-        .ok_or(StsError::InternalFailure)?;
+    // Order: session policies, provider by iss (each parsed once), then the keys (I/O),
+    // then the pure checks.
+    let prepared = assume::prepare(r, &snap.config)?;
+    let issuer = prepared.provider.issuer.as_str();
+    let source = snap.keys.get(issuer).ok_or(StsError::InternalFailure)?;
     let keys = source
-        .keys_for(&provider.issuer, kid.as_deref())
+        .keys_for(issuer, prepared.kid.as_deref())
         .await
         .map_err(|e| {
-            tracing::warn!(issuer = %provider.issuer, error = %e, "cannot get the issuer's keys");
+            tracing::warn!(issuer, error = %e, "cannot get the issuer's keys");
             if e.sts_code() == irsa_jose::IDP_COMMUNICATION_ERROR {
                 StsError::IdpCommunicationError(irsa_jose::KEY_RETRIEVAL_MESSAGE.into())
             } else {
                 StsError::InvalidIdentityToken(irsa_jose::KEY_RETRIEVAL_MESSAGE.into())
             }
         })?;
+    let keys = server.prepared_keys(issuer, &keys);
     let ctx = RequestContext {
         now: now_secs(),
         source_ip,
         secure_transport: false,
     };
-    let result = assume::assume_role_with_web_identity(
+    let result = assume::assume_prepared(
         r,
         &snap.config,
+        prepared,
         &keys,
         &snap.ring,
         &ctx,
@@ -448,16 +484,69 @@ fn get_caller_identity(
     caller::get_caller_identity(&req, &snap.config, &snap.ring, now_secs())
 }
 
-/// Serves `router(server)` on `listener` until `shutdown` resolves.
+/// Serves `router(server)` over plain HTTP/1.1 on `listener` until `shutdown` resolves, then
+/// stops accepting and lets in-flight requests finish (at most the request timeout + 1 s).
+///
+/// Each connection must deliver a request's line and headers within
+/// [`Options::header_read_timeout`] (else it is closed: slowloris); the body is read inside
+/// the per-request deadline ([`Options::request_timeout`]). HTTP/2 (h2c) is not offered:
+/// hyper's header-read bound applies to HTTP/1 only. The peer address is passed to handlers
+/// as `ConnectInfo<SocketAddr>` (`aws:SourceIp`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     server: Arc<Server>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(server).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt as _;
+
+    let drain = server.options.request_timeout + Duration::from_secs(1);
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.options.header_read_timeout);
+    let app = router(server);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        //EXP let _ = tcp.set_nodelay(true);
+        let svc = app
+            .clone()
+            .map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
+        let conn = builder
+            .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(svc))
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish in time; closing");
+    }
+    Ok(())
 }

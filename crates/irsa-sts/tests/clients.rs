@@ -379,6 +379,163 @@ fn request_timeout_is_bounded() {
     assert!(raw.contains("<Code>ServiceUnavailable</Code>"));
 }
 
+/// Reads until the server closes the connection; the time that took (or `None` when it
+/// was still open after `limit`).
+fn time_to_close(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None;
+            }
+            Err(_) => return Some(started.elapsed()),
+        }
+    }
+}
+
+#[test]
+fn slow_headers_are_cut_off() {
+    let f = start(irsa_sts::Options {
+        header_read_timeout: Duration::from_millis(500),
+        max_concurrency: 1,
+        ..irsa_sts::Options::default()
+    });
+    // Half a request line, then silence (slowloris).
+    let mut half = TcpStream::connect(f.addr).unwrap();
+    half.write_all(b"POST / HT").unwrap();
+    // Headers started but never finished.
+    let mut partial = TcpStream::connect(f.addr).unwrap();
+    partial
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .unwrap();
+    for (name, s) in [
+        ("half request line", &mut half),
+        ("partial headers", &mut partial),
+    ] {
+        let closed = time_to_close(s, Duration::from_secs(5));
+        assert!(
+            closed.is_some_and(|d| d < Duration::from_secs(3)),
+            "{name}: connection still open after 5 s ({closed:?})"
+        );
+    }
+    // The server still answers (no permit was held by the stalled connections).
+    let r = http(f.addr, "POST", "/", "Action=GetCallerIdentity");
+    assert_eq!(r.code(), "MissingAuthenticationToken", "{}", r.body);
+}
+
+#[test]
+fn default_jwks_fetch_budget_fits_in_the_request_timeout() {
+    let o = irsa_sts::Options::default();
+    assert!(o.jwks_client.fetch_timeout < o.request_timeout);
+    assert_eq!(o.header_read_timeout, Duration::from_secs(10));
+}
+
+/// A local issuer on plain http (discovery + JWKS with `key()`) and an STS whose provider
+/// is that issuer (no `jwksFile`: keys through discovery). Returns the issuer and the STS
+/// load result (`Err` text when the configuration is refused).
+fn start_with_http_issuer(allow_http: bool) -> (String, Result<SocketAddr, String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let il = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let host = il.local_addr().unwrap().to_string();
+            let issuer = format!("http://{host}");
+            let jwks = Jwks {
+                keys: vec![key().public_jwk().unwrap()],
+            };
+            let state = irsa_oidc::IssuerState::new(&issuer, &jwks, 3600).unwrap();
+            tokio::spawn(irsa_oidc::serve(
+                il,
+                irsa_oidc::router(state),
+                None,
+                std::future::pending(),
+            ));
+            let yaml = config_yaml(ACCOUNT, READER)
+                .replace(ISS, &issuer)
+                .replace("    jwksFile: jwks.json\n", "")
+                .replace("oidc.example.test/id/ABC", &host);
+            std::fs::write(dir.path().join("master.key"), "11".repeat(32)).unwrap();
+            let mut options = irsa_sts::Options::default();
+            options.jwks_client.allow_insecure_http_issuer = allow_http;
+            let server = match irsa_sts::Server::new(&yaml, dir.path(), options) {
+                Ok(s) => s,
+                Err(e) => {
+                    tx.send((issuer, Err(e.to_string()))).unwrap();
+                    return;
+                }
+            };
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send((issuer, Ok(l.local_addr().unwrap()))).unwrap();
+            irsa_sts::serve(l, server, std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    rx.recv_timeout(Duration::from_secs(10)).unwrap()
+}
+
+#[test]
+fn http_issuer_needs_the_loud_option() {
+    let (issuer, refused) = start_with_http_issuer(false);
+    let e = refused.unwrap_err();
+    assert!(
+        e.contains("providers[0].issuer") && e.contains("--insecure-allow-http-issuer"),
+        "{e}"
+    );
+    let (issuer2, addr) = start_with_http_issuer(true);
+    assert_ne!(issuer, issuer2);
+    let addr = addr.unwrap();
+    let tok = token(json!({"iss": issuer2}));
+    let r = http(addr, "POST", "/", &assume_body(&tok, &[]));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<Provider>"), "{}", r.body);
+    assert!(
+        r.body.contains(&issuer2.replace("http://", "")),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn prepared_keys_are_built_once_per_jwks() {
+    let f = shared();
+    let jwks = Arc::new(Jwks {
+        keys: vec![key().public_jwk().unwrap()],
+    });
+    let a = f
+        .server
+        .prepared_keys("https://test.example/prepared", &jwks);
+    let b = f
+        .server
+        .prepared_keys("https://test.example/prepared", &jwks);
+    assert!(Arc::ptr_eq(&a, &b), "same JWKS: prepared once");
+    assert_eq!(a.jwks(), &*jwks);
+    let refetched = Arc::new((*jwks).clone());
+    let c = f
+        .server
+        .prepared_keys("https://test.example/prepared", &refetched);
+    assert!(!Arc::ptr_eq(&a, &c), "another fetch: prepared again");
+    let d = f
+        .server
+        .prepared_keys("https://test.example/prepared", &refetched);
+    assert!(Arc::ptr_eq(&c, &d));
+}
+
 #[test]
 fn reload_keeps_old_config_when_bad_and_applies_good() {
     let f = start(irsa_sts::Options::default());

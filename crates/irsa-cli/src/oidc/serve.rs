@@ -112,30 +112,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<u8> {
             state.jwks_path(),
             kids.join(", ")
         );
-        serve(listener, router(state), tls, shutdown_signal()).await?;
+        serve(listener, router(state), tls, async {
+            crate::common::stop_signal().await;
+        })
+        .await?;
         eprintln!("irsa: stopped");
         Ok(0)
     })
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }

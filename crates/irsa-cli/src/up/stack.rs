@@ -93,9 +93,9 @@ pub(crate) enum UpstreamMode {
 }
 
 /// The error code allowed requests get when no upstream is configured.
-pub(crate) const NO_UPSTREAM_CODE: &str = "UpstreamNotConfigured";
-/// Its message.
-pub(crate) const NO_UPSTREAM_MESSAGE: &str = "irsa: no DynamoDB upstream is configured: the request was allowed by policy but there is no table to send it to (start with --dynamodb-upstream URL)";
+pub(crate) const NO_UPSTREAM_CODE: &str = irsa_gateway::UPSTREAM_NOT_CONFIGURED;
+/// Added to its message: how to give one.
+const NO_UPSTREAM_HINT: &str = "start with --dynamodb-upstream URL";
 
 /// The running stack.
 pub(crate) struct Stack {
@@ -381,38 +381,6 @@ pub(crate) fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// The fake DynamoDB answering when no upstream is configured: `DescribeTable` (the
-/// gateway's key-schema lookup) says the table does not exist, so the gateway still decides
-/// by policy; every request it forwards gets [`NO_UPSTREAM_CODE`].
-fn no_upstream_router() -> axum::Router {
-    use axum::http::{HeaderMap, StatusCode, header};
-    async fn answer(headers: HeaderMap) -> (StatusCode, HeaderMap, String) {
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let (code, message) = if target.ends_with(".DescribeTable") {
-            (
-                "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
-                "Requested resource not found",
-            )
-        } else {
-            (NO_UPSTREAM_CODE, NO_UPSTREAM_MESSAGE)
-        };
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/x-amz-json-1.0"),
-        );
-        (
-            StatusCode::BAD_REQUEST,
-            h,
-            json!({"__type": code, "message": message}).to_string(),
-        )
-    }
-    axum::Router::new().fallback(answer)
-}
-
 fn upstream_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -509,7 +477,8 @@ impl Stack {
             fail_tx.clone(),
         ));
 
-        // 4. The gateway and its upstream (or the stand-in saying there is none).
+        // 4. The gateway and its upstream. Without one, the gateway answers allowed
+        //    requests `UpstreamNotConfigured` itself (and denies by policy as ever).
         let section =
             resolved
                 .gateway
@@ -522,9 +491,9 @@ impl Stack {
                     session_token: upstream_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
                     ..irsa_gateway::UpstreamSection::default()
                 });
-        let (section, upstream) = match section.url.clone() {
-            Some(url) => (
-                irsa_gateway::UpstreamSection {
+        let (gateway_upstream, upstream, upstream_credentials) = match section.url.clone() {
+            Some(url) => {
+                let section = irsa_gateway::UpstreamSection {
                     // DynamoDB Local and dynalite accept any credentials.
                     access_key_id: section.access_key_id.clone().or(Some("local".into())),
                     secret_access_key: if section.secret_access_key.is_none()
@@ -535,47 +504,27 @@ impl Stack {
                         section.secret_access_key.clone()
                     },
                     ..section
-                },
-                UpstreamMode::Url(url),
-            ),
-            None => {
-                let listener = bind("stand-in upstream", "127.0.0.1:0").await?;
-                let url = format!("http://{}", listener.local_addr()?);
-                let sd = shutdown();
-                tasks.push(spawn_server(
-                    "no-upstream",
-                    async move {
-                        axum::serve(listener, no_upstream_router())
-                            .with_graceful_shutdown(sd)
-                            .await
-                            .context("stand-in upstream")
-                    },
-                    watcher.clone(),
-                    fail_tx.clone(),
-                ));
+                };
+                let settings = section
+                    .settings(&config, &base_dir, Duration::from_secs(30))
+                    .context("gateway upstream")?;
+                let credentials = settings.credentials.clone();
                 (
-                    irsa_gateway::UpstreamSection {
-                        url: Some(url),
-                        access_key_id: Some("none".into()),
-                        secret_access_key: Some("none".into()),
-                        ..irsa_gateway::UpstreamSection::default()
-                    },
-                    UpstreamMode::None,
+                    Some(irsa_gateway::Upstream::new(settings).context("gateway upstream")?),
+                    UpstreamMode::Url(url),
+                    Some(credentials),
                 )
             }
-        };
-        let settings = section
-            .settings(&config, &base_dir, Duration::from_secs(30))
-            .context("gateway upstream")?;
-        let upstream_credentials = match upstream {
-            UpstreamMode::Url(_) => Some(settings.credentials.clone()),
-            UpstreamMode::None => None,
+            None => (None, UpstreamMode::None, None),
         };
         let ring = irsa_gateway::config::key_ring(&config, &base_dir).context("gateway")?;
         let gateway = irsa_gateway::Gateway::new(
             irsa_gateway::Snapshot::new(config.clone(), ring),
-            irsa_gateway::Upstream::new(settings).context("gateway upstream")?,
-            irsa_gateway::Options::default(),
+            gateway_upstream,
+            irsa_gateway::Options {
+                no_upstream_hint: Some(NO_UPSTREAM_HINT.to_owned()),
+                ..irsa_gateway::Options::default()
+            },
         );
         let gw_listener = bind("gateway", &spec.listen.gateway).await?;
         let gateway_url = format!("http://{}", host_of(gw_listener.local_addr()?));
