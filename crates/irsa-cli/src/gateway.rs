@@ -65,31 +65,13 @@ pub struct Args {
     log_format: String,
 }
 
-fn init_logging(format: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,irsa_gateway=info,irsa_cli=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
 fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// Runs the gateway until it is told to stop; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    init_logging(&args.log_format);
+    crate::common::init_logging(&args.log_format, "warn,irsa_gateway=info,irsa_cli=info");
     let overrides = irsa_gateway::UpstreamSection {
         url: args.upstream.clone(),
         region: args.upstream_region.clone(),
@@ -113,11 +95,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             "--insecure-allow-unsigned-payload: requests whose signature does not cover the body are accepted; a captured request can be replayed with another body for 15 minutes"
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::common::runtime()?;
     runtime.block_on(async move {
+        let mut stop = crate::common::Stop::install();
         let gateway = irsa_gateway::from_file(
             &args.config,
             overrides,
@@ -135,23 +115,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             args.config.clone(),
             Duration::from_secs(args.reload_interval_secs.max(1)),
         ));
-        let shutdown = async {
-            let ctrl_c = tokio::signal::ctrl_c();
-            #[cfg(unix)]
-            {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .ok();
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
-                }
-            }
-            #[cfg(not(unix))]
-            {
-                let _ = ctrl_c.await;
-            }
-            tracing::info!("shutting down");
+        let shutdown = async move {
+            let sig = stop.wait().await;
+            tracing::info!(signal = sig, "shutting down");
         };
         irsa_gateway::serve(listener, gateway, shutdown)
             .await

@@ -34,27 +34,9 @@ pub struct Args {
     log_format: String,
 }
 
-fn init_logging(format: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,irsa_sts=info,irsa=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
 /// Runs the server until it is told to stop; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    init_logging(&args.log_format);
+    crate::common::init_logging(&args.log_format, "warn,irsa_sts=info,irsa=info");
     let mut options = irsa_sts::Options {
         max_body_bytes: args.max_body_bytes,
         max_concurrency: args.max_concurrency.max(1),
@@ -62,11 +44,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         ..irsa_sts::Options::default()
     };
     options.jwks_client.allow_insecure_http_issuer = args.insecure_allow_http_issuer;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::common::runtime()?;
     runtime.block_on(async move {
+        let mut stop = crate::common::Stop::install();
         let server = irsa_sts::Server::from_file(&args.config, options)
             .with_context(|| format!("cannot load `{}`", args.config.display()))?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -79,23 +59,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             args.config.clone(),
             Duration::from_secs(args.reload_interval_secs.max(1)),
         ));
-        let shutdown = async {
-            let ctrl_c = tokio::signal::ctrl_c();
-            #[cfg(unix)]
-            {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .ok();
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
-                }
-            }
-            #[cfg(not(unix))]
-            {
-                let _ = ctrl_c.await;
-            }
-            tracing::info!("shutting down");
+        let shutdown = async move {
+            let sig = stop.wait().await;
+            tracing::info!(signal = sig, "shutting down");
         };
         irsa_sts::serve(listener, server, shutdown)
             .await

@@ -2,7 +2,9 @@
 //! Run with scripts/bench-jose.sh (which also runs `openssl speed` in the same run).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use irsa_jose::{Jwks, SigningKey, Validation, base64url_decode, verify};
+use irsa_jose::{
+    Jwks, PreparedJwks, SigningKey, Validation, base64url_decode, verify, verify_prepared,
+};
 use serde_json::json;
 use std::hint::black_box;
 
@@ -37,6 +39,11 @@ fn bench(c: &mut Criterion) {
         verify(&token, &jwks, &v).unwrap();
         g.bench_function(format!("verify/{name}"), |b| {
             b.iter(|| verify(black_box(&token), &jwks, &v).unwrap())
+        });
+        // Keys prepared once (as irsa sts does per JWKS fetch).
+        let prepared = PreparedJwks::new(&jwks);
+        g.bench_function(format!("verify_prepared/{name}"), |b| {
+            b.iter(|| verify_prepared(black_box(&token), &prepared, &v).unwrap())
         });
 
         // The raw signature check alone, on the same bytes, key pre-parsed.

@@ -85,6 +85,9 @@ pub struct Snapshot {
     ring: KeyRing,
 }
 
+/// A JWKS as a key source handed it out, and its keys prepared for verification.
+type PreparedEntry = (Arc<Jwks>, Arc<PreparedJwks>);
+
 /// The server's shared state: the current snapshot (swapped on reload) and the limits.
 pub struct Server {
     current: RwLock<Arc<Snapshot>>,
@@ -95,7 +98,7 @@ pub struct Server {
     clients: Mutex<HashMap<Option<Vec<u8>>, Arc<JwksClient>>>,
     /// Per issuer: the last JWKS seen and its keys prepared for verification, rebuilt only
     /// when the key source hands out another JWKS (a new fetch).
-    prepared: Mutex<HashMap<String, (Arc<Jwks>, Arc<PreparedJwks>)>>,
+    prepared: Mutex<HashMap<String, PreparedEntry>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -524,7 +527,7 @@ pub async fn serve(
                 }
             },
         };
-        //EXP let _ = tcp.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
         let svc = app
             .clone()
             .map_request(move |mut req: http::Request<hyper::body::Incoming>| {
