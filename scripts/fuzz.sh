@@ -7,7 +7,8 @@
 # Each target first replays its committed regression inputs (fuzz/regressions/<target>/),
 # then fuzzes starting from fuzz/seeds/<target>/ into the working corpus fuzz/corpus/<target>/
 # (gitignored; it grows across runs). Crashes land in fuzz/artifacts/<target>/.
-# Env: FUZZ_NICE (niceness, default 10), FUZZ_JOBS (libFuzzer -jobs, default 1),
+# Env: FUZZ_NICE (niceness, default 10), FUZZ_JOBS (parallel libFuzzer jobs, default 1;
+#      >1 writes fuzz-N.log files into fuzz/),
 #      FUZZ_ARGS (extra libFuzzer flags).
 # Exit status: 0 when no target crashed, 1 otherwise (summary table at the end).
 set -euo pipefail
@@ -60,9 +61,12 @@ for t in "${targets[@]}"; do
   dirs=("corpus/$t")
   [ -d "seeds/$t" ] && dirs+=("seeds/$t")
   [ -d "regressions/$t" ] && dirs+=("regressions/$t")
+  # -jobs makes libFuzzer write fuzz-N.log into the working directory: only with FUZZ_JOBS.
+  jobs=()
+  [ "${FUZZ_JOBS:-1}" -gt 1 ] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
   # shellcheck disable=SC2086
   if ! nice -n "$nice_level" cargo +nightly fuzz run "$t" "${dirs[@]}" -- \
-    -max_total_time="$seconds" -timeout=25 -print_final_stats=1 -jobs="${FUZZ_JOBS:-1}" \
+    -max_total_time="$seconds" -timeout=25 -print_final_stats=1 "${jobs[@]}" \
     ${FUZZ_ARGS:-} >"$logdir/$t.log" 2>&1; then
     status="CRASH (see fuzz/target/logs/$t.log and fuzz/artifacts/$t/)"
     failed=1
