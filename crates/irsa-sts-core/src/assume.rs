@@ -14,8 +14,15 @@ use std::collections::BTreeMap;
 
 /// The default session length when `DurationSeconds` is absent.
 pub const DEFAULT_DURATION_SECS: u32 = 3600;
-/// Session policy plus policy ARNs are packed into this many characters at most.
+/// Session policy, policy ARNs and session tags are packed into this many bytes at most
+/// (`PackedPolicySize` is the percentage of it used; see the crate README for the formula).
 pub const PACKED_POLICY_LIMIT: usize = 2048;
+/// At most this many session tags (AWS's quota).
+pub const MAX_SESSION_TAGS: usize = 50;
+/// Longest session tag key, in characters.
+pub const MAX_TAG_KEY_CHARS: usize = 128;
+/// Longest session tag value, in characters.
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
 /// The claim carrying session tags.
 pub const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 /// The claim carrying a source identity.
@@ -66,23 +73,33 @@ pub fn session_policies(
             }
         }
     }
-    let packed_size = if policy.is_none() && managed.is_empty() {
-        None
-    } else {
-        let compact = policy.as_ref().map_or(0, |p| p.compact_len());
-        let arns: usize = req.policy_arns.iter().map(String::len).sum();
-        let used = compact + arns;
-        let percent = u32::try_from((used * 100).div_ceil(PACKED_POLICY_LIMIT)).unwrap_or(u32::MAX);
+    let mut session = SessionPolicies {
+        policy,
+        managed,
+        packed_size: None,
+    };
+    if session.policy.is_some() || !session.managed.is_empty() {
+        let percent = packed_percent(session.packed_len());
         if percent > 100 {
             return Err(StsError::PackedPolicyTooLarge { percent });
         }
-        Some(percent)
-    };
-    Ok(SessionPolicies {
-        policy,
-        managed,
-        packed_size,
-    })
+        session.packed_size = Some(percent);
+    }
+    Ok(session)
+}
+
+impl SessionPolicies {
+    /// Bytes the session policies take in the packed size: the compact policy plus the ARNs.
+    pub fn packed_len(&self) -> usize {
+        let compact = self.policy.as_ref().map_or(0, ValidPolicy::compact_len);
+        let arns: usize = self.managed.iter().map(|m| m.arn.len()).sum();
+        compact.saturating_add(arns)
+    }
+}
+
+/// `used` bytes as a percentage of [`PACKED_POLICY_LIMIT`], rounded up.
+fn packed_percent(used: usize) -> u32 {
+    u32::try_from(used.saturating_mul(100).div_ceil(PACKED_POLICY_LIMIT)).unwrap_or(u32::MAX)
 }
 
 /// Step 1: the provider registered for the token's `iss` (an unverified peek).
@@ -161,6 +178,22 @@ pub struct SessionTags {
     pub transitive_tag_keys: Vec<String>,
 }
 
+impl SessionTags {
+    /// Bytes the tags take in the packed size: every key and value, plus every transitive
+    /// tag key again.
+    pub fn packed_len(&self) -> usize {
+        let tags = self
+            .principal_tags
+            .iter()
+            .fold(0usize, |n, (k, v)| n.saturating_add(k.len() + v.len()));
+        let transitive = self
+            .transitive_tag_keys
+            .iter()
+            .fold(0usize, |n, k| n.saturating_add(k.len()));
+        tags.saturating_add(transitive)
+    }
+}
+
 fn invalid_token(msg: &str) -> StsError {
     StsError::InvalidIdentityToken(msg.to_owned())
 }
@@ -184,14 +217,18 @@ fn session_tags(claims: &serde_json::Map<String, Value>) -> Result<Option<Sessio
                     .to_owned(),
                 _ => return Err(bad()),
             };
-            if k.is_empty() || k.len() > 128 || value.len() > 256 || k.starts_with("aws:") {
+            if k.is_empty()
+                || k.chars().count() > MAX_TAG_KEY_CHARS
+                || value.chars().count() > MAX_TAG_VALUE_CHARS
+                || k.starts_with("aws:")
+            {
                 return Err(bad());
             }
             tags.principal_tags.insert(k.clone(), value);
+            if tags.principal_tags.len() > MAX_SESSION_TAGS {
+                return Err(bad());
+            }
         }
-    }
-    if tags.principal_tags.len() > 50 {
-        return Err(bad());
     }
     if let Some(t) = obj.get("transitive_tag_keys") {
         for k in t.as_array().ok_or_else(bad)? {
@@ -378,7 +415,22 @@ pub fn assume_prepared(
             "Not authorized to perform sts:SetSourceIdentity".into(),
         ));
     }
-    // 8. DurationSeconds within the role's maximum.
+    // 8. Session policies, policy ARNs and session tags together within the packed size
+    //    (the policies alone were checked in step 0).
+    let tag_bytes = tags.as_ref().map_or(0, SessionTags::packed_len);
+    let has_tags = tags
+        .as_ref()
+        .is_some_and(|t| !t.principal_tags.is_empty() || !t.transitive_tag_keys.is_empty());
+    let packed_size = if has_tags {
+        let percent = packed_percent(session.packed_len().saturating_add(tag_bytes));
+        if percent > 100 {
+            return Err(StsError::PackedTagsTooLarge { percent });
+        }
+        Some(percent)
+    } else {
+        session.packed_size
+    };
+    // 9. DurationSeconds within the role's maximum.
     let duration = req.duration_seconds.unwrap_or(DEFAULT_DURATION_SECS);
     if duration > role.max_session_duration {
         return Err(StsError::Validation(
@@ -386,7 +438,8 @@ pub fn assume_prepared(
                 .into(),
         ));
     }
-    // 9. Seal the session.
+    // 10. Seal the session. A session too large for a token `credentials::open` accepts
+    //     (e.g. a huge `sub`) is refused as AWS refuses a session it cannot pack.
     let expires_at = ctx.now.saturating_add(i64::from(duration));
     let (tags, transitive_tag_keys) = match tags {
         Some(t) => (
@@ -413,8 +466,21 @@ pub fn assume_prepared(
         tags,
         transitive_tag_keys,
     };
-    let credentials =
-        credentials::issue(keyring, &claims, rng).map_err(|_| StsError::InternalFailure)?;
+    let credentials = credentials::issue(keyring, &claims, rng).map_err(|e| match e {
+        credentials::CredError::TokenTooLarge { len } => {
+            let percent = u32::try_from(
+                len.saturating_mul(100)
+                    .div_ceil(credentials::MAX_SESSION_TOKEN_LEN),
+            )
+            .unwrap_or(u32::MAX);
+            if has_tags {
+                StsError::PackedTagsTooLarge { percent }
+            } else {
+                StsError::PackedPolicyTooLarge { percent }
+            }
+        }
+        _ => StsError::InternalFailure,
+    })?;
     Ok(AssumeRoleWithWebIdentityResult {
         credentials,
         subject_from_web_identity_token: token.sub,
@@ -422,7 +488,7 @@ pub fn assume_prepared(
             arn: config.assumed_role_arn(&role.name, &req.role_session_name),
             assumed_role_id: format!("{}:{}", role.role_id, req.role_session_name),
         },
-        packed_policy_size: session.packed_size,
+        packed_policy_size: packed_size,
         provider: provider.arn.clone(),
         audience: token.audience,
         source_identity,
@@ -761,6 +827,190 @@ policies:
             prepare(&other, &config).unwrap_err().code(),
             "InvalidIdentityToken"
         );
+    }
+
+    fn run_tagging(
+        req: &AssumeRoleWithWebIdentityRequest,
+    ) -> Result<AssumeRoleWithWebIdentityResult, StsError> {
+        let text = CONFIG.replace(
+            "Action: [sts:AssumeRoleWithWebIdentity]",
+            "Action: [sts:AssumeRoleWithWebIdentity, sts:TagSession]",
+        );
+        assert_ne!(text, CONFIG);
+        let config = Config::from_yaml(&text).unwrap();
+        let ctx = RequestContext {
+            now: NOW,
+            source_ip: None,
+            secure_transport: true,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        assume_role_with_web_identity(req, &config, &jwks(), &ring(), &ctx, &mut rng)
+    }
+
+    const TAGGED: &str = "arn:aws:iam::111122223333:role/tagged";
+
+    fn with_tags(tags: &Map<String, Value>, transitive: &[&str]) -> String {
+        let mut c = claims(READER);
+        c.insert(
+            TAGS_CLAIM.into(),
+            json!({"principal_tags": tags, "transitive_tag_keys": transitive}),
+        );
+        token(&c)
+    }
+
+    /// `n` tags with maximum-size keys and values.
+    fn big_tags(n: usize) -> Map<String, Value> {
+        (0..n)
+            .map(|i| {
+                let key = format!("{i:03}{}", "k".repeat(MAX_TAG_KEY_CHARS - 3));
+                (key, json!(["v".repeat(MAX_TAG_VALUE_CHARS)]))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn many_large_tags_are_packed_policy_too_large() {
+        // 30 maximum-size tags: the web identity token stays under its 20,000 limit.
+        let t = with_tags(&big_tags(30), &[]);
+        assert!(t.len() < 20_000, "{}", t.len());
+        let e = run_tagging(&request(&t, TAGGED, &[])).unwrap_err();
+        assert_eq!(e.code(), "PackedPolicyTooLarge");
+        assert_eq!(e.status(), 400);
+        let used = 30 * (MAX_TAG_KEY_CHARS + MAX_TAG_VALUE_CHARS);
+        let percent = (used * 100).div_ceil(PACKED_POLICY_LIMIT);
+        assert_eq!(
+            e.message(),
+            format!("Packed size of session tags consumes {percent}% of allotted space.")
+        );
+        // Tags that fit on their own fail together with a session policy.
+        let p = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{}"}}]}}"#,
+            "b".repeat(900)
+        );
+        let t = with_tags(&big_tags(3), &[]);
+        assert!(run_tagging(&request(&t, TAGGED, &[])).is_ok());
+        assert!(run_tagging(&request(&t, TAGGED, &[("Policy", &p)])).is_err());
+        let (code, _) = code_and_message(run_tagging(&request(&t, TAGGED, &[("Policy", &p)])));
+        assert_eq!(code, "PackedPolicyTooLarge");
+        // Transitive tag keys count again.
+        let tags = big_tags(5);
+        let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
+        assert!(run_tagging(&request(&with_tags(&tags, &[]), TAGGED, &[])).is_ok());
+        let (code, _) =
+            code_and_message(run_tagging(&request(&with_tags(&tags, &keys), TAGGED, &[])));
+        assert_eq!(code, "PackedPolicyTooLarge");
+    }
+
+    #[test]
+    fn normal_tags_work_and_count_in_packed_size() {
+        let mut tags = Map::new();
+        tags.insert("team".into(), json!(["platform"]));
+        tags.insert("env".into(), json!("dev"));
+        let r = run_tagging(&request(&with_tags(&tags, &["team"]), TAGGED, &[])).unwrap();
+        // "team"+"platform" + "env"+"dev" + "team" again = 22 bytes of 2048 → 2%.
+        assert_eq!(r.packed_policy_size, Some(2));
+        let opened = credentials::open(
+            &ring(),
+            &r.credentials.session_token,
+            &r.credentials.access_key_id,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(opened.claims.tags.len(), 2);
+        assert_eq!(opened.claims.transitive_tag_keys, ["team"]);
+        // With a session policy the two add up.
+        let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+        let alone = run_tagging(&request(&token(&claims(READER)), TAGGED, &[("Policy", p)]))
+            .unwrap()
+            .packed_policy_size
+            .unwrap();
+        let compact = p.len();
+        assert_eq!(
+            alone as usize,
+            (compact * 100).div_ceil(PACKED_POLICY_LIMIT)
+        );
+        let both = run_tagging(&request(
+            &with_tags(&tags, &["team"]),
+            TAGGED,
+            &[("Policy", p)],
+        ))
+        .unwrap()
+        .packed_policy_size
+        .unwrap();
+        assert_eq!(
+            both as usize,
+            ((compact + 22) * 100).div_ceil(PACKED_POLICY_LIMIT)
+        );
+        // Just under the limit still works: 5 maximum-size tags = 1920 bytes → 94%.
+        let r = run_tagging(&request(&with_tags(&big_tags(5), &[]), TAGGED, &[])).unwrap();
+        assert_eq!(r.packed_policy_size, Some(94));
+    }
+
+    #[test]
+    fn tag_limits() {
+        let ok =
+            |tags: &Map<String, Value>| run_tagging(&request(&with_tags(tags, &[]), TAGGED, &[]));
+        let small = |n: usize| -> Map<String, Value> {
+            (0..n).map(|i| (format!("k{i}"), json!("v"))).collect()
+        };
+        assert!(ok(&small(MAX_SESSION_TAGS)).is_ok());
+        assert_eq!(
+            ok(&small(MAX_SESSION_TAGS + 1)).unwrap_err().code(),
+            "InvalidIdentityToken"
+        );
+        let mut t = Map::new();
+        t.insert(
+            "k".repeat(MAX_TAG_KEY_CHARS),
+            json!("v".repeat(MAX_TAG_VALUE_CHARS)),
+        );
+        assert!(ok(&t).is_ok());
+        // Limits count characters, not bytes.
+        let mut t = Map::new();
+        t.insert(
+            "é".repeat(MAX_TAG_KEY_CHARS),
+            json!("ü".repeat(MAX_TAG_VALUE_CHARS)),
+        );
+        assert!(ok(&t).is_ok());
+        for (k, v) in [
+            ("k".repeat(MAX_TAG_KEY_CHARS + 1), "v".to_owned()),
+            ("k".to_owned(), "v".repeat(MAX_TAG_VALUE_CHARS + 1)),
+        ] {
+            let mut t = Map::new();
+            t.insert(k, json!(v));
+            assert_eq!(ok(&t).unwrap_err().code(), "InvalidIdentityToken");
+        }
+    }
+
+    #[test]
+    fn a_session_too_large_for_a_token_is_refused_not_issued() {
+        // Within the packed size, but a huge `sub` would make a session token that
+        // `credentials::open` rejects: PackedPolicyTooLarge, no credentials.
+        let mut c = claims(&"s".repeat(13_000));
+        c.insert(TAGS_CLAIM.into(), json!({"principal_tags": {"team": "a"}}));
+        let t = token(&c);
+        assert!(t.len() < 20_000, "{}", t.len());
+        let e = run_tagging(&request(&t, TAGGED, &[])).unwrap_err();
+        assert_eq!(e.code(), "PackedPolicyTooLarge");
+        assert_eq!(e.status(), 400);
+        let c = claims(&"s".repeat(13_000));
+        let e = run_tagging(&request(&token(&c), TAGGED, &[])).unwrap_err();
+        assert_eq!(e.code(), "PackedPolicyTooLarge");
+        assert!(
+            e.message().starts_with("Packed policy consumes 1"),
+            "{}",
+            e.message()
+        );
+        // A large but fitting `sub` still works and its token opens.
+        let c = claims(&"s".repeat(8_000));
+        let r = run_tagging(&request(&token(&c), TAGGED, &[])).unwrap();
+        assert!(r.credentials.session_token.len() <= credentials::MAX_SESSION_TOKEN_LEN);
+        credentials::open(
+            &ring(),
+            &r.credentials.session_token,
+            &r.credentials.access_key_id,
+            NOW,
+        )
+        .unwrap();
     }
 
     #[test]

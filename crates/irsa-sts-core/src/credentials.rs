@@ -51,7 +51,9 @@ pub const ACCESS_KEY_ID_LEN: usize = 20;
 pub const SECRET_ACCESS_KEY_LEN: usize = 40;
 /// Prefix of temporary (STS) access key ids.
 pub const ACCESS_KEY_ID_PREFIX: &str = "ASIA";
-/// Longest session token [`open`] looks at, in characters.
+/// Longest session token, in characters: [`issue`] never produces a longer one and
+/// [`open`] rejects longer ones as malformed (one limit for both, so every issued token
+/// opens).
 pub const MAX_SESSION_TOKEN_LEN: usize = 16 * 1024;
 
 const TOKEN_VERSION: u8 = 1;
@@ -80,6 +82,13 @@ pub enum CredError {
     /// Claims that cannot be issued (expiry not after issue time).
     #[error("invalid session claims: {0}")]
     InvalidClaims(&'static str),
+    /// The sealed session token would be longer than [`MAX_SESSION_TOKEN_LEN`], so
+    /// [`open`] would reject it: nothing is issued.
+    #[error("session token would be {len} characters, over the limit of {MAX_SESSION_TOKEN_LEN}")]
+    TokenTooLarge {
+        /// Length the encoded token would have.
+        len: usize,
+    },
     /// The session token is not one of ours: bad base64, length or version.
     #[error("session token is malformed")]
     MalformedToken,
@@ -421,8 +430,16 @@ pub fn is_access_key_id(s: &str) -> bool {
             .all(|b| BASE32_ALPHABET.contains(&b))
 }
 
+/// Length of the encoded session token that seals `claims_json_len` bytes of claims
+/// JSON: header, ciphertext and tag, in standard base64 with padding.
+pub const fn sealed_token_len(claims_json_len: usize) -> usize {
+    (HEADER_LEN + claims_json_len + TAG_LEN).div_ceil(3) * 4
+}
+
 /// Issues credentials for `claims`: a fresh access key id, its derived secret,
-/// and a session token sealed with the ring's active key.
+/// and a session token sealed with the ring's active key. Fails with
+/// [`CredError::TokenTooLarge`] rather than issue a token longer than
+/// [`MAX_SESSION_TOKEN_LEN`], which [`open`] would reject.
 pub fn issue(
     ring: &KeyRing,
     claims: &SessionClaims,
@@ -432,6 +449,12 @@ pub fn issue(
         return Err(CredError::InvalidClaims(
             "expires_at must be after issued_at",
         ));
+    }
+    let mut sealed = serde_json::to_vec(claims)
+        .map_err(|_| CredError::InvalidClaims("claims cannot be serialized"))?;
+    let len = sealed_token_len(sealed.len());
+    if len > MAX_SESSION_TOKEN_LEN {
+        return Err(CredError::TokenTooLarge { len });
     }
     let key = ring.active();
     let access_key_id = generate_access_key_id(rng);
@@ -444,8 +467,6 @@ pub fn issue(
     token.extend_from_slice(access_key_id.as_bytes());
     token.extend_from_slice(&nonce);
 
-    let mut sealed = serde_json::to_vec(claims)
-        .map_err(|_| CredError::InvalidClaims("claims cannot be serialized"))?;
     let aad = token.get(..AAD_LEN).ok_or(CredError::MalformedToken)?;
     key.seal_key()?
         .seal_in_place_append_tag(
@@ -455,11 +476,18 @@ pub fn issue(
         )
         .map_err(|_| CredError::InvalidClaims("claims cannot be sealed"))?;
     token.extend_from_slice(&sealed);
+    let session_token = STANDARD.encode(&token);
+    // `sealed_token_len` is exact; this guards the invariant `open` relies on.
+    if session_token.len() > MAX_SESSION_TOKEN_LEN {
+        return Err(CredError::TokenTooLarge {
+            len: session_token.len(),
+        });
+    }
 
     Ok(Credentials {
         secret_access_key: key.secret_for(&access_key_id),
         access_key_id,
-        session_token: STANDARD.encode(&token),
+        session_token,
         expiration: claims.expires_at,
     })
 }
@@ -724,6 +752,53 @@ mod tests {
         bytes[9..29].copy_from_slice(other.as_bytes());
         let err = open(&ring, &STANDARD.encode(&bytes), other, NOW).unwrap_err();
         assert_eq!(err, CredError::TamperedToken);
+    }
+
+    /// Claims whose JSON is exactly `n` bytes, padded through the subject.
+    fn claims_of_json_len(n: usize) -> SessionClaims {
+        let mut c = claims();
+        c.subject.clear();
+        let base = serde_json::to_vec(&c).unwrap().len();
+        c.subject = "s".repeat(n - base);
+        assert_eq!(serde_json::to_vec(&c).unwrap().len(), n);
+        c
+    }
+
+    #[test]
+    fn issue_never_produces_a_token_open_rejects() {
+        let ring = KeyRing::single(key(1));
+        // The largest claims that fit: the token is exactly at the limit and opens.
+        let fit = (MAX_SESSION_TOKEN_LEN / 4) * 3 - HEADER_LEN - TAG_LEN;
+        assert_eq!(sealed_token_len(fit), MAX_SESSION_TOKEN_LEN);
+        let c = claims_of_json_len(fit);
+        let creds = issue(&ring, &c, &mut rng()).unwrap();
+        assert_eq!(creds.session_token.len(), MAX_SESSION_TOKEN_LEN);
+        let opened = open(&ring, &creds.session_token, &creds.access_key_id, NOW).unwrap();
+        assert_eq!(opened.claims, c);
+        // One byte more: an error, not a token `open` would call malformed.
+        for n in [fit + 1, fit + 3, 3 * MAX_SESSION_TOKEN_LEN] {
+            let err = issue(&ring, &claims_of_json_len(n), &mut rng()).unwrap_err();
+            assert_eq!(
+                err,
+                CredError::TokenTooLarge {
+                    len: sealed_token_len(n)
+                }
+            );
+            assert!(sealed_token_len(n) > MAX_SESSION_TOKEN_LEN);
+            assert_eq!(err.aws_code(), "InvalidClientTokenId");
+        }
+    }
+
+    #[test]
+    fn sealed_token_len_is_exact() {
+        let ring = KeyRing::single(key(1));
+        for n in 0..6 {
+            let mut c = claims();
+            c.subject.push_str(&"x".repeat(n));
+            let json = serde_json::to_vec(&c).unwrap().len();
+            let creds = issue(&ring, &c, &mut rng()).unwrap();
+            assert_eq!(creds.session_token.len(), sealed_token_len(json));
+        }
     }
 
     #[test]

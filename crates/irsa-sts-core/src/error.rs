@@ -110,6 +110,14 @@ pub enum StsError {
         /// How much of the allowed size the packed policies take.
         percent: u32,
     },
+    /// `PackedPolicyTooLarge` (400) when session tags push the packed size (session
+    /// policies, policy ARNs and tags together) over the limit. Wording from AWS's knowledge
+    /// center article "iam-role-aws-sts-error".
+    #[error("Packed size of session tags consumes {percent}% of allotted space.")]
+    PackedTagsTooLarge {
+        /// How much of the allowed size the policies and tags take together.
+        percent: u32,
+    },
     /// `AccessDenied` (403).
     #[error("{0}")]
     AccessDenied(String),
@@ -161,7 +169,9 @@ impl StsError {
             StsError::IdpCommunicationError(_) => "IDPCommunicationError",
             StsError::IdpRejectedClaim(_) => "IDPRejectedClaim",
             StsError::MalformedPolicyDocument(_) => "MalformedPolicyDocument",
-            StsError::PackedPolicyTooLarge { .. } => "PackedPolicyTooLarge",
+            StsError::PackedPolicyTooLarge { .. } | StsError::PackedTagsTooLarge { .. } => {
+                "PackedPolicyTooLarge"
+            }
             StsError::AccessDenied(_) => "AccessDenied",
             StsError::MissingAuthenticationToken => "MissingAuthenticationToken",
             StsError::IncompleteSignature(_) => "IncompleteSignature",
