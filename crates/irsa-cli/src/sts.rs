@@ -54,10 +54,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .with_context(|| format!("cannot listen on `{}`", args.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(listen = %addr, config = %args.config.display(), "irsa sts listening");
-        tokio::spawn(irsa_sts::watch_config(
-            server.clone(),
+        let watched = server.clone();
+        tokio::spawn(crate::common::watch_file(
             args.config.clone(),
             Duration::from_secs(args.reload_interval_secs.max(1)),
+            move |p| watched.reload(p),
         ));
         let shutdown = async move {
             let sig = stop.wait().await;

@@ -18,7 +18,7 @@ pub mod upstream;
 
 pub use config::{GatewaySection, LoadError, UpstreamSection};
 pub use error::UPSTREAM_NOT_CONFIGURED;
-pub use server::{Gateway, Options, Snapshot, router, serve, watch_config};
+pub use server::{Gateway, Options, Snapshot, router, serve};
 pub use upstream::{Upstream, UpstreamCredentials, UpstreamError, UpstreamSettings};
 
 use std::path::Path;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -299,32 +299,6 @@ impl Gateway {
             }
         }
         Ok(out)
-    }
-}
-
-/// Polls `path` every `interval` and reloads on change. A bad file keeps the old
-/// configuration and logs why. Runs forever.
-pub async fn watch_config(gateway: Arc<Gateway>, path: PathBuf, interval: Duration) {
-    let fingerprint = |p: &Path| -> Option<(SystemTime, u64, Vec<u8>)> {
-        let m = std::fs::metadata(p).ok()?;
-        Some((m.modified().ok()?, m.len(), std::fs::read(p).ok()?))
-    };
-    let mut last = fingerprint(&path);
-    loop {
-        tokio::time::sleep(interval).await;
-        let now = fingerprint(&path);
-        if now.is_none() || now == last {
-            continue;
-        }
-        last = now;
-        match gateway.reload(&path) {
-            Ok(()) => tracing::info!(path = %path.display(), "configuration reloaded"),
-            Err(e) => tracing::error!(
-                path = %path.display(),
-                error = %e,
-                "configuration not reloaded; keeping the previous one"
-            ),
-        }
     }
 }
 

@@ -261,32 +261,6 @@ fn base_dir(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("."))
 }
 
-/// Polls `path` (modification time, size and contents) every `interval` and reloads on
-/// change. A bad file keeps the old configuration and logs why. Runs forever.
-pub async fn watch_config(server: Arc<Server>, path: PathBuf, interval: Duration) {
-    let fingerprint = |p: &Path| -> Option<(SystemTime, u64, Vec<u8>)> {
-        let m = std::fs::metadata(p).ok()?;
-        Some((m.modified().ok()?, m.len(), std::fs::read(p).ok()?))
-    };
-    let mut last = fingerprint(&path);
-    loop {
-        tokio::time::sleep(interval).await;
-        let now = fingerprint(&path);
-        if now.is_none() || now == last {
-            continue;
-        }
-        last = now;
-        match server.reload(&path) {
-            Ok(()) => tracing::info!(path = %path.display(), "configuration reloaded"),
-            Err(e) => tracing::error!(
-                path = %path.display(),
-                error = %e,
-                "configuration not reloaded; keeping the previous one"
-            ),
-        }
-    }
-}
-
 /// The STS routes: `POST /` and `GET /` (query string) for every action.
 pub fn router(server: Arc<Server>) -> Router {
     Router::new().fallback(handle).with_state(server)
