@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use irsa_sts_core::config::{Config, ConfigError};
-use irsa_sts_core::credentials::{KeyRing, MasterKey};
+use irsa_sts_core::credentials::KeyRing;
 use serde::Deserialize;
 
 use crate::upstream::{UpstreamCredentials, UpstreamSettings};
@@ -200,22 +200,18 @@ pub fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
 /// relative to `base_dir`. The gateway needs them: it opens the session tokens `irsa sts`
 /// sealed with them.
 pub fn key_ring(config: &Config, base_dir: &Path) -> Result<KeyRing, LoadError> {
-    let mut masters = Vec::new();
-    for (i, f) in config.signing_keys.iter().enumerate() {
-        let bytes = read(&base_dir.join(f))?;
-        masters.push(
-            MasterKey::from_file_contents(&bytes)
-                .map_err(|e| field_err(format!("signingKeys[{i}].file"), e.to_string()))?,
-        );
-    }
-    let mut it = masters.into_iter();
-    let Some(active) = it.next() else {
+    if config.signing_keys.is_empty() {
         return Err(field_err(
             "signingKeys",
             "the gateway needs the signing key files of `irsa sts` to open session tokens",
         ));
-    };
-    KeyRing::new(active, it.collect()).map_err(|e| field_err("signingKeys", e.to_string()))
+    }
+    let contents = config
+        .signing_keys
+        .iter()
+        .map(|f| read(&base_dir.join(f)))
+        .collect::<Result<Vec<_>, _>>()?;
+    KeyRing::from_key_files(&contents).map_err(|e| field_err(e.field, e.reason))
 }
 
 /// The directory relative file names resolve against.
@@ -229,6 +225,7 @@ pub fn base_dir(path: &Path) -> &Path {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use irsa_sts_core::credentials::MasterKey;
 
     const BASE: &str = "account: \"111122223333\"\nregion: us-east-1\nsigningKeys:\n  - file: k\n";
 

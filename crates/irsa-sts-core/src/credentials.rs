@@ -271,6 +271,16 @@ impl MasterKey {
     }
 }
 
+/// A configuration's signing keys that do not make a key ring.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct KeyFileError {
+    /// The configuration entry at fault (`signingKeys[1].file`).
+    pub field: String,
+    /// Why.
+    pub reason: String,
+}
+
 /// The master keys a replica knows: the active one seals new tokens; all of
 /// them open tokens.
 #[derive(Debug, Clone)]
@@ -291,6 +301,32 @@ impl KeyRing {
             seen.push(key.id);
         }
         Ok(Self { active, others })
+    }
+
+    /// The ring named by a configuration's `signingKeys`, from the contents of its key
+    /// files in order (the first signs; all open). An error names the entry at fault as
+    /// `signingKeys[i].file` or `signingKeys`.
+    pub fn from_key_files(contents: &[Vec<u8>]) -> Result<Self, KeyFileError> {
+        let mut masters = Vec::with_capacity(contents.len());
+        for (i, bytes) in contents.iter().enumerate() {
+            masters.push(
+                MasterKey::from_file_contents(bytes).map_err(|e| KeyFileError {
+                    field: format!("signingKeys[{i}].file"),
+                    reason: e.to_string(),
+                })?,
+            );
+        }
+        let mut it = masters.into_iter();
+        let Some(active) = it.next() else {
+            return Err(KeyFileError {
+                field: "signingKeys".into(),
+                reason: "no signing key is configured".into(),
+            });
+        };
+        Self::new(active, it.collect()).map_err(|e| KeyFileError {
+            field: "signingKeys".into(),
+            reason: e.to_string(),
+        })
     }
 
     /// A ring of one key.
@@ -570,6 +606,26 @@ pub fn secret_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_ring_from_key_files_names_the_entry_at_fault() {
+        let a = "11".repeat(32).into_bytes();
+        let b = "22".repeat(32).into_bytes();
+        let ring = KeyRing::from_key_files(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(
+            ring.active().id(),
+            MasterKey::from_file_contents(&a).unwrap().id()
+        );
+        assert_eq!(ring.keys().count(), 2);
+        let e = KeyRing::from_key_files(&[a.clone(), b"short".to_vec()]).unwrap_err();
+        assert_eq!(e.field, "signingKeys[1].file");
+        assert_eq!(
+            KeyRing::from_key_files(&[]).unwrap_err().field,
+            "signingKeys"
+        );
+        let e = KeyRing::from_key_files(&[a.clone(), a]).unwrap_err();
+        assert_eq!(e.field, "signingKeys", "{e}");
+    }
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 

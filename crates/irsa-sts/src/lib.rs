@@ -223,26 +223,14 @@ impl Server {
         let ring = if config.signing_keys.is_empty() {
             KeyRing::single(self.generated.clone())
         } else {
-            let mut masters = Vec::new();
-            for (i, f) in config.signing_keys.iter().enumerate() {
-                let bytes = read(&base_dir.join(f))?;
-                masters.push(MasterKey::from_file_contents(&bytes).map_err(|e| {
-                    LoadError::File {
-                        field: format!("signingKeys[{i}].file"),
-                        reason: e.to_string(),
-                    }
-                })?);
-            }
-            let mut it = masters.into_iter();
-            let Some(active) = it.next() else {
-                return Err(LoadError::File {
-                    field: "signingKeys".into(),
-                    reason: "no key".into(),
-                });
-            };
-            KeyRing::new(active, it.collect()).map_err(|e| LoadError::File {
-                field: "signingKeys".into(),
-                reason: e.to_string(),
+            let contents = config
+                .signing_keys
+                .iter()
+                .map(|f| read(&base_dir.join(f)))
+                .collect::<Result<Vec<_>, _>>()?;
+            KeyRing::from_key_files(&contents).map_err(|e| LoadError::File {
+                field: e.field,
+                reason: e.reason,
             })?
         };
         Ok(Snapshot { config, keys, ring })
