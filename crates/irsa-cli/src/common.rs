@@ -118,6 +118,37 @@ pub async fn watch_file<E: std::fmt::Display>(
     }
 }
 
+/// What `irsa sts` and `irsa gateway` share once their server is loaded: listen on
+/// `listen`, reload the configuration file when it changes (every `reload_secs`), and
+/// stop on `stop`. Returns the bound listener and the shutdown future for `serve`.
+pub async fn config_server<E: std::fmt::Display + 'static>(
+    name: &str,
+    listen: &str,
+    config: &std::path::Path,
+    reload_secs: u64,
+    reload: impl Fn(&std::path::Path) -> Result<(), E> + Send + 'static,
+    mut stop: Stop,
+) -> anyhow::Result<(
+    tokio::net::TcpListener,
+    impl std::future::Future<Output = ()> + Send + 'static,
+)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on `{listen}`"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(listen = %addr, config = %config.display(), "{name} listening");
+    tokio::spawn(watch_file(
+        config.to_path_buf(),
+        std::time::Duration::from_secs(reload_secs.max(1)),
+        reload,
+    ));
+    let shutdown = async move {
+        let sig = stop.wait().await;
+        tracing::info!(signal = sig, "shutting down");
+    };
+    Ok((listener, shutdown))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

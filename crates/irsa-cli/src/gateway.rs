@@ -71,7 +71,7 @@ fn non_empty_env(name: &str) -> Option<String> {
 
 /// Runs the gateway until it is told to stop; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    crate::common::init_logging(&args.log_format, "warn,irsa_gateway=info,irsa_cli=info");
+    crate::common::init_logging(&args.log_format, "warn,irsa_gateway=info,irsa=info");
     let overrides = irsa_gateway::UpstreamSection {
         url: args.upstream.clone(),
         region: args.upstream_region.clone(),
@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     let runtime = crate::common::runtime()?;
     runtime.block_on(async move {
-        let mut stop = crate::common::Stop::install();
+        let stop = crate::common::Stop::install();
         let gateway = irsa_gateway::from_file(
             &args.config,
             overrides,
@@ -105,21 +105,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             options,
         )
         .with_context(|| format!("cannot load `{}`", args.config.display()))?;
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("cannot listen on `{}`", args.listen))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(listen = %addr, config = %args.config.display(), "irsa gateway listening");
         let watched = gateway.clone();
-        tokio::spawn(crate::common::watch_file(
-            args.config.clone(),
-            Duration::from_secs(args.reload_interval_secs.max(1)),
+        let (listener, shutdown) = crate::common::config_server(
+            "irsa gateway",
+            &args.listen,
+            &args.config,
+            args.reload_interval_secs,
             move |p| watched.reload(p),
-        ));
-        let shutdown = async move {
-            let sig = stop.wait().await;
-            tracing::info!(signal = sig, "shutting down");
-        };
+            stop,
+        )
+        .await?;
         irsa_gateway::serve(listener, gateway, shutdown)
             .await
             .context("server failed")?;

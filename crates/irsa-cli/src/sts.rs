@@ -46,24 +46,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     options.jwks_client.allow_insecure_http_issuer = args.insecure_allow_http_issuer;
     let runtime = crate::common::runtime()?;
     runtime.block_on(async move {
-        let mut stop = crate::common::Stop::install();
+        let stop = crate::common::Stop::install();
         let server = irsa_sts::Server::from_file(&args.config, options)
             .with_context(|| format!("cannot load `{}`", args.config.display()))?;
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("cannot listen on `{}`", args.listen))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(listen = %addr, config = %args.config.display(), "irsa sts listening");
         let watched = server.clone();
-        tokio::spawn(crate::common::watch_file(
-            args.config.clone(),
-            Duration::from_secs(args.reload_interval_secs.max(1)),
+        let (listener, shutdown) = crate::common::config_server(
+            "irsa sts",
+            &args.listen,
+            &args.config,
+            args.reload_interval_secs,
             move |p| watched.reload(p),
-        ));
-        let shutdown = async move {
-            let sig = stop.wait().await;
-            tracing::info!(signal = sig, "shutting down");
-        };
+            stop,
+        )
+        .await?;
         irsa_sts::serve(listener, server, shutdown)
             .await
             .context("server failed")?;

@@ -199,7 +199,7 @@ fn log_filter(verbosity: u8) -> String {
         3..=4 => "debug",
         _ => "trace",
     };
-    format!("warn,irsa_webhook={level},irsa={level},irsa_cli={level}")
+    format!("warn,irsa_webhook={level},irsa={level}")
 }
 
 fn config(a: Args) -> anyhow::Result<irsa_webhook::Config> {
