@@ -3,8 +3,8 @@
 use irsa_sigv4::{ErrorKind, VerifyError};
 use irsa_sts_core::credentials::CredError;
 
-use crate::authz::Denied;
-use crate::dynamodb::MapError;
+use irsa_dynamodb::MapError;
+use irsa_dynamodb::authz::Denied;
 
 /// An error answered in DynamoDB's wire format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +110,7 @@ impl ApiError {
     /// A request that could not be mapped to IAM.
     pub fn from_mapping(e: &MapError) -> ApiError {
         match e {
-            MapError::UnknownOperation(_) => ApiError {
+            MapError::UnknownOperation => ApiError {
                 message: None,
                 ..ApiError::new(
                     400,
@@ -227,7 +227,7 @@ pub fn crc32(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authz::DenyReason;
+    use irsa_dynamodb::authz::DenyReason;
 
     #[test]
     fn bodies() {
@@ -252,7 +252,7 @@ mod tests {
             e.body(),
             r#"{"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is invalid."}"#
         );
-        let e = ApiError::from_mapping(&MapError::UnknownOperation(String::new()));
+        let e = ApiError::from_mapping(&MapError::UnknownOperation);
         assert_eq!(
             e.body(),
             r#"{"__type":"com.amazon.coral.service#UnknownOperationException"}"#

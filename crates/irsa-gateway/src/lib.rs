@@ -2,16 +2,12 @@
 //!
 //! A request signed with credentials that `irsa sts` issued is verified (SigV4, header or
 //! presigned; the secret re-derived from the sealed session token), mapped to the IAM
-//! action, resource ARNs and condition keys DynamoDB would authorize
-//! ([`dynamodb::map_request`]), evaluated against the role's policies intersected with the
-//! session's ([`authz::authorize`]), then forwarded re-signed with the upstream's own
-//! credentials, or answered with DynamoDB's own error ([`error::ApiError`]).
-//!
-//! [`dynamodb`] and [`authz`] are pure (no I/O); [`server`] and [`upstream`] are the edges.
+//! action, resource ARNs and condition keys DynamoDB would authorize, evaluated against
+//! the role's policies intersected with the session's (both pure, in `irsa-dynamodb`),
+//! then forwarded re-signed with the upstream's own credentials, or answered with
+//! DynamoDB's own error ([`error::ApiError`]). This crate is HTTP, upstream and wiring.
 
-pub mod authz;
 pub mod config;
-pub mod dynamodb;
 pub mod error;
 pub mod server;
 pub mod upstream;

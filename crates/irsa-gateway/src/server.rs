@@ -22,11 +22,13 @@ use rand::Rng as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt as _;
 
-use crate::authz::{self, Caller, Prepared, RequestFacts, SessionPolicies};
 use crate::config::{self, LoadError};
-use crate::dynamodb::{self, MapError, Schemas, Scope, TARGET_PREFIX, TableSchema};
 use crate::error::{ApiError, crc32};
 use crate::upstream::{Upstream, strip_presign_params};
+use irsa_dynamodb::authz::{self, Caller, Prepared, RequestFacts, SessionPolicies};
+use irsa_dynamodb::{
+    LEADING_KEYS, MapError, Operation, Request, Schemas, Scope, TARGET_PREFIX, TableSchema,
+};
 
 /// Server limits and verification settings.
 #[derive(Debug, Clone)]
@@ -656,21 +658,23 @@ async fn process(
 
     // 2. Map the request to IAM (validation first, before any upstream lookup).
     let target = single_header(&parts.headers, "x-amz-target")
-        .map_err(|()| ApiError::from_mapping(&MapError::UnknownOperation(String::new())))?
+        .map_err(|()| ApiError::from_mapping(&MapError::UnknownOperation))?
         .and_then(|v| v.to_str().ok());
     single_header(&parts.headers, "content-type").map_err(|()| {
         ApiError::from_mapping(&MapError::Serialization(
             "Only one Content-Type header is allowed.".to_owned(),
         ))
     })?;
-    let op = dynamodb::operation(target).map_err(|e| ApiError::from_mapping(&e))?;
-    let json = dynamodb::parse_body(&body).map_err(|e| ApiError::from_mapping(&e))?;
-    let mut authorizations = dynamodb::map_request(op, &json, &snap.scope, &Schemas::new())
+    let op = Operation::from_target(target).map_err(|e| ApiError::from_mapping(&e))?;
+    let request = Request::parse(op, &body).map_err(|e| ApiError::from_mapping(&e))?;
+    let mut authorizations = request
+        .authorizations(&snap.scope, &Schemas::new())
         .map_err(|e| ApiError::from_mapping(&e))?;
 
     // 3. Authorize: the role's policies ∩ the session's.
     let identity = snap.identity_policies(&claims.role_arn);
     let session_policies = snap.session_policies(claims);
+    let session_prepared = session_policies.as_ref().as_ref();
     let facts = RequestFacts {
         now,
         source_ip: peer.as_deref(),
@@ -678,12 +682,11 @@ async fn process(
         region: &snap.config.region,
     };
     let global = authz::global_context(claims, &caller, &facts);
+    let uses = session_prepared.map_or(identity.uses, |p| identity.uses.or(p.uses));
     let policies = SessionPolicies {
         identity: &identity.policies,
-        session: session_policies
-            .as_ref()
-            .as_ref()
-            .map(|p| p.policies.as_slice()),
+        session: session_prepared.map(|p| p.policies.as_slice()),
+        uses,
     };
     let denied = |denied: authz::Denied| {
         tracing::info!(
@@ -695,21 +698,14 @@ async fn process(
         );
         ApiError::access_denied(&denied)
     };
-    let leading_keys = identity.leading_keys
-        || session_policies
-            .as_ref()
-            .as_ref()
-            .is_some_and(|p| p.leading_keys);
-    let tables = dynamodb::schema_tables(op, &json, &snap.scope);
-    if let (Some(upstream), true, false) = (&gw.upstream, leading_keys, tables.is_empty()) {
+    let tables = request.schema_tables(&snap.scope);
+    if let (Some(upstream), true, false) = (&gw.upstream, uses.leading_keys, tables.is_empty()) {
         // The key schema matters. Read it only for a request some policy could allow
         // whatever its keys: one no Allow statement covers is denied right away.
         let skeleton = SessionPolicies {
             identity: &identity.skeleton,
-            session: session_policies
-                .as_ref()
-                .as_ref()
-                .map(|p| p.skeleton.as_slice()),
+            session: session_prepared.map(|p| p.skeleton.as_slice()),
+            uses: authz::Uses::default(),
         };
         if let Err(early) = authz::authorize(&skeleton, &caller, &global, &authorizations) {
             return Err(denied(
@@ -725,10 +721,23 @@ async fn process(
             ))));
         }
         let schemas = gw.schemas_for(upstream, tables).await?;
-        authorizations = dynamodb::map_request(op, &json, &snap.scope, &schemas)
-            .map_err(|e| ApiError::from_mapping(&e))?;
+        authorizations = match request.authorizations(&snap.scope, &schemas) {
+            Ok(a) => a,
+            // Refused either way; a request the policies deny whatever its keys says so.
+            Err(e) => {
+                return Err(
+                    match authz::authorize(&policies, &caller, &global, &authorizations) {
+                        Err(d) if d.reason != authz::DenyReason::Undetermined(LEADING_KEYS) => {
+                            denied(d)
+                        }
+                        _ => ApiError::from_mapping(&e),
+                    },
+                );
+            }
+        };
     }
     authz::authorize(&policies, &caller, &global, &authorizations).map_err(denied)?;
+    drop(request);
 
     // 4. Forward, re-signed with the upstream's credentials; stream the answer back.
     let Some(upstream) = &gw.upstream else {
@@ -736,7 +745,7 @@ async fn process(
             gw.options.no_upstream_hint.as_deref(),
         ));
     };
-    let op = op.to_owned();
+    let op = op.name().to_owned();
     let forward_query = strip_presign_params(query);
     let forwarded = forward_headers(&parts.headers, &verified.signed_headers, &op);
     let response = upstream

@@ -20,7 +20,7 @@ use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use crate::dynamodb::{TARGET_PREFIX, TableSchema};
+use irsa_dynamodb::{TARGET_PREFIX, TableSchema};
 
 /// Why the upstream could not be set up or reached.
 #[derive(Debug, thiserror::Error)]
@@ -306,7 +306,7 @@ impl Upstream {
             UpstreamError::Unexpected(format!("DescribeTable answered {status} with non-JSON"))
         })?;
         if status.is_success() {
-            return TableSchema::from_describe_table(&value)
+            return TableSchema::from_describe_table(&bytes)
                 .map(Some)
                 .ok_or_else(|| {
                     UpstreamError::Unexpected("DescribeTable answer without a key schema".into())

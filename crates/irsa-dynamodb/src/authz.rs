@@ -1,14 +1,5 @@
 //! Authorization of a session's request: identity policies ∩ session policies, and AWS's
 //! access-denied wording. Pure: no I/O, time comes in as an argument.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use std::fmt;
 
@@ -17,7 +8,7 @@ use irsa_sts_core::config::Config;
 use irsa_sts_core::credentials::SessionClaims;
 use irsa_sts_core::xml::iso8601;
 
-use crate::dynamodb::Authorization;
+use crate::map::{ATTRIBUTES, Authorization, LEADING_KEYS};
 
 /// The caller, as AWS names it in error messages and condition keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +105,9 @@ pub enum DenyReason {
     ExplicitSessionDeny,
     /// The request mapped to no authorization at all (never allowed).
     NothingToAuthorize,
+    /// A policy in force uses this condition key, and the gateway could not determine its
+    /// value as DynamoDB would (fail closed).
+    Undetermined(&'static str),
 }
 
 /// A denied authorization, displayed in AWS's `AccessDeniedException` wording.
@@ -163,6 +157,10 @@ impl fmt::Display for Denied {
             DenyReason::ExplicitSessionDeny => {
                 write!(f, "with an explicit deny in a session policy")
             }
+            DenyReason::Undetermined(key) => write!(
+                f,
+                "because a policy in force uses {key} and its value cannot be determined for this request"
+            ),
             DenyReason::NothingToAuthorize => Ok(()),
         }
     }
@@ -176,42 +174,69 @@ pub struct SessionPolicies<'a> {
     /// The session policies (inline `Policy` and `PolicyArns`); `None` when the session has
     /// none, which leaves the identity policies alone in force.
     pub session: Option<&'a [Policy]>,
+    /// Which DynamoDB condition keys these policies use.
+    pub uses: Uses,
+}
+
+/// Which of the DynamoDB condition keys whose value a request may leave undetermined the
+/// policies in force use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Uses {
+    /// `dynamodb:LeadingKeys` appears in some policy.
+    pub leading_keys: bool,
+    /// `dynamodb:Attributes` appears in some policy.
+    pub attributes: bool,
+}
+
+impl Uses {
+    /// What `policies` use (condition keys are case-insensitive; any operator).
+    pub fn of(policies: &[Policy]) -> Uses {
+        let mut uses = Uses::default();
+        for p in policies {
+            let text = p.to_json().to_ascii_lowercase();
+            uses.leading_keys |= text.contains(&LEADING_KEYS.to_ascii_lowercase());
+            uses.attributes |= text.contains(&ATTRIBUTES.to_ascii_lowercase());
+        }
+        uses
+    }
+
+    /// Either's uses.
+    pub fn or(self, other: Uses) -> Uses {
+        Uses {
+            leading_keys: self.leading_keys || other.leading_keys,
+            attributes: self.attributes || other.attributes,
+        }
+    }
+
+    fn uses(self, key: &str) -> bool {
+        (key == LEADING_KEYS && self.leading_keys) || (key == ATTRIBUTES && self.attributes)
+    }
 }
 
 /// Policies prepared for a request: the documents, their Allow skeletons (see
-/// [`allow_skeleton`]) and whether any of them mentions `dynamodb:LeadingKeys`.
+/// [`allow_skeleton`]) and the condition keys they use.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// The policies as written.
     pub policies: Vec<Policy>,
     /// Their Allow statements without conditions: they allow at least what `policies` do.
     pub skeleton: Vec<Policy>,
-    /// Whether any policy mentions `dynamodb:LeadingKeys`: only then is a table's key
-    /// schema worth reading.
-    pub leading_keys: bool,
+    /// The DynamoDB condition keys they use: a table's key schema is worth reading only
+    /// when `dynamodb:LeadingKeys` is among them.
+    pub uses: Uses,
 }
 
 impl Prepared {
     /// Prepares `policies`.
     pub fn new(policies: Vec<Policy>) -> Prepared {
         let skeleton = policies.iter().filter_map(allow_skeleton).collect();
-        let leading_keys = mentions_leading_keys(&policies);
+        let uses = Uses::of(&policies);
         Prepared {
             policies,
             skeleton,
-            leading_keys,
+            uses,
         }
     }
-}
-
-/// Whether any of `policies` mentions `dynamodb:LeadingKeys` anywhere (any operator,
-/// `…IfExists`, `Null`; condition keys are case-insensitive).
-pub fn mentions_leading_keys(policies: &[Policy]) -> bool {
-    policies.iter().any(|p| {
-        p.to_json()
-            .to_ascii_lowercase()
-            .contains("dynamodb:leadingkeys")
-    })
 }
 
 /// The Allow statements of `policy` with their conditions removed, or `None` when it has
@@ -274,6 +299,14 @@ pub fn authorize(
     }
     let session = policies.session.unwrap_or(&[]);
     for a in authorizations {
+        if let Some(key) = a.undetermined.iter().find(|k| policies.uses.uses(k)) {
+            return Err(Denied {
+                caller_arn: caller.arn.clone(),
+                action: a.action.clone(),
+                resource: a.resource.clone(),
+                reason: DenyReason::Undetermined(key),
+            });
+        }
         if policies.session.is_some() && session.is_empty() {
             // Session policies that resolved to nothing allow nothing.
             return Err(Denied {
@@ -326,7 +359,7 @@ pub fn authorize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamodb::{Schemas, Scope, map_request};
+    use crate::{Operation, Request, Schemas, Scope};
     use serde_json::json;
 
     fn claims() -> SessionClaims {
@@ -364,7 +397,12 @@ mod tests {
             region: "us-east-1".into(),
             account: "111122223333".into(),
         };
-        map_request(op, &body, &scope, &Schemas::new()).unwrap()
+        let op = Operation::from_target(Some(&format!("DynamoDB_20120810.{op}"))).unwrap();
+        let body = body.to_string();
+        Request::parse(op, body.as_bytes())
+            .unwrap()
+            .authorizations(&scope, &Schemas::new())
+            .unwrap()
     }
 
     fn facts() -> RequestFacts<'static> {
@@ -418,6 +456,7 @@ mod tests {
         let p = SessionPolicies {
             identity: &identity,
             session: None,
+            uses: Uses::default(),
         };
         let get = auths(
             "GetItem",
@@ -450,6 +489,7 @@ mod tests {
         let p = SessionPolicies {
             identity: &identity,
             session: None,
+            uses: Uses::default(),
         };
         let get = auths(
             "GetItem",
@@ -475,6 +515,7 @@ mod tests {
         let p = SessionPolicies {
             identity: &identity,
             session: Some(&session),
+            uses: Uses::default(),
         };
         let get = auths(
             "GetItem",
@@ -499,6 +540,7 @@ mod tests {
         let p = SessionPolicies {
             identity: &narrow,
             session: Some(&wide),
+            uses: Uses::default(),
         };
         assert_eq!(
             authorize(&p, &c, &g, &put).unwrap_err().reason,
@@ -512,6 +554,7 @@ mod tests {
         let p = SessionPolicies {
             identity: &identity,
             session: Some(&deny),
+            uses: Uses::default(),
         };
         let d = authorize(&p, &c, &g, &get).unwrap_err();
         assert_eq!(d.reason, DenyReason::ExplicitSessionDeny);
@@ -523,6 +566,7 @@ mod tests {
         let p = SessionPolicies {
             identity: &identity,
             session: Some(&[]),
+            uses: Uses::default(),
         };
         assert_eq!(
             authorize(&p, &c, &g, &get).unwrap_err().reason,
@@ -541,10 +585,11 @@ mod tests {
         let p = SessionPolicies {
             identity: &identity,
             session: None,
+            uses: Uses::default(),
         };
         let a = auths(
             "BatchGetItem",
-            json!({"RequestItems": {"Books": {"Keys": []}, "Secrets": {"Keys": []}}}),
+            json!({"RequestItems": {"Books": {"Keys": [{"Id": {"S": "a"}}]}, "Secrets": {"Keys": [{"Id": {"S": "a"}}]}}}),
         );
         let d = authorize(&p, &c, &g, &a).unwrap_err();
         assert_eq!(
@@ -564,6 +609,7 @@ mod tests {
         let p = SessionPolicies {
             identity: &identity,
             session: None,
+            uses: Uses::default(),
         };
         let d = authorize(&p, &c, &g, &[]).unwrap_err();
         assert_eq!(d.reason, DenyReason::NothingToAuthorize);
@@ -584,19 +630,21 @@ mod tests {
                {"Effect":"Deny","Action":"dynamodb:*","Resource":"*"}]}"#,
         );
         let plain = policy(READ);
-        assert!(mentions_leading_keys(std::slice::from_ref(&lk)));
-        assert!(!mentions_leading_keys(std::slice::from_ref(&plain)));
-        assert!(mentions_leading_keys(&[policy(
+        assert!(Uses::of(std::slice::from_ref(&lk)).leading_keys);
+        assert!(!Uses::of(std::slice::from_ref(&plain)).leading_keys);
+        assert!(Uses::of(&[policy(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*",
                "Condition":{"Null":{"DynamoDB:leadingKEYS":"false"}}}]}"#
-        )]));
+        )])
+        .leading_keys);
         let p = Prepared::new(vec![lk]);
-        assert!(p.leading_keys);
+        assert!(p.uses.leading_keys);
         let c = Caller::of(&claims(), &config()).unwrap();
         let g = global_context(&claims(), &c, &facts());
         let skeleton = SessionPolicies {
             identity: &p.skeleton,
             session: None,
+            uses: Uses::default(),
         };
         // Any key: the skeleton allows PutItem on Books (the Deny and the condition gone).
         let put = auths(
@@ -636,6 +684,7 @@ mod tests {
         let p = SessionPolicies {
             identity: &identity,
             session: None,
+            uses: Uses::default(),
         };
         let own = auths(
             "GetItem",
