@@ -29,6 +29,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+#[path = "gateway/attacks.rs"]
+mod attacks;
+
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-east-1";
 const BOOKS: &str = "arn:aws:dynamodb:us-east-1:111122223333:table/Books";
