@@ -446,7 +446,9 @@ fn legacy_key_tests<'a>(raw: Raw<'a>) -> Result<Vec<(String, KeyTest<'a>)>, MapE
                 ));
             }
             _ => {
-                return validation("Attempted conditional constraint is not an indexable operation");
+                return validation(
+                    "Attempted conditional constraint is not an indexable operation",
+                );
             }
         };
         tests.push((name.as_str().to_owned(), test));

@@ -493,7 +493,9 @@ fn check_member_case(body: &[u8]) -> Result<(), MapError> {
                                 "Unknown member `{key}`: member names are case-sensitive"
                             )));
                         }
-                        if std::mem::replace(&mut seen[i], true) {
+                        if let Some(seen) = seen.get_mut(i)
+                            && std::mem::replace(seen, true)
+                        {
                             return Err(serde::de::Error::custom(DUPLICATE_MEMBER));
                         }
                     }
