@@ -41,6 +41,8 @@ pub const MAX_EXPRESSION_BYTES: usize = 4096;
 pub const MAX_PATH_DEPTH: usize = 32;
 /// Deepest nesting of parentheses and `NOT`s this parser follows.
 pub const MAX_NESTING: usize = 64;
+/// Longest `#name` or `:value` placeholder DynamoDB accepts, in bytes.
+pub const MAX_PLACEHOLDER_BYTES: usize = 255;
 /// Most operands of one `IN`.
 pub const MAX_IN_OPERANDS: usize = 100;
 
@@ -259,6 +261,11 @@ fn lex(src: &str) -> Result<Vec<(Tok<'_>, usize)>, ExprError> {
                 i = run(i + 1);
                 if i == start + 1 {
                     return syntax_error(src, start, &char_at(src, start));
+                }
+                if i - start > MAX_PLACEHOLDER_BYTES {
+                    return err(format!(
+                        "An expression attribute name or value is longer than {MAX_PLACEHOLDER_BYTES} bytes"
+                    ));
                 }
                 if b == b'#' {
                     Tok::Placeholder(slice(start, i))
@@ -560,6 +567,11 @@ impl<'a> Parser<'a> {
                 "Operator or function requires a document path; operator or function: {}",
                 f.name
             ));
+        }
+        if f.name == "attribute_type" && !matches!(f.args.get(1), Some(Operand::Value(_))) {
+            return err(
+                "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: {NS,SS,L,BS,N,M,B,BOOL,NULL,S}",
+            );
         }
         if self.dialect == Dialect::Condition {
             // Only `size` may be an argument (or an operand) in a condition.
@@ -1079,7 +1091,7 @@ impl fmt::Display for Function {
         write!(f, "{}(", self.name)?;
         for (i, a) in self.args.iter().enumerate() {
             if i > 0 {
-                f.write_str(", ")?;
+                f.write_str(",")?;
             }
             write!(f, "{a}")?;
         }
@@ -1089,20 +1101,25 @@ impl fmt::Display for Function {
 
 impl fmt::Display for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Compound children are parenthesized once; leaves never are, so the printed form
-        // has no redundant parentheses.
-        let child = |f: &mut fmt::Formatter<'_>, c: &Condition| match c {
-            Condition::And(..) | Condition::Or(..) | Condition::Not(..) => write!(f, "({c})"),
-            _ => write!(f, "{c}"),
+        // The shortest form that parses back to the same tree: parentheses only where
+        // precedence needs them (an OR under an AND or a NOT, an AND under a NOT, a chain
+        // on the left of its own operator), no spaces the tokens do not need. So the
+        // printed form is never longer nor nested deeper than the text it was parsed from.
+        let paren = |f: &mut fmt::Formatter<'_>, c: &Condition, needed: bool| {
+            if needed {
+                write!(f, "({c})")
+            } else {
+                write!(f, "{c}")
+            }
         };
         match self {
-            Condition::Compare(a, op, b) => write!(f, "{a} {} {b}", op.as_str()),
+            Condition::Compare(a, op, b) => write!(f, "{a}{}{b}", op.as_str()),
             Condition::Between(a, b, c) => write!(f, "{a} BETWEEN {b} AND {c}"),
             Condition::In(a, list) => {
-                write!(f, "{a} IN (")?;
+                write!(f, "{a} IN(")?;
                 for (i, o) in list.iter().enumerate() {
                     if i > 0 {
-                        f.write_str(", ")?;
+                        f.write_str(",")?;
                     }
                     write!(f, "{o}")?;
                 }
@@ -1110,18 +1127,18 @@ impl fmt::Display for Condition {
             }
             Condition::Function(func) => write!(f, "{func}"),
             Condition::And(a, b) => {
-                child(f, a)?;
+                paren(f, a, matches!(**a, Condition::Or(..) | Condition::And(..)))?;
                 f.write_str(" AND ")?;
-                child(f, b)
+                paren(f, b, matches!(**b, Condition::Or(..)))
             }
             Condition::Or(a, b) => {
-                child(f, a)?;
+                paren(f, a, matches!(**a, Condition::Or(..)))?;
                 f.write_str(" OR ")?;
-                child(f, b)
+                paren(f, b, false)
             }
             Condition::Not(a) => {
                 f.write_str("NOT ")?;
-                child(f, a)
+                paren(f, a, matches!(**a, Condition::Or(..) | Condition::And(..)))
             }
         }
     }
@@ -1131,8 +1148,8 @@ impl fmt::Display for SetValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SetValue::Operand(a) => write!(f, "{a}"),
-            SetValue::Plus(a, b) => write!(f, "{a} + {b}"),
-            SetValue::Minus(a, b) => write!(f, "{a} - {b}"),
+            SetValue::Plus(a, b) => write!(f, "{a}+{b}"),
+            SetValue::Minus(a, b) => write!(f, "{a}-{b}"),
         }
     }
 }
@@ -1148,16 +1165,16 @@ impl fmt::Display for Update {
                     f.write_str("SET ")?;
                     for (j, (p, v)) in self.set.iter().flatten().enumerate() {
                         if j > 0 {
-                            f.write_str(", ")?;
+                            f.write_str(",")?;
                         }
-                        write!(f, "{p} = {v}")?;
+                        write!(f, "{p}={v}")?;
                     }
                 }
                 Section::Remove => {
                     f.write_str("REMOVE ")?;
                     for (j, p) in self.remove.iter().flatten().enumerate() {
                         if j > 0 {
-                            f.write_str(", ")?;
+                            f.write_str(",")?;
                         }
                         write!(f, "{p}")?;
                     }
@@ -1171,7 +1188,7 @@ impl fmt::Display for Update {
                     write!(f, "{word} ")?;
                     for (j, (p, v)) in list.iter().flatten().enumerate() {
                         if j > 0 {
-                            f.write_str(", ")?;
+                            f.write_str(",")?;
                         }
                         write!(f, "{p} {v}")?;
                     }
@@ -1188,7 +1205,7 @@ pub fn print_projection(paths: &[Path]) -> String {
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(",")
 }
 
 #[cfg(test)]
@@ -1429,7 +1446,7 @@ mod tests {
     #[test]
     fn projections() {
         let list = parse_projection("a, #b.c, d[3]").unwrap();
-        assert_eq!(print_projection(&list), "a, #b.c, d[3]");
+        assert_eq!(print_projection(&list), "a,#b.c,d[3]");
         assert!(parse_projection("a, a").unwrap_err().0.contains("overlap"));
         assert!(parse_projection("a,").is_err());
         assert!(parse_projection("size(a)").is_err());
