@@ -1467,9 +1467,8 @@ mod tests {
             let printed = c.to_string();
             assert_eq!(parse_condition(&printed).unwrap(), c, "{src} → {printed}");
         }
-        for src in ["SET a = :a, b = if_not_exists(b, :z) - :one REMOVE c ADD d :d"] {
-            let u = parse_update(src).unwrap();
-            assert_eq!(parse_update(&u.to_string()).unwrap(), u);
-        }
+        let u =
+            parse_update("SET a = :a, b = if_not_exists(b, :z) - :one REMOVE c ADD d :d").unwrap();
+        assert_eq!(parse_update(&u.to_string()).unwrap(), u);
     }
 }

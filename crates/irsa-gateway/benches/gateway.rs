@@ -1,6 +1,10 @@
 //! The latency the gateway adds: the same signed DynamoDB requests sent to dynalite directly
-//! and through the gateway (in-process, with dynalite as its upstream), interleaved in one
-//! run, over keep-alive connections. Client-side signing is outside the timed section.
+//! and through the gateway (dynalite as its upstream), interleaved in one run, over
+//! keep-alive connections. Client-side signing is outside the timed section. Two gateways
+//! run side by side, each on its own runtime and threads: one on a multi-threaded runtime
+//! of two workers (as `irsa gateway` runs on this 2-core machine), one on a single-threaded
+//! runtime (no hand-off between threads, for comparison); the CPU time of each gateway's threads (`/proc/self/task/TID/schedstat`) over
+//! the timed requests gives its own CPU per request.
 //!
 //! Needs dynalite (scripts/deps/gateway.sh). Run: `scripts/bench-gateway.sh`
 //! (= `cargo bench -p irsa-gateway --bench gateway`); `IRSA_GATEWAY_BENCH_N` sets the
@@ -95,11 +99,60 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(run());
+}
+
+/// The thread ids of a runtime's threads, to read their CPU time.
+type Tids = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn record_tid(tids: &Tids) {
+    if let Ok(link) = std::fs::read_link("/proc/thread-self") {
+        tids.lock().unwrap().push(link.display().to_string());
+    }
+}
+
+/// Nanoseconds of CPU the threads have used.
+fn cpu_ns(tids: &Tids) -> u64 {
+    tids.lock()
+        .unwrap()
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(format!("/proc/{t}/schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Serves `gateway` on its own runtime in its own threads: `workers` = 0 for a
+/// single-threaded runtime. Returns its URL and its threads.
+fn spawn_gateway(gateway: std::sync::Arc<irsa_gateway::Gateway>, workers: usize) -> (String, Tids) {
+    let tids: Tids = Default::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (t1, t2) = (tids.clone(), tids.clone());
+    std::thread::spawn(move || {
+        record_tid(&t1);
+        let mut builder = if workers == 0 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(workers);
+            b
+        };
+        let runtime = builder
+            .enable_all()
+            .on_thread_start(move || record_tid(&t2))
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            irsa_gateway::serve(listener, gateway, std::future::pending()).await
+        })
+    });
+    (url, tids)
 }
 
 async fn run() {
@@ -184,20 +237,19 @@ gateway:
         ),
     )
     .unwrap();
-    let gateway = irsa_gateway::from_file(
-        &config,
-        UpstreamSection::default(),
-        Duration::from_secs(10),
-        Options::default(),
-    )
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gw_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(irsa_gateway::serve(
-        listener,
-        gateway,
-        std::future::pending(),
-    ));
+    let gateway = || {
+        irsa_gateway::from_file(
+            &config,
+            UpstreamSection::default(),
+            Duration::from_secs(10),
+            Options::default(),
+        )
+        .unwrap()
+    };
+    let gateways = [
+        ("gateway, 2 workers", spawn_gateway(gateway(), 2)),
+        ("gateway, 1 thread", spawn_gateway(gateway(), 0)),
+    ];
 
     let now = i64::try_from(
         SystemTime::now()
@@ -232,47 +284,64 @@ gateway:
     let get = json!({"TableName": "Books", "Key": {"Author": {"S": "Tolkien"}, "Title": {"S": "Book 3"}}});
     let query = json!({"TableName": "Books", "KeyConditionExpression": "Author = :a",
                        "ExpressionAttributeValues": {":a": {"S": "Tolkien"}}});
-    println!("| operation | path | n | p50 (µs) | p99 (µs) | mean (µs) |");
-    println!("|---|---|---:|---:|---:|---:|");
+    println!(
+        "| operation | path | n | p50 (µs) | p99 (µs) | mean (µs) | gateway CPU per request (µs) |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    let mean =
+        |v: &[Duration]| v.iter().map(Duration::as_secs_f64).sum::<f64>() / v.len() as f64 * 1e6;
     for (op, body) in [("GetItem", &get), ("Query", &query)] {
-        // Warm up both paths (connections, schema cache, JIT of dynalite).
+        // Warm up every path (connections, schema cache, JIT of dynalite).
         for _ in 0..200 {
             timed(&client, signed(&upstream, &up, op, body)).await;
-            timed(&client, signed(&gw_url, &session, op, body)).await;
-        }
-        let mut direct = Vec::with_capacity(n);
-        let mut via = Vec::with_capacity(n);
-        for i in 0..n {
-            let d = signed(&upstream, &up, op, body);
-            let g = signed(&gw_url, &session, op, body);
-            // Alternate which path goes first.
-            if i % 2 == 0 {
-                direct.push(timed(&client, d).await);
-                via.push(timed(&client, g).await);
-            } else {
-                via.push(timed(&client, g).await);
-                direct.push(timed(&client, d).await);
+            for (_, (url, _)) in &gateways {
+                timed(&client, signed(url, &session, op, body)).await;
             }
         }
+        let mut direct = Vec::with_capacity(n);
+        let mut via: Vec<Vec<Duration>> = vec![Vec::with_capacity(n); gateways.len()];
+        let cpu_before: Vec<u64> = gateways.iter().map(|(_, (_, t))| cpu_ns(t)).collect();
+        for i in 0..n {
+            // Rotate which path goes first.
+            for k in 0..=gateways.len() {
+                let path = (i + k) % (gateways.len() + 1);
+                if path == gateways.len() {
+                    direct.push(timed(&client, signed(&upstream, &up, op, body)).await);
+                } else {
+                    let request = signed(&gateways[path].1.0, &session, op, body);
+                    via[path].push(timed(&client, request).await);
+                }
+            }
+        }
+        let cpu: Vec<f64> = gateways
+            .iter()
+            .zip(&cpu_before)
+            .map(|((_, (_, t)), before)| (cpu_ns(t) - before) as f64 / n as f64 / 1e3)
+            .collect();
         direct.sort();
-        via.sort();
-        let mean = |v: &[Duration]| {
-            v.iter().map(Duration::as_secs_f64).sum::<f64>() / v.len() as f64 * 1e6
-        };
-        for (name, v) in [("dynalite direct", &direct), ("through gateway", &via)] {
+        println!(
+            "| {op} | dynalite direct | {n} | {:.0} | {:.0} | {:.0} | |",
+            percentile(&direct, 0.5),
+            percentile(&direct, 0.99),
+            mean(&direct)
+        );
+        for (k, (name, _)) in gateways.iter().enumerate() {
+            let v = &mut via[k];
+            v.sort();
             println!(
-                "| {op} | {name} | {n} | {:.0} | {:.0} | {:.0} |",
+                "| {op} | through {name} | {n} | {:.0} | {:.0} | {:.0} | {:.0} |",
                 percentile(v, 0.5),
                 percentile(v, 0.99),
-                mean(v)
+                mean(v),
+                cpu[k]
+            );
+            println!(
+                "| {op} | **added by {name}** | | **{:.0}** | **{:.0}** | **{:.0}** | |",
+                percentile(v, 0.5) - percentile(&direct, 0.5),
+                percentile(v, 0.99) - percentile(&direct, 0.99),
+                mean(v) - mean(&direct)
             );
         }
-        println!(
-            "| {op} | **added by gateway** | | **{:.0}** | **{:.0}** | **{:.0}** |",
-            percentile(&via, 0.5) - percentile(&direct, 0.5),
-            percentile(&via, 0.99) - percentile(&direct, 0.99),
-            mean(&via) - mean(&direct)
-        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     drop(child);
