@@ -556,6 +556,7 @@ pub struct Substitutions<'a> {
     names: Vec<(Str<'a>, Str<'a>)>,
     values: Vec<(Str<'a>, Raw<'a>)>,
     name_index: HashMap<&'a str, usize>,
+    value_index: HashMap<&'a str, usize>,
     used_names: Vec<bool>,
     used_values: Vec<bool>,
 }
@@ -564,6 +565,45 @@ fn placeholder_key(key: &str, sigil: char) -> bool {
     key.strip_prefix(sigil).is_some_and(|rest| {
         !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     })
+}
+
+/// One of `ExpressionAttributeNames` (`sigil` `#`) or `ExpressionAttributeValues` (`:`),
+/// checked as DynamoDB checks it: not empty, every key a placeholder.
+fn placeholders<'a, V: serde::Deserialize<'a>>(
+    raw: Option<Raw<'a>>,
+    sigil: char,
+    member: &str,
+) -> Result<Vec<(Str<'a>, V)>, MapError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    let m: Members<'a, V, MAX_PLACEHOLDERS> = json::parse(raw).map_err(|e| from_serde(&e))?;
+    if m.is_empty() {
+        return validation(format!("{member} must not be empty"));
+    }
+    if let Some((k, _)) =
+        m.0.iter()
+            .find(|(k, _)| !placeholder_key(k.as_str(), sigil))
+    {
+        return validation(format!(
+            "{member} contains invalid key: Syntax error; key: \"{}\"",
+            crate::scope::shown(k.as_str())
+        ));
+    }
+    Ok(m.0)
+}
+
+/// Positions of the keys borrowed from the body; keys that carried escapes (owned) are
+/// found by a scan instead.
+fn index<'a, V>(entries: &[(Str<'a>, V)]) -> HashMap<&'a str, usize> {
+    entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (k, _))| match &k.0 {
+            std::borrow::Cow::Borrowed(s) => Some((*s, i)),
+            std::borrow::Cow::Owned(_) => None,
+        })
+        .collect()
 }
 
 impl<'a> Substitutions<'a> {
@@ -575,64 +615,17 @@ impl<'a> Substitutions<'a> {
                 "ExpressionAttributeNames and ExpressionAttributeValues exceed the maximum size of {MAX_SUBSTITUTION_BYTES} bytes"
             ));
         }
-        let names: Vec<(Str<'a>, Str<'a>)> = match names {
-            None => Vec::new(),
-            Some(raw) => {
-                let m: Members<'a, Str<'a>, MAX_PLACEHOLDERS> =
-                    json::parse(raw).map_err(|e| from_serde(&e))?;
-                if m.is_empty() {
-                    return validation("ExpressionAttributeNames must not be empty");
-                }
-                for (k, _) in &m.0 {
-                    if !placeholder_key(k.as_str(), '#') {
-                        return validation(format!(
-                            "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{}\"",
-                            crate::scope::shown(k.as_str())
-                        ));
-                    }
-                }
-                m.0
-            }
-        };
-        let values: Vec<(Str<'a>, Raw<'a>)> = match values {
-            None => Vec::new(),
-            Some(raw) => {
-                let m: Members<'a, Raw<'a>, MAX_PLACEHOLDERS> =
-                    json::parse(raw).map_err(|e| from_serde(&e))?;
-                if m.is_empty() {
-                    return validation("ExpressionAttributeValues must not be empty");
-                }
-                for (k, _) in &m.0 {
-                    if !placeholder_key(k.as_str(), ':') {
-                        return validation(format!(
-                            "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{}\"",
-                            crate::scope::shown(k.as_str())
-                        ));
-                    }
-                }
-                m.0
-            }
-        };
-        let mut subst = Substitutions {
+        let names: Vec<(Str<'a>, Str<'a>)> = placeholders(names, '#', "ExpressionAttributeNames")?;
+        let values: Vec<(Str<'a>, Raw<'a>)> =
+            placeholders(values, ':', "ExpressionAttributeValues")?;
+        Ok(Substitutions {
             used_names: vec![false; names.len()],
             used_values: vec![false; values.len()],
-            name_index: HashMap::new(),
+            name_index: index(&names),
+            value_index: index(&values),
             names,
             values,
-        };
-        subst.index();
-        Ok(subst)
-    }
-
-    fn index(&mut self) {
-        // Borrowed keys only point into the body; owned ones (escaped) are looked up by scan.
-        let mut index = HashMap::new();
-        for (i, (k, _)) in self.names.iter().enumerate() {
-            if let std::borrow::Cow::Borrowed(s) = &k.0 {
-                index.insert(*s, i);
-            }
-        }
-        self.name_index = index;
+        })
     }
 
     /// Whether the request gave `ExpressionAttributeNames`.
@@ -676,11 +669,12 @@ impl<'a> Substitutions<'a> {
 
     /// The value `:placeholder` stands for.
     pub fn value(&mut self, placeholder: &str) -> Result<Raw<'a>, String> {
-        match self
-            .values
-            .iter()
-            .position(|(k, _)| k.as_str() == placeholder)
-        {
+        let i = self.value_index.get(placeholder).copied().or_else(|| {
+            self.values
+                .iter()
+                .position(|(k, _)| k.as_str() == placeholder)
+        });
+        match i {
             Some(i) => {
                 if let Some(u) = self.used_values.get_mut(i) {
                     *u = true;
