@@ -133,25 +133,34 @@ fn spawn_gateway(gateway: std::sync::Arc<irsa_gateway::Gateway>, workers: usize)
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (t1, t2) = (tids.clone(), tids.clone());
-    std::thread::spawn(move || {
-        record_tid(&t1);
-        let mut builder = if workers == 0 {
-            tokio::runtime::Builder::new_current_thread()
-        } else {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(workers);
-            b
-        };
-        let runtime = builder
-            .enable_all()
-            .on_thread_start(move || record_tid(&t2))
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            irsa_gateway::serve(listener, gateway, std::future::pending()).await
+    let name = if workers == 0 {
+        "gw-single"
+    } else {
+        "gw-multi"
+    };
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            record_tid(&t1);
+            let mut builder = if workers == 0 {
+                tokio::runtime::Builder::new_current_thread()
+            } else {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(workers);
+                b
+            };
+            let runtime = builder
+                .enable_all()
+                .thread_name(name)
+                .on_thread_start(move || record_tid(&t2))
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                irsa_gateway::serve(listener, gateway, std::future::pending()).await
+            })
         })
-    });
+        .unwrap();
     (url, tids)
 }
 
