@@ -451,6 +451,18 @@ impl Env {
     }
 }
 
+/// Waits (bounded: 5 s) until the upstream reports `table` ACTIVE.
+async fn wait_active(upstream: &str, table: &str) {
+    for _ in 0..100 {
+        let d = direct(upstream, "DescribeTable", json!({ "TableName": table })).await;
+        if d.json()["Table"]["TableStatus"] == "ACTIVE" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{table} did not become ACTIVE within 5 s");
+}
+
 async fn seed(upstream: &str) {
     let gsi = |name: &str, hash: &str| {
         json!({"IndexName": name,
@@ -485,16 +497,7 @@ async fn seed(upstream: &str) {
     .await;
     assert_eq!(a.status, 200, "{:?}", a.json());
     for table in ["Books", "Secrets"] {
-        let mut active = false;
-        for _ in 0..100 {
-            let d = direct(upstream, "DescribeTable", json!({ "TableName": table })).await;
-            if d.json()["Table"]["TableStatus"] == "ACTIVE" {
-                active = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(active, "{table} became ACTIVE");
+        wait_active(upstream, table).await;
     }
     for (author, title, genre, year) in [
         ("Tolkien", "The Hobbit", "Fantasy", "1937"),

@@ -220,16 +220,7 @@ async fn seed_games(upstream: &str) {
     for (name, range) in [("scores", true), ("profiles", false)] {
         let a = direct(upstream, "CreateTable", create(name, range)).await;
         assert_eq!(a.status, 200, "{:?}", a.json());
-        let mut active = false;
-        for _ in 0..100 {
-            let d = direct(upstream, "DescribeTable", json!({ "TableName": name })).await;
-            if d.json()["Table"]["TableStatus"] == "ACTIVE" {
-                active = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(active, "{name} became ACTIVE");
+        wait_active(upstream, name).await;
     }
     for user in ["alice", "bob"] {
         for game in ["chess", "go"] {
