@@ -1,6 +1,6 @@
 //! The gateway's memory per request is bounded by its body size: `irsa gateway` as its own
 //! process, four concurrent signed requests of 16 MB bodies made of tiny JSON values (the
-//! shape that makes a generic JSON tree cost 30 times its text), then the process's peak
+//! shape that makes a generic JSON tree cost many times its text), then the process's peak
 //! resident set read from `/proc/PID/status` (`VmHWM`). Linux only.
 
 use std::io::{Read, Write};

@@ -24,7 +24,7 @@ use irsa_policy::Context;
 
 use crate::error::{MapError, validation};
 use crate::expr::{Comparator, Condition, Operand, Path};
-use crate::json::{Raw, Str};
+use crate::json::{Members, Raw, Str};
 use crate::operation::Operation;
 use crate::request::{
     self, ExprKind, ItemKind, ItemRequest, ReadRequest, Request, Substitutions, attribute_map,
@@ -329,19 +329,19 @@ fn key_tests<'a>(
     subst: &mut Substitutions<'a>,
 ) -> Result<Vec<(String, KeyTest<'a>)>, MapError> {
     let invalid = |what: &str| {
-        validation::<()>(format!(
+        validation(format!(
             "Invalid operator used in KeyConditionExpression: {what}"
         ))
     };
     let mut tests: Vec<(String, KeyTest<'a>)> = Vec::new();
     for leaf in cond.conjuncts() {
         let (path, test) = match leaf {
-            Condition::Or(..) => return invalid("OR").map(|()| Vec::new()),
-            Condition::Not(..) => return invalid("NOT").map(|()| Vec::new()),
-            Condition::In(..) => return invalid("IN").map(|()| Vec::new()),
-            Condition::Compare(_, Comparator::Ne, _) => return invalid("<>").map(|()| Vec::new()),
+            Condition::Or(..) => return invalid("OR"),
+            Condition::Not(..) => return invalid("NOT"),
+            Condition::In(..) => return invalid("IN"),
+            Condition::Compare(_, Comparator::Ne, _) => return invalid("<>"),
             Condition::Function(f) if f.name != "begins_with" => {
-                return invalid(&f.name).map(|()| Vec::new());
+                return invalid(&f.name);
             }
             Condition::Function(f) => match f.args.as_slice() {
                 [Operand::Path(p), Operand::Value(v)] => (key_path(p)?, (Some(v), false)),
@@ -629,28 +629,36 @@ fn item(
     Ok(facts.authorization(kind.action().to_owned(), scope.table_arn(table), context))
 }
 
+/// A batch's `RequestItems`: present, not empty, at most `max` items over all tables.
+fn request_items<'r, 'a, V, const N: usize>(
+    items: Option<&'r Members<'a, V, N>>,
+    count: impl Fn(&V) -> usize,
+    max: usize,
+    op: Operation,
+) -> Result<&'r [(Str<'a>, V)], MapError> {
+    let items = items.ok_or_else(|| null_member("requestItems"))?;
+    if items.is_empty() {
+        return Err(empty_collection("{}", "requestItems"));
+    }
+    if items.0.iter().map(|(_, v)| count(v)).sum::<usize>() > max {
+        return validation(format!("Too many items requested for the {op} call"));
+    }
+    Ok(items.0.as_slice())
+}
+
 fn batch_get(
     r: &request::BatchGetRequest<'_>,
     scope: &Scope,
     schemas: &Schemas,
 ) -> Result<Vec<Authorization>, MapError> {
-    let items = r
-        .request_items
-        .as_ref()
-        .ok_or_else(|| null_member("requestItems"))?;
-    if items.is_empty() {
-        return Err(empty_collection("{}", "requestItems"));
-    }
-    let total: usize = items
-        .0
-        .iter()
-        .map(|(_, k)| k.keys.as_ref().map_or(0, |l| l.0.len()))
-        .sum();
-    if total > 100 {
-        return validation("Too many items requested for the BatchGetItem call");
-    }
+    let items = request_items(
+        r.request_items.as_ref(),
+        |k| k.keys.as_ref().map_or(0, |l| l.0.len()),
+        100,
+        Operation::BatchGetItem,
+    )?;
     let mut out = Vec::with_capacity(items.len());
-    for (table, request) in &items.0 {
+    for (table, request) in items {
         let table = scope.table_ref(table.as_str(), "requestItems")?;
         let keys = request.keys.as_ref().map_or(&[][..], |l| &l.0[..]);
         if keys.is_empty() {
@@ -705,18 +713,14 @@ fn batch_write(
     scope: &Scope,
     schemas: &Schemas,
 ) -> Result<Vec<Authorization>, MapError> {
-    let items = r
-        .request_items
-        .as_ref()
-        .ok_or_else(|| null_member("requestItems"))?;
-    if items.is_empty() {
-        return Err(empty_collection("{}", "requestItems"));
-    }
-    if items.0.iter().map(|(_, l)| l.0.len()).sum::<usize>() > 25 {
-        return validation("Too many items requested for the BatchWriteItem call");
-    }
+    let items = request_items(
+        r.request_items.as_ref(),
+        |l| l.0.len(),
+        25,
+        Operation::BatchWriteItem,
+    )?;
     let mut out = Vec::with_capacity(items.len());
-    for (table, writes) in &items.0 {
+    for (table, writes) in items {
         let table = scope.table_ref(table.as_str(), "requestItems")?;
         if writes.0.is_empty() {
             return Err(empty_collection("[]", "requestItems.member"));
@@ -794,7 +798,6 @@ fn transact(
         let member = format!("transactItems.{}.member.{name}.tableName", i + 1);
         out.push(item(kind, request, scope, schemas, Some(op), &member)?);
     }
-    let _ = r.return_consumed_capacity.as_ref();
     if let Some(rcc) = &r.return_consumed_capacity {
         for a in &mut out {
             a.context
@@ -885,17 +888,7 @@ impl Request<'_> {
         schemas: &Schemas,
     ) -> Result<Vec<Authorization>, MapError> {
         match self {
-            Request::Item(kind, r) => {
-                let op = match kind {
-                    ItemKind::Get => Operation::GetItem,
-                    ItemKind::Put => Operation::PutItem,
-                    ItemKind::Update => Operation::UpdateItem,
-                    _ => Operation::DeleteItem,
-                };
-                let a = item(*kind, r, scope, schemas, None, "tableName")?;
-                debug_assert_eq!(a.action, op.action());
-                Ok(vec![a])
-            }
+            Request::Item(kind, r) => Ok(vec![item(*kind, r, scope, schemas, None, "tableName")?]),
             Request::Read(query, r) => Ok(vec![read(*query, r, scope, schemas)?]),
             Request::BatchGet(r) => batch_get(r, scope, schemas),
             Request::BatchWrite(r) => batch_write(r, scope, schemas),
