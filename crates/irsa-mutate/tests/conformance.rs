@@ -3,8 +3,10 @@
 //! `tests/fixtures/README.md`).
 //!
 //! Reads `tests/fixtures/` and every folder in `IRSA_WEBHOOK_FIXTURES`
-//! (colon-separated), prints `<path>: ok` / `<path>: FAIL <diff>` per fixture, then
-//! `N passed, M failed`; exits non-zero when a fixture fails or a folder holds none.
+//! (colon-separated). Each fixture is one test, named `fixtures/<path>` (own fixtures) or by
+//! its path (extra folders), so `cargo test` names a failing fixture and accepts a name
+//! filter; a fixture marked `testing.eks.amazonaws.com/skip` is an ignored test; a folder
+//! holding no fixture fails.
 //!
 //! Own fixtures are compared strictly (the patch ops must equal the expected ops).
 //! External fixtures carry Go encoder artifacts, so they are compared semantically:
@@ -18,6 +20,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use libtest_mimic::{Arguments, Trial};
+
 use irsa_mutate::*;
 use serde_json::{Map, Value};
 
@@ -25,54 +29,52 @@ const T: &str = "testing.eks.amazonaws.com/";
 
 fn main() -> ExitCode {
     let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut folders = vec![(own, true)];
-    if let Ok(extra) = std::env::var("IRSA_WEBHOOK_FIXTURES") {
-        folders.extend(
-            extra
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(|s| (PathBuf::from(s), false)),
-        );
-    }
-    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
-    for (folder, strict) in &folders {
+    let mut folders = vec![(own.clone(), true)];
+    folders.extend(
+        irsa_test::extra_dirs("IRSA_WEBHOOK_FIXTURES")
+            .into_iter()
+            .map(|d| (d, false)),
+    );
+    let mut trials = Vec::new();
+    for (folder, strict) in folders {
         let mut files = Vec::new();
-        walk(folder, &mut files);
+        walk(&folder, &mut files);
         files.sort();
         if files.is_empty() {
-            println!(
-                "{}: FAIL no *.pod.yaml fixtures in this folder",
-                folder.display()
-            );
-            failed += 1;
+            let name = folder.display().to_string();
+            trials.push(Trial::test(name, move || {
+                Err(format!(
+                    "{}: no *.pod.yaml fixtures in this folder",
+                    folder.display()
+                )
+                .into())
+            }));
             continue;
         }
         for file in files {
-            match run_fixture(&file, *strict) {
-                Outcome::Ok => {
-                    println!("{}: ok", file.display());
-                    passed += 1;
-                }
+            let name = match file.strip_prefix(&own) {
+                Ok(rel) if strict => format!("fixtures/{}", rel.display()),
+                _ => file.display().to_string(),
+            };
+            let ignored = is_skipped(&file);
+            let trial = Trial::test(name, move || match run_fixture(&file, strict) {
+                Outcome::Ok => Ok(()),
                 Outcome::Skipped(reason) => {
-                    println!("{}: skipped ({reason})", file.display());
-                    skipped += 1;
+                    Err(format!("{}: skipped at run time ({reason})", file.display()).into())
                 }
-                Outcome::Fail(diff) => {
-                    println!("{}: FAIL {diff}", file.display());
-                    failed += 1;
-                }
-            }
+                Outcome::Fail(diff) => Err(format!("{}: {diff}", file.display()).into()),
+            });
+            trials.push(trial.with_ignored_flag(ignored));
         }
     }
-    if skipped > 0 {
-        println!("{skipped} skipped");
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
+}
+
+/// Whether a fixture is marked `testing.eks.amazonaws.com/skip: "true"` (an ignored test).
+fn is_skipped(file: &Path) -> bool {
+    load(file).is_ok_and(|(_, ann)| {
+        ann.get(&format!("{T}skip")).and_then(|v| parse_go_bool(v)) == Some(true)
+    })
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -124,13 +126,19 @@ fn run_fixture(file: &Path, strict: bool) -> Outcome {
     }
 }
 
-fn evaluate(file: &Path, strict: bool) -> Result<Outcome, String> {
+/// A fixture's pod (its first YAML document) and its annotations.
+fn load(file: &Path) -> Result<(Value, BTreeMap<String, String>), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read: {e}"))?;
     let first = serde_yaml::Deserializer::from_str(&text)
         .next()
         .ok_or("empty yaml")?;
     let pod: Value = serde::Deserialize::deserialize(first).map_err(|e| format!("yaml: {e}"))?;
     let ann = annotations(&pod);
+    Ok((pod, ann))
+}
+
+fn evaluate(file: &Path, strict: bool) -> Result<Outcome, String> {
+    let (pod, ann) = load(file)?;
     let t = |k: &str| ann.get(&format!("{T}{k}")).map(String::as_str);
 
     if t("skip").and_then(parse_go_bool) == Some(true) {

@@ -1,10 +1,12 @@
 //! Whole-policy cases: every `tests/cases/*.json` plus every folder in `IRSA_POLICY_CASES`
 //! (colon-separated). A case is an `irsa policy eval` input document plus `"expected"`
 //! (`Allow` | `ExplicitDeny` | `ImplicitDeny`) and optionally `"expectedMatched"`, a list of
-//! `policy#statement` strings such as `"identity[0]#1"`. Prints `<path>: ok|FAIL` per case
-//! and `N passed, M failed`; exits non-zero on any failure.
+//! `policy#statement` strings such as `"identity[0]#1"`. Each case is one test, named
+//! `cases/<file>` (own cases) or by its path (extra folders), so `cargo test` names a failing
+//! case and accepts a name filter; a folder that is missing or holds no case fails too.
 
 use irsa_policy::document::EvalDocument;
+use libtest_mimic::{Arguments, Trial};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -51,37 +53,38 @@ fn run_case(path: &Path) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")];
-    let mut missing = 0usize;
-    if let Ok(extra) = std::env::var("IRSA_POLICY_CASES") {
-        for d in extra.split(':').filter(|d| !d.is_empty()) {
-            let p = PathBuf::from(d);
-            if !p.is_dir() {
-                eprintln!("{d}: IRSA_POLICY_CASES folder does not exist");
-                missing += 1;
-            }
-            dirs.push(p);
+    let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut trials = Vec::new();
+    let mut folders = vec![(own.clone(), true)];
+    folders.extend(
+        irsa_test::extra_dirs("IRSA_POLICY_CASES")
+            .into_iter()
+            .map(|d| (d, false)),
+    );
+    for (dir, is_own) in folders {
+        if !dir.is_dir() {
+            let name = format!("IRSA_POLICY_CASES {}", dir.display());
+            trials.push(Trial::test(name, move || {
+                Err(format!("{}: folder does not exist", dir.display()).into())
+            }));
+            continue;
+        }
+        let cases = cases_in(&dir);
+        if cases.is_empty() {
+            let name = format!("{}", dir.display());
+            trials.push(Trial::test(name, move || {
+                Err(format!("{}: no *.json cases in this folder", dir.display()).into())
+            }));
+        }
+        for case in cases {
+            let name = match case.strip_prefix(&own) {
+                Ok(rel) if is_own => format!("cases/{}", rel.display()),
+                _ => case.display().to_string(),
+            };
+            trials.push(Trial::test(name, move || {
+                run_case(&case).map_err(|e| format!("{}: {e}", case.display()).into())
+            }));
         }
     }
-    let (mut passed, mut failed) = (0usize, 0usize);
-    for dir in &dirs {
-        for case in cases_in(dir) {
-            match run_case(&case) {
-                Ok(()) => {
-                    println!("{}: ok", case.display());
-                    passed += 1;
-                }
-                Err(e) => {
-                    println!("{}: FAIL: {e}", case.display());
-                    failed += 1;
-                }
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 || missing > 0 || passed == 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    libtest_mimic::run(&Arguments::from_args(), trials).exit_code()
 }

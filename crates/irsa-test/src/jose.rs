@@ -1,0 +1,17 @@
+//! Keys and key sets of irsa-jose.
+
+use irsa_jose::{Jwks, SigningKey};
+use serde_json::{Map, Value};
+
+/// The public JWKS of `keys`, in order.
+pub fn jwks_of(keys: &[&SigningKey]) -> Jwks {
+    Jwks {
+        keys: keys.iter().map(|k| k.public_jwk().unwrap()).collect(),
+    }
+}
+
+/// A JWT signed by `key` with no extra header members, carrying `claims` (a JSON object).
+pub fn sign(key: &SigningKey, claims: &Value) -> String {
+    let claims: &Map<String, Value> = claims.as_object().expect("claims are a JSON object");
+    key.sign_jwt(&Map::new(), claims).unwrap()
+}
