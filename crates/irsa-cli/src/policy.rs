@@ -118,7 +118,7 @@ fn validate_cmd(a: ValidateArgs) -> anyhow::Result<u8> {
         }
         Err(errors) => {
             for e in errors {
-                println!("{}: {e}", e.code());
+                println!("{}: {e}", irsa_sts_core::StsError::from(&e).code());
             }
             Ok(1)
         }
@@ -127,7 +127,8 @@ fn validate_cmd(a: ValidateArgs) -> anyhow::Result<u8> {
 
 fn lint(a: LintArgs) -> anyhow::Result<u8> {
     let text = read_input(&a.file)?;
-    let policy = Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+    let policy = Policy::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", irsa_sts_core::StsError::from(&e).code()))?;
     let findings = lint_trust(&policy);
     match a.format {
         Format::Json => {

@@ -237,7 +237,11 @@ fn verify(a: VerifyArgs) -> anyhow::Result<u8> {
         Ok(j) => j,
         Err(e) => match e.downcast_ref::<irsa_oidc::FetchError>() {
             Some(fe) => {
-                eprintln!("{}: {}", fe.sts_code(), fe.to_jose());
+                eprintln!(
+                    "{}: {}",
+                    irsa_sts_core::StsError::from(fe.to_jose()).code(),
+                    fe.to_jose()
+                );
                 eprintln!("irsa: reason: {fe}");
                 return Ok(1);
             }
@@ -266,7 +270,7 @@ fn verify(a: VerifyArgs) -> anyhow::Result<u8> {
             Ok(0)
         }
         Err(e) => {
-            eprintln!("{}: {e}", e.sts_code());
+            eprintln!("{}: {e}", irsa_sts_core::StsError::from(&e).code());
             eprintln!("irsa: reason: {}", e.detail());
             Ok(1)
         }

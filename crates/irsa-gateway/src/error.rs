@@ -1,4 +1,6 @@
 //! DynamoDB's JSON error responses: the one place the gateway turns errors into wire answers.
+//! The errors of the pure crates (SigV4, session tokens, request mapping) become an
+//! [`ApiError`] through the `From` impls below.
 
 use irsa_sigv4::{ErrorKind, VerifyError};
 use irsa_sts_core::credentials::CredError;
@@ -79,52 +81,6 @@ impl ApiError {
             "com.amazon.coral.service#InvalidSignatureException",
             message,
         )
-    }
-
-    /// A SigV4 verification failure.
-    pub fn from_sigv4(e: &VerifyError) -> ApiError {
-        let type_name = match e.kind() {
-            ErrorKind::MissingAuthenticationToken => {
-                "com.amazon.coral.service#MissingAuthenticationTokenException"
-            }
-            ErrorKind::IncompleteSignature => {
-                "com.amazon.coral.service#IncompleteSignatureException"
-            }
-            ErrorKind::InvalidClientTokenId => {
-                "com.amazon.coral.service#UnrecognizedClientException"
-            }
-            _ => "com.amazon.coral.service#InvalidSignatureException",
-        };
-        debug_assert!(type_name.starts_with(CORAL));
-        ApiError::new(400, type_name, e.to_string())
-    }
-
-    /// A session token that did not open.
-    pub fn from_credentials(e: &CredError) -> ApiError {
-        match e {
-            CredError::Expired { .. } => ApiError::expired_token(),
-            _ => ApiError::unrecognized_client(),
-        }
-    }
-
-    /// A request that could not be mapped to IAM.
-    pub fn from_mapping(e: &MapError) -> ApiError {
-        match e {
-            MapError::UnknownOperation => ApiError {
-                message: None,
-                ..ApiError::new(
-                    400,
-                    "com.amazon.coral.service#UnknownOperationException",
-                    "",
-                )
-            },
-            MapError::Serialization(m) => {
-                ApiError::new(400, "com.amazon.coral.service#SerializationException", m)
-            }
-            MapError::Validation(m) => {
-                ApiError::new(400, "com.amazon.coral.validate#ValidationException", m)
-            }
-        }
     }
 
     /// `IncompleteSignatureException`: the signature does not cover what it must.
@@ -211,6 +167,59 @@ impl ApiError {
     }
 }
 
+/// A failed SigV4 check, under the JSON protocol's code for its kind (all HTTP 400).
+impl From<&VerifyError> for ApiError {
+    fn from(e: &VerifyError) -> ApiError {
+        let type_name = match e.kind() {
+            ErrorKind::MissingAuthenticationToken => {
+                "com.amazon.coral.service#MissingAuthenticationTokenException"
+            }
+            ErrorKind::IncompleteSignature => {
+                "com.amazon.coral.service#IncompleteSignatureException"
+            }
+            ErrorKind::InvalidClientTokenId => {
+                "com.amazon.coral.service#UnrecognizedClientException"
+            }
+            _ => "com.amazon.coral.service#InvalidSignatureException",
+        };
+        debug_assert!(type_name.starts_with(CORAL));
+        ApiError::new(400, type_name, e.to_string())
+    }
+}
+
+/// A session token that did not open: `ExpiredTokenException` for an expired session,
+/// `UnrecognizedClientException` otherwise.
+impl From<&CredError> for ApiError {
+    fn from(e: &CredError) -> ApiError {
+        match e {
+            CredError::Expired { .. } => ApiError::expired_token(),
+            _ => ApiError::unrecognized_client(),
+        }
+    }
+}
+
+/// A request that could not be mapped to IAM.
+impl From<&MapError> for ApiError {
+    fn from(e: &MapError) -> ApiError {
+        match e {
+            MapError::UnknownOperation => ApiError {
+                message: None,
+                ..ApiError::new(
+                    400,
+                    "com.amazon.coral.service#UnknownOperationException",
+                    "",
+                )
+            },
+            MapError::Serialization(m) => {
+                ApiError::new(400, "com.amazon.coral.service#SerializationException", m)
+            }
+            MapError::Validation(m) => {
+                ApiError::new(400, "com.amazon.coral.validate#ValidationException", m)
+            }
+        }
+    }
+}
+
 /// CRC-32 (IEEE) of `data`, as DynamoDB sends in `x-amz-crc32`.
 pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
@@ -252,25 +261,25 @@ mod tests {
             e.body(),
             r#"{"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is invalid."}"#
         );
-        let e = ApiError::from_mapping(&MapError::UnknownOperation);
+        let e = ApiError::from(&MapError::UnknownOperation);
         assert_eq!(
             e.body(),
             r#"{"__type":"com.amazon.coral.service#UnknownOperationException"}"#
         );
         assert_eq!(
-            ApiError::from_credentials(&CredError::Expired { expired_at: 1 }).code(),
+            ApiError::from(&CredError::Expired { expired_at: 1 }).code(),
             "ExpiredTokenException"
         );
         assert_eq!(
-            ApiError::from_credentials(&CredError::TamperedToken).code(),
+            ApiError::from(&CredError::TamperedToken).code(),
             "UnrecognizedClientException"
         );
         assert_eq!(
-            ApiError::from_sigv4(&VerifyError::PayloadHashMismatch).code(),
+            ApiError::from(&VerifyError::PayloadHashMismatch).code(),
             "InvalidSignatureException"
         );
         assert_eq!(
-            ApiError::from_sigv4(&VerifyError::MissingAuthentication).code(),
+            ApiError::from(&VerifyError::MissingAuthentication).code(),
             "MissingAuthenticationTokenException"
         );
     }

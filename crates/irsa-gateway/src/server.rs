@@ -504,7 +504,7 @@ fn claimed_credentials(
         .iter()
         .any(|p| query_param(query, p).is_some());
     if !presigned {
-        return Err(ApiError::from_sigv4(&VerifyError::MissingAuthentication));
+        return Err(ApiError::from(&VerifyError::MissingAuthentication));
     }
     let akid = query_param(query, "X-Amz-Credential")
         .and_then(|c| c.split_once('/').map(|(a, _)| a.to_owned()));
@@ -525,7 +525,7 @@ fn pre_authenticate(
     if !credentials::is_access_key_id(&akid) {
         return Err(ApiError::unrecognized_client());
     }
-    credentials::open(&snap.ring, &token, &akid, now).map_err(|e| ApiError::from_credentials(&e))
+    credentials::open(&snap.ring, &token, &akid, now).map_err(|e| ApiError::from(&e))
 }
 
 /// The value of a header that must appear at most once.
@@ -618,10 +618,10 @@ async fn process(
         allow_unsigned_payload: gw.options.allow_unsigned_payload,
         ..VerifyOptions::for_service("dynamodb")
     };
-    let parsed = irsa_sigv4::parse(&http, &options).map_err(|e| ApiError::from_sigv4(&e))?;
+    let parsed = irsa_sigv4::parse(&http, &options).map_err(|e| ApiError::from(&e))?;
     parsed
         .check_time(now)
-        .map_err(|e| ApiError::from_sigv4(&e))?;
+        .map_err(|e| ApiError::from(&e))?;
     if parsed.region() != snap.config.region {
         return Err(ApiError::invalid_signature(format!(
             "Credential should be scoped to a valid region, not '{}'. ",
@@ -636,12 +636,12 @@ async fn process(
         return Err(ApiError::unrecognized_client());
     }
     let session = credentials::open(&snap.ring, token, akid, now)
-        .map_err(|e| ApiError::from_credentials(&e))?;
+        .map_err(|e| ApiError::from(&e))?;
     let secret = credentials::secret_for(&snap.ring, akid, &session)
-        .map_err(|e| ApiError::from_credentials(&e))?;
+        .map_err(|e| ApiError::from(&e))?;
     let verified = parsed
         .verify(&secret, now)
-        .map_err(|e| ApiError::from_sigv4(&e))?;
+        .map_err(|e| ApiError::from(&e))?;
     // The signature must cover the operation: otherwise a captured request could be
     // replayed as another operation (the body being signed does not help).
     if !verified
@@ -658,18 +658,18 @@ async fn process(
 
     // 2. Map the request to IAM (validation first, before any upstream lookup).
     let target = single_header(&parts.headers, "x-amz-target")
-        .map_err(|()| ApiError::from_mapping(&MapError::UnknownOperation))?
+        .map_err(|()| ApiError::from(&MapError::UnknownOperation))?
         .and_then(|v| v.to_str().ok());
     single_header(&parts.headers, "content-type").map_err(|()| {
-        ApiError::from_mapping(&MapError::Serialization(
+        ApiError::from(&MapError::Serialization(
             "Only one Content-Type header is allowed.".to_owned(),
         ))
     })?;
-    let op = Operation::from_target(target).map_err(|e| ApiError::from_mapping(&e))?;
-    let request = Request::parse(op, &body).map_err(|e| ApiError::from_mapping(&e))?;
+    let op = Operation::from_target(target).map_err(|e| ApiError::from(&e))?;
+    let request = Request::parse(op, &body).map_err(|e| ApiError::from(&e))?;
     let mut authorizations = request
         .authorizations(&snap.scope, &Schemas::new())
-        .map_err(|e| ApiError::from_mapping(&e))?;
+        .map_err(|e| ApiError::from(&e))?;
 
     // 3. Authorize: the role's policies ∩ the session's.
     let identity = snap.identity_policies(&claims.role_arn);
@@ -715,7 +715,7 @@ async fn process(
             ));
         }
         if tables.len() > gw.options.max_schema_tables {
-            return Err(ApiError::from_mapping(&MapError::Validation(format!(
+            return Err(ApiError::from(&MapError::Validation(format!(
                 "Too many tables in one request: at most {} are allowed",
                 gw.options.max_schema_tables
             ))));
@@ -730,7 +730,7 @@ async fn process(
                         Err(d) if d.reason != authz::DenyReason::Undetermined(LEADING_KEYS) => {
                             denied(d)
                         }
-                        _ => ApiError::from_mapping(&e),
+                        _ => ApiError::from(&e),
                     },
                 );
             }

@@ -1,11 +1,6 @@
-//! The one error type of token verification, mapped one to one onto STS error codes.
-
-/// The STS error code for tokens that fail validation.
-pub const INVALID_IDENTITY_TOKEN: &str = "InvalidIdentityToken";
-/// The STS error code for tokens whose `exp` (plus the allowed skew) is past.
-pub const EXPIRED_TOKEN: &str = "ExpiredTokenException";
-/// The STS error code for an identity provider (discovery, JWKS) that cannot be reached.
-pub const IDP_COMMUNICATION_ERROR: &str = "IDPCommunicationError";
+//! The one error type of token verification. Its `Display` is AWS's message; the STS error
+//! code is chosen by the wire format that answers it (`impl From<&JoseError> for StsError` in
+//! irsa-sts-core), not here.
 
 /// AWS's message for a key that cannot be found or fetched. Note the two spaces after the comma:
 /// that is how STS writes it.
@@ -17,7 +12,7 @@ pub const NOT_A_JWT_MESSAGE: &str = "The ID Token provided is not a valid JWT. (
 /// Why a token was rejected.
 ///
 /// `Display` is the message STS puts in `<Message>` (AWS's wording where it is known, see the
-/// crate README); [`JoseError::sts_code`] is the `<Code>`; [`JoseError::detail`] is a precise,
+/// crate README); [`JoseError::detail`] is a precise,
 /// lowercase explanation for logs and the command line (never containing the token).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -107,16 +102,6 @@ pub enum JoseError {
 }
 
 impl JoseError {
-    /// The STS error code: `InvalidIdentityToken`, `ExpiredTokenException` or
-    /// `IDPCommunicationError`.
-    pub fn sts_code(&self) -> &'static str {
-        match self {
-            JoseError::Expired { .. } => EXPIRED_TOKEN,
-            JoseError::IdpCommunication { .. } => IDP_COMMUNICATION_ERROR,
-            _ => INVALID_IDENTITY_TOKEN,
-        }
-    }
-
     /// A precise, lowercase explanation for logs and the command line. Never contains the token.
     pub fn detail(&self) -> String {
         match self {

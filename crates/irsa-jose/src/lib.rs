@@ -22,10 +22,7 @@ mod sign;
 
 pub use alg::{Algorithm, UnknownAlgorithm};
 pub use discovery::DiscoveryDocument;
-pub use error::{
-    EXPIRED_TOKEN, IDP_COMMUNICATION_ERROR, INVALID_IDENTITY_TOKEN, JoseError,
-    KEY_RETRIEVAL_MESSAGE, KeyError, NOT_A_JWT_MESSAGE,
-};
+pub use error::{JoseError, KEY_RETRIEVAL_MESSAGE, KeyError, NOT_A_JWT_MESSAGE};
 pub use jwk::{Jwk, Jwks, MIN_RSA_BITS, jwks_from_pem, kube_key_id};
 pub use jws::{
     DEFAULT_LEEWAY_SECS, MAX_TOKEN_BYTES, UnverifiedToken, Validation, VerifiedToken, peek, verify,

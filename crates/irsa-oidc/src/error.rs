@@ -1,18 +1,18 @@
 //! The one error type of key retrieval, mapped onto STS error codes.
 
-use irsa_jose::{IDP_COMMUNICATION_ERROR, INVALID_IDENTITY_TOKEN, JoseError};
+use irsa_jose::JoseError;
 use std::time::Duration;
 
 /// Why keys for an issuer could not be had.
 ///
 /// `Display` is a precise lowercase explanation for logs and the command line (never a
-/// token). [`FetchError::sts_code`] is the STS `<Code>`: `IDPCommunicationError` (which SDKs
-/// retry) when the issuer is unreachable, slow, answers an error status, too much, or
-/// something that is not a discovery document / JWKS; `InvalidIdentityToken` for problems
-/// that retrying cannot fix (issuer URL not allowed, discovery document naming another
-/// issuer, bad configuration). [`FetchError::to_jose`] turns it into the [`JoseError`] that
-/// STS answers with (message: `Couldn't retrieve verification key from your identity
-/// provider,  please reference AssumeRoleWithWebIdentity documentation for requirements`).
+/// token). [`FetchError::to_jose`] turns it into the [`JoseError`] that STS answers with
+/// (message: `Couldn't retrieve verification key from your identity provider,  please
+/// reference AssumeRoleWithWebIdentity documentation for requirements`), whose STS code is
+/// `IDPCommunicationError` (which SDKs retry) when the issuer is unreachable, slow, answers
+/// an error status, too much, or something that is not a discovery document / JWKS, and
+/// `InvalidIdentityToken` for problems that retrying cannot fix (issuer URL not allowed,
+/// discovery document naming another issuer, bad configuration).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
@@ -113,16 +113,6 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// The STS error code: `IDPCommunicationError` for transient, issuer-side failures,
-    /// `InvalidIdentityToken` for the rest.
-    pub fn sts_code(&self) -> &'static str {
-        if self.is_transient() {
-            IDP_COMMUNICATION_ERROR
-        } else {
-            INVALID_IDENTITY_TOKEN
-        }
-    }
-
     /// Whether the failure is on the issuer's side and may go away by itself (SDKs retry
     /// `IDPCommunicationError`).
     pub fn is_transient(&self) -> bool {

@@ -1,4 +1,7 @@
-//! Policy document errors, worded as AWS words them (`MalformedPolicyDocument`).
+//! Policy document errors, worded as AWS words them. The error code they are answered
+//! under (`MalformedPolicyDocument`, or `ValidationError` for a session policy's length and
+//! characters) is the wire format's business: see `impl From<&PolicyError> for StsError` in
+//! irsa-sts-core.
 
 /// One reason a policy document is rejected. `Display` is AWS's message where AWS has one
 /// (IAM's `MalformedPolicyDocument` wording, as moto and the IAM documentation record it);
@@ -98,14 +101,4 @@ pub enum PolicyError {
         "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+"
     )]
     InvalidCharacters,
-}
-
-impl PolicyError {
-    /// The AWS error code this error is reported under.
-    pub fn code(&self) -> &'static str {
-        match self {
-            PolicyError::TooLong { .. } | PolicyError::InvalidCharacters => "ValidationError",
-            _ => "MalformedPolicyDocument",
-        }
-    }
 }

@@ -306,7 +306,7 @@ mod tests {
         let padding = " ".repeat(2100);
         let long = format!("{IDENTITY}{padding}");
         let e = validate(&long, PolicyKind::Session).unwrap_err();
-        assert_eq!(e[0].code(), "ValidationError");
+        assert!(matches!(e[0], PolicyError::TooLong { limit: 2048, .. }));
         assert!(e[0].to_string().ends_with("less than or equal to 2048"));
         let bad_char = IDENTITY.replace("s3:GetObject", "s3:GetObject\u{2603}");
         assert_eq!(

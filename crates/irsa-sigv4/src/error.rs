@@ -1,5 +1,7 @@
-//! Verification errors, worded as AWS words them, and their mapping onto AWS
-//! error codes.
+//! Verification errors, worded as AWS words them, and the kind of AWS error
+//! each stands for. The wire code of a kind depends on the protocol, so each
+//! protocol maps it once (`impl From<&VerifyError> for StsError` in
+//! irsa-sts-core, `for ApiError` in irsa-gateway).
 //!
 //! Display texts of these errors go to clients in AWS error responses, so they
 //! reproduce AWS's wording (capitalised, with AWS's punctuation) instead of this
@@ -7,7 +9,8 @@
 //! session token.
 
 /// The AWS error a [`VerifyError`] stands for. The wire code differs by
-/// protocol; see [`ErrorKind::query_code`] and [`ErrorKind::json_code`].
+/// protocol (`SignatureDoesNotMatch` in STS, `InvalidSignatureException` in
+/// DynamoDB) and is chosen by the protocol's error type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -21,41 +24,6 @@ pub enum ErrorKind {
     SignatureDoesNotMatch,
     /// A presigned URL past its `X-Amz-Expires`.
     RequestExpired,
-}
-
-impl ErrorKind {
-    /// The error code in AWS Query protocol responses (STS, IAM, SNS, ...).
-    pub fn query_code(self) -> &'static str {
-        match self {
-            Self::MissingAuthenticationToken => "MissingAuthenticationToken",
-            Self::IncompleteSignature => "IncompleteSignature",
-            Self::InvalidClientTokenId => "InvalidClientTokenId",
-            Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
-            Self::RequestExpired => "RequestExpired",
-        }
-    }
-
-    /// The error code in AWS JSON protocol responses (DynamoDB `__type`, without
-    /// the `com.amazon.coral.service#` prefix).
-    pub fn json_code(self) -> &'static str {
-        match self {
-            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
-            Self::IncompleteSignature => "IncompleteSignatureException",
-            Self::InvalidClientTokenId => "UnrecognizedClientException",
-            Self::SignatureDoesNotMatch | Self::RequestExpired => "InvalidSignatureException",
-        }
-    }
-
-    /// HTTP status of the AWS Query protocol error (JSON protocol services such
-    /// as DynamoDB answer 400 for all of them).
-    pub fn query_http_status(self) -> u16 {
-        match self {
-            Self::IncompleteSignature | Self::RequestExpired => 400,
-            Self::MissingAuthenticationToken
-            | Self::InvalidClientTokenId
-            | Self::SignatureDoesNotMatch => 403,
-        }
-    }
 }
 
 /// What the verifier computed, for diagnostics when signatures differ. The

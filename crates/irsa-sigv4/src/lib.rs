@@ -22,7 +22,7 @@
 //! let request = Request { method: "POST", path: "/", query: "", headers, body: b"" };
 //! let err = verify(&request, &VerifyOptions::for_service("sts"), now, |_| None::<String>)
 //!     .unwrap_err();
-//! assert_eq!(err.kind().query_code(), "MissingAuthenticationToken");
+//! assert_eq!(err.kind(), irsa_sigv4::ErrorKind::MissingAuthenticationToken);
 //! ```
 
 mod canonical;

@@ -57,9 +57,7 @@ pub fn session_policies(
     config: &Config,
 ) -> Result<SessionPolicies, StsError> {
     let policy = match &req.policy {
-        Some(text) => Some(
-            policy::parse(text, PolicyKind::Session).map_err(StsError::MalformedPolicyDocument)?,
-        ),
+        Some(text) => Some(policy::parse(text, PolicyKind::Session).map_err(StsError::from)?),
         None => None,
     };
     let mut managed = Vec::new();
@@ -107,7 +105,7 @@ pub fn resolve_provider<'c>(
     req: &AssumeRoleWithWebIdentityRequest,
     config: &'c Config,
 ) -> Result<&'c Provider, StsError> {
-    let token = irsa_jose::peek(req.web_identity_token.expose()).map_err(jose_error)?;
+    let token = irsa_jose::peek(req.web_identity_token.expose())?;
     provider_for(&token, config)
 }
 
@@ -115,12 +113,12 @@ fn provider_for<'c>(token: &UnverifiedToken, config: &'c Config) -> Result<&'c P
     let iss = match token.claims.get("iss") {
         Some(Value::String(s)) => s.as_str(),
         Some(_) => {
-            return Err(jose_error(JoseError::InvalidClaim {
+            return Err(StsError::from(JoseError::InvalidClaim {
                 claim: "iss",
                 reason: "must be a string".into(),
             }));
         }
-        None => return Err(jose_error(JoseError::MissingClaim { claim: "iss" })),
+        None => return Err(StsError::from(JoseError::MissingClaim { claim: "iss" })),
     };
     config.provider(iss).ok_or_else(|| {
         StsError::InvalidIdentityToken(format!(
@@ -150,23 +148,13 @@ pub fn prepare<'c>(
     // 0. Session policies (after the model's constraints, which decoding checked).
     let session = session_policies(req, config)?;
     // 1. The issuer must be a registered provider.
-    let token = irsa_jose::peek(req.web_identity_token.expose()).map_err(jose_error)?;
+    let token = irsa_jose::peek(req.web_identity_token.expose())?;
     let provider = provider_for(&token, config)?;
     Ok(Prepared {
         session,
         provider,
         kid: token.kid().map(str::to_owned),
     })
-}
-
-/// Maps a token verification failure to the STS error real STS answers.
-pub fn jose_error(e: JoseError) -> StsError {
-    let message = e.to_string();
-    match e.sts_code() {
-        irsa_jose::EXPIRED_TOKEN => StsError::ExpiredTokenException(message),
-        irsa_jose::IDP_COMMUNICATION_ERROR => StsError::IdpCommunicationError(message),
-        _ => StsError::InvalidIdentityToken(message),
-    }
 }
 
 /// Session tags from the `https://aws.amazon.com/tags` claim.
@@ -364,8 +352,7 @@ pub fn assume_prepared(
     } = prepared;
     // 2–5. Key by kid, signature, exp (300 s skew), aud among the client ids, sub.
     let validation = Validation::new(&provider.issuer, &provider.audiences, ctx.now);
-    let token = irsa_jose::verify_prepared(req.web_identity_token.expose(), keys, &validation)
-        .map_err(jose_error)?;
+    let token = irsa_jose::verify_prepared(req.web_identity_token.expose(), keys, &validation)?;
     // 6. The role must exist (real STS answers AccessDenied, not NoSuchEntity).
     let role = config
         .role(&req.role_arn)

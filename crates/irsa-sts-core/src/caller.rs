@@ -2,29 +2,10 @@
 //! skew), open the session token, answer the session's ARN, user id and account.
 
 use crate::config::Config;
-use crate::credentials::{self, CredError, KeyRing};
+use crate::credentials::{self, KeyRing};
 use crate::error::StsError;
 use crate::xml::GetCallerIdentityResult;
-use irsa_sigv4::{ErrorKind, VerifyError, VerifyOptions};
-
-/// Maps a SigV4 failure to the Query error AWS answers.
-pub fn sigv4_error(e: &VerifyError) -> StsError {
-    match e.kind() {
-        ErrorKind::MissingAuthenticationToken => StsError::MissingAuthenticationToken,
-        ErrorKind::IncompleteSignature => StsError::IncompleteSignature(e.to_string()),
-        ErrorKind::InvalidClientTokenId => StsError::InvalidClientTokenId,
-        ErrorKind::RequestExpired => StsError::RequestExpired(e.to_string()),
-        _ => StsError::SignatureDoesNotMatch(e.to_string()),
-    }
-}
-
-/// `ExpiredToken` for an expired session, `InvalidClientTokenId` for any other token error.
-fn cred_error(e: CredError) -> StsError {
-    match e {
-        CredError::Expired { .. } => StsError::ExpiredToken,
-        _ => StsError::InvalidClientTokenId,
-    }
-}
+use irsa_sigv4::VerifyOptions;
 
 /// Splits `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME` into (partition, account, name).
 fn role_parts(role_arn: &str) -> Option<(&str, &str, &str)> {
@@ -52,8 +33,8 @@ pub fn get_caller_identity(
     now: i64,
 ) -> Result<GetCallerIdentityResult, StsError> {
     let options = VerifyOptions::for_service("sts");
-    let parsed = irsa_sigv4::parse(http, &options).map_err(|e| sigv4_error(&e))?;
-    parsed.check_time(now).map_err(|e| sigv4_error(&e))?;
+    let parsed = irsa_sigv4::parse(http, &options)?;
+    parsed.check_time(now)?;
     // Only session credentials exist here: an ASIA key id with a session token that opens.
     let Some(token) = parsed.security_token() else {
         return Err(StsError::InvalidClientTokenId);
@@ -62,9 +43,9 @@ pub fn get_caller_identity(
         return Err(StsError::InvalidClientTokenId);
     }
     let akid = parsed.access_key_id();
-    let session = credentials::open(keyring, token, akid, now).map_err(cred_error)?;
-    let secret = credentials::secret_for(keyring, akid, &session).map_err(cred_error)?;
-    parsed.verify(&secret, now).map_err(|e| sigv4_error(&e))?;
+    let session = credentials::open(keyring, token, akid, now)?;
+    let secret = credentials::secret_for(keyring, akid, &session)?;
+    parsed.verify(&secret, now)?;
     let claims = session.claims;
     let (partition, account, name) =
         role_parts(&claims.role_arn).ok_or(StsError::InvalidClientTokenId)?;

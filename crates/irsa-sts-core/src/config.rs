@@ -270,7 +270,7 @@ fn parse_doc(
     kind: PolicyKind,
 ) -> Result<ValidPolicy, ConfigError> {
     let text = document_text(field, v)?;
-    policy::parse(&text, kind).map_err(|e| field_err(field, e))
+    policy::parse(&text, kind).map_err(|e| field_err(field, e.to_string()))
 }
 
 /// A stable `AROA` + 17 id derived from the role's ARN.

@@ -67,8 +67,10 @@ const LABEL_SECRET: &[u8] = b"irsa-sts/v1/secret-access-key";
 
 const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-/// Why credentials could not be issued or opened. [`CredError::aws_code`] gives
-/// the AWS error a server answers with.
+/// Why credentials could not be issued or opened. `Display` is a precise
+/// lowercase explanation for logs; the AWS error a server answers with comes
+/// from the protocol's error type (`StsError::from(&CredError)`: `ExpiredToken`
+/// for an expired session, `InvalidClientTokenId` otherwise).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredError {
@@ -112,26 +114,6 @@ pub enum CredError {
         /// The session's `expires_at`.
         expired_at: i64,
     },
-}
-
-impl CredError {
-    /// The AWS error code for a request carrying this token: `ExpiredToken` for
-    /// an expired session, `InvalidClientTokenId` for every other token error
-    /// (as STS answers; DynamoDB says `UnrecognizedClientException`).
-    pub fn aws_code(&self) -> &'static str {
-        match self {
-            Self::Expired { .. } => "ExpiredToken",
-            _ => "InvalidClientTokenId",
-        }
-    }
-
-    /// AWS's message for [`CredError::aws_code`].
-    pub fn aws_message(&self) -> &'static str {
-        match self {
-            Self::Expired { .. } => "The security token included in the request is expired",
-            _ => "The security token included in the request is invalid.",
-        }
-    }
 }
 
 /// Public identifier of a master key: the first 8 bytes of
@@ -606,6 +588,7 @@ pub fn secret_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StsError;
 
     #[test]
     fn key_ring_from_key_files_names_the_entry_at_fault() {
@@ -841,7 +824,7 @@ mod tests {
                 }
             );
             assert!(sealed_token_len(n) > MAX_SESSION_TOKEN_LEN);
-            assert_eq!(err.aws_code(), "InvalidClientTokenId");
+            assert_eq!(StsError::from(&err).code(), "InvalidClientTokenId");
         }
     }
 
@@ -964,8 +947,11 @@ mod tests {
         assert!(open(&ring, &creds.session_token, &creds.access_key_id, exp - 1).is_ok());
         let err = open(&ring, &creds.session_token, &creds.access_key_id, exp).unwrap_err();
         assert_eq!(err, CredError::Expired { expired_at: exp });
-        assert_eq!(err.aws_code(), "ExpiredToken");
-        assert_eq!(CredError::TamperedToken.aws_code(), "InvalidClientTokenId");
+        assert_eq!(StsError::from(&err).code(), "ExpiredToken");
+        assert_eq!(
+            StsError::from(CredError::TamperedToken).code(),
+            "InvalidClientTokenId"
+        );
         let mut bad = claims();
         bad.expires_at = bad.issued_at;
         assert!(matches!(
@@ -1128,15 +1114,15 @@ mod tests {
             body: request.body(),
         };
         let parsed = irsa_sigv4::parse(&req, &irsa_sigv4::VerifyOptions::for_service("sts"))
-            .map_err(|e| e.kind().query_code().to_owned())?;
+            .map_err(|e| StsError::from(e).code().to_owned())?;
         let token = parsed.security_token().ok_or("MissingToken")?;
-        let session =
-            open(ring, token, parsed.access_key_id(), now).map_err(|e| e.aws_code().to_owned())?;
+        let session = open(ring, token, parsed.access_key_id(), now)
+            .map_err(|e| StsError::from(e).code().to_owned())?;
         let secret =
             secret_for(ring, parsed.access_key_id(), &session).map_err(|e| e.to_string())?;
         parsed
             .verify(&secret, now)
-            .map_err(|e| e.kind().query_code().to_owned())?;
+            .map_err(|e| StsError::from(e).code().to_owned())?;
         Ok(session.claims)
     }
 

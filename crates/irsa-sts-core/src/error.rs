@@ -1,9 +1,16 @@
 //! Every STS error the server can answer, and its wire form: HTTP status, fault type
-//! (`Sender`/`Receiver`), code and message. This is the one place that mapping lives.
+//! (`Sender`/`Receiver`), code and message. This is the one place that mapping lives: the
+//! errors of the pure crates (token verification, SigV4, session tokens, policy documents)
+//! carry AWS's message as their `Display` and become an [`StsError`] through the `From`
+//! impls below.
 //!
 //! Messages reproduce AWS's wording exactly (so they break the project's lowercase rule on
 //! purpose): SDKs and users compare them with what real STS sends.
 
+use crate::credentials::CredError;
+use irsa_jose::JoseError;
+use irsa_policy::PolicyError;
+use irsa_sigv4::{ErrorKind, VerifyError};
 use std::fmt;
 
 /// Who is at fault, as the `<Type>` element of an `ErrorResponse` says it.
@@ -229,6 +236,82 @@ impl StsError {
     }
 }
 
+/// A rejected web identity token: `ExpiredTokenException` when `exp` has passed,
+/// `IDPCommunicationError` when the issuer's keys cannot be had, `InvalidIdentityToken`
+/// otherwise; the message is the error's `Display` (AWS's wording).
+impl From<&JoseError> for StsError {
+    fn from(e: &JoseError) -> StsError {
+        let message = e.to_string();
+        match e {
+            JoseError::Expired { .. } => StsError::ExpiredTokenException(message),
+            JoseError::IdpCommunication { .. } => StsError::IdpCommunicationError(message),
+            _ => StsError::InvalidIdentityToken(message),
+        }
+    }
+}
+
+impl From<JoseError> for StsError {
+    fn from(e: JoseError) -> StsError {
+        StsError::from(&e)
+    }
+}
+
+/// A failed SigV4 check, under the Query protocol's code for its kind.
+impl From<&VerifyError> for StsError {
+    fn from(e: &VerifyError) -> StsError {
+        match e.kind() {
+            ErrorKind::MissingAuthenticationToken => StsError::MissingAuthenticationToken,
+            ErrorKind::IncompleteSignature => StsError::IncompleteSignature(e.to_string()),
+            ErrorKind::InvalidClientTokenId => StsError::InvalidClientTokenId,
+            ErrorKind::RequestExpired => StsError::RequestExpired(e.to_string()),
+            _ => StsError::SignatureDoesNotMatch(e.to_string()),
+        }
+    }
+}
+
+impl From<VerifyError> for StsError {
+    fn from(e: VerifyError) -> StsError {
+        StsError::from(&e)
+    }
+}
+
+/// A session token that does not open: `ExpiredToken` for an expired session,
+/// `InvalidClientTokenId` for every other token error.
+impl From<&CredError> for StsError {
+    fn from(e: &CredError) -> StsError {
+        match e {
+            CredError::Expired { .. } => StsError::ExpiredToken,
+            _ => StsError::InvalidClientTokenId,
+        }
+    }
+}
+
+impl From<CredError> for StsError {
+    fn from(e: CredError) -> StsError {
+        StsError::from(&e)
+    }
+}
+
+/// An invalid policy document: `ValidationError` for a session policy's length or
+/// characters (the model's constraints), `MalformedPolicyDocument` for the rest.
+impl From<&PolicyError> for StsError {
+    fn from(e: &PolicyError) -> StsError {
+        let message = e.to_string();
+        match e {
+            PolicyError::TooLong { .. } | PolicyError::InvalidCharacters => {
+                StsError::Validation(message)
+            }
+            _ => StsError::MalformedPolicyDocument(message),
+        }
+    }
+}
+
+impl From<PolicyError> for StsError {
+    fn from(e: PolicyError) -> StsError {
+        StsError::from(&e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,6 +413,82 @@ mod tests {
             }
             .message(),
             "Could not find operation Foo for version 2011-06-15"
+        );
+    }
+
+    #[test]
+    fn pure_errors_map_to_their_sts_codes() {
+        let jose = |e: JoseError| {
+            let s = StsError::from(&e);
+            (s.code(), s.status(), s.message() == e.to_string())
+        };
+        assert_eq!(
+            jose(JoseError::Expired { now: 2, exp: 1 }),
+            ("ExpiredTokenException", 400, true)
+        );
+        assert_eq!(
+            jose(JoseError::IdpCommunication { reason: "x".into() }),
+            ("IDPCommunicationError", 400, true)
+        );
+        for e in [
+            JoseError::BadSignature,
+            JoseError::AudienceMismatch,
+            JoseError::KeyNotFound { kid: None },
+            JoseError::MissingClaim { claim: "sub" },
+        ] {
+            assert_eq!(jose(e), ("InvalidIdentityToken", 400, true));
+        }
+
+        let sigv4 = |e: VerifyError| {
+            let s = StsError::from(&e);
+            (s.code(), s.status())
+        };
+        assert_eq!(
+            sigv4(VerifyError::MissingAuthentication),
+            ("MissingAuthenticationToken", 403)
+        );
+        assert_eq!(
+            sigv4(VerifyError::IncompleteSignature(String::new())),
+            ("IncompleteSignature", 400)
+        );
+        assert_eq!(
+            sigv4(VerifyError::UnknownAccessKey {
+                access_key_id: "A".into()
+            }),
+            ("InvalidClientTokenId", 403)
+        );
+        assert_eq!(
+            sigv4(VerifyError::PresignedUrlExpired {
+                expired_at: String::new()
+            }),
+            ("RequestExpired", 400)
+        );
+        assert_eq!(
+            sigv4(VerifyError::PayloadHashMismatch),
+            ("SignatureDoesNotMatch", 403)
+        );
+        assert_eq!(
+            StsError::from(VerifyError::PayloadHashMismatch).message(),
+            VerifyError::PayloadHashMismatch.to_string()
+        );
+
+        assert_eq!(
+            StsError::from(CredError::Expired { expired_at: 1 }),
+            StsError::ExpiredToken
+        );
+        assert_eq!(
+            StsError::from(CredError::TamperedToken),
+            StsError::InvalidClientTokenId
+        );
+
+        assert_eq!(
+            StsError::from(PolicyError::InvalidCharacters).code(),
+            "ValidationError"
+        );
+        let e = StsError::from(PolicyError::Syntax);
+        assert_eq!(
+            (e.code(), e.message().as_str()),
+            ("MalformedPolicyDocument", "Syntax errors in policy.")
         );
     }
 }

@@ -14,14 +14,14 @@ pub struct ValidPolicy {
     compact_len: usize,
 }
 
-/// Parses and validates `text` as a policy of `kind`; the error is the
-/// `MalformedPolicyDocument` message (the first problem found).
-pub fn parse(text: &str, kind: PolicyKind) -> Result<ValidPolicy, String> {
+/// Parses and validates `text` as a policy of `kind`; the error is the first problem found
+/// (an [`crate::StsError`] through its `From` impl).
+pub fn parse(text: &str, kind: PolicyKind) -> Result<ValidPolicy, irsa_policy::PolicyError> {
     let policy = irsa_policy::validate(text, kind).map_err(|errors| {
-        errors.first().map_or_else(
-            || "Syntax errors in policy.".to_owned(),
-            ToString::to_string,
-        )
+        errors
+            .into_iter()
+            .next()
+            .unwrap_or(irsa_policy::PolicyError::Syntax)
     })?;
     let compact_len = serde_json::from_str::<serde_json::Value>(text)
         .map(|v| v.to_string().len())

@@ -404,11 +404,7 @@ async fn assume_role(
         .await
         .map_err(|e| {
             tracing::warn!(issuer, error = %e, "cannot get the issuer's keys");
-            if e.sts_code() == irsa_jose::IDP_COMMUNICATION_ERROR {
-                StsError::IdpCommunicationError(irsa_jose::KEY_RETRIEVAL_MESSAGE.into())
-            } else {
-                StsError::InvalidIdentityToken(irsa_jose::KEY_RETRIEVAL_MESSAGE.into())
-            }
+            StsError::from(e.to_jose())
         })?;
     let keys = server.prepared_keys(issuer, &keys);
     let ctx = RequestContext {
