@@ -87,37 +87,6 @@ pub async fn stop_signal() -> &'static str {
     Stop::install().wait().await
 }
 
-/// Polls `path` (modification time, size and contents) every `interval` and calls
-/// `reload` when it changed. A failed reload keeps the previous configuration (the server
-/// only swaps in a configuration that loaded) and is logged. Runs until dropped.
-pub async fn watch_file<E: std::fmt::Display>(
-    path: std::path::PathBuf,
-    interval: std::time::Duration,
-    reload: impl Fn(&std::path::Path) -> Result<(), E>,
-) {
-    let fingerprint = |p: &std::path::Path| {
-        let m = std::fs::metadata(p).ok()?;
-        Some((m.modified().ok()?, m.len(), std::fs::read(p).ok()?))
-    };
-    let mut last = fingerprint(&path);
-    loop {
-        tokio::time::sleep(interval).await;
-        let now = fingerprint(&path);
-        if now.is_none() || now == last {
-            continue;
-        }
-        last = now;
-        match reload(&path) {
-            Ok(()) => tracing::info!(path = %path.display(), "configuration reloaded"),
-            Err(e) => tracing::error!(
-                path = %path.display(),
-                error = %e,
-                "configuration not reloaded; keeping the previous one"
-            ),
-        }
-    }
-}
-
 /// What `irsa sts` and `irsa gateway` share once their server is loaded: listen on
 /// `listen`, reload the configuration file when it changes (every `reload_secs`), and
 /// stop on `stop`. Returns the bound listener and the shutdown future for `serve`.
@@ -137,7 +106,7 @@ pub async fn config_server<E: std::fmt::Display + 'static>(
         .with_context(|| format!("cannot listen on `{listen}`"))?;
     let addr = listener.local_addr()?;
     tracing::info!(listen = %addr, config = %config.display(), "{name} listening");
-    tokio::spawn(watch_file(
+    tokio::spawn(irsa_server::watch_file(
         config.to_path_buf(),
         std::time::Duration::from_secs(reload_secs.max(1)),
         reload,
@@ -147,51 +116,4 @@ pub async fn config_server<E: std::fmt::Display + 'static>(
         tracing::info!(signal = sig, "shutting down");
     };
     Ok((listener, shutdown))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
-
-    #[tokio::test]
-    async fn watch_file_reloads_on_change_only() {
-        let dir = std::env::temp_dir().join(format!("irsa-watch-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("config.yaml");
-        std::fs::write(&path, "a: 1\n").unwrap();
-        let calls = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (c, s) = (calls.clone(), seen.clone());
-        let task = tokio::spawn(watch_file(
-            path.clone(),
-            Duration::from_millis(20),
-            move |p| {
-                c.fetch_add(1, Ordering::SeqCst);
-                let text = std::fs::read_to_string(p).map_err(|e| e.to_string())?;
-                s.lock().unwrap().push(text.clone());
-                if text.contains("bad") {
-                    Err("bad file".to_string())
-                } else {
-                    Ok(())
-                }
-            },
-        ));
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        assert_eq!(calls.load(Ordering::SeqCst), 0, "unchanged file reloaded");
-        std::fs::write(&path, "a: 2, longer\n").unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        std::fs::write(&path, "bad\n").unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        task.abort();
-        let seen = seen.lock().unwrap().clone();
-        assert_eq!(
-            seen,
-            ["a: 2, longer\n", "bad\n"],
-            "each change reloaded once"
-        );
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 }

@@ -173,6 +173,10 @@ pub struct Args {
     /// Largest accepted AdmissionReview body in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     max_request_bytes: usize,
+    /// Admission reviews handled at once; past it a review is answered `429 Too Many
+    /// Requests` at once (never allowed unmutated), so the API server's failurePolicy applies.
+    #[arg(long, default_value_t = 1024)]
+    max_concurrency: usize,
     /// Log format: json or text.
     #[arg(long, default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
@@ -246,6 +250,7 @@ fn config(a: Args) -> anyhow::Result<irsa_webhook::Config> {
         shutdown_delay: a.shutdown_delay,
         shutdown_timeout: a.shutdown_timeout,
         max_body_bytes: a.max_request_bytes,
+        max_concurrency: a.max_concurrency.max(1),
     })
 }
 

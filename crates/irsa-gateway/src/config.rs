@@ -14,13 +14,8 @@ use crate::upstream::{UpstreamCredentials, UpstreamSettings};
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A file could not be read.
-    #[error("cannot read `{path}`: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] irsa_server::ReadError),
     /// The STS part of the configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -190,10 +185,7 @@ pub fn parse(text: &str) -> Result<(Config, GatewaySection), LoadError> {
 
 /// Reads a file.
 pub fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Read {
-        path: path.to_owned(),
-        source,
-    })
+    Ok(irsa_server::read(path)?)
 }
 
 /// The key ring of the signing keys the configuration names (first = active), read
@@ -212,14 +204,6 @@ pub fn key_ring(config: &Config, base_dir: &Path) -> Result<KeyRing, LoadError> 
         .map(|f| read(&base_dir.join(f)))
         .collect::<Result<Vec<_>, _>>()?;
     KeyRing::from_key_files(&contents).map_err(|e| field_err(e.field, e.reason))
-}
-
-/// The directory relative file names resolve against.
-pub fn base_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
 }
 
 #[cfg(test)]

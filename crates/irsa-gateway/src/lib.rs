@@ -40,8 +40,7 @@ pub fn from_file(
     upstream_timeout: Duration,
     options: Options,
 ) -> Result<Arc<Gateway>, BuildError> {
-    let text = String::from_utf8_lossy(&config::read(path)?).into_owned();
-    let base = config::base_dir(path);
+    let (text, base) = irsa_server::read_text(path).map_err(LoadError::from)?;
     let (cfg, section) = config::parse(&text)?;
     let ring = config::key_ring(&cfg, base)?;
     let settings =

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -11,16 +11,12 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
 use irsa_policy::Policy;
+use irsa_server::{Budget, Current, Limits, ServeOptions};
 use irsa_sigv4::{VerifyError, VerifyOptions};
 use irsa_sts_core::config::Config;
 use irsa_sts_core::credentials::{self, KeyRing, OpenedSession};
 use rand::Rng as _;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower::ServiceExt as _;
 
 use crate::config::{self, LoadError};
 use crate::error::{ApiError, crc32};
@@ -86,8 +82,6 @@ impl Default for Options {
 type SessionKey = (Option<String>, Vec<String>);
 const SESSION_CACHE_MAX: usize = 4096;
 const SCHEMA_CACHE_MAX: usize = 10_000;
-/// The byte budget counts in KiB so that one request's reservation fits a `u32`.
-const BUDGET_UNIT: usize = 1024;
 
 /// One loaded configuration with everything derived from it.
 pub struct Snapshot {
@@ -189,11 +183,11 @@ type CachedSchema = (Instant, Option<Arc<TableSchema>>);
 
 /// The gateway's shared state.
 pub struct Gateway {
-    current: RwLock<Arc<Snapshot>>,
+    current: Current<Snapshot>,
     upstream: Option<Upstream>,
     options: Options,
-    permits: Arc<Semaphore>,
-    budget: Arc<Semaphore>,
+    limits: Limits,
+    budget: Budget,
     schemas: Mutex<HashMap<String, CachedSchema>>,
 }
 
@@ -201,10 +195,6 @@ fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-fn budget_units(bytes: usize) -> usize {
-    bytes.div_ceil(BUDGET_UNIT).max(1)
 }
 
 impl Gateway {
@@ -218,12 +208,17 @@ impl Gateway {
         upstream: impl Into<Option<Upstream>>,
         options: Options,
     ) -> Arc<Gateway> {
-        let budget = budget_units(options.max_bytes_in_flight.max(options.max_body_bytes));
+        let limits = Limits::new(
+            options.max_concurrency,
+            options.request_timeout,
+            || error_response(&ApiError::throttling(), &request_id()),
+            || error_response(&ApiError::request_timeout(), &request_id()),
+        );
         Arc::new(Gateway {
-            current: RwLock::new(Arc::new(snapshot)),
+            current: Current::new(snapshot),
             upstream: upstream.into(),
-            permits: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
-            budget: Arc::new(Semaphore::new(budget.min(Semaphore::MAX_PERMITS))),
+            limits,
+            budget: Budget::new(options.max_bytes_in_flight.max(options.max_body_bytes)),
             options,
             schemas: Mutex::new(HashMap::new()),
         })
@@ -231,9 +226,12 @@ impl Gateway {
 
     /// The configuration in force.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current
-            .read()
-            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
+        self.current.get()
+    }
+
+    /// The limits in front of the routes (and their counters).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The upstream, if there is one.
@@ -244,10 +242,8 @@ impl Gateway {
     /// Re-reads the configuration file; installs it when valid, keeps the old one otherwise.
     /// The upstream settings are not reloaded.
     pub fn reload(&self, path: &Path) -> Result<(), LoadError> {
-        let text = String::from_utf8_lossy(&config::read(path)?).into_owned();
-        let snap = Snapshot::load(&text, config::base_dir(path))?;
-        let mut g = self.current.write().unwrap_or_else(|p| p.into_inner());
-        *g = Arc::new(snap);
+        let (text, base_dir) = irsa_server::read_text(path)?;
+        self.current.set(Snapshot::load(&text, base_dir)?);
         Ok(())
     }
 
@@ -305,9 +301,12 @@ impl Gateway {
 }
 
 /// The gateway's routes: every request is a DynamoDB request (`GET /` without
-/// authentication is a health check, as on DynamoDB).
+/// authentication is a health check, as on DynamoDB), behind the gateway's limits (past
+/// the concurrency limit `ThrottlingException` at once; past the request deadline
+/// `RequestTimeoutException`).
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new().fallback(handle).with_state(gateway)
+    let limits = gateway.limits.clone();
+    limits.apply(Router::new().fallback(handle).with_state(gateway))
 }
 
 /// Serves `router(gateway)` on `listener` until `shutdown` completes, then lets requests
@@ -318,50 +317,12 @@ pub async fn serve(
     gateway: Arc<Gateway>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(gateway.options.header_read_timeout);
-    let builder = Arc::new(builder);
-    let app = router(gateway);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let app = app.clone();
-        let service =
-            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().oneshot(req)
-            });
-        let conn = builder.serve_connection(TokioIo::new(tcp), service);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("requests in flight did not finish in time; closing");
-    }
-    Ok(())
+    let options = ServeOptions {
+        header_read_timeout: gateway.options.header_read_timeout,
+        drain_timeout: Duration::from_secs(30),
+        ..ServeOptions::default()
+    };
+    irsa_server::serve(listener, router(gateway), options, shutdown).await
 }
 
 fn request_id() -> String {
@@ -415,12 +376,7 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
         return Response::new(Body::from("healthy: irsa-gateway"));
     }
     let id = request_id();
-    let Ok(_permit) = gw.permits.clone().try_acquire_owned() else {
-        return error_response(&ApiError::throttling(), &id);
-    };
-    let outcome = tokio::time::timeout(gw.options.request_timeout, process(&gw, req))
-        .await
-        .unwrap_or_else(|_| Err(ApiError::request_timeout()));
+    let outcome = process(&gw, req).await;
     match outcome {
         Ok((response, op)) => {
             tracing::info!(
@@ -562,15 +518,6 @@ fn forward_headers(headers: &HeaderMap, signed: &[String], op: &str) -> HeaderMa
     out
 }
 
-/// Reserves `bytes` of the in-flight byte budget, or answers `ThrottlingException`.
-fn reserve(budget: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, ApiError> {
-    let units = u32::try_from(budget_units(bytes)).map_err(|_| ApiError::throttling())?;
-    budget
-        .clone()
-        .try_acquire_many_owned(units)
-        .map_err(|_| ApiError::throttling())
-}
-
 async fn process(
     gw: &Gateway,
     req: axum::extract::Request,
@@ -593,7 +540,10 @@ async fn process(
     if declared.is_some_and(|n| n > gw.options.max_body_bytes) {
         return Err(ApiError::too_large(gw.options.max_body_bytes));
     }
-    let _bytes = reserve(&gw.budget, declared.unwrap_or(gw.options.max_body_bytes))?;
+    let _bytes = gw
+        .budget
+        .try_reserve(declared.unwrap_or(gw.options.max_body_bytes))
+        .ok_or_else(ApiError::throttling)?;
     let body = axum::body::to_bytes(body, gw.options.max_body_bytes)
         .await
         .map_err(|_| ApiError::too_large(gw.options.max_body_bytes))?;
@@ -619,9 +569,7 @@ async fn process(
         ..VerifyOptions::for_service("dynamodb")
     };
     let parsed = irsa_sigv4::parse(&http, &options).map_err(|e| ApiError::from(&e))?;
-    parsed
-        .check_time(now)
-        .map_err(|e| ApiError::from(&e))?;
+    parsed.check_time(now).map_err(|e| ApiError::from(&e))?;
     if parsed.region() != snap.config.region {
         return Err(ApiError::invalid_signature(format!(
             "Credential should be scoped to a valid region, not '{}'. ",
@@ -635,10 +583,10 @@ async fn process(
     if !credentials::is_access_key_id(akid) {
         return Err(ApiError::unrecognized_client());
     }
-    let session = credentials::open(&snap.ring, token, akid, now)
-        .map_err(|e| ApiError::from(&e))?;
-    let secret = credentials::secret_for(&snap.ring, akid, &session)
-        .map_err(|e| ApiError::from(&e))?;
+    let session =
+        credentials::open(&snap.ring, token, akid, now).map_err(|e| ApiError::from(&e))?;
+    let secret =
+        credentials::secret_for(&snap.ring, akid, &session).map_err(|e| ApiError::from(&e))?;
     let verified = parsed
         .verify(&secret, now)
         .map_err(|e| ApiError::from(&e))?;

@@ -6,13 +6,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use irsa_jose::{DiscoveryDocument, Jwks};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -161,73 +156,43 @@ pub fn server_tls_config(
     cert_chain_pem: &[u8],
     key_pem: &[u8],
 ) -> Result<Arc<rustls::ServerConfig>, ServeError> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_chain_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| ServeError::Tls(format!("certificate: {e}")))?;
-    if certs.is_empty() {
-        return Err(ServeError::Tls(
-            "certificate file has no CERTIFICATE block".into(),
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|e| ServeError::Tls(format!("private key: {e}")))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ServeError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| ServeError::Tls(e.to_string()))?;
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(cfg))
+    irsa_server::tls::single_cert_config(cert_chain_pem, key_pem)
+        .map_err(|e| ServeError::Tls(e.to_string()))
 }
 
+/// Requests served at once; past it `429 Too Many Requests` at once (the documents are
+/// static, so a client retrying later loses nothing).
+const MAX_CONCURRENCY: usize = 1024;
+
 /// Serves `router` on `listener` (plain HTTP, or TLS when `tls` is given) until `shutdown`
-/// completes. TLS handshakes run per connection, bounded by 10 s.
+/// completes. TLS handshakes run per connection, bounded by 10 s; request headers must
+/// arrive within 30 s; requests in flight get 5 s to finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let Some(tls) = tls else {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        return Ok(());
+    let limits = irsa_server::Limits::new(
+        MAX_CONCURRENCY,
+        Duration::from_secs(30),
+        || {
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "1")],
+                "too many requests\n",
+            )
+                .into_response()
+        },
+        || (StatusCode::SERVICE_UNAVAILABLE, "timed out\n").into_response(),
+    );
+    let options = irsa_server::ServeOptions {
+        tls,
+        http2: false,
+        header_read_timeout: Duration::from_secs(30),
+        handshake_timeout: Duration::from_secs(10),
+        drain_timeout: Duration::from_secs(5),
     };
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let svc = TowerToHyperService::new(router.clone());
-        tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "tls handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30));
-            if let Err(e) = http.serve_connection(TokioIo::new(stream), svc).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
+    irsa_server::serve(listener, limits.apply(router), options, shutdown).await?;
+    Ok(())
 }

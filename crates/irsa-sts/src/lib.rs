@@ -9,6 +9,7 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use irsa_jose::{Jwks, PreparedJwks};
 use irsa_oidc::{ClientConfig, JwksClient, KeySource};
+use irsa_server::{Current, Limits, ReadError, ServeOptions};
 use irsa_sts_core::assume::{self, RequestContext};
 use irsa_sts_core::config::{Config, ParseOptions};
 use irsa_sts_core::credentials::{KeyRing, MasterKey};
@@ -16,10 +17,9 @@ use irsa_sts_core::query::{self, Params};
 use irsa_sts_core::{StsError, caller, xml};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::Semaphore;
 
 /// Limits and switches of a server.
 #[derive(Debug, Clone)]
@@ -56,14 +56,9 @@ impl Default for Options {
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The file could not be read.
-    #[error("cannot read `{path}`: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// A file could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] irsa_sts_core::config::ConfigError),
@@ -90,9 +85,9 @@ type PreparedEntry = (Arc<Jwks>, Arc<PreparedJwks>);
 
 /// The server's shared state: the current snapshot (swapped on reload) and the limits.
 pub struct Server {
-    current: RwLock<Arc<Snapshot>>,
+    current: Current<Snapshot>,
     options: Options,
-    permits: Arc<Semaphore>,
+    limits: Limits,
     /// Used when the configuration names no signing keys; kept across reloads.
     generated: MasterKey,
     clients: Mutex<HashMap<Option<Vec<u8>>, Arc<JwksClient>>>,
@@ -103,13 +98,6 @@ pub struct Server {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Read {
-        path: path.to_owned(),
-        source,
-    })
 }
 
 fn now_secs() -> i64 {
@@ -123,15 +111,20 @@ impl Server {
     pub fn new(text: &str, base_dir: &Path, options: Options) -> Result<Arc<Server>, LoadError> {
         let mut rng = rand::rngs::OsRng;
         let generated = MasterKey::generate(&mut rng);
-        let permits = Arc::new(Semaphore::new(options.max_concurrency));
+        let limits = Limits::new(
+            options.max_concurrency,
+            options.request_timeout,
+            || error_response(&StsError::Throttling, &new_request_id()),
+            || error_response(&StsError::ServiceUnavailable, &new_request_id()),
+        );
         let server = Server {
-            current: RwLock::new(Arc::new(Snapshot {
+            current: Current::new(Snapshot {
                 config: Config::from_yaml("account: \"000000000000\"\nregion: us-east-1\n")?,
                 keys: HashMap::new(),
                 ring: KeyRing::single(generated.clone()),
-            })),
+            }),
             options,
-            permits,
+            limits,
             generated,
             clients: Mutex::new(HashMap::new()),
             prepared: Mutex::new(HashMap::new()),
@@ -143,21 +136,23 @@ impl Server {
 
     /// A server from a configuration file.
     pub fn from_file(path: &Path, options: Options) -> Result<Arc<Server>, LoadError> {
-        let text = String::from_utf8_lossy(&read(path)?).into_owned();
-        Server::new(&text, base_dir(path), options)
+        let (text, base_dir) = irsa_server::read_text(path)?;
+        Server::new(&text, base_dir, options)
     }
 
     /// The configuration in force.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current
-            .read()
-            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
+        self.current.get()
+    }
+
+    /// The limits in front of the routes (and their counters).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     fn install(&self, snap: Snapshot) {
         lock(&self.prepared).retain(|issuer, _| snap.keys.contains_key(issuer));
-        let mut g = self.current.write().unwrap_or_else(|p| p.into_inner());
-        *g = Arc::new(snap);
+        self.current.set(snap);
     }
 
     /// `keys` (the JWKS the issuer's key source returned) prepared for verification: the
@@ -201,7 +196,7 @@ impl Server {
         let mut keys = HashMap::new();
         for (i, p) in config.providers.iter().enumerate() {
             let source = if let Some(f) = &p.jwks_file {
-                let contents = read(&base_dir.join(f))?;
+                let contents = irsa_server::read(&base_dir.join(f))?;
                 KeySource::from_file_contents(&String::from_utf8_lossy(&contents)).map_err(|e| {
                     LoadError::File {
                         field: format!("providers[{i}].jwksFile"),
@@ -210,7 +205,7 @@ impl Server {
                 })?
             } else {
                 let ca = match &p.ca_file {
-                    Some(f) => Some(read(&base_dir.join(f))?),
+                    Some(f) => Some(irsa_server::read(&base_dir.join(f))?),
                     None => None,
                 };
                 KeySource::Discovery(self.client_for(ca).map_err(|reason| LoadError::File {
@@ -226,7 +221,7 @@ impl Server {
             let contents = config
                 .signing_keys
                 .iter()
-                .map(|f| read(&base_dir.join(f)))
+                .map(|f| irsa_server::read(&base_dir.join(f)))
                 .collect::<Result<Vec<_>, _>>()?;
             KeyRing::from_key_files(&contents).map_err(|e| LoadError::File {
                 field: e.field,
@@ -238,20 +233,23 @@ impl Server {
 
     /// Re-reads `path`; installs it when valid, keeps the old configuration otherwise.
     pub fn reload(&self, path: &Path) -> Result<(), LoadError> {
-        let text = String::from_utf8_lossy(&read(path)?).into_owned();
-        let snap = self.load(&text, base_dir(path))?;
+        let (text, base_dir) = irsa_server::read_text(path)?;
+        let snap = self.load(&text, base_dir)?;
         self.install(snap);
         Ok(())
     }
 }
 
-fn base_dir(path: &Path) -> &Path {
-    path.parent().unwrap_or(Path::new("."))
+fn new_request_id() -> String {
+    xml::request_id(&mut rand::rngs::OsRng)
 }
 
-/// The STS routes: `POST /` and `GET /` (query string) for every action.
+/// The STS routes: `POST /` and `GET /` (query string) for every action, behind the
+/// server's limits (past the concurrency limit `Throttling` at once; past the request
+/// deadline `ServiceUnavailable`).
 pub fn router(server: Arc<Server>) -> Router {
-    Router::new().fallback(handle).with_state(server)
+    let limits = server.limits.clone();
+    limits.apply(Router::new().fallback(handle).with_state(server))
 }
 
 fn xml_response(status: u16, body: String, request_id: &str) -> Response {
@@ -281,27 +279,12 @@ struct Outcome {
 
 async fn handle(State(server): State<Arc<Server>>, req: Request) -> Response {
     let started = Instant::now();
-    let request_id = xml::request_id(&mut rand::rngs::OsRng);
+    let request_id = new_request_id();
     let source_ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let Ok(_permit) = server.permits.clone().try_acquire_owned() else {
-        tracing::warn!(request_id, "over capacity: answering Throttling");
-        return error_response(&StsError::Throttling, &request_id);
-    };
-    let timeout = server.options.request_timeout;
-    let outcome =
-        match tokio::time::timeout(timeout, process(&server, req, &request_id, source_ip)).await {
-            Ok(o) => o,
-            Err(_) => Outcome {
-                action: "unknown",
-                role_arn: None,
-                session: None,
-                subject: None,
-                result: Err(StsError::ServiceUnavailable),
-            },
-        };
+    let outcome = process(&server, req, &request_id, source_ip).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome.result {
         Ok(body) => {
@@ -458,56 +441,10 @@ pub async fn serve(
     server: Arc<Server>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::server::graceful::GracefulShutdown;
-    use hyper_util::service::TowerToHyperService;
-    use tower::ServiceExt as _;
-
-    let drain = server.options.request_timeout + Duration::from_secs(1);
-    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(server.options.header_read_timeout);
-    let app = router(server);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            () = &mut shutdown => break,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
-        let svc = app
-            .clone()
-            .map_request(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            });
-        let conn = builder
-            .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(svc))
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish in time; closing");
-    }
-    Ok(())
+    let options = ServeOptions {
+        header_read_timeout: server.options.header_read_timeout,
+        drain_timeout: server.options.request_timeout + Duration::from_secs(1),
+        ..ServeOptions::default()
+    };
+    irsa_server::serve(listener, router(server), options, shutdown).await
 }

@@ -58,6 +58,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Bound of an AdmissionReview body.
     pub max_body_bytes: usize,
+    /// Admission reviews handled at once; past it `429 Too Many Requests` at once.
+    pub max_concurrency: usize,
 }
 
 /// Why the server could not start.
@@ -249,7 +251,12 @@ pub async fn run_with(
     let tls_server = tokio::spawn(server::serve_tls(
         tls_listener,
         tls_config,
-        server::router(state.clone()),
+        // 30 s: the longest `timeoutSeconds` the API server allows a webhook.
+        server::shed(
+            server::router(state.clone()),
+            cfg.max_concurrency,
+            Duration::from_secs(30),
+        ),
         stop_rx.clone(),
         cfg.shutdown_timeout,
     ));

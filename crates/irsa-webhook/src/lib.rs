@@ -18,7 +18,7 @@ pub mod app;
 pub mod cache;
 pub mod metrics;
 pub mod server;
-pub mod tls;
+pub use irsa_server::tls;
 
 pub use app::{Config, Exit, RunError, run, run_with};
 pub use server::{AppState, Health, metrics_router, router};

@@ -12,10 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use http_body_util::BodyExt;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use irsa_mutate::{
     ConfigMapConfig, ContainerCredentialsConfig, Decision, Lookup, ServiceAccountConfig, Settings,
 };
@@ -26,7 +22,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
-use tokio_rustls::TlsAcceptor;
 
 /// Default bound of an AdmissionReview body (a pod is at most ~1.5 MiB in etcd).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -365,6 +360,26 @@ pub async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, ServeError>
         })
 }
 
+/// The admission routes behind a concurrency limit: past `max_concurrency` reviews at once
+/// a review is answered `429 Too Many Requests` at once, never allowed unmutated, so the
+/// API server applies the webhook's `failurePolicy` (and retries where it does).
+pub fn shed(router: Router, max_concurrency: usize, timeout: Duration) -> Router {
+    irsa_server::Limits::new(
+        max_concurrency,
+        timeout,
+        || {
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "1")],
+                "too many admission reviews in flight\n",
+            )
+                .into_response()
+        },
+        || (StatusCode::GATEWAY_TIMEOUT, "admission review timed out\n").into_response(),
+    )
+    .apply(router)
+}
+
 /// Serves `router` over TLS (HTTP/1.1 and HTTP/2 by ALPN) on `listener` until `stop`
 /// turns true, then stops accepting, lets in-flight requests finish (at most `drain`)
 /// and returns.
@@ -372,72 +387,32 @@ pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     router: Router,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     drain: Duration,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
-    let graceful = GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = stop.wait_for(|s| *s) => break,
-        };
-        let (tcp, peer) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let svc = TowerToHyperService::new(router.clone());
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let _ = tcp.set_nodelay(true);
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let conn = builder.serve_connection(TokioIo::new(tls), svc);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish in time; closing");
+    let options = irsa_server::ServeOptions {
+        tls: Some(tls),
+        http2: true,
+        header_read_timeout: Duration::from_secs(30),
+        handshake_timeout: Duration::from_secs(10),
+        drain_timeout: drain,
+    };
+    if let Err(e) = irsa_server::serve(listener, router, options, stopped(stop)).await {
+        tracing::warn!(error = %e, "webhook server failed");
     }
 }
 
 /// Serves `router` over plain HTTP until `stop` turns true.
-pub async fn serve_plain(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {
-    let r = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
-    if let Err(e) = r {
+pub async fn serve_plain(listener: TcpListener, router: Router, stop: watch::Receiver<bool>) {
+    let options = irsa_server::ServeOptions {
+        header_read_timeout: Duration::from_secs(30),
+        ..irsa_server::ServeOptions::default()
+    };
+    if let Err(e) = irsa_server::serve(listener, router, options, stopped(stop)).await {
         tracing::warn!(error = %e, "metrics server failed");
     }
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }

@@ -1073,6 +1073,7 @@ mod end_to_end {
             shutdown_delay: Duration::from_millis(600),
             shutdown_timeout: Duration::from_secs(2),
             max_body_bytes: 1 << 20,
+            max_concurrency: 64,
         };
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let server = tokio::spawn(irsa_webhook::run_with(cfg, rx));

@@ -1,5 +1,6 @@
-//! TLS: the rustls server configuration built from the reference's `--tls-*` flags, and a
-//! certificate resolver that reloads the key pair from disk without a restart.
+//! TLS: rustls server configurations (aws-lc-rs) from a fixed key pair or from Go-style
+//! `--tls-min-version` / `--tls-cipher-suites` options, and a certificate resolver that
+//! reloads the key pair from disk without a restart.
 //!
 //! Reloading polls the two files (their bytes, read through any symlinks, so a Secret
 //! volume's `..data` symlink swap is seen like an in-place write). A new pair is swapped in
@@ -226,6 +227,32 @@ pub fn server_config(
         .with_cert_resolver(resolver);
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
+}
+
+/// A server configuration (TLS 1.2 and 1.3, ALPN http/1.1) for one PEM certificate chain
+/// and its PEM private key (PKCS#8, PKCS#1 or SEC1), fixed for the server's life.
+pub fn single_cert_config(
+    cert_chain_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_chain_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Config(format!("certificate: {e}")))?;
+    if certs.is_empty() {
+        return Err(TlsError::Config(
+            "certificate file has no CERTIFICATE block".into(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| TlsError::Config(format!("private key: {e}")))?;
+    let mut cfg = ServerConfig::builder_with_provider(Arc::new(tls_provider::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
 }
 
 /// Reads and checks a certificate/key pair.

@@ -1,0 +1,190 @@
+//! Request limits: concurrency with load shedding, a per-request deadline, bytes held in
+//! flight, and bounded body reads.
+//!
+//! Past the concurrency limit a request is answered at once with the protocol's own
+//! throttling error (STS `Throttling`, DynamoDB `ThrottlingException`, S3 `SlowDown`,
+//! admission `429`), never queued: a queue only turns overload into latency for everyone
+//! and memory for the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::metrics::ServerMetrics;
+
+/// Builds the response for a request refused by a limit (the protocol's own error).
+pub type Refusal = Arc<dyn Fn() -> Response + Send + Sync>;
+
+/// The limits applied in front of a router by [`Limits::apply`].
+#[derive(Clone)]
+pub struct Limits {
+    permits: Arc<Semaphore>,
+    max_concurrency: usize,
+    request_timeout: Duration,
+    overloaded: Refusal,
+    timed_out: Refusal,
+    metrics: ServerMetrics,
+}
+
+impl std::fmt::Debug for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limits")
+            .field("max_concurrency", &self.max_concurrency)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limits {
+    /// At most `max_concurrency` requests at once (more are answered `overloaded()` at
+    /// once), each bounded by `request_timeout` up to its response's headers (past it the
+    /// handler is dropped and the client gets `timed_out()`).
+    pub fn new(
+        max_concurrency: usize,
+        request_timeout: Duration,
+        overloaded: impl Fn() -> Response + Send + Sync + 'static,
+        timed_out: impl Fn() -> Response + Send + Sync + 'static,
+    ) -> Limits {
+        let max_concurrency = max_concurrency.clamp(1, Semaphore::MAX_PERMITS);
+        Limits {
+            permits: Arc::new(Semaphore::new(max_concurrency)),
+            max_concurrency,
+            request_timeout,
+            overloaded: Arc::new(overloaded),
+            timed_out: Arc::new(timed_out),
+            metrics: ServerMetrics::default(),
+        }
+    }
+
+    /// Counts into `metrics` (shared with the metrics endpoint).
+    pub fn with_metrics(mut self, metrics: ServerMetrics) -> Limits {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The counters these limits update.
+    pub fn metrics(&self) -> &ServerMetrics {
+        &self.metrics
+    }
+
+    /// Requests being handled now.
+    pub fn in_flight(&self) -> usize {
+        self.max_concurrency - self.permits.available_permits()
+    }
+
+    /// `router` behind these limits.
+    pub fn apply(self, router: Router) -> Router {
+        router.layer(axum::middleware::from_fn_with_state(self, limit))
+    }
+}
+
+async fn limit(State(limits): State<Limits>, req: Request, next: Next) -> Response {
+    let Ok(permit) = limits.permits.clone().try_acquire_owned() else {
+        limits.metrics.shed.inc();
+        tracing::warn!(
+            max_concurrency = limits.max_concurrency,
+            "over capacity: request shed"
+        );
+        return (limits.overloaded)();
+    };
+    limits.metrics.in_flight.inc();
+    let answer = tokio::time::timeout(limits.request_timeout, next.run(req)).await;
+    limits.metrics.in_flight.dec();
+    drop(permit);
+    match answer {
+        Ok(response) => {
+            limits.metrics.observe(response.status().as_u16());
+            response
+        }
+        Err(_) => {
+            limits.metrics.timed_out.inc();
+            tracing::warn!(timeout = ?limits.request_timeout, "request timed out");
+            let response = (limits.timed_out)();
+            limits.metrics.observe(response.status().as_u16());
+            response
+        }
+    }
+}
+
+/// Request body bytes held at once over all requests: a request reserves what it may
+/// hold before reading its body, or is refused.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    units: Arc<Semaphore>,
+}
+
+/// The budget counts in KiB so that one request's reservation fits a `u32`.
+const UNIT: usize = 1024;
+
+fn units(bytes: usize) -> usize {
+    bytes.div_ceil(UNIT).max(1)
+}
+
+/// Bytes of a [`Budget`] held by one request until dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Budget {
+    /// A budget of `bytes` bytes.
+    pub fn new(bytes: usize) -> Budget {
+        Budget {
+            units: Arc::new(Semaphore::new(units(bytes).min(Semaphore::MAX_PERMITS))),
+        }
+    }
+
+    /// Reserves `bytes`, at once or not at all.
+    pub fn try_reserve(&self, bytes: usize) -> Option<Reservation> {
+        let n = u32::try_from(units(bytes)).ok()?;
+        let permit = self.units.clone().try_acquire_many_owned(n).ok()?;
+        Some(Reservation { _permit: permit })
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The body is longer than the limit.
+    #[error("request body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The connection failed while the body was read.
+    #[error("cannot read request body: {0}")]
+    Read(String),
+}
+
+/// Reads a whole body of at most `limit` bytes.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    use http_body_util::BodyExt as _;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge(limit)),
+        Err(e) => Err(BodyError::Read(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_reserves_all_or_nothing() {
+        let b = Budget::new(10 * 1024);
+        let r1 = b.try_reserve(6 * 1024).expect("fits");
+        assert!(b.try_reserve(6 * 1024).is_none(), "over the budget");
+        let r2 = b.try_reserve(4 * 1024).expect("the rest fits");
+        drop(r1);
+        assert!(b.try_reserve(6 * 1024).is_some(), "released on drop");
+        drop(r2);
+        assert!(
+            b.try_reserve(usize::MAX).is_none(),
+            "never more than the budget"
+        );
+    }
+}
