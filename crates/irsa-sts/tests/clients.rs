@@ -1,31 +1,28 @@
-//! `irsa sts` driven over HTTP on loopback: the wire format checked byte by byte, then
-//! REAL clients (aws-sdk-rust, boto3, the AWS CLI, aws-sdk-go-v2, the JS SDK v3) obtaining
-//! credentials through their web-identity providers and calling GetCallerIdentity, and
-//! meeting failures with the right error codes.
+//! `irsa sts`: the wire format checked byte by byte through its router in-process
+//! (`oneshot`); connection limits (capacity, request and header timeouts) over loopback; then
+//! REAL clients over the wire (aws-sdk-rust, boto3, the AWS CLI, aws-sdk-go-v2, the JS SDK
+//! v3) obtaining credentials through their web-identity providers and calling
+//! GetCallerIdentity, and meeting failures with the right error codes.
 //!
 //! External clients come from `scripts/deps/sts-clients.sh`; when one is missing the test
-//! fails naming the script, unless IRSA_SKIP_EXTERNAL=1.
+//! fails naming the script, unless `IRSA_SKIP_EXTERNAL` is set (see `irsa_test::skip_external`).
 
-use irsa_jose::{Algorithm, Jwks, SigningKey};
+use irsa_jose::{Algorithm, SigningKey};
+use irsa_test::jose::jwks_of;
+use irsa_test::net::{Body, Reply};
+use irsa_test::now;
 use serde_json::{Map, Value, json};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const ISS: &str = "https://oidc.example.test/id/ABC";
 const ACCOUNT: &str = "111122223333";
 const ROLE: &str = "arn:aws:iam::111122223333:role/team/reader";
 const READER: &str = "system:serviceaccount:default:reader";
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 fn key() -> &'static SigningKey {
     static K: OnceLock<SigningKey> = OnceLock::new();
@@ -102,10 +99,7 @@ fn token(overrides: Value) -> String {
 
 fn start(options: irsa_sts::Options) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let jwks = Jwks {
-        keys: vec![key().public_jwk().unwrap()],
-    };
-    std::fs::write(dir.path().join("jwks.json"), jwks.to_json()).unwrap();
+    std::fs::write(dir.path().join("jwks.json"), jwks_of(&[key()]).to_json()).unwrap();
     std::fs::write(dir.path().join("master.key"), "11".repeat(32)).unwrap();
     let cfg = dir.path().join("sts.yaml");
     std::fs::write(&cfg, config_yaml(ACCOUNT, READER)).unwrap();
@@ -135,62 +129,34 @@ fn shared() -> &'static Fixture {
     F.get_or_init(|| start(irsa_sts::Options::default()))
 }
 
-struct HttpResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl HttpResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn code(&self) -> String {
-        between(&self.body, "<Code>", "</Code>")
-    }
-}
-
-fn between(s: &str, a: &str, b: &str) -> String {
-    let start = s.find(a).map(|i| i + a.len()).unwrap_or(0);
-    let end = s[start..].find(b).map(|i| i + start).unwrap_or(start);
-    s[start..end].to_owned()
-}
-
-/// A minimal HTTP/1.1 client (Connection: close).
-fn http(addr: SocketAddr, method: &str, target: &str, body: &str) -> HttpResponse {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
+/// `method target` with a form body, through the router of `server` in-process.
+async fn call(server: &Arc<irsa_sts::Server>, method: &str, target: &str, body: &str) -> Reply {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(target)
+        .header("host", "sts.test")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_owned()))
         .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    HttpResponse {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    irsa_test::net::oneshot(irsa_sts::router(server.clone()), request).await
+}
+
+/// `POST /` with a form body over loopback to the server at `addr`.
+fn post(addr: SocketAddr, body: &str) -> Reply {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(irsa_test::net::post(
+        &format!("http://{addr}/"),
+        "application/x-www-form-urlencoded",
+        body.to_owned(),
+    ))
+}
+
+/// The AWS error code of an STS error answer.
+fn code(r: &Reply) -> String {
+    r.xml("Code")
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -226,110 +192,114 @@ fn assume_body(tok: &str, extra: &[(&str, &str)]) -> String {
 
 // ---------------------------------------------------------------- wire format
 
-#[test]
-fn wire_success_shape_and_headers() {
+#[tokio::test]
+async fn wire_success_shape_and_headers() {
     let f = shared();
     let tok = token(json!({}));
-    let r = http(
-        f.addr,
+    let r = call(
+        &f.server,
         "POST",
         "/",
         &assume_body(&tok, &[("PolicyArns", "")]),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    )
+    .await;
+    let body = r.text();
+    assert_eq!(r.status, 200, "{body}");
     assert_eq!(r.header("content-type"), Some("text/xml"));
     let rid = r.header("x-amzn-requestid").unwrap().to_owned();
     assert_eq!(rid.len(), 36);
-    assert!(r.body.starts_with(
+    assert!(body.starts_with(
         "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
     ));
-    assert_eq!(between(&r.body, "<RequestId>", "</RequestId>"), rid);
-    let akid = between(&r.body, "<AccessKeyId>", "</AccessKeyId>");
+    assert_eq!(r.xml("RequestId"), rid);
+    let akid = r.xml("AccessKeyId");
     assert!(akid.starts_with("ASIA") && akid.len() == 20, "{akid}");
+    assert_eq!(r.xml("SecretAccessKey").len(), 40);
     assert_eq!(
-        between(&r.body, "<SecretAccessKey>", "</SecretAccessKey>").len(),
-        40
-    );
-    assert_eq!(
-        between(&r.body, "<Arn>", "</Arn>"),
+        r.xml("Arn"),
         "arn:aws:sts::111122223333:assumed-role/reader/wire"
     );
-    let role_id = between(&r.body, "<AssumedRoleId>", "</AssumedRoleId>");
+    let role_id = r.xml("AssumedRoleId");
     assert!(role_id.starts_with("AROA") && role_id.ends_with(":wire") && role_id.len() == 26);
     assert_eq!(
-        between(&r.body, "<Provider>", "</Provider>"),
+        r.xml("Provider"),
         "arn:aws:iam::111122223333:oidc-provider/oidc.example.test/id/ABC"
     );
-    assert_eq!(
-        between(&r.body, "<Audience>", "</Audience>"),
-        "sts.amazonaws.com"
-    );
-    assert_eq!(
-        between(
-            &r.body,
-            "<SubjectFromWebIdentityToken>",
-            "</SubjectFromWebIdentityToken>"
-        ),
-        READER
-    );
-    let exp = between(&r.body, "<Expiration>", "</Expiration>");
+    assert_eq!(r.xml("Audience"), "sts.amazonaws.com");
+    assert_eq!(r.xml("SubjectFromWebIdentityToken"), READER);
+    let exp = r.xml("Expiration");
     assert!(exp.ends_with('Z') && exp.len() == 20, "{exp}");
-    assert!(!r.body.contains("PackedPolicySize"));
+    assert!(!body.contains("PackedPolicySize"));
 }
 
-#[test]
-fn wire_query_string_and_errors() {
+#[tokio::test]
+async fn wire_query_string_and_errors() {
     let f = shared();
     let tok = token(json!({}));
-    let r = http(f.addr, "GET", &format!("/?{}", assume_body(&tok, &[])), "");
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(
+        &f.server,
+        "GET",
+        &format!("/?{}", assume_body(&tok, &[])),
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
 
     let bad_name = assume_body(&tok, &[]).replace("RoleSessionName=wire", "RoleSessionName=a%3Ab");
-    let r = http(f.addr, "POST", "/", &bad_name);
+    let r = call(&f.server, "POST", "/", &bad_name).await;
     assert_eq!(r.status, 400);
     assert_eq!(
-        r.body,
+        r.text(),
         format!(
             "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>ValidationError</Code>\n    <Message>1 validation error detected: Value &apos;a:b&apos; at &apos;roleSessionName&apos; failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
             r.header("x-amzn-requestid").unwrap()
         )
     );
-    let r = http(f.addr, "POST", "/", "Action=AssumeRole&Version=2011-06-15");
-    assert_eq!((r.status, r.code().as_str()), (400, "InvalidAction"));
-    let r = http(
-        f.addr,
+    let r = call(
+        &f.server,
+        "POST",
+        "/",
+        "Action=AssumeRole&Version=2011-06-15",
+    )
+    .await;
+    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidAction"));
+    let r = call(
+        &f.server,
         "POST",
         "/",
         "Action=GetCallerIdentity&Version=2011-06-15",
-    );
+    )
+    .await;
     assert_eq!(
-        (r.status, r.code().as_str()),
+        (r.status, code(&r).as_str()),
         (403, "MissingAuthenticationToken")
     );
-    let r = http(
-        f.addr,
+    let r = call(
+        &f.server,
         "POST",
         "/",
         &assume_body(&tok, &[("DurationSeconds", "7201")]),
-    );
-    assert_eq!((r.status, r.code().as_str()), (400, "ValidationError"));
+    )
+    .await;
+    assert_eq!((r.status, code(&r).as_str()), (400, "ValidationError"));
     let unknown_role = assume_body(&tok, &[]).replace("team%2Freader", "team%2Fnope");
-    let r = http(f.addr, "POST", "/", &unknown_role);
-    assert_eq!((r.status, r.code().as_str()), (403, "AccessDenied"));
+    let r = call(&f.server, "POST", "/", &unknown_role).await;
+    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"));
 }
 
-#[test]
-fn wire_body_limit() {
+#[tokio::test]
+async fn wire_body_limit() {
     let f = shared();
     let big = "x".repeat(70 * 1024);
-    let r = http(
-        f.addr,
+    let r = call(
+        &f.server,
         "POST",
         "/",
         &format!("Action=GetCallerIdentity&pad={big}"),
-    );
+    )
+    .await;
     assert_eq!(
-        (r.status, r.code().as_str()),
+        (r.status, code(&r).as_str()),
         (413, "RequestEntityTooLarge")
     );
 }
@@ -349,8 +319,8 @@ fn throttles_at_once_over_capacity() {
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
-    let r = http(f.addr, "POST", "/", "Action=GetCallerIdentity");
-    assert_eq!(r.code(), "Throttling");
+    let r = post(f.addr, "Action=GetCallerIdentity");
+    assert_eq!(code(&r), "Throttling");
     assert_eq!(r.status, 400);
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -428,8 +398,8 @@ fn slow_headers_are_cut_off() {
         );
     }
     // The server still answers (no permit was held by the stalled connections).
-    let r = http(f.addr, "POST", "/", "Action=GetCallerIdentity");
-    assert_eq!(r.code(), "MissingAuthenticationToken", "{}", r.body);
+    let r = post(f.addr, "Action=GetCallerIdentity");
+    assert_eq!(code(&r), "MissingAuthenticationToken", "{}", r.text());
 }
 
 #[test]
@@ -455,10 +425,7 @@ fn start_with_http_issuer(allow_http: bool) -> (String, Result<SocketAddr, Strin
             let il = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let host = il.local_addr().unwrap().to_string();
             let issuer = format!("http://{host}");
-            let jwks = Jwks {
-                keys: vec![key().public_jwk().unwrap()],
-            };
-            let state = irsa_oidc::IssuerState::new(&issuer, &jwks, 3600).unwrap();
+            let state = irsa_oidc::IssuerState::new(&issuer, &jwks_of(&[key()]), 3600).unwrap();
             tokio::spawn(irsa_oidc::serve(
                 il,
                 irsa_oidc::router(state),
@@ -501,22 +468,23 @@ fn http_issuer_needs_the_loud_option() {
     assert_ne!(issuer, issuer2);
     let addr = addr.unwrap();
     let tok = token(json!({"iss": issuer2}));
-    let r = http(addr, "POST", "/", &assume_body(&tok, &[]));
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.body.contains("<Provider>"), "{}", r.body);
-    assert!(
-        r.body.contains(&issuer2.replace("http://", "")),
+    let r = post(addr, &assume_body(&tok, &[]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.xml("Provider"),
+        format!(
+            "arn:aws:iam::111122223333:oidc-provider/{}",
+            issuer2.replace("http://", "")
+        ),
         "{}",
-        r.body
+        r.text()
     );
 }
 
 #[test]
 fn prepared_keys_are_built_once_per_jwks() {
     let f = shared();
-    let jwks = Arc::new(Jwks {
-        keys: vec![key().public_jwk().unwrap()],
-    });
+    let jwks = Arc::new(jwks_of(&[key()]));
     let a = f
         .server
         .prepared_keys("https://test.example/prepared", &jwks);
@@ -536,23 +504,31 @@ fn prepared_keys_are_built_once_per_jwks() {
     assert!(Arc::ptr_eq(&c, &d));
 }
 
-#[test]
-fn reload_keeps_old_config_when_bad_and_applies_good() {
+#[tokio::test]
+async fn reload_keeps_old_config_when_bad_and_applies_good() {
     let f = start(irsa_sts::Options::default());
     let cfg = f.path("sts.yaml");
     let tok = token(json!({}));
-    let ok = || http(f.addr, "POST", "/", &assume_body(&tok, &[])).status;
-    assert_eq!(ok(), 200);
+    let body = assume_body(&tok, &[]);
+    assert_eq!(call(&f.server, "POST", "/", &body).await.status, 200);
     std::fs::write(&cfg, "account: [not valid").unwrap();
     assert!(f.server.reload(&cfg).is_err());
-    assert_eq!(ok(), 200, "old configuration kept");
+    assert_eq!(
+        call(&f.server, "POST", "/", &body).await.status,
+        200,
+        "old configuration kept"
+    );
     std::fs::write(
         &cfg,
         config_yaml(ACCOUNT, "system:serviceaccount:default:other"),
     )
     .unwrap();
     f.server.reload(&cfg).unwrap();
-    assert_eq!(ok(), 403, "new trust policy applied");
+    assert_eq!(
+        call(&f.server, "POST", "/", &body).await.status,
+        403,
+        "new trust policy applied"
+    );
 }
 
 #[test]
@@ -698,21 +674,9 @@ fn failure_cases() -> Vec<(Value, &'static str, &'static str)> {
 
 // ---------------------------------------------------------------- external clients
 
-fn external(path: PathBuf, what: &str) -> Option<PathBuf> {
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("IRSA_SKIP_EXTERNAL").as_deref() == Ok("1") {
-        eprintln!(
-            "skipping {what}: {} missing (IRSA_SKIP_EXTERNAL=1)",
-            path.display()
-        );
-        return None;
-    }
-    panic!(
-        "{what} not installed at {}: run scripts/deps/sts-clients.sh (or set IRSA_SKIP_EXTERNAL=1)",
-        path.display()
-    );
+/// An installed client (relative to the workspace root); see `irsa_test::external`.
+fn external(path: &str, what: &str) -> Option<PathBuf> {
+    irsa_test::external(path, what, "scripts/deps/sts-clients.sh")
 }
 
 fn root() -> PathBuf {
@@ -750,17 +714,7 @@ fn run_client(
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{} did not finish in 120 s", program.display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    irsa_test::wait_bounded(&mut child, Duration::from_secs(120));
     let out = child.wait_with_output().unwrap();
     (
         out.status.success(),
@@ -827,7 +781,7 @@ fn check_client_json(
 
 #[test]
 fn boto3() {
-    let Some(py) = external(root().join(".cache/sts-clients/venv/bin/python"), "boto3") else {
+    let Some(py) = external(".cache/sts-clients/venv/bin/python", "boto3") else {
         return;
     };
     let script = root().join("tools/sdk-python/sts_client.py");
@@ -843,7 +797,7 @@ fn boto3() {
 
 #[test]
 fn aws_cli() {
-    let Some(aws) = external(root().join(".cache/sts-clients/venv/bin/aws"), "aws cli") else {
+    let Some(aws) = external(".cache/sts-clients/venv/bin/aws", "aws cli") else {
         return;
     };
     let f = shared();
@@ -889,10 +843,7 @@ fn aws_cli() {
 
 #[test]
 fn aws_sdk_go_v2() {
-    let Some(bin) = external(
-        root().join(".cache/sts-clients/sdk-go-client"),
-        "aws-sdk-go-v2 client",
-    ) else {
+    let Some(bin) = external(".cache/sts-clients/sdk-go-client", "aws-sdk-go-v2 client") else {
         return;
     };
     check_client_json("go", shared(), &bin, &[], "");
@@ -901,7 +852,7 @@ fn aws_sdk_go_v2() {
 #[test]
 fn aws_sdk_js_v3() {
     let Some(_) = external(
-        root().join("tools/sdk-js/node_modules/@aws-sdk/client-sts"),
+        "tools/sdk-js/node_modules/@aws-sdk/client-sts",
         "@aws-sdk/client-sts",
     ) else {
         return;
