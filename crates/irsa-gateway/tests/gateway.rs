@@ -3,21 +3,16 @@
 //! ring, and real clients: aws-sdk-dynamodb, boto3 and raw requests signed by `aws-sigv4`.
 //!
 //! Without dynalite or boto3 the tests fail naming scripts/deps/gateway.sh, unless
-//! `IRSA_SKIP_EXTERNAL=1`.
+//! `IRSA_SKIP_EXTERNAL` is set (see `irsa_test::skip_external`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+use tokio::process::Command;
 
-use aws_credential_types::Credentials as AwsCredentials;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -25,9 +20,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use irsa_gateway::{Options, UpstreamSection};
 use irsa_sts_core::credentials::{self, Credentials, KeyRing, MasterKey, SessionClaims};
+use irsa_test::{Dynalite, now, sigv4};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 #[path = "gateway/attacks.rs"]
 mod attacks;
@@ -38,33 +32,9 @@ const BOOKS: &str = "arn:aws:dynamodb:us-east-1:111122223333:table/Books";
 const UPSTREAM_AKID: &str = "AKIAUPSTREAMEXAMPLE1";
 const UPSTREAM_SECRET: &str = "upstream/secret/key/EXAMPLEKEYEXAMPLEKEY0";
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn skip_external() -> bool {
-    std::env::var("IRSA_SKIP_EXTERNAL").is_ok_and(|v| v == "1")
-}
-
-/// dynalite's package directory, or `None` (after checking `IRSA_SKIP_EXTERNAL`).
-fn dynalite_dir() -> Option<PathBuf> {
-    let dir = workspace_root().join("tools/dynalite/node_modules/dynalite");
-    if dir.join("package.json").exists() {
-        return Some(dir);
-    }
-    if skip_external() {
-        eprintln!("skipped: dynalite is not installed (run scripts/deps/gateway.sh)");
-        return None;
-    }
-    panic!(
-        "dynalite is not installed at {}: run scripts/deps/gateway.sh (or set IRSA_SKIP_EXTERNAL=1)",
-        dir.display()
-    );
-}
-
 fn python_with_boto3() -> Option<PathBuf> {
     for venv in [".cache/sts-clients/venv", ".cache/gateway/venv"] {
-        let python = workspace_root().join(venv).join("bin/python");
+        let python = irsa_test::workspace_root().join(venv).join("bin/python");
         let ok = std::process::Command::new(&python)
             .args(["-c", "import boto3"])
             .stdout(Stdio::null())
@@ -75,36 +45,17 @@ fn python_with_boto3() -> Option<PathBuf> {
             return Some(python);
         }
     }
-    if skip_external() {
-        eprintln!("skipped: boto3 is not installed (run scripts/deps/gateway.sh)");
-        return None;
-    }
-    panic!("boto3 is not installed: run scripts/deps/gateway.sh (or set IRSA_SKIP_EXTERNAL=1)");
+    irsa_test::missing_external(
+        "boto3",
+        "no venv with boto3 under .cache",
+        "scripts/deps/gateway.sh",
+    )
 }
 
-/// Starts dynalite (in memory) on an ephemeral port; it is killed when dropped.
-async fn start_dynalite(dir: &Path) -> (Child, String) {
-    let script = format!(
-        "require({:?})({{createTableMs: 0, deleteTableMs: 0, updateTableMs: 0}})\
-         .listen(0, '127.0.0.1', function () {{ console.log(this.address().port) }})",
-        dir.display().to_string()
-    );
-    let mut child = Command::new("node")
-        .args(["-e", &script])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node starts (install nodejs; see scripts/deps/gateway.sh)");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("dynalite prints its port within 20 s")
-        .unwrap()
-        .expect("dynalite printed its port");
-    let port: u16 = line.trim().parse().unwrap();
-    (child, format!("http://127.0.0.1:{port}"))
+/// dynalite with the tables of `seed`, or `None` when it is not installed and external
+/// peers may be skipped.
+fn dynalite() -> Option<Dynalite> {
+    Dynalite::start()
 }
 
 // ---------- raw signed requests ----------
@@ -122,6 +73,16 @@ impl From<&Credentials> for Creds {
             akid: c.access_key_id.clone(),
             secret: c.secret_access_key.clone(),
             token: Some(c.session_token.clone()),
+        }
+    }
+}
+
+impl Creds {
+    fn keys(&self) -> sigv4::Keys {
+        sigv4::Keys {
+            access_key_id: self.akid.clone(),
+            secret_access_key: self.secret.clone(),
+            session_token: self.token.clone(),
         }
     }
 }
@@ -205,76 +166,49 @@ impl Answer {
 async fn send(call: Call<'_>) -> Answer {
     let body = serde_json::to_vec(&call.body).unwrap();
     let url = format!("{}/", call.url);
-    let headers = call.signed_headers.clone().unwrap_or_else(|| {
+    let target = format!("DynamoDB_20120810.{}", call.op);
+    let headers: Vec<(String, String)> = call.signed_headers.clone().unwrap_or_else(|| {
         vec![
             (
                 "content-type".to_owned(),
                 "application/x-amz-json-1.0".to_owned(),
             ),
-            (
-                "x-amz-target".to_owned(),
-                format!("DynamoDB_20120810.{}", call.op),
-            ),
+            ("x-amz-target".to_owned(), target),
         ]
     });
-    let identity: Identity = AwsCredentials::new(
-        call.creds.akid.clone(),
-        call.creds.secret.clone(),
-        call.creds.token.clone(),
-        None,
-        "test",
-    )
-    .into();
-    let mut settings = SigningSettings::default();
-    let signable_body = match call.form {
-        Form::Header => SignableBody::Bytes(&body),
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let keys = call.creds.keys();
+    let mut signing = sigv4::Signing::new(&keys, call.region, "dynamodb", call.time);
+    let payload = match call.form {
+        Form::Header => sigv4::Payload::Bytes(&body),
         Form::Presigned => {
-            settings.signature_location = SignatureLocation::QueryParams;
-            settings.expires_in = Some(Duration::from_secs(300));
-            SignableBody::Bytes(&body)
+            signing.settings.signature_location = sigv4::SignatureLocation::QueryParams;
+            signing.settings.expires_in = Some(Duration::from_secs(300));
+            sigv4::Payload::Bytes(&body)
         }
         Form::UnsignedPayload => {
-            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-            SignableBody::UnsignedPayload
+            signing.settings.payload_checksum_kind = sigv4::PayloadChecksumKind::XAmzSha256;
+            sigv4::Payload::Unsigned
         }
     };
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(call.region)
-        .name("dynamodb")
-        .time(call.time)
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        &url,
-        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        signable_body,
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let sent = call.send_body.unwrap_or(body);
-    let mut builder = http::Request::builder().method("POST").uri(&url);
-    for (n, v) in headers.iter().chain(&call.unsigned_headers) {
-        builder = builder.header(n, v);
+    let sent = Full::new(Bytes::from(
+        call.send_body.clone().unwrap_or_else(|| body.clone()),
+    ));
+    let mut request = sigv4::sign_request(&signing, "POST", &url, &headers, payload, sent);
+    for (n, v) in &call.unsigned_headers {
+        request.headers_mut().append(
+            http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(v).unwrap(),
+        );
     }
-    let mut request = builder.body(Full::new(Bytes::from(sent))).unwrap();
-    instructions.apply_to_request_http1x(&mut request);
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-    let response = tokio::time::timeout(Duration::from_secs(20), client.request(request))
-        .await
-        .expect("answer within 20 s")
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let reply = irsa_test::net::send(request).await;
     Answer {
-        status,
-        headers,
-        body,
+        status: reply.status,
+        headers: reply.headers,
+        body: reply.body,
     }
 }
 
@@ -339,7 +273,7 @@ gateway:
 
 struct Env {
     _dir: tempfile::TempDir,
-    _dynalite: Child,
+    _dynalite: Dynalite,
     upstream: String,
     gateway: String,
     gateway_state: Arc<irsa_gateway::Gateway>,
@@ -348,24 +282,14 @@ struct Env {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
-fn now() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
 impl Env {
     async fn start() -> Option<Env> {
         Env::start_with(Options::default()).await
     }
 
     async fn start_with(options: Options) -> Option<Env> {
-        let dynalite = dynalite_dir()?;
-        let (child, upstream) = start_dynalite(&dynalite).await;
+        let dynalite = dynalite()?;
+        let upstream = dynalite.url.clone();
         seed(&upstream).await;
 
         let dir = tempfile::tempdir().unwrap();
@@ -393,7 +317,7 @@ impl Env {
         }));
         Some(Env {
             _dir: dir,
-            _dynalite: child,
+            _dynalite: dynalite,
             upstream,
             gateway: format!("http://{addr}"),
             gateway_state: gateway,
@@ -1270,60 +1194,27 @@ async fn review_bypasses_are_refused() {
 
 /// Signs and sends `body` as is (bytes, not a JSON value).
 async fn send_raw_body(url: &str, creds: &Creds, op: &str, body: &[u8]) -> Answer {
-    // Sign over the exact bytes: `send_body` replaces the body after signing, so sign
-    // the same bytes by making them the "value" through a raw JSON string round trip.
-    let identity: Identity = AwsCredentials::new(
-        creds.akid.clone(),
-        creds.secret.clone(),
-        creds.token.clone(),
-        None,
-        "test",
-    )
-    .into();
     let url = format!("{url}/");
     let target = format!("DynamoDB_20120810.{op}");
     let headers = [
         ("content-type", "application/x-amz-json-1.0"),
         ("x-amz-target", target.as_str()),
     ];
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(REGION)
-        .name("dynamodb")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(
+    let keys = creds.keys();
+    let signing = sigv4::Signing::new(&keys, REGION, "dynamodb", SystemTime::now());
+    let request = sigv4::sign_request(
+        &signing,
         "POST",
         &url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut builder = http::Request::builder().method("POST").uri(&url);
-    for (n, v) in headers {
-        builder = builder.header(n, v);
-    }
-    let mut request = builder
-        .body(Full::new(Bytes::copy_from_slice(body)))
-        .unwrap();
-    instructions.apply_to_request_http1x(&mut request);
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-    let response = tokio::time::timeout(Duration::from_secs(20), client.request(request))
-        .await
-        .expect("answer within 20 s")
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
+        &headers,
+        sigv4::Payload::Bytes(body),
+        Full::new(Bytes::copy_from_slice(body)),
+    );
+    let reply = irsa_test::net::send(request).await;
     Answer {
-        status,
-        headers,
-        body,
+        status: reply.status,
+        headers: reply.headers,
+        body: reply.body,
     }
 }
 

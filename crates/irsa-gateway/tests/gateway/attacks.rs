@@ -116,7 +116,7 @@ async fn recording_proxy(
 
 struct Arena {
     _dir: tempfile::TempDir,
-    _dynalite: Child,
+    _dynalite: Dynalite,
     upstream: String,
     gateway: String,
     ring: KeyRing,
@@ -126,8 +126,8 @@ struct Arena {
 
 impl Arena {
     async fn start() -> Option<Arena> {
-        let dynalite = dynalite_dir()?;
-        let (child, upstream) = start_dynalite(&dynalite).await;
+        let dynalite = dynalite()?;
+        let upstream = dynalite.url.clone();
         seed_games(&upstream).await;
         let forwarded = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let proxy = recording_proxy(upstream.clone(), forwarded.clone()).await;
@@ -152,7 +152,7 @@ impl Arena {
         }));
         Some(Arena {
             _dir: dir,
-            _dynalite: child,
+            _dynalite: dynalite,
             upstream,
             gateway: format!("http://{addr}"),
             ring: KeyRing::single(key),
