@@ -3,15 +3,12 @@
 //! shape that makes a generic JSON tree cost many times its text), then the process's peak
 //! resident set read from `/proc/PID/status` (`VmHWM`). Linux only.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
 
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use irsa_sts_core::credentials::{self, KeyRing, MasterKey, SessionClaims};
+use irsa_test::net::{Bytes, Full, Reply};
+use irsa_test::{Killed, free_port, sigv4};
 
 const BODY_BYTES: usize = 16 * 1024 * 1024;
 const LIMIT_MIB: u64 = 512;
@@ -33,23 +30,6 @@ roles:
 signingKeys:
   - file: master.key
 "#;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -116,64 +96,32 @@ fn bodies() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-fn signed_request(port: u16, creds: &credentials::Credentials, op: &str, body: &[u8]) -> Vec<u8> {
+fn signed_request(
+    port: u16,
+    creds: &credentials::Credentials,
+    op: &str,
+    body: Vec<u8>,
+) -> http::Request<Full<Bytes>> {
     let url = format!("http://127.0.0.1:{port}/");
     let target = format!("DynamoDB_20120810.{op}");
     let headers = [
         ("content-type", "application/x-amz-json-1.0"),
         ("x-amz-target", target.as_str()),
     ];
-    let identity: Identity = aws_credential_types::Credentials::new(
-        creds.access_key_id.clone(),
-        creds.secret_access_key.clone(),
-        Some(creds.session_token.clone()),
-        None,
-        "test",
-    )
-    .into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("dynamodb")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        &url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut request = http::Request::builder().method("POST").uri(&url);
-    for (n, v) in headers {
-        request = request.header(n, v);
-    }
-    let mut request = request.body(()).unwrap();
-    instructions.apply_to_request_http1x(&mut request);
-    let mut out = format!(
-        "POST / HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
+    let keys = sigv4::Keys {
+        access_key_id: creds.access_key_id.clone(),
+        secret_access_key: creds.secret_access_key.clone(),
+        session_token: Some(creds.session_token.clone()),
+    };
+    let signing = sigv4::Signing::new(&keys, "us-east-1", "dynamodb", SystemTime::now());
+    let payload = sigv4::Payload::Bytes(&body);
+    let mut request = sigv4::sign_request(&signing, "POST", &url, &headers, payload, ());
+    request.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
     );
-    for (n, v) in request.headers() {
-        out.push_str(&format!("{n}: {}\r\n", v.to_str().unwrap()));
-    }
-    out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-fn exchange(port: u16, request: &[u8]) -> String {
-    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    tcp.write_all(request).unwrap();
-    let mut answer = Vec::new();
-    let _ = tcp.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
+    let (parts, ()) = request.into_parts();
+    http::Request::from_parts(parts, Full::new(Bytes::from(body)))
 }
 
 #[test]
@@ -206,19 +154,9 @@ fn four_concurrent_16_mb_bodies_stay_under_512_mib() {
         .unwrap();
     let gateway = Killed(child);
     let pid = gateway.0.id();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the gateway listens within 20 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    irsa_test::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(20));
 
-    let now = i64::try_from(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
+    let now = irsa_test::now();
     let claims = SessionClaims {
         role_arn: "arn:aws:iam::111122223333:role/app".into(),
         role_id: "AROAEXAMPLEEXAMPLE123".into(),
@@ -236,42 +174,56 @@ fn four_concurrent_16_mb_bodies_stay_under_512_mib() {
     };
     let creds = credentials::issue(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
     let baseline = peak_rss_kib(pid);
-    let requests: Vec<(&str, Vec<u8>)> = bodies()
+    let requests: Vec<(&str, http::Request<Full<Bytes>>)> = bodies()
         .into_iter()
         .map(|(op, body)| {
             assert!(body.len() <= BODY_BYTES, "{op}: {} bytes", body.len());
-            (op, signed_request(port, &creds, op, &body))
+            (op, signed_request(port, &creds, op, body))
         })
         .collect();
-    let answers: Vec<String> = std::thread::scope(|s| {
+    let (ops, requests): (Vec<&str>, Vec<_>) = requests.into_iter().unzip();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Four requests in flight at once.
+    let answers: Vec<Reply> = rt.block_on(async {
         let handles: Vec<_> = requests
-            .iter()
-            .map(|(_, r)| s.spawn(move || exchange(port, r)))
+            .into_iter()
+            .map(|r| tokio::spawn(irsa_test::net::send(r)))
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.unwrap());
+        }
+        out
     });
-    for ((op, _), answer) in requests.iter().zip(&answers) {
-        let status = answer.lines().next().unwrap_or_default();
+    let excerpt = |r: &Reply| {
+        String::from_utf8_lossy(&r.body)
+            .chars()
+            .take(300)
+            .collect::<String>()
+    };
+    for (op, answer) in ops.iter().zip(&answers) {
         // Refused by the mapping, or allowed and then failing upstream: never a crash.
         assert!(
-            status.contains(" 400 ") || status.contains(" 500 "),
-            "{op}: {status} {}",
-            answer.chars().take(300).collect::<String>()
+            answer.status == 400 || answer.status == 500,
+            "{op}: {} {}",
+            answer.status,
+            excerpt(answer)
         );
     }
     // The unknown member is refused at once; the others are read whole, allowed, and
     // fail only at the (absent) upstream.
     assert!(
-        answers[0].contains("SerializationException"),
-        "{}",
-        answers[0]
+        answers[0].status == 400 && excerpt(&answers[0]).contains("SerializationException"),
+        "{} {}",
+        answers[0].status,
+        excerpt(&answers[0])
     );
     for answer in &answers[1..] {
-        assert!(
-            answer.starts_with("HTTP/1.1 500 "),
-            "{}",
-            answer.chars().take(300).collect::<String>()
-        );
+        assert_eq!(answer.status, 500, "{}", excerpt(answer));
     }
     let peak = peak_rss_kib(pid);
     eprintln!(

@@ -527,18 +527,11 @@ fn bad_input_exits_2() {
 // ------------------------------------------------------------------ PyJWT interop
 
 fn pyjwt_python() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/pyjwt/venv/bin/python");
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("IRSA_SKIP_EXTERNAL").as_deref() == Ok("1") {
-        eprintln!("skipped: PyJWT not installed (IRSA_SKIP_EXTERNAL=1); run scripts/deps/pyjwt.sh");
-        return None;
-    }
-    panic!(
-        "PyJWT not found at {}: run scripts/deps/pyjwt.sh first (or set IRSA_SKIP_EXTERNAL=1)",
-        p.display()
-    );
+    irsa_test::external(
+        ".cache/pyjwt/venv/bin/python",
+        "PyJWT",
+        "scripts/deps/pyjwt.sh",
+    )
 }
 
 fn python(py: &Path, script: &str, args: &[&str]) -> String {

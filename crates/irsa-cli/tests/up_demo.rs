@@ -3,11 +3,13 @@
 //!
 //! The demo's run with a DynamoDB upstream uses dynalite (install with
 //! scripts/deps/gateway.sh); without it that test fails naming the script, unless
-//! IRSA_SKIP_EXTERNAL=1.
+//! `IRSA_SKIP_EXTERNAL` is set (see `irsa_test::skip_external`).
 
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+
+use irsa_test::{Dynalite, wait_bounded};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -24,22 +26,6 @@ fn irsa() -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-/// Waits for `child` at most `within`; kills it past that.
-fn wait_bounded(child: &mut Child, within: Duration) -> ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("irsa did not finish within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 struct Run {
@@ -151,57 +137,20 @@ fn demo_tells_the_story_offline() {
     assert!(!out.contains("SecretAccessKey:"), "{out}");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 #[test]
 fn demo_reads_through_the_gateway_with_an_upstream() {
-    let dynalite = repo_root().join("tools/dynalite/node_modules/.bin/dynalite");
-    if !dynalite.exists() {
-        if std::env::var("IRSA_SKIP_EXTERNAL").as_deref() == Ok("1") {
-            eprintln!("skipping: dynalite missing (IRSA_SKIP_EXTERNAL=1)");
-            return;
-        }
-        panic!(
-            "dynalite not installed at {}: run scripts/deps/gateway.sh (or set IRSA_SKIP_EXTERNAL=1)",
-            dynalite.display()
-        );
-    }
-    let port = free_port();
-    let mut upstream = Command::new(&dynalite)
-        .args(["--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "dynalite did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let Some(upstream) = Dynalite::start() else {
+        return;
+    };
     let r = run_bounded(
         {
             let mut c = irsa();
-            c.args([
-                "demo",
-                "--dynamodb-upstream",
-                &format!("http://127.0.0.1:{port}"),
-            ]);
+            c.args(["demo", "--dynamodb-upstream", &upstream.url]);
             c
         },
         Duration::from_secs(120),
     );
-    let _ = upstream.kill();
-    let _ = upstream.wait();
+    drop(upstream);
     let out = &r.stdout;
     assert!(
         r.status.success(),
@@ -531,7 +480,7 @@ fn up_configuration() {
     let conf_dir = dir.path().join("conf");
     std::fs::create_dir_all(&conf_dir).unwrap();
     std::fs::copy(
-        repo_root().join("crates/irsa-jose/tests/fixtures/p256-a.pub"),
+        irsa_test::workspace_root().join("crates/irsa-jose/tests/fixtures/p256-a.pub"),
         conf_dir.join("other.pub"),
     )
     .unwrap();

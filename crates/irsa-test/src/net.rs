@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::ServiceExt as _;
 
 pub use axum::body::Body;
+pub use bytes::Bytes;
+pub use http_body_util::Full;
 
 /// A whole answer: status, headers and body.
 #[derive(Debug)]
