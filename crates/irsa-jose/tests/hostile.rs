@@ -5,6 +5,7 @@ use irsa_jose::{
     Algorithm, JoseError, Jwk, Jwks, SigningKey, Validation, VerifiedToken, base64url_decode,
     base64url_encode, peek, verify,
 };
+use irsa_test::jose::jwks_of;
 use serde_json::{Map, Value, json};
 
 const ISS: &str = "https://issuer.example.com";
@@ -30,12 +31,6 @@ fn ec() -> SigningKey {
 }
 fn ec_b() -> SigningKey {
     key("p256-b.key")
-}
-
-fn jwks_of(keys: &[&SigningKey]) -> Jwks {
-    Jwks {
-        keys: keys.iter().map(|k| k.public_jwk().unwrap()).collect(),
-    }
 }
 
 /// The JWKS the verifier trusts: rsa-a and p256-a.

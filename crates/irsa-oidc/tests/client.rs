@@ -12,12 +12,12 @@ use irsa_oidc::{
     ClientConfig, FetchError, IssuerState, JwksClient, KeySource, ManualClock, router, serve,
     server_tls_config,
 };
-use serde_json::{Map, Value, json};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use irsa_test::jose::jwks_of;
+use serde_json::{Value, json};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 const IDP: &str = "IDPCommunicationError";
@@ -63,12 +63,6 @@ impl Fake {
     }
     fn set_cache_control(&self, v: Option<&str>) {
         *self.cache_control.lock().unwrap() = v.map(str::to_owned);
-    }
-}
-
-fn jwks_of(keys: &[&SigningKey]) -> Jwks {
-    Jwks {
-        keys: keys.iter().map(|k| k.public_jwk().unwrap()).collect(),
     }
 }
 
@@ -698,39 +692,19 @@ async fn static_source_ignores_issuer() {
     assert_eq!(kids(&k), vec![k1.kid().to_owned()]);
 }
 
-/// GETs `path` over plain HTTP/1.1 and returns the raw response.
-async fn raw_get(addr: SocketAddr, path: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    out
-}
-
 fn sign(k: &SigningKey, issuer: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let claims: Map<String, Value> = json!({
-        "iss": issuer, "sub": "system:serviceaccount:default:app",
-        "aud": ["sts.amazonaws.com"], "iat": now, "exp": now + 600,
-    })
-    .as_object()
-    .unwrap()
-    .clone();
-    k.sign_jwt(&Map::new(), &claims).unwrap()
+    let now = irsa_test::now();
+    irsa_test::jose::sign(
+        k,
+        &json!({
+            "iss": issuer, "sub": "system:serviceaccount:default:app",
+            "aud": ["sts.amazonaws.com"], "iat": now, "exp": now + 600,
+        }),
+    )
 }
 
 fn verify_with(jwks: &Jwks, token: &str, issuer: &str) -> irsa_jose::VerifiedToken {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = irsa_test::now();
     let auds = vec!["sts.amazonaws.com".to_owned()];
     irsa_jose::verify(token, jwks, &Validation::new(issuer, &auds, now)).unwrap()
 }
@@ -744,16 +718,20 @@ async fn serve_publishes_discovery_and_jwks_that_verify_tokens() {
     let state = IssuerState::new(&issuer, &jwks_of(&[&sk]), 3600).unwrap();
     tokio::spawn(serve(listener, router(state), None, std::future::pending()));
 
-    let resp = raw_get(addr, "/.well-known/openid-configuration").await;
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    let lower = resp.to_ascii_lowercase();
+    let resp = irsa_test::net::get(&format!("{issuer}/.well-known/openid-configuration")).await;
+    assert_eq!(resp.status, 200, "{resp:?}");
+    let header = |r: &irsa_test::net::Reply, name: &str| {
+        r.header(name).unwrap_or_default().to_ascii_lowercase()
+    };
     assert!(
-        lower.contains("cache-control: public, max-age=3600"),
-        "{resp}"
+        header(&resp, "cache-control").contains("public, max-age=3600"),
+        "{resp:?}"
     );
-    assert!(lower.contains("content-type: application/json"), "{resp}");
-    let body = resp.split("\r\n\r\n").nth(1).unwrap();
-    let doc: Value = serde_json::from_str(body).unwrap();
+    assert!(
+        header(&resp, "content-type").contains("application/json"),
+        "{resp:?}"
+    );
+    let doc: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(doc["issuer"], issuer);
     assert_eq!(doc["jwks_uri"], format!("{issuer}/openid/v1/jwks"));
     assert_eq!(
@@ -761,13 +739,13 @@ async fn serve_publishes_discovery_and_jwks_that_verify_tokens() {
         json!(["RS256"])
     );
     assert_eq!(doc["response_types_supported"], json!(["id_token"]));
-    let resp = raw_get(addr, "/openid/v1/jwks").await;
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    assert!(
-        resp.to_ascii_lowercase()
-            .contains("content-type: application/jwk-set+json")
+    let resp = irsa_test::net::get(&format!("{issuer}/openid/v1/jwks")).await;
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert!(header(&resp, "content-type").contains("application/jwk-set+json"));
+    assert_eq!(
+        irsa_test::net::get(&format!("{issuer}/nope")).await.status,
+        404
     );
-    assert!(raw_get(addr, "/nope").await.starts_with("HTTP/1.1 404"));
 
     // The client fetches it (http allowed) and the keys verify a token signed with the key.
     let (c, _) = client(local_config());

@@ -75,6 +75,11 @@ pub async fn send(request: http::Request<Full<Bytes>>) -> Reply {
     Reply::read(response).await
 }
 
+/// `GET url` over loopback (see [`send`]).
+pub async fn get(url: &str) -> Reply {
+    send(http::Request::get(url).body(Full::default()).unwrap()).await
+}
+
 /// `POST url` with `content_type` and `body` over loopback (see [`send`]).
 pub async fn post(url: &str, content_type: &str, body: impl Into<Bytes>) -> Reply {
     let request = http::Request::post(url)
