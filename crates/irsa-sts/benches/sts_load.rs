@@ -3,6 +3,14 @@
 //! the same run and beside moto's server answering the same requests (when installed by
 //! scripts/deps/sts-clients.sh).
 //!
+//! The server's own CPU per request (its runtime's threads, `/proc/self/task/TID/schedstat`,
+//! which includes the loopback TCP work the kernel charges to the sender) is printed beside
+//! each in-process row. An overload phase then offers twice the measured keep-alive
+//! throughput, open-loop over many connections (latency counted from each request's
+//! send, so it is the server's queueing, not the clients' backlog), in rounds, with the
+//! process's RSS after each round: past saturation p99 must stay bounded and memory must
+//! not grow.
+//!
 //! cargo bench -p irsa-sts --bench sts_load -- [seconds=5] [connections=4]
 
 use irsa_jose::{Algorithm, Jwks, SigningKey, Validation};
@@ -107,7 +115,122 @@ fn worker_close(addr: SocketAddr, body: &str, deadline: Instant) -> (Vec<u64>, u
     (lat, errors)
 }
 
-fn load(name: &str, addr: SocketAddr, body: &str, secs: u64, conns: usize, keep_alive: bool) {
+/// Thread name of the in-process server's runtime (at most 15 bytes: Linux's `comm`).
+const SERVER_THREADS: &str = "irsa-sts-srv";
+
+/// CPU time (ns) the server's runtime threads have used so far.
+fn server_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.trim_end() == SERVER_THREADS)
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Open-loop load: `conns` keep-alive connections together send `rate` requests/s for
+/// `secs` (a connection behind its schedule sends at once); each request's latency runs
+/// from its send. Returns latencies (µs) of all answers, the counts of 200s, `Throttling`
+/// answers and others, and the seconds it took.
+fn open_loop(
+    addr: SocketAddr,
+    body: &str,
+    rate: f64,
+    conns: usize,
+    secs: u64,
+) -> (Vec<u64>, [usize; 3], f64) {
+    let start = Instant::now() + Duration::from_millis(50);
+    let end = start + Duration::from_secs(secs);
+    let interval = Duration::from_secs_f64(conns as f64 / rate);
+    let handles: Vec<_> = (0..conns)
+        .map(|i| {
+            let body = body.to_owned();
+            std::thread::spawn(move || {
+                let s = TcpStream::connect(addr).unwrap();
+                s.set_nodelay(true).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                let mut w = s.try_clone().unwrap();
+                let mut r = BufReader::new(s);
+                let req = format!(
+                    "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let mut due = start + interval.mul_f64(i as f64 / conns as f64);
+                let (mut lat, mut counts) = (Vec::new(), [0usize; 3]);
+                while due < end {
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    let sent = Instant::now();
+                    w.write_all(req.as_bytes()).unwrap();
+                    let mut line = String::new();
+                    r.read_line(&mut line).unwrap();
+                    let status = line.split(' ').nth(1).unwrap_or("").to_owned();
+                    let mut len = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h).unwrap();
+                        if h == "\r\n" || h.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':')
+                            && k.eq_ignore_ascii_case("content-length")
+                        {
+                            len = v.trim().parse().unwrap();
+                        }
+                    }
+                    let mut b = vec![0; len];
+                    r.read_exact(&mut b).unwrap();
+                    lat.push(sent.elapsed().as_micros() as u64);
+                    let throttled = String::from_utf8_lossy(&b).contains("<Code>Throttling</Code>");
+                    counts[if status == "200" { 0 } else if throttled { 1 } else { 2 }] += 1;
+                    due += interval;
+                }
+                (lat, counts)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut counts = [0usize; 3];
+    for h in handles {
+        let (l, c) = h.join().unwrap();
+        all.extend(l);
+        for (a, b) in counts.iter_mut().zip(c) {
+            *a += b;
+        }
+    }
+    all.sort_unstable();
+    (all, counts, start.elapsed().as_secs_f64())
+}
+
+fn load(
+    name: &str,
+    addr: SocketAddr,
+    body: &str,
+    secs: u64,
+    conns: usize,
+    keep_alive: bool,
+) -> f64 {
     // Warm-up.
     worker(
         addr,
@@ -117,6 +240,7 @@ fn load(name: &str, addr: SocketAddr, body: &str, secs: u64, conns: usize, keep_
     );
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
+    let cpu_before = server_cpu_ns();
     let handles: Vec<_> = (0..conns)
         .map(|_| {
             let b = body.to_owned();
@@ -131,15 +255,45 @@ fn load(name: &str, addr: SocketAddr, body: &str, secs: u64, conns: usize, keep_
         errors += e;
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = server_cpu_ns() - cpu_before;
     all.sort_unstable();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
+    let server_cpu = if cpu > 0 {
+        format!(
+            "   server CPU {:>5.1} µs/request",
+            cpu as f64 / 1000.0 / all.len() as f64
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{name:<28} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} requests, {errors} non-200)",
+        "{name:<28} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} requests, {errors} non-200){server_cpu}",
         all.len() as f64 / elapsed,
         pct(0.50),
         pct(0.99),
         all.len()
     );
+    all.len() as f64 / elapsed
+}
+
+/// Offers twice `capacity` (requests/s) open-loop over 64 connections, in rounds.
+fn overload(addr: SocketAddr, body: &str, capacity: f64, secs: u64) {
+    let rate = 2.0 * capacity;
+    println!(
+        "overload: {rate:.0} req/s offered (2 x {capacity:.0}) over 64 keep-alive connections, {secs} s per round"
+    );
+    for round in 1..=3 {
+        let (lat, [ok, throttled, other], took) = open_loop(addr, body, rate, 64, secs);
+        let pct =
+            |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)] as f64 / 1000.0;
+        println!(
+            "  round {round}: {:>7.0} answers/s ({ok} ok, {throttled} Throttling, {other} other)   p50 {:>7.2} ms   p99 {:>7.2} ms   RSS {} MiB",
+            lat.len() as f64 / took,
+            pct(0.50),
+            pct(0.99),
+            rss_kib() / 1024
+        );
+    }
 }
 
 fn main() {
@@ -205,6 +359,7 @@ roles:
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
+            .thread_name(SERVER_THREADS)
             .enable_all()
             .build()
             .unwrap();
@@ -217,7 +372,7 @@ roles:
         });
     });
     let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    load(
+    let capacity = load(
         &format!("irsa sts keep-alive ({conns})"),
         addr,
         &body,
@@ -233,6 +388,7 @@ roles:
         conns,
         false,
     );
+    overload(addr, &body, capacity, secs);
 
     // moto_server, when installed.
     let root = irsa_test::workspace_root();
