@@ -87,9 +87,18 @@ pub async fn stop_signal() -> &'static str {
     Stop::install().wait().await
 }
 
+/// Where `irsa sts` and `irsa gateway` serve `/healthz`, `/readyz` and `/metrics`.
+pub struct Ops<'a> {
+    /// `--ops-listen`; `None` serves no ops endpoints.
+    pub listen: Option<&'a str>,
+    /// The server's request counters.
+    pub metrics: irsa_server::ServerMetrics,
+}
+
 /// What `irsa sts` and `irsa gateway` share once their server is loaded: listen on
-/// `listen`, reload the configuration file when it changes (every `reload_secs`), and
-/// stop on `stop`. Returns the bound listener and the shutdown future for `serve`.
+/// `listen`, reload the configuration file when it changes (every `reload_secs`), serve the
+/// ops endpoints, and stop on `stop` (readiness turns false first). Returns the bound
+/// listener and the shutdown future for `serve`.
 pub async fn config_server<E: std::fmt::Display + 'static>(
     name: &str,
     listen: &str,
@@ -97,14 +106,29 @@ pub async fn config_server<E: std::fmt::Display + 'static>(
     reload_secs: u64,
     reload: impl Fn(&std::path::Path) -> Result<(), E> + Send + 'static,
     mut stop: Stop,
+    ops: Ops<'_>,
 ) -> anyhow::Result<(
     tokio::net::TcpListener,
     impl std::future::Future<Output = ()> + Send + 'static,
 )> {
-    let listener = tokio::net::TcpListener::bind(listen)
+    let listener = irsa_server::bind(listen)
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))?;
     let addr = listener.local_addr()?;
+    let health = irsa_server::Health::default();
+    if let Some(ops_listen) = ops.listen {
+        let ops_listener = irsa_server::bind(ops_listen)
+            .await
+            .with_context(|| format!("cannot listen on `{ops_listen}` (--ops-listen)"))?;
+        tracing::info!(listen = %ops_listener.local_addr()?, "{name} ops endpoints (/healthz, /readyz, /metrics)");
+        let router = irsa_server::ops_router(health.clone(), ops.metrics);
+        tokio::spawn(irsa_server::serve(
+            ops_listener,
+            router,
+            irsa_server::ServeOptions::default(),
+            std::future::pending(),
+        ));
+    }
     tracing::info!(listen = %addr, config = %config.display(), "{name} listening");
     tokio::spawn(irsa_server::watch_file(
         config.to_path_buf(),
@@ -113,6 +137,7 @@ pub async fn config_server<E: std::fmt::Display + 'static>(
     ));
     let shutdown = async move {
         let sig = stop.wait().await;
+        health.shutting_down();
         tracing::info!(signal = sig, "shutting down");
     };
     Ok((listener, shutdown))

@@ -60,6 +60,10 @@ pub struct Args {
     /// Kept for compatibility: refusing UNSIGNED-PAYLOAD is now the default.
     #[arg(long, hide = true, conflicts_with = "insecure_allow_unsigned_payload")]
     deny_unsigned_payload: bool,
+    /// Address for `/healthz`, `/readyz` (false once shutdown begins) and `/metrics`
+    /// (`irsa_server_*` request counters), e.g. 127.0.0.1:9090; off when not given.
+    #[arg(long)]
+    ops_listen: Option<String>,
     /// Log format: json or text.
     #[arg(long, default_value = "json")]
     log_format: String,
@@ -113,6 +117,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             args.reload_interval_secs,
             move |p| watched.reload(p),
             stop,
+            crate::common::Ops {
+                listen: args.ops_listen.as_deref(),
+                metrics: gateway.limits().metrics().clone(),
+            },
         )
         .await?;
         irsa_gateway::serve(listener, gateway, shutdown)

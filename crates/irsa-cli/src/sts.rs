@@ -29,6 +29,10 @@ pub struct Args {
     /// and JWKS over plain http (local issuers only; without it issuers must be https).
     #[arg(long)]
     insecure_allow_http_issuer: bool,
+    /// Address for `/healthz`, `/readyz` (false once shutdown begins) and `/metrics`
+    /// (`irsa_server_*` request counters), e.g. 127.0.0.1:9090; off when not given.
+    #[arg(long)]
+    ops_listen: Option<String>,
     /// Log format: json or text.
     #[arg(long, default_value = "json")]
     log_format: String,
@@ -57,6 +61,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             args.reload_interval_secs,
             move |p| watched.reload(p),
             stop,
+            crate::common::Ops {
+                listen: args.ops_listen.as_deref(),
+                metrics: server.limits().metrics().clone(),
+            },
         )
         .await?;
         irsa_sts::serve(listener, server, shutdown)
