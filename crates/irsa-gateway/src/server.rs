@@ -529,28 +529,61 @@ async fn process(
     let (parts, body) = req.into_parts();
     let now = now_secs();
     let snap = gw.snapshot();
+    let (body, _reservation) = read_body(gw, &snap, &parts, body, now).await?;
+    let (session, signed_headers, caller) = authenticate(gw, &snap, &parts, &body, now)?;
+    let op = authorize(
+        gw,
+        &snap,
+        &parts,
+        &body,
+        &session,
+        &caller,
+        peer.as_deref(),
+        now,
+    )
+    .await?;
+    let response = forward(gw, parts, &signed_headers, op, body).await?;
+    Ok((response, op.name().to_owned()))
+}
 
-    // 0. Before the body: authentication present, a live session, size and byte budget.
-    let _early_session = pre_authenticate(&snap, &parts, now)?;
+/// Step 0, before the body: authentication present, a live session, size within bounds
+/// and room in the byte budget; then the body.
+async fn read_body(
+    gw: &Gateway,
+    snap: &Snapshot,
+    parts: &http::request::Parts,
+    body: Body,
+    now: i64,
+) -> Result<(bytes::Bytes, irsa_server::Reservation), ApiError> {
+    let _early_session = pre_authenticate(snap, parts, now)?;
+    let max = gw.options.max_body_bytes;
     let declared = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > gw.options.max_body_bytes) {
-        return Err(ApiError::too_large(gw.options.max_body_bytes));
+    if declared.is_some_and(|n| n > max) {
+        return Err(ApiError::too_large(max));
     }
-    let _bytes = gw
+    let reservation = gw
         .budget
-        .try_reserve(declared.unwrap_or(gw.options.max_body_bytes))
+        .try_reserve(declared.unwrap_or(max))
         .ok_or_else(ApiError::throttling)?;
-    let body = axum::body::to_bytes(body, gw.options.max_body_bytes)
+    let body = irsa_server::read_body(body, max)
         .await
-        .map_err(|_| ApiError::too_large(gw.options.max_body_bytes))?;
+        .map_err(|_| ApiError::too_large(max))?;
+    Ok((body, reservation))
+}
 
-    // 1. Authenticate: SigV4 with the secret re-derived from the session token.
-    let path = parts.uri.path();
-    let query = parts.uri.query().unwrap_or("");
+/// Step 1: SigV4 with the secret re-derived from the session token; the signature must
+/// cover `X-Amz-Target`. The session, the signed header names and the caller.
+fn authenticate(
+    gw: &Gateway,
+    snap: &Snapshot,
+    parts: &http::request::Parts,
+    body: &[u8],
+    now: i64,
+) -> Result<(OpenedSession, Vec<String>, Caller), ApiError> {
     let headers: Vec<(&str, &[u8])> = parts
         .headers
         .iter()
@@ -558,10 +591,10 @@ async fn process(
         .collect();
     let http = irsa_sigv4::Request {
         method: parts.method.as_str(),
-        path,
-        query,
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
         headers: &headers,
-        body: &body,
+        body,
     };
     let options = VerifyOptions {
         max_clock_skew_secs: gw.options.max_clock_skew_secs,
@@ -601,10 +634,26 @@ async fn process(
             "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
         ));
     }
-    let claims = &session.claims;
-    let caller = Caller::of(claims, &snap.config).ok_or_else(ApiError::unrecognized_client)?;
+    let caller =
+        Caller::of(&session.claims, &snap.config).ok_or_else(ApiError::unrecognized_client)?;
+    Ok((session, verified.signed_headers, caller))
+}
 
-    // 2. Map the request to IAM (validation first, before any upstream lookup).
+/// Steps 2 and 3: the request mapped to IAM (validation first, before any upstream
+/// lookup), then authorized against the role's policies ∩ the session's; the key schema
+/// is read only when a policy uses `dynamodb:LeadingKeys` and some policy could allow the
+/// request whatever its keys.
+#[allow(clippy::too_many_arguments)]
+async fn authorize(
+    gw: &Gateway,
+    snap: &Snapshot,
+    parts: &http::request::Parts,
+    body: &[u8],
+    session: &OpenedSession,
+    caller: &Caller,
+    peer: Option<&str>,
+    now: i64,
+) -> Result<Operation, ApiError> {
     let target = single_header(&parts.headers, "x-amz-target")
         .map_err(|()| ApiError::from(&MapError::UnknownOperation))?
         .and_then(|v| v.to_str().ok());
@@ -614,22 +663,22 @@ async fn process(
         ))
     })?;
     let op = Operation::from_target(target).map_err(|e| ApiError::from(&e))?;
-    let request = Request::parse(op, &body).map_err(|e| ApiError::from(&e))?;
+    let request = Request::parse(op, body).map_err(|e| ApiError::from(&e))?;
     let mut authorizations = request
         .authorizations(&snap.scope, &Schemas::new())
         .map_err(|e| ApiError::from(&e))?;
 
-    // 3. Authorize: the role's policies ∩ the session's.
+    let claims = &session.claims;
     let identity = snap.identity_policies(&claims.role_arn);
     let session_policies = snap.session_policies(claims);
     let session_prepared = session_policies.as_ref().as_ref();
     let facts = RequestFacts {
         now,
-        source_ip: peer.as_deref(),
+        source_ip: peer,
         secure_transport: false,
         region: &snap.config.region,
     };
-    let global = authz::global_context(claims, &caller, &facts);
+    let global = authz::global_context(claims, caller, &facts);
     let uses = session_prepared.map_or(identity.uses, |p| identity.uses.or(p.uses));
     let policies = SessionPolicies {
         identity: &identity.policies,
@@ -655,9 +704,9 @@ async fn process(
             session: session_prepared.map(|p| p.skeleton.as_slice()),
             uses: authz::Uses::default(),
         };
-        if let Err(early) = authz::authorize(&skeleton, &caller, &global, &authorizations) {
+        if let Err(early) = authz::authorize(&skeleton, caller, &global, &authorizations) {
             return Err(denied(
-                authz::authorize(&policies, &caller, &global, &authorizations)
+                authz::authorize(&policies, caller, &global, &authorizations)
                     .err()
                     .unwrap_or(early),
             ));
@@ -674,7 +723,7 @@ async fn process(
             // Refused either way; a request the policies deny whatever its keys says so.
             Err(e) => {
                 return Err(
-                    match authz::authorize(&policies, &caller, &global, &authorizations) {
+                    match authz::authorize(&policies, caller, &global, &authorizations) {
                         Err(d) if d.reason != authz::DenyReason::Undetermined(LEADING_KEYS) => {
                             denied(d)
                         }
@@ -684,20 +733,33 @@ async fn process(
             }
         };
     }
-    authz::authorize(&policies, &caller, &global, &authorizations).map_err(denied)?;
-    drop(request);
+    authz::authorize(&policies, caller, &global, &authorizations).map_err(denied)?;
+    Ok(op)
+}
 
-    // 4. Forward, re-signed with the upstream's credentials; stream the answer back.
+/// Step 4: forward, re-signed with the upstream's credentials; stream the answer back.
+async fn forward(
+    gw: &Gateway,
+    parts: http::request::Parts,
+    signed_headers: &[String],
+    op: Operation,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
     let Some(upstream) = &gw.upstream else {
         return Err(ApiError::upstream_not_configured(
             gw.options.no_upstream_hint.as_deref(),
         ));
     };
-    let op = op.name().to_owned();
-    let forward_query = strip_presign_params(query);
-    let forwarded = forward_headers(&parts.headers, &verified.signed_headers, &op);
+    let forward_query = strip_presign_params(parts.uri.query().unwrap_or(""));
+    let forwarded = forward_headers(&parts.headers, signed_headers, op.name());
     let response = upstream
-        .send(parts.method, path, &forward_query, &forwarded, body)
+        .send(
+            parts.method,
+            parts.uri.path(),
+            &forward_query,
+            &forwarded,
+            body,
+        )
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "upstream request failed");
@@ -711,7 +773,7 @@ async fn process(
             r.headers_mut().append(HeaderName::clone(n), v.clone());
         }
     }
-    Ok((r, op))
+    Ok(r)
 }
 
 #[cfg(test)]
