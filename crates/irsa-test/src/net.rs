@@ -6,7 +6,7 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tower::ServiceExt as _;
 
 pub use axum::body::Body;
@@ -66,18 +66,45 @@ pub async fn oneshot(router: axum::Router, request: http::Request<Body>) -> Repl
 
 /// Sends `request` (an absolute `http://` URI) over a new connection, bounded to 20 s.
 pub async fn send(request: http::Request<Full<Bytes>>) -> Reply {
+    try_send(request).await.unwrap()
+}
+
+/// [`send`], with a failure to connect or to get an answer within 20 s as an error.
+pub async fn try_send(request: http::Request<Full<Bytes>>) -> Result<Reply, String> {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build(HttpConnector::new());
     let response = tokio::time::timeout(Duration::from_secs(20), client.request(request))
         .await
-        .expect("an answer within 20 s")
-        .expect("the request is answered");
-    Reply::read(response).await
+        .map_err(|_| "no answer within 20 s".to_owned())?
+        .map_err(|e| format!("request failed: {e:?}"))?;
+    Ok(Reply::read(response).await)
+}
+
+/// Sends `request` (origin-form URI, with a `host` header) as HTTP/1.1 over `io`, an
+/// established connection such as a TLS stream, and reads the whole answer.
+pub async fn exchange<IO>(io: IO, request: http::Request<Full<Bytes>>) -> Result<Reply, String>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(conn);
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    Ok(Reply::read(response).await)
 }
 
 /// `GET url` over loopback (see [`send`]).
 pub async fn get(url: &str) -> Reply {
-    send(http::Request::get(url).body(Full::default()).unwrap()).await
+    try_get(url).await.unwrap()
+}
+
+/// `GET url` over loopback; a failure to connect is an error (see [`try_send`]).
+pub async fn try_get(url: &str) -> Result<Reply, String> {
+    try_send(http::Request::get(url).body(Full::default()).unwrap()).await
 }
 
 /// `POST url` with `content_type` and `body` over loopback (see [`send`]).

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use irsa_mutate::Settings;
+use irsa_test::net::{Bytes, Full};
 use irsa_webhook::cache::{SaCache, SaFetcher, Shared};
 use irsa_webhook::metrics::Metrics;
 use irsa_webhook::server::{self, AppState, Health};
@@ -597,7 +598,6 @@ mod tls_reload {
     use super::*;
     use rustls::pki_types::{CertificateDer, ServerName};
     use std::path::{Path, PathBuf};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
     pub struct Pair {
@@ -644,21 +644,20 @@ mod tls_reload {
     ) -> Result<CertificateDer<'static>, String> {
         let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         let conn = tokio_rustls::TlsConnector::from(cfg);
-        let mut tls = conn
+        let tls = conn
             .connect(ServerName::try_from("localhost").unwrap(), tcp)
             .await
             .map_err(|e| format!("handshake: {e}"))?;
         let cert = tls.get_ref().1.peer_certificates().unwrap()[0]
             .clone()
             .into_owned();
-        tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut buf = Vec::new();
-        let _ = tls.read_to_end(&mut buf).await;
-        let text = String::from_utf8_lossy(&buf);
-        if !text.starts_with("HTTP/1.1 200") || !text.ends_with("ok") {
-            return Err(format!("bad response: {text}"));
+        let request = http::Request::get("/healthz")
+            .header("host", "localhost")
+            .body(Full::default())
+            .unwrap();
+        let r = irsa_test::net::exchange(tls, request).await?;
+        if r.status != 200 || !r.body.ends_with(b"ok") {
+            return Err(format!("bad response: {r:?}"));
         }
         Ok(cert)
     }
@@ -844,7 +843,6 @@ mod tls_reload {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_in_flight_requests() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let p = tls_reload::pair("shutdown");
     let (crt, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
@@ -894,7 +892,7 @@ async fn shutdown_finishes_in_flight_requests() {
         .with_no_client_auth(),
     );
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(ccfg)
+    let tls = tokio_rustls::TlsConnector::from(ccfg)
         .connect(
             rustls::pki_types::ServerName::try_from("localhost").unwrap(),
             tcp,
@@ -902,22 +900,22 @@ async fn shutdown_finishes_in_flight_requests() {
         .await
         .unwrap();
     let body = serde_json::to_vec(&review(Some("admission.k8s.io/v1"), "slow", pod())).unwrap();
-    let head = format!(
-        "POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    tls.write_all(head.as_bytes()).await.unwrap();
-    tls.write_all(&body).await.unwrap();
+    let request = http::Request::post("/mutate")
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let answer = tokio::spawn(irsa_test::net::exchange(tls, request));
     tokio::time::sleep(Duration::from_millis(100)).await;
     // stop while the request is in flight
     tx.send(true).unwrap();
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut buf))
+    let r = tokio::time::timeout(Duration::from_secs(5), answer)
         .await
         .unwrap()
+        .unwrap()
         .unwrap();
-    let text = String::from_utf8_lossy(&buf);
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let text = r.text();
+    assert_eq!(r.status, 200, "{text}");
     assert!(text.contains("\"uid\":\"slow\""), "{text}");
     assert!(text.contains("\"patchType\":\"JSONPatch\""), "{text}");
     tokio::time::timeout(Duration::from_secs(5), server)
@@ -934,7 +932,6 @@ mod end_to_end {
     use super::*;
     use axum::extract::{Path as UrlPath, RawQuery};
     use axum::response::IntoResponse;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn sa_json(ns: &str, name: &str, role: Option<&str>) -> Value {
         let mut v = json!({"apiVersion": "v1", "kind": "ServiceAccount",
@@ -983,28 +980,15 @@ mod end_to_end {
             )
     }
 
-    async fn free_port() -> u16 {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap().port()
-    }
-
+    /// `GET path` on the metrics port: (status, body), or `None` when nothing answers.
     async fn plain_get(port: u16, path: &str) -> Option<(u16, String)> {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        let r = irsa_test::net::try_get(&format!("http://127.0.0.1:{port}{path}"))
             .await
             .ok()?;
-        s.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .ok()?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.ok()?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let code = text.get(9..12)?.parse().ok()?;
-        Some((code, text))
+        Some((r.status, r.text().to_owned()))
     }
 
-    async fn tls_post(port: u16, root: &tls_reload::Pair, body: &[u8]) -> String {
+    async fn tls_post(port: u16, root: &tls_reload::Pair, body: &[u8]) -> irsa_test::net::Reply {
         let mut store = rustls::RootCertStore::empty();
         store.add(root.der.clone()).unwrap();
         let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -1017,27 +1001,23 @@ mod end_to_end {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .unwrap();
-        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
             .connect(
                 rustls::pki_types::ServerName::try_from("localhost").unwrap(),
                 tcp,
             )
             .await
             .unwrap();
-        let head = format!(
-            "POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        tls.write_all(head.as_bytes()).await.unwrap();
-        tls.write_all(body).await.unwrap();
-        let mut buf = Vec::new();
-        let _ = tls.read_to_end(&mut buf).await;
-        String::from_utf8_lossy(&buf).into_owned()
+        let request = http::Request::post("/mutate")
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .unwrap();
+        irsa_test::net::exchange(tls, request).await.unwrap()
     }
 
-    fn response_json(http: &str) -> Value {
-        let body = http.split("\r\n\r\n").nth(1).unwrap_or("");
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {http}"))
+    fn response_json(r: &irsa_test::net::Reply) -> Value {
+        serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {r:?}"))
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1051,7 +1031,7 @@ mod end_to_end {
         let p = tls_reload::pair("e2e");
         std::fs::write(dir.path().join("tls.crt"), &p.cert_pem).unwrap();
         std::fs::write(dir.path().join("tls.key"), &p.key_pem).unwrap();
-        let (port, metrics_port) = (free_port().await, free_port().await);
+        let (port, metrics_port) = (irsa_test::free_port(), irsa_test::free_port());
         let cfg = irsa_webhook::Config {
             listen_address: "127.0.0.1".parse().unwrap(),
             port,
@@ -1143,8 +1123,9 @@ mod end_to_end {
             listed.clone(),
         ))
         .unwrap();
-        assert!(
-            tls_post(port, &p, &body).await.starts_with("HTTP/1.1 200"),
+        assert_eq!(
+            tls_post(port, &p, &body).await.status,
+            200,
             "still serving during the drain delay"
         );
         let exit = tokio::time::timeout(Duration::from_secs(10), server)
