@@ -1,19 +1,18 @@
 //! Integration tests: AWS's published SigV4 test-suite vectors, and sign→verify
 //! round trips against the `aws-sigv4` crate that the AWS SDK for Rust signs with.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-    SigningSettings, UriPathNormalizationMode, sign,
+    PayloadChecksumKind, PercentEncodingMode, SignatureLocation, SigningSettings,
+    UriPathNormalizationMode,
 };
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use irsa_sigv4::{
     ErrorKind, Request, SignatureLocation as Location, UriEncoding, VerifyError, VerifyOptions,
     parse, split_path_and_query, verify,
 };
+use irsa_test::sigv4::{Keys, Payload, Signing, sign_request};
+use irsa_test::system_time;
 use proptest::prelude::*;
 
 const AKID: &str = "ASIAEXAMPLEEXAMPLE00";
@@ -84,10 +83,6 @@ impl Received {
     }
 }
 
-fn system_time(t: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(u64::try_from(t).unwrap())
-}
-
 struct Signer {
     service: &'static str,
     region: &'static str,
@@ -114,30 +109,17 @@ impl Signer {
         method: &str,
         url: &str,
         headers: &[(&str, &str)],
-        body: SignableBody<'_>,
+        body: Payload<'_>,
         raw_body: &[u8],
     ) -> Received {
-        let credentials =
-            Credentials::new(AKID, SECRET, self.token.map(str::to_owned), None, "test");
-        let identity: Identity = credentials.into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(self.region)
-            .name(self.service)
-            .time(system_time(self.time))
-            .settings(self.settings.clone())
-            .build()
-            .unwrap()
-            .into();
-        let signable = SignableRequest::new(method, url, headers.iter().copied(), body).unwrap();
-        let (instructions, _signature) = sign(signable, &params).unwrap().into_parts();
-
-        let mut builder = http::Request::builder().method(method).uri(url);
-        for (n, v) in headers {
-            builder = builder.header(*n, *v);
-        }
-        let mut request = builder.body(raw_body.to_vec()).unwrap();
-        instructions.apply_to_request_http1x(&mut request);
+        let keys = Keys {
+            access_key_id: AKID.to_owned(),
+            secret_access_key: SECRET.to_owned(),
+            session_token: self.token.map(str::to_owned),
+        };
+        let mut signing = Signing::new(&keys, self.region, self.service, system_time(self.time));
+        signing.settings = self.settings.clone();
+        let request = sign_request(&signing, method, url, headers, body, raw_body.to_vec());
 
         let uri = request.uri().clone();
         let mut received_headers: Vec<(String, Vec<u8>)> = request
@@ -181,7 +163,7 @@ fn sts_get_caller_identity(token: Option<&'static str>) -> Received {
             ),
             ("amz-sdk-request", "attempt=1; max=3"),
         ],
-        SignableBody::Bytes(body),
+        Payload::Bytes(body),
         body,
     )
 }
@@ -436,7 +418,7 @@ fn get_with_query_round_trip() {
         "GET",
         "https://api.example.com:8443/stage/items%20list/a%2Fb?b=2&a=z&a=y&empty=&plus=%2B&space=a%20b&utf8=%E1%88%B4&star=*&tilde=~",
         &[("x-custom", "  spaced    value  "), ("accept", "application/json")],
-        SignableBody::empty(),
+        Payload::Bytes(&[]),
         b"",
     );
     assert_eq!(
@@ -459,7 +441,7 @@ fn unsigned_payload_round_trip() {
         "PUT",
         "https://bucket.s3.us-east-1.amazonaws.com/dir/../my%20key.txt",
         &[],
-        SignableBody::UnsignedPayload,
+        Payload::Unsigned,
         b"any body at all",
     );
     assert_eq!(
@@ -498,7 +480,7 @@ fn content_sha256_header_round_trip_and_body_tamper() {
             ("content-type", "application/x-amz-json-1.0"),
             ("x-amz-target", "DynamoDB_20120810.GetItem"),
         ],
-        SignableBody::Bytes(body),
+        Payload::Bytes(body),
         body,
     );
     assert!(request.header("x-amz-content-sha256").is_some());
@@ -530,7 +512,7 @@ fn presigned_url_round_trip() {
         "GET",
         "https://sts.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15",
         &[("x-k8s-aws-id", "my-cluster")],
-        SignableBody::empty(),
+        Payload::Bytes(&[]),
         b"",
     );
     assert!(request.query.contains("X-Amz-Signature="));
@@ -600,7 +582,7 @@ fn presigned_s3_url_round_trip() {
         "GET",
         "https://bucket.s3.us-east-1.amazonaws.com/photos/2024/a%20b.jpg?x-id=GetObject",
         &[],
-        SignableBody::UnsignedPayload,
+        Payload::Unsigned,
         b"",
     );
     let verified = request
@@ -621,7 +603,7 @@ fn date_header_instead_of_x_amz_date() {
         "POST",
         "https://sts.amazonaws.com/",
         &[("content-type", "application/x-www-form-urlencoded")],
-        SignableBody::Bytes(body),
+        Payload::Bytes(body),
         body,
     );
     assert!(
@@ -658,7 +640,7 @@ fn port_in_host_is_signed() {
         "POST",
         "http://127.0.0.1:8080/",
         &[],
-        SignableBody::Bytes(b"Action=GetCallerIdentity"),
+        Payload::Bytes(b"Action=GetCallerIdentity"),
         b"Action=GetCallerIdentity",
     );
     assert_eq!(request.header("host").as_deref(), Some("127.0.0.1:8080"));
@@ -1060,7 +1042,7 @@ proptest! {
             "POST",
             &url,
             &[("x-amz-meta", trimmed)],
-            SignableBody::Bytes(&body),
+            Payload::Bytes(&body),
             &body,
         );
         let verified = request.verify(&VerifyOptions::default(), T0 + offset, SECRET);
