@@ -117,17 +117,18 @@ fn worker_close(addr: SocketAddr, body: &str, deadline: Instant) -> (Vec<u64>, u
 
 /// Thread name of the in-process server's runtime (at most 15 bytes: Linux's `comm`).
 const SERVER_THREADS: &str = "irsa-sts-srv";
+/// Thread name of the baseline server's runtime.
+const BASELINE_THREADS: &str = "baseline-srv";
 
-/// CPU time (ns) the server's runtime threads have used so far.
-fn server_cpu_ns() -> u64 {
+/// CPU time (ns) the threads named `threads` have used so far.
+fn server_cpu_ns(threads: &str) -> u64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return 0;
     };
     tasks
         .flatten()
         .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm"))
-                .is_ok_and(|c| c.trim_end() == SERVER_THREADS)
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == threads)
         })
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
@@ -223,8 +224,11 @@ fn open_loop(
     (all, counts, start.elapsed().as_secs_f64())
 }
 
+/// Closed-loop load; prints req/s, p50, p99 and the CPU per request of the threads named
+/// `threads` (the server's runtime). Returns req/s.
 fn load(
     name: &str,
+    threads: &str,
     addr: SocketAddr,
     body: &str,
     secs: u64,
@@ -240,7 +244,7 @@ fn load(
     );
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
-    let cpu_before = server_cpu_ns();
+    let cpu_before = server_cpu_ns(threads);
     let handles: Vec<_> = (0..conns)
         .map(|_| {
             let b = body.to_owned();
@@ -255,7 +259,7 @@ fn load(
         errors += e;
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let cpu = server_cpu_ns() - cpu_before;
+    let cpu = server_cpu_ns(threads) - cpu_before;
     all.sort_unstable();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
     let server_cpu = if cpu > 0 {
@@ -294,6 +298,29 @@ fn overload(addr: SocketAddr, body: &str, capacity: f64, secs: u64) {
             rss_kib() / 1024
         );
     }
+}
+
+/// Runs `serve(listener)` on its own multi-threaded runtime (threads named `threads`, two
+/// workers as on this machine) and returns the address it listens on.
+fn spawn_server<F, Fut>(threads: &'static str, serve: F) -> SocketAddr
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .thread_name(threads)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            serve(l).await.unwrap();
+        });
+    });
+    rx.recv_timeout(Duration::from_secs(10)).unwrap()
 }
 
 fn main() {
@@ -356,24 +383,36 @@ roles:
     let server =
         irsa_sts::Server::from_file(&dir.path().join("sts.yaml"), irsa_sts::Options::default())
             .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .thread_name(SERVER_THREADS)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            irsa_sts::serve(l, server, std::future::pending())
-                .await
-                .unwrap();
-        });
+    let addr = spawn_server(SERVER_THREADS, move |l| {
+        irsa_sts::serve(l, server, std::future::pending())
     });
-    let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    // The machine's floor: the same runtime, HTTP stack and loopback TCP around a handler
+    // that reads the form body and answers a fixed STS-sized XML document.
+    let base_addr = spawn_server(BASELINE_THREADS, |l| {
+        let answer: &'static str = Box::leak("x".repeat(1400).into_boxed_str());
+        let app = axum::Router::new().fallback(move |body: axum::body::Bytes| async move {
+            std::hint::black_box(body);
+            ([("content-type", "text/xml")], answer)
+        });
+        irsa_server::serve(
+            l,
+            app,
+            irsa_server::ServeOptions::default(),
+            std::future::pending(),
+        )
+    });
+    load(
+        &format!("baseline keep-alive ({conns})"),
+        BASELINE_THREADS,
+        base_addr,
+        &body,
+        secs,
+        conns,
+        true,
+    );
     let capacity = load(
         &format!("irsa sts keep-alive ({conns})"),
+        SERVER_THREADS,
         addr,
         &body,
         secs,
@@ -382,6 +421,7 @@ roles:
     );
     load(
         &format!("irsa sts new conn ({conns})"),
+        SERVER_THREADS,
         addr,
         &body,
         secs,
@@ -418,6 +458,7 @@ roles:
     }
     load(
         &format!("moto_server new conn ({conns})"),
+        "-",
         maddr,
         &body,
         secs,
