@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs PyJWT (with the `cryptography` backend) for irsa's JWT interop tests
 # (crates/irsa-cli/tests/oidc_token.rs): .cache/pyjwt/venv/bin/python.
-# Idempotent. The tests fail naming this script when it has not run, unless IRSA_SKIP_EXTERNAL=1.
+# Idempotent. The tests fail naming this script when it has not run, unless IRSA_SKIP_EXTERNAL=1 (or true).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

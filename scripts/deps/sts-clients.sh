@@ -8,7 +8,7 @@
 #   - Go: aws-sdk-go-v2 (config, credentials/stscreds, service/sts) into the module cache,
 #     pinned by tools/sdk-go/go.sum, built to .cache/sts-clients/sdk-go-client.
 # Idempotent. Sections whose toolchain (python3, node/npm, go) is missing are reported and skipped;
-# the tests then fail naming this script unless IRSA_SKIP_EXTERNAL=1.
+# the tests then fail naming this script unless IRSA_SKIP_EXTERNAL=1 (or true).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
