@@ -1,5 +1,11 @@
 //! `irsa webhook`: the pod identity mutating admission webhook, flag-compatible with
-//! amazon-eks-pod-identity-webhook (pflag booleans accept `--x`, `--x=true`, `--x=false`).
+//! amazon-eks-pod-identity-webhook, which parses its flags with pflag (plus klog's, added
+//! from Go's flag set): booleans accept `--x`, `--x=true`, `--x=false` and every form of Go's
+//! `strconv.ParseBool`; integers take Go's base prefixes (`0x1bb`, `0o17`, `017`, `0b1`) and
+//! `_` separators; a repeated flag keeps its last value (as Helm `extraArgs` appends);
+//! positional words are ignored with a warning (`--in-cluster false` sets `--in-cluster` and
+//! leaves `false` behind, as in pflag); klog's flags are accepted, checked as klog checks
+//! them, and ignored with a warning (irsa logs to stderr, `-v` sets the level).
 
 use clap::Args as ClapArgs;
 use std::net::IpAddr;
@@ -13,6 +19,115 @@ fn go_bool(s: &str) -> Result<bool, String> {
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
         _ => Err(format!("invalid boolean `{s}`")),
     }
+}
+
+/// Go `strconv.ParseInt(s, 0, 64)`, as pflag's int flags use: an optional sign, a base
+/// prefix (`0x`, `0o`, `0b`, or a leading `0` for octal) and digits, `_` allowed between
+/// digits and after a prefix.
+fn go_int(s: &str) -> Result<i64, String> {
+    let bad = || format!("invalid integer `{s}` (Go syntax: 443, 0x1bb, 0o673, 0b1, 1_000)");
+    let (negative, unsigned) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = unsigned.to_ascii_lowercase();
+    let (radix, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d, true)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d, true)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d, true)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..], true)
+    } else {
+        (10, lower.as_str(), false)
+    };
+    // Go's underscoreOK: `_` only between digits, or right after a base prefix.
+    let bytes = digits.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'_' {
+            let after_prefix = i == 0 && prefixed;
+            let between = i > 0
+                && bytes.get(i - 1).is_some_and(|p| *p != b'_')
+                && bytes.get(i + 1).is_some_and(|n| *n != b'_');
+            if !(after_prefix || between) || i + 1 == bytes.len() {
+                return Err(bad());
+            }
+        }
+    }
+    let clean: String = digits.chars().filter(|c| *c != '_').collect();
+    if clean.is_empty() || clean.starts_with(['+', '-']) {
+        return Err(bad());
+    }
+    let magnitude = i128::from_str_radix(&clean, radix).map_err(|_| bad())?;
+    let value = if negative { -magnitude } else { magnitude };
+    i64::try_from(value).map_err(|_| format!("integer `{s}` out of range"))
+}
+
+/// A pflag int flag that must fit a port.
+fn go_port(s: &str) -> Result<u16, String> {
+    let v = go_int(s)?;
+    u16::try_from(v).map_err(|_| format!("port `{s}` out of range 0-65535"))
+}
+
+/// klog's `-v` (`Level.Set`: decimal only, 32-bit).
+fn klog_level(s: &str) -> Result<u8, String> {
+    let v: i32 = s
+        .parse()
+        .map_err(|_| format!("invalid value `{s}` for -v: a decimal number"))?;
+    Ok(u8::try_from(v.clamp(0, 255)).unwrap_or(0))
+}
+
+/// klog's severity flags (`stderrthreshold`, `alsologtostderrthreshold`): a name or a number.
+fn klog_severity(s: &str) -> Result<String, String> {
+    let upper = s.to_ascii_uppercase();
+    if ["INFO", "WARNING", "ERROR", "FATAL"].contains(&upper.as_str())
+        || s.parse::<i32>().is_ok_and(|n| (0..=3).contains(&n))
+    {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "invalid severity `{s}`: INFO, WARNING, ERROR, FATAL or 0-3"
+        ))
+    }
+}
+
+/// klog's `-vmodule`: comma-separated `pattern=N`.
+fn klog_vmodule(s: &str) -> Result<String, String> {
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        let ok = part
+            .split_once('=')
+            .is_some_and(|(pat, n)| !pat.is_empty() && n.parse::<i32>().is_ok());
+        if !ok {
+            return Err(format!(
+                "invalid vmodule entry `{part}`: expected pattern=N"
+            ));
+        }
+    }
+    Ok(s.to_owned())
+}
+
+/// klog's `-log_backtrace_at`: empty or `file.go:N`.
+fn klog_trace_location(s: &str) -> Result<String, String> {
+    if s.is_empty()
+        || s.rsplit_once(':')
+            .is_some_and(|(f, n)| !f.is_empty() && n.parse::<u32>().is_ok())
+    {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "invalid log_backtrace_at `{s}`: expected file.go:N"
+        ))
+    }
+}
+
+/// Go `flag`'s uint64 flags (`strconv.ParseUint(s, 0, 64)`).
+fn go_uint(s: &str) -> Result<u64, String> {
+    if s.starts_with(['-', '+']) {
+        return Err(format!("invalid unsigned integer `{s}`"));
+    }
+    u64::try_from(go_int(s)?).map_err(|_| format!("invalid unsigned integer `{s}`"))
 }
 
 /// Go `time.ParseDuration` for the forms used in practice (`500ms`, `1s`, `1m30s`, `0`).
@@ -55,18 +170,20 @@ fn go_duration(s: &str) -> Result<Duration, String> {
 /// Flags of `irsa webhook`. Names, defaults and meanings follow the reference.
 #[derive(ClapArgs, Debug)]
 #[command(
-    about = "The pod identity mutating admission webhook (drop-in for amazon-eks-pod-identity-webhook)"
+    about = "The pod identity mutating admission webhook (drop-in for amazon-eks-pod-identity-webhook)",
+    args_override_self = true
 )]
 pub struct Args {
     /// Port of the TLS webhook server (/mutate, /healthz, /readyz).
-    #[arg(long, default_value_t = 443)]
+    #[arg(long, default_value = "443", value_parser = go_port)]
     port: u16,
     /// Port of the plain-HTTP metrics server (/metrics, debug handlers).
-    #[arg(long, default_value_t = 9999)]
+    #[arg(long, default_value = "9999", value_parser = go_port)]
     metrics_port: u16,
-    /// Address both servers listen on (e.g. 127.0.0.1 for local tests).
-    #[arg(long, default_value = "0.0.0.0")]
-    listen_address: IpAddr,
+    /// Address both servers listen on (e.g. 127.0.0.1 for local tests). Default: every
+    /// address, IPv6 and IPv4 (like the reference's `:port`).
+    #[arg(long)]
+    listen_address: Option<IpAddr>,
     /// Serving certificate (PEM). Reloaded when the file changes.
     #[arg(long, default_value = "/etc/webhook/certs/tls.crt")]
     tls_cert: PathBuf,
@@ -112,7 +229,7 @@ pub struct Args {
     )]
     token_mount_path: String,
     /// Default token lifetime in seconds (raised to at least 600).
-    #[arg(long, default_value_t = 86400)]
+    #[arg(long, default_value = "86400", value_parser = go_int, allow_hyphen_values = true)]
     token_expiration: i64,
     /// Region injected as AWS_DEFAULT_REGION and AWS_REGION (empty: none).
     #[arg(long, default_value = "")]
@@ -181,7 +298,7 @@ pub struct Args {
     #[arg(long, default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
     /// klog verbosity: 0-2 info, 3-4 debug (a line per admitted pod), 5+ trace. RUST_LOG overrides.
-    #[arg(short = 'v', long = "v", default_value_t = 0)]
+    #[arg(short = 'v', long = "v", default_value = "0", value_parser = klog_level, allow_hyphen_values = true)]
     verbosity: u8,
     /// klog flag, accepted for compatibility (logs always go to stderr).
     #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true,
@@ -191,9 +308,93 @@ pub struct Args {
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
     alsologtostderr: bool,
+    /// klog flag, accepted for compatibility and ignored (logs go to stderr).
+    #[arg(long = "log_dir", hide = true)]
+    log_dir: Option<String>,
+    /// klog flag, accepted for compatibility and ignored (logs go to stderr).
+    #[arg(long = "log_file", hide = true)]
+    log_file: Option<String>,
+    /// klog flag, accepted for compatibility and ignored.
+    #[arg(long = "log_file_max_size", hide = true, value_parser = go_uint)]
+    log_file_max_size: Option<u64>,
+    /// klog flag, accepted for compatibility and ignored.
+    #[arg(long = "legacy_stderr_threshold_behavior", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
+    legacy_stderr_threshold_behavior: Option<bool>,
+    /// klog flag, accepted for compatibility and ignored.
+    #[arg(long = "add_dir_header", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
+    add_dir_header: Option<bool>,
+    /// klog flag, accepted for compatibility and ignored.
+    #[arg(long = "skip_headers", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
+    skip_headers: Option<bool>,
+    /// klog flag, accepted for compatibility and ignored.
+    #[arg(long = "one_output", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
+    one_output: Option<bool>,
+    /// klog flag, accepted for compatibility and ignored.
+    #[arg(long = "skip_log_headers", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
+    skip_log_headers: Option<bool>,
+    /// klog flag, accepted for compatibility and ignored.
+    #[arg(long = "stderrthreshold", hide = true, value_parser = klog_severity)]
+    stderrthreshold: Option<String>,
+    /// klog flag, accepted for compatibility and ignored.
+    #[arg(long = "alsologtostderrthreshold", hide = true, value_parser = klog_severity)]
+    alsologtostderrthreshold: Option<String>,
+    /// klog flag, accepted for compatibility and ignored (RUST_LOG filters per module).
+    #[arg(long = "vmodule", hide = true, value_parser = klog_vmodule)]
+    vmodule: Option<String>,
+    /// klog flag, accepted for compatibility and ignored.
+    #[arg(long = "log_backtrace_at", hide = true, value_parser = klog_trace_location)]
+    log_backtrace_at: Option<String>,
     /// Print the version and exit.
-    #[arg(long)]
+    #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
     version: bool,
+    /// Words that are not flags: ignored with a warning, as the reference ignores them.
+    #[arg(hide = true, num_args = 0..)]
+    positional: Vec<String>,
+}
+
+impl Args {
+    /// What the reference accepts but irsa ignores, as warnings to log at start.
+    fn ignored(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .positional
+            .iter()
+            .map(|w| {
+                format!(
+                    "ignoring the argument `{w}`: it is not a flag (a boolean flag takes its value as --flag={w})"
+                )
+            })
+            .collect();
+        let klog: [(&str, bool); 12] = [
+            ("log_dir", self.log_dir.is_some()),
+            ("log_file", self.log_file.is_some()),
+            ("log_file_max_size", self.log_file_max_size.is_some()),
+            (
+                "legacy_stderr_threshold_behavior",
+                self.legacy_stderr_threshold_behavior.is_some(),
+            ),
+            ("add_dir_header", self.add_dir_header.is_some()),
+            ("skip_headers", self.skip_headers.is_some()),
+            ("one_output", self.one_output.is_some()),
+            ("skip_log_headers", self.skip_log_headers.is_some()),
+            ("stderrthreshold", self.stderrthreshold.is_some()),
+            (
+                "alsologtostderrthreshold",
+                self.alsologtostderrthreshold.is_some(),
+            ),
+            ("vmodule", self.vmodule.is_some()),
+            ("log_backtrace_at", self.log_backtrace_at.is_some()),
+        ];
+        out.extend(klog.iter().filter(|(_, set)| *set).map(|(name, _)| {
+            format!("ignoring the klog flag --{name}: irsa logs to stderr (-v sets the level, RUST_LOG filters)")
+        }));
+        out
+    }
 }
 
 /// The log filter for klog's `-v` levels: 0-2 info, 3-4 debug (a decision per pod), 5+ trace.
@@ -261,6 +462,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(0);
     }
     crate::common::init_logging(&args.log_format, &log_filter(args.verbosity));
+    for warning in args.ignored() {
+        tracing::warn!("{warning}");
+    }
     let cfg = config(args)?;
     match crate::common::runtime()?.block_on(irsa_webhook::run(cfg)) {
         Ok(irsa_webhook::Exit::Clean) => Ok(0),
@@ -309,6 +513,139 @@ mod tests {
             Duration::from_millis(250)
         );
         assert!(T::try_parse_from(["x", "--in-cluster=maybe"]).is_err());
+    }
+
+    #[test]
+    fn repeated_flags_keep_the_last_value_as_pflag_does() {
+        let t = T::try_parse_from([
+            "x",
+            "--port=1",
+            "--port=2",
+            "--in-cluster=false",
+            "--in-cluster=true",
+        ])
+        .unwrap();
+        assert_eq!(t.a.port, 2);
+        assert!(t.a.in_cluster);
+        let t =
+            T::try_parse_from(["x", "-v=2", "--v=5", "--namespace", "a", "--namespace=b"]).unwrap();
+        assert_eq!((t.a.verbosity, t.a.namespace.as_str()), (5, "b"));
+    }
+
+    #[test]
+    fn positional_words_are_ignored_with_a_warning() {
+        // pflag: a boolean flag does not take the next word; `false` is left positional.
+        let t = T::try_parse_from(["x", "--in-cluster", "false", "--port=8443"]).unwrap();
+        assert!(
+            t.a.in_cluster,
+            "--in-cluster without = is true, as in pflag"
+        );
+        assert_eq!(t.a.port, 8443);
+        let warnings = t.a.ignored();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("`false`"), "{warnings:?}");
+    }
+
+    #[test]
+    fn klog_flags_are_accepted_checked_and_ignored() {
+        let t = T::try_parse_from([
+            "x",
+            "--log_dir=/tmp",
+            "--log_file=/tmp/x.log",
+            "--log_file_max_size=0x10",
+            "--legacy_stderr_threshold_behavior=false",
+            "--add_dir_header",
+            "--skip_headers",
+            "--one_output=true",
+            "--skip_log_headers",
+            "--stderrthreshold=ERROR",
+            "--alsologtostderrthreshold=1",
+            "--vmodule=server*=3,handler=4",
+            "--log_backtrace_at=main.go:42",
+            "--logtostderr=false",
+            "--alsologtostderr",
+        ])
+        .unwrap();
+        assert_eq!(t.a.ignored().len(), 12, "{:?}", t.a.ignored());
+        for bad in [
+            "--stderrthreshold=LOUD",
+            "--vmodule=server*",
+            "--log_backtrace_at=main.go",
+            "--log_file_max_size=-1",
+            "--skip_headers=yes",
+            "-v=0x4",
+        ] {
+            assert!(T::try_parse_from(["x", bad]).is_err(), "{bad} accepted");
+        }
+        assert!(T::try_parse_from(["x", "--not-a-flag"]).is_err());
+    }
+
+    #[test]
+    fn integers_take_go_syntax() {
+        for (text, want) in [
+            ("443", 443),
+            ("0x1bb", 443),
+            ("0X1BB", 443),
+            ("0o673", 443),
+            ("0673", 443),
+            ("0b110111011", 443),
+            ("4_43", 443),
+            ("0x_1bb", 443),
+            ("+443", 443),
+            ("-5", -5),
+            ("0", 0),
+        ] {
+            assert_eq!(go_int(text), Ok(want), "{text}");
+        }
+        for text in [
+            "",
+            "0x",
+            "1__0",
+            "_1",
+            "1_",
+            "08",
+            "0b2",
+            "1e3",
+            "0x1g",
+            "9223372036854775808",
+        ] {
+            assert!(go_int(text).is_err(), "{text} accepted");
+        }
+        let t = T::try_parse_from([
+            "x",
+            "--port=0x1bb",
+            "--metrics-port=017",
+            "--token-expiration=0x_e10",
+        ])
+        .unwrap();
+        assert_eq!(
+            (t.a.port, t.a.metrics_port, t.a.token_expiration),
+            (443, 15, 3600)
+        );
+        assert!(T::try_parse_from(["x", "--port=65536"]).is_err());
+    }
+
+    #[test]
+    fn version_takes_a_go_boolean() {
+        assert!(
+            T::try_parse_from(["x", "--version=true"])
+                .unwrap()
+                .a
+                .version
+        );
+        assert!(T::try_parse_from(["x", "--version"]).unwrap().a.version);
+        assert!(!T::try_parse_from(["x", "--version=0"]).unwrap().a.version);
+    }
+
+    #[test]
+    fn listens_on_every_address_by_default() {
+        let t = T::try_parse_from(["x"]).unwrap();
+        assert_eq!(config(t.a).unwrap().listen_address, None);
+        let t = T::try_parse_from(["x", "--listen-address=127.0.0.1"]).unwrap();
+        assert_eq!(
+            config(t.a).unwrap().listen_address,
+            Some("127.0.0.1".parse().unwrap())
+        );
     }
 
     #[test]

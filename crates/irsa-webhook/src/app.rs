@@ -8,7 +8,7 @@ use crate::tls::{self, Reload, ReloadingCert};
 use irsa_mutate::{ConfigMapConfig, ContainerCredentialsConfig, Settings};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::runtime::reflector;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,8 +18,9 @@ use tokio::sync::{Notify, watch};
 /// Server configuration (the `irsa webhook` flags, validated).
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `--listen-address` for both ports.
-    pub listen_address: IpAddr,
+    /// `--listen-address` for both ports; `None`: every address, IPv6 and IPv4 (the
+    /// reference's `:port`).
+    pub listen_address: Option<IpAddr>,
     /// `--port` (TLS).
     pub port: u16,
     /// `--metrics-port` (plain HTTP).
@@ -220,11 +221,10 @@ pub async fn run_with(
         cache_restart: restart,
     };
 
-    let tls_listener = server::bind(SocketAddr::new(cfg.listen_address, cfg.port)).await?;
-    let metrics_listener =
-        server::bind(SocketAddr::new(cfg.listen_address, cfg.metrics_port)).await?;
+    let tls_listener = server::bind_port(cfg.listen_address, cfg.port).await?;
+    let metrics_listener = server::bind_port(cfg.listen_address, cfg.metrics_port).await?;
     tracing::info!(
-        address = %cfg.listen_address,
+        address = %cfg.listen_address.map_or_else(|| "[::] and 0.0.0.0".to_owned(), |a| a.to_string()),
         port = cfg.port,
         metrics_port = cfg.metrics_port,
         grace_period = ?state.sa.grace(),

@@ -360,6 +360,20 @@ pub async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, ServeError>
         })
 }
 
+/// Binds `port` on `address`, or on every address, IPv6 and IPv4 alike, when `None`.
+pub async fn bind_port(
+    address: Option<std::net::IpAddr>,
+    port: u16,
+) -> Result<TcpListener, ServeError> {
+    match address {
+        Some(a) => bind(std::net::SocketAddr::new(a, port)).await,
+        None => irsa_server::bind_dual_stack(port).map_err(|cause| ServeError::Bind {
+            addr: format!("[::]:{port}"),
+            cause,
+        }),
+    }
+}
+
 /// The admission routes behind a concurrency limit: past `max_concurrency` reviews at once
 /// a review is answered `429 Too Many Requests` at once, never allowed unmutated, so the
 /// API server applies the webhook's `failurePolicy` (and retries where it does).

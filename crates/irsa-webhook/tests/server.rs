@@ -1033,7 +1033,7 @@ mod end_to_end {
         std::fs::write(dir.path().join("tls.key"), &p.key_pem).unwrap();
         let (port, metrics_port) = (irsa_test::free_port(), irsa_test::free_port());
         let cfg = irsa_webhook::Config {
-            listen_address: "127.0.0.1".parse().unwrap(),
+            listen_address: Some("127.0.0.1".parse().unwrap()),
             port,
             metrics_port,
             tls_cert: dir.path().join("tls.crt"),
