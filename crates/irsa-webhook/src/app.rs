@@ -256,6 +256,7 @@ pub async fn run_with(
             server::router(state.clone()),
             cfg.max_concurrency,
             Duration::from_secs(30),
+            metrics.server.clone(),
         ),
         stop_rx.clone(),
         cfg.shutdown_timeout,

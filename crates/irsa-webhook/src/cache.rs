@@ -190,13 +190,15 @@ impl SaCache {
     }
 
     /// Finds a ServiceAccount: the cache, else a direct lookup bounded by the grace
-    /// period. Every cache miss increments `pod_identity_webhook_missing_sa_count`.
+    /// period. A miss the lookup does not resolve increments
+    /// `pod_identity_webhook_missing_sa_count` (the reference counts a miss that waiting
+    /// for the cache did not resolve, or every miss when it does not wait).
     pub async fn get(&self, namespace: &str, name: &str, metrics: &Metrics) -> SaFound {
         if let Some(sa) = self.store.get(&ObjectRef::new(name).within(namespace)) {
             return SaFound::Cached(sa);
         }
-        metrics.missing_sa.inc();
         let Some(fetcher) = self.fetcher.as_ref().filter(|_| !self.grace.is_zero()) else {
+            metrics.missing_sa.inc();
             return SaFound::Missing("cache miss, direct lookup disabled");
         };
         let lookup = async {
@@ -223,6 +225,9 @@ impl SaCache {
             }
         };
         Metrics::inc_result(&metrics.sa_lookups, result);
+        if matches!(found, SaFound::Missing(_)) {
+            metrics.missing_sa.inc();
+        }
         found
     }
 }

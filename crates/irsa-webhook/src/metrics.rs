@@ -12,7 +12,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// The `Content-Type` of `/metrics` (Prometheus text format 0.0.4, like the reference).
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -75,6 +76,12 @@ pub struct Metrics {
     pub sa_cache_size: Gauge,
     /// `irsa_webhook_config_reloads_total{result}`: ConfigMap and container-credentials file.
     pub config_reloads: Family<ResultLabels, Counter>,
+    /// `irsa_server_*`: the runtime's request counters (in flight, shed, timed out).
+    pub server: irsa_server::ServerMetrics,
+    /// `http_request_duration_microseconds{verb,path}`: the reference's summary (Go's
+    /// client without objectives: `_sum` and `_count`). prometheus-client has no summary
+    /// type, so it is encoded here.
+    durations: Arc<Mutex<BTreeMap<(String, String), (f64, u64)>>>,
 }
 
 /// The reference's counter names, which are served without the `_total` suffix.
@@ -160,6 +167,8 @@ impl Metrics {
             config_reloads.clone(),
         );
         registry.register_collector(Box::new(ProcessCollector));
+        let server = irsa_server::ServerMetrics::default();
+        server.register(&mut registry);
         Self {
             registry: Arc::new(registry),
             http_requests,
@@ -172,6 +181,8 @@ impl Metrics {
             ready,
             sa_cache_size,
             config_reloads,
+            server,
+            durations: Arc::default(),
         }
     }
 
@@ -181,7 +192,34 @@ impl Metrics {
         if prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry).is_err() {
             return String::new();
         }
-        legacy_names(&out)
+        let mut text = legacy_names(&out);
+        self.encode_durations(&mut text);
+        text
+    }
+
+    fn encode_durations(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let durations = self.durations.lock().unwrap_or_else(|p| p.into_inner());
+        if durations.is_empty() {
+            return;
+        }
+        out.push_str("# HELP http_request_duration_microseconds Response latency summary in microseconds for each verb and path.\n");
+        out.push_str("# TYPE http_request_duration_microseconds summary\n");
+        for ((verb, path), (sum, count)) in durations.iter() {
+            let labels = format!(
+                "verb=\"{}\",path=\"{}\"",
+                escape_label(verb),
+                escape_label(path)
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_microseconds_sum{{{labels}}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_microseconds_count{{{labels}}} {count}"
+            );
+        }
     }
 
     /// Counts one HTTP request.
@@ -199,6 +237,12 @@ impl Metrics {
                 path: path.to_string(),
             })
             .observe(micros);
+        let mut durations = self.durations.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = durations
+            .entry((verb.to_string(), path.to_string()))
+            .or_insert((0.0, 0));
+        entry.0 += micros;
+        entry.1 += 1;
     }
 
     /// Increments a `{result}` family.
@@ -209,6 +253,13 @@ impl Metrics {
             })
             .inc();
     }
+}
+
+/// A label value in the text format: `\\`, `"` and newlines escaped.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Strips the `_total` suffix that prometheus-client adds from the reference's counters.
@@ -380,6 +431,26 @@ mod tests {
             text.contains(
                 "http_request_latencies_bucket{verb=\"POST\",path=\"/mutate\",le=\"125000\"} 1\n"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE http_request_duration_microseconds summary\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "http_request_duration_microseconds_sum{verb=\"POST\",path=\"/mutate\"} 1500\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "http_request_duration_microseconds_count{verb=\"POST\",path=\"/mutate\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("irsa_server_requests_shed_total 0\n"),
             "{text}"
         );
         assert!(text.contains("process_resident_memory_bytes "), "{text}");

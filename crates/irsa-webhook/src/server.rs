@@ -80,17 +80,19 @@ impl AppState {
 /// The webhook router (served over TLS): `/mutate`, `/healthz`, `/readyz` and, with
 /// `debug_handlers`, `/debug/alpha/deny` and `/debug/alpha/500`.
 pub fn router(state: AppState) -> Router {
-    let mut r = Router::new()
-        .route("/mutate", any(mutate))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+    // Only `/mutate` and the debug handlers are instrumented, as in the reference: probes
+    // and unknown paths do not count in `http_request_*`.
+    let mut instrumented = Router::new().route("/mutate", any(mutate));
     if state.debug_handlers {
-        r = r
+        instrumented = instrumented
             .route("/debug/alpha/deny", any(debug_deny))
             .route("/debug/alpha/500", any(debug_500));
     }
-    r.fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), track))
+    instrumented
+        .route_layer(middleware::from_fn_with_state(state.clone(), track))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
         .with_state(state)
 }
 
@@ -377,7 +379,12 @@ pub async fn bind_port(
 /// The admission routes behind a concurrency limit: past `max_concurrency` reviews at once
 /// a review is answered `429 Too Many Requests` at once, never allowed unmutated, so the
 /// API server applies the webhook's `failurePolicy` (and retries where it does).
-pub fn shed(router: Router, max_concurrency: usize, timeout: Duration) -> Router {
+pub fn shed(
+    router: Router,
+    max_concurrency: usize,
+    timeout: Duration,
+    metrics: irsa_server::ServerMetrics,
+) -> Router {
     irsa_server::Limits::new(
         max_concurrency,
         timeout,
@@ -391,6 +398,7 @@ pub fn shed(router: Router, max_concurrency: usize, timeout: Duration) -> Router
         },
         || (StatusCode::GATEWAY_TIMEOUT, "admission review timed out\n").into_response(),
     )
+    .with_metrics(metrics)
     .apply(router)
 }
 

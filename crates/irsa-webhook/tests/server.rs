@@ -336,14 +336,28 @@ async fn bad_bodies_get_clear_errors() {
     let (status, _) = get(r(), "/mutate").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 
-    // every request was counted, with bounded path labels
+    // every /mutate request was counted; as in the reference, probes and unknown paths are
+    // not instrumented
     let text = f.state.metrics.encode();
     assert!(
         text.contains("http_request_count{verb=\"POST\",path=\"/mutate\",code=\"415\"} 1\n"),
         "{text}"
     );
-    let (_, _) = get(r(), "/some/random/path").await;
-    assert!(f.state.metrics.encode().contains("path=\"other\""));
+    assert!(
+        text.contains(
+            "http_request_duration_microseconds_count{verb=\"GET\",path=\"/mutate\"} 1\n"
+        ),
+        "{text}"
+    );
+    let (status, _) = get(r(), "/some/random/path").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(get(r(), "/healthz").await.0, StatusCode::OK);
+    let after = f.state.metrics.encode();
+    assert!(
+        !after.contains("/some/random/path") && !after.contains("path=\"other\""),
+        "{after}"
+    );
+    assert!(!after.contains("path=\"/healthz\""), "{after}");
 }
 
 #[tokio::test]
@@ -404,9 +418,11 @@ async fn cache_miss_is_looked_up_within_the_grace_period() {
         Some(ROLE)
     );
     assert_eq!(api.calls.load(Ordering::SeqCst), 1);
+    // the lookup resolved the miss: not a missing ServiceAccount (as the reference counts
+    // only misses its wait did not resolve)
     let text = f.state.metrics.encode();
     assert!(
-        text.contains("pod_identity_webhook_missing_sa_count 1\n"),
+        text.contains("pod_identity_webhook_missing_sa_count 0\n"),
         "{text}"
     );
     assert!(
@@ -419,11 +435,14 @@ async fn cache_miss_is_looked_up_within_the_grace_period() {
     other["spec"]["serviceAccountName"] = json!("ghost");
     let resp = admit(&f.state, &review(Some("admission.k8s.io/v1"), "u2", other)).await;
     assert!(resp["response"].get("patch").is_none());
+    let text = f.state.metrics.encode();
     assert!(
-        f.state
-            .metrics
-            .encode()
-            .contains("irsa_webhook_sa_lookups_total{result=\"not_found\"} 1\n")
+        text.contains("irsa_webhook_sa_lookups_total{result=\"not_found\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pod_identity_webhook_missing_sa_count 1\n"),
+        "{text}"
     );
 }
 
