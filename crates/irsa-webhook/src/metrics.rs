@@ -81,8 +81,11 @@ pub struct Metrics {
     /// `http_request_duration_microseconds{verb,path}`: the reference's summary (Go's
     /// client without objectives: `_sum` and `_count`). prometheus-client has no summary
     /// type, so it is encoded here.
-    durations: Arc<Mutex<BTreeMap<(String, String), (f64, u64)>>>,
+    durations: Arc<Mutex<Durations>>,
 }
+
+/// (verb, path) → (sum of microseconds, count) of `http_request_duration_microseconds`.
+type Durations = BTreeMap<(String, String), (f64, u64)>;
 
 /// The reference's counter names, which are served without the `_total` suffix.
 const LEGACY_COUNTERS: &[&str] = &[
