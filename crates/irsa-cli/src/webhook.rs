@@ -242,7 +242,9 @@ pub struct Args {
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
     watch_config_map: bool,
-    /// Compose role ARNs without `arn:` from the IMDS region and account (not supported yet).
+    /// A role-arn annotation without `arn:` is a role name (with path) in the node's account:
+    /// `arn:PARTITION:iam::ACCOUNT:role/NAME`, account and partition read at start from the
+    /// EC2 instance metadata service (AWS_EC2_METADATA_SERVICE_ENDPOINT overrides).
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
     compose_role_arn: bool,
@@ -408,11 +410,6 @@ fn log_filter(verbosity: u8) -> String {
 }
 
 fn config(a: Args) -> anyhow::Result<irsa_webhook::Config> {
-    if a.compose_role_arn {
-        anyhow::bail!(
-            "--compose-role-arn is not supported yet: annotate ServiceAccounts with full role ARNs"
-        );
-    }
     let settings = irsa_mutate::Settings {
         annotation_prefix: a.annotation_prefix,
         token_audience: a.token_audience,
@@ -452,6 +449,8 @@ fn config(a: Args) -> anyhow::Result<irsa_webhook::Config> {
         shutdown_timeout: a.shutdown_timeout,
         max_body_bytes: a.max_request_bytes,
         max_concurrency: a.max_concurrency.max(1),
+        compose_role_arn: a.compose_role_arn,
+        imds_endpoint: None,
     })
 }
 

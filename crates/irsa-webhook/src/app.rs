@@ -61,6 +61,13 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Admission reviews handled at once; past it `429 Too Many Requests` at once.
     pub max_concurrency: usize,
+    /// `--compose-role-arn`: read the account and partition from the instance metadata
+    /// service at start (fatal when it cannot be read, as in the reference) into
+    /// `settings.compose_role_arn`.
+    pub compose_role_arn: bool,
+    /// The instance metadata endpoint for `compose_role_arn` (`None`: the SDKs' default,
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` / `_MODE`, else `http://169.254.169.254`).
+    pub imds_endpoint: Option<String>,
 }
 
 /// Why the server could not start.
@@ -80,6 +87,9 @@ pub enum RunError {
     /// A listener.
     #[error(transparent)]
     Serve(#[from] server::ServeError),
+    /// `--compose-role-arn` without a readable instance identity document.
+    #[error("--compose-role-arn: {0}")]
+    Imds(#[from] crate::imds::ImdsError),
     /// Signal handling.
     #[error("cannot install signal handlers: {0}")]
     Signal(std::io::Error),
@@ -121,9 +131,18 @@ async fn kube_client(cfg: &Config) -> Result<kube::Client, RunError> {
 /// Runs the webhook until the first message on `signals` (a signal name), then shuts down
 /// gracefully; a second message exits at once. [`run`] feeds it SIGTERM/SIGINT.
 pub async fn run_with(
-    cfg: Config,
+    mut cfg: Config,
     mut signals: tokio::sync::mpsc::Receiver<&'static str>,
 ) -> Result<Exit, RunError> {
+    if cfg.compose_role_arn {
+        let compose = crate::imds::compose_role_arn(cfg.imds_endpoint.as_deref()).await?;
+        tracing::info!(
+            partition = %compose.partition,
+            account_id = %compose.account_id,
+            "--compose-role-arn: role names become arn:PARTITION:iam::ACCOUNT:role/NAME"
+        );
+        cfg.settings.compose_role_arn = Some(compose);
+    }
     // TLS first: a bad certificate or option fails before anything else starts
     if cfg.in_cluster {
         for p in [&cfg.tls_cert, &cfg.tls_key] {

@@ -16,6 +16,7 @@
 pub mod admission;
 pub mod app;
 pub mod cache;
+pub mod imds;
 pub mod metrics;
 pub mod server;
 pub use irsa_server::tls;

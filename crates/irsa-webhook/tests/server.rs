@@ -1073,6 +1073,8 @@ mod end_to_end {
             shutdown_timeout: Duration::from_secs(2),
             max_body_bytes: 1 << 20,
             max_concurrency: 64,
+            compose_role_arn: false,
+            imds_endpoint: None,
         };
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let server = tokio::spawn(irsa_webhook::run_with(cfg, rx));
@@ -1159,4 +1161,68 @@ mod end_to_end {
                 .is_err()
         );
     }
+}
+
+/// `--compose-role-arn` against amazon-ec2-metadata-mock (the real IMDS implementation,
+/// scripts/deps/imds-mock.sh): IMDSv2-only and v1+v2, the partition from the region, and a
+/// bounded failure when nothing answers.
+#[tokio::test]
+async fn compose_role_arn_reads_the_instance_identity_document() {
+    let Some(mock) = irsa_test::external(
+        ".cache/imds-mock/bin/ec2-metadata-mock",
+        "amazon-ec2-metadata-mock",
+        "scripts/deps/imds-mock.sh",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("aemm.json");
+    std::fs::write(
+        &config,
+        r#"{"dynamic": {"values": {"instance-identity-document": {"accountId": "111122223333", "region": "us-gov-west-1"}}}}"#,
+    )
+    .unwrap();
+    for imdsv2_only in [true, false] {
+        let port = irsa_test::free_port();
+        let mut cmd = std::process::Command::new(&mock);
+        cmd.args(["-n", "127.0.0.1", "-p", &port.to_string(), "-c"])
+            .arg(&config)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if imdsv2_only {
+            cmd.arg("-I");
+        }
+        let _mock = irsa_test::Killed(cmd.spawn().expect("start ec2-metadata-mock"));
+        irsa_test::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(20));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let compose = irsa_webhook::imds::compose_role_arn(Some(&endpoint))
+            .await
+            .unwrap_or_else(|e| panic!("imdsv2_only={imdsv2_only}: {e}"));
+        assert_eq!(compose.partition, "aws-us-gov");
+        assert_eq!(compose.account_id, "111122223333");
+        // The composed ARN, as a pod's role-arn annotation `app/reader` becomes.
+        let settings = Settings {
+            compose_role_arn: Some(compose),
+            ..Settings::default()
+        };
+        let ann = BTreeMap::from([(
+            "eks.amazonaws.com/role-arn".to_owned(),
+            "app/reader".to_owned(),
+        )]);
+        let c = irsa_mutate::ServiceAccountConfig::from_annotations(&ann, &settings);
+        assert_eq!(
+            c.role_arn.as_deref(),
+            Some("arn:aws-us-gov:iam::111122223333:role/app/reader")
+        );
+    }
+
+    // Nothing listening: an error, within the client's bounded retries.
+    let port = irsa_test::free_port();
+    let t = Instant::now();
+    let e = irsa_webhook::imds::compose_role_arn(Some(&format!("http://127.0.0.1:{port}")))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("instance metadata"), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
 }
