@@ -241,7 +241,9 @@ impl Server {
 }
 
 fn new_request_id() -> String {
-    xml::request_id(&mut rand::rngs::OsRng)
+    // The thread's CSPRNG (ChaCha, seeded and reseeded from the OS): no system call per
+    // request. The master key is still drawn from the OS directly.
+    xml::request_id(&mut rand::thread_rng())
 }
 
 /// The STS routes: `POST /` and `GET /` (query string) for every action, behind the
@@ -402,7 +404,8 @@ async fn assume_role(
         &keys,
         &snap.ring,
         &ctx,
-        &mut rand::rngs::OsRng,
+        // Access key id and AEAD nonce from the thread's CSPRNG (see `new_request_id`).
+        &mut rand::thread_rng(),
     )?;
     *subject = Some(result.subject_from_web_identity_token.clone());
     Ok(result)
