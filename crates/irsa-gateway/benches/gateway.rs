@@ -115,29 +115,84 @@ fn record_tid(tids: &Tids) {
     }
 }
 
-/// Nanoseconds of CPU the threads have used.
-fn cpu_ns(tids: &Tids) -> u64 {
+/// Nanoseconds of CPU the threads have used, and how many times they were scheduled in.
+fn cpu_ns(tids: &Tids) -> (u64, u64) {
     tids.lock()
         .unwrap()
         .iter()
         .filter_map(|t| std::fs::read_to_string(format!("/proc/{t}/schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
+        .filter_map(|s| {
+            let mut f = s.split_whitespace();
+            let ns = f.next()?.parse::<u64>().ok()?;
+            let slices = f.nth(1)?.parse::<u64>().ok()?;
+            Some((ns, slices))
+        })
+        .fold((0, 0), |(a, b), (ns, sl)| (a + ns, b + sl))
 }
 
 /// Serves `gateway` on its own runtime in its own threads: `workers` = 0 for a
 /// single-threaded runtime. Returns its URL and its threads.
 fn spawn_gateway(gateway: std::sync::Arc<irsa_gateway::Gateway>, workers: usize) -> (String, Tids) {
-    let tids: Tids = Default::default();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (t1, t2) = (tids.clone(), tids.clone());
     let name = if workers == 0 {
         "gw-single"
     } else {
         "gw-multi"
     };
+    spawn_server(name, workers, move |listener| async move {
+        irsa_gateway::serve(listener, gateway, std::future::pending()).await
+    })
+}
+
+/// The floor of any proxy on this machine: the same runtime, listener (irsa-server) and
+/// upstream client (hyper, keep-alive), forwarding each request unchanged and streaming the
+/// answer back, with nothing verified, parsed or re-signed.
+fn spawn_bare_proxy(upstream: String) -> (String, Tids) {
+    spawn_server("bare-proxy", 0, move |listener| async move {
+        let client: HttpClient = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let client = client.clone();
+            let upstream = upstream.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 24)
+                    .await
+                    .unwrap_or_default();
+                let mut forward = http::Request::builder()
+                    .method(parts.method)
+                    .uri(format!("{upstream}{}", parts.uri.path()));
+                for (name, value) in &parts.headers {
+                    forward = forward.header(name, value);
+                }
+                let response = client
+                    .request(forward.body(Full::new(body)).unwrap())
+                    .await
+                    .unwrap();
+                let (parts, body) = response.into_parts();
+                axum::response::Response::from_parts(parts, axum::body::Body::new(body))
+            }
+        });
+        irsa_server::serve(
+            listener,
+            app,
+            irsa_server::ServeOptions::default(),
+            std::future::pending(),
+        )
+        .await
+    })
+}
+
+/// Runs `serve(listener)` on its own runtime (threads named `name`; `workers` = 0 for a
+/// single-threaded runtime). Returns its URL and its threads.
+fn spawn_server<F, Fut>(name: &'static str, workers: usize, serve: F) -> (String, Tids)
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
+    let tids: Tids = Default::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (t1, t2) = (tids.clone(), tids.clone());
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
@@ -157,7 +212,7 @@ fn spawn_gateway(gateway: std::sync::Arc<irsa_gateway::Gateway>, workers: usize)
                 .unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                irsa_gateway::serve(listener, gateway, std::future::pending()).await
+                serve(listener).await
             })
         })
         .unwrap();
@@ -258,7 +313,10 @@ gateway:
     let gateways = [
         ("gateway, 2 workers", spawn_gateway(gateway(), 2)),
         ("gateway, 1 thread", spawn_gateway(gateway(), 0)),
+        ("bare proxy, 1 thread", spawn_bare_proxy(upstream.clone())),
     ];
+    // The bare proxy forwards unchanged: it gets requests signed for the upstream.
+    let bare = gateways.len() - 1;
 
     let now = i64::try_from(
         SystemTime::now()
@@ -294,22 +352,23 @@ gateway:
     let query = json!({"TableName": "Books", "KeyConditionExpression": "Author = :a",
                        "ExpressionAttributeValues": {":a": {"S": "Tolkien"}}});
     println!(
-        "| operation | path | n | p50 (µs) | p99 (µs) | mean (µs) | gateway CPU per request (µs) |"
+        "| operation | path | n | p50 (µs) | p99 (µs) | mean (µs) | gateway CPU per request (µs) | wake-ups per request |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     let mean =
         |v: &[Duration]| v.iter().map(Duration::as_secs_f64).sum::<f64>() / v.len() as f64 * 1e6;
     for (op, body) in [("GetItem", &get), ("Query", &query)] {
         // Warm up every path (connections, schema cache, JIT of dynalite).
         for _ in 0..200 {
             timed(&client, signed(&upstream, &up, op, body)).await;
-            for (_, (url, _)) in &gateways {
-                timed(&client, signed(url, &session, op, body)).await;
+            for (k, (_, (url, _))) in gateways.iter().enumerate() {
+                let creds = if k == bare { &up } else { &session };
+                timed(&client, signed(url, creds, op, body)).await;
             }
         }
         let mut direct = Vec::with_capacity(n);
         let mut via: Vec<Vec<Duration>> = vec![Vec::with_capacity(n); gateways.len()];
-        let cpu_before: Vec<u64> = gateways.iter().map(|(_, (_, t))| cpu_ns(t)).collect();
+        let cpu_before: Vec<(u64, u64)> = gateways.iter().map(|(_, (_, t))| cpu_ns(t)).collect();
         for i in 0..n {
             // Rotate which path goes first.
             for k in 0..=gateways.len() {
@@ -317,19 +376,26 @@ gateway:
                 if path == gateways.len() {
                     direct.push(timed(&client, signed(&upstream, &up, op, body)).await);
                 } else {
-                    let request = signed(&gateways[path].1.0, &session, op, body);
+                    let creds = if path == bare { &up } else { &session };
+                    let request = signed(&gateways[path].1.0, creds, op, body);
                     via[path].push(timed(&client, request).await);
                 }
             }
         }
-        let cpu: Vec<f64> = gateways
+        let cpu: Vec<(f64, f64)> = gateways
             .iter()
             .zip(&cpu_before)
-            .map(|((_, (_, t)), before)| (cpu_ns(t) - before) as f64 / n as f64 / 1e3)
+            .map(|((_, (_, t)), before)| {
+                let after = cpu_ns(t);
+                (
+                    (after.0 - before.0) as f64 / n as f64 / 1e3,
+                    (after.1 - before.1) as f64 / n as f64,
+                )
+            })
             .collect();
         direct.sort();
         println!(
-            "| {op} | dynalite direct | {n} | {:.0} | {:.0} | {:.0} | |",
+            "| {op} | dynalite direct | {n} | {:.0} | {:.0} | {:.0} | | |",
             percentile(&direct, 0.5),
             percentile(&direct, 0.99),
             mean(&direct)
@@ -338,14 +404,15 @@ gateway:
             let v = &mut via[k];
             v.sort();
             println!(
-                "| {op} | through {name} | {n} | {:.0} | {:.0} | {:.0} | {:.0} |",
+                "| {op} | through {name} | {n} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} |",
                 percentile(v, 0.5),
                 percentile(v, 0.99),
                 mean(v),
-                cpu[k]
+                cpu[k].0,
+                cpu[k].1
             );
             println!(
-                "| {op} | **added by {name}** | | **{:.0}** | **{:.0}** | **{:.0}** | |",
+                "| {op} | **added by {name}** | | **{:.0}** | **{:.0}** | **{:.0}** | | |",
                 percentile(v, 0.5) - percentile(&direct, 0.5),
                 percentile(v, 0.99) - percentile(&direct, 0.99),
                 mean(v) - mean(&direct)

@@ -1,0 +1,145 @@
+//! Where the gateway's own CPU goes, without sockets or an upstream: a signed GetItem
+//! driven through `router()` in-process up to the decision (a gateway without an upstream
+//! answers `UpstreamNotConfigured` once the request is authorized), beside the pieces it is
+//! made of (SigV4 verification, opening the session token, reading and mapping the request,
+//! re-signing for the upstream with aws-sigv4).
+//!
+//! cargo bench -p irsa-gateway --bench gateway_stages -- [iterations=20000]
+
+use std::hint::black_box;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use irsa_gateway::{Gateway, Options, Snapshot};
+use irsa_sts_core::credentials::{self, KeyRing, MasterKey, SessionClaims};
+use irsa_test::net::{Bytes, Full};
+use irsa_test::sigv4::{Keys, Payload, Signing, sign_request};
+use tower::ServiceExt as _;
+
+fn time<T>(name: &str, n: u32, mut f: impl FnMut() -> T) -> f64 {
+    for _ in 0..n / 10 {
+        black_box(f());
+    }
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(f());
+    }
+    let us = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    println!("{name:<52} {us:>8.2} µs");
+    us
+}
+
+fn main() {
+    let n: u32 = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20_000);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let key = MasterKey::generate(&mut rand::rngs::OsRng);
+    let ring = KeyRing::single(key.clone());
+    let config = irsa_sts_core::config::Config::from_yaml(
+        r#"account: "111122223333"
+region: us-east-1
+roles:
+  - name: reader
+    trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test}, Action: sts:AssumeRoleWithWebIdentity}]}
+    policies:
+      read:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Action: [dynamodb:GetItem, dynamodb:Query], Resource: arn:aws:dynamodb:us-east-1:111122223333:table/Books,
+             Condition: {"ForAllValues:StringEquals": {dynamodb:LeadingKeys: [Tolkien]}}}
+          - {Effect: Deny, Action: "dynamodb:*", Resource: arn:aws:dynamodb:us-east-1:111122223333:table/Secrets}
+"#,
+    )
+    .unwrap();
+    let claims = SessionClaims {
+        role_arn: "arn:aws:iam::111122223333:role/reader".into(),
+        role_id: "AROAEXAMPLEEXAMPLE123".into(),
+        session_name: "bench".into(),
+        subject: "system:serviceaccount:default:bench".into(),
+        audience: "sts.amazonaws.com".into(),
+        provider_arn: "arn:aws:iam::111122223333:oidc-provider/oidc.example.test".into(),
+        issued_at: now,
+        expires_at: now + 3600,
+        session_policy: None,
+        policy_arns: vec![],
+        source_identity: None,
+        tags: vec![],
+        transitive_tag_keys: vec![],
+    };
+    let issued = credentials::issue(&ring, &claims, &mut rand::rngs::OsRng).unwrap();
+    let keys = Keys {
+        access_key_id: issued.access_key_id.clone(),
+        secret_access_key: issued.secret_access_key.clone(),
+        session_token: Some(issued.session_token.clone()),
+    };
+    let body = br#"{"TableName":"Books","Key":{"Author":{"S":"Tolkien"},"Title":{"S":"Book 3"}}}"#;
+    let headers = [
+        ("content-type", "application/x-amz-json-1.0"),
+        ("x-amz-target", "DynamoDB_20120810.GetItem"),
+    ];
+    let signing = Signing::new(&keys, "us-east-1", "dynamodb", SystemTime::now());
+    let request = || {
+        sign_request(
+            &signing,
+            "POST",
+            "http://127.0.0.1:8000/",
+            &headers,
+            Payload::Bytes(body),
+            Full::new(Bytes::from_static(body)),
+        )
+    };
+
+    let sign = time(
+        "aws-sigv4: sign a GetItem (client side, re-signing)",
+        n,
+        request,
+    );
+
+    let gateway = Gateway::new(
+        Snapshot::new(config, ring.clone()),
+        None,
+        Options::default(),
+    );
+    let router = irsa_gateway::router(gateway);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let requests: Vec<_> = (0..n + n / 10).map(|_| request()).collect();
+    let mut requests = requests.into_iter();
+    let whole = time(
+        "router.oneshot: verify, open, read, map, authorize",
+        n,
+        || {
+            let req = requests.next().unwrap().map(axum::body::Body::new);
+            let resp = rt.block_on(router.clone().oneshot(req)).unwrap();
+            assert_eq!(resp.status(), 400, "UpstreamNotConfigured once authorized");
+            rt.block_on(axum::body::to_bytes(resp.into_body(), usize::MAX))
+                .unwrap()
+        },
+    );
+    let open = time("open the session token (AES-GCM)", n, || {
+        credentials::open(&ring, &issued.session_token, &issued.access_key_id, now).unwrap()
+    });
+    let op = irsa_dynamodb::Operation::from_target(Some("DynamoDB_20120810.GetItem")).unwrap();
+    let scope = irsa_dynamodb::Scope {
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account: "111122223333".into(),
+    };
+    let map = time("read + map the request (irsa-dynamodb)", n, || {
+        let r = irsa_dynamodb::Request::parse(op, body).unwrap();
+        r.authorizations(&scope, &irsa_dynamodb::Schemas::new())
+            .unwrap()
+    });
+    println!(
+        "re-signing (as the forward does) + decision path: {:.2} µs; open + map: {:.2} µs",
+        sign + whole,
+        open + map
+    );
+}
