@@ -327,11 +327,9 @@ async fn service_account_changes_and_api_server_restarts_are_followed() -> Resul
 async fn dry_run_all(kube: &Kube, yaml: &str, ns: &str) -> Result<Vec<String>> {
     use kube::api::{Api, DynamicObject, PostParams};
     use kube::discovery::{Discovery, Scope};
-    use serde::Deserialize as _;
     let discovery = Discovery::new(kube.client.clone()).run().await?;
     let mut accepted = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(yaml) {
-        let obj = serde_json::Value::deserialize(doc)?;
+    for obj in serde_saphyr::from_multiple::<serde_json::Value>(yaml)? {
         if obj.is_null() {
             continue;
         }

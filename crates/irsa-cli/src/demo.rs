@@ -825,7 +825,7 @@ fn pod(name: &str, sa: &str) -> Value {
 }
 
 fn to_yaml(v: &Value) -> anyhow::Result<String> {
-    Ok(serde_yaml::to_string(v)?.trim_end().to_owned())
+    Ok(serde_saphyr::to_string(v)?.trim_end().to_owned())
 }
 
 /// The webhook's mutation: resolve the ServiceAccount's settings, compute the JSON Patch,

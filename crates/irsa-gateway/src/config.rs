@@ -172,15 +172,14 @@ impl UpstreamSection {
 
 /// Splits configuration text into the STS configuration and the `gateway:` section.
 pub fn parse(text: &str) -> Result<(Config, GatewaySection), LoadError> {
-    let mut value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-    let section = match value.as_mapping_mut().and_then(|m| m.remove("gateway")) {
-        Some(v) => serde_yaml::from_value::<GatewaySection>(v)
+    let mut value: serde_json::Value =
+        irsa_sts_core::config::from_yaml_str(text).map_err(ConfigError::Syntax)?;
+    let section = match value.as_object_mut().and_then(|m| m.remove("gateway")) {
+        Some(v) => serde_json::from_value::<GatewaySection>(v)
             .map_err(|e| field_err("gateway", e.to_string()))?,
         None => GatewaySection::default(),
     };
-    let rest = serde_yaml::to_string(&value).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-    Ok((Config::from_yaml(&rest)?, section))
+    Ok((Config::from_yaml(&value.to_string())?, section))
 }
 
 /// Reads a file.

@@ -222,15 +222,7 @@ impl From<&MapError> for ApiError {
 
 /// CRC-32 (IEEE) of `data`, as DynamoDB sends in `x-amz-crc32`.
 pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
-    }
-    !crc
+    crc32fast::hash(data)
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ pub fn certificates_from_pem(pem_text: &str) -> Result<Vec<Certificate>, KeyErro
 /// `ThumbprintList` wants it.
 pub fn sha1_thumbprint(cert_der: &[u8]) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, cert_der);
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(d)
 }
 
 /// Base64url without padding (the JOSE encoding), for callers building tokens by hand.

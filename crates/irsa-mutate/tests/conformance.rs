@@ -129,10 +129,11 @@ fn run_fixture(file: &Path, strict: bool) -> Outcome {
 /// A fixture's pod (its first YAML document) and its annotations.
 fn load(file: &Path) -> Result<(Value, BTreeMap<String, String>), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read: {e}"))?;
-    let first = serde_yaml::Deserializer::from_str(&text)
-        .next()
-        .ok_or("empty yaml")?;
-    let pod: Value = serde::Deserialize::deserialize(first).map_err(|e| format!("yaml: {e}"))?;
+    // YAML 1.2 booleans: `yes` stays a string.
+    let options = serde_saphyr::options! { strict_booleans: true };
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(&text, options)
+        .map_err(|e| format!("yaml: {e}"))?;
+    let pod = docs.into_iter().next().ok_or("empty yaml")?;
     let ann = annotations(&pod);
     Ok((pod, ann))
 }

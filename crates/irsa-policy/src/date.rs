@@ -23,14 +23,14 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
         Some(d) => num(d, 2)?,
         None => 1,
     };
-    if dp.next().is_some()
-        || !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-    {
+    if dp.next().is_some() {
         return None;
     }
-    let mut secs = days_from_civil(year, month, day) * 86_400;
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date =
+        time::Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?)
+            .ok()?;
+    let mut secs = date.midnight().assume_utc().unix_timestamp();
     let mut nanos: i128 = 0;
     if let Some(time) = time {
         // Split off the zone designator.
@@ -110,7 +110,8 @@ fn parse_epoch(s: &str) -> Option<i128> {
     Some(w * 1_000_000_000 + f)
 }
 
-/// A number of exactly `width` digits (a year may have 4 or more).
+/// A number of exactly `width` digits (a year may have 4 or more; the calendar takes years
+/// up to 9999).
 fn num(s: &str, width: usize) -> Option<i64> {
     let ok = if width == 4 {
         s.len() >= 4 && s.len() <= 9
@@ -121,30 +122,6 @@ fn num(s: &str, width: usize) -> Option<i64> {
         return None;
     }
     s.parse().ok()
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(y) => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

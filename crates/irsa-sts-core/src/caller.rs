@@ -85,7 +85,7 @@ mod tests {
     }
 
     fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
+        hex::encode(b)
     }
 
     /// Signs POST / with a form body, headers host, x-amz-date, x-amz-security-token.

@@ -22,6 +22,35 @@ pub enum ConfigError {
     },
 }
 
+/// Reads YAML (JSON is YAML too) the way every irsa configuration is read: YAML 1.2
+/// booleans only (`yes`, `on` stay strings), a key given twice in one mapping refused.
+/// The error names the path of the offending value (`providers[0]: unknown field …`) and
+/// its line and column.
+pub fn from_yaml_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        with_snippet: false,
+    };
+    let mut path = None;
+    serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            path = Some(e.path().to_string());
+            e.into_inner()
+        })
+    })
+    .map_err(|e| {
+        // The parser's hint is for programs embedding it, not for whoever edits the file.
+        let message = e
+            .to_string()
+            .replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+        match path.as_deref().map(|p| p.trim_end_matches(".?")) {
+            Some(p) if p != "." && p != "?" => format!("{p}: {message}"),
+            _ => message,
+        }
+    })
+}
+
 fn field_err(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Field {
         field: field.into(),
@@ -47,7 +76,7 @@ struct RawConfig {
     /// The `irsa gateway` section (its upstream). One file drives both servers; STS
     /// accepts the section and leaves it to the gateway, which validates it.
     #[serde(default, rename = "gateway")]
-    _gateway: Option<serde_yaml::Value>,
+    _gateway: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -69,9 +98,9 @@ struct RawRole {
     path: Option<String>,
     #[serde(default)]
     max_session_duration: Option<i64>,
-    trust_policy: serde_yaml::Value,
+    trust_policy: serde_json::Value,
     #[serde(default)]
-    policies: BTreeMap<String, serde_yaml::Value>,
+    policies: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     managed_policies: Vec<String>,
     /// Optional: the role's unique id (`AROA` + 17), e.g. to mirror a real account.
@@ -85,7 +114,7 @@ struct RawPolicy {
     name: String,
     #[serde(default)]
     path: Option<String>,
-    document: serde_yaml::Value,
+    document: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -190,8 +219,7 @@ impl Config {
 
     /// Parses and validates YAML with `options`.
     pub fn from_yaml_with(text: &str, options: &ParseOptions) -> Result<Config, ConfigError> {
-        let raw: RawConfig =
-            serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let raw: RawConfig = from_yaml_str(text).map_err(ConfigError::Syntax)?;
         validate(raw, options)
     }
 
@@ -249,14 +277,10 @@ fn check_name(field: &str, name: &str, max: usize) -> Result<(), ConfigError> {
 }
 
 /// A policy document given as YAML/JSON structure or as JSON text.
-fn document_text(field: &str, v: &serde_yaml::Value) -> Result<String, ConfigError> {
+fn document_text(field: &str, v: &serde_json::Value) -> Result<String, ConfigError> {
     match v {
-        serde_yaml::Value::String(s) => Ok(s.clone()),
-        serde_yaml::Value::Mapping(_) => {
-            let json: serde_json::Value = serde_yaml::from_value(v.clone())
-                .map_err(|e| field_err(field, format!("not representable as json: {e}")))?;
-            Ok(json.to_string())
-        }
+        serde_json::Value::String(s) => Ok(s.clone()),
+        serde_json::Value::Object(_) => Ok(v.to_string()),
         _ => Err(field_err(
             field,
             "must be a policy document (a mapping or a JSON string)",
@@ -266,7 +290,7 @@ fn document_text(field: &str, v: &serde_yaml::Value) -> Result<String, ConfigErr
 
 fn parse_doc(
     field: &str,
-    v: &serde_yaml::Value,
+    v: &serde_json::Value,
     kind: PolicyKind,
 ) -> Result<ValidPolicy, ConfigError> {
     let text = document_text(field, v)?;
@@ -591,6 +615,21 @@ signingKeys:
         let with = format!("{SAMPLE}gateway:\n  upstream:\n    url: http://127.0.0.1:8000\n");
         assert!(Config::from_yaml(&with).is_ok());
         assert!(err(&format!("{SAMPLE}gatway: {{}}\n")).contains("gatway"));
+    }
+
+    #[test]
+    fn yaml_dialect() {
+        let e = err(&SAMPLE.replace("name: allow-read", "name: allow-read\n    name: x"));
+        assert!(e.contains("roles[0]: duplicate mapping key: name"), "{e}");
+        let e = err(&SAMPLE.replace("jwksFile:", "jwksfile:"));
+        assert!(
+            e.contains("providers[0].jwksfile: unknown field `jwksfile`"),
+            "{e}"
+        );
+        assert!(e.contains("line 7"), "{e}");
+        // YAML 1.1 booleans are strings: `yes` is not `true`.
+        let yes: serde_json::Value = from_yaml_str("a: yes\nb: true\nc: on").unwrap();
+        assert_eq!(yes, serde_json::json!({"a": "yes", "b": true, "c": "on"}));
     }
 
     #[test]

@@ -130,10 +130,7 @@ impl KeyId {
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(&hex::encode(self.0))
     }
 }
 
@@ -195,15 +192,12 @@ impl MasterKey {
         let text = std::str::from_utf8(contents)
             .map_err(|_| CredError::InvalidMasterKey(FORMS))?
             .trim();
-        if text.len() == 2 * MASTER_KEY_LEN && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if text.len() == 2 * MASTER_KEY_LEN {
+            // Constant time: the text is the secret key.
             let mut bytes = [0u8; MASTER_KEY_LEN];
-            for (slot, pair) in bytes.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-                let pair =
-                    std::str::from_utf8(pair).map_err(|_| CredError::InvalidMasterKey(FORMS))?;
-                *slot =
-                    u8::from_str_radix(pair, 16).map_err(|_| CredError::InvalidMasterKey(FORMS))?;
+            if base16ct::mixed::decode(text, &mut bytes).is_ok() {
+                return Self::from_bytes(bytes);
             }
-            return Self::from_bytes(bytes);
         }
         for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
             if let Ok(decoded) = engine.decode(text) {
@@ -230,7 +224,8 @@ impl MasterKey {
     /// The key as 64 lower-case hex digits, the form [`MasterKey::from_file_contents`]
     /// reads back. This is secret material: write it to a file, never to a log.
     pub fn to_hex(&self) -> String {
-        self.bytes.iter().map(|b| format!("{b:02x}")).collect()
+        // Constant time: the key is secret.
+        base16ct::lower::encode_string(&self.bytes)
     }
 
     /// The key id.
@@ -1007,7 +1002,7 @@ mod tests {
     fn master_key_file_forms() {
         let bytes: [u8; 32] = core::array::from_fn(|i| u8::try_from(i * 7 + 1).unwrap());
         let expected = MasterKey::from_bytes(bytes).unwrap().id();
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(bytes);
         let forms: Vec<Vec<u8>> = vec![
             bytes.to_vec(),
             hex.clone().into_bytes(),

@@ -180,22 +180,14 @@ pub fn encode_error(e: &StsError, request_id: &str) -> (u16, String) {
     (e.status(), error_response(e, request_id))
 }
 
-/// A request id in the UUID v4 shape real STS uses.
+/// A request id in the UUID v4 shape real STS uses, built from 16 bytes of `rng`.
 pub fn request_id(rng: &mut impl rand::RngCore) -> String {
     let mut b = [0u8; 16];
     rng.fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let part = |a: usize, z: usize| hex.get(a..z).unwrap_or_default().to_owned();
-    format!(
-        "{}-{}-{}-{}-{}",
-        part(0, 8),
-        part(8, 12),
-        part(12, 16),
-        part(16, 20),
-        part(20, 32)
-    )
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 #[cfg(test)]

@@ -281,43 +281,32 @@ pub(crate) fn resolve_config(
     let expanded = text
         .replace(ISSUER_HOST_VAR, host)
         .replace(ISSUER_VAR, issuer_url);
-    let mut value: serde_yaml::Value =
-        serde_yaml::from_str(&expanded).context("the configuration is not YAML")?;
-    let Some(map) = value.as_mapping_mut() else {
+    let mut value: Value = irsa_sts_core::config::from_yaml_str(&expanded)
+        .map_err(|e| anyhow::anyhow!("the configuration is not YAML: {e}"))?;
+    let Some(map) = value.as_object_mut() else {
         bail!("the configuration must be a mapping");
     };
     let up: UpSection = match map.remove("up") {
-        Some(v) => serde_yaml::from_value(v).map_err(|e| anyhow::anyhow!("up: {e}"))?,
+        Some(v) => serde_json::from_value(v).map_err(|e| anyhow::anyhow!("up: {e}"))?,
         None => bail!(
             "up: missing: name the ServiceAccount and role (see `irsa up --print-default-config`)"
         ),
     };
     let gateway: irsa_gateway::GatewaySection = match map.remove("gateway") {
-        Some(v) => serde_yaml::from_value(v).map_err(|e| anyhow::anyhow!("gateway: {e}"))?,
+        Some(v) => serde_json::from_value(v).map_err(|e| anyhow::anyhow!("gateway: {e}"))?,
         None => irsa_gateway::GatewaySection::default(),
     };
     let key_path = master_key_file.display().to_string();
     if map
         .get("signingKeys")
-        .and_then(serde_yaml::Value::as_sequence)
+        .and_then(Value::as_array)
         .is_none_or(Vec::is_empty)
     {
-        let mut entry = serde_yaml::Mapping::new();
-        entry.insert("file".into(), key_path.into());
-        map.insert(
-            "signingKeys".into(),
-            serde_yaml::Value::Sequence(vec![entry.into()]),
-        );
+        map.insert("signingKeys".into(), json!([{ "file": key_path }]));
     }
-    if let Some(providers) = map
-        .get_mut("providers")
-        .and_then(serde_yaml::Value::as_sequence_mut)
-    {
-        for p in providers
-            .iter_mut()
-            .filter_map(serde_yaml::Value::as_mapping_mut)
-        {
-            let local = p.get("issuer").and_then(serde_yaml::Value::as_str) == Some(issuer_url);
+    if let Some(providers) = map.get_mut("providers").and_then(Value::as_array_mut) {
+        for p in providers.iter_mut().filter_map(Value::as_object_mut) {
+            let local = p.get("issuer").and_then(Value::as_str) == Some(issuer_url);
             if local && !p.contains_key("caFile") && !p.contains_key("jwksFile") {
                 p.insert("caFile".into(), ca_file.display().to_string().into());
             }
@@ -339,7 +328,7 @@ pub(crate) fn resolve_config(
         }
     }
     Ok(Resolved {
-        sts_text: serde_yaml::to_string(&value)?,
+        sts_text: serde_saphyr::to_string(&value)?,
         up,
         gateway,
     })
