@@ -144,6 +144,64 @@ pub async fn run_with(
         cfg.settings.compose_role_arn = Some(compose);
     }
     // TLS first: a bad certificate or option fails before anything else starts
+    let (cert, tls_config) = tls_setup(&cfg)?;
+    let client = kube_client(&cfg).await?;
+    let state = start_watchers(&cfg, client);
+
+    let tls_listener = server::bind_port(cfg.listen_address, cfg.port).await?;
+    let metrics_listener = server::bind_port(cfg.listen_address, cfg.metrics_port).await?;
+    tracing::info!(
+        address = %cfg.listen_address.map_or_else(|| "[::] and 0.0.0.0".to_owned(), |a| a.to_string()),
+        port = cfg.port,
+        metrics_port = cfg.metrics_port,
+        grace_period = ?state.sa.grace(),
+        "irsa webhook listening"
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let cert_stop = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let m = state.metrics.clone();
+    tokio::spawn(cert.watch(cfg.file_poll_interval, cert_stop, move |r| {
+        let label = match r {
+            Reload::Unchanged => return,
+            Reload::Reloaded => "ok",
+            Reload::Rejected => "error",
+        };
+        Metrics::inc_result(&m.cert_reloads, label);
+    }));
+
+    let tls_server = tokio::spawn(server::serve_tls(
+        tls_listener,
+        tls_config,
+        // 30 s: the longest `timeoutSeconds` the API server allows a webhook.
+        server::shed(
+            server::router(state.clone()),
+            cfg.max_concurrency,
+            Duration::from_secs(30),
+            state.metrics.server.clone(),
+        ),
+        stop_rx.clone(),
+        cfg.shutdown_timeout,
+    ));
+    let metrics_server = tokio::spawn(server::serve_plain(
+        metrics_listener,
+        server::metrics_router(state.clone()),
+        stop_rx,
+    ));
+    let servers = async {
+        let _ = tls_server.await;
+        let _ = metrics_server.await;
+    };
+    shut_down(&cfg, &state, &mut signals, stop_tx, servers).await
+}
+
+/// The serving TLS configuration around a certificate resolver that reloads the files.
+fn tls_setup(cfg: &Config) -> Result<(Arc<ReloadingCert>, Arc<rustls::ServerConfig>), RunError> {
     if cfg.in_cluster {
         for p in [&cfg.tls_cert, &cfg.tls_key] {
             if !p.exists() {
@@ -171,11 +229,14 @@ pub async fn run_with(
         tls::provider(&suites),
     )?);
     let tls_config = Arc::new(tls::server_config(min, &suites, cert.clone())?);
+    Ok((cert, tls_config))
+}
 
-    let client = kube_client(&cfg).await?;
+/// Starts the ServiceAccount reflector, the ConfigMap watch and the container-credentials
+/// file poller; the handlers' shared state.
+fn start_watchers(cfg: &Config, client: kube::Client) -> AppState {
     let metrics = Metrics::new();
     let prefix = cfg.settings.annotation_prefix.clone();
-
     let (reader, writer) = reflector::store::<ServiceAccount>();
     let restart = Arc::new(Notify::new());
     tokio::spawn(cache::run_sa_reflector(
@@ -199,12 +260,11 @@ pub async fn run_with(
             "--service-account-lookup-grace-period is capped at 1s"
         );
     }
-
     let health = Arc::new(Health::default());
     let config_map = if cfg.watch_config_map {
         let shared = Arc::new(Shared::<ConfigMapConfig>::default());
         tokio::spawn(cache::run_config_map_watch(
-            client.clone(),
+            client,
             cfg.namespace.clone(),
             shared.clone(),
             health.config_map_synced.clone(),
@@ -215,85 +275,43 @@ pub async fn run_with(
         health.config_map_synced.store(true, Ordering::SeqCst);
         None
     };
-    let container_credentials = match &cfg.container_credentials_config {
-        Some(path) => {
-            let shared = Arc::new(Shared::<ContainerCredentialsConfig>::default());
-            let mut file = CcFile::new(path.clone());
-            if let Some(r) = file.check(&shared) {
-                Metrics::inc_result(&metrics.config_reloads, r);
-            }
-            tokio::spawn(file.run(cfg.file_poll_interval, shared.clone(), metrics.clone()));
-            Some(shared)
+    let container_credentials = cfg.container_credentials_config.as_ref().map(|path| {
+        let shared = Arc::new(Shared::<ContainerCredentialsConfig>::default());
+        let mut file = CcFile::new(path.clone());
+        if let Some(r) = file.check(&shared) {
+            Metrics::inc_result(&metrics.config_reloads, r);
         }
-        None => None,
-    };
-
-    let state = AppState {
+        tokio::spawn(file.run(cfg.file_poll_interval, shared.clone(), metrics.clone()));
+        shared
+    });
+    AppState {
         settings: Arc::new(cfg.settings.clone()),
         sa,
         config_map,
         container_credentials,
-        metrics: metrics.clone(),
-        health: health.clone(),
+        metrics,
+        health,
         debug_handlers: cfg.enable_debugging_handlers,
         max_body_bytes: cfg.max_body_bytes,
         cache_restart: restart,
-    };
+    }
+}
 
-    let tls_listener = server::bind_port(cfg.listen_address, cfg.port).await?;
-    let metrics_listener = server::bind_port(cfg.listen_address, cfg.metrics_port).await?;
-    tracing::info!(
-        address = %cfg.listen_address.map_or_else(|| "[::] and 0.0.0.0".to_owned(), |a| a.to_string()),
-        port = cfg.port,
-        metrics_port = cfg.metrics_port,
-        grace_period = ?state.sa.grace(),
-        "irsa webhook listening"
-    );
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let cert_stop = {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
-    let m = metrics.clone();
-    tokio::spawn(cert.watch(cfg.file_poll_interval, cert_stop, move |r| {
-        let label = match r {
-            Reload::Unchanged => return,
-            Reload::Reloaded => "ok",
-            Reload::Rejected => "error",
-        };
-        Metrics::inc_result(&m.cert_reloads, label);
-    }));
-
-    let tls_server = tokio::spawn(server::serve_tls(
-        tls_listener,
-        tls_config,
-        // 30 s: the longest `timeoutSeconds` the API server allows a webhook.
-        server::shed(
-            server::router(state.clone()),
-            cfg.max_concurrency,
-            Duration::from_secs(30),
-            metrics.server.clone(),
-        ),
-        stop_rx.clone(),
-        cfg.shutdown_timeout,
-    ));
-    let metrics_server = tokio::spawn(server::serve_plain(
-        metrics_listener,
-        server::metrics_router(state.clone()),
-        stop_rx.clone(),
-    ));
-
-    // shutdown sequence: the first signal turns readiness false, keeps serving for the
-    // drain delay (endpoints are being removed), then stops accepting and lets in-flight
-    // requests finish; a second signal exits at once
+/// The shutdown sequence: the first signal turns readiness false, keeps serving for the
+/// drain delay (endpoints are being removed), then stops accepting and lets in-flight
+/// requests finish; a second signal exits at once.
+async fn shut_down(
+    cfg: &Config,
+    state: &AppState,
+    signals: &mut tokio::sync::mpsc::Receiver<&'static str>,
+    stop: watch::Sender<bool>,
+    servers: impl std::future::Future<Output = ()>,
+) -> Result<Exit, RunError> {
     let Some(first) = signals.recv().await else {
         return Ok(Exit::Clean);
     };
     tracing::info!(signal = first, "shutdown requested; readiness is now false");
-    health.shutting_down.store(true, Ordering::SeqCst);
+    state.health.shutting_down.store(true, Ordering::SeqCst);
     state.readiness().ok();
     tokio::select! {
         _ = tokio::time::sleep(cfg.shutdown_delay) => {}
@@ -303,13 +321,9 @@ pub async fn run_with(
         }
     }
     tracing::info!("no longer accepting connections; finishing in-flight requests");
-    let _ = stop_tx.send(true);
-    let done = async {
-        let _ = tls_server.await;
-        let _ = metrics_server.await;
-    };
+    let _ = stop.send(true);
     tokio::select! {
-        _ = done => {}
+        _ = servers => {}
         _ = tokio::time::sleep(cfg.shutdown_timeout + Duration::from_secs(1)) => {
             tracing::warn!("servers did not stop in time");
         }

@@ -207,10 +207,14 @@ async fn mutate(State(state): State<AppState>, req: Request) -> Response {
         return review_response(admission::allowed(&env, None));
     }
     let sa_name = irsa_mutate::pod_service_account(&review.object).to_string();
-    let found = state
-        .sa
-        .get(&review.namespace, &sa_name, &state.metrics)
-        .await;
+    let (decision, found) = decide(&state, &review.namespace, &sa_name).await;
+    respond(&state, &review, &env, &sa_name, &decision, &found)
+}
+
+/// Where the pod's identity comes from: the ServiceAccount (cache, else a bounded lookup),
+/// the ConfigMap mapping and the container-credentials identities, resolved.
+async fn decide(state: &AppState, namespace: &str, sa_name: &str) -> (Decision, SaFound) {
+    let found = state.sa.get(namespace, sa_name, &state.metrics).await;
     let sa_config = found.service_account().map(|sa| {
         let empty = BTreeMap::new();
         let ann = sa.metadata.annotations.as_ref().unwrap_or(&empty);
@@ -220,37 +224,50 @@ async fn mutate(State(state): State<AppState>, req: Request) -> Response {
     let cc = state.container_credentials.as_ref().map(|c| c.get());
     let decision = irsa_mutate::resolve(
         &Lookup {
-            namespace: &review.namespace,
-            service_account: &sa_name,
+            namespace,
+            service_account: sa_name,
             service_account_config: sa_config.as_ref(),
             config_map: cm.as_deref(),
             container_credentials: cc.as_deref(),
         },
         &state.settings,
     );
+    (decision, found)
+}
+
+/// The AdmissionReview answer for a decision: the JSON Patch (or an error), counted and
+/// logged.
+fn respond(
+    state: &AppState,
+    review: &admission::Review,
+    env: &admission::Envelope,
+    sa_name: &str,
+    decision: &Decision,
+    found: &SaFound,
+) -> Response {
     let patch = {
         let mut rng = rand::thread_rng();
-        irsa_mutate::mutate(&review.object, &decision, &state.settings, &mut rng)
+        irsa_mutate::mutate(&review.object, decision, &state.settings, &mut rng)
     };
-    let sa_source = match &found {
+    let sa_source = match found {
         SaFound::Cached(_) => "cache",
         SaFound::Fetched(_) => "api",
         SaFound::Missing(why) => why,
     };
-    let outcome = match &decision {
+    let outcome = match decision {
         Decision::None(why) => why.to_string(),
         d => d.method().unwrap_or("").to_string(),
     };
     match patch {
         Err(e) => {
             tracing::warn!(namespace = %review.namespace, pod = %review.name, uid = %review.uid, error = %e, "cannot mutate pod");
-            review_response(admission::denied(&env, 400, &e.to_string()))
+            review_response(admission::denied(env, 400, &e.to_string()))
         }
         Ok(ops) => {
             let bytes = match ops.as_ref().map(serde_json::to_vec).transpose() {
                 Ok(b) => b,
                 Err(e) => {
-                    return review_response(admission::denied(&env, 500, &e.to_string()));
+                    return review_response(admission::denied(env, 500, &e.to_string()));
                 }
             };
             if let Some(method) = decision.method() {
@@ -272,7 +289,7 @@ async fn mutate(State(state): State<AppState>, req: Request) -> Response {
                 patch_ops = ops.as_ref().map_or(0, Vec::len),
                 "admission decision"
             );
-            review_response(admission::allowed(&env, bytes.as_deref()))
+            review_response(admission::allowed(env, bytes.as_deref()))
         }
     }
 }
