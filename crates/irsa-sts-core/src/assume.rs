@@ -491,11 +491,11 @@ pub(crate) mod tests {
     use serde_json::{Map, json};
     use std::sync::OnceLock;
 
-    pub const ISS: &str = "https://oidc.example.test/id/ABC";
-    pub const ROLE: &str = "arn:aws:iam::111122223333:role/team/allow-read";
-    pub const NOW: i64 = 1_700_000_000;
+    pub(crate) const ISS: &str = "https://oidc.example.test/id/ABC";
+    pub(crate) const ROLE: &str = "arn:aws:iam::111122223333:role/team/allow-read";
+    pub(crate) const NOW: i64 = 1_700_000_000;
 
-    pub const CONFIG: &str = r#"
+    pub(crate) const CONFIG: &str = r#"
 account: "111122223333"
 region: us-east-1
 providers:
@@ -523,29 +523,29 @@ policies:
     document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "s3:GetObject", Resource: "*"}]}
 "#;
 
-    pub fn ring() -> KeyRing {
+    pub(crate) fn ring() -> KeyRing {
         let mut rng = rand::rngs::StdRng::seed_from_u64(99);
         KeyRing::single(credentials::MasterKey::generate(&mut rng))
     }
 
-    pub fn key() -> &'static SigningKey {
+    pub(crate) fn key() -> &'static SigningKey {
         static K: OnceLock<SigningKey> = OnceLock::new();
         K.get_or_init(|| SigningKey::generate(Algorithm::ES256).unwrap())
     }
 
-    pub fn jwks() -> Jwks {
+    pub(crate) fn jwks() -> Jwks {
         Jwks {
             keys: vec![key().public_jwk().unwrap()],
         }
     }
 
-    pub fn claims(sub: &str) -> Map<String, Value> {
+    pub(crate) fn claims(sub: &str) -> Map<String, Value> {
         let v = json!({"iss": ISS, "sub": sub, "aud": ["sts.amazonaws.com"],
                        "iat": NOW - 10, "exp": NOW + 3600});
         v.as_object().unwrap().clone()
     }
 
-    pub fn token(c: &Map<String, Value>) -> String {
+    pub(crate) fn token(c: &Map<String, Value>) -> String {
         key().sign_jwt(&Map::new(), c).unwrap()
     }
 
