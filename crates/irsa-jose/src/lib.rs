@@ -6,9 +6,7 @@
     clippy::indexing_slicing
 )]
 #![warn(missing_docs, unreachable_pub)]
-//! JWT/JWS verification and signing, JWK/JWKS and OIDC discovery documents, the way STS
-//! validates IRSA tokens and kube-apiserver publishes its keys. Pure: no I/O, no clock
-//! (`now` is an argument). See README.md for the API and the error mapping.
+#![doc = include_str!("../README.md")]
 
 mod alg;
 mod b64;

@@ -6,47 +6,7 @@
     clippy::indexing_slicing
 )]
 #![warn(missing_docs, unreachable_pub)]
-//! Pure pod mutation of the IRSA / EKS Pod Identity admission webhook.
-//!
-//! `(pod JSON, settings, config, rng) -> JSON Patch`, with no I/O: the server crate
-//! (`irsa-webhook`) owns HTTP, the ServiceAccount cache, the ConfigMap watch and the
-//! container-credentials file watch, and calls into this crate.
-//!
-//! Behaviour follows the reference Go webhook (aws/amazon-eks-pod-identity-webhook),
-//! including its patch shape, except that containers are rebuilt from the raw JSON so
-//! fields the reference's typed structs did not know (native sidecar `restartPolicy`,
-//! `startupProbe`, anything newer) survive.
-//!
-//! Typical use by a server, per admission request:
-//!
-//! ```
-//! use irsa_mutate::*;
-//! use std::collections::BTreeMap;
-//!
-//! let settings = Settings::default();
-//! // ServiceAccount cache entry, built once per SA add/update:
-//! let mut ann = BTreeMap::new();
-//! ann.insert("eks.amazonaws.com/role-arn".to_string(),
-//!            "arn:aws:iam::111122223333:role/app".to_string());
-//! let sa = ServiceAccountConfig::from_annotations(&ann, &settings);
-//!
-//! let pod = serde_json::json!({
-//!     "metadata": {"name": "p"},
-//!     "spec": {"serviceAccountName": "app", "containers": [{"name": "c", "image": "x"}]}
-//! });
-//! let decision = resolve(&Lookup {
-//!     namespace: "default",
-//!     service_account: pod_service_account(&pod),
-//!     service_account_config: Some(&sa),
-//!     config_map: None,
-//!     container_credentials: None,
-//! }, &settings);
-//! assert_eq!(decision.method(), Some("sts_web_identity"));
-//! let mut rng = rand::rngs::mock::StepRng::new(0, 0);
-//! let patch = mutate(&pod, &decision, &settings, &mut rng).unwrap().unwrap();
-//! let bytes = serde_json::to_vec(&patch).unwrap(); // the AdmissionResponse patch
-//! assert!(!bytes.is_empty());
-//! ```
+#![doc = include_str!("../README.md")]
 
 mod config;
 mod mutate;

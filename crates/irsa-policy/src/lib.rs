@@ -6,8 +6,7 @@
     clippy::indexing_slicing
 )]
 #![warn(missing_docs, unreachable_pub)]
-//! The IAM policy language: ARNs, parse → validate → evaluate → lint. Pure: no I/O, no
-//! clock, no randomness. See README.md for the API and the evaluation rules.
+#![doc = include_str!("../README.md")]
 
 mod arn;
 mod condition;

@@ -6,9 +6,7 @@
     clippy::indexing_slicing
 )]
 #![warn(missing_docs, unreachable_pub)]
-//! The pure core of irsa's STS: AWS Query decoding, validation, XML encoding, error codes,
-//! stateless credentials and `AssumeRoleWithWebIdentity` as a function of
-//! (request, config, keys, now). No I/O.
+#![doc = include_str!("../README.md")]
 
 pub mod assume;
 pub mod caller;
