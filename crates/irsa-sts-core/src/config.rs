@@ -315,13 +315,49 @@ pub(crate) fn derived_role_id(arn: &str) -> String {
 }
 
 fn validate(raw: RawConfig, options: &ParseOptions) -> Result<Config, ConfigError> {
+    let partition = validate_scope(&raw)?;
+    let account = raw.account;
+    let scope = (partition.as_str(), account.as_str());
+
+    let mut providers = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, p) in raw.providers.into_iter().enumerate() {
+        providers.push(validate_provider(i, p, scope, options, &mut seen)?);
+    }
+
+    let mut policies = BTreeMap::new();
+    for (i, p) in raw.policies.into_iter().enumerate() {
+        let policy = validate_policy(i, p, scope, &policies)?;
+        policies.insert(policy.arn.clone(), policy);
+    }
+
+    let mut roles = BTreeMap::new();
+    let mut names = HashSet::new();
+    for (i, r) in raw.roles.into_iter().enumerate() {
+        let role = validate_role(i, r, scope, &policies, &mut names)?;
+        roles.insert(role.arn.clone(), role);
+    }
+
+    Ok(Config {
+        account,
+        partition,
+        region: raw.region,
+        providers,
+        roles,
+        policies,
+        signing_keys: raw.signing_keys.into_iter().map(|k| k.file).collect(),
+    })
+}
+
+/// `account`, `partition` (default `aws`) and `region`.
+fn validate_scope(raw: &RawConfig) -> Result<String, ConfigError> {
     if raw.account.len() != 12 || !raw.account.chars().all(|c| c.is_ascii_digit()) {
         return Err(field_err(
             "account",
             format!("`{}` must be 12 digits", raw.account),
         ));
     }
-    let partition = raw.partition.unwrap_or_else(|| "aws".to_owned());
+    let partition = raw.partition.clone().unwrap_or_else(|| "aws".to_owned());
     if !PARTITIONS.contains(&partition.as_str()) {
         return Err(field_err(
             "partition",
@@ -339,182 +375,185 @@ fn validate(raw: RawConfig, options: &ParseOptions) -> Result<Config, ConfigErro
             format!("`{}` is not a region name", raw.region),
         ));
     }
-    let account = raw.account;
+    Ok(partition)
+}
 
-    let mut providers = Vec::new();
-    let mut seen = HashSet::new();
-    for (i, p) in raw.providers.into_iter().enumerate() {
-        let f = format!("providers[{i}]");
-        let rest = match (
-            p.issuer.strip_prefix("https://"),
-            p.issuer.strip_prefix("http://"),
-        ) {
-            (Some(rest), _) => rest,
-            (None, Some(rest)) if options.allow_insecure_http_issuer => rest,
-            (None, Some(_)) => {
-                return Err(field_err(
-                    format!("{f}.issuer"),
-                    format!(
-                        "`{}` must start with https:// (plain http needs --insecure-allow-http-issuer)",
-                        p.issuer
-                    ),
-                ));
-            }
-            (None, None) => {
-                return Err(field_err(
-                    format!("{f}.issuer"),
-                    format!("`{}` must start with https://", p.issuer),
-                ));
-            }
-        };
-        if rest.is_empty()
-            || p.issuer.len() > 255
-            || rest.contains(['?', '#', ' '])
-            || rest.starts_with('/')
-        {
+/// `providers[i]`: an issuer URL registered once, with its client ids.
+fn validate_provider(
+    i: usize,
+    p: RawProvider,
+    scope: (&str, &str),
+    options: &ParseOptions,
+    seen: &mut HashSet<String>,
+) -> Result<Provider, ConfigError> {
+    let (partition, account) = scope;
+    let f = format!("providers[{i}]");
+    let rest = match (
+        p.issuer.strip_prefix("https://"),
+        p.issuer.strip_prefix("http://"),
+    ) {
+        (Some(rest), _) => rest,
+        (None, Some(rest)) if options.allow_insecure_http_issuer => rest,
+        (None, Some(_)) => {
             return Err(field_err(
                 format!("{f}.issuer"),
                 format!(
-                    "`{}` is not an issuer url (host and optional path, no query, at most 255 characters)",
+                    "`{}` must start with https:// (plain http needs --insecure-allow-http-issuer)",
                     p.issuer
                 ),
             ));
         }
-        if !seen.insert(p.issuer.clone()) {
+        (None, None) => {
             return Err(field_err(
                 format!("{f}.issuer"),
-                format!("`{}` is registered twice", p.issuer),
+                format!("`{}` must start with https://", p.issuer),
             ));
         }
-        if p.audiences.is_empty() || p.audiences.len() > 100 {
+    };
+    if rest.is_empty()
+        || p.issuer.len() > 255
+        || rest.contains(['?', '#', ' '])
+        || rest.starts_with('/')
+    {
+        return Err(field_err(
+            format!("{f}.issuer"),
+            format!(
+                "`{}` is not an issuer url (host and optional path, no query, at most 255 characters)",
+                p.issuer
+            ),
+        ));
+    }
+    if !seen.insert(p.issuer.clone()) {
+        return Err(field_err(
+            format!("{f}.issuer"),
+            format!("`{}` is registered twice", p.issuer),
+        ));
+    }
+    if p.audiences.is_empty() || p.audiences.len() > 100 {
+        return Err(field_err(
+            format!("{f}.audiences"),
+            "must list 1 to 100 client ids",
+        ));
+    }
+    for (j, a) in p.audiences.iter().enumerate() {
+        if a.is_empty() || a.len() > 255 {
             return Err(field_err(
-                format!("{f}.audiences"),
-                "must list 1 to 100 client ids",
+                format!("{f}.audiences[{j}]"),
+                "must be 1 to 255 characters",
             ));
         }
-        for (j, a) in p.audiences.iter().enumerate() {
-            if a.is_empty() || a.len() > 255 {
+    }
+    Ok(Provider {
+        arn: format!("arn:{partition}:iam::{account}:oidc-provider/{rest}"),
+        key_prefix: rest.to_owned(),
+        issuer: p.issuer,
+        audiences: p.audiences,
+        jwks_file: p.jwks_file,
+        ca_file: p.ca_file,
+    })
+}
+
+/// `policies[i]`: a managed policy, named once.
+fn validate_policy(
+    i: usize,
+    p: RawPolicy,
+    scope: (&str, &str),
+    policies: &BTreeMap<String, ManagedPolicy>,
+) -> Result<ManagedPolicy, ConfigError> {
+    let (partition, account) = scope;
+    let f = format!("policies[{i}]");
+    check_name(&format!("{f}.name"), &p.name, 128)?;
+    let path = check_path(&format!("{f}.path"), p.path)?;
+    let arn = format!("arn:{partition}:iam::{account}:policy{path}{}", p.name);
+    let document = parse_doc(&format!("{f}.document"), &p.document, PolicyKind::Identity)?;
+    if policies.contains_key(&arn) {
+        return Err(field_err(
+            format!("{f}.name"),
+            format!("`{arn}` is defined twice"),
+        ));
+    }
+    Ok(ManagedPolicy {
+        name: p.name,
+        arn,
+        document,
+    })
+}
+
+/// `roles[i]`: a role named once (case-insensitively), its trust policy, inline policies
+/// and the configured managed policies it attaches.
+fn validate_role(
+    i: usize,
+    r: RawRole,
+    scope: (&str, &str),
+    policies: &BTreeMap<String, ManagedPolicy>,
+    names: &mut HashSet<String>,
+) -> Result<Role, ConfigError> {
+    let (partition, account) = scope;
+    let f = format!("roles[{i}]");
+    check_name(&format!("{f}.name"), &r.name, 64)?;
+    if !names.insert(r.name.to_ascii_lowercase()) {
+        return Err(field_err(
+            format!("{f}.name"),
+            format!(
+                "`{}` is defined twice (role names are case-insensitive)",
+                r.name
+            ),
+        ));
+    }
+    let path = check_path(&format!("{f}.path"), r.path)?;
+    let max = r.max_session_duration.unwrap_or(3600);
+    if !(3600..=43200).contains(&max) {
+        return Err(field_err(
+            format!("{f}.maxSessionDuration"),
+            format!("{max} is not between 3600 and 43200"),
+        ));
+    }
+    let arn = format!("arn:{partition}:iam::{account}:role{path}{}", r.name);
+    let trust_policy = parse_doc(
+        &format!("{f}.trustPolicy"),
+        &r.trust_policy,
+        PolicyKind::Trust,
+    )?;
+    let mut inline = BTreeMap::new();
+    for (name, doc) in &r.policies {
+        let pf = format!("{f}.policies.{name}");
+        check_name(&pf, name, 128)?;
+        inline.insert(name.clone(), parse_doc(&pf, doc, PolicyKind::Identity)?);
+    }
+    for (j, m) in r.managed_policies.iter().enumerate() {
+        if !policies.contains_key(m) {
+            return Err(field_err(
+                format!("{f}.managedPolicies[{j}]"),
+                format!("`{m}` is not one of the configured policies"),
+            ));
+        }
+    }
+    let role_id = match r.role_id {
+        Some(id) => {
+            let ok = id.len() == 21
+                && id.starts_with("AROA")
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            if !ok {
                 return Err(field_err(
-                    format!("{f}.audiences[{j}]"),
-                    "must be 1 to 255 characters",
+                    format!("{f}.roleId"),
+                    format!("`{id}` must be AROA followed by 17 upper-case letters or digits"),
                 ));
             }
+            id
         }
-        providers.push(Provider {
-            arn: format!("arn:{partition}:iam::{account}:oidc-provider/{rest}"),
-            key_prefix: rest.to_owned(),
-            issuer: p.issuer,
-            audiences: p.audiences,
-            jwks_file: p.jwks_file,
-            ca_file: p.ca_file,
-        });
-    }
-
-    let mut policies = BTreeMap::new();
-    for (i, p) in raw.policies.into_iter().enumerate() {
-        let f = format!("policies[{i}]");
-        check_name(&format!("{f}.name"), &p.name, 128)?;
-        let path = check_path(&format!("{f}.path"), p.path)?;
-        let arn = format!("arn:{partition}:iam::{account}:policy{path}{}", p.name);
-        let document = parse_doc(&format!("{f}.document"), &p.document, PolicyKind::Identity)?;
-        if policies.contains_key(&arn) {
-            return Err(field_err(
-                format!("{f}.name"),
-                format!("`{arn}` is defined twice"),
-            ));
-        }
-        policies.insert(
-            arn.clone(),
-            ManagedPolicy {
-                name: p.name,
-                arn,
-                document,
-            },
-        );
-    }
-
-    let mut roles = BTreeMap::new();
-    let mut names = HashSet::new();
-    for (i, r) in raw.roles.into_iter().enumerate() {
-        let f = format!("roles[{i}]");
-        check_name(&format!("{f}.name"), &r.name, 64)?;
-        if !names.insert(r.name.to_ascii_lowercase()) {
-            return Err(field_err(
-                format!("{f}.name"),
-                format!(
-                    "`{}` is defined twice (role names are case-insensitive)",
-                    r.name
-                ),
-            ));
-        }
-        let path = check_path(&format!("{f}.path"), r.path)?;
-        let max = r.max_session_duration.unwrap_or(3600);
-        if !(3600..=43200).contains(&max) {
-            return Err(field_err(
-                format!("{f}.maxSessionDuration"),
-                format!("{max} is not between 3600 and 43200"),
-            ));
-        }
-        let arn = format!("arn:{partition}:iam::{account}:role{path}{}", r.name);
-        let trust_policy = parse_doc(
-            &format!("{f}.trustPolicy"),
-            &r.trust_policy,
-            PolicyKind::Trust,
-        )?;
-        let mut inline = BTreeMap::new();
-        for (name, doc) in &r.policies {
-            let pf = format!("{f}.policies.{name}");
-            check_name(&pf, name, 128)?;
-            inline.insert(name.clone(), parse_doc(&pf, doc, PolicyKind::Identity)?);
-        }
-        for (j, m) in r.managed_policies.iter().enumerate() {
-            if !policies.contains_key(m) {
-                return Err(field_err(
-                    format!("{f}.managedPolicies[{j}]"),
-                    format!("`{m}` is not one of the configured policies"),
-                ));
-            }
-        }
-        let role_id = match r.role_id {
-            Some(id) => {
-                let ok = id.len() == 21
-                    && id.starts_with("AROA")
-                    && id
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-                if !ok {
-                    return Err(field_err(
-                        format!("{f}.roleId"),
-                        format!("`{id}` must be AROA followed by 17 upper-case letters or digits"),
-                    ));
-                }
-                id
-            }
-            None => derived_role_id(&arn),
-        };
-        roles.insert(
-            arn.clone(),
-            Role {
-                name: r.name,
-                path,
-                arn,
-                role_id,
-                max_session_duration: u32::try_from(max).unwrap_or(3600),
-                trust_policy,
-                policies: inline,
-                managed_policies: r.managed_policies,
-            },
-        );
-    }
-
-    Ok(Config {
-        account,
-        partition,
-        region: raw.region,
-        providers,
-        roles,
-        policies,
-        signing_keys: raw.signing_keys.into_iter().map(|k| k.file).collect(),
+        None => derived_role_id(&arn),
+    };
+    Ok(Role {
+        name: r.name,
+        path,
+        arn,
+        role_id,
+        max_session_duration: u32::try_from(max).unwrap_or(3600),
+        trust_policy,
+        policies: inline,
+        managed_policies: r.managed_policies,
     })
 }
 
