@@ -123,164 +123,184 @@ pub fn lint_trust(policy: &Policy) -> Vec<Finding> {
             });
         };
         let allow = st.effect() == Effect::Allow;
-        let wif = allow && st.matches_action("sts:AssumeRoleWithWebIdentity");
         if allow {
-            let wildcard = match st.principal() {
-                Some(Principal::Any) => !st.is_not_principal(),
-                Some(Principal::Typed(entries)) => {
-                    !st.is_not_principal()
-                        && entries.iter().any(|e| e.values.iter().any(|v| v == "*"))
-                }
-                None => false,
-            };
-            if wildcard {
-                push(
-                    "trust-principal-wildcard",
-                    Severity::Error,
-                    "principal `*` lets anyone who meets the conditions assume the role (AWS: \"Do not leave your role accessible to everyone!\"); name the identity provider in `Federated`".into(),
-                );
-            }
-            if st.is_not_principal() {
-                push(
-                    "trust-not-principal",
-                    Severity::Error,
-                    "`NotPrincipal` with `Allow` trusts every principal not listed; name the trusted principal in `Principal`".into(),
-                );
-            }
+            lint_principal(st, &mut push);
         }
         let federated = federated_values(st);
         let issuers: Vec<&str> = federated
             .iter()
             .filter_map(|v| federated_issuer(v))
             .collect();
-        if wif {
-            for fed in &federated {
-                let Some(issuer) = federated_issuer(fed) else {
-                    continue;
-                };
-                let has = |claim: &str| {
-                    st.conditions().any(|e| {
-                        is_plain_positive_string(e)
-                            && issuer_of_key(e.key()).is_some_and(|(v, c)| {
-                                v.eq_ignore_ascii_case(issuer) && c.eq_ignore_ascii_case(claim)
-                            })
-                    })
-                };
-                let oidc = fed.contains(":oidc-provider/");
-                if oidc && !has("sub") {
-                    push(
-                        "trust-sub-missing",
-                        Severity::Error,
-                        format!(
-                            "no plain `StringEquals`/`StringLike` condition on `{issuer}:sub`: every identity the issuer signs tokens for (on EKS: every service account in the cluster) can assume the role; add `\"StringEquals\": {{\"{issuer}:sub\": \"system:serviceaccount:NAMESPACE:NAME\"}}`"
-                        ),
-                    );
-                }
-                if !has("aud") {
-                    let builtin_shared =
-                        BUILTIN.contains(&issuer) && issuer == "cognito-identity.amazonaws.com";
-                    if builtin_shared {
-                        push(
-                            "trust-aud-missing",
-                            Severity::Error,
-                            format!(
-                                "no plain condition on `{issuer}:aud`: identities of every Cognito identity pool can assume the role"
-                            ),
-                        );
-                    } else if oidc {
-                        push(
-                            "trust-aud-missing",
-                            Severity::Info,
-                            format!(
-                                "no plain condition on `{issuer}:aud`; EKS best practice also pins `{issuer}:aud` to `sts.amazonaws.com`"
-                            ),
-                        );
-                    }
-                }
-            }
+        if allow && st.matches_action("sts:AssumeRoleWithWebIdentity") {
+            lint_web_identity_claims(st, &federated, &mut push);
         }
         for e in st.conditions() {
-            let Some((vendor, claim)) = issuer_of_key(e.key()) else {
-                continue;
-            };
-            let op = e.operator();
-            let claim_l = claim.to_ascii_lowercase();
-            let key = e.key();
-            if allow
-                && claim_l == "sub"
-                && matches!(op.base, BaseOperator::StringLike)
-                && let Some(v) = e.values().iter().find(|v| v.contains(['*', '?']))
-            {
+            lint_condition(e, allow, &issuers, &mut push);
+        }
+    }
+    out.extend(lint_size(policy));
+    out
+}
+
+/// Adds a finding of the statement being linted.
+type Push<'a> = dyn FnMut(&'static str, Severity, String) + 'a;
+
+/// An `Allow` statement's principal: `*`, or `NotPrincipal`.
+fn lint_principal(st: &Statement, push: &mut Push<'_>) {
+    let wildcard = match st.principal() {
+        Some(Principal::Any) => !st.is_not_principal(),
+        Some(Principal::Typed(entries)) => {
+            !st.is_not_principal() && entries.iter().any(|e| e.values.iter().any(|v| v == "*"))
+        }
+        None => false,
+    };
+    if wildcard {
+        push(
+            "trust-principal-wildcard",
+            Severity::Error,
+            "principal `*` lets anyone who meets the conditions assume the role (AWS: \"Do not leave your role accessible to everyone!\"); name the identity provider in `Federated`".into(),
+        );
+    }
+    if st.is_not_principal() {
+        push(
+            "trust-not-principal",
+            Severity::Error,
+            "`NotPrincipal` with `Allow` trusts every principal not listed; name the trusted principal in `Principal`".into(),
+        );
+    }
+}
+
+/// A web identity statement must pin `sub` (OIDC providers) and `aud` of each issuer.
+fn lint_web_identity_claims(st: &Statement, federated: &[&str], push: &mut Push<'_>) {
+    for fed in federated {
+        let Some(issuer) = federated_issuer(fed) else {
+            continue;
+        };
+        let has = |claim: &str| {
+            st.conditions().any(|e| {
+                is_plain_positive_string(e)
+                    && issuer_of_key(e.key()).is_some_and(|(v, c)| {
+                        v.eq_ignore_ascii_case(issuer) && c.eq_ignore_ascii_case(claim)
+                    })
+            })
+        };
+        let oidc = fed.contains(":oidc-provider/");
+        if oidc && !has("sub") {
+            push(
+                "trust-sub-missing",
+                Severity::Error,
+                format!(
+                    "no plain `StringEquals`/`StringLike` condition on `{issuer}:sub`: every identity the issuer signs tokens for (on EKS: every service account in the cluster) can assume the role; add `\"StringEquals\": {{\"{issuer}:sub\": \"system:serviceaccount:NAMESPACE:NAME\"}}`"
+                ),
+            );
+        }
+        if !has("aud") {
+            let builtin_shared =
+                BUILTIN.contains(&issuer) && issuer == "cognito-identity.amazonaws.com";
+            if builtin_shared {
                 push(
-                    "trust-sub-wildcard",
-                    Severity::Warning,
+                    "trust-aud-missing",
+                    Severity::Error,
                     format!(
-                        "`{op}` on `{key}` with the wildcard value `{v}` admits every subject it matches (a whole namespace, or every namespace); name the service account with `StringEquals`"
+                        "no plain condition on `{issuer}:aud`: identities of every Cognito identity pool can assume the role"
                     ),
                 );
-            }
-            if allow
-                && claim_l == "sub"
-                && op.base == BaseOperator::StringEqualsIgnoreCase
-                && op.set.is_none()
-            {
+            } else if oidc {
                 push(
-                    "trust-sub-ignorecase",
+                    "trust-aud-missing",
                     Severity::Info,
                     format!(
-                        "`{op}` on `{key}` also admits subjects that differ only in case; prefer `StringEquals`"
-                    ),
-                );
-            }
-            if let Some(set) = op.set
-                && (claim_l == "sub" || claim_l == "aud")
-            {
-                let (sev, why) = match set {
-                    SetOperator::ForAllValues => (
-                        Severity::Warning,
-                        "is true when the key is missing or empty",
-                    ),
-                    SetOperator::ForAnyValue => {
-                        (Severity::Warning, "is meant for multivalued keys")
-                    }
-                };
-                push(
-                    "trust-set-operator",
-                    sev,
-                    format!(
-                        "`{op}` on the single-valued `{key}` {why}; use the plain operator (AWS warns that set operators on single-valued keys can be overly permissive)"
-                    ),
-                );
-            }
-            if !issuers.is_empty() && !issuers.iter().any(|i| i.eq_ignore_ascii_case(vendor)) {
-                let open = allow && passes_when_absent(e);
-                let (sev, effect) = if open {
-                    (Severity::Error, "so this condition always passes")
-                } else {
-                    (Severity::Warning, "so this condition never holds")
-                };
-                push(
-                    "trust-issuer-mismatch",
-                    sev,
-                    format!(
-                        "`{key}` names issuer `{vendor}`, but the statement trusts {}; that key is absent at request time, {effect}",
-                        issuers
-                            .iter()
-                            .map(|i| format!("`{i}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        "no plain condition on `{issuer}:aud`; EKS best practice also pins `{issuer}:aud` to `sts.amazonaws.com`"
                     ),
                 );
             }
         }
     }
+}
+
+/// One condition on an issuer's claim: wildcards and case-insensitive matches on `sub`, set
+/// operators on single-valued keys, keys naming an issuer the statement does not trust.
+fn lint_condition(e: &ConditionEntry, allow: bool, issuers: &[&str], push: &mut Push<'_>) {
+    let Some((vendor, claim)) = issuer_of_key(e.key()) else {
+        return;
+    };
+    let op = e.operator();
+    let claim_l = claim.to_ascii_lowercase();
+    let key = e.key();
+    if allow
+        && claim_l == "sub"
+        && matches!(op.base, BaseOperator::StringLike)
+        && let Some(v) = e.values().iter().find(|v| v.contains(['*', '?']))
+    {
+        push(
+            "trust-sub-wildcard",
+            Severity::Warning,
+            format!(
+                "`{op}` on `{key}` with the wildcard value `{v}` admits every subject it matches (a whole namespace, or every namespace); name the service account with `StringEquals`"
+            ),
+        );
+    }
+    if allow
+        && claim_l == "sub"
+        && op.base == BaseOperator::StringEqualsIgnoreCase
+        && op.set.is_none()
+    {
+        push(
+            "trust-sub-ignorecase",
+            Severity::Info,
+            format!(
+                "`{op}` on `{key}` also admits subjects that differ only in case; prefer `StringEquals`"
+            ),
+        );
+    }
+    if let Some(set) = op.set
+        && (claim_l == "sub" || claim_l == "aud")
+    {
+        let (sev, why) = match set {
+            SetOperator::ForAllValues => (
+                Severity::Warning,
+                "is true when the key is missing or empty",
+            ),
+            SetOperator::ForAnyValue => (Severity::Warning, "is meant for multivalued keys"),
+        };
+        push(
+            "trust-set-operator",
+            sev,
+            format!(
+                "`{op}` on the single-valued `{key}` {why}; use the plain operator (AWS warns that set operators on single-valued keys can be overly permissive)"
+            ),
+        );
+    }
+    if !issuers.is_empty() && !issuers.iter().any(|i| i.eq_ignore_ascii_case(vendor)) {
+        let open = allow && passes_when_absent(e);
+        let (sev, effect) = if open {
+            (Severity::Error, "so this condition always passes")
+        } else {
+            (Severity::Warning, "so this condition never holds")
+        };
+        push(
+            "trust-issuer-mismatch",
+            sev,
+            format!(
+                "`{key}` names issuer `{vendor}`, but the statement trusts {}; that key is absent at request time, {effect}",
+                issuers
+                    .iter()
+                    .map(|i| format!("`{i}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+}
+
+/// The policy's size against IAM's quota.
+fn lint_size(policy: &Policy) -> Option<Finding> {
     let size = policy
         .to_json()
         .chars()
         .filter(|c| !c.is_whitespace())
         .count();
-    if size > 2048 {
-        out.push(Finding {
+    (size > 2048).then(|| Finding {
             id: "trust-policy-size",
             severity: if size > 4096 { Severity::Error } else { Severity::Info },
             message: format!(
@@ -288,9 +308,7 @@ pub fn lint_trust(policy: &Policy) -> Vec<Finding> {
             ),
             statement: None,
             sid: None,
-        });
-    }
-    out
+    })
 }
 
 #[cfg(test)]
