@@ -149,27 +149,108 @@ pub fn mutate<R: RngCore + ?Sized>(
         Decision::Irsa(d) => (d.token_expiration, false),
         Decision::ContainerCredentials(d) => (d.token_expiration, true),
     };
-    let mut token_expiration = annotation(TOKEN_EXPIRATION_ANNOTATION)
-        .and_then(parse_go_int)
-        .map(clamp_token_expiration)
-        .unwrap_or(base_expiration);
-    if is_cc && token_expiration == DEFAULT_TOKEN_EXPIRATION {
-        let span = (DEFAULT_TOKEN_EXPIRATION - JITTER_MIN_EXPIRATION + 1).unsigned_abs();
-        let jitter = i64::try_from(rng.next_u64() % span).unwrap_or(0);
-        token_expiration = JITTER_MIN_EXPIRATION + jitter;
-    }
+    let token_expiration = token_expiration(
+        annotation(TOKEN_EXPIRATION_ANNOTATION),
+        base_expiration,
+        is_cc,
+        rng,
+    );
     let skip: BTreeSet<String> = annotation(SKIP_CONTAINERS_ANNOTATION)
         .and_then(csv_first_record)
         .unwrap_or_default()
         .into_iter()
         .collect();
 
-    let windows = match opt_object(spec, "nodeSelector", "spec.")? {
+    let windows = runs_windows(spec)?;
+    let (volume_name, token_path, mount_path, audience, identity) =
+        projection(decision, settings, windows);
+    let use_regional_sts = match decision {
+        Decision::Irsa(d) => d.use_regional_sts,
+        Decision::ContainerCredentials(d) => d.use_regional_sts,
+        Decision::None(_) => false,
+    };
+    let plan = Plan {
+        volume_name,
+        mount_path,
+        use_regional_sts,
+        region: &settings.aws_default_region,
+        identity,
+        skip,
+    };
+
+    let mut ops = Vec::with_capacity(4);
+
+    if is_cc {
+        ops.push(pod_identity_label(metadata)?);
+    }
+
+    ops.extend(token_volume(
+        spec,
+        volume_name,
+        audience,
+        token_path,
+        token_expiration,
+    )?);
+
+    let containers = opt_array(spec, "containers", "spec.")?;
+    let rebuilt = rebuild(
+        containers.map(Vec::as_slice).unwrap_or_default(),
+        "spec.containers",
+        &plan,
+    )?;
+    ops.push(PatchOp::add("/spec/containers", Value::Array(rebuilt)));
+
+    if let Some(init) = opt_array(spec, "initContainers", "spec.")?.filter(|a| !a.is_empty()) {
+        let rebuilt = rebuild(init, "spec.initContainers", &plan)?;
+        ops.push(PatchOp::add("/spec/initContainers", Value::Array(rebuilt)));
+    }
+
+    Ok(Some(ops))
+}
+
+/// The token's lifetime: the pod's annotation (clamped) or the decision's; container
+/// credentials at the default lifetime get the reference's jitter.
+fn token_expiration<R: RngCore + ?Sized>(
+    annotated: Option<&str>,
+    base: i64,
+    is_cc: bool,
+    rng: &mut R,
+) -> i64 {
+    let expiration = annotated
+        .and_then(parse_go_int)
+        .map(clamp_token_expiration)
+        .unwrap_or(base);
+    if is_cc && expiration == DEFAULT_TOKEN_EXPIRATION {
+        let span = (DEFAULT_TOKEN_EXPIRATION - JITTER_MIN_EXPIRATION + 1).unsigned_abs();
+        let jitter = i64::try_from(rng.next_u64() % span).unwrap_or(0);
+        return JITTER_MIN_EXPIRATION + jitter;
+    }
+    expiration
+}
+
+/// Whether the pod's node selector picks Windows nodes.
+fn runs_windows(spec: &Map<String, Value>) -> Result<bool, MutateError> {
+    Ok(match opt_object(spec, "nodeSelector", "spec.")? {
         Some(sel) => ["kubernetes.io/os", "beta.kubernetes.io/os"]
             .iter()
             .any(|k| sel.get(*k).and_then(Value::as_str) == Some("windows")),
         None => false,
-    };
+    })
+}
+
+/// The projected token's volume name, file path, mount path and audience, and the two
+/// environment variables naming the identity and the token file.
+fn projection<'s>(
+    decision: &'s Decision,
+    settings: &'s Settings,
+    windows: bool,
+) -> (
+    &'s str,
+    &'s str,
+    &'s str,
+    &'s str,
+    [(&'static str, String); 2],
+) {
     let token_file = |mount: &str, path: &str| {
         let file = go_path_join(mount, path);
         if windows {
@@ -178,8 +259,7 @@ pub fn mutate<R: RngCore + ?Sized>(
             file
         }
     };
-
-    let (volume_name, token_path, mount_path, audience, identity) = match decision {
+    match decision {
         Decision::Irsa(d) => (
             IRSA_VOLUME_NAME,
             IRSA_TOKEN_PATH,
@@ -212,78 +292,53 @@ pub fn mutate<R: RngCore + ?Sized>(
                 ),
             ],
         ),
-    };
-    let use_regional_sts = match decision {
-        Decision::Irsa(d) => d.use_regional_sts,
-        Decision::ContainerCredentials(d) => d.use_regional_sts,
-        Decision::None(_) => false,
-    };
-    let plan = Plan {
-        volume_name,
-        mount_path,
-        use_regional_sts,
-        region: &settings.aws_default_region,
-        identity,
-        skip,
-    };
-
-    let mut ops = Vec::with_capacity(4);
-
-    if is_cc {
-        match metadata {
-            None => ops.push(PatchOp::add(
-                "/metadata",
-                json!({ "labels": { POD_IDENTITY_LABEL: "enabled" } }),
-            )),
-            Some(m) => match opt_object(m, "labels", "metadata.")? {
-                None => ops.push(PatchOp::add(
-                    "/metadata/labels",
-                    json!({ POD_IDENTITY_LABEL: "enabled" }),
-                )),
-                Some(_) => ops.push(PatchOp::add(
-                    format!("/metadata/labels/{}", escape_pointer(POD_IDENTITY_LABEL)),
-                    json!("enabled"),
-                )),
-            },
-        }
     }
+}
 
+/// The `eks.amazonaws.com/pod-identity: enabled` label, as the reference adds it.
+fn pod_identity_label(metadata: Option<&Map<String, Value>>) -> Result<PatchOp, MutateError> {
+    Ok(match metadata {
+        None => PatchOp::add(
+            "/metadata",
+            json!({ "labels": { POD_IDENTITY_LABEL: "enabled" } }),
+        ),
+        Some(m) => match opt_object(m, "labels", "metadata.")? {
+            None => PatchOp::add("/metadata/labels", json!({ POD_IDENTITY_LABEL: "enabled" })),
+            Some(_) => PatchOp::add(
+                format!("/metadata/labels/{}", escape_pointer(POD_IDENTITY_LABEL)),
+                json!("enabled"),
+            ),
+        },
+    })
+}
+
+/// The projected service account token volume, unless the pod already has one by that name.
+fn token_volume(
+    spec: &Map<String, Value>,
+    volume_name: &str,
+    audience: &str,
+    token_path: &str,
+    expiration: i64,
+) -> Result<Option<PatchOp>, MutateError> {
     let mut token = Map::new();
     if !audience.is_empty() {
         token.insert("audience".into(), json!(audience));
     }
-    token.insert("expirationSeconds".into(), json!(token_expiration));
+    token.insert("expirationSeconds".into(), json!(expiration));
     token.insert("path".into(), json!(token_path));
     let volume = json!({
         "name": volume_name,
         "projected": { "sources": [ { "serviceAccountToken": token } ] },
     });
-    match opt_array(spec, "volumes", "spec.")? {
-        None => ops.push(PatchOp::add("/spec/volumes", json!([volume]))),
+    Ok(match opt_array(spec, "volumes", "spec.")? {
+        None => Some(PatchOp::add("/spec/volumes", json!([volume]))),
         Some(volumes) => {
             let exists = volumes
                 .iter()
                 .any(|v| v.get("name").and_then(Value::as_str) == Some(volume_name));
-            if !exists {
-                ops.push(PatchOp::add("/spec/volumes/0", volume));
-            }
+            (!exists).then(|| PatchOp::add("/spec/volumes/0", volume))
         }
-    }
-
-    let containers = opt_array(spec, "containers", "spec.")?;
-    let rebuilt = rebuild(
-        containers.map(Vec::as_slice).unwrap_or_default(),
-        "spec.containers",
-        &plan,
-    )?;
-    ops.push(PatchOp::add("/spec/containers", Value::Array(rebuilt)));
-
-    if let Some(init) = opt_array(spec, "initContainers", "spec.")?.filter(|a| !a.is_empty()) {
-        let rebuilt = rebuild(init, "spec.initContainers", &plan)?;
-        ops.push(PatchOp::add("/spec/initContainers", Value::Array(rebuilt)));
-    }
-
-    Ok(Some(ops))
+    })
 }
 
 fn rebuild(containers: &[Value], at: &str, plan: &Plan<'_>) -> Result<Vec<Value>, MutateError> {
