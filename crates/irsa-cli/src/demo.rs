@@ -84,23 +84,71 @@ async fn demo(out: &mut Out, upstream: Option<String>) -> anyhow::Result<()> {
 }
 
 async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
-    let role_arn = stack.up.role_arn.clone();
     let region = stack.config.region.clone();
     let settings = irsa_mutate::Settings {
         aws_default_region: region.clone(),
         ..irsa_mutate::Settings::default()
     };
+    let (sa, app_pod) = step_manifests(out, &stack.up.role_arn)?;
+    let (audience, lifetime) = step_webhook(out, stack, &sa, &app_pod, &settings)?;
+    let (token, token_file) = step_token(out, stack, dir, &audience, lifetime).await?;
+    let (role, provider) = step_trust(out, stack, &audience)?;
+    let clients = clients(stack, &token_file, &region).await;
+    step_exchange(out, stack, &clients, &token, role).await;
+    // 6. DynamoDB through the gateway.
+    out.step("DynamoDB through the gateway: an allowed read, a denied write");
+    out.say(&format!(
+        "With AWS_ENDPOINT_URL_DYNAMODB={} the SDK sends DynamoDB calls to the gateway, \
+         which verifies the SigV4 signature of the session, maps the call to an IAM action \
+         and resource, evaluates the role's permission policy and forwards only what it \
+         allows.",
+        stack.gateway_url
+    ));
+    dynamodb_step(out, stack, &clients.ddb, role).await?;
+    step_refused(
+        out,
+        stack,
+        &clients,
+        &settings,
+        (role, provider),
+        (&audience, lifetime),
+    )
+    .await
+}
 
+/// Where the webhook mounts the projected token.
+const TOKEN_FILE: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
+
+/// The ServiceAccount of the story's application.
+fn app_ref() -> ServiceAccountRef {
+    ServiceAccountRef {
+        namespace: NAMESPACE.into(),
+        name: SA.into(),
+    }
+}
+
+/// Step 1: the annotated ServiceAccount and the application's pod.
+fn step_manifests(out: &mut Out, role_arn: &str) -> anyhow::Result<(Value, Value)> {
     // 1. Manifests.
     out.step("The ServiceAccount and the pod");
     out.say(
         "The platform team annotates a ServiceAccount with the IAM role its pods may use. \
          The application's pod only names the ServiceAccount: no keys anywhere.",
     );
-    let sa = service_account(SA, &role_arn);
+    let sa = service_account(SA, role_arn);
     let app_pod = pod("my-app", SA);
     out.code(&format!("{}\n---\n{}", to_yaml(&sa)?, to_yaml(&app_pod)?));
+    Ok((sa, app_pod))
+}
 
+/// Step 2: the webhook's mutation; the projected token's audience and lifetime.
+fn step_webhook(
+    out: &mut Out,
+    stack: &Stack,
+    sa: &Value,
+    app_pod: &Value,
+    settings: &irsa_mutate::Settings,
+) -> anyhow::Result<(String, i64)> {
     // 2. The webhook.
     out.step("The webhook mutates the pod");
     out.say(
@@ -108,51 +156,67 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
          crate irsa-mutate) sees the annotation and adds the role, the token file, the \
          region and a projected ServiceAccount token volume:",
     );
-    let mutated = mutate(&app_pod, &sa, &settings)?;
+    let mutated = mutate(app_pod, sa, settings)?;
     out.diff(
-        &format!("{}\n", to_yaml(&app_pod)?),
+        &format!("{}\n", to_yaml(app_pod)?),
         &format!("{}\n", to_yaml(&mutated)?),
     );
     let env = container_env(&mutated);
-    let token_path = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
     let (audience, lifetime) = projected_token(&mutated).unwrap_or_default();
     out.check(
-        env.get("AWS_ROLE_ARN") == Some(&role_arn)
-            && env.get("AWS_WEB_IDENTITY_TOKEN_FILE").map(String::as_str) == Some(token_path)
+        env.get("AWS_ROLE_ARN") == Some(&stack.up.role_arn)
+            && env.get("AWS_WEB_IDENTITY_TOKEN_FILE").map(String::as_str) == Some(TOKEN_FILE)
             && audience == stack.up.audience,
         &format!(
             "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE set; token volume for audience `{audience}`"
         ),
         "the mutated pod lacks the role, the token file or the token volume",
     );
+    Ok((audience, lifetime))
+}
 
+/// Step 3: the token kubelet would mount, written to a file in `dir`.
+async fn step_token(
+    out: &mut Out,
+    stack: &Stack,
+    dir: &Path,
+    audience: &str,
+    lifetime: i64,
+) -> anyhow::Result<(String, std::path::PathBuf)> {
     // 3. The token.
     out.step("The token kubelet mounts");
     out.say(&format!(
         "kubelet asks the API server for a token for the volume's audience and lifetime \
-         ({lifetime} s), bound to the pod, and mounts it at {token_path}. The issuer signs \
+         ({lifetime} s), bound to the pod, and mounts it at {TOKEN_FILE}. The issuer signs \
          it. Decoded, as jwt.io shows it:"
     ));
-    let sa_ref = ServiceAccountRef {
-        namespace: NAMESPACE.into(),
-        name: SA.into(),
-    };
     let pod_uid = uuid::Uuid::new_v4().to_string();
     let token = stack.mint(
-        &sa_ref,
-        &audience,
+        &app_ref(),
+        audience,
         lifetime.max(600),
         Some(("my-app", &pod_uid)),
     )?;
     let token_file = dir.join("token");
     stack::write_private(&token_file, token.as_bytes())?;
-    show_token(out, stack, &token, &audience).await;
+    show_token(out, stack, &token, audience).await;
+    Ok((token, token_file))
+}
 
+/// Step 4: the role's trust policy evaluated with the token's claims.
+fn step_trust<'s>(
+    out: &mut Out,
+    stack: &'s Stack,
+    audience: &str,
+) -> anyhow::Result<(
+    &'s irsa_sts_core::config::Role,
+    &'s irsa_sts_core::config::Provider,
+)> {
     // 4. The trust policy.
     out.step("The trust policy decides");
     let role = stack
         .config
-        .role(&role_arn)
+        .role(&stack.up.role_arn)
         .context("the role of the story is missing from the configuration")?;
     out.say(&format!(
         "STS will look up role `{}` and evaluate its trust policy with the token's claims as \
@@ -164,8 +228,8 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
         .config
         .provider(&stack.issuer_url)
         .context("the local issuer is not a registered provider")?;
-    let subject = sa_ref.subject();
-    let req = trust_request(provider, &role_arn, &subject, &audience);
+    let subject = app_ref().subject();
+    let req = trust_request(provider, &stack.up.role_arn, &subject, audience);
     out.say("The request, as the policy engine sees it:");
     out.code(&serde_json::to_string_pretty(&json!({
         "action": req.action,
@@ -194,7 +258,17 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
         &format!("Allow, by {}", sids.join(", ")),
         &format!("expected Allow, got {:?}", eval.decision),
     );
+    Ok((role, provider))
+}
 
+/// Step 5: AssumeRoleWithWebIdentity and GetCallerIdentity by a real SDK.
+async fn step_exchange(
+    out: &mut Out,
+    stack: &Stack,
+    clients: &Clients,
+    token: &str,
+    role: &irsa_sts_core::config::Role,
+) {
     // 5. The exchange.
     out.step("The exchange for credentials, by a real SDK call");
     out.say(&format!(
@@ -204,13 +278,12 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
          the token and evaluates the trust policy:",
         stack.sts_url
     ));
-    let clients = clients(stack, &token_file, &region).await;
     let assumed = clients
         .sts_anon
         .assume_role_with_web_identity()
-        .role_arn(&role_arn)
+        .role_arn(&stack.up.role_arn)
         .role_session_name(SESSION)
-        .web_identity_token(&token)
+        .web_identity_token(token)
         .send()
         .await;
     let mut have_credentials = false;
@@ -268,18 +341,20 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
         &format!("temporary credentials for `{want_arn}`"),
         "the exchange did not give the role's credentials",
     );
+}
 
-    // 6. DynamoDB through the gateway.
-    out.step("DynamoDB through the gateway: an allowed read, a denied write");
-    out.say(&format!(
-        "With AWS_ENDPOINT_URL_DYNAMODB={} the SDK sends DynamoDB calls to the gateway, \
-         which verifies the SigV4 signature of the session, maps the call to an IAM action \
-         and resource, evaluates the role's permission policy and forwards only what it \
-         allows.",
-        stack.gateway_url
-    ));
-    dynamodb_step(out, stack, &clients.ddb, role).await?;
-
+/// Step 7: a pod of another ServiceAccount is mutated alike but refused by STS.
+async fn step_refused(
+    out: &mut Out,
+    stack: &Stack,
+    clients: &Clients,
+    settings: &irsa_mutate::Settings,
+    (role, provider): (
+        &irsa_sts_core::config::Role,
+        &irsa_sts_core::config::Provider,
+    ),
+    (audience, lifetime): (&str, i64),
+) -> anyhow::Result<()> {
     // 7. The refused pod.
     out.step("A pod whose ServiceAccount the trust policy does not name");
     out.say(&format!(
@@ -287,24 +362,24 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
          webhook mutates its pod just the same (it does not judge trust), kubelet mounts a \
          token for it, and the SDK asks STS:"
     ));
-    let other_sa = service_account(OTHER_SA, &role_arn);
+    let other_sa = service_account(OTHER_SA, &stack.up.role_arn);
     let other_pod = pod("other-app", OTHER_SA);
     out.code(&to_yaml(&other_sa)?);
-    let other_mutated = mutate(&other_pod, &other_sa, &settings)?;
+    let other_mutated = mutate(&other_pod, &other_sa, settings)?;
     let other_ref = ServiceAccountRef {
         namespace: NAMESPACE.into(),
         name: OTHER_SA.into(),
     };
     let other_token = stack.mint(
         &other_ref,
-        &audience,
+        audience,
         lifetime.max(600),
         Some(("other-app", &uuid::Uuid::new_v4().to_string())),
     )?;
     let refused = clients
         .sts_anon
         .assume_role_with_web_identity()
-        .role_arn(&role_arn)
+        .role_arn(&stack.up.role_arn)
         .role_session_name("other-app")
         .web_identity_token(&other_token)
         .send()
@@ -320,7 +395,7 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
     let other_subject = other_ref.subject();
     let other_eval = irsa_policy::evaluate_trust(
         &role.trust_policy.policy,
-        &trust_request(provider, &role_arn, &other_subject, &audience),
+        &trust_request(provider, &stack.up.role_arn, &other_subject, audience),
     );
     out.say(&format!(
         "Why: the trust policy's decision is {:?}: {}",
@@ -332,7 +407,7 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
         )
     ));
     out.check(
-        container_env(&other_mutated).get("AWS_ROLE_ARN") == Some(&role_arn)
+        container_env(&other_mutated).get("AWS_ROLE_ARN") == Some(&stack.up.role_arn)
             && code == "AccessDenied"
             && message.contains("Not authorized to perform sts:AssumeRoleWithWebIdentity")
             && other_eval.decision != irsa_policy::Decision::Allow,
