@@ -391,143 +391,25 @@ impl Stack {
         let master = master_key(&state_dir)?;
         let (stop, stop_rx) = watch::channel(false);
         let (fail_tx, fail_rx) = mpsc::unbounded_channel();
-        let watcher = stop_rx.clone();
-        let shutdown = move || {
-            let mut rx = stop_rx.clone();
-            async move {
-                let _ = rx.wait_for(|v| *v).await;
-            }
+        let mut launcher = Launcher {
+            stop: stop_rx,
+            failures: fail_tx,
+            tasks: Vec::new(),
         };
-        let mut tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
 
         // 1. The issuer, over https with a CA of its own.
-        let issuer_listener = bind("issuer", &spec.listen.issuer).await?;
-        let issuer_addr = issuer_listener.local_addr()?;
-        let issuer_url = format!("https://{}", host_of(issuer_addr));
-        let (ca_pem, leaf_pem, leaf_key_pem) = issuer_tls(issuer_addr.ip())?;
-        let ca_path = state_dir.join(CA_FILE);
-        write_private(&ca_path, ca_pem.as_bytes())?;
-        let jwks = Jwks {
-            keys: vec![key.public_jwk()?],
-        };
-        let state = irsa_oidc::IssuerState::new(&issuer_url, &jwks, 3600)
-            .map_err(|e| anyhow::anyhow!("cannot serve the issuer `{issuer_url}`: {e}"))?;
-        let tls = irsa_oidc::server_tls_config(leaf_pem.as_bytes(), leaf_key_pem.as_bytes())
-            .map_err(|e| anyhow::anyhow!("issuer tls: {e}"))?;
-        let sd = shutdown();
-        tasks.push(spawn_server(
-            "issuer",
-            async move {
-                irsa_oidc::serve(issuer_listener, irsa_oidc::router(state), Some(tls), sd)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("issuer: {e}"))
-            },
-            watcher.clone(),
-            fail_tx.clone(),
-        ));
-
+        let (issuer_url, ca_pem, ca_path) =
+            start_issuer(&mut launcher, &spec, &state_dir, &key).await?;
         // 2. The configuration.
-        let resolved = resolve_config(spec.config_text, &issuer_url, &master, &ca_path)
-            .with_context(|| format!("invalid configuration ({})", spec.config_origin))?;
-        let config = irsa_sts_core::config::Config::from_yaml(&resolved.sts_text)
-            .with_context(|| format!("invalid configuration ({})", spec.config_origin))?;
-        if config.role(&resolved.up.role_arn).is_none() {
-            bail!(
-                "invalid configuration ({}): up.roleArn: `{}` is not one of the configured roles",
-                spec.config_origin,
-                resolved.up.role_arn
-            );
-        }
-        if config.provider(&issuer_url).is_none() {
-            eprintln!(
-                "irsa: warning: the local issuer `{issuer_url}` is not a registered provider (use `issuer: {ISSUER_VAR}` under providers): STS will refuse its tokens"
-            );
-        }
-        let mut resolved_file = String::from(
-            "# The configuration `irsa up` runs with (placeholders expanded, keys filled in).\n",
-        );
-        resolved_file.push_str(&resolved.sts_text);
-        write_private(
-            &state_dir.join(RESOLVED_CONFIG_FILE),
-            resolved_file.as_bytes(),
-        )?;
-
+        let (resolved, config) = load_config(&spec, &issuer_url, &master, &ca_path, &state_dir)?;
         // 3. STS.
-        let sts =
-            irsa_sts::Server::new(&resolved.sts_text, &base_dir, irsa_sts::Options::default())
-                .with_context(|| format!("cannot start sts ({})", spec.config_origin))?;
-        let sts_listener = bind("sts endpoint", &spec.listen.sts).await?;
-        let sts_url = format!("http://{}", host_of(sts_listener.local_addr()?));
-        let sd = shutdown();
-        tasks.push(spawn_server(
-            "sts",
-            async move { irsa_sts::serve(sts_listener, sts, sd).await.context("sts") },
-            watcher.clone(),
-            fail_tx.clone(),
-        ));
-
+        let sts_url = start_sts(&mut launcher, &spec, &resolved, &base_dir).await?;
         // 4. The gateway and its upstream. Without one, the gateway answers allowed
         //    requests `UpstreamNotConfigured` itself (and denies by policy as ever).
-        let section =
-            resolved
-                .gateway
-                .upstream
-                .clone()
-                .overridden_by(irsa_gateway::UpstreamSection {
-                    url: spec.upstream_url.clone(),
-                    access_key_id: upstream_env("IRSA_GATEWAY_UPSTREAM_ACCESS_KEY_ID"),
-                    secret_access_key: upstream_env("IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY"),
-                    session_token: upstream_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
-                    ..irsa_gateway::UpstreamSection::default()
-                });
-        let (gateway_upstream, upstream, upstream_credentials) = match section.url.clone() {
-            Some(url) => {
-                let section = irsa_gateway::UpstreamSection {
-                    // DynamoDB Local and dynalite accept any credentials.
-                    access_key_id: section.access_key_id.clone().or(Some("local".into())),
-                    secret_access_key: if section.secret_access_key.is_none()
-                        && section.secret_access_key_file.is_none()
-                    {
-                        Some("local".into())
-                    } else {
-                        section.secret_access_key.clone()
-                    },
-                    ..section
-                };
-                let settings = section
-                    .settings(&config, &base_dir, Duration::from_secs(30))
-                    .context("gateway upstream")?;
-                let credentials = settings.credentials.clone();
-                (
-                    Some(irsa_gateway::Upstream::new(settings).context("gateway upstream")?),
-                    UpstreamMode::Url(url),
-                    Some(credentials),
-                )
-            }
-            None => (None, UpstreamMode::None, None),
-        };
-        let ring = irsa_gateway::config::key_ring(&config, &base_dir).context("gateway")?;
-        let gateway = irsa_gateway::Gateway::new(
-            irsa_gateway::Snapshot::new(config.clone(), ring),
-            gateway_upstream,
-            irsa_gateway::Options {
-                no_upstream_hint: Some(NO_UPSTREAM_HINT.to_owned()),
-                ..irsa_gateway::Options::default()
-            },
-        );
-        let gw_listener = bind("gateway", &spec.listen.gateway).await?;
-        let gateway_url = format!("http://{}", host_of(gw_listener.local_addr()?));
-        let sd = shutdown();
-        tasks.push(spawn_server(
-            "gateway",
-            async move {
-                irsa_gateway::serve(gw_listener, gateway, sd)
-                    .await
-                    .context("gateway")
-            },
-            watcher.clone(),
-            fail_tx.clone(),
-        ));
+        let (gateway_upstream, upstream, upstream_credentials) =
+            gateway_upstream(&spec, &resolved, &config, &base_dir)?;
+        let gateway_url =
+            start_gateway(&mut launcher, &spec, &config, &base_dir, gateway_upstream).await?;
 
         Ok(Stack {
             issuer_url,
@@ -541,7 +423,7 @@ impl Stack {
             state_dir,
             signing_key: key,
             stop,
-            tasks,
+            tasks: launcher.tasks,
             failures: tokio::sync::Mutex::new(fail_rx),
         })
     }
@@ -605,6 +487,198 @@ impl Stack {
             None => std::future::pending().await,
         }
     }
+}
+
+/// Starts the servers of a stack, each told to stop by one signal, each reporting a stop
+/// of its own.
+struct Launcher {
+    stop: watch::Receiver<bool>,
+    failures: Failures,
+    tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
+}
+
+impl Launcher {
+    /// Resolves when the stack stops.
+    fn shutdown(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.stop.clone();
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        server: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) {
+        self.tasks.push(spawn_server(
+            name,
+            server,
+            self.stop.clone(),
+            self.failures.clone(),
+        ));
+    }
+}
+
+/// The issuer over https with a CA of its own: its URL, the CA (PEM) and the CA's file.
+async fn start_issuer(
+    launcher: &mut Launcher,
+    spec: &Spec<'_>,
+    state_dir: &Path,
+    key: &SigningKey,
+) -> anyhow::Result<(String, String, PathBuf)> {
+    let issuer_listener = bind("issuer", &spec.listen.issuer).await?;
+    let issuer_addr = issuer_listener.local_addr()?;
+    let issuer_url = format!("https://{}", host_of(issuer_addr));
+    let (ca_pem, leaf_pem, leaf_key_pem) = issuer_tls(issuer_addr.ip())?;
+    let ca_path = state_dir.join(CA_FILE);
+    write_private(&ca_path, ca_pem.as_bytes())?;
+    let jwks = Jwks {
+        keys: vec![key.public_jwk()?],
+    };
+    let state = irsa_oidc::IssuerState::new(&issuer_url, &jwks, 3600)
+        .map_err(|e| anyhow::anyhow!("cannot serve the issuer `{issuer_url}`: {e}"))?;
+    let tls = irsa_oidc::server_tls_config(leaf_pem.as_bytes(), leaf_key_pem.as_bytes())
+        .map_err(|e| anyhow::anyhow!("issuer tls: {e}"))?;
+    let sd = launcher.shutdown();
+    launcher.spawn("issuer", async move {
+        irsa_oidc::serve(issuer_listener, irsa_oidc::router(state), Some(tls), sd)
+            .await
+            .map_err(|e| anyhow::anyhow!("issuer: {e}"))
+    });
+    Ok((issuer_url, ca_pem, ca_path))
+}
+
+/// The configuration, resolved for this stack, checked and written to the state directory.
+fn load_config(
+    spec: &Spec<'_>,
+    issuer_url: &str,
+    master: &Path,
+    ca_path: &Path,
+    state_dir: &Path,
+) -> anyhow::Result<(Resolved, irsa_sts_core::config::Config)> {
+    let resolved = resolve_config(spec.config_text, issuer_url, master, ca_path)
+        .with_context(|| format!("invalid configuration ({})", spec.config_origin))?;
+    let config = irsa_sts_core::config::Config::from_yaml(&resolved.sts_text)
+        .with_context(|| format!("invalid configuration ({})", spec.config_origin))?;
+    if config.role(&resolved.up.role_arn).is_none() {
+        bail!(
+            "invalid configuration ({}): up.roleArn: `{}` is not one of the configured roles",
+            spec.config_origin,
+            resolved.up.role_arn
+        );
+    }
+    if config.provider(issuer_url).is_none() {
+        eprintln!(
+            "irsa: warning: the local issuer `{issuer_url}` is not a registered provider (use `issuer: {ISSUER_VAR}` under providers): STS will refuse its tokens"
+        );
+    }
+    let mut resolved_file = String::from(
+        "# The configuration `irsa up` runs with (placeholders expanded, keys filled in).\n",
+    );
+    resolved_file.push_str(&resolved.sts_text);
+    write_private(
+        &state_dir.join(RESOLVED_CONFIG_FILE),
+        resolved_file.as_bytes(),
+    )?;
+    Ok((resolved, config))
+}
+
+/// STS on its listener: its URL.
+async fn start_sts(
+    launcher: &mut Launcher,
+    spec: &Spec<'_>,
+    resolved: &Resolved,
+    base_dir: &Path,
+) -> anyhow::Result<String> {
+    let sts = irsa_sts::Server::new(&resolved.sts_text, base_dir, irsa_sts::Options::default())
+        .with_context(|| format!("cannot start sts ({})", spec.config_origin))?;
+    let sts_listener = bind("sts endpoint", &spec.listen.sts).await?;
+    let sts_url = format!("http://{}", host_of(sts_listener.local_addr()?));
+    let sd = launcher.shutdown();
+    launcher.spawn("sts", async move {
+        irsa_sts::serve(sts_listener, sts, sd).await.context("sts")
+    });
+    Ok(sts_url)
+}
+
+/// The gateway's upstream: the configuration's, overridden by the command line and the
+/// environment; local credentials for DynamoDB Local and dynalite when none are given.
+fn gateway_upstream(
+    spec: &Spec<'_>,
+    resolved: &Resolved,
+    config: &irsa_sts_core::config::Config,
+    base_dir: &Path,
+) -> anyhow::Result<(
+    Option<irsa_gateway::Upstream>,
+    UpstreamMode,
+    Option<irsa_gateway::UpstreamCredentials>,
+)> {
+    let section = resolved
+        .gateway
+        .upstream
+        .clone()
+        .overridden_by(irsa_gateway::UpstreamSection {
+            url: spec.upstream_url.clone(),
+            access_key_id: upstream_env("IRSA_GATEWAY_UPSTREAM_ACCESS_KEY_ID"),
+            secret_access_key: upstream_env("IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY"),
+            session_token: upstream_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
+            ..irsa_gateway::UpstreamSection::default()
+        });
+    Ok(match section.url.clone() {
+        Some(url) => {
+            let section = irsa_gateway::UpstreamSection {
+                // DynamoDB Local and dynalite accept any credentials.
+                access_key_id: section.access_key_id.clone().or(Some("local".into())),
+                secret_access_key: if section.secret_access_key.is_none()
+                    && section.secret_access_key_file.is_none()
+                {
+                    Some("local".into())
+                } else {
+                    section.secret_access_key.clone()
+                },
+                ..section
+            };
+            let settings = section
+                .settings(config, base_dir, Duration::from_secs(30))
+                .context("gateway upstream")?;
+            let credentials = settings.credentials.clone();
+            (
+                Some(irsa_gateway::Upstream::new(settings).context("gateway upstream")?),
+                UpstreamMode::Url(url),
+                Some(credentials),
+            )
+        }
+        None => (None, UpstreamMode::None, None),
+    })
+}
+
+/// The gateway on its listener: its URL.
+async fn start_gateway(
+    launcher: &mut Launcher,
+    spec: &Spec<'_>,
+    config: &irsa_sts_core::config::Config,
+    base_dir: &Path,
+    gateway_upstream: Option<irsa_gateway::Upstream>,
+) -> anyhow::Result<String> {
+    let ring = irsa_gateway::config::key_ring(config, base_dir).context("gateway")?;
+    let gateway = irsa_gateway::Gateway::new(
+        irsa_gateway::Snapshot::new(config.clone(), ring),
+        gateway_upstream,
+        irsa_gateway::Options {
+            no_upstream_hint: Some(NO_UPSTREAM_HINT.to_owned()),
+            ..irsa_gateway::Options::default()
+        },
+    );
+    let gw_listener = bind("gateway", &spec.listen.gateway).await?;
+    let gateway_url = format!("http://{}", host_of(gw_listener.local_addr()?));
+    let sd = launcher.shutdown();
+    launcher.spawn("gateway", async move {
+        irsa_gateway::serve(gw_listener, gateway, sd)
+            .await
+            .context("gateway")
+    });
+    Ok(gateway_url)
 }
 
 #[cfg(test)]
