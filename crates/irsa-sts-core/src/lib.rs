@@ -12,9 +12,10 @@ pub mod assume;
 pub mod caller;
 pub mod config;
 pub mod credentials;
-pub mod error;
-pub mod policy;
+mod error;
+mod policy;
 pub mod query;
 pub mod xml;
 
-pub use error::{Fault, StsError};
+pub use error::{Fault, Shown, StsError, ValidationFailure, validation_message};
+pub use policy::ValidPolicy;

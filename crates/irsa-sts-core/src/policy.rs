@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-pub use irsa_policy::{Context as Ctx, PolicyKind};
+pub(crate) use irsa_policy::{Context as Ctx, PolicyKind};
 
 /// A parsed, validated policy document, with its text as given.
 #[derive(Debug, Clone)]
@@ -16,7 +16,7 @@ pub struct ValidPolicy {
 
 /// Parses and validates `text` as a policy of `kind`; the error is the first problem found
 /// (an [`crate::StsError`] through its `From` impl).
-pub fn parse(text: &str, kind: PolicyKind) -> Result<ValidPolicy, irsa_policy::PolicyError> {
+pub(crate) fn parse(text: &str, kind: PolicyKind) -> Result<ValidPolicy, irsa_policy::PolicyError> {
     let policy = irsa_policy::validate(text, kind).map_err(|errors| {
         errors
             .into_iter()
@@ -42,7 +42,7 @@ impl ValidPolicy {
 
 /// A request against a trust policy.
 #[derive(Debug, Clone, Copy)]
-pub struct TrustRequest<'a> {
+pub(crate) struct TrustRequest<'a> {
     /// The federated provider ARN (matched against `Federated` entries only).
     pub principal: &'a str,
     /// `sts:AssumeRoleWithWebIdentity`, `sts:TagSession`, …
@@ -54,7 +54,7 @@ pub struct TrustRequest<'a> {
 }
 
 /// Whether the trust policy allows the request (no explicit deny, at least one allow).
-pub fn is_allowed(p: &ValidPolicy, r: &TrustRequest<'_>) -> bool {
+pub(crate) fn is_allowed(p: &ValidPolicy, r: &TrustRequest<'_>) -> bool {
     let req = irsa_policy::Request::new(r.action, r.resource)
         .with_principal(r.principal)
         .with_principal_type(irsa_policy::PrincipalType::Federated)
