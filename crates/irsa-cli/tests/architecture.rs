@@ -18,6 +18,7 @@ const L0: &[&str] = &[
     "irsa-mutate",
     "irsa-sts-core",
     "irsa-dynamodb",
+    "irsa-s3",
 ];
 const L1: &[&str] = &["irsa-oidc", "irsa-server"];
 const L2: &[&str] = &["irsa-webhook", "irsa-sts", "irsa-gateway"];

@@ -1,0 +1,541 @@
+//! Request → IAM authorizations: the actions and resources AWS's service authorization
+//! reference lists for each S3 operation, with the condition keys the request shows.
+
+use irsa_policy::Context;
+
+use crate::address::check_bucket_name;
+use crate::error::S3Error;
+use crate::operation::Operation;
+use crate::request::{S3Request, Text};
+use crate::tagging::Tags;
+use crate::xml;
+
+/// `s3:ExistingObjectTag/<key>`: the tags of the stored object, which a pure mapping cannot
+/// know; reported undetermined (as this prefix) on every action AWS evaluates it for.
+pub const EXISTING_OBJECT_TAG: &str = "s3:ExistingObjectTag/";
+const REQUEST_OBJECT_TAG: &str = "s3:RequestObjectTag/";
+const REQUEST_OBJECT_TAG_KEYS: &str = "s3:RequestObjectTagKeys";
+
+/// One IAM authorization request derived from an S3 request (the shape of
+/// `irsa_dynamodb::Authorization`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    /// `s3:<Action>`.
+    pub action: String,
+    /// `arn:PARTITION:s3:::bucket`, `arn:PARTITION:s3:::bucket/key`, or `*`.
+    pub resource: String,
+    /// The S3 condition keys the request shows.
+    pub context: Context,
+    /// Condition keys AWS evaluates for this action whose value the request does not show
+    /// exactly as S3 would read it. An entry ending in `/` stands for the family of keys
+    /// it prefixes (`s3:ExistingObjectTag/`); match with [`is_undetermined`]. A policy in
+    /// force that uses one of them must deny.
+    pub undetermined: Vec<&'static str>,
+}
+
+/// How the request was authenticated (`s3:authType`, `s3:signatureversion`), and the
+/// inputs of the condition keys only the caller knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestAuth<'a> {
+    /// `s3:authType`.
+    pub auth_type: AuthType,
+    /// `s3:x-amz-content-sha256`: the `x-amz-content-sha256` header as signed (hex,
+    /// `UNSIGNED-PAYLOAD`, `STREAMING-…`); `None` when the request has none (presigned).
+    pub content_sha256: Option<&'a str>,
+    /// `s3:ResourceAccount`: the account that owns the bucket; `None` leaves the key
+    /// undetermined.
+    pub resource_account: Option<&'a str>,
+    /// `s3:signatureAge` in milliseconds; `None` leaves the key undetermined.
+    pub signature_age_ms: Option<u64>,
+}
+
+/// `s3:authType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    /// `REST-HEADER`: an `Authorization` header.
+    Header,
+    /// `REST-QUERY-STRING`: a presigned URL.
+    QueryString,
+    /// `POST`: a browser form upload.
+    Post,
+}
+
+impl AuthType {
+    /// The value of `s3:authType`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::Header => "REST-HEADER",
+            AuthType::QueryString => "REST-QUERY-STRING",
+            AuthType::Post => "POST",
+        }
+    }
+}
+
+/// Whether `key` (as a policy names it) is among `undetermined`: compared without regard
+/// to ASCII case, an entry ending in `/` matching every key it prefixes.
+pub fn is_undetermined(undetermined: &[&str], key: &str) -> bool {
+    undetermined.iter().any(|u| {
+        if u.ends_with('/') {
+            key.len() >= u.len()
+                && key
+                    .get(..u.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(u))
+        } else {
+            key.eq_ignore_ascii_case(u)
+        }
+    })
+}
+
+/// `arn:PARTITION:s3:::bucket`.
+pub fn bucket_arn(partition: &str, bucket: &str) -> String {
+    format!("arn:{partition}:s3:::{bucket}")
+}
+
+/// `arn:PARTITION:s3:::bucket/key` (the key as is: IAM matches resources literally).
+pub fn object_arn(partition: &str, bucket: &str, key: &str) -> String {
+    format!("arn:{partition}:s3:::{bucket}/{key}")
+}
+
+/// Splits an S3 bucket or object ARN into (partition, bucket, key): the inverse of
+/// [`bucket_arn`] and [`object_arn`] (a bucket name has no `/`, so the first `/` ends it).
+pub fn parse_arn(arn: &str) -> Option<(&str, &str, Option<&str>)> {
+    let rest = arn.strip_prefix("arn:")?;
+    let (partition, rest) = rest.split_once(':')?;
+    let rest = rest.strip_prefix("s3:::")?;
+    let (bucket, key) = match rest.split_once('/') {
+        Some((b, k)) if !k.is_empty() => (b, Some(k)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    check_bucket_name(bucket).ok()?;
+    (!partition.is_empty()).then_some((partition, bucket, key))
+}
+
+/// Builds the authorizations of one request.
+struct Builder<'a> {
+    partition: &'a str,
+    auth: &'a RequestAuth<'a>,
+    out: Vec<Authorization>,
+}
+
+impl Builder<'_> {
+    /// An authorization with the keys every S3 action has.
+    fn base(&self, action: &str, resource: String) -> Authorization {
+        let mut context = Context::new();
+        let mut undetermined = Vec::new();
+        context.insert("s3:authType", self.auth.auth_type.as_str());
+        context.insert("s3:signatureversion", "AWS4-HMAC-SHA256");
+        if let Some(sha) = self.auth.content_sha256 {
+            context.insert("s3:x-amz-content-sha256", sha);
+        }
+        match self.auth.signature_age_ms {
+            Some(ms) => {
+                context.insert("s3:signatureAge", ms.to_string());
+            }
+            None => undetermined.push("s3:signatureAge"),
+        }
+        if resource != "*" {
+            match self.auth.resource_account {
+                Some(a) => {
+                    context.insert("s3:ResourceAccount", a);
+                }
+                None => undetermined.push("s3:ResourceAccount"),
+            }
+        }
+        Authorization {
+            action: format!("s3:{action}"),
+            resource,
+            context,
+            undetermined,
+        }
+    }
+
+    fn bucket(&self, action: &str, bucket: &str) -> Authorization {
+        self.base(action, bucket_arn(self.partition, bucket))
+    }
+
+    fn object(&self, action: &str, bucket: &str, key: &str) -> Authorization {
+        self.base(action, object_arn(self.partition, bucket, key))
+    }
+
+    /// Adds an authorization; an identical one (a key twice in `DeleteObjects`) is asked
+    /// once.
+    fn add(&mut self, a: Authorization) {
+        if !self.out.contains(&a) {
+            self.out.push(a);
+        }
+    }
+}
+
+/// Sets a key from a query parameter: its value when S3 reads it exactly so, else the key
+/// is undetermined.
+fn set_text(a: &mut Authorization, key: &'static str, t: Option<&Text>) {
+    match t {
+        None => {}
+        Some(t) if t.exact => {
+            a.context.insert(key, t.value.as_str());
+        }
+        Some(_) => a.undetermined.push(key),
+    }
+}
+
+fn set(a: &mut Authorization, key: &str, v: Option<&str>) {
+    if let Some(v) = v {
+        a.context.insert(key, v);
+    }
+}
+
+/// The tag keys: `s3:RequestObjectTag/<key>` for each tag, `s3:RequestObjectTagKeys`
+/// (multivalued) — or both undetermined.
+fn set_tags(a: &mut Authorization, tags: &Tags) {
+    match tags {
+        Tags::Known(tags) => {
+            for (k, v) in tags {
+                a.context
+                    .insert(format!("{REQUEST_OBJECT_TAG}{k}"), v.as_str());
+            }
+            a.context.insert_multi(
+                REQUEST_OBJECT_TAG_KEYS,
+                tags.iter().map(|(k, _)| k.as_str()),
+            );
+        }
+        Tags::Undetermined => {
+            a.undetermined.push(REQUEST_OBJECT_TAG);
+            a.undetermined.push(REQUEST_OBJECT_TAG_KEYS);
+        }
+    }
+}
+
+impl S3Request {
+    /// The authorizations IAM evaluates for this request (never empty; all must be
+    /// allowed). `partition` is the ARN partition (`aws`); `body` is the request body when
+    /// [`S3Request::body_limit`] is `Some` (ignored otherwise). Refused with S3's error: a
+    /// body that is malformed, over the limit, or names keys the path would refuse.
+    pub fn authorizations(
+        &self,
+        partition: &str,
+        auth: &RequestAuth<'_>,
+        body: &[u8],
+    ) -> Result<Vec<Authorization>, S3Error> {
+        let mut b = Builder {
+            partition,
+            auth,
+            out: Vec::new(),
+        };
+        let op = self.operation;
+        if op == Operation::ListBuckets {
+            b.add(b.base("ListAllMyBuckets", "*".to_owned()));
+            return Ok(b.out);
+        }
+        let bucket = self.bucket.as_deref().ok_or_else(S3Error::access_denied)?;
+        let key = self.key.as_deref();
+        let object = |b: &Builder<'_>, action: &str| -> Result<Authorization, S3Error> {
+            let k = key.ok_or_else(S3Error::access_denied)?;
+            Ok(b.object(action, bucket, k))
+        };
+        let versioned = self.version_id.is_some();
+        let x = &self.extras;
+        match op {
+            Operation::ListBuckets => {}
+            Operation::HeadBucket => b.add(b.bucket("ListBucket", bucket)),
+            Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListObjectVersions => {
+                let action = if op == Operation::ListObjectVersions {
+                    "ListBucketVersions"
+                } else {
+                    "ListBucket"
+                };
+                let mut a = b.bucket(action, bucket);
+                for (param, key) in [
+                    ("prefix", "s3:prefix"),
+                    ("delimiter", "s3:delimiter"),
+                    ("max-keys", "s3:max-keys"),
+                ] {
+                    set_text(&mut a, key, self.param(param).as_ref());
+                }
+                b.add(a);
+            }
+            Operation::ListMultipartUploads => {
+                b.add(b.bucket("ListBucketMultipartUploads", bucket));
+            }
+            Operation::CreateBucket => {
+                let mut a = b.bucket("CreateBucket", bucket);
+                self.set_acl(&mut a);
+                // The location constraint is in the body, which is not read.
+                a.undetermined.push("s3:locationconstraint");
+                b.add(a);
+                if x.acl.is_some() || !x.grants.is_empty() {
+                    let mut a = b.bucket("PutBucketAcl", bucket);
+                    self.set_acl(&mut a);
+                    b.add(a);
+                }
+                if x.bucket_object_lock {
+                    b.add(b.bucket("PutBucketObjectLockConfiguration", bucket));
+                }
+                if x.object_ownership.is_some() {
+                    let mut a = b.bucket("PutBucketOwnershipControls", bucket);
+                    set(
+                        &mut a,
+                        "s3:x-amz-object-ownership",
+                        x.object_ownership.as_deref(),
+                    );
+                    b.add(a);
+                }
+            }
+            Operation::PutBucketAcl => {
+                let mut a = b.bucket("PutBucketAcl", bucket);
+                self.set_acl(&mut a);
+                b.add(a);
+            }
+            Operation::DeleteBucket
+            | Operation::GetBucketLocation
+            | Operation::GetBucketPolicy
+            | Operation::PutBucketPolicy
+            | Operation::DeleteBucketPolicy
+            | Operation::GetBucketTagging
+            | Operation::PutBucketTagging
+            | Operation::DeleteBucketTagging
+            | Operation::GetBucketVersioning
+            | Operation::PutBucketVersioning
+            | Operation::GetBucketAcl => {
+                let action = match op {
+                    // AWS: DeleteBucketTagging is authorized as s3:PutBucketTagging.
+                    Operation::DeleteBucketTagging => "PutBucketTagging",
+                    _ => op.name(),
+                };
+                b.add(b.bucket(action, bucket));
+            }
+            Operation::DeleteObjects => {
+                for e in xml::parse_delete(body)? {
+                    let a = match &e.version_id {
+                        Some(v) => {
+                            let mut a = b.object("DeleteObjectVersion", bucket, &e.key);
+                            a.context.insert("s3:VersionId", v.as_str());
+                            a
+                        }
+                        None => b.object("DeleteObject", bucket, &e.key),
+                    };
+                    b.add(a);
+                    if x.bypass_governance {
+                        b.add(b.object("BypassGovernanceRetention", bucket, &e.key));
+                    }
+                }
+            }
+            Operation::GetObject | Operation::HeadObject => {
+                let mut a = object(
+                    &b,
+                    if versioned {
+                        "GetObjectVersion"
+                    } else {
+                        "GetObject"
+                    },
+                )?;
+                self.set_version(&mut a);
+                a.undetermined.push(EXISTING_OBJECT_TAG);
+                b.add(a);
+            }
+            Operation::GetObjectTagging | Operation::GetObjectAcl => {
+                let action = match (op, versioned) {
+                    (Operation::GetObjectTagging, false) => "GetObjectTagging",
+                    (Operation::GetObjectTagging, true) => "GetObjectVersionTagging",
+                    (_, false) => "GetObjectAcl",
+                    (_, true) => "GetObjectVersionAcl",
+                };
+                let mut a = object(&b, action)?;
+                self.set_version(&mut a);
+                a.undetermined.push(EXISTING_OBJECT_TAG);
+                b.add(a);
+            }
+            Operation::PutObjectAcl => {
+                let mut a = object(
+                    &b,
+                    if versioned {
+                        "PutObjectVersionAcl"
+                    } else {
+                        "PutObjectAcl"
+                    },
+                )?;
+                self.set_version(&mut a);
+                self.set_acl(&mut a);
+                a.undetermined.push(EXISTING_OBJECT_TAG);
+                b.add(a);
+            }
+            Operation::PutObjectTagging => {
+                let tags = xml::parse_tagging(body)?;
+                let action = if versioned {
+                    "PutObjectVersionTagging"
+                } else {
+                    "PutObjectTagging"
+                };
+                let mut a = object(&b, action)?;
+                self.set_version(&mut a);
+                set_tags(&mut a, &tags);
+                a.undetermined.push(EXISTING_OBJECT_TAG);
+                b.add(a);
+            }
+            Operation::DeleteObjectTagging => {
+                let action = if versioned {
+                    "DeleteObjectVersionTagging"
+                } else {
+                    "DeleteObjectTagging"
+                };
+                let mut a = object(&b, action)?;
+                self.set_version(&mut a);
+                a.undetermined.push(EXISTING_OBJECT_TAG);
+                b.add(a);
+            }
+            Operation::DeleteObject => {
+                let mut a = object(
+                    &b,
+                    if versioned {
+                        "DeleteObjectVersion"
+                    } else {
+                        "DeleteObject"
+                    },
+                )?;
+                self.set_version(&mut a);
+                b.add(a);
+                if x.bypass_governance {
+                    b.add(object(&b, "BypassGovernanceRetention")?);
+                }
+            }
+            Operation::PutObject | Operation::CopyObject | Operation::CreateMultipartUpload => {
+                if op == Operation::CopyObject {
+                    self.copy_read(&mut b)?;
+                }
+                let mut a = object(&b, "PutObject")?;
+                self.set_acl(&mut a);
+                set(&mut a, "s3:x-amz-server-side-encryption", x.sse.as_deref());
+                set(
+                    &mut a,
+                    "s3:x-amz-server-side-encryption-aws-kms-key-id",
+                    x.sse_kms_key.as_deref(),
+                );
+                set(&mut a, "s3:x-amz-storage-class", x.storage_class.as_deref());
+                set(
+                    &mut a,
+                    "s3:x-amz-metadata-directive",
+                    x.metadata_directive.as_deref(),
+                );
+                if let Some(c) = &x.copy_source {
+                    match &c.condition_value {
+                        Some(v) => {
+                            a.context.insert("s3:x-amz-copy-source", v.as_str());
+                        }
+                        None => a.undetermined.push("s3:x-amz-copy-source"),
+                    }
+                }
+                if let Some(t) = &x.tagging {
+                    set_tags(&mut a, t);
+                }
+                set(&mut a, "s3:object-lock-mode", x.lock_mode.as_deref());
+                if x.lock_retain_until {
+                    a.undetermined.push("s3:object-lock-retain-until-date");
+                }
+                set(&mut a, "s3:object-lock-legal-hold", x.legal_hold.as_deref());
+                b.add(a);
+                if x.acl.is_some() || !x.grants.is_empty() {
+                    let mut a = object(&b, "PutObjectAcl")?;
+                    self.set_acl(&mut a);
+                    b.add(a);
+                }
+                if let Some(t) = &x.tagging {
+                    let mut a = object(&b, "PutObjectTagging")?;
+                    set_tags(&mut a, t);
+                    b.add(a);
+                }
+                if x.lock_mode.is_some() || x.lock_retain_until {
+                    let mut a = object(&b, "PutObjectRetention")?;
+                    set(&mut a, "s3:object-lock-mode", x.lock_mode.as_deref());
+                    if x.lock_retain_until {
+                        a.undetermined.push("s3:object-lock-retain-until-date");
+                    }
+                    b.add(a);
+                }
+                if x.legal_hold.is_some() {
+                    let mut a = object(&b, "PutObjectLegalHold")?;
+                    set(&mut a, "s3:object-lock-legal-hold", x.legal_hold.as_deref());
+                    b.add(a);
+                }
+            }
+            Operation::UploadPart | Operation::CompleteMultipartUpload => {
+                b.add(object(&b, "PutObject")?);
+            }
+            Operation::UploadPartCopy => {
+                self.copy_read(&mut b)?;
+                b.add(object(&b, "PutObject")?);
+            }
+            Operation::AbortMultipartUpload => b.add(object(&b, "AbortMultipartUpload")?),
+            Operation::ListParts => b.add(object(&b, "ListMultipartUploadParts")?),
+        }
+        if b.out.is_empty() {
+            return Err(S3Error::access_denied());
+        }
+        Ok(b.out)
+    }
+
+    fn param(&self, name: &str) -> Option<Text> {
+        self.query.get(name).map(|p| Text {
+            value: p.value.clone().unwrap_or_default(),
+            exact: !p.plus,
+        })
+    }
+
+    fn set_version(&self, a: &mut Authorization) {
+        set_text(a, "s3:VersionId", self.version_id.as_ref());
+    }
+
+    fn set_acl(&self, a: &mut Authorization) {
+        set(a, "s3:x-amz-acl", self.extras.acl.as_deref());
+        for (name, value) in &self.extras.grants {
+            a.context.insert(format!("s3:{name}"), value.as_str());
+        }
+    }
+
+    /// The read of a copy source: `s3:GetObject`, or `s3:GetObjectVersion` with
+    /// `s3:VersionId` when it names a version.
+    fn copy_read(&self, b: &mut Builder<'_>) -> Result<(), S3Error> {
+        let c = self
+            .extras
+            .copy_source
+            .as_ref()
+            .ok_or_else(S3Error::access_denied)?;
+        let mut a = match &c.version_id {
+            Some(v) => {
+                let mut a = b.object("GetObjectVersion", &c.bucket, &c.key);
+                a.context.insert("s3:VersionId", v.as_str());
+                a
+            }
+            None => b.object("GetObject", &c.bucket, &c.key),
+        };
+        a.undetermined.push(EXISTING_OBJECT_TAG);
+        b.add(a);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undetermined_families() {
+        let u = [EXISTING_OBJECT_TAG, "s3:VersionId"];
+        assert!(is_undetermined(&u, "s3:existingobjecttag/Env"));
+        assert!(is_undetermined(&u, "S3:VERSIONID"));
+        assert!(!is_undetermined(&u, "s3:ExistingObjectTag"));
+        assert!(!is_undetermined(&u, "s3:prefix"));
+    }
+
+    #[test]
+    fn arns_round_trip() {
+        let a = object_arn("aws", "bkt", "a/b:c*");
+        assert_eq!(parse_arn(&a), Some(("aws", "bkt", Some("a/b:c*"))));
+        assert_eq!(
+            parse_arn(&bucket_arn("aws-cn", "b.c")),
+            Some(("aws-cn", "b.c", None))
+        );
+        assert_eq!(parse_arn("arn:aws:s3:::bkt/"), None);
+        assert_eq!(parse_arn("arn:aws:s3:::BKT"), None);
+        assert_eq!(parse_arn("arn:aws:s3:us-east-1::bkt"), None);
+    }
+}
