@@ -166,6 +166,9 @@ pub(crate) fn resolve(path: &str, host: &str, endpoints: &Endpoints) -> Result<T
         return Err(S3Error::key_too_long());
     }
     let rest = path.strip_prefix('/').ok_or_else(S3Error::invalid_uri)?;
+    if !path.bytes().all(is_path_char) {
+        return Err(S3Error::invalid_uri());
+    }
     match resolve_host(host, endpoints)? {
         Some(bucket) => Ok(Target {
             style: Addressing::VirtualHosted,
@@ -192,6 +195,13 @@ pub(crate) fn resolve(path: &str, host: &str, endpoints: &Endpoints) -> Result<T
             })
         }
     }
+}
+
+/// RFC 3986 `pchar`, `/` and `%`: what a client sends in a path (everything else
+/// percent-encoded). A raw `#`, space, backslash, non-ASCII byte or control in the path could be
+/// read differently by the next server, so it is refused (`InvalidURI`).
+fn is_path_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b)
 }
 
 /// The decoded key of a raw path remainder; empty is no key.
@@ -379,6 +389,25 @@ mod tests {
         ] {
             assert!(check_bucket_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn raw_path_characters() {
+        for bad in [
+            "/bkt/a#b",
+            "/bkt/a b",
+            "/bkt/a\\b",
+            "/bkt/\u{e9}",
+            "/bkt/a\"b",
+        ] {
+            assert_eq!(
+                resolve(bad, "s3.local", &eps()).unwrap_err().code,
+                "InvalidURI",
+                "{bad}"
+            );
+        }
+        let t = resolve("/bkt/a!$&'()*,;=:@b", "s3.local", &eps()).unwrap();
+        assert_eq!(t.key.as_deref(), Some("a!$&'()*,;=:@b"));
     }
 
     #[test]
