@@ -121,15 +121,22 @@ fn unknown_host(host: &str) -> S3Error {
 /// in more than one way (endpoints `example.com` and `s3.example.com`, Host
 /// `s3.example.com`) is refused: which one the upstream would pick is not known.
 fn resolve_host(host: &str, endpoints: &Endpoints) -> Result<Option<String>, S3Error> {
+    if !host.is_ascii() {
+        return Err(unknown_host(host));
+    }
     let name = strip_port(host).ok_or_else(|| unknown_host(host))?;
     let mut found: Option<Option<&str>> = None;
     for e in endpoints.hosts() {
         let this = if name.eq_ignore_ascii_case(e) {
             Some(None)
-        } else if name.len() > e.len() + 1 {
-            let (bucket, suffix) = name.split_at(name.len() - e.len());
+        } else if let Some((bucket, suffix)) = name
+            .len()
+            .checked_sub(e.len())
+            .and_then(|at| name.split_at_checked(at))
+        {
             match (bucket.strip_suffix('.'), suffix.eq_ignore_ascii_case(e)) {
-                (Some(b), true) => Some(Some(b)),
+                (Some(b), true) if !b.is_empty() => Some(Some(b)),
+                (Some(_), true) => return Err(S3Error::invalid_bucket_name()),
                 _ => None,
             }
         } else {
@@ -337,6 +344,9 @@ mod tests {
         assert!(resolve("/", "My.s3.local", &eps()).is_err());
         assert!(resolve("/", "other.example", &eps()).is_err());
         assert!(resolve("/", "s3.local.", &eps()).is_err());
+        assert!(resolve("/", "\u{feff}ab.s3.local", &eps()).is_err());
+        assert!(resolve("/", "xy\u{feff}s3.local", &eps()).is_err());
+        assert!(resolve("/", ".s3.local", &eps()).is_err());
     }
 
     #[test]
