@@ -92,6 +92,47 @@ pub struct VerifiedToken {
     pub nbf: Option<i64>,
 }
 
+/// A compact JWS parsed strictly (as [`peek`] parses it), nothing verified yet: read its
+/// `kid` and `iss` to find the keys, then verify it with
+/// [`verify_prepared_parsed`](crate::verify_prepared_parsed) without parsing it again.
+pub struct ParsedToken<'t>(pub(crate) Parsed<'t>);
+
+/// Shows only `alg`, `kid` and `iss`: the token itself (a bearer credential) is never
+/// printed.
+impl std::fmt::Debug for ParsedToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedToken")
+            .field("alg", &self.alg())
+            .field("kid", &self.kid())
+            .field("iss", &self.issuer())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParsedToken<'_> {
+    /// The `kid` header, if a string.
+    pub fn kid(&self) -> Option<&str> {
+        self.0.header.get("kid").and_then(Value::as_str)
+    }
+    /// The `iss` claim, if a string.
+    pub fn issuer(&self) -> Option<&str> {
+        self.0.claims.get("iss").and_then(Value::as_str)
+    }
+    /// The `alg` header, if a string.
+    pub fn alg(&self) -> Option<&str> {
+        self.0.header.get("alg").and_then(Value::as_str)
+    }
+    /// A claim as the token carries it (unverified).
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.0.claims.get(name)
+    }
+}
+
+/// Parses a compact JWS strictly (see [`peek`]) and keeps it for verification.
+pub fn parse_token(token: &str) -> Result<ParsedToken<'_>, JoseError> {
+    parse(token).map(ParsedToken)
+}
+
 pub(crate) struct Parsed<'t> {
     pub(crate) signing_input: &'t str,
     pub(crate) header: Map<String, Value>,
@@ -363,7 +404,14 @@ pub(crate) fn verify_header<'t>(
     token: &'t str,
     v: &Validation<'_>,
 ) -> Result<Checked<'t>, JoseError> {
-    let p = parse(token)?;
+    verify_parsed_header(parse(token)?, v)
+}
+
+/// The steps of [`verify`] after parsing and before the key: `crit` → `alg` → `iss`.
+pub(crate) fn verify_parsed_header<'t>(
+    p: Parsed<'t>,
+    v: &Validation<'_>,
+) -> Result<Checked<'t>, JoseError> {
     if let Some(crit) = p.header.get("crit") {
         let names = match crit {
             Value::Array(a) => a

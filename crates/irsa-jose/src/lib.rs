@@ -22,9 +22,10 @@ pub use discovery::DiscoveryDocument;
 pub use error::{JoseError, KEY_RETRIEVAL_MESSAGE, KeyError, NOT_A_JWT_MESSAGE};
 pub use jwk::{Jwk, Jwks, MIN_RSA_BITS, jwks_from_pem, kube_key_id};
 pub use jws::{
-    DEFAULT_LEEWAY_SECS, MAX_TOKEN_BYTES, UnverifiedToken, Validation, VerifiedToken, peek, verify,
+    DEFAULT_LEEWAY_SECS, MAX_TOKEN_BYTES, ParsedToken, UnverifiedToken, Validation, VerifiedToken,
+    parse_token, peek, verify,
 };
-pub use prepared::{PreparedJwks, verify_prepared};
+pub use prepared::{PreparedJwks, verify_prepared, verify_prepared_parsed};
 pub use sign::SigningKey;
 
 /// A certificate read from PEM: its DER and its subject (RFC 4514 string).

@@ -5,8 +5,8 @@ use crate::alg::Algorithm;
 use crate::error::JoseError;
 use crate::jwk::{Jwk, Jwks, PublicKey, ec_verify_alg};
 use crate::jws::{
-    Validation, VerifiedToken, curve_fits, key_fits, signature_len_fits, signature_outcome,
-    verify_claims, verify_header,
+    Checked, ParsedToken, Validation, VerifiedToken, curve_fits, key_fits, signature_len_fits,
+    signature_outcome, verify_claims, verify_header, verify_parsed_header,
 };
 use aws_lc_rs::signature::{self as s, ParsedPublicKey};
 
@@ -115,7 +115,25 @@ pub fn verify_prepared(
     keys: &PreparedJwks,
     v: &Validation<'_>,
 ) -> Result<VerifiedToken, JoseError> {
-    let h = verify_header(token, v)?;
+    verify_checked(verify_header(token, v)?, keys, v)
+}
+
+/// [`verify_prepared`] of a token already parsed with [`parse_token`](crate::parse_token)
+/// (to find its issuer and keys first): the same checks, in the same order, without parsing
+/// it twice.
+pub fn verify_prepared_parsed(
+    token: ParsedToken<'_>,
+    keys: &PreparedJwks,
+    v: &Validation<'_>,
+) -> Result<VerifiedToken, JoseError> {
+    verify_checked(verify_parsed_header(token.0, v)?, keys, v)
+}
+
+fn verify_checked(
+    h: Checked<'_>,
+    keys: &PreparedJwks,
+    v: &Validation<'_>,
+) -> Result<VerifiedToken, JoseError> {
     let (msg, sig) = (
         h.parsed.signing_input.as_bytes(),
         h.parsed.signature.as_slice(),

@@ -8,7 +8,7 @@ use crate::error::StsError;
 use crate::policy::{self, PolicyKind, TrustRequest, ValidPolicy};
 use crate::query::AssumeRoleWithWebIdentityRequest;
 use crate::xml::{AssumeRoleWithWebIdentityResult, AssumedRoleUser};
-use irsa_jose::{JoseError, Jwks, PreparedJwks, UnverifiedToken, Validation, VerifiedToken};
+use irsa_jose::{JoseError, Jwks, ParsedToken, PreparedJwks, Validation, VerifiedToken};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -105,12 +105,12 @@ pub fn resolve_provider<'c>(
     req: &AssumeRoleWithWebIdentityRequest,
     config: &'c Config,
 ) -> Result<&'c Provider, StsError> {
-    let token = irsa_jose::peek(req.web_identity_token.expose())?;
+    let token = irsa_jose::parse_token(req.web_identity_token.expose())?;
     provider_for(&token, config)
 }
 
-fn provider_for<'c>(token: &UnverifiedToken, config: &'c Config) -> Result<&'c Provider, StsError> {
-    let iss = match token.claims.get("iss") {
+fn provider_for<'c>(token: &ParsedToken<'_>, config: &'c Config) -> Result<&'c Provider, StsError> {
+    let iss = match token.claim("iss") {
         Some(Value::String(s)) => s.as_str(),
         Some(_) => {
             return Err(StsError::from(JoseError::InvalidClaim {
@@ -129,31 +129,34 @@ fn provider_for<'c>(token: &UnverifiedToken, config: &'c Config) -> Result<&'c P
 
 /// Steps 0–1, done once per request before the provider's keys are fetched: the session
 /// policies (parsed once), the provider for the token's `iss` and the token's `kid` (one
-/// unverified peek). Pass it on to [`assume_prepared`].
-#[derive(Debug, Clone)]
-pub struct Prepared<'c> {
+/// unverified parse, kept for verification). Pass it on to [`assume_prepared`].
+#[derive(Debug)]
+pub struct Prepared<'c, 'r> {
     /// The validated session policies.
     pub session: SessionPolicies,
     /// The registered provider of the token's issuer.
     pub provider: &'c Provider,
     /// The token's `kid` header (unverified), to pick or refetch keys.
     pub kid: Option<String>,
+    /// The token, parsed once.
+    pub token: ParsedToken<'r>,
 }
 
 /// Steps 0–1 of `AssumeRoleWithWebIdentity` (see [`Prepared`]), in STS's order.
-pub fn prepare<'c>(
-    req: &AssumeRoleWithWebIdentityRequest,
+pub fn prepare<'c, 'r>(
+    req: &'r AssumeRoleWithWebIdentityRequest,
     config: &'c Config,
-) -> Result<Prepared<'c>, StsError> {
+) -> Result<Prepared<'c, 'r>, StsError> {
     // 0. Session policies (after the model's constraints, which decoding checked).
     let session = session_policies(req, config)?;
     // 1. The issuer must be a registered provider.
-    let token = irsa_jose::peek(req.web_identity_token.expose())?;
+    let token = irsa_jose::parse_token(req.web_identity_token.expose())?;
     let provider = provider_for(&token, config)?;
     Ok(Prepared {
         session,
         provider,
         kid: token.kid().map(str::to_owned),
+        token,
     })
 }
 
@@ -341,18 +344,21 @@ pub fn assume_role_with_web_identity(
 pub fn assume_prepared(
     req: &AssumeRoleWithWebIdentityRequest,
     config: &Config,
-    prepared: Prepared<'_>,
+    prepared: Prepared<'_, '_>,
     keys: &PreparedJwks,
     keyring: &KeyRing,
     ctx: &RequestContext,
     rng: &mut impl rand::RngCore,
 ) -> Result<AssumeRoleWithWebIdentityResult, StsError> {
     let Prepared {
-        session, provider, ..
+        session,
+        provider,
+        token,
+        ..
     } = prepared;
     // 2–5. Key by kid, signature, exp (300 s skew), aud among the client ids, sub.
     let validation = Validation::new(&provider.issuer, &provider.audiences, ctx.now);
-    let token = irsa_jose::verify_prepared(req.web_identity_token.expose(), keys, &validation)?;
+    let token = irsa_jose::verify_prepared_parsed(token, keys, &validation)?;
     // 6. The role must exist (real STS answers AccessDenied, not NoSuchEntity).
     let role = config
         .role(&req.role_arn)
@@ -787,7 +793,7 @@ policies:
         assert!(size.is_some());
         // The session step's result is taken from `prepared`, not recomputed from `req`:
         // dropping the policy from `prepared` drops it from the session.
-        let mut without = prepared.clone();
+        let mut without = prepare(&req, &config).unwrap();
         without.session.policy = None;
         without.session.packed_size = None;
         let ctx = RequestContext {

@@ -146,6 +146,17 @@ impl fmt::Debug for KeyId {
 pub struct MasterKey {
     id: KeyId,
     bytes: [u8; MASTER_KEY_LEN],
+    /// The keys derived from it, computed once (the AES key schedule and HMAC pads would
+    /// otherwise be redone for every session issued or opened).
+    derived: std::sync::Arc<Derived>,
+}
+
+/// Keys derived from a master key.
+struct Derived {
+    /// AES-256-GCM key sealing session tokens (`HMAC(master, LABEL_SEAL)`).
+    seal: LessSafeKey,
+    /// HMAC key deriving secret access keys (`HMAC(master, LABEL_SECRET)`).
+    secret: hmac::Key,
 }
 
 impl fmt::Debug for MasterKey {
@@ -172,9 +183,14 @@ impl MasterKey {
         let digest = hmac_sha256(&bytes, LABEL_KEY_ID);
         let mut id = [0u8; KEY_ID_LEN];
         id.copy_from_slice(digest.get(..KEY_ID_LEN).unwrap_or(&[0; KEY_ID_LEN]));
+        let seal = UnboundKey::new(&AES_256_GCM, &hmac_sha256(&bytes, LABEL_SEAL))
+            .map(LessSafeKey::new)
+            .map_err(|_| CredError::InvalidMasterKey("cannot derive the sealing key"))?;
+        let secret = hmac::Key::new(hmac::HMAC_SHA256, &hmac_sha256(&bytes, LABEL_SECRET));
         Ok(Self {
             id: KeyId(id),
             bytes,
+            derived: std::sync::Arc::new(Derived { seal, secret }),
         })
     }
 
@@ -233,18 +249,14 @@ impl MasterKey {
         self.id
     }
 
-    fn seal_key(&self) -> Result<LessSafeKey, CredError> {
-        let k = hmac_sha256(&self.bytes, LABEL_SEAL);
-        UnboundKey::new(&AES_256_GCM, &k)
-            .map(LessSafeKey::new)
-            .map_err(|_| CredError::InvalidMasterKey("cannot derive the sealing key"))
+    fn seal_key(&self) -> Result<&LessSafeKey, CredError> {
+        Ok(&self.derived.seal)
     }
 
     fn secret_for(&self, access_key_id: &str) -> String {
-        let k = hmac_sha256(&self.bytes, LABEL_SECRET);
-        let mac = hmac_sha256(&k, access_key_id.as_bytes());
+        let mac = hmac::sign(&self.derived.secret, access_key_id.as_bytes());
         // 30 bytes encode to exactly 40 base64 characters, no padding.
-        STANDARD.encode(mac.get(..30).unwrap_or(&mac))
+        STANDARD.encode(mac.as_ref().get(..30).unwrap_or(mac.as_ref()))
     }
 }
 

@@ -10,7 +10,26 @@ pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// Escapes text for an XML element. Characters XML 1.0 cannot carry become U+FFFD.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    escape_into(&mut out, s);
+    out
+}
+
+/// Whether `b` starts a character [`escape`] rewrites (all of them start with one of
+/// these bytes: `&<>"'`, C0 controls but tab and newline, and U+FFFE/U+FFFF whose UTF-8
+/// starts with 0xEF).
+fn needs_escape(b: u8) -> bool {
+    matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF) || (b < 0x20 && b != b'\t' && b != b'\n')
+}
+
+/// [`escape`] appending to `out`; text without a character to rewrite (tokens, ARNs, key
+/// ids) is copied in one piece.
+fn escape_into(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(i) = rest.bytes().position(needs_escape) {
+        let (clean, tail) = rest.split_at(i);
+        out.push_str(clean);
+        let mut chars = tail.chars();
+        let Some(c) = chars.next() else { return };
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -18,16 +37,23 @@ pub fn escape(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\r' => out.push_str("&#xD;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
+            c if (c as u32) < 0x20 => out.push('\u{FFFD}'),
             c => out.push(c),
         }
+        rest = chars.as_str();
     }
-    out
+    out.push_str(rest);
 }
 
 fn element(out: &mut String, name: &str, text: &str) {
-    let _ = write!(out, "<{name}>{}</{name}>", escape(text));
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    escape_into(out, text);
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
 }
 
 pub use crate::credentials::Credentials;
@@ -199,6 +225,37 @@ mod tests {
     fn escapes() {
         assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
         assert_eq!(escape("x\u{1}y"), "x\u{FFFD}y");
+        assert_eq!(escape("a\rb\tc\nd"), "a&#xD;b\tc\nd");
+        assert_eq!(
+            escape("\u{FFFE}\u{FFFF}\u{FFFD}\u{EFFF}é"),
+            "\u{FFFD}\u{FFFD}\u{FFFD}\u{EFFF}é"
+        );
+        assert_eq!(
+            escape("IQoJb3JpZ2luX2VjEOr//+/="),
+            "IQoJb3JpZ2luX2VjEOr//+/="
+        );
+        // The same as escaping one character at a time, for every character class.
+        let sample: String = (0u32..0x300)
+            .chain([0xEFFF, 0xFFFD, 0xFFFE, 0xFFFF, 0x1F600])
+            .filter_map(char::from_u32)
+            .collect();
+        let slow: String = sample
+            .chars()
+            .map(|c| match c {
+                '&' => "&amp;".to_owned(),
+                '<' => "&lt;".to_owned(),
+                '>' => "&gt;".to_owned(),
+                '"' => "&quot;".to_owned(),
+                '\'' => "&apos;".to_owned(),
+                '\r' => "&#xD;".to_owned(),
+                '\t' | '\n' => c.to_string(),
+                c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                    "\u{FFFD}".to_owned()
+                }
+                c => c.to_string(),
+            })
+            .collect();
+        assert_eq!(escape(&sample), slow);
     }
 
     #[test]
