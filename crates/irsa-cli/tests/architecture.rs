@@ -25,8 +25,17 @@ const L2: &[&str] = &["irsa-webhook", "irsa-sts", "irsa-gateway"];
 const L3: &[&str] = &["irsa-cli"];
 /// Crates that do I/O; none may reach an L0 crate.
 const IO_CRATES: &[&str] = &[
-    "tokio", "mio", "hyper", "hyper-util", "axum", "reqwest", "rustls", "tokio-rustls", "kube",
-    "kube-client", "socket2",
+    "tokio",
+    "mio",
+    "hyper",
+    "hyper-util",
+    "axum",
+    "reqwest",
+    "rustls",
+    "tokio-rustls",
+    "kube",
+    "kube-client",
+    "socket2",
 ];
 
 /// Package name → names of its normal (non-dev, non-build) dependencies.
@@ -120,7 +129,11 @@ fn dependencies_point_down_only() {
             broken.push(format!("{name} is in no layer of docs/architecture.md"));
         }
     }
-    assert!(broken.is_empty(), "dependency rule broken:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "dependency rule broken:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]
@@ -128,5 +141,8 @@ fn the_rule_sees_a_violation() {
     // The check itself can fail: the CLI reaches tokio and every server.
     let g = graph();
     let r = reach(&g, "irsa-cli");
-    assert!(r.contains("tokio") && L2.iter().all(|s| r.contains(*s)), "{r:?}");
+    assert!(
+        r.contains("tokio") && L2.iter().all(|s| r.contains(*s)),
+        "{r:?}"
+    );
 }
