@@ -129,8 +129,13 @@ fn run_fixture(file: &Path, strict: bool) -> Outcome {
 /// A fixture's pod (its first YAML document) and its annotations.
 fn load(file: &Path) -> Result<(Value, BTreeMap<String, String>), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read: {e}"))?;
-    // YAML 1.2 booleans: `yes` stays a string.
-    let options = serde_saphyr::options! { strict_booleans: true };
+    // YAML 1.2 booleans: `yes` stays a string. A repeated key keeps its last value, as
+    // sigs.k8s.io/yaml (go-yaml v2, non-strict) reads the upstream fixtures; one upstream
+    // fixture (rawPodWithInitContainer) repeats `serviceAccountName`.
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+    };
     let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(&text, options)
         .map_err(|e| format!("yaml: {e}"))?;
     let pod = docs.into_iter().next().ok_or("empty yaml")?;
