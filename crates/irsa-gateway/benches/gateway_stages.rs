@@ -6,34 +6,17 @@
 //!
 //! cargo bench -p irsa-gateway --bench gateway_stages -- [iterations=20000]
 
-use std::hint::black_box;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use irsa_gateway::{Gateway, Options, Snapshot};
 use irsa_sts_core::credentials::{self, KeyRing, MasterKey, SessionClaims};
+use irsa_test::bench::{iterations, time};
 use irsa_test::net::{Bytes, Full};
 use irsa_test::sigv4::{Keys, Payload, Signing, sign_request};
 use tower::ServiceExt as _;
 
-fn time<T>(name: &str, n: u32, mut f: impl FnMut() -> T) -> f64 {
-    for _ in 0..n / 10 {
-        black_box(f());
-    }
-    let t = Instant::now();
-    for _ in 0..n {
-        black_box(f());
-    }
-    let us = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
-    println!("{name:<52} {us:>8.2} µs");
-    us
-}
-
 fn main() {
-    let n: u32 = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(20_000);
+    let n = iterations(20_000);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

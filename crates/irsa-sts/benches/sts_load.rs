@@ -14,32 +14,16 @@
 //! cargo bench -p irsa-sts --bench sts_load -- [seconds=5] [connections=4]
 
 use irsa_jose::{Algorithm, Jwks, SigningKey, Validation};
+use irsa_test::bench::{form_encode, read_response};
+use irsa_test::now;
 use serde_json::{Map, Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const ISS: &str = "https://oidc.example.test/id/ABC";
 const ROLE: &str = "arn:aws:iam::111122223333:role/reader";
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn enc(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// One keep-alive connection; returns per-request latencies (µs) until `deadline`.
 fn worker(
@@ -65,26 +49,9 @@ fn worker(
     while Instant::now() < deadline {
         let t = Instant::now();
         w.write_all(req.as_bytes()).unwrap();
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        let ok = line.split(' ').nth(1) == Some("200");
-        let mut len = 0usize;
-        loop {
-            let mut h = String::new();
-            r.read_line(&mut h).unwrap();
-            if h == "\r\n" || h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap();
-            }
-        }
-        let mut b = vec![0; len];
-        r.read_exact(&mut b).unwrap();
+        let (status, _) = read_response(&mut r);
         lat.push(t.elapsed().as_micros() as u64);
-        if !ok {
+        if status != "200" {
             errors += 1;
         }
     }
@@ -184,24 +151,7 @@ fn open_loop(
                     }
                     let sent = Instant::now();
                     w.write_all(req.as_bytes()).unwrap();
-                    let mut line = String::new();
-                    r.read_line(&mut line).unwrap();
-                    let status = line.split(' ').nth(1).unwrap_or("").to_owned();
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        r.read_line(&mut h).unwrap();
-                        if h == "\r\n" || h.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':')
-                            && k.eq_ignore_ascii_case("content-length")
-                        {
-                            len = v.trim().parse().unwrap();
-                        }
-                    }
-                    let mut b = vec![0; len];
-                    r.read_exact(&mut b).unwrap();
+                    let (status, b) = read_response(&mut r);
                     lat.push(sent.elapsed().as_micros() as u64);
                     let throttled = String::from_utf8_lossy(&b).contains("<Code>Throttling</Code>");
                     counts[if status == "200" { 0 } else if throttled { 1 } else { 2 }] += 1;
@@ -345,8 +295,8 @@ fn main() {
     let token = key.sign_jwt(&Map::new(), &claims).unwrap();
     let body = format!(
         "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName=bench&WebIdentityToken={}",
-        enc(ROLE),
-        enc(&token)
+        form_encode(ROLE),
+        form_encode(&token)
     );
 
     // Raw RS256 verification rate (one core).

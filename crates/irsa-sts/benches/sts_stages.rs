@@ -10,42 +10,14 @@ use irsa_sts_core::config::Config;
 use irsa_sts_core::credentials::{KeyRing, MasterKey};
 use irsa_sts_core::query::{self, Params};
 use irsa_sts_core::xml;
+use irsa_test::bench::{form_encode, iterations, time};
 use serde_json::{Map, Value, json};
-use std::hint::black_box;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 const ISS: &str = "https://oidc.example.test/id/ABC";
 
-fn enc(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn time<T>(name: &str, n: u32, mut f: impl FnMut() -> T) -> f64 {
-    for _ in 0..n / 10 {
-        black_box(f());
-    }
-    let t = Instant::now();
-    for _ in 0..n {
-        black_box(f());
-    }
-    let us = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
-    println!("{name:<44} {us:>8.2} µs");
-    us
-}
-
 fn main() {
-    let n: u32 = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(20_000);
+    let n = iterations(20_000);
     let key = SigningKey::generate(Algorithm::RS256).unwrap();
     let jwks = Jwks {
         keys: vec![key.public_jwk().unwrap()],
@@ -63,8 +35,8 @@ fn main() {
     let token = key.sign_jwt(&Map::new(), &claims).unwrap();
     let body = format!(
         "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName=bench&WebIdentityToken={}",
-        enc("arn:aws:iam::111122223333:role/reader"),
-        enc(&token)
+        form_encode("arn:aws:iam::111122223333:role/reader"),
+        form_encode(&token)
     );
     let config = Config::from_yaml(&config_yaml()).unwrap();
     let prepared_keys = PreparedJwks::new(&jwks);

@@ -1,5 +1,5 @@
 //! Shared helpers for irsa's tests: paths, the external tools installed by `scripts/setup`,
-//! free ports, clocks and child processes; with features, keys (`jose`), SigV4-signed
+//! free ports, clocks, child processes and benchmark loops; with features, keys (`jose`), SigV4-signed
 //! requests (`sigv4`), and in-process routers, loopback HTTP, XML answers and dynalite
 //! (`net`).
 //!
@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod bench;
 #[cfg(feature = "jose")]
 pub mod jose;
 #[cfg(feature = "net")]
