@@ -112,6 +112,19 @@ pub enum VerifyError {
     /// `UNSIGNED-PAYLOAD` was used where the options forbid it.
     #[error("UNSIGNED-PAYLOAD is not accepted by this service; sign the request payload.")]
     UnsignedPayloadNotAllowed,
+    /// A presigned query parameter has a value that cannot be used (`X-Amz-Expires` out
+    /// of `1..=604800`); the message is AWS's.
+    #[error("{0}")]
+    PresignedQuery(String),
+    /// An S3 request signed in the `Authorization` header without
+    /// `x-amz-content-sha256`.
+    #[error("Missing required header for this request: x-amz-content-sha256")]
+    MissingContentSha256,
+    /// An `x-amz-content-sha256` value this verifier does not accept here (SigV4a
+    /// streaming, streaming without [`crate::VerifyOptions::streaming_body`], streaming
+    /// with a presigned URL); the message says which.
+    #[error("{0}")]
+    UnsupportedPayload(String),
 }
 
 impl VerifyError {
@@ -119,7 +132,9 @@ impl VerifyError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::MissingAuthentication => ErrorKind::MissingAuthenticationToken,
-            Self::IncompleteSignature(_) => ErrorKind::IncompleteSignature,
+            Self::IncompleteSignature(_) | Self::PresignedQuery(_) => {
+                ErrorKind::IncompleteSignature
+            }
             Self::UnknownAccessKey { .. } => ErrorKind::InvalidClientTokenId,
             Self::PresignedUrlExpired { .. } => ErrorKind::RequestExpired,
             Self::CredentialScope(_)
@@ -129,7 +144,9 @@ impl VerifyError {
             | Self::SignatureNotYetCurrent { .. }
             | Self::PayloadHashMismatch
             | Self::InvalidPayloadHash
-            | Self::UnsignedPayloadNotAllowed => ErrorKind::SignatureDoesNotMatch,
+            | Self::UnsignedPayloadNotAllowed
+            | Self::MissingContentSha256
+            | Self::UnsupportedPayload(_) => ErrorKind::SignatureDoesNotMatch,
         }
     }
 }

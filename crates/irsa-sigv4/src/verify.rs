@@ -12,12 +12,13 @@ use crate::date::{
 };
 use crate::encoding::{hex_decode_32, hex_lower};
 use crate::error::{SignatureMismatch, VerifyError};
+use crate::s3::{ContentSha256, SeedSignature};
 
 /// The only algorithm accepted.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// The payload hash value that leaves the body unsigned.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
-const TERMINATOR: &str = "aws4_request";
+pub(crate) const TERMINATOR: &str = "aws4_request";
 /// Longest `X-Amz-Expires` AWS accepts: seven days.
 pub const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
 
@@ -69,8 +70,17 @@ pub struct VerifyOptions {
     pub allow_unsigned_payload: bool,
     /// When set, the credential scope must name this service (e.g. `sts`).
     pub expected_service: Option<String>,
-    /// Upper bound for `X-Amz-Expires` of presigned URLs, in seconds.
+    /// Upper bound for `X-Amz-Expires` of presigned URLs, in seconds (the lower bound
+    /// is 1).
     pub max_presigned_expires: u64,
+    /// S3 bodies that stream: [`Request::body`] is not looked at. `x-amz-content-sha256`
+    /// is classified ([`ContentSha256`]; the `STREAMING-…` values are accepted with the
+    /// `Authorization` header) and its value signed as is; a hex hash is **not**
+    /// compared with the body here. The caller must pass the body through a
+    /// [`crate::BodyDecoder`] built from [`crate::S3Payload::from_headers`] and the seed
+    /// of [`ParsedRequest::verify_s3`], which checks the hash, the chunk signatures, the
+    /// trailers and the length. Only with [`UriEncoding::S3`].
+    pub streaming_body: bool,
 }
 
 impl Default for VerifyOptions {
@@ -81,6 +91,7 @@ impl Default for VerifyOptions {
             allow_unsigned_payload: false,
             expected_service: None,
             max_presigned_expires: MAX_PRESIGNED_EXPIRES,
+            streaming_body: false,
         }
     }
 }
@@ -94,13 +105,25 @@ impl VerifyOptions {
         }
     }
 
-    /// S3 rules: single URI encoding, unsigned payloads allowed, service `s3`.
+    /// S3 rules: single URI encoding, unsigned payloads allowed, service `s3`,
+    /// `x-amz-content-sha256` required with the `Authorization` header. The whole body
+    /// is in [`Request::body`] and checked against a hex `x-amz-content-sha256`;
+    /// `STREAMING-…` values are refused (see [`VerifyOptions::s3_streaming`]).
     pub fn s3() -> Self {
         Self {
             uri_encoding: UriEncoding::S3,
             allow_unsigned_payload: true,
             expected_service: Some("s3".to_owned()),
             ..Self::default()
+        }
+    }
+
+    /// [`VerifyOptions::s3`] for a server that streams bodies: the body is checked by a
+    /// [`crate::BodyDecoder`], not here ([`VerifyOptions::streaming_body`]).
+    pub fn s3_streaming() -> Self {
+        Self {
+            streaming_body: true,
+            ..Self::s3()
         }
     }
 }
@@ -131,6 +154,7 @@ pub struct ParsedRequest {
     request_time: i64,
     location: SignatureLocation,
     payload_signed: bool,
+    content_sha256: Option<ContentSha256>,
     scope_date: String,
     signature: String,
     string_to_sign: String,
@@ -155,8 +179,12 @@ pub struct VerifiedRequest {
     pub request_time: i64,
     /// Header or presigned query signature.
     pub location: SignatureLocation,
-    /// `false` when the body was not covered (`UNSIGNED-PAYLOAD`).
+    /// `false` when the body is not covered (`UNSIGNED-PAYLOAD`,
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`).
     pub payload_signed: bool,
+    /// S3 requests ([`UriEncoding::S3`]): `x-amz-content-sha256` classified
+    /// (`UNSIGNED-PAYLOAD` for presigned URLs without it). `None` for other services.
+    pub content_sha256: Option<ContentSha256>,
 }
 
 /// Verifies a request in one call: parse, check the time, look the secret key
@@ -214,7 +242,8 @@ pub fn parse(request: &Request<'_>, options: &VerifyOptions) -> Result<ParsedReq
         }
     };
 
-    let (payload_line, payload_signed) = payload_hash(request, &query, &auth, options)?;
+    let (payload_line, payload_signed, content_sha256) =
+        payload_hash(request, &query, &auth, options)?;
 
     let uri = canonical_uri(request.path, options.uri_encoding);
     let exclude: &[&[u8]] = match auth.location {
@@ -260,6 +289,7 @@ pub fn parse(request: &Request<'_>, options: &VerifyOptions) -> Result<ParsedReq
         request_time: auth.request_time.unix_timestamp(),
         location: auth.location,
         payload_signed,
+        content_sha256,
         scope_date: auth.scope_date,
         signature: auth.signature,
         string_to_sign,
@@ -347,6 +377,23 @@ impl ParsedRequest {
         secret_access_key: &str,
         now: i64,
     ) -> Result<VerifiedRequest, VerifyError> {
+        self.verify_s3(secret_access_key, now)
+            .map(|(verified, _seed)| verified)
+    }
+
+    /// `x-amz-content-sha256` classified, for S3 requests ([`UriEncoding::S3`]).
+    pub fn content_sha256(&self) -> Option<ContentSha256> {
+        self.content_sha256
+    }
+
+    /// [`ParsedRequest::verify`], also returning the seed of the chunk signature chain
+    /// (the verified signature and its signing key), which a [`crate::BodyDecoder`]
+    /// needs for `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]` bodies.
+    pub fn verify_s3(
+        &self,
+        secret_access_key: &str,
+        now: i64,
+    ) -> Result<(VerifiedRequest, SeedSignature), VerifyError> {
         self.check_time(now)?;
         let key = signing_key(
             secret_access_key,
@@ -354,18 +401,27 @@ impl ParsedRequest {
             &self.region,
             &self.service,
         );
-        let matches = hex_decode_32(&self.signature).is_some_and(|provided| {
-            hmac::verify(&key, self.string_to_sign.as_bytes(), &provided).is_ok()
+        let provided = hex_decode_32(&self.signature).filter(|provided| {
+            hmac::verify(&key, self.string_to_sign.as_bytes(), provided).is_ok()
         });
-        if !matches {
+        let Some(provided) = provided else {
             return Err(VerifyError::SignatureDoesNotMatch(Box::new(
                 SignatureMismatch {
                     canonical_request: self.canonical_request_redacted.clone(),
                     string_to_sign: self.string_to_sign.clone(),
                 },
             )));
-        }
-        Ok(VerifiedRequest {
+        };
+        let seed = SeedSignature {
+            key,
+            signature: provided,
+            amz_date: format_amz_date_unix(self.request_time),
+            scope: format!(
+                "{}/{}/{}/{TERMINATOR}",
+                self.scope_date, self.region, self.service
+            ),
+        };
+        let verified = VerifiedRequest {
             access_key_id: self.access_key_id.clone(),
             region: self.region.clone(),
             service: self.service.clone(),
@@ -374,7 +430,9 @@ impl ParsedRequest {
             request_time: self.request_time,
             location: self.location,
             payload_signed: self.payload_signed,
-        })
+            content_sha256: self.content_sha256,
+        };
+        Ok((verified, seed))
     }
 }
 
@@ -389,7 +447,7 @@ fn describe_skew(seconds: i64) -> String {
 
 /// The SigV4 signing key: an HMAC-SHA256 chain over date, region, service and
 /// the terminator, keyed first with `AWS4` + secret.
-fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> hmac::Key {
+pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> hmac::Key {
     let mut k_secret = Vec::with_capacity(4 + secret.len());
     k_secret.extend_from_slice(b"AWS4");
     k_secret.extend_from_slice(secret.as_bytes());
@@ -571,11 +629,25 @@ fn parse_presigned_query(
             "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"".to_owned(),
         ));
     }
-    let expires_in: u64 = expires.parse().map_err(|_| {
-        VerifyError::IncompleteSignature("X-Amz-Expires should be a number".to_owned())
+    let expires_in: u64 = if expires.bytes().all(|b| b.is_ascii_digit()) {
+        expires.parse().ok()
+    } else {
+        None
+    }
+    .ok_or_else(|| {
+        VerifyError::PresignedQuery(if expires.starts_with('-') {
+            "X-Amz-Expires must be non-negative".to_owned()
+        } else {
+            "X-Amz-Expires should be a number".to_owned()
+        })
     })?;
+    if expires_in == 0 {
+        return Err(VerifyError::PresignedQuery(
+            "X-Amz-Expires must be at least 1 (in seconds)".to_owned(),
+        ));
+    }
     if expires_in > options.max_presigned_expires {
-        return Err(VerifyError::IncompleteSignature(format!(
+        return Err(VerifyError::PresignedQuery(format!(
             "X-Amz-Expires must be less than a week (in seconds) that is {}",
             options.max_presigned_expires
         )));
@@ -668,23 +740,27 @@ fn check_scope(auth: &AuthParams, options: &VerifyOptions) -> Result<(), VerifyE
     Ok(())
 }
 
-/// The payload line of the canonical request and whether it covers the body.
+/// The payload line of the canonical request, whether it covers the body and, for S3,
+/// the classified `x-amz-content-sha256`.
 fn payload_hash(
     request: &Request<'_>,
     query: &[QueryParam],
     auth: &AuthParams,
     options: &VerifyOptions,
-) -> Result<(String, bool), VerifyError> {
+) -> Result<(String, bool, Option<ContentSha256>), VerifyError> {
     let presigned = matches!(auth.location, SignatureLocation::Query { .. });
     let declared = match header_values(request.headers, "x-amz-content-sha256") {
         Some(v) => Some(String::from_utf8_lossy(&v).into_owned()),
         None if presigned => single_query_value(query, Q_CONTENT_SHA256)?.map(str::to_owned),
         None => None,
     };
+    if options.uri_encoding == UriEncoding::S3 {
+        return s3_payload_hash(request, declared, presigned, options);
+    }
     match declared {
         Some(value) if value == UNSIGNED_PAYLOAD => {
             if options.allow_unsigned_payload {
-                Ok((value, false))
+                Ok((value, false, None))
             } else {
                 Err(VerifyError::UnsignedPayloadNotAllowed)
             }
@@ -695,18 +771,53 @@ fn payload_hash(
             if actual.as_ref() != declared.as_slice() {
                 return Err(VerifyError::PayloadHashMismatch);
             }
-            Ok((value, true))
-        }
-        None if presigned && options.uri_encoding == UriEncoding::S3 => {
-            if options.allow_unsigned_payload {
-                Ok((UNSIGNED_PAYLOAD.to_owned(), false))
-            } else {
-                Err(VerifyError::UnsignedPayloadNotAllowed)
-            }
+            Ok((value, true, None))
         }
         None => Ok((
             hex_lower(digest::digest(&digest::SHA256, request.body).as_ref()),
             true,
+            None,
         )),
     }
+}
+
+/// S3's payload rules: `x-amz-content-sha256` required with the `Authorization` header
+/// (presigned URLs without it are `UNSIGNED-PAYLOAD`), one of the five forms S3 accepts,
+/// streaming only with the `Authorization` header and [`VerifyOptions::streaming_body`].
+fn s3_payload_hash(
+    request: &Request<'_>,
+    declared: Option<String>,
+    presigned: bool,
+    options: &VerifyOptions,
+) -> Result<(String, bool, Option<ContentSha256>), VerifyError> {
+    let (line, content) = match declared {
+        Some(value) => {
+            let content = ContentSha256::parse(value.as_bytes())?;
+            (value, content)
+        }
+        None if presigned => (UNSIGNED_PAYLOAD.to_owned(), ContentSha256::Unsigned),
+        None => return Err(VerifyError::MissingContentSha256),
+    };
+    if !content.payload_signed() && !options.allow_unsigned_payload {
+        return Err(VerifyError::UnsignedPayloadNotAllowed);
+    }
+    if content.is_streaming() {
+        if presigned {
+            return Err(VerifyError::UnsupportedPayload(
+                "Streaming uploads (STREAMING-…) are not supported with presigned URLs.".to_owned(),
+            ));
+        }
+        if !options.streaming_body {
+            return Err(VerifyError::UnsupportedPayload(
+                "Streaming uploads (STREAMING-…) need a streaming body verifier.".to_owned(),
+            ));
+        }
+    }
+    if let ContentSha256::Sha256(expected) = content
+        && !options.streaming_body
+        && digest::digest(&digest::SHA256, request.body).as_ref() != expected.as_slice()
+    {
+        return Err(VerifyError::PayloadHashMismatch);
+    }
+    Ok((line, content.payload_signed(), Some(content)))
 }

@@ -830,8 +830,8 @@ fn incomplete(r: &Received) -> String {
         .verify(&VerifyOptions::for_service("sts"), T0, SECRET)
         .unwrap_err()
     {
-        VerifyError::IncompleteSignature(m) => m,
-        other => panic!("expected IncompleteSignature, got {other:?}"),
+        VerifyError::IncompleteSignature(m) | VerifyError::PresignedQuery(m) => m,
+        other => panic!("expected IncompleteSignature or PresignedQuery, got {other:?}"),
     }
 }
 
