@@ -19,6 +19,7 @@ const L0: &[&str] = &[
     "irsa-sts-core",
     "irsa-dynamodb",
     "irsa-s3",
+    "irsa-authz",
 ];
 const L1: &[&str] = &["irsa-oidc", "irsa-server"];
 const L2: &[&str] = &["irsa-webhook", "irsa-sts", "irsa-gateway"];

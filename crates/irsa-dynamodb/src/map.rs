@@ -42,19 +42,10 @@ pub const ATTRIBUTES: &str = "dynamodb:Attributes";
 /// leaves the key undetermined (denied under policies that use it).
 pub const MAX_ATTRIBUTE_NAMES: usize = 4096;
 
-/// One IAM authorization request derived from a DynamoDB request.
-#[derive(Debug, Clone)]
-pub struct Authorization {
-    /// `dynamodb:<Action>`.
-    pub action: String,
-    /// The table or index ARN, or `*`.
-    pub resource: String,
-    /// The DynamoDB condition keys.
-    pub context: Context,
-    /// Condition keys the request has but whose value could not be determined as
-    /// DynamoDB would ([`LEADING_KEYS`], [`ATTRIBUTES`]).
-    pub undetermined: Vec<&'static str>,
-}
+/// One IAM authorization request derived from a DynamoDB request (`dynamodb:<Action>` on a
+/// table or index ARN, or `*`; `undetermined` lists [`LEADING_KEYS`] and [`ATTRIBUTES`]
+/// when the request does not show their value exactly as DynamoDB would).
+pub use irsa_authz::Authorization;
 
 /// Condition-key values gathered for one authorization.
 #[derive(Default)]

@@ -679,10 +679,11 @@ async fn authorize(
         region: &snap.config.region,
     };
     let global = authz::global_context(claims, caller, &facts);
-    let uses = session_prepared.map_or(identity.uses, |p| identity.uses.or(p.uses));
+    let uses = authz::Uses::new(&identity, session_prepared);
     let policies = SessionPolicies {
         identity: &identity.policies,
         session: session_prepared.map(|p| p.policies.as_slice()),
+        resource: None,
         uses,
     };
     let denied = |denied: authz::Denied| {
@@ -696,12 +697,14 @@ async fn authorize(
         ApiError::access_denied(&denied)
     };
     let tables = request.schema_tables(&snap.scope);
-    if let (Some(upstream), true, false) = (&gw.upstream, uses.leading_keys, tables.is_empty()) {
+    if let (Some(upstream), true, false) = (&gw.upstream, uses.key(LEADING_KEYS), tables.is_empty())
+    {
         // The key schema matters. Read it only for a request some policy could allow
         // whatever its keys: one no Allow statement covers is denied right away.
         let skeleton = SessionPolicies {
             identity: &identity.skeleton,
             session: session_prepared.map(|p| p.skeleton.as_slice()),
+            resource: None,
             uses: authz::Uses::default(),
         };
         if let Err(early) = authz::authorize(&skeleton, caller, &global, &authorizations) {

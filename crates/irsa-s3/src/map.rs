@@ -16,22 +16,12 @@ pub const EXISTING_OBJECT_TAG: &str = "s3:ExistingObjectTag/";
 const REQUEST_OBJECT_TAG: &str = "s3:RequestObjectTag/";
 const REQUEST_OBJECT_TAG_KEYS: &str = "s3:RequestObjectTagKeys";
 
-/// One IAM authorization request derived from an S3 request (the shape of
-/// `irsa_dynamodb::Authorization`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authorization {
-    /// `s3:<Action>`.
-    pub action: String,
-    /// `arn:PARTITION:s3:::bucket`, `arn:PARTITION:s3:::bucket/key`, or `*`.
-    pub resource: String,
-    /// The S3 condition keys the request shows.
-    pub context: Context,
-    /// Condition keys AWS evaluates for this action whose value the request does not show
-    /// exactly as S3 would read it. An entry ending in `/` stands for the family of keys
-    /// it prefixes (`s3:ExistingObjectTag/`); match with [`is_undetermined`]. A policy in
-    /// force that uses one of them must deny.
-    pub undetermined: Vec<&'static str>,
-}
+/// One IAM authorization request derived from an S3 request (`s3:<Action>` on
+/// `arn:PARTITION:s3:::bucket`, `arn:PARTITION:s3:::bucket/key`, or `*`). An entry of
+/// `undetermined` ending in `/` stands for the family of keys it prefixes
+/// (`s3:ExistingObjectTag/`); match with [`is_undetermined`]. A policy in force that uses one
+/// of them must deny.
+pub use irsa_authz::Authorization;
 
 /// How the request was authenticated (`s3:authType`, `s3:signatureversion`), and the
 /// inputs of the condition keys only the caller knows.
@@ -71,20 +61,7 @@ impl AuthType {
     }
 }
 
-/// Whether `key` (as a policy names it) is among `undetermined`: compared without regard
-/// to ASCII case, an entry ending in `/` matching every key it prefixes.
-pub fn is_undetermined(undetermined: &[&str], key: &str) -> bool {
-    undetermined.iter().any(|u| {
-        if u.ends_with('/') {
-            key.len() >= u.len()
-                && key
-                    .get(..u.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(u))
-        } else {
-            key.eq_ignore_ascii_case(u)
-        }
-    })
-}
+pub use irsa_authz::is_undetermined;
 
 /// `arn:PARTITION:s3:::bucket`.
 pub fn bucket_arn(partition: &str, bucket: &str) -> String {
