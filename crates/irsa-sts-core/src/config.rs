@@ -73,6 +73,10 @@ struct RawConfig {
     policies: Vec<RawPolicy>,
     #[serde(default)]
     signing_keys: Vec<RawSigningKey>,
+    #[serde(default)]
+    clusters: Vec<crate::pod_identity::RawCluster>,
+    #[serde(default)]
+    pod_identity_associations: Vec<crate::pod_identity::RawAssociation>,
     /// The `irsa gateway` section (its upstream). One file drives both servers; STS
     /// accepts the section and leaves it to the gateway, which validates it.
     #[serde(default, rename = "gateway")]
@@ -140,6 +144,10 @@ pub struct Config {
     pub policies: BTreeMap<String, ManagedPolicy>,
     /// Master key files, first = active. Paths as written (relative to the config file).
     pub signing_keys: Vec<PathBuf>,
+    /// Clusters whose pods get credentials through `AssumeRoleForPodIdentity`.
+    pub clusters: Vec<crate::pod_identity::Cluster>,
+    /// Pod identity associations (cluster, namespace, ServiceAccount → role).
+    pub pod_identity_associations: Vec<crate::pod_identity::Association>,
 }
 
 /// An IAM OIDC identity provider.
@@ -338,6 +346,13 @@ fn validate(raw: RawConfig, options: &ParseOptions) -> Result<Config, ConfigErro
         roles.insert(role.arn.clone(), role);
     }
 
+    let (clusters, pod_identity_associations) = crate::pod_identity::validate(
+        raw.clusters,
+        raw.pod_identity_associations,
+        (partition.as_str(), account.as_str(), raw.region.as_str()),
+        &roles,
+        options.allow_insecure_http_issuer,
+    )?;
     Ok(Config {
         account,
         partition,
@@ -346,6 +361,8 @@ fn validate(raw: RawConfig, options: &ParseOptions) -> Result<Config, ConfigErro
         roles,
         policies,
         signing_keys: raw.signing_keys.into_iter().map(|k| k.file).collect(),
+        clusters,
+        pod_identity_associations,
     })
 }
 

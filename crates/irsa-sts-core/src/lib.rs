@@ -14,6 +14,7 @@ pub mod config;
 pub mod credentials;
 mod error;
 mod policy;
+pub mod pod_identity;
 pub mod query;
 pub mod xml;
 

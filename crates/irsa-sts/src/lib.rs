@@ -1,6 +1,11 @@
 //! irsa-sts: the STS-compatible HTTP endpoint. Decode → pure core (irsa-sts-core) → encode;
 //! configuration loading and reloading, JWKS sources, and the limits (body size,
 //! concurrency, time) live here.
+//!
+//! Two protocols share the listener, routed by path: STS (Query/XML, every path but
+//! `/clusters/…`) and the EKS Auth API (REST-JSON, `POST
+//! /clusters/{clusterName}/assume-role-for-pod-identity`), each behind its own limits so
+//! that overload and timeouts answer in the protocol's own error form.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -13,6 +18,7 @@ use irsa_server::{Current, Limits, ReadError, ServeOptions};
 use irsa_sts_core::assume::{self, RequestContext};
 use irsa_sts_core::config::{Config, ParseOptions};
 use irsa_sts_core::credentials::{KeyRing, MasterKey};
+use irsa_sts_core::pod_identity::{self, EksAuthError};
 use irsa_sts_core::query::{self, Params};
 use irsa_sts_core::{StsError, caller, xml};
 use std::collections::HashMap;
@@ -77,6 +83,8 @@ pub struct Snapshot {
     /// The validated configuration.
     pub config: Config,
     keys: HashMap<String, KeySource>,
+    /// Key sources of the clusters' issuers, by cluster name.
+    cluster_keys: HashMap<String, KeySource>,
     ring: KeyRing,
 }
 
@@ -88,6 +96,8 @@ pub struct Server {
     current: Current<Snapshot>,
     options: Options,
     limits: Limits,
+    /// The limits in front of the EKS Auth route (its JSON errors).
+    eks_limits: Limits,
     /// Used when the configuration names no signing keys; kept across reloads.
     generated: MasterKey,
     clients: Mutex<HashMap<Option<Vec<u8>>, Arc<JwksClient>>>,
@@ -117,14 +127,22 @@ impl Server {
             || error_response(&StsError::Throttling, &new_request_id()),
             || error_response(&StsError::ServiceUnavailable, &new_request_id()),
         );
+        let eks_limits = Limits::new(
+            options.max_concurrency,
+            options.request_timeout,
+            || eks_error_response(&EksAuthError::Throttling, &new_request_id()),
+            || eks_error_response(&EksAuthError::ServiceUnavailable, &new_request_id()),
+        );
         let server = Server {
             current: Current::new(Snapshot {
                 config: Config::from_yaml("account: \"000000000000\"\nregion: us-east-1\n")?,
                 keys: HashMap::new(),
+                cluster_keys: HashMap::new(),
                 ring: KeyRing::single(generated.clone()),
             }),
             options,
             limits,
+            eks_limits,
             generated,
             clients: Mutex::new(HashMap::new()),
             prepared: Mutex::new(HashMap::new()),
@@ -151,7 +169,12 @@ impl Server {
     }
 
     fn install(&self, snap: Snapshot) {
-        lock(&self.prepared).retain(|issuer, _| snap.keys.contains_key(issuer));
+        lock(&self.prepared).retain(|issuer, _| {
+            snap.keys.contains_key(issuer)
+                || issuer
+                    .strip_prefix(CLUSTER_KEY_PREFIX)
+                    .is_some_and(|name| snap.cluster_keys.contains_key(name))
+        });
         self.current.set(snap);
     }
 
@@ -195,25 +218,15 @@ impl Server {
         let config = Config::from_yaml_with(text, &parse)?;
         let mut keys = HashMap::new();
         for (i, p) in config.providers.iter().enumerate() {
-            let source = if let Some(f) = &p.jwks_file {
-                let contents = irsa_server::read(&base_dir.join(f))?;
-                KeySource::from_file_contents(&String::from_utf8_lossy(&contents)).map_err(|e| {
-                    LoadError::File {
-                        field: format!("providers[{i}].jwksFile"),
-                        reason: e.to_string(),
-                    }
-                })?
-            } else {
-                let ca = match &p.ca_file {
-                    Some(f) => Some(irsa_server::read(&base_dir.join(f))?),
-                    None => None,
-                };
-                KeySource::Discovery(self.client_for(ca).map_err(|reason| LoadError::File {
-                    field: format!("providers[{i}].caFile"),
-                    reason,
-                })?)
-            };
+            let field = format!("providers[{i}]");
+            let source = self.key_source(&field, &p.jwks_file, &p.ca_file, base_dir)?;
             keys.insert(p.issuer.clone(), source);
+        }
+        let mut cluster_keys = HashMap::new();
+        for (i, c) in config.clusters.iter().enumerate() {
+            let field = format!("clusters[{i}]");
+            let source = self.key_source(&field, &c.jwks_file, &c.ca_file, base_dir)?;
+            cluster_keys.insert(c.name.clone(), source);
         }
         let ring = if config.signing_keys.is_empty() {
             KeyRing::single(self.generated.clone())
@@ -228,7 +241,41 @@ impl Server {
                 reason: e.reason,
             })?
         };
-        Ok(Snapshot { config, keys, ring })
+        Ok(Snapshot {
+            config,
+            keys,
+            cluster_keys,
+            ring,
+        })
+    }
+
+    /// An issuer's keys: from `jwks_file`, or by discovery (trusting `ca_file`).
+    fn key_source(
+        &self,
+        field: &str,
+        jwks_file: &Option<std::path::PathBuf>,
+        ca_file: &Option<std::path::PathBuf>,
+        base_dir: &Path,
+    ) -> Result<KeySource, LoadError> {
+        if let Some(f) = jwks_file {
+            let contents = irsa_server::read(&base_dir.join(f))?;
+            return KeySource::from_file_contents(&String::from_utf8_lossy(&contents)).map_err(
+                |e| LoadError::File {
+                    field: format!("{field}.jwksFile"),
+                    reason: e.to_string(),
+                },
+            );
+        }
+        let ca = match ca_file {
+            Some(f) => Some(irsa_server::read(&base_dir.join(f))?),
+            None => None,
+        };
+        Ok(KeySource::Discovery(self.client_for(ca).map_err(
+            |reason| LoadError::File {
+                field: format!("{field}.caFile"),
+                reason,
+            },
+        )?))
     }
 
     /// Re-reads `path`; installs it when valid, keeps the old configuration otherwise.
@@ -246,12 +293,151 @@ fn new_request_id() -> String {
     xml::request_id(&mut rand::thread_rng())
 }
 
-/// The STS routes: `POST /` and `GET /` (query string) for every action, behind the
+/// The routes: STS (`POST /` and `GET /` with a query string, every action) behind the
 /// server's limits (past the concurrency limit `Throttling` at once; past the request
-/// deadline `ServiceUnavailable`).
+/// deadline `ServiceUnavailable`), and the EKS Auth API under `/clusters/` behind limits of
+/// the same size answering `ThrottlingException` and `ServiceUnavailableException`.
 pub fn router(server: Arc<Server>) -> Router {
+    use tower::ServiceExt as _;
+    let eks = server.eks_limits.clone().apply(
+        Router::new()
+            .fallback(handle_eks)
+            .with_state(server.clone()),
+    );
     let limits = server.limits.clone();
-    limits.apply(Router::new().fallback(handle).with_state(server))
+    let sts = limits.apply(Router::new().fallback(handle).with_state(server));
+    Router::new().fallback_service(tower::service_fn(move |req: Request| {
+        let path = req.uri().path();
+        let target = if path == EKS_PREFIX || path.starts_with("/clusters/") {
+            eks.clone()
+        } else {
+            sts.clone()
+        };
+        target.oneshot(req)
+    }))
+}
+
+/// The path prefix of the EKS Auth API.
+const EKS_PREFIX: &str = "/clusters";
+/// Prefix of the prepared-keys cache entries of clusters (issuers are URLs, never this).
+const CLUSTER_KEY_PREFIX: &str = "cluster:";
+
+fn eks_error_response(e: &EksAuthError, request_id: &str) -> Response {
+    json_response(e.status(), e.to_json(), request_id, Some(e.code()))
+}
+
+fn json_response(
+    status: u16,
+    body: String,
+    request_id: &str,
+    error_type: Option<&str>,
+) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        r.headers_mut().insert("x-amzn-requestid", v);
+    }
+    if let Some(t) = error_type.and_then(|t| HeaderValue::from_str(t).ok()) {
+        r.headers_mut().insert("x-amzn-errortype", t);
+    }
+    r
+}
+
+/// `AssumeRoleForPodIdentity`: decode, authenticate the caller, fetch the cluster's keys,
+/// then the pure steps; one log line per request (never the token or the credentials).
+async fn handle_eks(State(server): State<Arc<Server>>, req: Request) -> Response {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let (parts, body) = req.into_parts();
+    let uri = &parts.uri;
+    let mut cluster = None;
+    let mut caller = None;
+    let result = async {
+        let body = axum::body::to_bytes(body, server.options.max_body_bytes)
+            .await
+            .map_err(|_| {
+                EksAuthError::InvalidRequest("Request body exceeds the maximum allowed size".into())
+            })?;
+        let r = pod_identity::decode(parts.method.as_str(), uri.path(), &body)?;
+        cluster = Some(r.cluster_name.clone());
+        let snap = server.snapshot();
+        let headers: Vec<(&str, &[u8])> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .collect();
+        let http = irsa_sigv4::Request {
+            method: parts.method.as_str(),
+            path: uri.path(),
+            query: uri.query().unwrap_or(""),
+            headers: &headers,
+            body: &body,
+        };
+        let now = now_secs();
+        let who =
+            pod_identity::authenticate(&http, &r.cluster_name, &snap.config, &snap.ring, now)?;
+        caller = Some(who.arn);
+        let c = snap
+            .config
+            .cluster(&r.cluster_name)
+            .ok_or_else(|| pod_identity::no_cluster(&r.cluster_name))?;
+        let token = pod_identity::parse_token(&r.token)?;
+        let source = snap
+            .cluster_keys
+            .get(&c.name)
+            .ok_or(EksAuthError::InternalServer)?;
+        let keys = source.keys_for(&c.issuer, token.kid()).await.map_err(|e| {
+            tracing::warn!(issuer = %c.issuer, error = %e, "cannot get the cluster issuer's keys");
+            EksAuthError::from(&e.to_jose())
+        })?;
+        let keys = server.prepared_keys(&format!("{CLUSTER_KEY_PREFIX}{}", c.name), &keys);
+        pod_identity::assume(
+            &r,
+            token,
+            &snap.config,
+            &keys,
+            &snap.ring,
+            now,
+            &mut rand::thread_rng(),
+        )
+    }
+    .await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(res) => {
+            tracing::info!(
+                request_id,
+                action = "AssumeRoleForPodIdentity",
+                status = 200,
+                cluster = cluster.as_deref(),
+                caller = caller.as_deref(),
+                role_arn = %res.assumed_role_arn,
+                namespace = %res.subject.namespace,
+                service_account = %res.subject.service_account,
+                elapsed_ms,
+                "request"
+            );
+            json_response(200, res.to_json(), &request_id, None)
+        }
+        Err(e) => {
+            tracing::info!(
+                request_id,
+                action = "AssumeRoleForPodIdentity",
+                status = e.status(),
+                code = e.code(),
+                error_message = %e.message(),
+                cluster = cluster.as_deref(),
+                caller = caller.as_deref(),
+                elapsed_ms,
+                "request"
+            );
+            eks_error_response(&e, &request_id)
+        }
+    }
 }
 
 fn xml_response(status: u16, body: String, request_id: &str) -> Response {
