@@ -113,8 +113,11 @@ pub fn global_context(
             },
         )
         .insert("aws:RequestedRegion", facts.region)
-        .insert("aws:ViaAWSService", "false")
-        .insert("aws:FederatedProvider", claims.provider_arn.as_str());
+        .insert("aws:ViaAWSService", "false");
+    // Web identity sessions name their OIDC provider; pod identity sessions have none.
+    if !claims.provider_arn.is_empty() {
+        c.insert("aws:FederatedProvider", claims.provider_arn.as_str());
+    }
     if let Some(ip) = facts.source_ip {
         c.insert("aws:SourceIp", ip);
     }

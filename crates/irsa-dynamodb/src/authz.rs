@@ -93,6 +93,18 @@ mod tests {
         let get = |k: &str| g.get(k).map(|v| v.values()[0].clone());
         assert_eq!(get("aws:userid").unwrap(), "AROAEXAMPLEEXAMPLE123:app-1");
         assert_eq!(get("aws:PrincipalTag/team").unwrap(), "blue");
+        assert_eq!(
+            get("aws:FederatedProvider").unwrap(),
+            "arn:aws:iam::111122223333:oidc-provider/oidc.example.test"
+        );
+        // A pod identity session has no OIDC provider: the key is absent, not empty.
+        let mut pod = claims();
+        pod.provider_arn.clear();
+        assert!(
+            global_context(&pod, &c, &facts())
+                .get("aws:FederatedProvider")
+                .is_none()
+        );
         assert_eq!(get("aws:CurrentTime").unwrap(), "2023-11-14T22:15:00Z");
         assert_eq!(get("aws:TokenIssueTime").unwrap(), "2023-11-14T22:13:20Z");
         assert_eq!(get("aws:SourceIp").unwrap(), "10.0.0.7");
