@@ -8,23 +8,30 @@
 #![no_main]
 
 use irsa_mutate::{
-    ContainerCredentialsDecision, Decision, IrsaDecision, NoMutation, Settings, mutate,
-    pod_service_account,
+    ContainerCredentialsDecision, Decision, IrsaDecision, NoMutation, RegionDecision, Settings,
+    mutate, pod_service_account,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-fn decisions() -> [Decision; 3] {
+fn decisions() -> [Decision; 4] {
     [
         Decision::Irsa(IrsaDecision {
             role_arn: "arn:aws:iam::111122223333:role/app".into(),
             audience: "sts.amazonaws.com".into(),
             use_regional_sts: true,
             token_expiration: 86400,
+            region: "us-west-2".into(),
+            role_session_name: Some("pod-name".into()),
         }),
         Decision::ContainerCredentials(ContainerCredentialsDecision {
             use_regional_sts: false,
             token_expiration: 86400,
+            region: String::new(),
+        }),
+        Decision::Region(RegionDecision {
+            region: "eu-west-1".into(),
+            reason: NoMutation::NoRoleArn,
         }),
         Decision::None(NoMutation::NoRoleArn),
     ]
@@ -52,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
                 Ok(Some(ops)) => ops,
                 Ok(None) => {
                     assert!(
-                        matches!(decision, Decision::None(_)),
+                        matches!(decision, Decision::None(_) | Decision::Region(_)),
                         "no patch for {decision:?}"
                     );
                     continue;

@@ -238,6 +238,11 @@ pub struct Args {
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
     sts_regional_endpoint: bool,
+    /// Inject the region (--aws-default-region or the ServiceAccount's region annotation)
+    /// into pods that get no identity too.
+    #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
+    region_all_pods: bool,
     /// Watch the pod-identity-webhook ConfigMap in --namespace for SA → role mappings.
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = go_bool, action = clap::ArgAction::Set)]
@@ -417,6 +422,7 @@ fn config(a: Args) -> anyhow::Result<irsa_webhook::Config> {
         token_expiration: irsa_mutate::clamp_token_expiration(a.token_expiration),
         aws_default_region: a.aws_default_region,
         sts_regional_endpoint: a.sts_regional_endpoint,
+        region_all_pods: a.region_all_pods,
         compose_role_arn: None,
         container_credentials_audience: a.container_credentials_audience,
         container_credentials_token_mount_path: a.container_credentials_token_mount_path,

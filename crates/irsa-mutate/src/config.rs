@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::settings::{Settings, clamp_token_expiration};
 use crate::{
-    AUDIENCE_ANNOTATION, ROLE_ARN_ANNOTATION, STS_REGIONAL_ENDPOINTS_ANNOTATION,
-    TOKEN_EXPIRATION_ANNOTATION,
+    AUDIENCE_ANNOTATION, REGION_ANNOTATION, ROLE_ARN_ANNOTATION, ROLE_SESSION_NAME_ANNOTATION,
+    STS_REGIONAL_ENDPOINTS_ANNOTATION, TOKEN_EXPIRATION_ANNOTATION,
 };
 
 /// Errors from parsing the ConfigMap mapping or the container-credentials file.
@@ -108,6 +108,13 @@ pub struct ServiceAccountConfig {
     /// `<prefix>/token-expiration` raised to at least 600, else (absent or invalid)
     /// `--token-expiration`.
     pub token_expiration: i64,
+    /// `<prefix>/region`: `Some("")` turns the region injection off for this
+    /// ServiceAccount, `Some(region)` replaces `--aws-default-region`; `None` (absent or
+    /// not a region name, see [`region_looks_valid`]) means the flag.
+    pub region: Option<String>,
+    /// `<prefix>/role-session-name` as written (checked when the pod is mutated; the
+    /// pod's own annotation wins).
+    pub role_session_name: Option<String>,
 }
 
 impl ServiceAccountConfig {
@@ -133,13 +140,31 @@ impl ServiceAccountConfig {
             .and_then(|v| parse_go_int(v))
             .map(clamp_token_expiration)
             .unwrap_or_else(|| settings.effective_token_expiration());
+        let region = get(REGION_ANNOTATION)
+            .filter(|r| r.is_empty() || region_looks_valid(r))
+            .cloned();
+        let role_session_name = get(ROLE_SESSION_NAME_ANNOTATION).cloned();
         Self {
             role_arn,
             audience,
             use_regional_sts,
             token_expiration,
+            region,
+            role_session_name,
         }
     }
+}
+
+/// Whether `region` has the shape of an AWS region name: 1 to 64 characters of ASCII
+/// lowercase letters, digits and `-`, starting with a letter and not ending with `-`
+/// (`us-east-1`, `cn-north-1`, `us-gov-west-1`, `eusc-de-east-1`).
+pub fn region_looks_valid(region: &str) -> bool {
+    let b = region.as_bytes();
+    (1..=64).contains(&b.len())
+        && b.first().is_some_and(u8::is_ascii_lowercase)
+        && b.last() != Some(&b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 /// One entry of the `pod-identity-webhook` ConfigMap's `data.config`, as written
@@ -202,54 +227,77 @@ impl ConfigMapConfig {
     /// Parses `data.config`: a JSON object `"ns/sa"` → `{"RoleARN", "Audience",
     /// "UseRegionalSTS", "TokenExpiration"}` (member names case-insensitive, unknown
     /// members ignored). `null` is an empty mapping; empty text is an error, as in the
-    /// reference. A key must contain exactly one `/`.
+    /// reference. An entry that is malformed (a key without exactly one `/`, a value that
+    /// is not an object, a member of the wrong type) is skipped and the rest kept; see
+    /// [`ConfigMapConfig::parse_with_warnings`] for what was skipped.
     pub fn parse(data_config: &str) -> Result<Self, ConfigError> {
+        Self::parse_with_warnings(data_config).map(|(config, _)| config)
+    }
+
+    /// [`ConfigMapConfig::parse`], also returning one error per skipped entry (in key
+    /// order), for the server to log. Only a document that is not JSON or not an object
+    /// is an error: the reference panics on a key without `/` and restarts, losing every
+    /// mapping, where one bad entry should cost only itself.
+    pub fn parse_with_warnings(data_config: &str) -> Result<(Self, Vec<ConfigError>), ConfigError> {
         let doc: Value = serde_json::from_str(data_config).map_err(|e| ConfigError::Json {
             what: CM_WHAT,
             message: e.to_string(),
         })?;
         let map = match doc {
-            Value::Null => return Ok(Self::default()),
+            Value::Null => return Ok((Self::default(), Vec::new())),
             Value::Object(map) => map,
             _ => return Err(type_err(CM_WHAT, "data.config".into(), "an object")),
         };
         let mut entries = BTreeMap::new();
+        let mut skipped = Vec::new();
         for (key, value) in &map {
-            let Some((namespace, name)) = key.split_once('/') else {
-                return Err(ConfigError::InvalidKey(key.clone()));
-            };
-            if name.contains('/') {
-                return Err(ConfigError::InvalidKey(key.clone()));
-            }
-            let Value::Object(obj) = value else {
-                return Err(type_err(CM_WHAT, key.clone(), "an object"));
-            };
-            let use_regional_sts = match go_field(obj, "UseRegionalSTS") {
-                None => false,
-                Some(Value::Bool(b)) => *b,
-                Some(_) => {
-                    return Err(type_err(
-                        CM_WHAT,
-                        format!("{key}.UseRegionalSTS"),
-                        "a boolean",
-                    ));
+            match Self::entry(key, value) {
+                Ok((namespace, name, entry)) => {
+                    entries.insert((namespace.to_string(), name.to_string()), entry);
                 }
-            };
-            let token_expiration = match go_field(obj, "TokenExpiration") {
-                None => 0,
-                Some(v) => v.as_i64().ok_or_else(|| {
-                    type_err(CM_WHAT, format!("{key}.TokenExpiration"), "an integer")
-                })?,
-            };
-            let entry = ConfigMapEntry {
-                role_arn: go_string(obj, "RoleARN", CM_WHAT, key)?,
-                audience: go_string(obj, "Audience", CM_WHAT, key)?,
-                use_regional_sts,
-                token_expiration,
-            };
-            entries.insert((namespace.to_string(), name.to_string()), entry);
+                Err(e) => skipped.push(e),
+            }
         }
-        Ok(Self { entries })
+        Ok((Self { entries }, skipped))
+    }
+
+    fn entry<'k>(
+        key: &'k str,
+        value: &Value,
+    ) -> Result<(&'k str, &'k str, ConfigMapEntry), ConfigError> {
+        let Some((namespace, name)) = key.split_once('/') else {
+            return Err(ConfigError::InvalidKey(key.to_string()));
+        };
+        if name.contains('/') {
+            return Err(ConfigError::InvalidKey(key.to_string()));
+        }
+        let Value::Object(obj) = value else {
+            return Err(type_err(CM_WHAT, key.to_string(), "an object"));
+        };
+        let use_regional_sts = match go_field(obj, "UseRegionalSTS") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(type_err(
+                    CM_WHAT,
+                    format!("{key}.UseRegionalSTS"),
+                    "a boolean",
+                ));
+            }
+        };
+        let token_expiration = match go_field(obj, "TokenExpiration") {
+            None => 0,
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| type_err(CM_WHAT, format!("{key}.TokenExpiration"), "an integer"))?,
+        };
+        let entry = ConfigMapEntry {
+            role_arn: go_string(obj, "RoleARN", CM_WHAT, key)?,
+            audience: go_string(obj, "Audience", CM_WHAT, key)?,
+            use_regional_sts,
+            token_expiration,
+        };
+        Ok((namespace, name, entry))
     }
 
     /// The entry for exactly `namespace/name` (no wildcard).
@@ -292,7 +340,9 @@ pub struct Identity {
 /// `{"identities":[{"namespace":"ns","serviceAccount":"sa"}]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ContainerCredentialsConfig {
-    identities: BTreeSet<Identity>,
+    /// namespace → ServiceAccount names: a lookup borrows, never allocates.
+    identities: BTreeMap<String, BTreeSet<String>>,
+    len: usize,
 }
 
 impl ContainerCredentialsConfig {
@@ -318,7 +368,7 @@ impl ContainerCredentialsConfig {
             Some(Value::Array(list)) => list,
             Some(_) => return Err(type_err(CC_WHAT, "identities".into(), "an array")),
         };
-        let mut identities = BTreeSet::new();
+        let mut identities = Vec::new();
         for (i, item) in list.iter().enumerate() {
             let at = format!("identities[{i}]");
             let obj = match item {
@@ -326,41 +376,58 @@ impl ContainerCredentialsConfig {
                 Value::Object(obj) => obj,
                 _ => return Err(type_err(CC_WHAT, at, "an object")),
             };
-            identities.insert(Identity {
+            identities.push(Identity {
                 namespace: go_string(obj, "namespace", CC_WHAT, &at)?,
                 service_account: go_string(obj, "serviceAccount", CC_WHAT, &at)?,
             });
         }
-        Ok(Self { identities })
+        Ok(Self::from_identities(identities))
     }
 
     /// Builds a config from pairs (for tests and programmatic use).
     pub fn from_identities(identities: impl IntoIterator<Item = Identity>) -> Self {
+        let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut len = 0;
+        for i in identities {
+            if map
+                .entry(i.namespace)
+                .or_default()
+                .insert(i.service_account)
+            {
+                len += 1;
+            }
+        }
         Self {
-            identities: identities.into_iter().collect(),
+            identities: map,
+            len,
         }
     }
 
     /// Whether `namespace/service_account` is listed (exact match).
     pub fn contains(&self, namespace: &str, service_account: &str) -> bool {
         self.identities
-            .iter()
-            .any(|i| i.namespace == namespace && i.service_account == service_account)
+            .get(namespace)
+            .is_some_and(|names| names.contains(service_account))
     }
 
     /// The listed identities, sorted.
-    pub fn identities(&self) -> impl Iterator<Item = &Identity> {
-        self.identities.iter()
+    pub fn identities(&self) -> impl Iterator<Item = Identity> + '_ {
+        self.identities.iter().flat_map(|(namespace, names)| {
+            names.iter().map(move |name| Identity {
+                namespace: namespace.clone(),
+                service_account: name.clone(),
+            })
+        })
     }
 
     /// Number of identities.
     pub fn len(&self) -> usize {
-        self.identities.len()
+        self.len
     }
 
     /// Whether no identity is listed.
     pub fn is_empty(&self) -> bool {
-        self.identities.is_empty()
+        self.len == 0
     }
 }
 
@@ -432,7 +499,9 @@ mod tests {
                 role_arn: None,
                 audience: "aud".into(),
                 use_regional_sts: true,
-                token_expiration: 7200
+                token_expiration: 7200,
+                region: None,
+                role_session_name: None,
             }
         );
     }
@@ -460,6 +529,39 @@ mod tests {
         assert_eq!(c.audience, "other");
         assert!(c.use_regional_sts);
         assert_eq!(c.token_expiration, 600);
+    }
+
+    #[test]
+    fn sa_region_and_session_name() {
+        let s = Settings::default();
+        let c = |pairs: &[(&str, &str)]| ServiceAccountConfig::from_annotations(&ann(pairs), &s);
+        assert_eq!(
+            c(&[("eks.amazonaws.com/region", "us-gov-west-1")])
+                .region
+                .as_deref(),
+            Some("us-gov-west-1")
+        );
+        assert_eq!(
+            c(&[("eks.amazonaws.com/region", "")]).region.as_deref(),
+            Some("")
+        );
+        for bad in ["US-EAST-1", "us east 1", "-us", "us-", "us_east_1", "1us"] {
+            assert_eq!(
+                c(&[("eks.amazonaws.com/region", bad)]).region,
+                None,
+                "{bad}"
+            );
+        }
+        assert_eq!(c(&[]).region, None);
+        assert_eq!(
+            c(&[("eks.amazonaws.com/role-session-name", "pod-name")])
+                .role_session_name
+                .as_deref(),
+            Some("pod-name")
+        );
+        assert!(region_looks_valid("eusc-de-east-1"));
+        assert!(!region_looks_valid(""));
+        assert!(!region_looks_valid(&"a".repeat(65)));
     }
 
     #[test]
@@ -559,27 +661,64 @@ mod tests {
             Err(ConfigError::Json { .. })
         ));
         assert_eq!(ConfigMapConfig::parse("null").unwrap().len(), 0);
-        assert_eq!(
-            ConfigMapConfig::parse(r#"{"nosep":{}}"#),
-            Err(ConfigError::InvalidKey("nosep".into()))
-        );
-        assert!(matches!(
-            ConfigMapConfig::parse(r#"{"a/b/c":{}}"#),
-            Err(ConfigError::InvalidKey(_))
-        ));
         assert!(matches!(
             ConfigMapConfig::parse("[]"),
             Err(ConfigError::Type { .. })
         ));
-        let e = ConfigMapConfig::parse(r#"{"a/b":{"TokenExpiration":"3600"}}"#).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid config map data.config: `a/b.TokenExpiration` must be an integer"
-        );
-        assert!(ConfigMapConfig::parse(r#"{"a/b":{"TokenExpiration":3600.5}}"#).is_err());
-        assert!(ConfigMapConfig::parse(r#"{"a/b":{"UseRegionalSTS":"true"}}"#).is_err());
-        assert!(ConfigMapConfig::parse(r#"{"a/b":{"RoleARN":1}}"#).is_err());
-        assert!(ConfigMapConfig::parse(r#"{"a/b":null}"#).is_err());
+        assert!(matches!(
+            ConfigMapConfig::parse(r#""a/b""#),
+            Err(ConfigError::Type { .. })
+        ));
+    }
+
+    #[test]
+    fn config_map_bad_entries_are_skipped() {
+        let good = r#""ns/ok":{"RoleARN":"arn:aws:iam::111122223333:role/ok"}"#;
+        let cases = [
+            (r#""nosep":{}"#, "key `nosep` is not of the form"),
+            (r#""a/b/c":{}"#, "key `a/b/c` is not of the form"),
+            (r#""":{}"#, "key `` is not of the form"),
+            (r#""a/b":null"#, "`a/b` must be an object"),
+            (r#""a/b":"arn""#, "`a/b` must be an object"),
+            (
+                r#""a/b":{"TokenExpiration":"3600"}"#,
+                "`a/b.TokenExpiration` must be an integer",
+            ),
+            (
+                r#""a/b":{"TokenExpiration":3600.5}"#,
+                "`a/b.TokenExpiration` must be an integer",
+            ),
+            (
+                r#""a/b":{"UseRegionalSTS":"true"}"#,
+                "`a/b.UseRegionalSTS` must be a boolean",
+            ),
+            (r#""a/b":{"RoleARN":1}"#, "`a/b.RoleARN` must be a string"),
+            (
+                r#""a/b":{"audience":[]}"#,
+                "`a/b.Audience` must be a string",
+            ),
+        ];
+        for (bad, message) in cases {
+            for doc in [format!("{{{bad},{good}}}"), format!("{{{good},{bad}}}")] {
+                let (cm, skipped) = ConfigMapConfig::parse_with_warnings(&doc).unwrap();
+                assert_eq!(cm.len(), 1, "{doc}");
+                assert_eq!(
+                    cm.get("ns", "ok").unwrap().role_arn,
+                    "arn:aws:iam::111122223333:role/ok"
+                );
+                assert_eq!(skipped.len(), 1, "{doc}");
+                let text = skipped[0].to_string();
+                assert!(text.contains(message), "{doc}: {text}");
+                assert_eq!(ConfigMapConfig::parse(&doc).unwrap(), cm);
+            }
+        }
+        let (cm, skipped) =
+            ConfigMapConfig::parse_with_warnings(r#"{"x":{},"y/z/w":1,"q":null}"#).unwrap();
+        assert!(cm.is_empty());
+        assert_eq!(skipped.len(), 3);
+        // A wildcard entry survives a bad sibling.
+        let cm = ConfigMapConfig::parse(r#"{"bad":{},"*/any":{"RoleARN":"r"}}"#).unwrap();
+        assert_eq!(cm.lookup("ns", "any").unwrap().role_arn, "r");
     }
 
     #[test]

@@ -15,11 +15,12 @@ mod settings;
 
 pub use config::{
     ConfigError, ConfigMapConfig, ConfigMapEntry, ContainerCredentialsConfig, Identity,
-    ServiceAccountConfig, parse_go_bool, role_arn_looks_valid,
+    ServiceAccountConfig, parse_go_bool, region_looks_valid, role_arn_looks_valid,
 };
 pub use mutate::{MutateError, PatchOp, mutate, pod_service_account};
 pub use resolve::{
-    ContainerCredentialsDecision, Decision, IrsaDecision, Lookup, NoMutation, resolve,
+    ContainerCredentialsDecision, Decision, IrsaDecision, Lookup, NoMutation, RegionDecision,
+    resolve,
 };
 pub use settings::{ComposeRoleArn, Settings, clamp_token_expiration, partition_for_region};
 
@@ -52,3 +53,20 @@ pub const STS_REGIONAL_ENDPOINTS_ANNOTATION: &str = "sts-regional-endpoints";
 pub const TOKEN_EXPIRATION_ANNOTATION: &str = "token-expiration";
 /// Pod annotation (under the prefix): comma-separated container names to leave alone.
 pub const SKIP_CONTAINERS_ANNOTATION: &str = "skip-containers";
+/// Pod annotation (under the prefix): comma-separated container names that alone get the
+/// mutation (the inverse of skip-containers, which it overrides). Not in the reference.
+pub const INCLUDE_CONTAINERS_ANNOTATION: &str = "include-containers";
+/// ServiceAccount annotation (under the prefix): the region injected as `AWS_REGION` and
+/// `AWS_DEFAULT_REGION` for its pods instead of `--aws-default-region`; empty turns the
+/// injection off. Not in the reference.
+pub const REGION_ANNOTATION: &str = "region";
+/// ServiceAccount and pod annotation (under the prefix): `AWS_ROLE_SESSION_NAME` for IRSA;
+/// [`ROLE_SESSION_NAME_POD_NAME`] or a literal session name. Not in the reference.
+pub const ROLE_SESSION_NAME_ANNOTATION: &str = "role-session-name";
+/// The value of [`ROLE_SESSION_NAME_ANNOTATION`] that names each session after its pod
+/// (downward API `metadata.name`).
+pub const ROLE_SESSION_NAME_POD_NAME: &str = "pod-name";
+/// Longest role session name STS accepts.
+pub const MAX_ROLE_SESSION_NAME: usize = 64;
+/// Characters the API server appends to a pod's `generateName`.
+pub const GENERATED_NAME_SUFFIX: usize = 5;

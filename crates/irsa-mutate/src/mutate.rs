@@ -10,8 +10,10 @@ use crate::config::parse_go_int;
 use crate::resolve::Decision;
 use crate::settings::{Settings, clamp_token_expiration};
 use crate::{
-    DEFAULT_TOKEN_EXPIRATION, IRSA_TOKEN_PATH, IRSA_VOLUME_NAME, JITTER_MIN_EXPIRATION,
-    POD_IDENTITY_LABEL, SKIP_CONTAINERS_ANNOTATION, TOKEN_EXPIRATION_ANNOTATION,
+    DEFAULT_TOKEN_EXPIRATION, GENERATED_NAME_SUFFIX, INCLUDE_CONTAINERS_ANNOTATION,
+    IRSA_TOKEN_PATH, IRSA_VOLUME_NAME, JITTER_MIN_EXPIRATION, MAX_ROLE_SESSION_NAME,
+    POD_IDENTITY_LABEL, ROLE_SESSION_NAME_ANNOTATION, ROLE_SESSION_NAME_POD_NAME,
+    SKIP_CONTAINERS_ANNOTATION, TOKEN_EXPIRATION_ANNOTATION,
 };
 
 /// One JSON Patch (RFC 6902) operation. The webhook only ever adds; serialises as
@@ -92,14 +94,35 @@ fn opt_array<'a>(
     }
 }
 
+/// Which containers get the mutation.
+enum Containers {
+    /// All but these (`<prefix>/skip-containers`).
+    Skip(BTreeSet<String>),
+    /// Only these (`<prefix>/include-containers`, which overrides skip-containers).
+    Include(BTreeSet<String>),
+}
+
+impl Containers {
+    fn selects(&self, name: &str) -> bool {
+        match self {
+            Containers::Skip(names) => !names.contains(name),
+            Containers::Include(names) => names.contains(name),
+        }
+    }
+}
+
 /// Everything mode-specific that the per-container step needs.
 struct Plan<'a> {
     volume_name: &'a str,
     mount_path: &'a str,
     use_regional_sts: bool,
     region: &'a str,
-    identity: [(&'static str, String); 2],
-    skip: BTreeSet<String>,
+    /// The two variables naming the identity and its token; `None` in region-only mode
+    /// (no identity, no token volume).
+    identity: Option<[(&'static str, String); 2]>,
+    /// `AWS_ROLE_SESSION_NAME`, added with the identity.
+    session_name: Option<Value>,
+    containers: Containers,
 }
 
 /// Builds the reference's JSON Patch for `pod` under `decision`:
@@ -144,10 +167,15 @@ pub fn mutate<R: RngCore + ?Sized>(
         _ => return Err(type_err("spec", "an object")),
     };
 
-    let (base_expiration, is_cc) = match decision {
+    let containers = containers_selected(
+        annotation(INCLUDE_CONTAINERS_ANNOTATION),
+        annotation(SKIP_CONTAINERS_ANNOTATION),
+    );
+    let (base_expiration, is_cc, region) = match decision {
         Decision::None(_) => return Ok(None),
-        Decision::Irsa(d) => (d.token_expiration, false),
-        Decision::ContainerCredentials(d) => (d.token_expiration, true),
+        Decision::Region(d) => return region_only(spec, &d.region, containers),
+        Decision::Irsa(d) => (d.token_expiration, false, d.region.as_str()),
+        Decision::ContainerCredentials(d) => (d.token_expiration, true, d.region.as_str()),
     };
     let token_expiration = token_expiration(
         annotation(TOKEN_EXPIRATION_ANNOTATION),
@@ -155,11 +183,12 @@ pub fn mutate<R: RngCore + ?Sized>(
         is_cc,
         rng,
     );
-    let skip: BTreeSet<String> = annotation(SKIP_CONTAINERS_ANNOTATION)
-        .and_then(csv_first_record)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let session_name = match decision {
+        Decision::Irsa(d) => annotation(ROLE_SESSION_NAME_ANNOTATION)
+            .or(d.role_session_name.as_deref())
+            .and_then(|wanted| session_name_env(wanted, metadata)),
+        _ => None,
+    };
 
     let windows = runs_windows(spec)?;
     let (volume_name, token_path, mount_path, audience, identity) =
@@ -167,15 +196,16 @@ pub fn mutate<R: RngCore + ?Sized>(
     let use_regional_sts = match decision {
         Decision::Irsa(d) => d.use_regional_sts,
         Decision::ContainerCredentials(d) => d.use_regional_sts,
-        Decision::None(_) => false,
+        Decision::Region(_) | Decision::None(_) => false,
     };
     let plan = Plan {
         volume_name,
         mount_path,
         use_regional_sts,
-        region: &settings.aws_default_region,
-        identity,
-        skip,
+        region,
+        identity: Some(identity),
+        session_name,
+        containers,
     };
 
     let mut ops = Vec::with_capacity(4);
@@ -206,6 +236,95 @@ pub fn mutate<R: RngCore + ?Sized>(
     }
 
     Ok(Some(ops))
+}
+
+/// `<prefix>/include-containers` when present (a value that is not one CSV record
+/// selects no container: a restriction that cannot be read is not lifted), else
+/// `<prefix>/skip-containers` (a bad value skips none, as in the reference).
+fn containers_selected(include: Option<&str>, skip: Option<&str>) -> Containers {
+    match include {
+        Some(list) => Containers::Include(
+            csv_first_record(list)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        ),
+        None => Containers::Skip(
+            skip.and_then(csv_first_record)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        ),
+    }
+}
+
+/// The `AWS_ROLE_SESSION_NAME` variable for a `role-session-name` annotation:
+/// `pod-name` is the pod's name through the downward API (the name of a pod created from
+/// `generateName` is only chosen after admission), when it fits STS's 2 to 64
+/// characters; any other value is used as is when it is a valid session name. `None`
+/// otherwise (the SDK then picks its own session name).
+fn session_name_env(wanted: &str, metadata: Option<&Map<String, Value>>) -> Option<Value> {
+    if wanted == ROLE_SESSION_NAME_POD_NAME {
+        let field = |k: &str| {
+            metadata
+                .and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let len = match (field("name"), field("generateName")) {
+            (Some(name), _) => name.len(),
+            (None, Some(prefix)) => prefix.len() + GENERATED_NAME_SUFFIX,
+            (None, None) => return None,
+        };
+        return (2..=MAX_ROLE_SESSION_NAME).contains(&len).then(|| {
+            json!({
+                "name": "AWS_ROLE_SESSION_NAME",
+                "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } },
+            })
+        });
+    }
+    session_name_looks_valid(wanted).then(|| env_var("AWS_ROLE_SESSION_NAME", wanted))
+}
+
+/// STS's `RoleSessionName`: 2 to 64 characters of `[\w+=,.@-]`.
+fn session_name_looks_valid(name: &str) -> bool {
+    (2..=MAX_ROLE_SESSION_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+/// The patch of [`Decision::Region`]: the region in each selected container that has
+/// neither region variable; the containers arrays only when one changed, and `None` when
+/// nothing did.
+fn region_only(
+    spec: &Map<String, Value>,
+    region: &str,
+    containers: Containers,
+) -> Result<Option<Vec<PatchOp>>, MutateError> {
+    let plan = Plan {
+        volume_name: "",
+        mount_path: "",
+        use_regional_sts: false,
+        region,
+        identity: None,
+        session_name: None,
+        containers,
+    };
+    let mut ops = Vec::new();
+    for (key, path) in [
+        ("containers", "/spec/containers"),
+        ("initContainers", "/spec/initContainers"),
+    ] {
+        let Some(list) = opt_array(spec, key, "spec.")? else {
+            continue;
+        };
+        let rebuilt = rebuild(list, &format!("spec.{key}"), &plan)?;
+        if rebuilt != *list {
+            ops.push(PatchOp::add(path, Value::Array(rebuilt)));
+        }
+    }
+    Ok((!ops.is_empty()).then_some(ops))
 }
 
 /// The token's lifetime: the pod's annotation (clamped) or the decision's; container
@@ -367,7 +486,7 @@ fn mutate_container(
     plan: &Plan<'_>,
 ) -> Result<(), MutateError> {
     let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
-    if plan.skip.contains(name) {
+    if !plan.containers.selects(name) {
         return Ok(());
     }
     let env = opt_array(c, "env", at)?;
@@ -376,10 +495,15 @@ fn mutate_container(
         .flatten()
         .filter_map(|e| e.get("name").and_then(Value::as_str))
         .collect();
-    let [(id_key_1, _), (id_key_2, _)] = &plan.identity;
-    let identity_set = names.contains(id_key_1) || names.contains(id_key_2);
+    let identity_set = match &plan.identity {
+        Some([(id_key_1, _), (id_key_2, _)]) => {
+            names.contains(id_key_1) || names.contains(id_key_2)
+        }
+        None => true,
+    };
     let region_set = names.contains("AWS_REGION") || names.contains("AWS_DEFAULT_REGION");
     let sts_set = names.contains("AWS_STS_REGIONAL_ENDPOINTS");
+    let session_set = names.contains("AWS_ROLE_SESSION_NAME");
     if identity_set && region_set && sts_set {
         return Ok(());
     }
@@ -393,14 +517,20 @@ fn mutate_container(
         added.push(env_var("AWS_REGION", plan.region));
     }
     if !identity_set {
-        for (key, value) in &plan.identity {
+        for (key, value) in plan.identity.iter().flatten() {
             added.push(env_var(key, value));
+        }
+        if let Some(session) = plan.session_name.as_ref().filter(|_| !session_set) {
+            added.push(session.clone());
         }
     }
     if !added.is_empty() {
         let mut env = env.cloned().unwrap_or_default();
         env.extend(added);
         c.insert("env".into(), Value::Array(env));
+    }
+    if plan.identity.is_none() {
+        return Ok(());
     }
 
     let mounts = opt_array(c, "volumeMounts", at)?;
@@ -596,6 +726,8 @@ mod tests {
             audience: "sts.amazonaws.com".into(),
             use_regional_sts: false,
             token_expiration: 86400,
+            region: String::new(),
+            role_session_name: None,
         })
     }
 
@@ -603,6 +735,7 @@ mod tests {
         Decision::ContainerCredentials(ContainerCredentialsDecision {
             use_regional_sts: false,
             token_expiration: 86400,
+            region: String::new(),
         })
     }
 
@@ -700,6 +833,8 @@ mod tests {
             audience: String::new(),
             use_regional_sts: false,
             token_expiration: 3600,
+            region: String::new(),
+            role_session_name: None,
         });
         let ops = run(&json!({"spec": {"containers": []}}), &d)
             .unwrap()
@@ -814,6 +949,201 @@ mod tests {
             let err = run(&pod, &irsa()).unwrap_err();
             assert_eq!(err.to_string(), msg);
         }
+    }
+
+    fn irsa_with(region: &str, session: Option<&str>) -> Decision {
+        Decision::Irsa(IrsaDecision {
+            role_arn: "arn:aws:iam::111122223333:role/r".into(),
+            audience: "sts.amazonaws.com".into(),
+            use_regional_sts: false,
+            token_expiration: 86400,
+            region: region.into(),
+            role_session_name: session.map(Into::into),
+        })
+    }
+
+    fn env_names(ops: &[PatchOp], container: usize) -> Vec<String> {
+        let PatchOp::Add { value, .. } = ops
+            .iter()
+            .find(|PatchOp::Add { path, .. }| path == "/spec/containers")
+            .unwrap();
+        value[container]["env"]
+            .as_array()
+            .map(|env| {
+                env.iter()
+                    .map(|e| e["name"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn session_name_pod_name_uses_the_downward_api_within_stss_limit() {
+        let pod = |meta: Value| json!({"metadata": meta, "spec": {"containers": [{"name": "c"}]}});
+        let session = |p: &Value, d: &Decision| {
+            let ops = run(p, d).unwrap().unwrap();
+            let PatchOp::Add { value, .. } = ops.last().unwrap();
+            value[0]["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == "AWS_ROLE_SESSION_NAME")
+                .cloned()
+        };
+        let by_ref = json!({"name": "AWS_ROLE_SESSION_NAME",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}});
+        let sa = irsa_with("", Some("pod-name"));
+        assert_eq!(
+            session(&pod(json!({"name": "web-0"})), &sa),
+            Some(by_ref.clone())
+        );
+        assert_eq!(
+            session(&pod(json!({"generateName": "web-7d9c6b-"})), &sa),
+            Some(by_ref.clone())
+        );
+        // 59 + 5 generated characters = 64: fits; 60 + 5 does not.
+        let g59 = "g".repeat(59);
+        let g60 = "g".repeat(60);
+        assert_eq!(
+            session(&pod(json!({"generateName": g59})), &sa),
+            Some(by_ref.clone())
+        );
+        assert_eq!(session(&pod(json!({"generateName": g60})), &sa), None);
+        assert_eq!(session(&pod(json!({"name": "n".repeat(65)})), &sa), None);
+        assert_eq!(session(&pod(json!({"name": "a"})), &sa), None);
+        assert_eq!(session(&pod(json!({})), &sa), None);
+        // A literal, checked against STS's pattern.
+        let lit = irsa_with("", Some("batch@team-a"));
+        assert_eq!(
+            session(&pod(json!({"name": "p"})), &lit),
+            Some(json!({"name": "AWS_ROLE_SESSION_NAME", "value": "batch@team-a"}))
+        );
+        for bad in ["a", "has space", "colon:x", "slash/x", &"x".repeat(65)] {
+            assert_eq!(
+                session(&pod(json!({"name": "p"})), &irsa_with("", Some(bad))),
+                None,
+                "{bad}"
+            );
+        }
+        // The pod's annotation beats the ServiceAccount's.
+        let annotated = pod(json!({"name": "p",
+            "annotations": {"eks.amazonaws.com/role-session-name": "from-pod"}}));
+        assert_eq!(
+            session(&annotated, &lit),
+            Some(json!({"name": "AWS_ROLE_SESSION_NAME", "value": "from-pod"}))
+        );
+        assert_eq!(
+            session(&annotated, &irsa()),
+            Some(json!({"name": "AWS_ROLE_SESSION_NAME", "value": "from-pod"}))
+        );
+        // Container credentials have no session name.
+        let ops = run(&annotated, &cc()).unwrap().unwrap();
+        assert!(!env_names(&ops, 0).contains(&"AWS_ROLE_SESSION_NAME".to_string()));
+        // A container that names its own session keeps it; one with its own identity is
+        // not touched.
+        let own = json!({"metadata": {"name": "p"}, "spec": {"containers": [
+            {"name": "a", "env": [{"name": "AWS_ROLE_SESSION_NAME", "value": "mine"}]},
+            {"name": "b", "env": [{"name": "AWS_ROLE_ARN", "value": "x"}]}]}});
+        let ops = run(&own, &sa).unwrap().unwrap();
+        assert_eq!(
+            env_names(&ops, 0),
+            [
+                "AWS_ROLE_SESSION_NAME",
+                "AWS_ROLE_ARN",
+                "AWS_WEB_IDENTITY_TOKEN_FILE"
+            ]
+        );
+        assert_eq!(env_names(&ops, 1), ["AWS_ROLE_ARN"]);
+    }
+
+    #[test]
+    fn include_containers_selects_and_overrides_skip() {
+        let pod = |ann: Value| {
+            json!({"metadata": {"annotations": ann}, "spec": {
+                "initContainers": [{"name": "init"}],
+                "containers": [{"name": "app"}, {"name": "sidecar"}, {"name": "mesh"}]}})
+        };
+        let mutated = |p: &Value| -> Vec<String> {
+            let ops = run(p, &irsa()).unwrap().unwrap();
+            ops.iter()
+                .filter(|PatchOp::Add { path, .. }| path.ends_with("ontainers"))
+                .flat_map(|PatchOp::Add { value, .. }| value.as_array().unwrap().clone())
+                .filter(|c| c.get("env").is_some())
+                .map(|c| c["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let inc = "eks.amazonaws.com/include-containers";
+        let skip = "eks.amazonaws.com/skip-containers";
+        assert_eq!(mutated(&pod(json!({inc: "app"}))), ["app"]);
+        assert_eq!(
+            mutated(&pod(json!({inc: "init,sidecar"}))),
+            ["sidecar", "init"]
+        );
+        assert_eq!(mutated(&pod(json!({inc: "app", skip: "app"}))), ["app"]);
+        assert_eq!(
+            mutated(&pod(json!({skip: "app,mesh"}))),
+            ["sidecar", "init"]
+        );
+        // Not trimmed (as skip-containers); an unreadable list includes nothing.
+        assert!(mutated(&pod(json!({inc: " app"}))).is_empty());
+        assert!(mutated(&pod(json!({inc: "a\"pp"}))).is_empty());
+        assert!(mutated(&pod(json!({inc: ""}))).is_empty());
+        // The token volume is still added, as skip-containers leaves it.
+        let ops = run(&pod(json!({inc: "nothing"})), &irsa())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            ops.first().map(|PatchOp::Add { path, .. }| path.as_str()),
+            Some("/spec/volumes")
+        );
+    }
+
+    #[test]
+    fn region_only_decision() {
+        let d = Decision::Region(crate::resolve::RegionDecision {
+            region: "eu-west-1".into(),
+            reason: NoMutation::NoRoleArn,
+        });
+        let pod = json!({"metadata": {"annotations": {"eks.amazonaws.com/skip-containers": "skipped"}},
+            "spec": {"volumes": [], "containers": [
+                {"name": "a"},
+                {"name": "b", "env": [{"name": "AWS_REGION", "value": "us-east-1"}]},
+                {"name": "skipped"}],
+              "initContainers": [{"name": "i", "env": [{"name": "AWS_DEFAULT_REGION", "value": "x"}]}]}});
+        let ops = run(&pod, &d).unwrap().unwrap();
+        assert_eq!(
+            ops,
+            vec![PatchOp::add(
+                "/spec/containers",
+                json!([
+                    {"name": "a", "env": [
+                        {"name": "AWS_DEFAULT_REGION", "value": "eu-west-1"},
+                        {"name": "AWS_REGION", "value": "eu-west-1"}]},
+                    {"name": "b", "env": [{"name": "AWS_REGION", "value": "us-east-1"}]},
+                    {"name": "skipped"}
+                ])
+            )]
+        );
+        // Nothing to change: no patch at all.
+        let done = json!({"spec": {"containers": [{"name": "b", "env": [{"name": "AWS_REGION", "value": "r"}]}]}});
+        assert_eq!(run(&done, &d).unwrap(), None);
+        assert_eq!(run(&json!({"spec": {}}), &d).unwrap(), None);
+        // Identity decisions carry the region as before.
+        let ops = run(
+            &json!({"spec": {"containers": [{"name": "c"}]}}),
+            &irsa_with("cn-north-1", None),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            env_names(&ops, 0),
+            [
+                "AWS_DEFAULT_REGION",
+                "AWS_REGION",
+                "AWS_ROLE_ARN",
+                "AWS_WEB_IDENTITY_TOKEN_FILE"
+            ]
+        );
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub struct IrsaDecision {
     pub use_regional_sts: bool,
     /// Token lifetime before the pod's `<prefix>/token-expiration` annotation.
     pub token_expiration: i64,
+    /// `AWS_REGION`/`AWS_DEFAULT_REGION` to inject; empty: none.
+    pub region: String,
+    /// The ServiceAccount's `<prefix>/role-session-name` (the pod's annotation wins).
+    pub role_session_name: Option<String>,
 }
 
 /// Container-credentials (EKS Pod Identity) mutation settings.
@@ -43,6 +47,17 @@ pub struct ContainerCredentialsDecision {
     pub use_regional_sts: bool,
     /// Token lifetime before the pod annotation and the jitter.
     pub token_expiration: i64,
+    /// `AWS_REGION`/`AWS_DEFAULT_REGION` to inject; empty: none.
+    pub region: String,
+}
+
+/// No identity, only the region (`--region-all-pods`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionDecision {
+    /// Non-empty region for `AWS_REGION`/`AWS_DEFAULT_REGION`.
+    pub region: String,
+    /// Why there is no identity.
+    pub reason: NoMutation,
 }
 
 /// Why a pod is not mutated.
@@ -65,6 +80,8 @@ pub enum Decision {
     Irsa(IrsaDecision),
     /// Inject EKS Pod Identity (container credentials).
     ContainerCredentials(ContainerCredentialsDecision),
+    /// Inject only the region (`--region-all-pods`, a pod without identity).
+    Region(RegionDecision),
     /// Leave the pod alone (`allowed: true`, no patch).
     None(NoMutation),
 }
@@ -76,7 +93,7 @@ impl Decision {
         match self {
             Decision::Irsa(_) => Some("sts_web_identity"),
             Decision::ContainerCredentials(_) => Some("container_credentials"),
-            Decision::None(_) => None,
+            Decision::Region(_) | Decision::None(_) => None,
         }
     }
 }
@@ -98,8 +115,32 @@ fn cm_expiration(entry: &ConfigMapEntry, settings: &Settings) -> i64 {
 ///    `(false, 86400)` (ignoring the flags).
 /// 2. Otherwise IRSA from the SA-cache entry if it has a role ARN, else from the
 ///    ConfigMap entry `namespace/name`, else `*/name` (the SA annotations win).
-/// 3. Otherwise no mutation, with the reason.
+/// 3. Otherwise no mutation, with the reason; with `--region-all-pods` and a region,
+///    [`Decision::Region`].
+///
+/// The region is the ServiceAccount's `<prefix>/region` when set (empty: none), else
+/// `--aws-default-region`.
 pub fn resolve(lookup: &Lookup<'_>, settings: &Settings) -> Decision {
+    let decision = resolve_identity(lookup, settings);
+    match decision {
+        Decision::None(reason) if settings.region_all_pods => {
+            let region = region(lookup.service_account_config, settings);
+            if region.is_empty() {
+                decision
+            } else {
+                Decision::Region(RegionDecision { region, reason })
+            }
+        }
+        d => d,
+    }
+}
+
+fn region(sa: Option<&ServiceAccountConfig>, settings: &Settings) -> String {
+    sa.and_then(|sa| sa.region.clone())
+        .unwrap_or_else(|| settings.aws_default_region.clone())
+}
+
+fn resolve_identity(lookup: &Lookup<'_>, settings: &Settings) -> Decision {
     let Lookup {
         namespace,
         service_account: name,
@@ -118,6 +159,7 @@ pub fn resolve(lookup: &Lookup<'_>, settings: &Settings) -> Decision {
         return Decision::ContainerCredentials(ContainerCredentialsDecision {
             use_regional_sts,
             token_expiration,
+            region: region(sa, settings),
         });
     }
 
@@ -132,6 +174,8 @@ pub fn resolve(lookup: &Lookup<'_>, settings: &Settings) -> Decision {
             audience: sa.audience.clone(),
             use_regional_sts: sa.use_regional_sts,
             token_expiration: sa.token_expiration,
+            region: region(Some(sa), settings),
+            role_session_name: sa.role_session_name.clone(),
         });
     }
     match cm.and_then(|cm| cm.lookup(namespace, name)) {
@@ -140,6 +184,8 @@ pub fn resolve(lookup: &Lookup<'_>, settings: &Settings) -> Decision {
             audience: entry.audience.clone(),
             use_regional_sts: entry.use_regional_sts,
             token_expiration: cm_expiration(entry, settings),
+            region: region(sa, settings),
+            role_session_name: sa.and_then(|sa| sa.role_session_name.clone()),
         }),
         Some(_) => Decision::None(NoMutation::NoRoleArn),
         None if sa.is_some() => Decision::None(NoMutation::NoRoleArn),
@@ -195,7 +241,9 @@ mod tests {
                 role_arn: ARN.into(),
                 audience: "sts.amazonaws.com".into(),
                 use_regional_sts: false,
-                token_expiration: 3600
+                token_expiration: 3600,
+                region: String::new(),
+                role_session_name: None,
             })
         );
         assert_eq!(d.method(), Some("sts_web_identity"));
@@ -270,6 +318,102 @@ mod tests {
     }
 
     #[test]
+    fn region_from_annotation_flag_or_none() {
+        let s = Settings {
+            aws_default_region: "us-gov-west-1".into(),
+            ..Settings::default()
+        };
+        let region_of = |d: Decision| match d {
+            Decision::Irsa(d) => d.region,
+            Decision::ContainerCredentials(d) => d.region,
+            Decision::Region(d) => d.region,
+            Decision::None(_) => "(none)".into(),
+        };
+        let flag = sa(&[("role-arn", ARN)], &s);
+        assert_eq!(
+            region_of(resolve(&lookup(Some(&flag), None, None), &s)),
+            "us-gov-west-1"
+        );
+        let own = sa(&[("role-arn", ARN), ("region", "us-east-1")], &s);
+        assert_eq!(
+            region_of(resolve(&lookup(Some(&own), None, None), &s)),
+            "us-east-1"
+        );
+        let off = sa(&[("role-arn", ARN), ("region", "")], &s);
+        assert_eq!(region_of(resolve(&lookup(Some(&off), None, None), &s)), "");
+        let bad = sa(&[("role-arn", ARN), ("region", "Not A Region")], &s);
+        assert_eq!(
+            region_of(resolve(&lookup(Some(&bad), None, None), &s)),
+            "us-gov-west-1"
+        );
+        // Container credentials and ConfigMap entries take the SA's region too.
+        let c = cc("ns", "app");
+        assert_eq!(
+            region_of(resolve(&lookup(Some(&own), None, Some(&c)), &s)),
+            "us-east-1"
+        );
+        let cm =
+            ConfigMapConfig::parse(r#"{"ns/app":{"RoleARN":"arn:aws:iam::111122223333:role/cm"}}"#)
+                .unwrap();
+        let plain_own = sa(&[("region", "eu-west-1")], &s);
+        assert_eq!(
+            region_of(resolve(&lookup(Some(&plain_own), Some(&cm), None), &s)),
+            "eu-west-1"
+        );
+        assert_eq!(
+            region_of(resolve(&lookup(None, Some(&cm), None), &s)),
+            "us-gov-west-1"
+        );
+    }
+
+    #[test]
+    fn region_all_pods() {
+        let mut s = Settings {
+            aws_default_region: "eu-west-1".into(),
+            region_all_pods: true,
+            ..Settings::default()
+        };
+        let plain = sa(&[], &s);
+        assert_eq!(
+            resolve(&lookup(Some(&plain), None, None), &s),
+            Decision::Region(RegionDecision {
+                region: "eu-west-1".into(),
+                reason: NoMutation::NoRoleArn
+            })
+        );
+        assert_eq!(
+            resolve(&lookup(None, None, None), &s),
+            Decision::Region(RegionDecision {
+                region: "eu-west-1".into(),
+                reason: NoMutation::ServiceAccountNotFound
+            })
+        );
+        assert_eq!(resolve(&lookup(None, None, None), &s).method(), None);
+        let own = sa(&[("region", "ap-south-1")], &s);
+        assert!(matches!(
+            resolve(&lookup(Some(&own), None, None), &s),
+            Decision::Region(RegionDecision { region, .. }) if region == "ap-south-1"
+        ));
+        let off = sa(&[("region", "")], &s);
+        assert_eq!(
+            resolve(&lookup(Some(&off), None, None), &s),
+            Decision::None(NoMutation::NoRoleArn)
+        );
+        // Identity decisions are unchanged by the flag.
+        let a = sa(&[("role-arn", ARN)], &s);
+        assert!(matches!(
+            resolve(&lookup(Some(&a), None, None), &s),
+            Decision::Irsa(_)
+        ));
+        // Without a region there is nothing to inject.
+        s.aws_default_region.clear();
+        assert_eq!(
+            resolve(&lookup(Some(&plain), None, None), &s),
+            Decision::None(NoMutation::NoRoleArn)
+        );
+    }
+
+    #[test]
     fn container_credentials_first() {
         let s = Settings {
             sts_regional_endpoint: true,
@@ -283,7 +427,8 @@ mod tests {
             d,
             Decision::ContainerCredentials(ContainerCredentialsDecision {
                 use_regional_sts: true,
-                token_expiration: 4000
+                token_expiration: 4000,
+                region: String::new(),
             })
         );
         assert_eq!(d.method(), Some("container_credentials"));
@@ -294,7 +439,8 @@ mod tests {
             d,
             Decision::ContainerCredentials(ContainerCredentialsDecision {
                 use_regional_sts: true,
-                token_expiration: 5000
+                token_expiration: 5000,
+                region: String::new(),
             })
         );
         // No SA entry, no CM: (false, 86400), ignoring the flags.
@@ -303,7 +449,8 @@ mod tests {
             d,
             Decision::ContainerCredentials(ContainerCredentialsDecision {
                 use_regional_sts: false,
-                token_expiration: 86400
+                token_expiration: 86400,
+                region: String::new(),
             })
         );
         // CM exact namespace only (no wildcard) in this path.
@@ -315,7 +462,8 @@ mod tests {
             d,
             Decision::ContainerCredentials(ContainerCredentialsDecision {
                 use_regional_sts: true,
-                token_expiration: 1234
+                token_expiration: 1234,
+                region: String::new(),
             })
         );
         let wild =
@@ -326,7 +474,8 @@ mod tests {
             d,
             Decision::ContainerCredentials(ContainerCredentialsDecision {
                 use_regional_sts: false,
-                token_expiration: 86400
+                token_expiration: 86400,
+                region: String::new(),
             })
         );
         // Other identities do not match.

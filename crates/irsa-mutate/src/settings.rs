@@ -20,6 +20,10 @@ pub struct Settings {
     pub aws_default_region: String,
     /// `--sts-regional-endpoint` (singular). Default false.
     pub sts_regional_endpoint: bool,
+    /// `--region-all-pods` (not in the reference): pods that get no identity still get the
+    /// region (`--aws-default-region` or their ServiceAccount's `<prefix>/region`).
+    /// Default false.
+    pub region_all_pods: bool,
     /// `--compose-role-arn`: the partition and account read from IMDS at startup by the
     /// server. `None` (the default) turns composing off.
     pub compose_role_arn: Option<ComposeRoleArn>,
@@ -45,6 +49,7 @@ impl Default for Settings {
             token_expiration: DEFAULT_TOKEN_EXPIRATION,
             aws_default_region: String::new(),
             sts_regional_endpoint: false,
+            region_all_pods: false,
             compose_role_arn: None,
             container_credentials_audience: "pods.eks.amazonaws.com".into(),
             container_credentials_token_mount_path:

@@ -172,6 +172,10 @@ fn evaluate(file: &Path, strict: bool) -> Result<Outcome, String> {
             .map_err(|_| format!("bad handler/tokenExpiration `{v}`"))?;
         settings.token_expiration = clamp_token_expiration(n);
     }
+    if let Some(v) = t("handler/regionAllPods") {
+        settings.region_all_pods =
+            parse_go_bool(v).ok_or(format!("bad handler/regionAllPods `{v}`"))?;
+    }
     if let Some(v) = t("handler/stsRegionalEndpoint") {
         settings.sts_regional_endpoint =
             parse_go_bool(v).ok_or(format!("bad handler/stsRegionalEndpoint `{v}`"))?;
@@ -259,6 +263,8 @@ fn evaluate(file: &Path, strict: bool) -> Result<Outcome, String> {
                 .into(),
             use_regional_sts: sts,
             token_expiration: exp,
+            region: None,
+            role_session_name: None,
         })
     };
 

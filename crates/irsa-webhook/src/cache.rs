@@ -310,9 +310,16 @@ pub fn apply_config_map_event(
             target.set(ConfigMapConfig::default());
             return "empty";
         }
-        match ConfigMapConfig::parse(data) {
-            Ok(c) => {
-                tracing::info!(entries = c.len(), "ConfigMap configuration loaded");
+        match ConfigMapConfig::parse_with_warnings(data) {
+            Ok((c, skipped)) => {
+                for e in &skipped {
+                    tracing::warn!(error = %e, "ConfigMap entry skipped; the other entries apply");
+                }
+                tracing::info!(
+                    entries = c.len(),
+                    skipped = skipped.len(),
+                    "ConfigMap configuration loaded"
+                );
                 target.set(c);
                 "ok"
             }
@@ -519,6 +526,23 @@ mod tests {
             1,
             "a bad update keeps the previous config"
         );
+        let mut partly_bad = cm.clone();
+        partly_bad.data = Some(BTreeMap::from([(
+            "config".to_string(),
+            r#"{"no-slash":{"RoleARN":"x"},"ns/other":{"RoleARN":"arn:aws:iam::111122223333:role/o"}}"#
+                .to_string(),
+        )]));
+        assert_eq!(
+            apply_config_map_event(&Event::Apply(partly_bad), &target, &mut seen),
+            Some("ok")
+        );
+        let now = target.get();
+        assert_eq!(
+            now.len(),
+            1,
+            "the bad entry is skipped, the good one applies"
+        );
+        assert!(now.get("ns", "other").is_some());
         assert_eq!(
             apply_config_map_event(&Event::Delete(cm), &target, &mut seen),
             Some("deleted")
