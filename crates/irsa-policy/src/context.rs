@@ -180,6 +180,13 @@ pub struct Request {
     /// The account owning the resource when the ARN doesn't say (S3 buckets). `None`: the
     /// ARN's account, or the principal's account when the ARN has none.
     pub resource_account: Option<String>,
+    /// The IAM identity the calling session was made from: the role ARN of an assumed-role
+    /// session (path included), or the ARN of the IAM user who created a federated user
+    /// session. A resource-policy Allow naming it is limited by the boundary and session
+    /// policies. `None`: for an assumed-role session, the role of the session's name in the
+    /// session's account; for a federated user session, unknown (no grant to the user
+    /// reaches the session).
+    pub session_issuer: Option<String>,
     /// Condition keys.
     pub context: Context,
 }
@@ -205,6 +212,13 @@ impl Request {
     #[must_use]
     pub fn with_principal_type(mut self, principal_type: PrincipalType) -> Request {
         self.principal_type = Some(principal_type);
+        self
+    }
+
+    /// Sets the session issuer (see [`Request::session_issuer`]).
+    #[must_use]
+    pub fn with_session_issuer(mut self, issuer: impl Into<String>) -> Request {
+        self.session_issuer = Some(issuer.into());
         self
     }
 

@@ -6,6 +6,7 @@
 //!              "principal": "arn:aws:iam::111122223333:user/alice",
 //!              "principalType": "AWS",
 //!              "resourceAccount": "111122223333",
+//!              "sessionIssuer": "arn:aws:iam::111122223333:role/app",
 //!              "context": {"aws:SourceIp": "10.0.0.1", "aws:TagKeys": ["a", "b"], "s3:max-keys": 10}},
 //!  "identityPolicies": [POLICY, ...], "resourcePolicy": POLICY,
 //!  "permissionBoundaries": [POLICY, ...], "sessionPolicies": [POLICY, ...],
@@ -14,7 +15,8 @@
 //! A POLICY is a JSON object or a string holding the policy document. `resource` may also
 //! be `{"resource": ARN, "accountId": ACCOUNT}`. `principalType` (`AWS`, `Federated`,
 //! `Service`, `CanonicalUser`) is optional: without it the type is inferred from the
-//! principal ([`PrincipalType::infer`]). Unknown top-level fields are ignored.
+//! principal ([`PrincipalType::infer`]). `sessionIssuer` is optional
+//! ([`Request::session_issuer`]). Unknown top-level fields are ignored.
 
 use crate::context::{Context, Request};
 use crate::error::PolicyError;
@@ -155,6 +157,11 @@ pub fn parse_request(v: &Value) -> Result<Request, DocumentError> {
         ),
         Some(_) => return Err(input_err("`request.principalType` must be a string")),
     };
+    let session_issuer = match o.get("sessionIssuer") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(input_err("`request.sessionIssuer` must be a string")),
+    };
     let mut context = Context::new();
     match o.get("context") {
         None | Some(Value::Null) => {}
@@ -182,6 +189,7 @@ pub fn parse_request(v: &Value) -> Result<Request, DocumentError> {
         principal,
         principal_type,
         resource_account,
+        session_issuer,
         context,
     })
 }

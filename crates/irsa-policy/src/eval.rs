@@ -1,4 +1,9 @@
 //! Request evaluation across identity, resource, boundary and session policies.
+//!
+//! The rules are the IAM User Guide's (see the crate README, "Evaluation", for the sources):
+//! [`decide`] computes a decision without allocating, [`evaluate`] adds the statements that
+//! decided it, and [`crate::explain`] reports every statement considered. All three use
+//! [`combine`] for the last step, so they cannot disagree.
 
 use crate::arn::split6;
 use crate::condition::evaluate_entry;
@@ -130,16 +135,64 @@ pub struct EvalInput<'a> {
     pub session_policies: &'a [Policy],
 }
 
-/// How a resource policy statement's principal names the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum PrincipalMatch {
-    /// The account root (`"123456789012"`, `arn:aws:iam::123456789012:root`): delegates to
-    /// the account's identity policies.
+impl<'a> EvalInput<'a> {
+    /// The caller's identity-based policies, nothing else.
+    pub fn identity(identity_policies: &'a [Policy]) -> EvalInput<'a> {
+        EvalInput {
+            identity_policies,
+            ..EvalInput::default()
+        }
+    }
+
+    /// Sets the resource policy.
+    #[must_use]
+    pub fn with_resource_policy(mut self, policy: &'a Policy) -> EvalInput<'a> {
+        self.resource_policy = Some(policy);
+        self
+    }
+
+    /// Sets the permissions boundary policies.
+    #[must_use]
+    pub fn with_boundaries(mut self, policies: &'a [Policy]) -> EvalInput<'a> {
+        self.permission_boundaries = policies;
+        self
+    }
+
+    /// Sets the session policies.
+    #[must_use]
+    pub fn with_session_policies(mut self, policies: &'a [Policy]) -> EvalInput<'a> {
+        self.session_policies = policies;
+        self
+    }
+}
+
+/// How an applicable resource-policy Allow names the caller, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PrincipalMatch {
+    /// The caller's account (`"111122223333"`, `arn:aws:iam::111122223333:root`): within the
+    /// account this delegates to the caller's identity-based policies.
     Account,
-    /// The role whose session is calling: limited by boundary and session policies.
-    Role,
-    /// The caller itself (user, session, provider, service ARN/name) or `*`.
+    /// The IAM identity the calling session was made from: the role of an assumed-role
+    /// session (`arn:aws:iam::111122223333:role/app` for
+    /// `arn:aws:sts::111122223333:assumed-role/app/s1`), or the IAM user who created a
+    /// federated user session ([`Request::session_issuer`]). Within the account the grant
+    /// is limited by an implicit deny in the permissions boundary or a session policy.
+    Issuer,
+    /// The caller itself: its user, assumed-role session or federated user ARN, `"*"`, a
+    /// service, federated provider or canonical user naming it. Within the account the grant
+    /// is not limited by identity policies, boundaries or session policies.
     Exact,
+}
+
+impl PrincipalMatch {
+    /// `account`, `issuer` or `exact`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalMatch::Account => "account",
+            PrincipalMatch::Issuer => "issuer",
+            PrincipalMatch::Exact => "exact",
+        }
+    }
 }
 
 fn arn_account(s: &str) -> Option<&str> {
@@ -150,7 +203,18 @@ fn arn_account(s: &str) -> Option<&str> {
     }
 }
 
-fn aws_value_matches(value: &str, principal: &str) -> Option<PrincipalMatch> {
+/// The caller is a federated user session (`arn:aws:sts::ACCOUNT:federated-user/NAME`, made
+/// by `GetFederationToken`), which has no permissions from identity policies without a
+/// session policy.
+pub(crate) fn is_federated_user(principal: Option<&str>) -> bool {
+    let Some(p) = principal else { return false };
+    matches!(
+        split6(p, false),
+        [Some("arn"), _, Some("sts"), _, Some(_), Some(r)] if r.starts_with("federated-user/")
+    )
+}
+
+fn aws_value_matches(value: &str, principal: &str, issuer: Option<&str>) -> Option<PrincipalMatch> {
     if value == principal {
         return Some(PrincipalMatch::Exact);
     }
@@ -176,6 +240,9 @@ fn aws_value_matches(value: &str, principal: &str) -> Option<PrincipalMatch> {
     if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
         return (value == pacct).then_some(PrincipalMatch::Account);
     }
+    if issuer == Some(value) {
+        return Some(PrincipalMatch::Issuer);
+    }
     let vp = split6(value, false);
     let [
         Some("arn"),
@@ -194,14 +261,16 @@ fn aws_value_matches(value: &str, principal: &str) -> Option<PrincipalMatch> {
     if vres == "root" {
         return Some(PrincipalMatch::Account);
     }
-    // A role ARN names the sessions of that role.
-    if let (Some(role_path), Some(session)) = (
-        vres.strip_prefix("role/"),
-        pres.strip_prefix("assumed-role/"),
-    ) {
+    // A role ARN names the sessions of that role (unless the issuer is known and differs).
+    if issuer.is_none()
+        && let (Some(role_path), Some(session)) = (
+            vres.strip_prefix("role/"),
+            pres.strip_prefix("assumed-role/"),
+        )
+    {
         let role_name = role_path.rsplit('/').next().unwrap_or(role_path);
         if psvc == "sts" && session.split('/').next() == Some(role_name) {
-            return Some(PrincipalMatch::Role);
+            return Some(PrincipalMatch::Issuer);
         }
     }
     None
@@ -213,11 +282,9 @@ fn aws_value_matches(value: &str, principal: &str) -> Option<PrincipalMatch> {
 /// only IAM/STS principals, and so on; so an OIDC provider ARN under `AWS` or `Service`
 /// names nobody, as in IAM. `"*"` under `AWS` is `"Principal": "*"` (everyone, anonymous
 /// included); under another type, every caller of that type.
-pub(crate) fn principal_match(
-    p: &Principal,
-    principal: Option<&str>,
-    kind: Option<PrincipalType>,
-) -> Option<PrincipalMatch> {
+pub(crate) fn principal_match(p: &Principal, req: &Request) -> Option<PrincipalMatch> {
+    let (principal, kind) = (req.principal.as_deref(), req.effective_principal_type());
+    let issuer = req.session_issuer.as_deref();
     match p {
         Principal::Any => Some(PrincipalMatch::Exact),
         Principal::Typed(entries) => {
@@ -230,7 +297,7 @@ pub(crate) fn principal_match(
                     } else {
                         match principal {
                             Some(pr) if same_type => match e.kind {
-                                PrincipalType::Aws => aws_value_matches(v, pr),
+                                PrincipalType::Aws => aws_value_matches(v, pr, issuer),
                                 _ => (v == pr).then_some(PrincipalMatch::Exact),
                             },
                             _ => None,
@@ -249,178 +316,383 @@ pub(crate) fn principal_match(
     }
 }
 
+/// The resource-policy principal check of one statement: `Some(how)` when it applies.
+/// `NotPrincipal` applies to every caller it does not name, as `Exact`; a Deny with
+/// `NotPrincipal` applies to every caller with a permissions boundary, whatever it names
+/// (IAM User Guide, "Permissions boundaries for IAM entities", the `NotPrincipal` warning).
+pub(crate) fn statement_principal(
+    st: &Statement,
+    req: &Request,
+    has_boundary: bool,
+) -> Option<PrincipalMatch> {
+    match &st.principal {
+        None => None,
+        Some((false, p)) => principal_match(p, req),
+        Some((true, _)) if st.effect == Effect::Deny && has_boundary && req.principal.is_some() => {
+            Some(PrincipalMatch::Exact)
+        }
+        Some((true, p)) => match principal_match(p, req) {
+            Some(_) => None,
+            None => Some(PrincipalMatch::Exact),
+        },
+    }
+}
+
+/// Does the statement's `Resource`/`NotResource` cover the request (no element: yes)?
+pub(crate) fn resource_applies(st: &Statement, req: &Request) -> bool {
+    match &st.resource {
+        None => true,
+        Some(r) => {
+            r.items
+                .iter()
+                .any(|p| p.matches(&req.resource, &req.context))
+                != r.negated
+        }
+    }
+}
+
+/// Do all the statement's conditions hold?
+pub(crate) fn conditions_hold(st: &Statement, req: &Request) -> bool {
+    st.condition.iter().flatten().all(|b| {
+        b.entries
+            .iter()
+            .all(|e| evaluate_entry(e.operator(), &e.key_lower, &e.compiled, &req.context))
+    })
+}
+
 /// Is the statement applicable to the request (action, resource, conditions; and for a
-/// resource policy, principal)? Returns how the principal matched.
+/// resource policy, principal)? Returns how the principal matched (`Exact` outside resource
+/// policies).
 pub(crate) fn applies(
     st: &Statement,
     req: &Request,
     resource_policy: bool,
+    has_boundary: bool,
 ) -> Option<PrincipalMatch> {
-    if !st.matches_action(&req.action) {
-        return None;
-    }
-    if let Some(r) = &st.resource
-        && r.items
-            .iter()
-            .any(|p| p.matches(&req.resource, &req.context))
-            == r.negated
-    {
+    if !st.matches_action(&req.action) || !resource_applies(st, req) {
         return None;
     }
     let pm = if resource_policy {
-        let (caller, kind) = (req.principal.as_deref(), req.effective_principal_type());
-        match &st.principal {
-            None => return None,
-            Some((false, p)) => principal_match(p, caller, kind)?,
-            Some((true, p)) => match principal_match(p, caller, kind) {
-                Some(_) => return None,
-                None => PrincipalMatch::Exact,
-            },
-        }
+        statement_principal(st, req, has_boundary)?
     } else {
         PrincipalMatch::Exact
     };
-    if let Some(blocks) = &st.condition {
-        for b in blocks {
-            for e in &b.entries {
-                if !evaluate_entry(e.operator(), &e.key_lower, &e.compiled, &req.context) {
-                    return None;
-                }
+    conditions_hold(st, req).then_some(pm)
+}
+
+/// What each kind of policy said about a request: the inputs of [`combine`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Sides {
+    /// Some applicable Deny, in any policy.
+    pub(crate) deny: bool,
+    /// Some applicable identity-policy Allow.
+    pub(crate) identity: bool,
+    /// The strongest principal match of an applicable resource-policy Allow.
+    pub(crate) resource: Option<PrincipalMatch>,
+    /// Some applicable boundary Allow.
+    pub(crate) boundary: bool,
+    /// Some applicable session-policy Allow.
+    pub(crate) session: bool,
+}
+
+/// Which rule decided: the reason [`crate::explain`] prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Basis {
+    /// An applicable Deny statement.
+    ExplicitDeny,
+    /// Trust evaluation: an Allow of the trust policy names the caller.
+    TrustPolicyAllows,
+    /// Trust evaluation: no Allow of the trust policy names the caller.
+    TrustPolicySilent,
+    /// Same account: the resource policy names the caller itself; boundaries, session and
+    /// identity policies do not limit it.
+    ResourceNamesCaller,
+    /// Same account: the resource policy names the session's issuer (role or IAM user),
+    /// and the permissions boundary and session policies allow too.
+    ResourceNamesIssuer,
+    /// Identity-based policies allow, and so do the boundary and session policies (within
+    /// the account, or across accounts with the resource policy also naming the caller).
+    IdentityAllows,
+    /// Nothing allows: no identity-policy Allow (and no resource-policy Allow that grants
+    /// on its own).
+    NoIdentityAllow,
+    /// The identity policies (or the resource policy naming the issuer) allow, but the
+    /// permissions boundary does not.
+    BoundaryImplicitDeny,
+    /// The identity policies (or the resource policy naming the issuer) allow, but no
+    /// session policy does (or a federated user session has none).
+    SessionImplicitDeny,
+    /// Across accounts: the identity side allows but the resource policy names neither the
+    /// caller nor its account.
+    CrossAccountResourceSilent,
+}
+
+impl Basis {
+    /// One sentence: why.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Basis::ExplicitDeny => "an applicable Deny statement decides",
+            Basis::TrustPolicyAllows => "the trust policy allows the caller",
+            Basis::TrustPolicySilent => "no Allow of the trust policy applies to the caller",
+            Basis::ResourceNamesCaller => {
+                "the resource policy allows the caller itself (same account: not limited by identity, boundary or session policies)"
+            }
+            Basis::ResourceNamesIssuer => {
+                "the resource policy allows the session's role or IAM user, and the permissions boundary and session policies allow too"
+            }
+            Basis::IdentityAllows => {
+                "identity-based policies allow, within the permissions boundary and session policies"
+            }
+            Basis::NoIdentityAllow => {
+                "no identity-based policy allows, and no resource-policy Allow grants on its own"
+            }
+            Basis::BoundaryImplicitDeny => "the permissions boundary does not allow the action",
+            Basis::SessionImplicitDeny => "no session policy allows the action",
+            Basis::CrossAccountResourceSilent => {
+                "cross-account request: the resource policy does not allow the caller or its account"
             }
         }
     }
-    Some(pm)
-}
 
-#[derive(Default)]
-struct Side {
-    allows: Vec<MatchedStatement>,
-    best: Option<PrincipalMatch>,
-}
-
-fn scan(
-    policy: &Policy,
-    which: PolicyRef,
-    req: &Request,
-    denies: &mut Vec<MatchedStatement>,
-    side: &mut Side,
-) {
-    let resource = which == PolicyRef::Resource;
-    for (i, st) in policy.statements.iter().enumerate() {
-        if let Some(pm) = applies(st, req, resource) {
-            let m = MatchedStatement {
-                policy: which,
-                statement: i,
-                sid: st.sid.clone(),
-                effect: st.effect,
-            };
-            match st.effect {
-                Effect::Deny => denies.push(m),
-                Effect::Allow => {
-                    side.allows.push(m);
-                    if Some(pm) > side.best {
-                        side.best = Some(pm);
-                    }
-                }
-            }
+    /// The variant name (`ResourceNamesIssuer`, ...), for JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::ExplicitDeny => "ExplicitDeny",
+            Basis::TrustPolicyAllows => "TrustPolicyAllows",
+            Basis::TrustPolicySilent => "TrustPolicySilent",
+            Basis::ResourceNamesCaller => "ResourceNamesCaller",
+            Basis::ResourceNamesIssuer => "ResourceNamesIssuer",
+            Basis::IdentityAllows => "IdentityAllows",
+            Basis::NoIdentityAllow => "NoIdentityAllow",
+            Basis::BoundaryImplicitDeny => "BoundaryImplicitDeny",
+            Basis::SessionImplicitDeny => "SessionImplicitDeny",
+            Basis::CrossAccountResourceSilent => "CrossAccountResourceSilent",
         }
     }
 }
 
-/// Evaluates a request as the IAM User Guide's evaluation logic describes (single account
-/// or cross-account, no SCPs):
+/// Evaluation mode: every policy kind, or the trust policy alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Full,
+    Trust,
+}
+
+/// Is the request within one account (resource account from `resource_account` or the
+/// resource ARN, vs. the principal ARN's account; unknown on either side counts as same)?
+pub(crate) fn same_account(req: &Request) -> bool {
+    let resource_account = req
+        .resource_account
+        .as_deref()
+        .or_else(|| arn_account(&req.resource));
+    let principal_account = req.principal.as_deref().and_then(arn_account);
+    match (resource_account, principal_account) {
+        (Some(r), Some(p)) => r == p,
+        _ => true,
+    }
+}
+
+/// The last step of every evaluation: the decision from what each kind of policy said.
 ///
-/// 1. Any applicable Deny in any policy: `ExplicitDeny`.
-/// 2. No identity policies but a resource policy (a role trust policy, an anonymous or
-///    service caller): the resource policy alone decides; it needs an Allow whose principal
-///    matches.
-/// 3. Otherwise, within one account (the resource's account equals the principal's, or
-///    either is unknown), a resource policy Allow naming the caller exactly (user, session,
-///    `*`) allows; one naming the caller's role allows when the boundary and session
-///    policies allow too; one naming the account root delegates to identity policies.
-/// 4. Identity policies must allow, intersected with the permissions boundary (if any
-///    boundary policies are given, one must allow) and the session policies (likewise).
-///    Across accounts the resource policy must allow as well.
-/// 5. Otherwise `ImplicitDeny`.
-pub fn evaluate(input: &EvalInput<'_>, req: &Request) -> Evaluation {
-    let mut denies = Vec::new();
-    let mut identity = Side::default();
-    let mut resource = Side::default();
-    let mut boundary = Side::default();
-    let mut session = Side::default();
-    for (i, p) in input.identity_policies.iter().enumerate() {
-        scan(p, PolicyRef::Identity(i), req, &mut denies, &mut identity);
+/// - Any applicable Deny: `ExplicitDeny`.
+/// - Trust mode ([`evaluate_trust`]): an Allow of the trust policy naming the caller.
+/// - The boundary holds when there is none or one of its policies allows; likewise the
+///   session policies, except that a federated user session (`GetFederationToken`) without
+///   session policies has no permissions but those granted to it directly.
+/// - Same account: a resource-policy Allow naming the caller itself (`Exact`) allows; one
+///   naming the session's issuer allows when boundary and session hold; otherwise (no
+///   resource policy, or one naming the account) identity ∩ boundary ∩ session.
+/// - Across accounts: identity ∩ boundary ∩ session, and the resource policy must name the
+///   caller, its issuer or its account.
+pub(crate) fn combine(
+    input: &EvalInput<'_>,
+    req: &Request,
+    s: Sides,
+    mode: Mode,
+) -> (Decision, Basis) {
+    use Decision::{Allow, ExplicitDeny, ImplicitDeny};
+    if s.deny {
+        return (ExplicitDeny, Basis::ExplicitDeny);
     }
-    if let Some(p) = input.resource_policy {
-        scan(p, PolicyRef::Resource, req, &mut denies, &mut resource);
-    }
-    for (i, p) in input.permission_boundaries.iter().enumerate() {
-        scan(p, PolicyRef::Boundary(i), req, &mut denies, &mut boundary);
-    }
-    for (i, p) in input.session_policies.iter().enumerate() {
-        scan(p, PolicyRef::Session(i), req, &mut denies, &mut session);
-    }
-    if !denies.is_empty() {
-        return Evaluation {
-            decision: Decision::ExplicitDeny,
-            matched: denies,
+    if mode == Mode::Trust {
+        return match s.resource {
+            Some(_) => (Allow, Basis::TrustPolicyAllows),
+            None => (ImplicitDeny, Basis::TrustPolicySilent),
         };
     }
-    let allowed = if input.identity_policies.is_empty() && input.resource_policy.is_some() {
-        resource.best.is_some()
+    let boundary_ok = input.permission_boundaries.is_empty() || s.boundary;
+    let session_ok = if input.session_policies.is_empty() {
+        !is_federated_user(req.principal.as_deref())
     } else {
-        let boundary_ok = input.permission_boundaries.is_empty() || !boundary.allows.is_empty();
-        let session_ok = input.session_policies.is_empty() || !session.allows.is_empty();
-        let identity_ok = !identity.allows.is_empty() && boundary_ok && session_ok;
-        let resource_account = req
-            .resource_account
-            .as_deref()
-            .or_else(|| arn_account(&req.resource));
-        let principal_account = req.principal.as_deref().and_then(arn_account);
-        let same_account = match (resource_account, principal_account) {
-            (Some(r), Some(p)) => r == p,
-            _ => true,
-        };
-        if input.resource_policy.is_none() {
-            identity_ok
-        } else if same_account {
-            match resource.best {
-                Some(PrincipalMatch::Exact) => true,
-                Some(PrincipalMatch::Role) => boundary_ok && session_ok,
-                _ => identity_ok,
-            }
+        s.session
+    };
+    // Why the identity side (or an issuer grant) falls short, boundary first.
+    let limited = |granted: bool| {
+        if !granted {
+            Basis::NoIdentityAllow
+        } else if !boundary_ok {
+            Basis::BoundaryImplicitDeny
         } else {
-            identity_ok && resource.best.is_some()
+            Basis::SessionImplicitDeny
         }
     };
-    if allowed {
-        let mut matched = identity.allows;
-        matched.append(&mut resource.allows);
-        matched.append(&mut boundary.allows);
-        matched.append(&mut session.allows);
-        Evaluation {
-            decision: Decision::Allow,
-            matched,
+    let identity_ok = s.identity && boundary_ok && session_ok;
+    if input.resource_policy.is_some() && !same_account(req) {
+        return match (identity_ok, s.resource.is_some()) {
+            (true, true) => (Allow, Basis::IdentityAllows),
+            (true, false) => (ImplicitDeny, Basis::CrossAccountResourceSilent),
+            (false, _) => (ImplicitDeny, limited(s.identity)),
+        };
+    }
+    match s.resource {
+        Some(PrincipalMatch::Exact) => (Allow, Basis::ResourceNamesCaller),
+        _ if identity_ok => (Allow, Basis::IdentityAllows),
+        Some(PrincipalMatch::Issuer) if boundary_ok && session_ok => {
+            (Allow, Basis::ResourceNamesIssuer)
         }
-    } else {
-        Evaluation {
-            decision: Decision::ImplicitDeny,
-            matched: Vec::new(),
-        }
+        Some(PrincipalMatch::Issuer) => (ImplicitDeny, limited(true)),
+        _ => (ImplicitDeny, limited(s.identity)),
     }
 }
 
-/// Evaluates a role trust policy: the trust policy is the resource policy and there are no
-/// identity policies. For `AssumeRoleWithWebIdentity` the request's principal is the OIDC
-/// provider ARN (or web identity provider name), the action `sts:AssumeRoleWithWebIdentity`,
-/// the resource the role ARN, and the context holds `<issuer>:sub`, `<issuer>:aud`, ...
+/// Scans every statement of every policy for the booleans of [`Sides`]; calls `on_match`
+/// for each applicable statement (policy, index, statement). Allocation-free unless a
+/// pattern with a case-folded policy variable has to be resolved.
+fn scan(
+    input: &EvalInput<'_>,
+    req: &Request,
+    mut on_match: impl FnMut(PolicyRef, usize, &Statement),
+) -> Sides {
+    let mut s = Sides::default();
+    let has_boundary = !input.permission_boundaries.is_empty();
+    let mut one = |p: &Policy, which: PolicyRef, s: &mut Sides| {
+        let resource = which == PolicyRef::Resource;
+        for (i, st) in p.statements.iter().enumerate() {
+            let Some(pm) = applies(st, req, resource, has_boundary) else {
+                continue;
+            };
+            on_match(which, i, st);
+            match st.effect {
+                Effect::Deny => s.deny = true,
+                Effect::Allow => match which {
+                    PolicyRef::Identity(_) => s.identity = true,
+                    PolicyRef::Resource => s.resource = s.resource.max(Some(pm)),
+                    PolicyRef::Boundary(_) => s.boundary = true,
+                    PolicyRef::Session(_) => s.session = true,
+                },
+            }
+        }
+    };
+    for (i, p) in input.identity_policies.iter().enumerate() {
+        one(p, PolicyRef::Identity(i), &mut s);
+    }
+    if let Some(p) = input.resource_policy {
+        one(p, PolicyRef::Resource, &mut s);
+    }
+    for (i, p) in input.permission_boundaries.iter().enumerate() {
+        one(p, PolicyRef::Boundary(i), &mut s);
+    }
+    for (i, p) in input.session_policies.iter().enumerate() {
+        one(p, PolicyRef::Session(i), &mut s);
+    }
+    s
+}
+
+pub(crate) fn sides(input: &EvalInput<'_>, req: &Request) -> Sides {
+    scan(input, req, |_, _, _| {})
+}
+
+/// The decision alone, as [`evaluate`] would give it, without allocating (for requests
+/// whose policies hold no case-insensitive policy variable): the authorization hot path.
+pub fn decide(input: &EvalInput<'_>, req: &Request) -> Decision {
+    combine(input, req, sides(input, req), Mode::Full).0
+}
+
+/// [`evaluate_trust`]'s decision alone, without allocating.
+pub fn decide_trust(trust_policy: &Policy, req: &Request) -> Decision {
+    let input = EvalInput {
+        resource_policy: Some(trust_policy),
+        ..EvalInput::default()
+    };
+    combine(&input, req, sides(&input, req), Mode::Trust).0
+}
+
+fn evaluate_mode(input: &EvalInput<'_>, req: &Request, mode: Mode) -> Evaluation {
+    // Applicable statements, in scan order (identity, resource, boundary, session): kept on
+    // the stack for the common case, so only the returned list allocates.
+    let mut buf: [Option<MatchedStatement>; 8] = Default::default();
+    let mut n = 0usize;
+    let mut overflow: Vec<MatchedStatement> = Vec::new();
+    let s = scan(input, req, |policy, statement, st| {
+        let m = MatchedStatement {
+            policy,
+            statement,
+            sid: st.sid.clone(),
+            effect: st.effect,
+        };
+        match buf.get_mut(n) {
+            Some(slot) => *slot = Some(m),
+            None => overflow.push(m),
+        }
+        n += 1;
+    });
+    let (decision, _) = combine(input, req, s, mode);
+    let keep = match decision {
+        Decision::Allow => Effect::Allow,
+        Decision::ExplicitDeny => Effect::Deny,
+        Decision::ImplicitDeny => {
+            return Evaluation {
+                decision,
+                matched: Vec::new(),
+            };
+        }
+    };
+    let matched = buf
+        .into_iter()
+        .flatten()
+        .chain(overflow)
+        .filter(|m| m.effect == keep)
+        .collect();
+    Evaluation { decision, matched }
+}
+
+/// Evaluates a request with every kind of policy that applies to it, as the IAM User
+/// Guide's evaluation logic describes (single account or cross-account, no SCPs/RCPs). This
+/// is the one function for a caller holding identity policies, a resource policy (an S3
+/// bucket policy, ...), permissions boundaries and session policies; see the crate README,
+/// "Evaluation", for the rule table and its sources.
+///
+/// 1. Any applicable Deny in any policy: `ExplicitDeny`.
+/// 2. Within one account (the resource's account equals the principal's, or either is
+///    unknown): a resource-policy Allow naming the caller itself (user, assumed-role
+///    session, federated user, `*`, service, provider) allows; one naming the session's
+///    role (or the IAM user of a federated user session) allows when the boundary and
+///    session policies allow too; one naming the account delegates to identity policies.
+/// 3. Identity policies must allow otherwise, intersected with the permissions boundary
+///    (if any boundary policies are given, one must allow) and the session policies
+///    (likewise; a federated user session needs one). Across accounts the resource policy
+///    must also name the caller, its issuer or its account.
+/// 4. Otherwise `ImplicitDeny`.
+///
+/// For a role's trust policy use [`evaluate_trust`]: the trust policy alone decides there.
+pub fn evaluate(input: &EvalInput<'_>, req: &Request) -> Evaluation {
+    evaluate_mode(input, req, Mode::Full)
+}
+
+/// Evaluates a role trust policy: the trust policy alone decides, as STS does for the
+/// `AssumeRole*` call (the caller's own permission to call STS is not part of it). For
+/// `AssumeRoleWithWebIdentity` the request's principal is the OIDC provider ARN (or web
+/// identity provider name), the action `sts:AssumeRoleWithWebIdentity`, the resource the
+/// role ARN, and the context holds `<issuer>:sub`, `<issuer>:aud`, ...
 pub fn evaluate_trust(trust_policy: &Policy, req: &Request) -> Evaluation {
-    evaluate(
+    evaluate_mode(
         &EvalInput {
             resource_policy: Some(trust_policy),
             ..EvalInput::default()
         },
         req,
+        Mode::Trust,
     )
 }
 
@@ -568,13 +840,17 @@ mod tests {
                 r,
             )
         };
-        // No identity policies: the resource policy alone decides.
+        // No identity policies: only grants that do not need them.
         assert_eq!(d(&none, &named_user, &none, &req(USER)), Decision::Allow);
         assert_eq!(
             d(&none, &named_user, &none, &req(SESSION)),
             Decision::ImplicitDeny
         );
-        assert_eq!(d(&none, &named_account, &none, &req(USER)), Decision::Allow);
+        // An account grant delegates to identity policies, and there are none.
+        assert_eq!(
+            d(&none, &named_account, &none, &req(USER)),
+            Decision::ImplicitDeny
+        );
         // With identity policies, same account: naming the user or session allows even
         // when identity and boundary don't.
         assert_eq!(

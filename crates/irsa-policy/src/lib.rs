@@ -26,7 +26,8 @@ pub use condition::{BaseOperator, Operator, SetOperator};
 pub use context::{Context, ContextValue, Request, UnknownPrincipalType};
 pub use error::PolicyError;
 pub use eval::{
-    Decision, EvalInput, Evaluation, MatchedStatement, PolicyRef, evaluate, evaluate_trust,
+    Basis, Decision, EvalInput, Evaluation, MatchedStatement, PolicyRef, PrincipalMatch, decide,
+    decide_trust, evaluate, evaluate_trust,
 };
 pub use lint::{Finding, Severity, federated_issuer, lint_trust};
 pub use pattern::glob_match;

@@ -1,4 +1,5 @@
-//! Whole-policy cases: every `tests/cases/*.json` plus every folder in `IRSA_POLICY_CASES`
+//! Whole-policy cases: every `tests/cases/*.json` and `tests/cases/resource-combinations/*.json`
+//! (written by `tests/gen_resource_combinations.py`) plus every folder in `IRSA_POLICY_CASES`
 //! (colon-separated). A case is an `irsa policy eval` input document plus `"expected"`
 //! (`Allow` | `ExplicitDeny` | `ImplicitDeny`) and optionally `"expectedMatched"`, a list of
 //! `policy#statement` strings such as `"identity[0]#1"`. Each case is one test, named
@@ -55,7 +56,12 @@ fn run_case(path: &Path) -> Result<(), String> {
 fn main() -> ExitCode {
     let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let mut trials = Vec::new();
-    let mut folders = vec![(own.clone(), true)];
+    // The hand-written cases and the generated combinations of identity policy, resource-policy
+    // principal, boundary and session policy (tests/gen_resource_combinations.py).
+    let mut folders = vec![
+        (own.clone(), true),
+        (own.join("resource-combinations"), true),
+    ];
     folders.extend(
         irsa_test::extra_dirs("IRSA_POLICY_CASES")
             .into_iter()
