@@ -20,6 +20,7 @@ const L0: &[&str] = &[
     "irsa-dynamodb",
     "irsa-s3",
     "irsa-authz",
+    "irsa-audit",
 ];
 const L1: &[&str] = &["irsa-oidc", "irsa-server"];
 const L2: &[&str] = &["irsa-webhook", "irsa-sts", "irsa-gateway"];
