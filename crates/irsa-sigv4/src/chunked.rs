@@ -398,18 +398,13 @@ impl BodyDecoder {
                     rest
                 }
                 State::Trailer => {
-                    // The section's budget: bytes read so far count, CRLFs included.
-                    let budget = MAX_TRAILER_BYTES.saturating_sub(self.trailer_bytes);
-                    let (line_done, rest) =
-                        self.take_line(input, budget.saturating_sub(self.line.len()), true)?;
-                    let consumed = input.len().saturating_sub(rest.len());
-                    self.trailer_bytes = self.trailer_bytes.saturating_add(consumed);
-                    if self.trailer_bytes > MAX_TRAILER_BYTES {
-                        return Err(PayloadError::MalformedTrailer(
-                            "the trailer section is too long.",
-                        ));
-                    }
+                    // The section's budget: earlier lines with their CRLFs, then this
+                    // line and its CRLF.
+                    let budget =
+                        MAX_TRAILER_BYTES.saturating_sub(self.trailer_bytes.saturating_add(2));
+                    let (line_done, rest) = self.take_line(input, budget, true)?;
                     if line_done {
+                        self.trailer_bytes = self.trailer_bytes.saturating_add(self.line.len() + 2);
                         self.trailer_line()?;
                     }
                     rest
@@ -499,12 +494,9 @@ impl BodyDecoder {
                 .ok_or(PayloadError::MalformedChunk(
                     "a signed chunk header must be <hex size>;chunk-signature=<signature>",
                 ))?;
-            self.chunk_signature = std::str::from_utf8(signature)
-                .ok()
-                .and_then(crate::encoding::hex_decode_32)
-                .ok_or(PayloadError::MalformedChunk(
-                    "chunk-signature must be 64 hex digits",
-                ))?;
+            self.chunk_signature = lower_hex_32(signature).ok_or(PayloadError::MalformedChunk(
+                "chunk-signature must be 64 lower-case hex digits",
+            ))?;
             if size > self.limits.max_chunk_size {
                 return Err(PayloadError::ChunkTooLarge {
                     size,
@@ -692,12 +684,9 @@ impl BodyDecoder {
         else {
             return Ok(());
         };
-        let provided = std::str::from_utf8(signature)
-            .ok()
-            .and_then(crate::encoding::hex_decode_32)
-            .ok_or(PayloadError::MalformedTrailer(
-                "x-amz-trailer-signature must be 64 hex digits.",
-            ))?;
+        let provided = lower_hex_32(signature).ok_or(PayloadError::MalformedTrailer(
+            "x-amz-trailer-signature must be 64 lower-case hex digits.",
+        ))?;
         let string_to_sign = format!(
             "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
             seed.amz_date,
@@ -741,6 +730,16 @@ fn quoted_name(name: &str) -> String {
     } else {
         "<invalid>".to_owned()
     }
+}
+
+/// A signature as the SDKs write it: exactly 64 lower-case hex digits.
+fn lower_hex_32(text: &[u8]) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out).ok()?;
+    Some(out)
 }
 
 /// A chunk size: 1 to 16 hex digits, nothing else (no sign, no `0x`, no spaces).

@@ -15,6 +15,9 @@ use irsa_test::sigv4::{Keys, Payload, Signing, sign_request};
 use irsa_test::system_time;
 use proptest::prelude::*;
 
+#[path = "s3/streaming.rs"]
+mod s3_streaming;
+
 const AKID: &str = "ASIAEXAMPLEEXAMPLE00";
 const SECRET: &str = "wi/Y86Re4p3Wapemu7heZ5Ysi6auN49VO4ALR+18";
 const TOKEN: &str = "c2Vzc2lvbi10b2tlbi1ub3QtYS1zZWNyZXQ=";
