@@ -36,7 +36,9 @@ impl Atom {
     /// The ServiceAccounts the atom can match.
     pub(crate) fn reach(&self) -> Reach {
         match self {
-            Atom::Exact(v) | Atom::ExactFold(v) => exact_reach(v),
+            Atom::Exact(v) => exact_reach(v),
+            // ServiceAccount names and namespaces are lowercase DNS names.
+            Atom::ExactFold(v) => exact_reach(&v.to_ascii_lowercase()),
             Atom::Glob(p) => glob_reach(p),
             Atom::Opaque(_) => Reach::All,
         }

@@ -316,6 +316,10 @@ fn patterns_reach_future_service_accounts() {
     );
     assert_eq!(one("ci-runner").audiences, ["ci.example.com"]);
     assert_eq!(
+        one("payments-ignorecase").service_accounts,
+        ["payments/api"]
+    );
+    assert_eq!(
         one("monitoring-any-value").service_accounts,
         ["monitoring/prometheus", "monitoring/grafana"]
     );

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod audit;
 mod common;
 mod demo;
 mod gateway;
@@ -45,6 +46,9 @@ enum Cmd {
     /// Walk the IRSA chain step by step in the terminal, offline; exit 0 when every step
     /// behaved as the story says.
     Demo(demo::Args),
+    /// Who can assume which IAM role from which ServiceAccount: the ServiceAccount × role
+    /// matrix, broken annotations, stale roles, lint and permissions (table, JSON, HTML).
+    Audit(Box<audit::Args>),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Cmd::Gateway(a) => gateway::run(a),
         Cmd::Up(a) => up::run(a),
         Cmd::Demo(a) => demo::run(a),
+        Cmd::Audit(a) => audit::run(*a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
