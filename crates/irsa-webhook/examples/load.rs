@@ -14,11 +14,10 @@
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use irsa_mutate::Settings;
-use irsa_webhook::cache::SaCache;
+use irsa_webhook::cache::{SaCache, SaStore};
 use irsa_webhook::metrics::Metrics;
 use irsa_webhook::server::{self, AppState, Health};
-use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::runtime::reflector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher::Event;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -73,32 +72,35 @@ fn pair(dir: &Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
 
 /// Child: the server.
 async fn serve(dir: &Path, n: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let (reader, mut writer) = reflector::store::<ServiceAccount>();
-    writer.apply_watcher_event(&Event::Init);
+    let settings = Arc::new(Settings {
+        aws_default_region: "eu-west-1".into(),
+        sts_regional_endpoint: true,
+        ..Settings::default()
+    });
+    let store = SaStore::new(settings.clone());
+    store.apply(&Event::Init);
     for i in 0..n {
-        let mut sa = ServiceAccount::default();
-        sa.metadata.name = Some(if i == 0 {
-            "app".into()
-        } else {
-            format!("sa-{i}")
-        });
-        sa.metadata.namespace = Some("apps".into());
-        sa.metadata.annotations = Some(BTreeMap::from([(
-            "eks.amazonaws.com/role-arn".to_string(),
-            format!("arn:aws:iam::111122223333:role/role-{i}"),
-        )]));
-        writer.apply_watcher_event(&Event::InitApply(sa));
+        let meta = ObjectMeta {
+            name: Some(if i == 0 {
+                "app".into()
+            } else {
+                format!("sa-{i}")
+            }),
+            namespace: Some("apps".into()),
+            annotations: Some(BTreeMap::from([(
+                "eks.amazonaws.com/role-arn".to_string(),
+                format!("arn:aws:iam::111122223333:role/role-{i}"),
+            )])),
+            ..ObjectMeta::default()
+        };
+        store.apply(&Event::InitApply(meta));
     }
-    writer.apply_watcher_event(&Event::InitDone);
+    store.apply(&Event::InitDone);
     let health = Arc::new(Health::default());
     health.config_map_synced.store(true, Ordering::SeqCst);
     let state = AppState {
-        settings: Arc::new(Settings {
-            aws_default_region: "eu-west-1".into(),
-            sts_regional_endpoint: true,
-            ..Settings::default()
-        }),
-        sa: SaCache::new(reader, None, Duration::ZERO, "eks.amazonaws.com"),
+        settings,
+        sa: SaCache::new(store, None, Duration::ZERO),
         config_map: None,
         container_credentials: None,
         metrics: Metrics::new(),

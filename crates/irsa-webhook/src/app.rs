@@ -1,13 +1,11 @@
 //! Wiring: from a validated [`Config`] to running servers, watchers and the shutdown
 //! sequence (readiness false → drain delay → stop accepting → in-flight requests finish).
 
-use crate::cache::{self, CcFile, KubeFetcher, SaCache, Shared};
+use crate::cache::{self, CcFile, KubeFetcher, SaCache, SaStore, Shared};
 use crate::metrics::Metrics;
 use crate::server::{self, AppState, Health};
 use crate::tls::{self, Reload, ReloadingCert};
 use irsa_mutate::{ConfigMapConfig, ContainerCredentialsConfig, Settings};
-use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::runtime::reflector;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -236,23 +234,31 @@ fn tls_setup(cfg: &Config) -> Result<(Arc<ReloadingCert>, Arc<rustls::ServerConf
 /// file poller; the handlers' shared state.
 fn start_watchers(cfg: &Config, client: kube::Client) -> AppState {
     let metrics = Metrics::new();
-    let prefix = cfg.settings.annotation_prefix.clone();
-    let (reader, writer) = reflector::store::<ServiceAccount>();
+    let settings = Arc::new(cfg.settings.clone());
+    let store = SaStore::new(settings.clone());
     let restart = Arc::new(Notify::new());
     tokio::spawn(cache::run_sa_reflector(
         client.clone(),
-        writer,
-        prefix.clone(),
+        store.clone(),
         restart.clone(),
         metrics.clone(),
     ));
+    {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.wait_synced().await;
+            tracing::info!(
+                service_accounts = store.len(),
+                "ServiceAccount cache synced"
+            );
+        });
+    }
     let sa = SaCache::new(
-        reader,
+        store,
         Some(Arc::new(KubeFetcher {
             client: client.clone(),
         })),
         cfg.sa_lookup_grace_period,
-        &prefix,
     );
     if cfg.sa_lookup_grace_period > cache::MAX_GRACE {
         tracing::warn!(
@@ -285,7 +291,7 @@ fn start_watchers(cfg: &Config, client: kube::Client) -> AppState {
         shared
     });
     AppState {
-        settings: Arc::new(cfg.settings.clone()),
+        settings,
         sa,
         config_map,
         container_credentials,

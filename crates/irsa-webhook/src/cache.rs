@@ -1,24 +1,27 @@
-//! The ServiceAccount cache (a kube-runtime reflector store keeping only name, namespace,
-//! resourceVersion and the annotations under our prefix), the direct lookup on a miss,
+//! The ServiceAccount cache (a metadata-only watch of every ServiceAccount, kept as the
+//! mutation settings each one resolves to, nothing more), the direct lookup on a miss,
 //! and the watchers of the optional ConfigMap and container-credentials file.
 //!
 //! Kubernetes access goes through two seams so tests need no API server: the store is fed
-//! through a [`Writer`] (by [`run_sa_reflector`] in production, by hand in tests), and
-//! direct lookups go through the [`SaFetcher`] trait ([`KubeFetcher`] in production).
+//! watcher events ([`SaStore::apply`], by [`run_sa_reflector`] in production, by hand in
+//! tests), and direct lookups go through the [`SaFetcher`] trait ([`KubeFetcher`] in
+//! production).
 
 use crate::metrics::Metrics;
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
-use irsa_mutate::{ConfigMapConfig, ContainerCredentialsConfig};
+use irsa_mutate::{ConfigMapConfig, ContainerCredentialsConfig, ServiceAccountConfig, Settings};
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
-use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
 use kube::runtime::{WatchStreamExt, watcher::Event};
 use kube::{Api, Client};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 
 /// The longest direct-lookup wait allowed (the grace period is capped to this).
@@ -51,15 +54,15 @@ impl<T> Shared<T> {
 
 /// Direct ServiceAccount lookups, used on a cache miss.
 pub trait SaFetcher: Send + Sync + 'static {
-    /// `Ok(None)` when the ServiceAccount does not exist.
+    /// The ServiceAccount's metadata; `Ok(None)` when it does not exist.
     fn fetch<'a>(
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ServiceAccount>, String>>;
+    ) -> BoxFuture<'a, Result<Option<ObjectMeta>, String>>;
 }
 
-/// [`SaFetcher`] through the Kubernetes API.
+/// [`SaFetcher`] through the Kubernetes API (a metadata-only GET).
 #[derive(Clone)]
 pub struct KubeFetcher {
     /// The client.
@@ -71,52 +74,217 @@ impl SaFetcher for KubeFetcher {
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ServiceAccount>, String>> {
+    ) -> BoxFuture<'a, Result<Option<ObjectMeta>, String>> {
         Box::pin(async move {
-            let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
-            api.get_opt(name).await.map_err(|e| e.to_string())
+            let api: Api<PartialObjectMeta<ServiceAccount>> =
+                Api::namespaced(self.client.clone(), namespace);
+            api.get_opt(name)
+                .await
+                .map(|o| o.map(|m| m.metadata))
+                .map_err(|e| e.to_string())
         })
     }
 }
 
-/// Keeps only what the webhook needs of a ServiceAccount: name, namespace,
-/// resourceVersion and the annotations under `<prefix>/`.
-pub fn strip(sa: &mut ServiceAccount, prefix: &str) {
-    let keep = format!("{prefix}/");
-    let meta = &mut sa.metadata;
-    let annotations = meta.annotations.take().map(|a| {
-        a.into_iter()
-            .filter(|(k, _)| k.starts_with(&keep))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    });
-    *meta = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-        name: meta.name.take(),
-        namespace: meta.namespace.take(),
-        resource_version: meta.resource_version.take(),
-        annotations: annotations.filter(|a| !a.is_empty()),
-        ..Default::default()
-    };
-    sa.automount_service_account_token = None;
-    sa.image_pull_secrets = None;
-    sa.secrets = None;
+/// namespace → name → settings. Namespaces are stored once; every ServiceAccount without
+/// annotations under the prefix shares one settings value.
+type SaMap = HashMap<Arc<str>, HashMap<Box<str>, Arc<ServiceAccountConfig>>>;
+
+/// The ServiceAccounts as the mutation needs them: for each `namespace/name`, the
+/// [`ServiceAccountConfig`] its `<prefix>/` annotations resolve to under the flags,
+/// computed once when the watch delivers it. Nothing else of the object is kept.
+#[derive(Clone)]
+pub struct SaStore {
+    inner: Arc<StoreInner>,
+}
+
+struct StoreInner {
+    settings: Arc<Settings>,
+    prefix: String,
+    unannotated: Arc<ServiceAccountConfig>,
+    live: RwLock<SaMap>,
+    /// The list being received (between `Init` and `InitDone`).
+    building: Mutex<Option<SaMap>>,
+    synced: AtomicBool,
+    ready: Notify,
+}
+
+fn insert(map: &mut SaMap, namespace: &str, name: &str, config: Arc<ServiceAccountConfig>) {
+    match map.get_mut(namespace) {
+        Some(names) => {
+            names.insert(name.into(), config);
+        }
+        None => {
+            map.insert(namespace.into(), HashMap::from([(name.into(), config)]));
+        }
+    }
+}
+
+impl SaStore {
+    /// An empty, unsynced store for ServiceAccounts read under `settings`.
+    pub fn new(settings: Arc<Settings>) -> Self {
+        let unannotated = Arc::new(ServiceAccountConfig::from_annotations(
+            &BTreeMap::new(),
+            &settings,
+        ));
+        Self {
+            inner: Arc::new(StoreInner {
+                prefix: format!("{}/", settings.annotation_prefix),
+                settings,
+                unannotated,
+                live: RwLock::new(HashMap::new()),
+                building: Mutex::new(None),
+                synced: AtomicBool::new(false),
+                ready: Notify::new(),
+            }),
+        }
+    }
+
+    /// The settings a ServiceAccount's metadata resolves to (shared when it has no
+    /// annotation under the prefix).
+    pub fn config_of(&self, meta: &ObjectMeta) -> Arc<ServiceAccountConfig> {
+        let ours: BTreeMap<String, String> = meta
+            .annotations
+            .iter()
+            .flatten()
+            .filter(|(k, _)| k.starts_with(&self.inner.prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if ours.is_empty() {
+            return self.inner.unannotated.clone();
+        }
+        Arc::new(ServiceAccountConfig::from_annotations(
+            &ours,
+            &self.inner.settings,
+        ))
+    }
+
+    /// Applies one watcher event: `Init` starts a new list, `InitApply` adds to it,
+    /// `InitDone` replaces the store with it at once (and marks the store synced);
+    /// `Apply` and `Delete` change the live store.
+    pub fn apply(&self, ev: &Event<ObjectMeta>) {
+        let key = |m: &ObjectMeta| {
+            Some((
+                m.namespace.clone().unwrap_or_default(),
+                m.name.clone().filter(|n| !n.is_empty())?,
+            ))
+        };
+        let mut building = self
+            .inner
+            .building
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match ev {
+            Event::Init => *building = Some(HashMap::new()),
+            Event::InitApply(m) => {
+                if let Some((ns, name)) = key(m) {
+                    let config = self.config_of(m);
+                    insert(
+                        building.get_or_insert_with(HashMap::new),
+                        &ns,
+                        &name,
+                        config,
+                    );
+                }
+            }
+            Event::InitDone => {
+                let mut list = building.take().unwrap_or_default();
+                list.shrink_to_fit();
+                list.values_mut().for_each(HashMap::shrink_to_fit);
+                *self.inner.live.write().unwrap_or_else(|p| p.into_inner()) = list;
+                if !self.inner.synced.swap(true, Ordering::SeqCst) {
+                    self.inner.ready.notify_waiters();
+                }
+            }
+            Event::Apply(m) => {
+                if let Some((ns, name)) = key(m) {
+                    let config = self.config_of(m);
+                    let mut live = self.inner.live.write().unwrap_or_else(|p| p.into_inner());
+                    insert(&mut live, &ns, &name, config);
+                }
+            }
+            Event::Delete(m) => {
+                if let Some((ns, name)) = key(m) {
+                    let mut live = self.inner.live.write().unwrap_or_else(|p| p.into_inner());
+                    if let Some(names) = live.get_mut(ns.as_str()) {
+                        names.remove(name.as_str());
+                        if names.is_empty() {
+                            live.remove(ns.as_str());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The settings of `namespace/name`, if the store has it.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<ServiceAccountConfig>> {
+        self.inner
+            .live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(namespace)?
+            .get(name)
+            .cloned()
+    }
+
+    /// True once a complete list has been received.
+    pub fn is_synced(&self) -> bool {
+        self.inner.synced.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the store is synced.
+    pub async fn wait_synced(&self) {
+        let notified = self.inner.ready.notified();
+        if self.is_synced() {
+            return;
+        }
+        notified.await;
+    }
+
+    /// Number of ServiceAccounts held.
+    pub fn len(&self) -> usize {
+        let live = self.inner.live.read().unwrap_or_else(|p| p.into_inner());
+        live.values().map(HashMap::len).sum()
+    }
+
+    /// True when the store holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every `(namespace, name, settings)`, sorted (for the debug dump).
+    pub fn entries(&self) -> Vec<(String, String, Arc<ServiceAccountConfig>)> {
+        let live = self.inner.live.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<_> = live
+            .iter()
+            .flat_map(|(ns, names)| {
+                names
+                    .iter()
+                    .map(|(name, c)| (ns.to_string(), name.to_string(), c.clone()))
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out
+    }
 }
 
 /// Where a ServiceAccount came from.
 #[derive(Debug, Clone)]
 pub enum SaFound {
     /// The cache had it.
-    Cached(Arc<ServiceAccount>),
+    Cached(Arc<ServiceAccountConfig>),
     /// The cache missed; the direct lookup found it.
-    Fetched(Arc<ServiceAccount>),
+    Fetched(Arc<ServiceAccountConfig>),
     /// Not found: cache miss and the lookup said NotFound, failed, timed out or is off.
     Missing(&'static str),
 }
 
 impl SaFound {
-    /// The ServiceAccount, if any.
-    pub fn service_account(&self) -> Option<&ServiceAccount> {
+    /// The ServiceAccount's settings, if it was found.
+    pub fn config(&self) -> Option<&ServiceAccountConfig> {
         match self {
-            SaFound::Cached(sa) | SaFound::Fetched(sa) => Some(sa),
+            SaFound::Cached(c) | SaFound::Fetched(c) => Some(c),
             SaFound::Missing(_) => None,
         }
     }
@@ -125,48 +293,33 @@ impl SaFound {
 /// The ServiceAccount cache as the handlers see it.
 #[derive(Clone)]
 pub struct SaCache {
-    store: Store<ServiceAccount>,
+    store: SaStore,
     fetcher: Option<Arc<dyn SaFetcher>>,
     grace: Duration,
-    prefix: String,
-    synced: Arc<AtomicBool>,
     lookups: Arc<Semaphore>,
 }
 
 impl SaCache {
     /// A cache over `store`. `grace` bounds a direct lookup on a miss (capped at
-    /// [`MAX_GRACE`]; zero turns lookups off). Spawns a task that marks the cache synced
-    /// once the store has seen its first complete list (`InitDone`), so it must be called
-    /// within a tokio runtime.
-    pub fn new(
-        store: Store<ServiceAccount>,
-        fetcher: Option<Arc<dyn SaFetcher>>,
-        grace: Duration,
-        prefix: &str,
-    ) -> Self {
-        let synced = Arc::new(AtomicBool::new(false));
-        let s = synced.clone();
-        let st = store.clone();
-        tokio::spawn(async move {
-            if st.wait_until_ready().await.is_ok() {
-                s.store(true, Ordering::SeqCst);
-                tracing::info!(service_accounts = st.len(), "ServiceAccount cache synced");
-            }
-        });
+    /// [`MAX_GRACE`]; zero turns lookups off).
+    pub fn new(store: SaStore, fetcher: Option<Arc<dyn SaFetcher>>, grace: Duration) -> Self {
         Self {
             store,
             fetcher,
             grace: grace.min(MAX_GRACE),
-            prefix: prefix.to_string(),
-            synced,
             // the reference's lookup queue allows bursts of 20
             lookups: Arc::new(Semaphore::new(20)),
         }
     }
 
+    /// The store (what the watch feeds).
+    pub fn store(&self) -> &SaStore {
+        &self.store
+    }
+
     /// True once the store has completed its first list.
     pub fn is_synced(&self) -> bool {
-        self.synced.load(Ordering::SeqCst)
+        self.store.is_synced()
     }
 
     /// The effective grace period.
@@ -184,18 +337,13 @@ impl SaCache {
         self.store.is_empty()
     }
 
-    /// Every cached ServiceAccount (for the debug dump).
-    pub fn all(&self) -> Vec<Arc<ServiceAccount>> {
-        self.store.state()
-    }
-
     /// Finds a ServiceAccount: the cache, else a direct lookup bounded by the grace
     /// period. A miss the lookup does not resolve increments
     /// `pod_identity_webhook_missing_sa_count` (the reference counts a miss that waiting
     /// for the cache did not resolve, or every miss when it does not wait).
     pub async fn get(&self, namespace: &str, name: &str, metrics: &Metrics) -> SaFound {
-        if let Some(sa) = self.store.get(&ObjectRef::new(name).within(namespace)) {
-            return SaFound::Cached(sa);
+        if let Some(c) = self.store.get(namespace, name) {
+            return SaFound::Cached(c);
         }
         let Some(fetcher) = self.fetcher.as_ref().filter(|_| !self.grace.is_zero()) else {
             metrics.missing_sa.inc();
@@ -211,10 +359,7 @@ impl SaCache {
                 SaFound::Missing("cache miss, direct lookup timed out"),
             ),
             Ok(None) => ("error", SaFound::Missing("cache miss, lookup unavailable")),
-            Ok(Some(Ok(Some(mut sa)))) => {
-                strip(&mut sa, &self.prefix);
-                ("found", SaFound::Fetched(Arc::new(sa)))
-            }
+            Ok(Some(Ok(Some(meta)))) => ("found", SaFound::Fetched(self.store.config_of(&meta))),
             Ok(Some(Ok(None))) => ("not_found", SaFound::Missing("ServiceAccount not found")),
             Ok(Some(Err(e))) => {
                 tracing::warn!(namespace, service_account = name, error = %e, "direct ServiceAccount lookup failed");
@@ -234,28 +379,46 @@ impl SaCache {
 
 /// Feeds a watcher event stream into the store until the stream ends or `restart` fires.
 /// Returns true if it stopped because of `restart`.
-pub async fn drive<S>(
-    stream: S,
-    writer: &mut Writer<ServiceAccount>,
-    restart: &Notify,
-    metrics: &Metrics,
-) -> bool
+pub async fn drive<S>(stream: S, store: &SaStore, restart: &Notify, metrics: &Metrics) -> bool
 where
-    S: Stream<Item = Result<Event<ServiceAccount>, watcher::Error>>,
+    S: Stream<Item = Result<Event<PartialObjectMeta<ServiceAccount>>, watcher::Error>>,
 {
     futures::pin_mut!(stream);
+    let mut listed = 0usize;
+    let mut list_started = Instant::now();
     loop {
         tokio::select! {
             _ = restart.notified() => return true,
             ev = stream.next() => match ev {
                 None => return false,
                 Some(Ok(ev)) => {
-                    writer.apply_watcher_event(&ev);
+                    let ev = match ev {
+                        Event::Init => {
+                            listed = 0;
+                            list_started = Instant::now();
+                            Event::Init
+                        }
+                        Event::InitApply(o) => {
+                            listed += 1;
+                            Event::InitApply(o.metadata)
+                        }
+                        Event::InitDone => Event::InitDone,
+                        Event::Apply(o) => Event::Apply(o.metadata),
+                        Event::Delete(o) => Event::Delete(o.metadata),
+                    };
+                    store.apply(&ev);
                     if matches!(ev, Event::Apply(_) | Event::InitApply(_)) {
                         metrics.used.set(1);
                     }
+                    if matches!(ev, Event::InitDone) {
+                        tracing::info!(
+                            service_accounts = listed,
+                            seconds = list_started.elapsed().as_secs_f64(),
+                            "ServiceAccounts listed"
+                        );
+                    }
                     if matches!(ev, Event::InitDone | Event::Apply(_) | Event::Delete(_)) {
-                        metrics.sa_cache_size.set(writer.as_reader().len() as i64);
+                        metrics.sa_cache_size.set(store.len() as i64);
                     }
                 }
                 Some(Err(e)) => tracing::warn!(error = %e, "ServiceAccount watch error; retrying with backoff"),
@@ -264,22 +427,26 @@ where
     }
 }
 
-/// Runs the cluster-wide ServiceAccount reflector forever. `restart` (the debug
-/// `cache/clear` handler) drops the watch and re-lists.
+/// Objects per page of the initial list: fewer round trips than client-go's 500 for
+/// large clusters, while one page of metadata stays a few MiB.
+pub const LIST_PAGE_SIZE: u32 = 5000;
+
+/// Runs the cluster-wide ServiceAccount watch forever (metadata only: the API server
+/// sends no secrets or image pull secrets). `restart` (the debug `cache/clear` handler)
+/// drops the watch and re-lists.
 pub async fn run_sa_reflector(
     client: Client,
-    mut writer: Writer<ServiceAccount>,
-    prefix: String,
+    store: SaStore,
     restart: Arc<Notify>,
     metrics: Metrics,
 ) {
-    let api: Api<ServiceAccount> = Api::all(client);
+    let api: Api<PartialObjectMeta<ServiceAccount>> = Api::all(client);
     loop {
-        let p = prefix.clone();
-        let stream = watcher(api.clone(), watcher::Config::default().any_semantic())
-            .default_backoff()
-            .modify(move |sa| strip(sa, &p));
-        if drive(stream, &mut writer, &restart, &metrics).await {
+        let config = watcher::Config::default()
+            .any_semantic()
+            .page_size(LIST_PAGE_SIZE);
+        let stream = watcher(api.clone(), config).default_backoff();
+        if drive(stream, &store, &restart, &metrics).await {
             tracing::info!("ServiceAccount cache cleared; re-listing");
         } else {
             tracing::warn!("ServiceAccount watch ended; restarting");
@@ -389,22 +556,52 @@ pub async fn run_config_map_watch(
     }
 }
 
-/// Loads the container-credentials file once: a missing or empty file clears the
-/// configuration, malformed JSON keeps the previous one (like the reference).
+/// How long the container-credentials file must stay missing or empty before that counts
+/// as "no identities": a writer that truncates the file and then writes it leaves it
+/// empty for a moment, and a pod admitted in that moment must not lose its mutation.
+pub const CC_EMPTY_SETTLE: Duration = Duration::from_secs(2);
+
+/// The container-credentials file, reloaded atomically: the identities in force are
+/// replaced only by a complete new file that parses. Content that does not parse (a file
+/// caught half-written) keeps the previous identities; a missing or empty file clears
+/// them only once it has stayed so for [`CC_EMPTY_SETTLE`] (at start, at once).
 pub struct CcFile {
     path: PathBuf,
     last: Option<Vec<u8>>,
+    empty_since: Option<Instant>,
+    settle: Duration,
 }
 
 impl CcFile {
     /// Watches `path`.
     pub fn new(path: PathBuf) -> Self {
-        Self { path, last: None }
+        Self {
+            path,
+            last: None,
+            empty_since: None,
+            settle: CC_EMPTY_SETTLE,
+        }
     }
 
-    /// Re-reads the file; applies it if it changed. Returns the outcome, `None` when
-    /// unchanged.
+    /// Replaces [`CC_EMPTY_SETTLE`].
+    pub fn with_empty_settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
+    }
+
+    /// Re-reads the file; applies it if it changed. Returns the outcome (`ok`, `empty`,
+    /// `error`: kept the previous identities, `pending`: empty, not yet for long enough),
+    /// `None` when unchanged.
     pub fn check(&mut self, target: &Shared<ContainerCredentialsConfig>) -> Option<&'static str> {
+        self.check_at(target, Instant::now())
+    }
+
+    /// [`CcFile::check`] at `now`.
+    pub fn check_at(
+        &mut self,
+        target: &Shared<ContainerCredentialsConfig>,
+        now: Instant,
+    ) -> Option<&'static str> {
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -413,27 +610,47 @@ impl CcFile {
                 return Some("error");
             }
         };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return self.empty(target, now);
+        }
+        self.empty_since = None;
         if self.last.as_deref() == Some(&bytes[..]) {
             return None;
         }
-        self.last = Some(bytes.clone());
-        let text = String::from_utf8_lossy(&bytes);
-        if text.trim().is_empty() {
-            target.set(ContainerCredentialsConfig::default());
-            tracing::info!(path = %self.path.display(), "container credentials config is missing or empty; no identities");
-            return Some("empty");
-        }
-        match ContainerCredentialsConfig::parse(&text) {
+        let parsed = std::str::from_utf8(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|text| ContainerCredentialsConfig::parse(text).map_err(|e| e.to_string()));
+        self.last = Some(bytes);
+        match parsed {
             Ok(c) => {
                 tracing::info!(path = %self.path.display(), identities = c.len(), "container credentials config loaded");
                 target.set(c);
                 Some("ok")
             }
             Err(e) => {
-                tracing::warn!(path = %self.path.display(), error = %e, "invalid container credentials config; keeping the previous one");
+                tracing::warn!(path = %self.path.display(), error = %e, "invalid or incomplete container credentials config; keeping the previous identities");
                 Some("error")
             }
         }
+    }
+
+    fn empty(
+        &mut self,
+        target: &Shared<ContainerCredentialsConfig>,
+        now: Instant,
+    ) -> Option<&'static str> {
+        if self.last.as_ref().is_some_and(Vec::is_empty) {
+            return None;
+        }
+        let since = *self.empty_since.get_or_insert(now);
+        if self.last.is_some() && now.duration_since(since) < self.settle {
+            return Some("pending");
+        }
+        self.empty_since = None;
+        self.last = Some(Vec::new());
+        target.set(ContainerCredentialsConfig::default());
+        tracing::info!(path = %self.path.display(), "container credentials config is missing or empty; no identities");
+        Some("empty")
     }
 
     /// Polls the file every `interval` forever (symlink swaps of ConfigMap volumes are
@@ -460,21 +677,25 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn sa(ns: &str, name: &str, ann: &[(&str, &str)]) -> ServiceAccount {
-        let mut s = ServiceAccount::default();
-        s.metadata.name = Some(name.into());
-        s.metadata.namespace = Some(ns.into());
-        s.metadata.annotations = Some(
-            ann.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-        );
-        s
+    fn meta(ns: &str, name: &str, ann: &[(&str, &str)]) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(ns.into()),
+            annotations: Some(
+                ann.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+            ..ObjectMeta::default()
+        }
     }
 
     #[test]
-    fn strip_keeps_only_prefix_annotations() {
-        let mut s = sa(
+    fn store_keeps_the_resolved_settings() {
+        let store = SaStore::new(Arc::new(Settings::default()));
+        assert!(!store.is_synced());
+        store.apply(&Event::Init);
+        store.apply(&Event::InitApply(meta(
             "ns",
             "app",
             &[
@@ -482,17 +703,105 @@ mod tests {
                 ("kubectl.kubernetes.io/last-applied-configuration", "{...}"),
                 ("eks.amazonaws.comX/role-arn", "nope"),
             ],
+        )));
+        store.apply(&Event::InitApply(meta("ns", "plain", &[("other/x", "y")])));
+        store.apply(&Event::InitApply(meta("other", "plain", &[])));
+        // Nothing is visible before the list completes.
+        assert!(store.get("ns", "app").is_none());
+        store.apply(&Event::InitDone);
+        assert!(store.is_synced());
+        assert_eq!(store.len(), 3);
+        let app = store.get("ns", "app").unwrap();
+        assert_eq!(app.role_arn.as_deref(), Some("arn:aws:iam::1:role/x"));
+        // Unannotated ServiceAccounts share one value.
+        let a = store.get("ns", "plain").unwrap();
+        let b = store.get("other", "plain").unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.role_arn, None);
+        // Updates and deletes apply to the live store.
+        store.apply(&Event::Apply(meta(
+            "ns",
+            "plain",
+            &[("eks.amazonaws.com/role-arn", "arn:aws:iam::1:role/y")],
+        )));
+        assert_eq!(
+            store.get("ns", "plain").unwrap().role_arn.as_deref(),
+            Some("arn:aws:iam::1:role/y")
         );
-        s.metadata.labels = Some(BTreeMap::from([("a".into(), "b".into())]));
-        s.metadata.resource_version = Some("42".into());
-        s.secrets = Some(vec![Default::default()]);
-        strip(&mut s, "eks.amazonaws.com");
-        let ann = s.metadata.annotations.unwrap();
-        assert_eq!(ann.len(), 1);
-        assert!(ann.contains_key("eks.amazonaws.com/role-arn"));
-        assert!(s.metadata.labels.is_none());
-        assert_eq!(s.metadata.resource_version.as_deref(), Some("42"));
-        assert!(s.secrets.is_none());
+        store.apply(&Event::Delete(meta("other", "plain", &[])));
+        assert!(store.get("other", "plain").is_none());
+        assert_eq!(store.len(), 2);
+        // A re-list replaces everything at once.
+        store.apply(&Event::Init);
+        store.apply(&Event::InitApply(meta("new", "only", &[])));
+        assert_eq!(store.len(), 2);
+        store.apply(&Event::InitDone);
+        assert_eq!(store.len(), 1);
+        assert!(store.get("ns", "app").is_none());
+        let entries = store.entries();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(
+            (entries[0].0.as_str(), entries[0].1.as_str()),
+            ("new", "only")
+        );
+        // Objects without a name are ignored.
+        store.apply(&Event::Apply(ObjectMeta::default()));
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn cc_file_empty_or_partial_keeps_the_identities_until_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cc.json");
+        let full = r#"{"identities":[{"namespace":"ns","serviceAccount":"app"}]}"#;
+        std::fs::write(&path, full).unwrap();
+        let target = Shared::<ContainerCredentialsConfig>::default();
+        let mut f = CcFile::new(path.clone()).with_empty_settle(Duration::from_secs(2));
+        let t0 = Instant::now();
+        assert_eq!(f.check_at(&target, t0), Some("ok"));
+        assert!(target.get().contains("ns", "app"));
+        assert_eq!(f.check_at(&target, t0), None);
+        // Truncated: still the old identities until the emptiness has lasted 2 s.
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(f.check_at(&target, t0), Some("pending"));
+        assert_eq!(
+            f.check_at(&target, t0 + Duration::from_millis(1999)),
+            Some("pending")
+        );
+        assert!(target.get().contains("ns", "app"));
+        // Half written: kept.
+        std::fs::write(&path, &full[..20]).unwrap();
+        assert_eq!(
+            f.check_at(&target, t0 + Duration::from_secs(3)),
+            Some("error")
+        );
+        assert!(target.get().contains("ns", "app"));
+        // Complete again: the pending emptiness is forgotten.
+        std::fs::write(&path, full).unwrap();
+        assert_eq!(f.check_at(&target, t0 + Duration::from_secs(3)), Some("ok"));
+        std::fs::write(&path, "\n").unwrap();
+        assert_eq!(
+            f.check_at(&target, t0 + Duration::from_secs(4)),
+            Some("pending")
+        );
+        assert!(target.get().contains("ns", "app"));
+        // Removed and staying removed: cleared after the settle time, once.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            f.check_at(&target, t0 + Duration::from_secs(5)),
+            Some("pending")
+        );
+        assert_eq!(
+            f.check_at(&target, t0 + Duration::from_secs(6)),
+            Some("empty")
+        );
+        assert!(target.get().is_empty());
+        assert_eq!(f.check_at(&target, t0 + Duration::from_secs(9)), None);
+        // A file missing at start is empty at once.
+        let mut fresh = CcFile::new(dir.path().join("absent.json"));
+        let other = Shared::new(ContainerCredentialsConfig::parse(full).unwrap());
+        assert_eq!(fresh.check_at(&other, t0), Some("empty"));
+        assert!(other.get().is_empty());
     }
 
     #[test]

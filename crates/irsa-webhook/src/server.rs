@@ -12,11 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use http_body_util::BodyExt;
-use irsa_mutate::{
-    ConfigMapConfig, ContainerCredentialsConfig, Decision, Lookup, ServiceAccountConfig, Settings,
-};
+use irsa_mutate::{ConfigMapConfig, ContainerCredentialsConfig, Decision, Lookup, Settings};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -215,18 +212,13 @@ async fn mutate(State(state): State<AppState>, req: Request) -> Response {
 /// the ConfigMap mapping and the container-credentials identities, resolved.
 async fn decide(state: &AppState, namespace: &str, sa_name: &str) -> (Decision, SaFound) {
     let found = state.sa.get(namespace, sa_name, &state.metrics).await;
-    let sa_config = found.service_account().map(|sa| {
-        let empty = BTreeMap::new();
-        let ann = sa.metadata.annotations.as_ref().unwrap_or(&empty);
-        ServiceAccountConfig::from_annotations(ann, &state.settings)
-    });
     let cm = state.config_map.as_ref().map(|c| c.get());
     let cc = state.container_credentials.as_ref().map(|c| c.get());
     let decision = irsa_mutate::resolve(
         &Lookup {
             namespace,
             service_account: sa_name,
-            service_account_config: sa_config.as_ref(),
+            service_account_config: found.config(),
             config_map: cm.as_deref(),
             container_credentials: cc.as_deref(),
         },
@@ -256,6 +248,7 @@ fn respond(
     };
     let outcome = match decision {
         Decision::None(why) => why.to_string(),
+        Decision::Region(d) => format!("region only ({})", d.reason),
         d => d.method().unwrap_or("").to_string(),
     };
     match patch {
@@ -328,18 +321,11 @@ async fn debug_500() -> Response {
 /// `GET /debug/alpha/cache`: the SA cache as the reference dumps it.
 async fn debug_cache(State(state): State<AppState>) -> Response {
     let mut out = serde_json::Map::new();
-    let empty = BTreeMap::new();
-    for sa in state.sa.all() {
-        let ns = sa.metadata.namespace.as_deref().unwrap_or("");
-        let name = sa.metadata.name.as_deref().unwrap_or("");
-        let c = ServiceAccountConfig::from_annotations(
-            sa.metadata.annotations.as_ref().unwrap_or(&empty),
-            &state.settings,
-        );
+    for (ns, name, c) in state.sa.store().entries() {
         out.insert(
             format!("{ns}/{name}"),
             json!({
-                "RoleARN": c.role_arn.unwrap_or_default(),
+                "RoleARN": c.role_arn.clone().unwrap_or_default(),
                 "Audience": c.audience,
                 "UseRegionalSTS": c.use_regional_sts,
                 "TokenExpiration": c.token_expiration,

@@ -1,5 +1,5 @@
 //! Integration tests of the webhook server: the admission protocol and bad bodies through
-//! `router()` in-process, the ServiceAccount cache fed through a reflector `Writer`, the
+//! `router()` in-process, the ServiceAccount cache fed watcher events, the
 //! direct lookup on a miss, metrics, TLS certificate reload over real files and a real
 //! TLS client, and graceful shutdown.
 
@@ -10,11 +10,11 @@ use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use irsa_mutate::Settings;
 use irsa_test::net::{Bytes, Full};
-use irsa_webhook::cache::{SaCache, SaFetcher, Shared};
+use irsa_webhook::cache::{SaCache, SaFetcher, SaStore, Shared};
 use irsa_webhook::metrics::Metrics;
 use irsa_webhook::server::{self, AppState, Health};
 use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::runtime::reflector::{self, store::Writer};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher::Event;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -51,30 +51,31 @@ impl SaFetcher for FakeApi {
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ServiceAccount>, String>> {
+    ) -> BoxFuture<'a, Result<Option<ObjectMeta>, String>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(self.delay).await;
             Ok(self
                 .sas
                 .get(&(namespace.to_string(), name.to_string()))
-                .cloned())
+                .map(|sa| sa.metadata.clone()))
         })
     }
 }
 
 struct Fixture {
     state: AppState,
-    writer: Writer<ServiceAccount>,
+    writer: SaStore,
 }
 
 fn fixture(fetcher: Option<Arc<dyn SaFetcher>>, grace: Duration, debug: bool) -> Fixture {
-    let (reader, writer) = reflector::store::<ServiceAccount>();
+    let settings = Arc::new(Settings::default());
+    let writer = SaStore::new(settings.clone());
     let health = Arc::new(Health::default());
     health.config_map_synced.store(true, Ordering::SeqCst);
     let state = AppState {
-        settings: Arc::new(Settings::default()),
-        sa: SaCache::new(reader, fetcher, grace, "eks.amazonaws.com"),
+        settings,
+        sa: SaCache::new(writer.clone(), fetcher, grace),
         config_map: None,
         container_credentials: None,
         metrics: Metrics::new(),
@@ -87,12 +88,12 @@ fn fixture(fetcher: Option<Arc<dyn SaFetcher>>, grace: Duration, debug: bool) ->
 }
 
 /// Applies a complete initial list to the store (Init, InitApply…, InitDone).
-fn list(writer: &mut Writer<ServiceAccount>, sas: Vec<ServiceAccount>) {
-    writer.apply_watcher_event(&Event::Init);
+fn list(writer: &mut SaStore, sas: Vec<ServiceAccount>) {
+    writer.apply(&Event::Init);
     for s in sas {
-        writer.apply_watcher_event(&Event::InitApply(s));
+        writer.apply(&Event::InitApply(s.metadata));
     }
-    writer.apply_watcher_event(&Event::InitDone);
+    writer.apply(&Event::InitDone);
 }
 
 fn pod() -> Value {
@@ -362,16 +363,16 @@ async fn bad_bodies_get_clear_errors() {
 
 #[tokio::test]
 async fn readiness_follows_the_reflector_and_shutdown() {
-    let mut f = fixture(None, Duration::ZERO, false);
+    let f = fixture(None, Duration::ZERO, false);
     let r = || server::router(f.state.clone());
     assert_eq!(get(r(), "/healthz").await, (StatusCode::OK, "ok".into()));
     let (status, body) = get(r(), "/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains("ServiceAccount cache not synced"), "{body}");
 
-    f.writer.apply_watcher_event(&Event::Init);
+    f.writer.apply(&Event::Init);
     f.writer
-        .apply_watcher_event(&Event::InitApply(sa("apps", "app", Some(ROLE))));
+        .apply(&Event::InitApply(sa("apps", "app", Some(ROLE)).metadata));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(get(r(), "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
@@ -379,7 +380,7 @@ async fn readiness_follows_the_reflector_and_shutdown() {
         "the list is not visible before InitDone"
     );
 
-    f.writer.apply_watcher_event(&Event::InitDone);
+    f.writer.apply(&Event::InitDone);
     let deadline = Instant::now() + Duration::from_secs(5);
     while get(r(), "/readyz").await.0 != StatusCode::OK {
         assert!(Instant::now() < deadline, "readiness never turned true");
@@ -393,7 +394,7 @@ async fn readiness_follows_the_reflector_and_shutdown() {
 
     // later events update the store; delete removes
     f.writer
-        .apply_watcher_event(&Event::Delete(sa("apps", "app", Some(ROLE))));
+        .apply(&Event::Delete(sa("apps", "app", Some(ROLE)).metadata));
     assert!(f.state.sa.is_empty());
 
     f.state.health.shutting_down.store(true, Ordering::SeqCst);
@@ -526,6 +527,92 @@ async fn container_credentials_win_over_irsa() {
             .encode()
             .contains("method=\"container_credentials\"} 1")
     );
+}
+
+/// aws/amazon-eks-pod-identity-webhook#264: the container-credentials file is rewritten
+/// in place (truncate, then written in pieces) in a loop while pods are admitted; every
+/// admission must still get the container-credentials mutation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_credentials_survive_a_file_being_rewritten() {
+    let mut f = fixture(None, Duration::ZERO, false);
+    list(&mut f.writer, vec![sa("apps", "app", Some(ROLE))]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("identities.json");
+    let doc = |i: usize| {
+        format!(
+            r#"{{"identities":[{{"namespace":"apps","serviceAccount":"app"}},{{"namespace":"ns-{i}","serviceAccount":"sa-{i}"}}]}}"#
+        )
+    };
+    std::fs::write(&path, doc(0)).unwrap();
+    let shared = Arc::new(Shared::default());
+    f.state.container_credentials = Some(shared.clone());
+    let metrics = f.state.metrics.clone();
+    let poller = tokio::spawn(
+        irsa_webhook::cache::CcFile::new(path.clone())
+            .with_empty_settle(Duration::from_millis(500))
+            .run(Duration::from_millis(1), shared.clone(), metrics),
+    );
+    // Wait for the first load.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !shared.get().contains("apps", "app") {
+        assert!(Instant::now() < deadline, "the file was never loaded");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (path, stop) = (path.clone(), stop.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut rewrites = 0;
+            while !stop.load(Ordering::SeqCst) {
+                rewrites += 1;
+                let text = doc(rewrites);
+                let mut file = std::fs::File::create(&path).unwrap(); // truncates
+                std::thread::sleep(Duration::from_millis(2));
+                for piece in text.as_bytes().chunks(text.len() / 3 + 1) {
+                    file.write_all(piece).unwrap();
+                    file.flush().unwrap();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            rewrites
+        })
+    };
+    let until = Instant::now() + Duration::from_millis(1500);
+    let mut admitted = 0;
+    while Instant::now() < until {
+        let resp = admit(&f.state, &review(Some("admission.k8s.io/v1"), "u", pod())).await;
+        let p = patched(&resp, &pod());
+        let c0 = &p["spec"]["containers"][0];
+        assert_eq!(
+            env_of(c0, "AWS_CONTAINER_CREDENTIALS_FULL_URI").as_deref(),
+            Some("http://169.254.170.23/v1/credentials"),
+            "admission {admitted} lost its container-credentials mutation"
+        );
+        assert!(env_of(c0, "AWS_ROLE_ARN").is_none());
+        admitted += 1;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let rewrites = writer.join().unwrap();
+    poller.abort();
+    // The race was really run: the poller saw the file empty and half written.
+    let m = f.state.metrics.encode();
+    let count = |result: &str| {
+        m.lines()
+            .find(|l| {
+                l.starts_with("irsa_webhook_config_reloads_total")
+                    && l.contains(&format!("result=\"{result}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(rewrites > 50, "only {rewrites} rewrites");
+    assert!(admitted > 100, "only {admitted} admissions");
+    assert!(count("pending") > 0, "never saw the file empty\n{m}");
+    assert!(count("error") > 0, "never saw the file half written\n{m}");
+    assert!(count("ok") > 10, "few complete reloads\n{m}");
 }
 
 #[tokio::test]
