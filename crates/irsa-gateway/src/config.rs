@@ -37,12 +37,93 @@ fn field_err(field: impl Into<String>, reason: impl Into<String>) -> LoadError {
 }
 
 /// The optional `gateway:` section.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GatewaySection {
-    /// The upstream endpoint and its credentials.
+    /// The DynamoDB upstream endpoint and its credentials.
     #[serde(default)]
     pub upstream: UpstreamSection,
+    /// S3: its upstream, the gateway's S3 host names and the bucket policies.
+    #[serde(default)]
+    pub s3: S3Section,
+}
+
+/// `gateway.s3`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct S3Section {
+    /// The S3-compatible upstream and its credentials (fields as `gateway.upstream`).
+    #[serde(default)]
+    pub upstream: UpstreamSection,
+    /// The host names clients address the gateway's S3 endpoint by: path-style requests
+    /// go to one of them, virtual-hosted-style ones to `bucket.<name>` (default:
+    /// `localhost`, `127.0.0.1`, `s3.localhost`).
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// Bucket policies by bucket name (JSON policy documents, as `PutBucketPolicy` takes
+    /// them), evaluated with the identity and session policies.
+    #[serde(default)]
+    pub bucket_policies: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// The S3 host names used when `gateway.s3.endpoints` is empty.
+pub const DEFAULT_S3_ENDPOINTS: &[&str] = &["localhost", "127.0.0.1", "s3.localhost"];
+
+/// The validated S3 part of the configuration: endpoints and bucket policies.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// The gateway's S3 host names.
+    pub endpoints: irsa_s3::Endpoints,
+    /// Bucket policies by bucket.
+    pub bucket_policies: std::collections::HashMap<String, irsa_authz::ResourcePolicy>,
+}
+
+impl S3Config {
+    /// Endpoints `localhost` only, no bucket policies.
+    pub fn empty() -> S3Config {
+        S3Config {
+            endpoints: irsa_s3::Endpoints::new(["localhost"])
+                .unwrap_or_else(|_| unreachable_endpoints()),
+            bucket_policies: std::collections::HashMap::new(),
+        }
+    }
+}
+
+#[allow(clippy::expect_used)]
+fn unreachable_endpoints() -> irsa_s3::Endpoints {
+    irsa_s3::Endpoints::new(["localhost"]).expect("`localhost` is a valid endpoint")
+}
+
+impl S3Section {
+    /// Validates the endpoints and the bucket policies (bucket names by S3's rules; each
+    /// policy valid, each statement with a `Principal`).
+    pub fn validate(&self) -> Result<S3Config, LoadError> {
+        let endpoints = if self.endpoints.is_empty() {
+            irsa_s3::Endpoints::new(DEFAULT_S3_ENDPOINTS.iter().copied())
+        } else {
+            irsa_s3::Endpoints::new(self.endpoints.iter().map(String::as_str))
+        }
+        .map_err(|e| field_err("gateway.s3.endpoints", e.to_string()))?;
+        let mut bucket_policies = std::collections::HashMap::new();
+        for (bucket, doc) in &self.bucket_policies {
+            let field = format!("gateway.s3.bucketPolicies.{bucket}");
+            irsa_s3::check_bucket_name(bucket)
+                .map_err(|_| field_err(&field, "not a valid bucket name"))?;
+            let policy = irsa_policy::Policy::parse(&doc.to_string())
+                .map_err(|e| field_err(&field, e.to_string()))?;
+            if policy.statements().iter().any(|s| s.principal().is_none()) {
+                return Err(field_err(
+                    &field,
+                    "every statement of a bucket policy needs a Principal",
+                ));
+            }
+            bucket_policies.insert(bucket.clone(), irsa_authz::ResourcePolicy::new(policy));
+        }
+        Ok(S3Config {
+            endpoints,
+            bucket_policies,
+        })
+    }
 }
 
 /// `gateway.upstream`: every field can also come from the command line or the environment.

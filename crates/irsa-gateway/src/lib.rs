@@ -9,13 +9,14 @@
 
 pub mod config;
 pub mod error;
+mod s3;
 pub mod server;
 pub mod upstream;
 
-pub use config::{GatewaySection, LoadError, UpstreamSection};
+pub use config::{GatewaySection, LoadError, S3Section, UpstreamSection};
 pub use error::UPSTREAM_NOT_CONFIGURED;
 pub use server::{Gateway, Options, Snapshot, router, serve};
-pub use upstream::{Upstream, UpstreamCredentials, UpstreamError, UpstreamSettings};
+pub use upstream::{Service, Upstream, UpstreamCredentials, UpstreamError, UpstreamSettings};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,14 +41,60 @@ pub fn from_file(
     upstream_timeout: Duration,
     options: Options,
 ) -> Result<Arc<Gateway>, BuildError> {
+    from_file_with_s3(
+        path,
+        overrides,
+        UpstreamSection::default(),
+        upstream_timeout,
+        options,
+    )
+}
+
+/// [`from_file`] with an S3 upstream too: `gateway.s3.upstream` with the fields
+/// `s3_overrides` sets replaced. Without an S3 upstream URL in either, the gateway answers
+/// allowed S3 requests `UpstreamNotConfigured`.
+pub fn from_file_with_s3(
+    path: &Path,
+    overrides: UpstreamSection,
+    s3_overrides: UpstreamSection,
+    upstream_timeout: Duration,
+    options: Options,
+) -> Result<Arc<Gateway>, BuildError> {
     let (text, base) = irsa_server::read_text(path).map_err(LoadError::from)?;
     let (cfg, section) = config::parse(&text)?;
     let ring = config::key_ring(&cfg, base)?;
+    let s3 = section.s3.validate()?;
     let settings =
         section
             .upstream
             .overridden_by(overrides)
             .settings(&cfg, base, upstream_timeout)?;
     let upstream = Upstream::new(settings)?;
-    Ok(Gateway::new(Snapshot::new(cfg, ring), upstream, options))
+    let s3_section = section.s3.upstream.overridden_by(s3_overrides);
+    let s3_upstream = match s3_section.url {
+        None => None,
+        Some(_) => Some(Upstream::for_service(
+            s3_section
+                .settings(&cfg, base, upstream_timeout)
+                .map_err(prefixed_s3)?,
+            upstream::Service::S3,
+        )?),
+    };
+    Ok(Gateway::with_upstreams(
+        Snapshot::new(cfg, ring).with_s3(s3),
+        Some(upstream),
+        s3_upstream,
+        options,
+    ))
+}
+
+/// Errors of the S3 upstream section name `gateway.s3.upstream`.
+fn prefixed_s3(e: LoadError) -> LoadError {
+    match e {
+        LoadError::Field { field, reason } => LoadError::Field {
+            field: field.replacen("gateway.upstream", "gateway.s3.upstream", 1),
+            reason,
+        },
+        other => other,
+    }
 }

@@ -91,17 +91,33 @@ pub struct Snapshot {
     scope: Scope,
     role_policies: HashMap<String, Arc<Prepared>>,
     session_cache: Mutex<HashMap<SessionKey, Arc<Option<Prepared>>>>,
+    /// The S3 endpoints and bucket policies.
+    pub(crate) s3: crate::config::S3Config,
 }
 
 impl Snapshot {
     /// A snapshot of configuration text; relative file names resolve against `base_dir`.
     pub fn load(text: &str, base_dir: &Path) -> Result<Snapshot, LoadError> {
-        let (config, _) = config::parse(text)?;
+        let (config, section) = config::parse(text)?;
         let ring = config::key_ring(&config, base_dir)?;
-        Ok(Snapshot::new(config, ring))
+        let s3 = section.s3.validate()?;
+        Ok(Snapshot::new(config, ring).with_s3(s3))
     }
 
-    /// A snapshot of a parsed configuration and its key ring.
+    /// This snapshot with the S3 endpoints and bucket policies of `s3`.
+    #[must_use]
+    pub fn with_s3(mut self, s3: crate::config::S3Config) -> Snapshot {
+        self.s3 = s3;
+        self
+    }
+
+    /// The key ring session tokens are opened with.
+    pub(crate) fn ring(&self) -> &KeyRing {
+        &self.ring
+    }
+
+    /// A snapshot of a parsed configuration and its key ring (S3: the default endpoints,
+    /// no bucket policies).
     pub fn new(config: Config, ring: KeyRing) -> Snapshot {
         let role_policies = config
             .roles
@@ -132,11 +148,14 @@ impl Snapshot {
             scope,
             role_policies,
             session_cache: Mutex::new(HashMap::new()),
+            s3: crate::config::S3Section::default()
+                .validate()
+                .unwrap_or_else(|_| crate::config::S3Config::empty()),
         }
     }
 
     /// The role's identity policies (inline and managed); empty for an unknown role.
-    fn identity_policies(&self, role_arn: &str) -> Arc<Prepared> {
+    pub(crate) fn identity_policies(&self, role_arn: &str) -> Arc<Prepared> {
         self.role_policies
             .get(role_arn)
             .cloned()
@@ -145,7 +164,10 @@ impl Snapshot {
 
     /// The session policies of a session: `None` when it has none. A policy that no longer
     /// parses or an ARN no longer configured is left out, which only narrows the session.
-    fn session_policies(&self, claims: &credentials::SessionClaims) -> Arc<Option<Prepared>> {
+    pub(crate) fn session_policies(
+        &self,
+        claims: &credentials::SessionClaims,
+    ) -> Arc<Option<Prepared>> {
         if claims.session_policy.is_none() && claims.policy_arns.is_empty() {
             return Arc::new(None);
         }
@@ -185,6 +207,7 @@ type CachedSchema = (Instant, Option<Arc<TableSchema>>);
 pub struct Gateway {
     current: Current<Snapshot>,
     upstream: Option<Upstream>,
+    s3_upstream: Option<Upstream>,
     options: Options,
     limits: Limits,
     budget: Budget,
@@ -217,6 +240,7 @@ impl Gateway {
         Arc::new(Gateway {
             current: Current::new(snapshot),
             upstream: upstream.into(),
+            s3_upstream: None,
             limits,
             budget: Budget::new(options.max_bytes_in_flight.max(options.max_body_bytes)),
             options,
@@ -237,6 +261,35 @@ impl Gateway {
     /// The upstream, if there is one.
     pub fn upstream(&self) -> Option<&Upstream> {
         self.upstream.as_ref()
+    }
+
+    /// A gateway for a loaded snapshot with a DynamoDB upstream and an S3 upstream (each
+    /// optional; without one, allowed requests to that service are answered
+    /// `UpstreamNotConfigured`).
+    pub fn with_upstreams(
+        snapshot: Snapshot,
+        dynamodb: Option<Upstream>,
+        s3: Option<Upstream>,
+        options: Options,
+    ) -> Arc<Gateway> {
+        let gw = Gateway::new(snapshot, dynamodb, options);
+        match Arc::try_unwrap(gw) {
+            Ok(mut g) => {
+                g.s3_upstream = s3;
+                Arc::new(g)
+            }
+            Err(shared) => shared,
+        }
+    }
+
+    /// The S3 upstream, if there is one.
+    pub fn s3_upstream(&self) -> Option<&Upstream> {
+        self.s3_upstream.as_ref()
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// Re-reads the configuration file; installs it when valid, keeps the old one otherwise.
@@ -353,7 +406,7 @@ fn error_response(e: &ApiError, request_id: &str) -> Response {
     r
 }
 
-const HOP_BY_HOP: &[&str] = &[
+pub(crate) const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -376,6 +429,37 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
         return Response::new(Body::from("healthy: irsa-gateway"));
     }
     let id = request_id();
+    if crate::s3::is_s3(req.headers(), req.uri().query().unwrap_or("")) {
+        let path = req.uri().path().to_owned();
+        let head = crate::s3::is_head(req.method());
+        return match crate::s3::process(&gw, req, now_secs()).await {
+            Ok((mut response, op)) => {
+                tracing::info!(
+                    request_id = %id,
+                    operation = %op,
+                    status = response.status().as_u16(),
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "forwarded"
+                );
+                if !response.headers().contains_key("x-amz-request-id")
+                    && let Ok(v) = HeaderValue::from_str(&id)
+                {
+                    response.headers_mut().insert("x-amz-request-id", v);
+                }
+                response
+            }
+            Err(crate::s3::Refused(e)) => {
+                tracing::info!(
+                    request_id = %id,
+                    error = e.code,
+                    message = %e.message,
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "refused"
+                );
+                crate::s3::error_response(&e, &path, head, &id)
+            }
+        };
+    }
     let outcome = process(&gw, req).await;
     match outcome {
         Ok((response, op)) => {

@@ -1,15 +1,20 @@
-//! The upstream DynamoDB endpoint: requests re-signed with the upstream's own credentials
-//! by the AWS SDK's signer (`aws-sigv4`), sent over a pooled HTTP/1.1 (or TLS) client.
+//! An upstream endpoint (DynamoDB- or S3-compatible): requests re-signed with the
+//! upstream's own credentials by the AWS SDK's signer (`aws-sigv4`), sent over a pooled
+//! HTTP/1.1 (or TLS) client. Bodies stream: the client takes any [`UpstreamBody`].
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
+};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
@@ -73,11 +78,43 @@ pub struct UpstreamSettings {
     pub timeout: Duration,
 }
 
+/// A request body sent upstream: any stream of bytes; an error aborts the request (the
+/// upstream then sees an incomplete body and stores nothing).
+pub type UpstreamBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A whole body, as an [`UpstreamBody`].
+pub fn full_body(bytes: Bytes) -> UpstreamBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// Which service the upstream speaks, and so how requests to it are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// DynamoDB: the body is hashed into the signature.
+    DynamoDb,
+    /// S3: the path is encoded once and not normalised, `x-amz-content-sha256` is sent.
+    S3,
+}
+
+/// What the upstream request's signature says about its body.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    /// The whole body, hashed.
+    Bytes(&'a Bytes),
+    /// `UNSIGNED-PAYLOAD` (S3 only).
+    Unsigned,
+    /// The SHA-256 the client declared, lower-case hex (S3 only): the upstream checks it.
+    Sha256Hex(&'a str),
+}
+
 /// A client for the upstream.
 pub struct Upstream {
     settings: UpstreamSettings,
+    service: Service,
     identity: Identity,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, UpstreamBody>,
     base_path: String,
 }
 
@@ -155,8 +192,16 @@ fn tls_config(ca_bundle_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, Upst
 }
 
 impl Upstream {
-    /// A client for `settings`.
+    /// A DynamoDB client for `settings`.
     pub fn new(settings: UpstreamSettings) -> Result<Upstream, UpstreamError> {
+        Upstream::for_service(settings, Service::DynamoDb)
+    }
+
+    /// A client for `settings` speaking `service`.
+    pub fn for_service(
+        settings: UpstreamSettings,
+        service: Service,
+    ) -> Result<Upstream, UpstreamError> {
         match settings.url.scheme_str() {
             Some("http" | "https") => {}
             _ => {
@@ -198,6 +243,7 @@ impl Upstream {
         let base_path = settings.url.path().trim_end_matches('/').to_owned();
         Ok(Upstream {
             settings,
+            service,
             identity,
             client,
             base_path,
@@ -209,7 +255,7 @@ impl Upstream {
         &self.settings
     }
 
-    /// Signs and sends a request: `path` and `query` as received (the query without
+    /// Signs and sends a whole body: `path` and `query` as received (the query without
     /// presigning parameters), the client's headers minus [`DROPPED`], the body unchanged.
     pub async fn send(
         &self,
@@ -218,6 +264,30 @@ impl Upstream {
         query: &str,
         headers: &HeaderMap,
         body: Bytes,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let payload = Payload::Bytes(&body);
+        self.send_stream(
+            method,
+            path,
+            query,
+            headers,
+            payload,
+            full_body(body.clone()),
+        )
+        .await
+    }
+
+    /// Signs and sends a request whose body streams. `headers` must carry the body's
+    /// `content-length` when it has one (it is forwarded, not dropped, here); the bound
+    /// covers the exchange up to the response headers.
+    pub async fn send_stream(
+        &self,
+        method: Method,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        payload: Payload<'_>,
+        body: UpstreamBody,
     ) -> Result<Response<Incoming>, UpstreamError> {
         let authority = self
             .settings
@@ -234,15 +304,18 @@ impl Upstream {
         let uri: Uri = target
             .parse()
             .map_err(|e| UpstreamError::Unexpected(format!("request target: {e}")))?;
+        let streaming = !matches!(payload, Payload::Bytes(_));
         let forwarded: Vec<(HeaderName, HeaderValue)> = headers
             .iter()
-            .filter(|(n, _)| !DROPPED.contains(&n.as_str()))
+            .filter(|(n, _)| {
+                !DROPPED.contains(&n.as_str()) || (streaming && n.as_str() == "content-length")
+            })
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
         let mut request = Request::builder()
             .method(method.clone())
             .uri(uri.clone())
-            .body(Full::new(body.clone()))
+            .body(body)
             .map_err(|e| UpstreamError::Unexpected(e.to_string()))?;
         for (n, v) in &forwarded {
             request.headers_mut().append(n.clone(), v.clone());
@@ -251,12 +324,22 @@ impl Upstream {
             .iter()
             .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
             .collect();
+        let mut signing = SigningSettings::default();
+        let name = match self.service {
+            Service::DynamoDb => "dynamodb",
+            Service::S3 => {
+                signing.percent_encoding_mode = PercentEncodingMode::Single;
+                signing.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+                signing.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+                "s3"
+            }
+        };
         let params = v4::SigningParams::builder()
             .identity(&self.identity)
             .region(&self.settings.region)
-            .name("dynamodb")
+            .name(name)
             .time(SystemTime::now())
-            .settings(SigningSettings::default())
+            .settings(signing)
             .build()
             .map_err(|e| UpstreamError::Sign(e.to_string()))?
             .into();
@@ -264,7 +347,11 @@ impl Upstream {
             method.as_str(),
             target.as_str(),
             signable_headers.into_iter(),
-            SignableBody::Bytes(&body),
+            match payload {
+                Payload::Bytes(b) => SignableBody::Bytes(b),
+                Payload::Unsigned => SignableBody::UnsignedPayload,
+                Payload::Sha256Hex(h) => SignableBody::Precomputed(h.to_owned()),
+            },
         )
         .map_err(|e| UpstreamError::Sign(e.to_string()))?;
         let (instructions, _signature) = sign(signable, &params)

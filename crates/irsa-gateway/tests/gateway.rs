@@ -25,6 +25,8 @@ use serde_json::{Value, json};
 
 #[path = "gateway/attacks.rs"]
 mod attacks;
+#[path = "gateway/s3.rs"]
+mod s3;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-east-1";
