@@ -11,6 +11,7 @@
 mod account;
 mod analyze;
 mod cluster;
+mod doctor;
 mod permissions;
 mod render;
 mod subject;
@@ -24,6 +25,10 @@ pub use analyze::{
 pub use cluster::{
     DEFAULT_ANNOTATION_PREFIX, DEFAULT_AUDIENCE, ServiceAccount, issuer_key_prefix,
     parse_service_accounts,
+};
+pub use doctor::{
+    Check, PodFacts, diagnose_pod, explain_trust, pod_create_webhooks, render_checks,
+    selector_matches, trust_checks,
 };
 pub use permissions::{PermissionSummary, PolicySummary, StatementSummary, summarize};
 pub use render::{escape, html, json, table};

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 mod audit;
 mod common;
 mod demo;
+mod doctor;
 mod gateway;
 mod oidc;
 mod policy;
@@ -49,6 +50,9 @@ enum Cmd {
     /// Who can assume which IAM role from which ServiceAccount: the ServiceAccount × role
     /// matrix, broken annotations, stale roles, lint and permissions (table, JSON, HTML).
     Audit(Box<audit::Args>),
+    /// Why a pod cannot assume its role: every link of the chain checked, with evidence
+    /// and the exact fix; exit 0 only when every check passes.
+    Doctor(Box<doctor::Args>),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Cmd::Up(a) => up::run(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Audit(a) => audit::run(*a),
+        Cmd::Doctor(a) => doctor::run(*a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

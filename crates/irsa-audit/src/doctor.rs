@@ -1,0 +1,895 @@
+//! `irsa doctor`: why a pod cannot assume its role, as a checklist. Every check runs; a
+//! check that depends on an earlier one says what it assumed.
+
+use irsa_policy::{Arn, Context, Decision, Effect, Policy, PrincipalType, Request, evaluate_trust};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use crate::account::Account;
+use crate::cluster::issuer_key_prefix;
+use crate::permissions::summarize;
+
+/// One line of the checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// A stable id (`service-account`, `webhook-registered`, `trust-policy`, …).
+    pub id: &'static str,
+    /// What is checked.
+    pub title: String,
+    /// Passed.
+    pub ok: bool,
+    /// What was seen.
+    pub evidence: Vec<String>,
+    /// The exact fix: a command or a policy snippet.
+    pub fix: Option<String>,
+    /// What the check assumed because an earlier one failed or an input was missing.
+    pub assumed: Option<String>,
+}
+
+fn check(id: &'static str, title: impl Into<String>) -> Check {
+    Check {
+        id,
+        title: title.into(),
+        ok: true,
+        evidence: Vec::new(),
+        fix: None,
+        assumed: None,
+    }
+}
+
+impl Check {
+    fn fail(&mut self, evidence: impl Into<String>, fix: impl Into<String>) {
+        self.ok = false;
+        self.evidence.push(evidence.into());
+        self.fix = Some(fix.into());
+    }
+    fn saw(&mut self, evidence: impl Into<String>) {
+        self.evidence.push(evidence.into());
+    }
+}
+
+/// What the CLI gathered about a pod (raw JSON as the API server returned it).
+#[derive(Debug, Clone)]
+pub struct PodFacts<'a> {
+    /// The pod.
+    pub pod: Value,
+    /// Its ServiceAccount (`None`: not found).
+    pub service_account: Option<Value>,
+    /// Its namespace.
+    pub namespace: Option<Value>,
+    /// Every MutatingWebhookConfiguration.
+    pub webhook_configurations: Vec<Value>,
+    /// Per webhook name: whether its backend answers (ready endpoints / TCP connect), or why
+    /// not.
+    pub webhook_backends: BTreeMap<String, Result<String, String>>,
+    /// The API server's `/.well-known/openid-configuration`.
+    pub discovery: Result<Value, String>,
+    /// The JWKS its `jwks_uri` serves.
+    pub jwks: Result<Value, String>,
+    /// The IAM side, if given.
+    pub account: Option<&'a Account>,
+    /// Annotation prefix (`eks.amazonaws.com`).
+    pub annotation_prefix: String,
+    /// Audience when the ServiceAccount has none (`sts.amazonaws.com`).
+    pub default_audience: String,
+}
+
+fn s<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_str()
+}
+
+fn labels(v: &Value) -> BTreeMap<String, String> {
+    v.get("metadata")
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Kubernetes label selector semantics (`matchLabels` and `matchExpressions`); an absent
+/// or empty selector selects everything.
+pub fn selector_matches(selector: Option<&Value>, labels: &BTreeMap<String, String>) -> bool {
+    let Some(sel) = selector else { return true };
+    if let Some(ml) = sel.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in ml {
+            if labels.get(k).map(String::as_str) != v.as_str() {
+                return false;
+            }
+        }
+    }
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let have = labels.get(key);
+        let ok = match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+            "In" => have.is_some_and(|h| values.contains(&h.as_str())),
+            "NotIn" => have.is_none_or(|h| !values.contains(&h.as_str())),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+fn covers(list: Option<&Value>, want: &str) -> bool {
+    list.and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v == "*" || v == want))
+}
+
+/// The webhooks (configuration name, webhook object) that intercept pod CREATE.
+pub fn pod_create_webhooks(configs: &[Value]) -> Vec<(String, &Value)> {
+    let mut out = Vec::new();
+    for c in configs {
+        let cname = s(c, &["metadata", "name"]).unwrap_or("");
+        for w in c
+            .get("webhooks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let hits = w
+                .get("rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|r| {
+                    covers(r.get("operations"), "CREATE")
+                        && covers(r.get("apiGroups"), "")
+                        && covers(r.get("resources"), "pods")
+                });
+            if hits {
+                let wname = w.get("name").and_then(Value::as_str).unwrap_or("");
+                out.push((format!("{cname}/{wname}"), w));
+            }
+        }
+    }
+    out
+}
+
+fn env_of<'v>(c: &'v Value, name: &str) -> Option<&'v str> {
+    c.get("env")?
+        .as_array()?
+        .iter()
+        .find(|e| e.get("name").and_then(Value::as_str) == Some(name))
+        .and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+}
+
+/// The projected ServiceAccount token source of the IRSA volume (`aws-iam-token`, or any
+/// projected token mounted where `AWS_WEB_IDENTITY_TOKEN_FILE` points).
+fn token_source(pod: &Value) -> Option<&Value> {
+    let vols = pod.get("spec")?.get("volumes")?.as_array()?;
+    fn projected(v: &Value) -> Option<&Value> {
+        v.get("projected")?
+            .get("sources")?
+            .as_array()?
+            .iter()
+            .find_map(|s| s.get("serviceAccountToken"))
+    }
+    vols.iter()
+        .find(|v| v.get("name").and_then(Value::as_str) == Some("aws-iam-token"))
+        .and_then(projected)
+}
+
+/// The trust policy evaluated for a web identity, and, when it refuses, why: per Allow
+/// statement, whether its action/principal apply and which condition is false.
+pub fn explain_trust(
+    policy: &Policy,
+    role_arn: &str,
+    provider_arn: &str,
+    key_prefix: &str,
+    sub: &str,
+    aud: &str,
+) -> (bool, Vec<String>) {
+    let mut ctx = Context::new();
+    ctx.insert(format!("{key_prefix}:sub"), sub);
+    ctx.insert(format!("{key_prefix}:aud"), aud);
+    ctx.insert_multi(format!("{key_prefix}:oaud"), [aud]);
+    ctx.insert("aws:FederatedProvider", provider_arn);
+    let req = Request::new("sts:AssumeRoleWithWebIdentity", role_arn)
+        .with_principal(provider_arn)
+        .with_principal_type(PrincipalType::Federated)
+        .with_context(ctx);
+    let e = evaluate_trust(policy, &req);
+    let mut why = Vec::new();
+    if e.decision == Decision::Allow {
+        for m in &e.matched {
+            why.push(format!(
+                "statement {}{} allows it",
+                m.statement,
+                m.sid
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default()
+            ));
+        }
+        return (true, why);
+    }
+    let value = policy.to_value();
+    let version = value.get("Version").cloned();
+    let stmts = match value.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(v) => vec![v.clone()],
+        None => Vec::new(),
+    };
+    let eval_one = |st: Value| -> Option<Decision> {
+        let mut doc = serde_json::Map::new();
+        if let Some(v) = &version {
+            doc.insert("Version".into(), v.clone());
+        }
+        doc.insert("Statement".into(), Value::Array(vec![st]));
+        let p = Policy::parse(&Value::Object(doc).to_string()).ok()?;
+        Some(evaluate_trust(&p, &req).decision)
+    };
+    if e.decision == Decision::ExplicitDeny {
+        for m in &e.matched {
+            why.push(format!("statement {} (Deny) refuses it", m.statement));
+        }
+    }
+    for (i, (raw, st)) in stmts.iter().zip(policy.statements()).enumerate() {
+        if st.effect() != Effect::Allow {
+            continue;
+        }
+        let label = format!(
+            "statement {i}{}",
+            st.sid().map(|s| format!(" ({s})")).unwrap_or_default()
+        );
+        let mut bare = raw.clone();
+        if let Some(o) = bare.as_object_mut() {
+            o.remove("Condition");
+        }
+        if eval_one(bare) != Some(Decision::Allow) {
+            let p = raw
+                .get("Principal")
+                .map(Value::to_string)
+                .unwrap_or_default();
+            let a = raw.get("Action").map(Value::to_string).unwrap_or_default();
+            why.push(format!(
+                "{label}: its Principal {p} / Action {a} does not cover {provider_arn} calling sts:AssumeRoleWithWebIdentity"
+            ));
+            continue;
+        }
+        let Some(cond) = raw.get("Condition").and_then(Value::as_object) else {
+            continue;
+        };
+        for (op, block) in cond {
+            for (key, vals) in block.as_object().into_iter().flatten() {
+                let mut one = raw.clone();
+                if let Some(o) = one.as_object_mut() {
+                    o.insert(
+                        "Condition".into(),
+                        serde_json::json!({ op.clone(): { key.clone(): vals.clone() } }),
+                    );
+                }
+                if eval_one(one) != Some(Decision::Allow) {
+                    let lk = key.to_ascii_lowercase();
+                    let actual = if lk == format!("{key_prefix}:sub").to_ascii_lowercase() {
+                        format!("the token's sub is `{sub}`")
+                    } else if lk == format!("{key_prefix}:aud").to_ascii_lowercase() {
+                        format!("the token's aud is `{aud}`")
+                    } else if lk.ends_with(":sub") || lk.ends_with(":aud") {
+                        format!(
+                            "the key belongs to another issuer than `{key_prefix}`, so it is absent"
+                        )
+                    } else {
+                        "the key is absent or differs in this request".to_owned()
+                    };
+                    why.push(format!(
+                        "{label}: condition {op} {key} {vals} is false: {actual}"
+                    ));
+                }
+            }
+        }
+    }
+    (false, why)
+}
+
+/// The role, provider and trust checks shared by the pod and in-pod modes.
+pub fn trust_checks(
+    account: Option<&Account>,
+    role_arn: Option<&str>,
+    issuer: Option<&str>,
+    sub: &str,
+    aud: &str,
+) -> Vec<Check> {
+    let mut out = Vec::new();
+    let mut provider = check(
+        "oidc-provider",
+        "the cluster's issuer is registered as an IAM OIDC provider",
+    );
+    let mut audience = check(
+        "provider-audience",
+        format!("the provider lists the token's audience `{aud}` as a client id"),
+    );
+    let mut role_c = check("role-exists", "the role exists");
+    let mut trust = check(
+        "trust-policy",
+        format!("the trust policy lets `{sub}` (aud `{aud}`) assume the role"),
+    );
+    let mut perms = check("permissions", "what the role may do");
+    let Some(account) = account else {
+        for c in [
+            &mut provider,
+            &mut audience,
+            &mut role_c,
+            &mut trust,
+            &mut perms,
+        ] {
+            c.fail(
+                "no IAM side given",
+                "run again with --sts-config FILE or --iam-export FILE (aws iam get-account-authorization-details > export.json)",
+            );
+        }
+        out.extend([provider, audience, role_c, trust, perms]);
+        return out;
+    };
+    let issuer_s = issuer.unwrap_or("");
+    let prefix = issuer_key_prefix(issuer_s).to_owned();
+    if issuer.is_none() {
+        provider.assumed = Some("the issuer is unknown (discovery failed)".into());
+    }
+    let parsed = role_arn.and_then(|a| Arn::parse(a).ok());
+    let account_id = parsed
+        .as_ref()
+        .map(|a| a.account().to_owned())
+        .or_else(|| account.account_ids().first().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "ACCOUNT".into());
+    let partition = parsed
+        .as_ref()
+        .map_or("aws".to_owned(), |a| a.partition().to_owned());
+    let provider_arn = format!("arn:{partition}:iam::{account_id}:oidc-provider/{prefix}");
+    match &account.providers {
+        None => {
+            provider.assumed = Some(format!(
+                "an {} lists no OIDC providers: assumed {provider_arn} exists",
+                account.source
+            ));
+            audience.assumed = provider.assumed.clone();
+        }
+        Some(ps) => match ps.iter().find(|p| p.key_prefix == prefix) {
+            None => {
+                provider.fail(
+                    format!(
+                        "registered providers: {}",
+                        ps.iter().map(|p| p.arn.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                    format!(
+                        "aws iam create-open-id-connect-provider --url {issuer_s} --client-id-list {aud} --thumbprint-list <SHA-1 of the issuer's TLS root CA>"
+                    ),
+                );
+                audience.assumed = Some("the provider would be created with this audience".into());
+                audience.ok = false;
+                audience.evidence.push("no provider".into());
+                audience.fix = provider.fix.clone();
+            }
+            Some(p) => {
+                provider.saw(format!("{} (client ids {:?})", p.arn, p.client_ids));
+                if p.client_ids.iter().any(|c| c == aud) {
+                    audience.saw(format!("client ids {:?}", p.client_ids));
+                } else {
+                    audience.fail(
+                        format!("client ids {:?} do not include `{aud}`", p.client_ids),
+                        format!(
+                            "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {} --client-id {aud}",
+                            p.arn
+                        ),
+                    );
+                }
+            }
+        },
+    }
+    let role = role_arn.and_then(|a| account.role(a));
+    match (role_arn, role) {
+        (None, _) => {
+            role_c.fail(
+                "no role ARN (see the ServiceAccount check)",
+                "annotate the ServiceAccount first",
+            );
+            trust.assumed = Some("no role".into());
+            trust.ok = false;
+            perms.assumed = Some("no role".into());
+            perms.ok = false;
+        }
+        (Some(arn), None) => {
+            let name = arn.rsplit('/').next().unwrap_or("");
+            let same_name: Vec<&str> = account
+                .roles
+                .iter()
+                .filter(|r| r.name == name)
+                .map(|r| r.arn.as_str())
+                .collect();
+            let fix = match same_name.first() {
+                Some(real) => format!(
+                    "the role has another path: use {real} (kubectl annotate serviceaccount ... --overwrite eks.amazonaws.com/role-arn={real})"
+                ),
+                None => format!(
+                    "create the role {arn}, or annotate the ServiceAccount with an existing role's ARN"
+                ),
+            };
+            role_c.fail(
+                format!(
+                    "no role {arn} in {} ({} roles)",
+                    account.source,
+                    account.roles.len()
+                ),
+                fix,
+            );
+            trust.ok = false;
+            trust.assumed = Some("the role does not exist".into());
+            perms.ok = false;
+            perms.assumed = Some("the role does not exist".into());
+        }
+        (Some(arn), Some(r)) => {
+            role_c.saw(arn.to_owned());
+            match &r.trust.policy {
+                Err(e) => trust.fail(
+                    format!("the trust policy does not parse: {e}"),
+                    "fix the trust policy document",
+                ),
+                Ok(p) => {
+                    let (ok, why) = explain_trust(p, arn, &provider_arn, &prefix, sub, aud);
+                    trust.evidence.extend(why);
+                    if !ok {
+                        trust.ok = false;
+                        let snippet = serde_json::json!({
+                            "Effect": "Allow",
+                            "Principal": {"Federated": provider_arn},
+                            "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Condition": {"StringEquals": {
+                                format!("{prefix}:sub"): sub,
+                                format!("{prefix}:aud"): aud,
+                            }}
+                        });
+                        trust.fix = Some(format!(
+                            "add this statement to the trust policy (aws iam update-assume-role-policy --role-name {}): {}",
+                            r.name, snippet
+                        ));
+                    }
+                }
+            }
+            let summary = summarize(r);
+            for p in &summary.policies {
+                for st in &p.statements {
+                    perms.saw(format!(
+                        "{} {} {}{} on {}{}",
+                        p.source.label(),
+                        st.effect,
+                        if st.not_action { "NotAction " } else { "" },
+                        st.actions.join(" "),
+                        if st.resources.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            st.resources.join(" ")
+                        },
+                        if st.wildcards.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (wildcards: {})", st.wildcards.join(", "))
+                        }
+                    ));
+                }
+                if let Some(pr) = &p.problem {
+                    perms.saw(format!("{}: {pr}", p.source.label()));
+                }
+            }
+            if summary.policies.is_empty() {
+                perms.saw("no permission policies: the role may do nothing");
+            }
+        }
+    }
+    out.extend([provider, audience, role_c, trust, perms]);
+    out
+}
+
+/// The checklist for a pod seen through the API server.
+pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
+    let prefix = &f.annotation_prefix;
+    let pod = &f.pod;
+    let ns = s(pod, &["metadata", "namespace"]).unwrap_or("default");
+    let name = s(pod, &["metadata", "name"]).unwrap_or("");
+    let sa_name = s(pod, &["spec", "serviceAccountName"]).unwrap_or("default");
+    let sub = format!("system:serviceaccount:{ns}:{sa_name}");
+    let mut out = Vec::new();
+
+    // 1. ServiceAccount and annotation.
+    let mut c = check(
+        "service-account",
+        format!("ServiceAccount {ns}/{sa_name} exists and carries {prefix}/role-arn"),
+    );
+    let annotations = f
+        .service_account
+        .as_ref()
+        .and_then(|sa| sa.get("metadata")?.get("annotations")?.as_object().cloned())
+        .unwrap_or_default();
+    let role_arn = annotations
+        .get(&format!("{prefix}/role-arn"))
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_owned());
+    let sa_aud = annotations
+        .get(&format!("{prefix}/audience"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let suggested = f
+        .account
+        .and_then(|a| {
+            let sas = vec![crate::ServiceAccount {
+                namespace: ns.to_owned(),
+                name: sa_name.to_owned(),
+                annotations: BTreeMap::new(),
+            }];
+            let issuer = f
+                .discovery
+                .as_ref()
+                .ok()?
+                .get("issuer")?
+                .as_str()?
+                .to_owned();
+            let r = crate::audit(a, &sas, &crate::Cluster::new(issuer));
+            r.service_accounts.first()?.can_assume.first().cloned()
+        })
+        .unwrap_or_else(|| "arn:aws:iam::ACCOUNT:role/ROLE".into());
+    match (&f.service_account, &role_arn) {
+        (None, _) => c.fail(
+            format!("no ServiceAccount {ns}/{sa_name}"),
+            format!("kubectl create serviceaccount -n {ns} {sa_name} && kubectl annotate serviceaccount -n {ns} {sa_name} {prefix}/role-arn={suggested}"),
+        ),
+        (Some(_), None) => c.fail(
+            format!("{ns}/{sa_name} has no {prefix}/role-arn annotation"),
+            format!("kubectl annotate serviceaccount -n {ns} {sa_name} {prefix}/role-arn={suggested}"),
+        ),
+        (Some(_), Some(arn)) => {
+            let ok = Arn::parse(arn)
+                .ok()
+                .is_some_and(|a| a.service() == "iam" && a.resource().starts_with("role/"));
+            if ok {
+                c.saw(format!("{prefix}/role-arn: {arn}"));
+            } else {
+                c.fail(
+                    format!("{prefix}/role-arn: `{arn}` is not a role ARN"),
+                    format!("kubectl annotate serviceaccount -n {ns} {sa_name} --overwrite {prefix}/role-arn={suggested}"),
+                );
+            }
+        }
+    }
+    out.push(c);
+
+    // 2-4. The webhook.
+    let hooks = pod_create_webhooks(&f.webhook_configurations);
+    let mut reg = check(
+        "webhook-registered",
+        "a mutating webhook intercepts pod CREATE",
+    );
+    if hooks.is_empty() {
+        reg.fail(
+            format!("{} MutatingWebhookConfigurations, none for pods CREATE", f.webhook_configurations.len()),
+            "install the pod identity webhook: `irsa webhook` with deploy/ (or the Helm chart in deploy/helm)",
+        );
+    }
+    for (n, w) in &hooks {
+        reg.saw(format!(
+            "{n}: failurePolicy {}",
+            w.get("failurePolicy")
+                .and_then(Value::as_str)
+                .unwrap_or("Fail")
+        ));
+    }
+    out.push(reg);
+    let ns_labels = f.namespace.as_ref().map(labels).unwrap_or_default();
+    let pod_labels = labels(pod);
+    let mut backend = check("webhook-backend", "the webhook's backend answers");
+    let mut selects = check(
+        "webhook-selects-pod",
+        "the webhook's selectors include this pod",
+    );
+    let mut down_ignore = false;
+    let mut excluded = false;
+    if hooks.is_empty() {
+        backend.ok = false;
+        backend.assumed = Some("no webhook registered".into());
+        selects.ok = false;
+        selects.assumed = Some("no webhook registered".into());
+    }
+    for (n, w) in &hooks {
+        let policy = w
+            .get("failurePolicy")
+            .and_then(Value::as_str)
+            .unwrap_or("Fail");
+        match f.webhook_backends.get(n) {
+            Some(Ok(ev)) => backend.saw(format!("{n}: {ev}")),
+            Some(Err(e)) => {
+                if policy == "Ignore" {
+                    down_ignore = true;
+                }
+                backend.fail(
+                    format!(
+                        "{n}: {e}; failurePolicy {policy}: {}",
+                        if policy == "Ignore" {
+                            "pods are created without mutation while it is down"
+                        } else {
+                            "pod creation fails while it is down"
+                        }
+                    ),
+                    "start the webhook (kubectl -n <its namespace> rollout status deploy/pod-identity-webhook; check its logs), then recreate the pod",
+                );
+            }
+            None => backend.saw(format!("{n}: not checked")),
+        }
+        let ns_ok = selector_matches(w.get("namespaceSelector"), &ns_labels);
+        let obj_ok = selector_matches(w.get("objectSelector"), &pod_labels);
+        if ns_ok && obj_ok {
+            selects.saw(format!(
+                "{n}: namespace {ns} and the pod's labels are selected"
+            ));
+        } else {
+            excluded = true;
+            if !ns_ok {
+                selects.fail(
+                    format!("{n}: namespaceSelector {} excludes namespace {ns} (labels {ns_labels:?})", w.get("namespaceSelector").cloned().unwrap_or_default()),
+                    format!("label the namespace to match the selector (kubectl label namespace {ns} KEY=VALUE), then recreate the pod"),
+                );
+            }
+            if !obj_ok {
+                selects.fail(
+                    format!("{n}: objectSelector {} excludes the pod (labels {pod_labels:?})", w.get("objectSelector").cloned().unwrap_or_default()),
+                    format!("remove the excluding label from the pod template (e.g. {prefix}/skip-pod-identity-webhook) and recreate the pod"),
+                );
+            }
+        }
+    }
+    out.push(backend);
+    out.push(selects);
+
+    // 5. Mutation.
+    let mut m = check(
+        "pod-mutated",
+        format!(
+            "pod {ns}/{name} was mutated (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, token volume)"
+        ),
+    );
+    let containers: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| pod.get("spec")?.get(*k)?.as_array())
+        .flatten()
+        .collect();
+    let token = token_source(pod);
+    let env_roles: Vec<Option<&str>> = containers
+        .iter()
+        .map(|c| env_of(c, "AWS_ROLE_ARN"))
+        .collect();
+    let mutated = token.is_some()
+        && !containers.is_empty()
+        && containers
+            .iter()
+            .all(|c| env_of(c, "AWS_WEB_IDENTITY_TOKEN_FILE").is_some())
+        && env_roles.iter().all(Option::is_some);
+    let created = s(pod, &["metadata", "creationTimestamp"]).unwrap_or("?");
+    let restart = format!(
+        "kubectl delete pod -n {ns} {name} (or kubectl rollout restart of its Deployment) so it is created again through the webhook"
+    );
+    if !mutated {
+        let reason = if role_arn.is_none() {
+            "the ServiceAccount has no role annotation, so the webhook leaves the pod alone"
+        } else if excluded {
+            "the webhook's selectors exclude the pod"
+        } else if down_ignore {
+            "the webhook was down and its failurePolicy Ignore let the pod through unmutated"
+        } else if hooks.is_empty() {
+            "no webhook is registered"
+        } else {
+            "the pod was created before the ServiceAccount got its annotation (or while the webhook was unavailable)"
+        };
+        m.fail(
+            format!("no IRSA environment/volume (pod created {created}); likely: {reason}"),
+            restart.clone(),
+        );
+    } else if let (Some(want), Some(Some(have))) = (&role_arn, env_roles.first()) {
+        if want != have {
+            m.fail(
+                format!("AWS_ROLE_ARN is {have} but the ServiceAccount now says {want}: the pod was created before the annotation changed"),
+                restart,
+            );
+        } else {
+            m.saw(format!("AWS_ROLE_ARN={have}"));
+        }
+    }
+    out.push(m);
+
+    // 6. The projected token.
+    let mut t = check("token", "the projected token's audience and lifetime");
+    let aud = match token {
+        Some(src) => {
+            let a = src.get("audience").and_then(Value::as_str).unwrap_or("");
+            let exp = src
+                .get("expirationSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(3600);
+            t.saw(format!(
+                "audience `{a}`, expirationSeconds {exp}, path {}",
+                src.get("path").and_then(Value::as_str).unwrap_or("")
+            ));
+            if a.is_empty() {
+                t.fail("the token has no audience: the API server's default audience is not an STS client id", restart_fix(ns, name));
+            }
+            a.to_owned()
+        }
+        None => {
+            let a = sa_aud.clone().unwrap_or_else(|| f.default_audience.clone());
+            t.ok = false;
+            t.assumed = Some(format!(
+                "no token volume: assumed audience `{a}` (what the webhook would project)"
+            ));
+            t.evidence.push("no projected token".into());
+            t.fix = Some(restart_fix(ns, name));
+            a
+        }
+    };
+    out.push(t);
+
+    // 7-8. The issuer.
+    let mut iss = check(
+        "issuer",
+        "the API server publishes its issuer (/.well-known/openid-configuration)",
+    );
+    let issuer = match &f.discovery {
+        Ok(d) => {
+            let i = d.get("issuer").and_then(Value::as_str).map(str::to_owned);
+            match &i {
+                Some(i) => iss.saw(format!(
+                    "issuer {i}, jwks_uri {}",
+                    d.get("jwks_uri").and_then(Value::as_str).unwrap_or("-")
+                )),
+                None => iss.fail(
+                    "the discovery document has no issuer",
+                    "set kube-apiserver --service-account-issuer",
+                ),
+            }
+            i
+        }
+        Err(e) => {
+            iss.fail(e.clone(), "let anonymous users read discovery: kubectl create clusterrolebinding oidc-reviewer --clusterrole=system:service-account-issuer-discovery --group=system:unauthenticated");
+            None
+        }
+    };
+    out.push(iss);
+    let mut jw = check("jwks", "the issuer's JWKS is reachable and has keys");
+    match &f.jwks {
+        Ok(j) => {
+            let n = j.get("keys").and_then(Value::as_array).map_or(0, Vec::len);
+            if n == 0 {
+                jw.fail(
+                    "the JWKS has no keys",
+                    "check kube-apiserver --service-account-key-file",
+                );
+            } else {
+                jw.saw(format!("{n} key(s)"));
+            }
+        }
+        Err(e) => jw.fail(
+            e.clone(),
+            "make the jwks_uri reachable from STS (public, valid TLS)",
+        ),
+    }
+    out.push(jw);
+
+    // 9-13. The trust side.
+    out.extend(trust_checks(
+        f.account,
+        role_arn.as_deref(),
+        issuer.as_deref(),
+        &sub,
+        &aud,
+    ));
+    out
+}
+
+fn restart_fix(ns: &str, name: &str) -> String {
+    format!("kubectl delete pod -n {ns} {name} so the webhook projects the token again")
+}
+
+/// A checklist as text: `✔`/`✘` lines with evidence, assumptions and fixes.
+pub fn render_checks(checks: &[Check]) -> String {
+    let mut o = String::new();
+    for c in checks {
+        o.push_str(&format!(
+            "{} {}  [{}]\n",
+            if c.ok { "✔" } else { "✘" },
+            c.title,
+            c.id
+        ));
+        for e in &c.evidence {
+            o.push_str(&format!("    · {e}\n"));
+        }
+        if let Some(a) = &c.assumed {
+            o.push_str(&format!("    assumed: {a}\n"));
+        }
+        if let (false, Some(fx)) = (c.ok, &c.fix) {
+            o.push_str(&format!("    fix: {fx}\n"));
+        }
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    o.push_str(&format!("{} checks, {failed} failed\n", checks.len()));
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn selectors() {
+        let l: BTreeMap<String, String> = [("a".to_string(), "1".to_string())].into();
+        assert!(selector_matches(None, &l));
+        assert!(selector_matches(
+            Some(&json!({"matchLabels": {"a": "1"}})),
+            &l
+        ));
+        assert!(!selector_matches(
+            Some(&json!({"matchLabels": {"a": "2"}})),
+            &l
+        ));
+        let dne = json!({"matchExpressions": [{"key": "skip", "operator": "DoesNotExist"}]});
+        assert!(selector_matches(Some(&dne), &l));
+        let skip: BTreeMap<String, String> = [("skip".to_string(), "true".to_string())].into();
+        assert!(!selector_matches(Some(&dne), &skip));
+        let notin =
+            json!({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]});
+        assert!(!selector_matches(Some(&notin), &l));
+    }
+
+    #[test]
+    fn trust_explanation_names_the_failing_condition() {
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"App","Effect":"Allow",
+            "Principal":{"Federated":"arn:aws:iam::1:oidc-provider/issuer.test"},
+            "Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{
+            "issuer.test:sub":"system:serviceaccount:other:app","issuer.test:aud":"sts.amazonaws.com"}}}]}"#,
+        )
+        .unwrap();
+        let (ok, why) = explain_trust(
+            &p,
+            "arn:aws:iam::1:role/r",
+            "arn:aws:iam::1:oidc-provider/issuer.test",
+            "issuer.test",
+            "system:serviceaccount:ns:app",
+            "sts.amazonaws.com",
+        );
+        assert!(!ok);
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert!(
+            why[0].contains("statement 0 (App)") && why[0].contains("issuer.test:sub"),
+            "{why:?}"
+        );
+        let (ok, _) = explain_trust(
+            &p,
+            "arn:aws:iam::1:role/r",
+            "arn:aws:iam::1:oidc-provider/issuer.test",
+            "issuer.test",
+            "system:serviceaccount:other:app",
+            "sts.amazonaws.com",
+        );
+        assert!(ok);
+    }
+}

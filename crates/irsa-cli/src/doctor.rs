@@ -1,0 +1,397 @@
+//! `irsa doctor`: why a pod cannot assume its role, as a checklist with evidence and fixes.
+
+use anyhow::{Context as _, bail};
+use clap::{Args as ClapArgs, Subcommand, ValueEnum};
+use irsa_audit::{Check, PodFacts};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::audit::{Sources, get_json, kube_client, load_account};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(ClapArgs)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    /// Run inside the container: read AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and the
+    /// token, then call AssumeRoleWithWebIdentity (AWS_ENDPOINT_URL_STS is honoured).
+    #[arg(long)]
+    in_pod: bool,
+    #[command(flatten)]
+    sources: Sources,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    format: Format,
+    /// Judge token expiry at this Unix time instead of now.
+    #[arg(long, hide = true)]
+    now: Option<i64>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Check a pod through the API server: NAMESPACE/NAME.
+    Pod {
+        /// NAMESPACE/NAME.
+        pod: String,
+    },
+}
+
+fn output(checks: &[Check], format: Format) -> anyhow::Result<u8> {
+    match format {
+        Format::Text => print!("{}", irsa_audit::render_checks(checks)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "ok": checks.iter().all(|c| c.ok),
+                "checks": checks,
+            }))?
+        ),
+    }
+    Ok(if checks.iter().all(|c| c.ok) { 0 } else { 1 })
+}
+
+pub fn run(a: Args) -> anyhow::Result<u8> {
+    let account = load_account(&a.sources)?;
+    if a.in_pod {
+        let rt = crate::common::runtime()?;
+        let checks = rt.block_on(in_pod(account.as_ref(), a.now))?;
+        return output(&checks, a.format);
+    }
+    let Some(Cmd::Pod { pod }) = &a.cmd else {
+        bail!("say what to check: `irsa doctor pod NAMESPACE/NAME` or `irsa doctor --in-pod`");
+    };
+    let (ns, name) = pod.split_once('/').context("the pod is NAMESPACE/NAME")?;
+    let rt = crate::common::runtime()?;
+    let checks = rt.block_on(async {
+        let client = kube_client(a.sources.kubeconfig.as_deref()).await?;
+        let pod = get_json(&client, &format!("/api/v1/namespaces/{ns}/pods/{name}"))
+            .await?
+            .with_context(|| format!("no pod {ns}/{name}"))?;
+        let sa_name = pod["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap_or("default")
+            .to_owned();
+        let service_account = get_json(
+            &client,
+            &format!("/api/v1/namespaces/{ns}/serviceaccounts/{sa_name}"),
+        )
+        .await?;
+        let namespace = get_json(&client, &format!("/api/v1/namespaces/{ns}")).await?;
+        let configs = get_json(
+            &client,
+            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+        )
+        .await?
+        .and_then(|l| l["items"].as_array().cloned())
+        .unwrap_or_default();
+        let mut backends = BTreeMap::new();
+        for (n, w) in irsa_audit::pod_create_webhooks(&configs) {
+            backends.insert(n, backend(&client, &w["clientConfig"]).await);
+        }
+        let discovery = get_json(&client, "/.well-known/openid-configuration")
+            .await
+            .and_then(|d| d.context("not served (404)"))
+            .map_err(|e| format!("discovery: {e:#}"));
+        let jwks = match &discovery {
+            Ok(d) => {
+                let uri = d["jwks_uri"].as_str().unwrap_or_default();
+                let path = uri
+                    .strip_prefix("https://")
+                    .and_then(|r| r.find('/').map(|i| r[i..].to_owned()))
+                    .unwrap_or_else(|| "/openid/v1/jwks".into());
+                get_json(&client, &path)
+                    .await
+                    .and_then(|d| d.context("not served (404)"))
+                    .map_err(|e| format!("JWKS {uri}: {e:#}"))
+            }
+            Err(_) => Err("not fetched: no discovery document".to_owned()),
+        };
+        let facts = PodFacts {
+            pod,
+            service_account,
+            namespace,
+            webhook_configurations: configs,
+            webhook_backends: backends,
+            discovery,
+            jwks,
+            account: account.as_ref(),
+            annotation_prefix: a.sources.annotation_prefix.clone(),
+            default_audience: a.sources.audience.clone(),
+        };
+        anyhow::Ok(irsa_audit::diagnose_pod(&facts))
+    })?;
+    output(&checks, a.format)
+}
+
+/// Whether a webhook's backend answers: a Service with ready endpoints, or a URL whose
+/// host accepts a TCP connection (bounded).
+async fn backend(client: &kube::Client, cc: &Value) -> Result<String, String> {
+    if let Some(svc) = cc.get("service") {
+        let ns = svc["namespace"].as_str().unwrap_or("default");
+        let name = svc["name"].as_str().unwrap_or("");
+        let path = format!(
+            "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D{name}"
+        );
+        let slices = get_json(client, &path)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        let ready = slices
+            .as_ref()
+            .and_then(|s| s["items"].as_array())
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+            .filter(|e| e["conditions"]["ready"].as_bool() != Some(false))
+            .count();
+        return if ready > 0 {
+            Ok(format!("service {ns}/{name}: {ready} ready endpoint(s)"))
+        } else {
+            Err(format!("service {ns}/{name} has no ready endpoints"))
+        };
+    }
+    let url = cc["url"].as_str().unwrap_or_default();
+    let host = url
+        .strip_prefix("https://")
+        .map(|r| r.split('/').next().unwrap_or(r))
+        .unwrap_or_default();
+    let addr = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:443")
+    };
+    match tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::net::TcpStream::connect(&addr),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(format!("{url} accepts connections")),
+        Ok(Err(e)) => Err(format!("{url}: {e}")),
+        Err(_) => Err(format!("{url}: no connection within 3s")),
+    }
+}
+
+/// The checklist inside the container.
+async fn in_pod(
+    account: Option<&irsa_audit::Account>,
+    now: Option<i64>,
+) -> anyhow::Result<Vec<Check>> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let mut checks = Vec::new();
+    let mut c = Check {
+        id: "environment",
+        title: "the webhook's environment is present".into(),
+        ok: true,
+        evidence: Vec::new(),
+        fix: None,
+        assumed: None,
+    };
+    let role = var("AWS_ROLE_ARN");
+    let file = var("AWS_WEB_IDENTITY_TOKEN_FILE");
+    for (k, v) in [
+        ("AWS_ROLE_ARN", &role),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", &file),
+    ] {
+        match v {
+            Some(v) => c.evidence.push(format!("{k}={v}")),
+            None => {
+                c.ok = false;
+                c.evidence.push(format!("{k} is not set"));
+                c.fix = Some(
+                    "the pod was not mutated: run `irsa doctor pod NAMESPACE/NAME` from outside"
+                        .into(),
+                );
+            }
+        }
+    }
+    for k in [
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_STS_REGIONAL_ENDPOINTS",
+        "AWS_ENDPOINT_URL_STS",
+    ] {
+        if let Some(v) = var(k) {
+            c.evidence.push(format!("{k}={v}"));
+        }
+    }
+    checks.push(c);
+
+    let mut t = Check {
+        id: "token-file",
+        title: "the token file holds a current ServiceAccount token".into(),
+        ok: true,
+        evidence: Vec::new(),
+        fix: None,
+        assumed: None,
+    };
+    let now = match now {
+        Some(n) => n,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64,
+    };
+    let mut token = None;
+    let (mut iss, mut sub, mut aud) = (None, String::new(), String::new());
+    match file
+        .as_deref()
+        .map(|f| std::fs::read_to_string(f).map(|s| s.trim().to_owned()))
+    {
+        None => {
+            t.ok = false;
+            t.assumed = Some("no token file configured".into());
+        }
+        Some(Err(e)) => {
+            t.ok = false;
+            t.evidence.push(format!("cannot read the token file: {e}"));
+            t.fix = Some(
+                "the projected volume is not mounted: recreate the pod so the webhook mounts it"
+                    .into(),
+            );
+        }
+        Some(Ok(text)) => match irsa_jose::peek(&text) {
+            Err(e) => {
+                t.ok = false;
+                t.evidence.push(format!("not a JWT: {}", e.detail()));
+                t.fix = Some("the file must hold the projected ServiceAccount token".into());
+            }
+            Ok(p) => {
+                iss = p
+                    .claims
+                    .get("iss")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                sub = p
+                    .claims
+                    .get("sub")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                aud = match p.claims.get("aud") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Array(a)) => a
+                        .first()
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    _ => String::new(),
+                };
+                let exp = p.claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+                t.evidence.push(format!(
+                    "iss {}, sub {sub}, aud {aud}, exp {exp} ({}s from now)",
+                    iss.as_deref().unwrap_or("-"),
+                    exp - now
+                ));
+                if exp <= now {
+                    t.ok = false;
+                    t.evidence
+                        .push(format!("the token expired {}s ago", now - exp));
+                    t.fix = Some("kubelet refreshes a projected token before it expires; a token that is expired was copied or its volume is not a projected serviceAccountToken: mount the projected volume (recreate the pod through the webhook)".into());
+                }
+                token = Some(text);
+            }
+        },
+    }
+    checks.push(t);
+
+    let mut s = Check {
+        id: "assume-role",
+        title: "STS AssumeRoleWithWebIdentity succeeds".into(),
+        ok: true,
+        evidence: Vec::new(),
+        fix: None,
+        assumed: None,
+    };
+    match (&role, &token) {
+        (Some(role), Some(token)) => {
+            let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .no_credentials()
+                .load()
+                .await;
+            let client = aws_sdk_sts::Client::new(&conf);
+            let r = tokio::time::timeout(
+                Duration::from_secs(20),
+                client
+                    .assume_role_with_web_identity()
+                    .role_arn(role)
+                    .role_session_name("irsa-doctor")
+                    .web_identity_token(token)
+                    .send(),
+            )
+            .await;
+            match r {
+                Err(_) => {
+                    s.ok = false;
+                    s.evidence.push("no answer from STS within 20s".into());
+                    s.fix = Some("check AWS_ENDPOINT_URL_STS / network egress to sts".into());
+                }
+                Ok(Ok(out)) => s.evidence.push(format!(
+                    "assumed {}",
+                    out.assumed_role_user().map(|u| u.arn()).unwrap_or("-")
+                )),
+                Ok(Err(e)) => {
+                    use aws_sdk_sts::error::ProvideErrorMetadata as _;
+                    let se = e.into_service_error();
+                    let code = se.code().unwrap_or("no code").to_owned();
+                    let msg = se.message().unwrap_or("").to_owned();
+                    s.ok = false;
+                    s.evidence.push(format!("{code}: {msg}"));
+                    let issuer = iss.clone().unwrap_or_else(|| "ISSUER".into());
+                    s.fix = Some(sts_fix(&code, &msg, &issuer, role, &sub, &aud));
+                }
+            }
+        }
+        _ => {
+            s.ok = false;
+            s.assumed = Some("no role or no token: not called".into());
+        }
+    }
+    checks.push(s);
+    if account.is_some() {
+        checks.extend(irsa_audit::trust_checks(
+            account,
+            role.as_deref(),
+            iss.as_deref(),
+            &sub,
+            &aud,
+        ));
+    }
+    Ok(checks)
+}
+
+/// The cause and fix of an STS error, from its code and message.
+fn sts_fix(code: &str, msg: &str, issuer: &str, role: &str, sub: &str, aud: &str) -> String {
+    let prefix = irsa_audit::issuer_key_prefix(issuer);
+    let account = role.split(':').nth(4).unwrap_or("ACCOUNT");
+    if code == "InvalidIdentityToken" && msg.contains("No OpenIDConnect provider found") {
+        return format!(
+            "register the issuer: aws iam create-open-id-connect-provider --url {issuer} --client-id-list {aud} --thumbprint-list <SHA-1 of the issuer's TLS root CA>"
+        );
+    }
+    if code == "InvalidIdentityToken" && msg.to_ascii_lowercase().contains("audience") {
+        return format!(
+            "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn arn:aws:iam::{account}:oidc-provider/{prefix} --client-id {aud}"
+        );
+    }
+    if code == "ExpiredTokenException" {
+        return "the token expired: mount the projected token (recreate the pod through the webhook)".into();
+    }
+    if code == "AccessDenied" {
+        return format!(
+            "the trust policy of {role} must allow this subject; add: {}",
+            json!({"Effect": "Allow",
+                   "Principal": {"Federated": format!("arn:aws:iam::{account}:oidc-provider/{prefix}")},
+                   "Action": "sts:AssumeRoleWithWebIdentity",
+                   "Condition": {"StringEquals": {format!("{prefix}:sub"): sub, format!("{prefix}:aud"): aud}}})
+        );
+    }
+    if code == "InvalidIdentityToken" {
+        return "STS could not verify the token: check that the issuer's discovery document and JWKS are public and match the token's iss".into();
+    }
+    format!("STS refused with {code}")
+}
