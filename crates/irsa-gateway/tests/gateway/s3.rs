@@ -186,6 +186,17 @@ struct S3Env {
 impl S3Env {
     async fn start() -> Option<S3Env> {
         let minio = Minio::start()?;
+        // Listening is not ready: wait (bounded) until MinIO says so.
+        let ready = format!("{}/minio/health/ready", minio.url);
+        for _ in 0..150 {
+            if irsa_test::net::try_get(&ready)
+                .await
+                .is_ok_and(|r| r.status == 200)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let sent = Arc::new(AtomicU64::new(0));
         let relay = counting_relay(minio.url.clone(), sent.clone()).await;
         let dir = tempfile::tempdir().unwrap();
@@ -453,6 +464,160 @@ async fn refused_requests_never_reach_the_upstream() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.xml("Code"), "InvalidToken");
     assert_eq!(env.sent.load(Ordering::SeqCst), before);
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data))
+}
+
+/// A `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` PUT of `chunks`, each signed in the chain from
+/// the request's seed signature; `tamper` flips a byte of that chunk after signing.
+async fn chunked_put(
+    k: &sigv4::Keys,
+    url: &str,
+    chunks: &[&[u8]],
+    tamper: Option<usize>,
+) -> irsa_test::net::Reply {
+    let time = SystemTime::now();
+    let mut s = s3_signing(k);
+    s.time = time;
+    let decoded: usize = chunks.iter().map(|c| c.len()).sum();
+    let decoded = decoded.to_string();
+    let mut body = Vec::new();
+    let seed_request = {
+        let identity: aws_smithy_runtime_api::client::identity::Identity =
+            aws_credential_types::Credentials::new(
+                k.access_key_id.clone(),
+                k.secret_access_key.clone(),
+                k.session_token.clone(),
+                None,
+                "test",
+            )
+            .into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("s3")
+            .time(time)
+            .settings(s.settings.clone())
+            .build()
+            .unwrap()
+            .into();
+        let headers = [
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", decoded.as_str()),
+        ];
+        let signable = aws_sigv4::http_request::SignableRequest::new(
+            "PUT",
+            url,
+            headers.iter().copied(),
+            aws_sigv4::http_request::SignableBody::Precomputed(
+                "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into(),
+            ),
+        )
+        .unwrap();
+        let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
+            .unwrap()
+            .into_parts();
+        let mut builder = http::Request::builder().method("PUT").uri(url);
+        for (n, v) in headers {
+            builder = builder.header(n, v);
+        }
+        let mut request = builder.body(Full::new(Bytes::new())).unwrap();
+        instructions.apply_to_request_http1x(&mut request);
+        request
+    };
+    let auth = seed_request.headers()["authorization"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut prev = auth.rsplit_once("Signature=").unwrap().1.to_owned();
+    let amz_date = seed_request.headers()["x-amz-date"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let scope = format!("{}/us-east-1/s3/aws4_request", &amz_date[..8]);
+    let key =
+        aws_sigv4::sign::v4::generate_signing_key(&k.secret_access_key, time, "us-east-1", "s3");
+    let empty = sha256_hex(b"");
+    let mut all: Vec<&[u8]> = chunks.to_vec();
+    all.push(b"");
+    for (i, chunk) in all.iter().enumerate() {
+        let sts = format!(
+            "AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n{prev}\n{empty}\n{}",
+            sha256_hex(chunk)
+        );
+        let sig = aws_sigv4::sign::v4::calculate_signature(&key, sts.as_bytes());
+        body.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", chunk.len()).as_bytes());
+        let mut data = chunk.to_vec();
+        if tamper == Some(i) {
+            data[0] ^= 1;
+        }
+        body.extend_from_slice(&data);
+        body.extend_from_slice(b"\r\n");
+        prev = sig;
+    }
+    let (mut parts, _) = seed_request.into_parts();
+    parts.headers.insert("content-length", body.len().into());
+    irsa_test::net::send(http::Request::from_parts(
+        parts,
+        Full::new(Bytes::from(body)),
+    ))
+    .await
+}
+
+/// Signed `aws-chunked` bodies: a good one is stored; a tampered chunk is refused with
+/// `SignatureDoesNotMatch` and, when it is the first, the upstream receives nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_chunks_are_verified_before_they_go_on() {
+    let Some(env) = S3Env::start().await else {
+        return;
+    };
+    let up = sigv4::Keys {
+        access_key_id: MINIO_USER.into(),
+        secret_access_key: MINIO_SECRET.into(),
+        session_token: None,
+    };
+    let r = s3_send(&up, "PUT", &format!("{}/my-bucket", env.minio.url), b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let writer = keys(&env.issue("writer"));
+    let url = format!("{}/my-bucket/uploads/chunked.txt", env.gateway);
+    // S3: every chunk but the last at least 8 KiB.
+    let first = vec![b'h'; 8192];
+    let r = chunked_put(&writer, &url, &[&first, b"chunked world"], None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s3_send(&writer, "GET", &url, b"").await;
+    assert_eq!(r.body.len(), 8192 + 13);
+    assert!(r.text().ends_with("hchunked world"));
+    let before = env.sent.load(Ordering::SeqCst);
+    let url = format!("{}/my-bucket/uploads/tampered.txt", env.gateway);
+    let r = chunked_put(&writer, &url, &[&first, b"tail"], Some(0)).await;
+    assert_eq!(
+        (r.status, r.xml("Code").as_str()),
+        (403, "SignatureDoesNotMatch"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        env.sent.load(Ordering::SeqCst),
+        before,
+        "a tampered chunk reached MinIO"
+    );
+    let r = chunked_put(&writer, &url, &[&first, b"evil"], Some(1)).await;
+    assert_eq!(
+        (r.status, r.xml("Code").as_str()),
+        (403, "SignatureDoesNotMatch"),
+        "{}",
+        r.text()
+    );
+    let r = s3_send(
+        &up,
+        "HEAD",
+        &format!("{}/my-bucket/uploads/tampered.txt", env.minio.url),
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 404, "MinIO stored a tampered upload");
 }
 
 /// The peak resident set of this process, from /proc (kB → bytes).
