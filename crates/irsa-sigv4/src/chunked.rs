@@ -13,6 +13,8 @@ use crate::s3::{ChecksumAlgorithm, ContentSha256, PayloadError, S3Payload, SeedS
 /// verified, so this bounds the decoder's memory. SDKs send 64 KiB (the AWS SDKs' default)
 /// to 1 MiB chunks.
 pub const DEFAULT_MAX_CHUNK_SIZE: u64 = 16 * 1024 * 1024;
+/// Smallest chunk but the last, as S3 requires (`InvalidChunkSizeError`).
+pub const MIN_CHUNK_SIZE: u64 = 8192;
 /// Longest chunk header line (size, `;chunk-signature=`, 64 hex digits), CRLF excluded.
 /// A signed header line is at most 97 bytes; anything longer is refused.
 pub const MAX_CHUNK_LINE: usize = 128;
@@ -34,12 +36,15 @@ pub struct DecoderLimits {
     /// Largest signed chunk accepted (bytes of payload). Unsigned chunks are released as
     /// they arrive and are bounded only by the decoded length.
     pub max_chunk_size: u64,
+    /// Smallest chunk accepted but the last (S3: [`MIN_CHUNK_SIZE`]).
+    pub min_chunk_size: u64,
 }
 
 impl Default for DecoderLimits {
     fn default() -> Self {
         DecoderLimits {
             max_chunk_size: DEFAULT_MAX_CHUNK_SIZE,
+            min_chunk_size: MIN_CHUNK_SIZE,
         }
     }
 }
@@ -122,6 +127,8 @@ pub struct BodyDecoder {
     /// Signed mode: the signature the current chunk declared.
     chunk_signature: [u8; 32],
     chunks: u64,
+    /// The size of the previous non-empty chunk.
+    previous_size: Option<u64>,
     checksum: Option<(ChecksumAlgorithm, Checksum)>,
     trailer_declared: Option<ChecksumAlgorithm>,
     trailer_bytes: usize,
@@ -191,6 +198,7 @@ impl BodyDecoder {
             chunk_hash: None,
             chunk_signature: [0; 32],
             chunks: 0,
+            previous_size: None,
             checksum: payload.trailer.map(|a| (a, Checksum::new(a))),
             trailer_declared: payload.trailer,
             trailer_bytes: 0,
@@ -518,6 +526,17 @@ impl BodyDecoder {
         }
         self.chunks = self.chunks.saturating_add(1);
         if size > 0 {
+            if let Some(previous) = self
+                .previous_size
+                .filter(|p| *p < self.limits.min_chunk_size)
+            {
+                return Err(PayloadError::ChunkTooSmall {
+                    chunk: self.chunks,
+                    size: previous,
+                    min: self.limits.min_chunk_size,
+                });
+            }
+            self.previous_size = Some(size);
             self.received = total;
             self.chunk_hash = signed.then(|| digest::Context::new(&digest::SHA256));
             self.state = State::Data { remaining: size };

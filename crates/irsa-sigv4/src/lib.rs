@@ -20,7 +20,7 @@ mod verify;
 pub use canonical::UriEncoding;
 pub use chunked::{
     BodyComplete, BodyDecoder, DEFAULT_MAX_CHUNK_SIZE, DecoderLimits, MAX_CHUNK_LINE,
-    MAX_TRAILER_BYTES, MAX_TRAILER_LINES,
+    MAX_TRAILER_BYTES, MAX_TRAILER_LINES, MIN_CHUNK_SIZE,
 };
 pub use error::{ErrorKind, SignatureMismatch, VerifyError};
 pub use s3::{

@@ -30,12 +30,17 @@ pub enum S3ErrorCode {
     AuthorizationQueryParametersError,
     /// `BadDigest` (400): a checksum does not match the data received.
     BadDigest,
-    /// `IncompleteBody` (400): fewer (or more) bytes than the request declared.
+    /// `IncompleteBody` (400): fewer (or more) bytes than the request declared, or an
+    /// `aws-chunked` body that is not well formed ("The request body terminated
+    /// unexpectedly").
     IncompleteBody,
     /// `InvalidAccessKeyId` (403): the access key id is not known.
     InvalidAccessKeyId,
     /// `InvalidArgument` (400): a header or parameter has a value S3 does not accept.
     InvalidArgument,
+    /// `InvalidChunkSizeError` (400): a chunk other than the last is smaller than
+    /// 8192 bytes.
+    InvalidChunkSizeError,
     /// `InvalidRequest` (400): the request is not one S3 accepts (unsupported mode,
     /// malformed checksum value, undeclared trailer…).
     InvalidRequest,
@@ -62,6 +67,7 @@ impl S3ErrorCode {
             Self::IncompleteBody => "IncompleteBody",
             Self::InvalidAccessKeyId => "InvalidAccessKeyId",
             Self::InvalidArgument => "InvalidArgument",
+            Self::InvalidChunkSizeError => "InvalidChunkSizeError",
             Self::InvalidRequest => "InvalidRequest",
             Self::MalformedTrailerError => "MalformedTrailerError",
             Self::MissingContentLength => "MissingContentLength",
@@ -84,6 +90,7 @@ impl S3ErrorCode {
             | Self::BadDigest
             | Self::IncompleteBody
             | Self::InvalidArgument
+            | Self::InvalidChunkSizeError
             | Self::InvalidRequest
             | Self::MalformedTrailerError
             | Self::XAmzContentSHA256Mismatch => 400,
@@ -307,9 +314,12 @@ impl S3Payload {
         }
         let content_length = parse_length(headers, "content-length")?;
         let decoded_length = if content_sha256.is_streaming() {
-            match parse_length(headers, "x-amz-decoded-content-length")? {
-                Some(n) => Some(n),
-                None => return Err(PayloadError::MissingDecodedContentLength),
+            match parse_length(headers, "x-amz-decoded-content-length") {
+                Ok(Some(n)) => Some(n),
+                Ok(None) | Err(PayloadError::InvalidLength(_)) => {
+                    return Err(PayloadError::MissingDecodedContentLength);
+                }
+                Err(e) => return Err(e),
             }
         } else {
             content_length
@@ -436,10 +446,11 @@ pub enum PayloadError {
     /// A header that may appear once appears more than once.
     #[error("Multiple {0} headers are not allowed.")]
     DuplicateHeader(String),
-    /// A length header is not a decimal number within bounds.
+    /// `Content-Length` is not a decimal number within bounds.
     #[error("Invalid value for header {0}.")]
     InvalidLength(String),
-    /// `x-amz-decoded-content-length` is missing from an `aws-chunked` request.
+    /// `x-amz-decoded-content-length` is missing from an `aws-chunked` request, or is
+    /// not a decimal number within bounds (S3 answers both with `MissingContentLength`).
     #[error("You must provide the Content-Length HTTP header.")]
     MissingDecodedContentLength,
     /// `x-amz-trailer` names something other than one checksum header.
@@ -451,8 +462,19 @@ pub enum PayloadError {
     #[error("The x-amz-trailer header is only allowed with a STREAMING-…-TRAILER payload.")]
     TrailerNotAllowed,
     /// A chunk size line or the chunk framing is malformed (the message says how).
-    #[error("{0}")]
+    #[error("The request body terminated unexpectedly: {0}.")]
     MalformedChunk(&'static str),
+    /// A chunk other than the last is smaller than the minimum (8192 bytes), found when
+    /// the chunk after it starts.
+    #[error("Only the last chunk is allowed to have a size less than {min} bytes")]
+    ChunkTooSmall {
+        /// The 1-based index of the chunk that followed the small one (S3's `Chunk`).
+        chunk: u64,
+        /// The small chunk's size (S3's `BadChunkSize`).
+        size: u64,
+        /// The minimum.
+        min: u64,
+    },
     /// A chunk larger than the decoder accepts.
     #[error("Chunk size {size} exceeds the maximum of {max} bytes.")]
     ChunkTooLarge {
@@ -484,7 +506,7 @@ pub enum PayloadError {
         received: u64,
     },
     /// Bytes after the end of the body.
-    #[error("Unexpected data after the final chunk.")]
+    #[error("The request body terminated unexpectedly: data after the final chunk.")]
     TrailingData,
     /// The trailer section is malformed (a line without `:`, too long, too many lines,
     /// a duplicate, the trailer signature missing or misplaced).
@@ -518,9 +540,9 @@ impl PayloadError {
             Self::DuplicateHeader(_) | Self::InvalidLength(_) => S3ErrorCode::InvalidArgument,
             Self::MissingDecodedContentLength => S3ErrorCode::MissingContentLength,
             Self::UnsupportedTrailer | Self::TrailerNotAllowed => S3ErrorCode::InvalidRequest,
-            Self::MalformedChunk(_) | Self::ChunkTooLarge { .. } | Self::TrailingData => {
-                S3ErrorCode::InvalidArgument
-            }
+            Self::ChunkTooLarge { .. } => S3ErrorCode::InvalidArgument,
+            Self::MalformedChunk(_) | Self::TrailingData => S3ErrorCode::IncompleteBody,
+            Self::ChunkTooSmall { .. } => S3ErrorCode::InvalidChunkSizeError,
             Self::ChunkSignatureMismatch { .. } => S3ErrorCode::SignatureDoesNotMatch,
             Self::IncompleteBody | Self::DecodedLengthMismatch { .. } | Self::Poisoned => {
                 S3ErrorCode::IncompleteBody

@@ -467,7 +467,7 @@ fn sdk_signed_chunks_decode() {
         (1, &[8192]),
         (8192, &[8192]),
         (100_000, &[65_536]),
-        (100_000, &[8192, 1, 30_000]),
+        (100_000, &[8192, 30_000, 9000]),
     ] {
         let d = data(n);
         let s = signed(&d, sizes, None);
@@ -579,7 +579,7 @@ proptest! {
     #[test]
     fn any_split_gives_the_same_output(
         len in 0usize..20_000,
-        chunk in 1usize..9000,
+        chunk in 8192usize..12_000,
         cuts in proptest::collection::vec(0usize..21_000, 0..40),
         mode in 0u8..3,
     ) {
@@ -740,7 +740,7 @@ fn tampered_chunk_signature_is_refused() {
         assert!(
             matches!(
                 err.s3_code(),
-                S3ErrorCode::SignatureDoesNotMatch | S3ErrorCode::InvalidArgument
+                S3ErrorCode::SignatureDoesNotMatch | S3ErrorCode::IncompleteBody
             ),
             "{replacement}: {err:?}"
         );
@@ -754,7 +754,7 @@ fn tampered_chunk_signature_is_refused() {
         let body = text.replacen(from, to, 1);
         assert_code(
             decode(&s.payload, Some(s.seed.clone()), body.as_bytes()),
-            S3ErrorCode::InvalidArgument,
+            S3ErrorCode::IncompleteBody,
         );
     }
 }
@@ -807,13 +807,13 @@ fn extra_bytes_after_the_final_chunk_are_refused() {
         body.extend_from_slice(extra);
         assert_code(
             decode(&s.payload, Some(s.seed.clone()), &body),
-            S3ErrorCode::InvalidArgument,
+            S3ErrorCode::IncompleteBody,
         );
     }
     let payload = unsigned_payload(d.len(), None);
     let mut body = unsigned_body(&d, &[8192], None);
     body.extend_from_slice(b"5\r\nhello\r\n");
-    assert_code(decode(&payload, None, &body), S3ErrorCode::InvalidArgument);
+    assert_code(decode(&payload, None, &body), S3ErrorCode::IncompleteBody);
 }
 
 #[test]
@@ -837,10 +837,7 @@ fn size_line_overflow_and_garbage_are_refused() {
         let body = format!("{size_line}\r\n0123456789abcdef\r\n0\r\n\r\n");
         let err = decode(&payload, None, body.as_bytes()).unwrap_err();
         assert!(
-            matches!(
-                err.s3_code(),
-                S3ErrorCode::InvalidArgument | S3ErrorCode::IncompleteBody
-            ),
+            matches!(err.s3_code(), S3ErrorCode::IncompleteBody),
             "{size_line:?}: {err:?}"
         );
     }
@@ -848,7 +845,7 @@ fn size_line_overflow_and_garbage_are_refused() {
     // waiting for its end.
     let mut decoder = BodyDecoder::new(&payload, None, DecoderLimits::default()).unwrap();
     let err = decoder.feed(&[b'0'; 200], &mut Vec::new()).unwrap_err();
-    assert_eq!(err.s3_code(), S3ErrorCode::InvalidArgument);
+    assert_eq!(err.s3_code(), S3ErrorCode::IncompleteBody);
     // Leading zeros are fine (16 digits at most).
     let body = "0000000000000010\r\n0123456789abcdef\r\n0\r\n\r\n";
     assert!(decode(&payload, None, body.as_bytes()).is_ok());
@@ -859,7 +856,10 @@ fn chunk_larger_than_the_limit_or_the_declared_length_is_refused() {
     // Signed: above max_chunk_size, refused at the header line (nothing buffered).
     let d = data(100);
     let s = signed(&d, &[8192], None);
-    let limits = DecoderLimits { max_chunk_size: 64 };
+    let limits = DecoderLimits {
+        max_chunk_size: 64,
+        ..DecoderLimits::default()
+    };
     let mut decoder = BodyDecoder::new(&s.payload, Some(s.seed.clone()), limits).unwrap();
     let err = decoder.feed(&s.body, &mut Vec::new()).unwrap_err();
     assert_eq!(err, PayloadError::ChunkTooLarge { size: 100, max: 64 });
@@ -1123,7 +1123,7 @@ fn crlf_confusion_in_framing_is_refused() {
         assert!(
             matches!(
                 err.s3_code(),
-                S3ErrorCode::InvalidArgument | S3ErrorCode::MalformedTrailerError
+                S3ErrorCode::IncompleteBody | S3ErrorCode::MalformedTrailerError
             ),
             "{:?}: {err:?}",
             String::from_utf8_lossy(&body)
@@ -1136,7 +1136,7 @@ fn crlf_confusion_in_framing_is_refused() {
     body[n - 2] = b'\n';
     assert_code(
         decode(&s.payload, Some(s.seed.clone()), &body),
-        S3ErrorCode::InvalidArgument,
+        S3ErrorCode::IncompleteBody,
     );
 }
 
@@ -1145,11 +1145,11 @@ fn unsigned_chunks_take_no_extension_and_signed_need_a_seed() {
     let payload = unsigned_payload(3, None);
     assert_code(
         decode(&payload, None, b"3;chunk-signature=00\r\nabc\r\n0\r\n\r\n"),
-        S3ErrorCode::InvalidArgument,
+        S3ErrorCode::IncompleteBody,
     );
     assert_code(
         decode(&payload, None, b"3;foo=bar\r\nabc\r\n0\r\n\r\n"),
-        S3ErrorCode::InvalidArgument,
+        S3ErrorCode::IncompleteBody,
     );
     let signed_payload = S3Payload {
         content_sha256: ContentSha256::StreamingSigned,
@@ -1314,7 +1314,7 @@ fn payload_headers() {
             S3Payload::from_headers(&h(&pairs), false)
                 .unwrap_err()
                 .s3_code(),
-            S3ErrorCode::InvalidArgument,
+            S3ErrorCode::MissingContentLength,
             "{bad:?}"
         );
     }
@@ -1555,4 +1555,38 @@ fn error_codes_and_statuses() {
         PayloadError::ChecksumMismatch("CRC32").to_string(),
         "The CRC32 you specified did not match the calculated checksum."
     );
+}
+
+#[test]
+fn only_the_last_chunk_may_be_small() {
+    // S3: InvalidChunkSizeError, naming the chunk after the small one and the small size.
+    let s = signed(b"hello", &[3], None);
+    let err = decode(&s.payload, Some(s.seed), &s.body).unwrap_err();
+    assert_eq!(
+        err,
+        PayloadError::ChunkTooSmall {
+            chunk: 2,
+            size: 3,
+            min: 8192
+        }
+    );
+    assert_eq!(err.s3_code(), S3ErrorCode::InvalidChunkSizeError);
+    assert_eq!(
+        err.to_string(),
+        "Only the last chunk is allowed to have a size less than 8192 bytes"
+    );
+    let d = data(2000);
+    let payload = unsigned_payload(d.len(), None);
+    assert_eq!(
+        decode(&payload, None, &unsigned_body(&d, &[1000], None)).unwrap_err(),
+        PayloadError::ChunkTooSmall {
+            chunk: 2,
+            size: 1000,
+            min: 8192
+        }
+    );
+    // A small last chunk (before the final empty one) is fine, and so is 8192 before it.
+    let d = data(8192 + 10);
+    let s = signed(&d, &[8192], None);
+    assert_eq!(decode(&s.payload, Some(s.seed), &s.body).unwrap().0, d);
 }
