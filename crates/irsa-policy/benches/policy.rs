@@ -4,12 +4,18 @@
 //! - `parse/<case>`: `Policy::parse` of the case's policy documents.
 //! - `evaluate/<case>`: one decision over already parsed policies (the hot path of STS and
 //!   the gateway, which parse a role's policies once).
-//! - `parse_evaluate/<case>`: parse the whole eval document, then decide (what iam-simulate's
-//!   `runSimulation` does on every call).
+//! - `decide/<case>`: the decision alone over already parsed policies (`decide`: no
+//!   allocation).
+//! - `parse_decide/<case>`: parse and validate the case's policy documents from JSON text,
+//!   then decide (the request already built).
+//! - `parse_evaluate/<case>`: parse the whole eval document (request, context and policies),
+//!   then evaluate (what iam-simulate's `runSimulation` does on every call).
+//! - `json_floor/<case>`: serde_json reading the policy texts into nothing, the floor for
+//!   any parser built on it.
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use irsa_policy::document::EvalDocument;
-use irsa_policy::{Decision, EvalInput, Policy, evaluate};
+use irsa_policy::{Decision, EvalInput, Policy, decide, evaluate};
 
 const CASES: &[(&str, &str, Decision)] = &[
     (
@@ -49,6 +55,20 @@ fn policy_texts(case: &str) -> Vec<String> {
 }
 
 fn bench(c: &mut Criterion) {
+    // The floor: serde_json reading the same policy text into nothing (IgnoredAny).
+    let mut floor = c.benchmark_group("json_floor");
+    for (name, json, _) in CASES {
+        let texts = policy_texts(json);
+        floor.bench_function(*name, |b| {
+            b.iter(|| {
+                for t in &texts {
+                    black_box(serde_json::from_str::<serde::de::IgnoredAny>(black_box(t)).unwrap());
+                }
+            })
+        });
+    }
+    floor.finish();
+
     let mut parse = c.benchmark_group("parse");
     for (name, json, _) in CASES {
         let texts = policy_texts(json);
@@ -72,6 +92,55 @@ fn bench(c: &mut Criterion) {
         });
     }
     eval.finish();
+
+    let mut dec = c.benchmark_group("decide");
+    for (name, json, expected) in CASES {
+        let doc = EvalDocument::parse(json).unwrap();
+        let input: EvalInput<'_> = doc.input();
+        assert_eq!(decide(&input, &doc.request), *expected, "{name}");
+        dec.bench_function(*name, |b| {
+            b.iter(|| black_box(decide(black_box(&input), black_box(&doc.request))))
+        });
+    }
+    dec.finish();
+
+    let mut pd = c.benchmark_group("parse_decide");
+    for (name, json, expected) in CASES {
+        let doc = EvalDocument::parse(json).unwrap();
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let text = |f: &str| -> Vec<String> {
+            v[f].as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| p.to_string())
+                .collect()
+        };
+        let (ids, bounds, sessions) = (
+            text("identityPolicies"),
+            text("permissionBoundaries"),
+            text("sessionPolicies"),
+        );
+        let resource = v.get("resourcePolicy").map(|p| p.to_string());
+        let parse_all = |ts: &[String]| -> Vec<Policy> {
+            ts.iter().map(|t| Policy::parse(t).unwrap()).collect()
+        };
+        let run = || {
+            let i = parse_all(&ids);
+            let b = parse_all(&bounds);
+            let s = parse_all(&sessions);
+            let r = resource.as_deref().map(|t| Policy::parse(t).unwrap());
+            let input = EvalInput {
+                identity_policies: &i,
+                resource_policy: r.as_ref(),
+                permission_boundaries: &b,
+                session_policies: &s,
+            };
+            decide(&input, &doc.request)
+        };
+        assert_eq!(run(), *expected, "{name}");
+        pd.bench_function(*name, |b| b.iter(|| black_box(run())));
+    }
+    pd.finish();
 
     let mut both = c.benchmark_group("parse_evaluate");
     for (name, json, _) in CASES {

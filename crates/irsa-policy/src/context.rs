@@ -259,9 +259,8 @@ impl PrincipalType {
     /// - `AWS` otherwise (account ids, user, role and session ARNs).
     pub fn infer(principal: &str) -> PrincipalType {
         if principal.starts_with("arn:") {
-            let mut parts = principal.splitn(6, ':');
-            let service = parts.nth(2);
-            let resource = parts.nth(2).unwrap_or("");
+            let [_, _, service, _, _, resource] = crate::arn::split6(principal, false);
+            let resource = resource.unwrap_or("");
             let provider =
                 resource.starts_with("oidc-provider/") || resource.starts_with("saml-provider/");
             return if service == Some("iam") && provider {

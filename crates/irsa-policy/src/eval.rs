@@ -5,7 +5,7 @@
 //! decided it, and [`crate::explain`] reports every statement considered. All three use
 //! [`combine`] for the last step, so they cannot disagree.
 
-use crate::arn::split6;
+use crate::arn::{split_colon, split6};
 use crate::condition::evaluate_entry;
 use crate::context::Request;
 use crate::policy::{Effect, Policy, Principal, PrincipalType, Statement};
@@ -208,10 +208,12 @@ fn arn_account(s: &str) -> Option<&str> {
 /// session policy.
 pub(crate) fn is_federated_user(principal: Option<&str>) -> bool {
     let Some(p) = principal else { return false };
-    matches!(
-        split6(p, false),
-        [Some("arn"), _, Some("sts"), _, Some(_), Some(r)] if r.starts_with("federated-user/")
-    )
+    // Cheap pre-check before splitting: the hot path is role sessions and providers.
+    p.contains(":federated-user/")
+        && matches!(
+            split6(p, false),
+            [Some("arn"), _, Some("sts"), _, Some(_), Some(r)] if r.starts_with("federated-user/")
+        )
 }
 
 fn aws_value_matches(value: &str, principal: &str, issuer: Option<&str>) -> Option<PrincipalMatch> {
@@ -276,14 +278,53 @@ fn aws_value_matches(value: &str, principal: &str, issuer: Option<&str>) -> Opti
     None
 }
 
+/// A request split once per evaluation: the action at its colon, the resource ARN into its
+/// six components, the caller's principal type.
+pub(crate) struct Prepared<'r> {
+    pub(crate) req: &'r Request,
+    action_split: Option<(&'r str, &'r str)>,
+    resource_parts: [Option<&'r str>; 6],
+    kind: Option<PrincipalType>,
+}
+
+impl<'r> Prepared<'r> {
+    pub(crate) fn new(req: &'r Request) -> Prepared<'r> {
+        Prepared {
+            req,
+            action_split: split_colon(&req.action),
+            resource_parts: split6(&req.resource, false),
+            kind: req.effective_principal_type(),
+        }
+    }
+
+    /// Is the request within one account (resource account from `resource_account` or the
+    /// resource ARN, vs. the principal ARN's account; unknown on either side counts as same)?
+    pub(crate) fn same_account(&self) -> bool {
+        let resource_account = self
+            .req
+            .resource_account
+            .as_deref()
+            .or(match self.resource_parts {
+                [Some("arn"), _, _, _, Some(a), Some(_)] if !a.is_empty() => Some(a),
+                _ => None,
+            });
+        let principal_account = self.req.principal.as_deref().and_then(arn_account);
+        match (resource_account, principal_account) {
+            (Some(r), Some(p)) => r == p,
+            _ => true,
+        }
+    }
+}
+
 /// How the statement's `Principal` names the caller (`principal` of type `kind`; both `None`
 /// for an anonymous caller). An entry matches only a caller of its own type: `Federated`
 /// values only federated callers (OIDC/SAML providers, web identity names), `AWS` values
 /// only IAM/STS principals, and so on; so an OIDC provider ARN under `AWS` or `Service`
 /// names nobody, as in IAM. `"*"` under `AWS` is `"Principal": "*"` (everyone, anonymous
 /// included); under another type, every caller of that type.
-pub(crate) fn principal_match(p: &Principal, req: &Request) -> Option<PrincipalMatch> {
-    let (principal, kind) = (req.principal.as_deref(), req.effective_principal_type());
+pub(crate) fn principal_match(p: &Principal, pr: &Prepared<'_>) -> Option<PrincipalMatch> {
+    let req = pr.req;
+    let (principal, kind) = (req.principal.as_deref(), pr.kind);
     let issuer = req.session_issuer.as_deref();
     match p {
         Principal::Any => Some(PrincipalMatch::Exact),
@@ -322,16 +363,18 @@ pub(crate) fn principal_match(p: &Principal, req: &Request) -> Option<PrincipalM
 /// (IAM User Guide, "Permissions boundaries for IAM entities", the `NotPrincipal` warning).
 pub(crate) fn statement_principal(
     st: &Statement,
-    req: &Request,
+    pr: &Prepared<'_>,
     has_boundary: bool,
 ) -> Option<PrincipalMatch> {
     match &st.principal {
         None => None,
-        Some((false, p)) => principal_match(p, req),
-        Some((true, _)) if st.effect == Effect::Deny && has_boundary && req.principal.is_some() => {
+        Some((false, p)) => principal_match(p, pr),
+        Some((true, _))
+            if st.effect == Effect::Deny && has_boundary && pr.req.principal.is_some() =>
+        {
             Some(PrincipalMatch::Exact)
         }
-        Some((true, p)) => match principal_match(p, req) {
+        Some((true, p)) => match principal_match(p, pr) {
             Some(_) => None,
             None => Some(PrincipalMatch::Exact),
         },
@@ -339,16 +382,21 @@ pub(crate) fn statement_principal(
 }
 
 /// Does the statement's `Resource`/`NotResource` cover the request (no element: yes)?
-pub(crate) fn resource_applies(st: &Statement, req: &Request) -> bool {
+pub(crate) fn resource_applies(st: &Statement, pr: &Prepared<'_>) -> bool {
     match &st.resource {
         None => true,
         Some(r) => {
             r.items
                 .iter()
-                .any(|p| p.matches(&req.resource, &req.context))
+                .any(|p| p.matches_split(&pr.req.resource, &pr.resource_parts, &pr.req.context))
                 != r.negated
         }
     }
+}
+
+/// Does the statement's `Action`/`NotAction` cover the request?
+pub(crate) fn action_applies(st: &Statement, pr: &Prepared<'_>) -> bool {
+    st.matches_action_split(&pr.req.action, pr.action_split)
 }
 
 /// Do all the statement's conditions hold?
@@ -365,19 +413,19 @@ pub(crate) fn conditions_hold(st: &Statement, req: &Request) -> bool {
 /// policies).
 pub(crate) fn applies(
     st: &Statement,
-    req: &Request,
+    pr: &Prepared<'_>,
     resource_policy: bool,
     has_boundary: bool,
 ) -> Option<PrincipalMatch> {
-    if !st.matches_action(&req.action) || !resource_applies(st, req) {
+    if !action_applies(st, pr) || !resource_applies(st, pr) {
         return None;
     }
     let pm = if resource_policy {
-        statement_principal(st, req, has_boundary)?
+        statement_principal(st, pr, has_boundary)?
     } else {
         PrincipalMatch::Exact
     };
-    conditions_hold(st, req).then_some(pm)
+    conditions_hold(st, pr.req).then_some(pm)
 }
 
 /// What each kind of policy said about a request: the inputs of [`combine`].
@@ -479,20 +527,6 @@ pub(crate) enum Mode {
     Trust,
 }
 
-/// Is the request within one account (resource account from `resource_account` or the
-/// resource ARN, vs. the principal ARN's account; unknown on either side counts as same)?
-pub(crate) fn same_account(req: &Request) -> bool {
-    let resource_account = req
-        .resource_account
-        .as_deref()
-        .or_else(|| arn_account(&req.resource));
-    let principal_account = req.principal.as_deref().and_then(arn_account);
-    match (resource_account, principal_account) {
-        (Some(r), Some(p)) => r == p,
-        _ => true,
-    }
-}
-
 /// The last step of every evaluation: the decision from what each kind of policy said.
 ///
 /// - Any applicable Deny: `ExplicitDeny`.
@@ -507,10 +541,11 @@ pub(crate) fn same_account(req: &Request) -> bool {
 ///   caller, its issuer or its account.
 pub(crate) fn combine(
     input: &EvalInput<'_>,
-    req: &Request,
+    pr: &Prepared<'_>,
     s: Sides,
     mode: Mode,
 ) -> (Decision, Basis) {
+    let req = pr.req;
     use Decision::{Allow, ExplicitDeny, ImplicitDeny};
     if s.deny {
         return (ExplicitDeny, Basis::ExplicitDeny);
@@ -538,7 +573,7 @@ pub(crate) fn combine(
         }
     };
     let identity_ok = s.identity && boundary_ok && session_ok;
-    if input.resource_policy.is_some() && !same_account(req) {
+    if input.resource_policy.is_some() && !pr.same_account() {
         return match (identity_ok, s.resource.is_some()) {
             (true, true) => (Allow, Basis::IdentityAllows),
             (true, false) => (ImplicitDeny, Basis::CrossAccountResourceSilent),
@@ -561,7 +596,7 @@ pub(crate) fn combine(
 /// pattern with a case-folded policy variable has to be resolved.
 fn scan(
     input: &EvalInput<'_>,
-    req: &Request,
+    pr: &Prepared<'_>,
     mut on_match: impl FnMut(PolicyRef, usize, &Statement),
 ) -> Sides {
     let mut s = Sides::default();
@@ -569,7 +604,7 @@ fn scan(
     let mut one = |p: &Policy, which: PolicyRef, s: &mut Sides| {
         let resource = which == PolicyRef::Resource;
         for (i, st) in p.statements.iter().enumerate() {
-            let Some(pm) = applies(st, req, resource, has_boundary) else {
+            let Some(pm) = applies(st, pr, resource, has_boundary) else {
                 continue;
             };
             on_match(which, i, st);
@@ -599,14 +634,15 @@ fn scan(
     s
 }
 
-pub(crate) fn sides(input: &EvalInput<'_>, req: &Request) -> Sides {
-    scan(input, req, |_, _, _| {})
+pub(crate) fn sides(input: &EvalInput<'_>, pr: &Prepared<'_>) -> Sides {
+    scan(input, pr, |_, _, _| {})
 }
 
 /// The decision alone, as [`evaluate`] would give it, without allocating (for requests
 /// whose policies hold no case-insensitive policy variable): the authorization hot path.
 pub fn decide(input: &EvalInput<'_>, req: &Request) -> Decision {
-    combine(input, req, sides(input, req), Mode::Full).0
+    let pr = Prepared::new(req);
+    combine(input, &pr, sides(input, &pr), Mode::Full).0
 }
 
 /// [`evaluate_trust`]'s decision alone, without allocating.
@@ -615,7 +651,8 @@ pub fn decide_trust(trust_policy: &Policy, req: &Request) -> Decision {
         resource_policy: Some(trust_policy),
         ..EvalInput::default()
     };
-    combine(&input, req, sides(&input, req), Mode::Trust).0
+    let pr = Prepared::new(req);
+    combine(&input, &pr, sides(&input, &pr), Mode::Trust).0
 }
 
 fn evaluate_mode(input: &EvalInput<'_>, req: &Request, mode: Mode) -> Evaluation {
@@ -624,7 +661,8 @@ fn evaluate_mode(input: &EvalInput<'_>, req: &Request, mode: Mode) -> Evaluation
     let mut buf: [Option<MatchedStatement>; 8] = Default::default();
     let mut n = 0usize;
     let mut overflow: Vec<MatchedStatement> = Vec::new();
-    let s = scan(input, req, |policy, statement, st| {
+    let pr = Prepared::new(req);
+    let s = scan(input, &pr, |policy, statement, st| {
         let m = MatchedStatement {
             policy,
             statement,
@@ -637,7 +675,7 @@ fn evaluate_mode(input: &EvalInput<'_>, req: &Request, mode: Mode) -> Evaluation
         }
         n += 1;
     });
-    let (decision, _) = combine(input, req, s, mode);
+    let (decision, _) = combine(input, &pr, s, mode);
     let keep = match decision {
         Decision::Allow => Effect::Allow,
         Decision::ExplicitDeny => Effect::Deny,
@@ -650,6 +688,7 @@ fn evaluate_mode(input: &EvalInput<'_>, req: &Request, mode: Mode) -> Evaluation
     };
     let matched = buf
         .into_iter()
+        .take(n)
         .flatten()
         .chain(overflow)
         .filter(|m| m.effect == keep)

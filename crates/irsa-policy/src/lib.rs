@@ -15,10 +15,10 @@ mod date;
 pub mod document;
 mod error;
 mod eval;
-mod json;
 mod lint;
 mod pattern;
 mod policy;
+mod raw;
 mod validate;
 
 pub use arn::{Arn, ArnError, PARTITIONS};

@@ -31,16 +31,40 @@ pub(crate) struct Syntax {
     pub fold: bool,
 }
 
-/// A compiled pattern.
+/// A compiled pattern. Without policy variables (the common case) it is the text itself
+/// (lowercased when folding), matched by a byte glob: one allocation, no tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pattern {
     toks: Vec<Tok>,
     has_vars: bool,
     fold: bool,
+    /// The whole pattern when it holds no variable (`toks` is then empty).
+    plain: Option<Box<str>>,
+    /// `*` and `?` are wildcards in `plain`.
+    wildcards: bool,
 }
 
 impl Pattern {
     pub(crate) fn compile(text: &str, syntax: Syntax) -> Pattern {
+        let vars = syntax.variables && text.contains("${");
+        if !vars && (!syntax.fold || text.is_ascii()) {
+            let plain: Box<str> = if syntax.fold && text.bytes().any(|b| b.is_ascii_uppercase()) {
+                text.to_ascii_lowercase().into_boxed_str()
+            } else {
+                Box::from(text)
+            };
+            return Pattern {
+                toks: Vec::new(),
+                has_vars: false,
+                fold: syntax.fold,
+                wildcards: syntax.wildcards && plain.contains(['*', '?']),
+                plain: Some(plain),
+            };
+        }
+        Pattern::compile_toks(text, syntax)
+    }
+
+    fn compile_toks(text: &str, syntax: Syntax) -> Pattern {
         let mut toks: Vec<Tok> = Vec::new();
         let mut lit = String::new();
         let mut has_vars = false;
@@ -109,17 +133,25 @@ impl Pattern {
             toks,
             has_vars,
             fold: syntax.fold,
+            plain: None,
+            wildcards: syntax.wildcards,
         }
     }
 
     /// A pattern that is exactly `*`.
     pub(crate) fn is_match_all(&self) -> bool {
-        matches!(self.toks.as_slice(), [Tok::Star])
+        match &self.plain {
+            Some(p) => self.wildcards && p.bytes().all(|b| b == b'*') && !p.is_empty(),
+            None => matches!(self.toks.as_slice(), [Tok::Star]),
+        }
     }
 
     /// The pattern ends with `*`.
     pub(crate) fn ends_with_star(&self) -> bool {
-        matches!(self.toks.last(), Some(Tok::Star))
+        match &self.plain {
+            Some(p) => self.wildcards && p.ends_with('*'),
+            None => matches!(self.toks.last(), Some(Tok::Star)),
+        }
     }
 
     #[cfg(test)]
@@ -130,6 +162,9 @@ impl Pattern {
     /// The pattern's tokens with variables substituted from `ctx`. `None` when a variable
     /// has no single value and no default.
     pub(crate) fn resolve<'a>(&'a self, ctx: &Context) -> Option<Cow<'a, [Tok]>> {
+        if let Some(p) = &self.plain {
+            return Some(Cow::Owned(plain_toks(p, self.wildcards)));
+        }
         if !self.has_vars {
             return Some(Cow::Borrowed(&self.toks));
         }
@@ -167,10 +202,106 @@ impl Pattern {
 
     /// Matches without a context (variables never match).
     pub(crate) fn matches_plain(&self, text: &str) -> bool {
+        if let Some(p) = &self.plain {
+            if self.fold && !text.is_ascii() {
+                return glob_bytes(
+                    p.as_bytes(),
+                    text.to_lowercase().as_bytes(),
+                    self.wildcards,
+                    false,
+                );
+            }
+            return glob_bytes(p.as_bytes(), text.as_bytes(), self.wildcards, self.fold);
+        }
         if self.fold && !text.is_ascii() {
             return match_toks(&self.toks, &text.to_lowercase(), true);
         }
         match_toks(&self.toks, text, self.fold)
+    }
+}
+
+/// The tokens of a plain pattern (for callers that need them; matching uses `glob_bytes`).
+fn plain_toks(p: &str, wildcards: bool) -> Vec<Tok> {
+    if !wildcards {
+        return if p.is_empty() {
+            Vec::new()
+        } else {
+            vec![Tok::Lit(Box::from(p))]
+        };
+    }
+    let mut toks = Vec::new();
+    let mut start = 0;
+    for (i, c) in p.char_indices() {
+        if c == '*' || c == '?' {
+            if let Some(lit) = p.get(start..i).filter(|l| !l.is_empty()) {
+                toks.push(Tok::Lit(Box::from(lit)));
+            }
+            if c == '?' {
+                toks.push(Tok::Any);
+            } else if toks.last() != Some(&Tok::Star) {
+                toks.push(Tok::Star);
+            }
+            start = i + 1;
+        }
+    }
+    if let Some(lit) = p.get(start..).filter(|l| !l.is_empty()) {
+        toks.push(Tok::Lit(Box::from(lit)));
+    }
+    toks
+}
+
+/// Glob match of pattern bytes against text bytes: `*` any run, `?` one UTF-8 character
+/// (when `wildcards`), other bytes literal; with `fold`, the pattern is lowercase ASCII and
+/// the text compares ASCII-case-insensitively. Greedy with single-star backtracking.
+#[inline]
+pub(crate) fn glob_bytes(p: &[u8], t: &[u8], wildcards: bool, fold: bool) -> bool {
+    if !wildcards {
+        return if fold {
+            p.len() == t.len() && p.iter().zip(t).all(|(a, b)| *a == b.to_ascii_lowercase())
+        } else {
+            p == t
+        };
+    }
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi + 1, ti));
+                pi += 1;
+                continue;
+            }
+            Some(b'?') => {
+                if let Some(&b) = t.get(ti) {
+                    ti += char_len(b);
+                    pi += 1;
+                    continue;
+                }
+            }
+            Some(&c) => {
+                if let Some(&b) = t.get(ti)
+                    && (c == b || (fold && c == b.to_ascii_lowercase()))
+                {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+            }
+            None if ti >= t.len() => return true,
+            None => {}
+        }
+        match star {
+            Some((sp, st)) => match t.get(st) {
+                Some(&b) => {
+                    let nt = st + char_len(b);
+                    star = Some((sp, nt));
+                    pi = sp;
+                    ti = nt;
+                }
+                None => return false,
+            },
+            None => return false,
+        }
     }
 }
 

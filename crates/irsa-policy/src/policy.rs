@@ -3,9 +3,10 @@
 use crate::arn::{ArnMode, ArnPattern, PARTITIONS};
 use crate::condition::{Operator, Values, compile_values};
 use crate::error::PolicyError;
-use crate::json::parse_strict;
 use crate::pattern::{Pattern, Syntax};
+use crate::raw::{Entries, RawPrincipal, RawStatement, Scalar, Scalars, read_policy};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The policy language version.
@@ -125,7 +126,13 @@ impl ActionPattern {
 
     /// Case-insensitive match of a request action (`service:Name`).
     pub fn matches(&self, action: &str) -> bool {
-        match (&self.vendor, action.split_once(':')) {
+        self.matches_split(action, action.split_once(':'))
+    }
+
+    /// [`ActionPattern::matches`] with the action already split at its first colon.
+    #[inline]
+    pub(crate) fn matches_split(&self, action: &str, split: Option<(&str, &str)>) -> bool {
+        match (&self.vendor, split) {
             (None, None) => self.name.is_match_all() || self.name.matches_plain(action),
             (None, Some((_, n))) => {
                 if self.raw == "*" {
@@ -153,8 +160,14 @@ impl ResourcePattern {
         &self.raw
     }
 
-    pub(crate) fn matches(&self, resource: &str, ctx: &crate::Context) -> bool {
-        self.pat.matches(resource, ctx)
+    #[inline]
+    pub(crate) fn matches_split(
+        &self,
+        resource: &str,
+        parts: &[Option<&str>; 6],
+        ctx: &crate::Context,
+    ) -> bool {
+        self.pat.matches_split(resource, parts, ctx)
     }
 
     /// `"*"`.
@@ -257,9 +270,14 @@ impl Statement {
 
     /// Does the statement's `Action`/`NotAction` cover `action`?
     pub fn matches_action(&self, action: &str) -> bool {
+        self.matches_action_split(action, action.split_once(':'))
+    }
+
+    #[inline]
+    pub(crate) fn matches_action_split(&self, action: &str, split: Option<(&str, &str)>) -> bool {
         match &self.action {
             None => false,
-            Some(a) => a.items.iter().any(|p| p.matches(action)) != a.negated,
+            Some(a) => a.items.iter().any(|p| p.matches_split(action, split)) != a.negated,
         }
     }
 }
@@ -423,181 +441,112 @@ fn statement_to_value(s: &Statement) -> Value {
 }
 
 /// Parses a document, returning the policy plus every non-syntax error found (with its
-/// priority). A syntax error is returned as `Err`.
+/// priority). A syntax error is returned as `Err`. The text is read straight into the AST
+/// (see `raw`): strings are borrowed from `json` until they are stored.
 pub(crate) fn parse_collect(json: &str) -> Result<(Policy, Errors), PolicyError> {
-    let value = parse_strict(json).map_err(|_| PolicyError::Syntax)?;
-    let Value::Object(top) = value else {
+    let raw = read_policy(json).map_err(|_| PolicyError::Syntax)?;
+    let mut errors: Errors = Vec::new();
+    let version = match raw.version.as_deref() {
+        None => None,
+        Some("2008-10-17") => Some(Version::V2008_10_17),
+        Some("2012-10-17") => Some(Version::V2012_10_17),
+        Some(_) => return Err(PolicyError::Syntax),
+    };
+    let vars = version == Some(Version::V2012_10_17);
+    let Some(raw_stmts) = raw.statement else {
         return Err(PolicyError::Syntax);
     };
-    let mut errors: Errors = Vec::new();
-    let mut version = None;
-    let mut id = None;
-    let mut stmt_value = None;
-    for (k, v) in top {
-        match k.as_str() {
-            "Version" => {
-                version = Some(match v.as_str() {
-                    Some("2008-10-17") => Version::V2008_10_17,
-                    Some("2012-10-17") => Version::V2012_10_17,
-                    _ => return Err(PolicyError::Syntax),
-                })
-            }
-            "Id" => match v {
-                Value::String(s) => id = Some(s),
-                _ => return Err(PolicyError::Syntax),
-            },
-            "Statement" => stmt_value = Some(v),
-            _ => return Err(PolicyError::Syntax),
-        }
-    }
-    let vars = version == Some(Version::V2012_10_17);
-    let (raw_stmts, statement_array) = match stmt_value {
-        Some(Value::Array(a)) if !a.is_empty() => (a, true),
-        Some(o @ Value::Object(_)) => (vec![o], false),
-        _ => return Err(PolicyError::Syntax),
-    };
-    let mut statements = Vec::with_capacity(raw_stmts.len());
-    let mut sids: Vec<Arc<str>> = Vec::new();
-    for raw in raw_stmts {
-        let Value::Object(obj) = raw else {
-            return Err(PolicyError::Syntax);
-        };
-        let st = parse_statement(obj, vars, &mut errors)?;
+    let mut statements = Vec::with_capacity(raw_stmts.items.len());
+    for raw in raw_stmts.items {
+        let st = parse_statement(raw, vars, &mut errors)?;
         if let Some(sid) = &st.sid
             && !sid.is_empty()
+            && statements
+                .iter()
+                .any(|s: &Statement| s.sid.as_deref() == Some(&**sid))
         {
-            if sids.contains(sid) {
-                errors.push((P_SID, PolicyError::DuplicateSid));
-            }
-            sids.push(sid.clone());
+            errors.push((P_SID, PolicyError::DuplicateSid));
         }
         statements.push(st);
     }
     Ok((
         Policy {
             version,
-            id,
+            id: raw.id.map(Cow::into_owned),
             statements,
-            statement_array,
+            statement_array: raw_stmts.array,
         },
         errors,
     ))
 }
 
-/// A string or an array of strings (`None` for anything else).
-fn strings(v: Value) -> Option<(Vec<String>, bool)> {
-    match v {
-        Value::String(s) => Some((vec![s], true)),
-        Value::Array(a) => {
-            let mut out = Vec::with_capacity(a.len());
-            for x in a {
-                match x {
-                    Value::String(s) => out.push(s),
-                    _ => return None,
-                }
-            }
-            Some((out, false))
-        }
-        _ => None,
-    }
-}
-
 fn parse_statement(
-    obj: Map<String, Value>,
+    raw: RawStatement<'_>,
     vars: bool,
     errors: &mut Errors,
 ) -> Result<Statement, PolicyError> {
-    let mut sid = None;
-    let mut effect = None;
-    let mut principal = None;
-    let mut action: Option<Element<ActionPattern>> = None;
-    let mut resource: Option<Element<ResourcePattern>> = None;
-    let mut condition = None;
-    for (k, v) in obj {
-        match k.as_str() {
-            "Sid" => match v {
-                Value::String(s) => sid = Some(Arc::from(s)),
-                _ => return Err(PolicyError::Syntax),
-            },
-            "Effect" => {
-                let Value::String(e) = v else {
-                    return Err(PolicyError::Syntax);
-                };
-                effect = Some(match e.as_str() {
-                    "Allow" => Effect::Allow,
-                    "Deny" => Effect::Deny,
-                    _ if e.eq_ignore_ascii_case("allow") => {
-                        errors.push((P_LEGACY, PolicyError::LegacyParsing));
-                        Effect::Allow
-                    }
-                    _ if e.eq_ignore_ascii_case("deny") => {
-                        errors.push((P_LEGACY, PolicyError::LegacyParsing));
-                        Effect::Deny
-                    }
-                    _ => return Err(PolicyError::Syntax),
-                });
-            }
-            "Principal" | "NotPrincipal" => {
-                if principal.is_some() {
-                    return Err(PolicyError::Syntax);
-                }
-                principal = Some((k == "NotPrincipal", parse_principal(v)?));
-            }
-            "Action" | "NotAction" => {
-                if action.is_some() {
-                    return Err(PolicyError::Syntax);
-                }
-                let (items, single) = strings(v).ok_or(PolicyError::Syntax)?;
-                for a in &items {
-                    if let Some(e) = check_action(a) {
-                        errors.push((P_PREFIX, e));
-                    }
-                }
-                let items = items.iter().map(|a| ActionPattern::compile(a)).collect();
-                action = Some(Element {
-                    negated: k == "NotAction",
-                    items,
-                    single,
-                });
-            }
-            "Resource" | "NotResource" => {
-                if resource.is_some() {
-                    return Err(PolicyError::Syntax);
-                }
-                let (items, single) = strings(v).ok_or(PolicyError::Syntax)?;
-                for r in &items {
-                    match check_resource(r) {
-                        Some(e) => errors.push((P_RESOURCE, e)),
-                        None => {
-                            if !legacy_resource_ok(r) {
-                                errors.push((P_LEGACY, PolicyError::LegacyParsing));
-                            }
-                        }
-                    }
-                }
-                let items = items
-                    .into_iter()
-                    .map(|r| ResourcePattern {
-                        pat: ArnPattern::compile(&r, ArnMode::Resource, vars),
-                        raw: r,
-                    })
-                    .collect();
-                resource = Some(Element {
-                    negated: k == "NotResource",
-                    items,
-                    single,
-                });
-            }
-            "Condition" => condition = Some(parse_condition(v, vars, errors)?),
-            _ => return Err(PolicyError::Syntax),
+    let effect = match raw.effect.as_deref() {
+        Some("Allow") => Effect::Allow,
+        Some("Deny") => Effect::Deny,
+        Some(e) if e.eq_ignore_ascii_case("allow") => {
+            errors.push((P_LEGACY, PolicyError::LegacyParsing));
+            Effect::Allow
         }
-    }
-    let effect = effect.ok_or(PolicyError::Syntax)?;
+        Some(e) if e.eq_ignore_ascii_case("deny") => {
+            errors.push((P_LEGACY, PolicyError::LegacyParsing));
+            Effect::Deny
+        }
+        _ => return Err(PolicyError::Syntax),
+    };
+    let principal = match raw.principal {
+        None => None,
+        Some((negated, p)) => Some((negated, parse_principal(p)?)),
+    };
+    let action = raw.action.map(|(negated, list)| {
+        let mut items = Vec::with_capacity(list.items.len());
+        for a in &list.items {
+            if let Some(e) = check_action(a) {
+                errors.push((P_PREFIX, e));
+            }
+            items.push(ActionPattern::compile(a));
+        }
+        Element {
+            negated,
+            items,
+            single: list.single,
+        }
+    });
+    let resource = raw.resource.map(|(negated, list)| {
+        let mut items = Vec::with_capacity(list.items.len());
+        for r in list.items {
+            match check_resource(&r) {
+                Some(e) => errors.push((P_RESOURCE, e)),
+                None => {
+                    if !legacy_resource_ok(&r) {
+                        errors.push((P_LEGACY, PolicyError::LegacyParsing));
+                    }
+                }
+            }
+            items.push(ResourcePattern {
+                pat: ArnPattern::compile(&r, ArnMode::Resource, vars),
+                raw: r.into_owned(),
+            });
+        }
+        Element {
+            negated,
+            items,
+            single: list.single,
+        }
+    });
+    let condition = match raw.condition {
+        None => None,
+        Some(c) => Some(parse_condition(c, vars, errors)?),
+    };
     if action.as_ref().is_none_or(|a| a.items.is_empty()) {
         errors.push((P_ACTIONS, PolicyError::MissingActions));
     }
     Ok(Statement {
-        sid,
+        sid: raw.sid.map(|s| Arc::from(&*s)),
         effect,
         principal,
         action,
@@ -606,52 +555,35 @@ fn parse_statement(
     })
 }
 
-fn parse_principal(v: Value) -> Result<Principal, PolicyError> {
-    match v {
-        Value::String(s) if s == "*" => Ok(Principal::Any),
-        Value::Object(m) => {
+fn parse_principal(p: RawPrincipal<'_>) -> Result<Principal, PolicyError> {
+    match p {
+        RawPrincipal::Star => Ok(Principal::Any),
+        RawPrincipal::Typed(Entries(m)) => {
             let mut entries = Vec::with_capacity(m.len());
             for (k, v) in m {
                 let kind = PrincipalType::parse(&k).ok_or(PolicyError::Syntax)?;
-                let (values, single) = strings(v).ok_or(PolicyError::Syntax)?;
                 entries.push(PrincipalEntry {
                     kind,
-                    values,
-                    single,
+                    values: v.items.into_iter().map(Cow::into_owned).collect(),
+                    single: v.single,
                 });
             }
             Ok(Principal::Typed(entries))
         }
-        _ => Err(PolicyError::Syntax),
-    }
-}
-
-fn scalar_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }
 
 fn parse_condition(
-    v: Value,
+    c: Entries<'_, Entries<'_, Scalars<'_>>>,
     vars: bool,
     errors: &mut Errors,
 ) -> Result<Vec<ConditionBlock>, PolicyError> {
-    let Value::Object(ops) = v else {
-        return Err(PolicyError::Syntax);
-    };
-    let mut blocks = Vec::with_capacity(ops.len());
-    for (op_raw, body) in ops {
-        let Value::Object(body) = body else {
-            return Err(PolicyError::Syntax);
-        };
+    let mut blocks = Vec::with_capacity(c.0.len());
+    for (op_raw, Entries(body)) in c.0 {
         let Some(op) = Operator::parse(&op_raw) else {
             if body.is_empty() {
                 blocks.push(ConditionBlock {
-                    op_raw,
+                    op_raw: op_raw.into_owned(),
                     entries: Vec::new(),
                 });
                 continue;
@@ -660,14 +592,7 @@ fn parse_condition(
         };
         let mut entries = Vec::with_capacity(body.len());
         for (key, raw) in body {
-            let values: Vec<String> = match &raw {
-                Value::Array(a) => a
-                    .iter()
-                    .map(scalar_string)
-                    .collect::<Option<_>>()
-                    .ok_or(PolicyError::Syntax)?,
-                other => vec![scalar_string(other).ok_or(PolicyError::Syntax)?],
-            };
+            let values: Vec<String> = raw.items.iter().map(Scalar::text).collect();
             if !key.contains(':') {
                 errors.push((P_PREFIX, PolicyError::MissingVendor));
             }
@@ -675,16 +600,24 @@ fn parse_condition(
             if bad_date {
                 errors.push((P_LEGACY, PolicyError::LegacyParsing));
             }
+            let raw = if raw.single {
+                raw.items.first().map_or(Value::Null, Scalar::to_value)
+            } else {
+                Value::Array(raw.items.iter().map(Scalar::to_value).collect())
+            };
             entries.push(ConditionEntry {
                 operator: op,
                 key_lower: key.to_lowercase(),
-                key,
+                key: key.into_owned(),
                 values,
                 raw,
                 compiled,
             });
         }
-        blocks.push(ConditionBlock { op_raw, entries });
+        blocks.push(ConditionBlock {
+            op_raw: op_raw.into_owned(),
+            entries,
+        });
     }
     Ok(blocks)
 }

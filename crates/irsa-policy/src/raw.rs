@@ -1,0 +1,452 @@
+//! The policy grammar read straight from JSON text with serde: no `serde_json::Value` tree,
+//! strings borrowed from the input unless they hold escapes. Every deviation from the
+//! grammar is an error (which the caller reports as `Syntax errors in policy.`): unknown or
+//! duplicate keys (IAM's grammar forbids duplicates, and parsers that disagree on which
+//! duplicate wins are a classic policy bypass), wrong types, nested arrays.
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// A JSON string, borrowed when it has no escapes.
+#[derive(Debug)]
+pub(crate) struct Str<'a>(pub(crate) Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A string or an array of strings; `single` when written as a bare string.
+#[derive(Debug)]
+pub(crate) struct Strings<'a> {
+    pub(crate) items: Vec<Cow<'a, str>>,
+    pub(crate) single: bool,
+}
+
+impl<'de> Deserialize<'de> for Strings<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Strings<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Strings<'de>, E> {
+                Ok(Strings {
+                    items: vec![Cow::Borrowed(v)],
+                    single: true,
+                })
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Strings<'de>, E> {
+                Ok(Strings {
+                    items: vec![Cow::Owned(v.to_owned())],
+                    single: true,
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strings<'de>, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
+                while let Some(Str(s)) = seq.next_element()? {
+                    items.push(s);
+                }
+                Ok(Strings {
+                    items,
+                    single: false,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A condition value as written: a string, a number (its JSON text) or a boolean.
+#[derive(Debug)]
+pub(crate) enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Num(serde_json::Number),
+    Bool(bool),
+}
+
+impl Scalar<'_> {
+    /// The value as the engine compares it (`true`, `10`).
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Scalar::Str(s) => s.to_string(),
+            Scalar::Num(n) => n.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+
+    pub(crate) fn to_value(&self) -> serde_json::Value {
+        match self {
+            Scalar::Str(s) => serde_json::Value::String(s.to_string()),
+            Scalar::Num(n) => serde_json::Value::Number(n.clone()),
+            Scalar::Bool(b) => serde_json::Value::Bool(*b),
+        }
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, number or boolean")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Num(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Num(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'de>, E> {
+        serde_json::Number::from_f64(v)
+            .map(Scalar::Num)
+            .ok_or_else(|| E::custom("not a finite number"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// The values of one condition key: a scalar or an array of scalars.
+#[derive(Debug)]
+pub(crate) struct Scalars<'a> {
+    pub(crate) items: Vec<Scalar<'a>>,
+    pub(crate) single: bool,
+}
+
+impl<'de> Deserialize<'de> for Scalars<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalars<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a scalar or an array of scalars")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalars<'de>, E> {
+                Ok(one(Scalar::Str(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalars<'de>, E> {
+                Ok(one(Scalar::Str(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalars<'de>, E> {
+                Ok(one(Scalar::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalars<'de>, E> {
+                Ok(one(Scalar::Num(v.into())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalars<'de>, E> {
+                Ok(one(Scalar::Num(v.into())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalars<'de>, E> {
+                ScalarVisitor.visit_f64(v).map(one)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalars<'de>, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(2).min(64));
+                while let Some(x) = seq.next_element()? {
+                    items.push(x);
+                }
+                Ok(Scalars {
+                    items,
+                    single: false,
+                })
+            }
+        }
+        fn one(s: Scalar<'_>) -> Scalars<'_> {
+            Scalars {
+                items: vec![s],
+                single: true,
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON object with arbitrary keys, in document order; a repeated key is an error.
+#[derive(Debug)]
+pub(crate) struct Entries<'a, T>(pub(crate) Vec<(Cow<'a, str>, T)>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<'de, T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Entries<'de, T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<'de, T>, A::Error> {
+                let mut out: Vec<(Cow<'de, str>, T)> = Vec::new();
+                while let Some(Str(k)) = map.next_key()? {
+                    if out.iter().any(|(seen, _)| *seen == k) {
+                        return Err(de::Error::custom("duplicate key"));
+                    }
+                    let v = map.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// `Principal`/`NotPrincipal`: `"*"` or a map of principal types to values.
+#[derive(Debug)]
+pub(crate) enum RawPrincipal<'a> {
+    Star,
+    Typed(Entries<'a, Strings<'a>>),
+}
+
+impl<'de> Deserialize<'de> for RawPrincipal<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawPrincipal<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"*\" or a principal map")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawPrincipal<'de>, E> {
+                if v == "*" {
+                    Ok(RawPrincipal::Star)
+                } else {
+                    Err(E::custom("a principal string must be \"*\""))
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPrincipal<'de>, A::Error> {
+                Entries::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawPrincipal::Typed)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One statement, its elements as written.
+#[derive(Debug, Default)]
+pub(crate) struct RawStatement<'a> {
+    pub(crate) sid: Option<Cow<'a, str>>,
+    pub(crate) effect: Option<Cow<'a, str>>,
+    /// (`NotPrincipal`, value).
+    pub(crate) principal: Option<(bool, RawPrincipal<'a>)>,
+    /// (`NotAction`, values).
+    pub(crate) action: Option<(bool, Strings<'a>)>,
+    /// (`NotResource`, values).
+    pub(crate) resource: Option<(bool, Strings<'a>)>,
+    /// Operator → key → values.
+    pub(crate) condition: Option<Entries<'a, Entries<'a, Scalars<'a>>>>,
+}
+
+fn dup<E: de::Error>() -> E {
+    E::custom("duplicate or conflicting element")
+}
+
+impl<'de> Deserialize<'de> for RawStatement<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawStatement<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a statement object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawStatement<'de>, A::Error> {
+                let mut st = RawStatement::default();
+                while let Some(Str(k)) = map.next_key()? {
+                    match &*k {
+                        "Sid" => {
+                            if st.sid.is_some() {
+                                return Err(dup());
+                            }
+                            st.sid = Some(map.next_value::<Str<'de>>()?.0);
+                        }
+                        "Effect" => {
+                            if st.effect.is_some() {
+                                return Err(dup());
+                            }
+                            st.effect = Some(map.next_value::<Str<'de>>()?.0);
+                        }
+                        "Principal" | "NotPrincipal" => {
+                            if st.principal.is_some() {
+                                return Err(dup());
+                            }
+                            st.principal = Some((&*k == "NotPrincipal", map.next_value()?));
+                        }
+                        "Action" | "NotAction" => {
+                            if st.action.is_some() {
+                                return Err(dup());
+                            }
+                            st.action = Some((&*k == "NotAction", map.next_value()?));
+                        }
+                        "Resource" | "NotResource" => {
+                            if st.resource.is_some() {
+                                return Err(dup());
+                            }
+                            st.resource = Some((&*k == "NotResource", map.next_value()?));
+                        }
+                        "Condition" => {
+                            if st.condition.is_some() {
+                                return Err(dup());
+                            }
+                            st.condition = Some(map.next_value()?);
+                        }
+                        _ => return Err(de::Error::custom("unknown statement element")),
+                    }
+                }
+                Ok(st)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// `Statement`: one statement object or a non-empty array of them.
+#[derive(Debug)]
+pub(crate) struct RawStatements<'a> {
+    pub(crate) items: Vec<RawStatement<'a>>,
+    pub(crate) array: bool,
+}
+
+impl<'de> Deserialize<'de> for RawStatements<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawStatements<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a statement or an array of statements")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawStatements<'de>, A::Error> {
+                let st = RawStatement::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawStatements {
+                    items: vec![st],
+                    array: false,
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawStatements<'de>, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(8).min(64));
+                while let Some(st) = seq.next_element()? {
+                    items.push(st);
+                }
+                if items.is_empty() {
+                    return Err(de::Error::custom("empty Statement"));
+                }
+                Ok(RawStatements { items, array: true })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A policy document.
+#[derive(Debug, Default)]
+pub(crate) struct RawPolicy<'a> {
+    pub(crate) version: Option<Cow<'a, str>>,
+    pub(crate) id: Option<Cow<'a, str>>,
+    pub(crate) statement: Option<RawStatements<'a>>,
+}
+
+impl<'de> Deserialize<'de> for RawPolicy<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawPolicy<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a policy object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawPolicy<'de>, A::Error> {
+                let mut p = RawPolicy::default();
+                while let Some(Str(k)) = map.next_key()? {
+                    match &*k {
+                        "Version" if p.version.is_none() => {
+                            p.version = Some(map.next_value::<Str<'de>>()?.0);
+                        }
+                        "Id" if p.id.is_none() => p.id = Some(map.next_value::<Str<'de>>()?.0),
+                        "Statement" if p.statement.is_none() => {
+                            p.statement = Some(map.next_value()?);
+                        }
+                        _ => {
+                            let _: IgnoredAny = map.next_value()?;
+                            return Err(de::Error::custom("unknown or repeated policy element"));
+                        }
+                    }
+                }
+                Ok(p)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Reads a policy document (trailing non-whitespace is an error).
+pub(crate) fn read_policy(json: &str) -> Result<RawPolicy<'_>, serde_json::Error> {
+    serde_json::from_str(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_and_shapes_rejected() {
+        for bad in [
+            r#"{"Statement":{"Effect":"Allow"},"Statement":{"Effect":"Allow"}}"#,
+            r#"{"Statement":{"Effect":"Allow","Effect":"Deny"}}"#,
+            r#"{"Statement":{"Effect":"Allow","Action":"a:b","NotAction":"a:c"}}"#,
+            r#"{"Statement":{"Principal":{"AWS":"a","AWS":"b"}}}"#,
+            r#"{"Statement":{"Condition":{"StringEquals":{"a:b":"1","a:b":"2"}}}}"#,
+            r#"{"Statement":{"Condition":{"Bool":{},"Bool":{}}}}"#,
+            r#"{"Statement":{"Action":[["a:b"]]}}"#,
+            r#"{"Statement":{"Condition":{"Bool":{"a:b":[["x"]]}}}}"#,
+            r#"{"Statement":{"Condition":{"Bool":{"a:b":null}}}}"#,
+            r#"{"Statement":{"Principal":"x"}}"#,
+            r#"{"Statement":[]}"#,
+            r#"{"Statement":{}} x"#,
+            r#"{"Statement":{"Extra":1}}"#,
+        ] {
+            assert!(read_policy(bad).is_err(), "{bad}");
+        }
+        let ok = read_policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"a\u0042","Effect":"Allow","Action":["s3:x"],"Condition":{"NumericLessThan":{"s3:max-keys":[10,1.5,true]}}}]}"#,
+        )
+        .unwrap();
+        let st = &ok.statement.as_ref().unwrap().items[0];
+        assert_eq!(st.sid.as_deref(), Some("aB"));
+        let cond = st.condition.as_ref().unwrap();
+        let vals: Vec<String> = cond.0[0].1.0[0].1.items.iter().map(Scalar::text).collect();
+        assert_eq!(vals, ["10", "1.5", "true"]);
+    }
+}
