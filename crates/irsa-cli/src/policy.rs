@@ -18,7 +18,8 @@ pub enum Cmd {
     /// "identityPolicies": [..], "resourcePolicy": {..}, "permissionBoundaries": [..],
     /// "sessionPolicies": [..]}. Output: {"decision": "Allow" | "ExplicitDeny" | "ImplicitDeny",
     /// "matched": [{"policy": "identity[0]" | "resource" | "boundary[0]" | "session[0]",
-    /// "statement": 0, "sid": ".."}]}.
+    /// "statement": 0, "sid": ".."}]}. With --explain: every statement and why it matched or
+    /// not (--format human | json).
     Eval(EvalArgs),
     /// Validate a policy document as IAM/STS would for its kind.
     Validate(ValidateArgs),
@@ -34,6 +35,13 @@ pub struct EvalArgs {
     /// Evaluate the bundled example (an IRSA trust policy request) instead of FILE.
     #[arg(long)]
     example: bool,
+    /// Explain the decision: every statement considered and why it matched or not (action,
+    /// resource, principal, each condition key with the request's values).
+    #[arg(long)]
+    explain: bool,
+    /// Output format of `--explain`.
+    #[arg(long, value_enum, default_value = "human", requires = "explain")]
+    format: Format,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -99,6 +107,14 @@ fn eval(a: EvalArgs) -> anyhow::Result<u8> {
         read_input(&a.file)?
     };
     let doc = EvalDocument::parse(&text)?;
+    if a.explain {
+        let e = irsa_policy::explain(&doc.input(), &doc.request);
+        match a.format {
+            Format::Json => println!("{}", serde_json::to_string_pretty(&e.to_value())?),
+            Format::Human => print!("{e}"),
+        }
+        return Ok(0);
+    }
     println!("{}", doc.evaluate().to_value());
     Ok(0)
 }

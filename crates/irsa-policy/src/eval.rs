@@ -634,6 +634,7 @@ fn scan(
     s
 }
 
+/// The booleans of every kind of policy for a prepared request.
 pub(crate) fn sides(input: &EvalInput<'_>, pr: &Prepared<'_>) -> Sides {
     scan(input, pr, |_, _, _| {})
 }

@@ -15,6 +15,7 @@ mod date;
 pub mod document;
 mod error;
 mod eval;
+mod explain;
 mod lint;
 mod pattern;
 mod policy;
@@ -29,6 +30,7 @@ pub use eval::{
     Basis, Decision, EvalInput, Evaluation, MatchedStatement, PolicyRef, PrincipalMatch, decide,
     decide_trust, evaluate, evaluate_trust,
 };
+pub use explain::{Check, ConditionCheck, Explanation, StatementCheck, explain, explain_trust};
 pub use lint::{Finding, Severity, federated_issuer, lint_trust};
 pub use pattern::glob_match;
 pub use policy::{
