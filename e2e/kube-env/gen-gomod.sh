@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates apiserver/go.mod and etcd/go.mod for the pinned versions in versions.env.
+# Regenerates kubernetes/go.mod and etcd/go.mod for the pinned versions in versions.env.
 # k8s.io/kubernetes requires every staging module at v0.0.0 and replaces it with a local
 # folder; as a dependency those replaces are ignored, so the wrapper replaces each staging
 # module (the list is read from that release's own go.mod) with its published v0.Y.Z tag.
@@ -12,7 +12,7 @@ modfile=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c '
 gover=$(awk '$1=="go"{print $2; exit}' "$modfile")
 godebug=$(awk '$1=="godebug"{print $2; exit}' "$modfile")
 {
-  echo "module irsa.local/kube-env/apiserver"
+  echo "module irsa.local/kube-env/kubernetes"
   echo
   echo "go $gover"
   [ -n "$godebug" ] && echo "godebug $godebug"
@@ -24,16 +24,23 @@ godebug=$(awk '$1=="godebug"{print $2; exit}' "$modfile")
     echo "	$m => $m $staging_tag"
   done
   echo ")"
-} > "$here/apiserver/go.mod"
-cat > "$here/apiserver/tools.go" <<'GO'
+} > "$here/kubernetes/go.mod"
+cat > "$here/kubernetes/tools.go" <<'GO'
 //go:build tools
 
-// Package tools records the kube-apiserver main package as a dependency of this module.
+// Package tools records the Kubernetes main packages the end-to-end cluster runs as
+// dependencies of this module.
 package tools
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+)
 GO
-(cd "$here/apiserver" && go mod tidy)
+(cd "$here/kubernetes" && go mod tidy)
 cat > "$here/etcd/go.mod" <<MOD
 module irsa.local/kube-env/etcd
 

@@ -8,6 +8,11 @@
 # and kube-apiserver (issuer https://127.0.0.1:PORT, JWKS URI on the same address); waits
 # (bounded) until /readyz answers; lets unauthenticated users read the OIDC discovery
 # documents. Writes DIR/env (sourceable) with KUBECONFIG, IRSA_E2E_* variables.
+#
+# IRSA_E2E_NODE_ADDRESS=IP (the e2e node's bridge address, see node-up.sh) serves the API
+# on that address instead, so pods reach it (issuer https://IP:PORT), keeps the
+# `kubernetes` Service's endpoints, admits pods with the ServiceAccount plugin (token
+# volumes) and gives the API server a client certificate for the kubelet.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${1:?usage: up.sh DIR}
@@ -15,6 +20,7 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 bin=$("$here/build.sh" | tail -n 1)
 pki="$dir/pki"
+addr=${IRSA_E2E_NODE_ADDRESS:-127.0.0.1}
 mkdir -p "$pki" "$dir/etcd-data" "$dir/logs"
 
 free_port() {
@@ -26,7 +32,7 @@ openssl_quiet() { openssl "$@" >/dev/null 2>&1; }
 openssl_quiet req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=irsa-e2e-ca" \
   -keyout "$pki/ca.key" -out "$pki/ca.crt"
 cat > "$pki/serving.ext" <<EOF
-subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc
+subjectAltName=IP:127.0.0.1,IP:$addr,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
 extendedKeyUsage=serverAuth
 EOF
 openssl_quiet req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
@@ -62,11 +68,11 @@ curl -fsS "http://127.0.0.1:$etcd_client/health" >/dev/null || {
 
 # --- kube-apiserver ---------------------------------------------------------------------
 port=$(free_port)
-issuer="https://127.0.0.1:$port"
+issuer="https://$addr:$port"
 cat > "$dir/apiserver.args" <<EOF
 --etcd-servers=http://127.0.0.1:$etcd_client
---bind-address=127.0.0.1
---advertise-address=127.0.0.1
+--bind-address=$addr
+--advertise-address=$addr
 --secure-port=$port
 --tls-cert-file=$pki/apiserver.crt
 --tls-private-key-file=$pki/apiserver.key
@@ -79,10 +85,17 @@ cat > "$dir/apiserver.args" <<EOF
 --service-account-signing-key-file=$pki/sa.key
 --service-account-jwks-uri=$issuer/openid/v1/jwks
 --api-audiences=$issuer
---disable-admission-plugins=ServiceAccount
---endpoint-reconciler-type=none
 --profiling=false
 EOF
+if [ "$addr" = 127.0.0.1 ]; then
+  # No node: pods are only stored, never run; no Service endpoints.
+  printf '%s\n' --disable-admission-plugins=ServiceAccount --endpoint-reconciler-type=none >> "$dir/apiserver.args"
+else
+  printf '%s\n' --endpoint-reconciler-type=lease \
+    "--kubelet-client-certificate=$pki/admin.crt" "--kubelet-client-key=$pki/admin.key" \
+    "--kubelet-certificate-authority=$pki/ca.crt" --kubelet-preferred-address-types=InternalIP \
+    >> "$dir/apiserver.args"
+fi
 start_apiserver() {
   # shellcheck disable=SC2046
   "$bin/kube-apiserver" $(cat "$dir/apiserver.args") >> "$dir/logs/kube-apiserver.log" 2>&1 &

@@ -143,6 +143,11 @@ pub struct ServingCert {
 }
 
 pub fn serving_cert(dir: &Path) -> Result<ServingCert> {
+    serving_cert_for(dir, &["localhost"], true)
+}
+
+/// A CA and a serving certificate for the DNS names `dns` (and `IP:127.0.0.1` when `loopback`).
+pub fn serving_cert_for(dir: &Path, dns: &[&str], loopback: bool) -> Result<ServingCert> {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
@@ -153,10 +158,12 @@ pub fn serving_cert(dir: &Path) -> Result<ServingCert> {
     let ca = ca_params.self_signed(&ca_key)?;
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse()?));
+    let mut params = CertificateParams::new(dns.iter().map(|d| d.to_string()).collect::<Vec<_>>())?;
+    if loopback {
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse()?));
+    }
     let cert = params.signed_by(&key, &issuer)?;
     let sc = ServingCert {
         ca_pem: ca.pem(),
@@ -199,6 +206,18 @@ impl Kube {
 
     pub async fn get(&self, path: &str) -> Result<Value> {
         self.call("GET", path, None).await
+    }
+
+    /// A GET whose answer is text, not JSON (a pod's log).
+    pub async fn text(&self, path: &str) -> Result<String> {
+        let req = http::Request::builder()
+            .method("GET")
+            .uri(path)
+            .body(Vec::new())?;
+        self.client
+            .request_text(req)
+            .await
+            .with_context(|| format!("GET {path}"))
     }
 
     pub async fn delete(&self, path: &str) -> Result<()> {

@@ -1,6 +1,13 @@
 //go:build tools
 
-// Package tools records the kube-apiserver main package as a dependency of this module.
+// Package tools records the Kubernetes main packages the end-to-end cluster runs as
+// dependencies of this module.
 package tools
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+)

@@ -1,0 +1,116 @@
+//! An ordinary application on aws-sdk-rust: it reads one DynamoDB item (and, when asked,
+//! tries to write one) with the SDK's default configuration and credential chain, and
+//! prints one JSON line per call. Nothing in it knows about IRSA: the credentials come
+//! from whatever the environment provides (in a mutated pod: the web identity token file
+//! and role the webhook injected), the endpoints from `AWS_ENDPOINT_URL_STS` /
+//! `AWS_ENDPOINT_URL_DYNAMODB`. The e2e node runs it in a container image.
+//!
+//! `APP_TABLE`, `APP_KEY` (value of the string partition key `pk`), `APP_WRITE=1` (also
+//! `PutItem`), `APP_ROUNDS` (default 1, at most 100000), `APP_INTERVAL` (milliseconds
+//! between rounds, default 1000), `APP_FRESH=1` (load the configuration, and so the
+//! credentials, anew each round, as a short-lived process would). Exits 0 after the last
+//! round, whatever the calls answered.
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn env_num(name: &str, default: u64, max: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(default, |v: u64| v.min(max))
+}
+
+fn report<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    round: u64,
+    op: &str,
+    result: Result<Option<String>, aws_sdk_dynamodb::error::SdkError<E>>,
+) {
+    let mut line = json!({"sdk": "rust", "round": round, "op": op});
+    match result {
+        Ok(value) => {
+            line["ok"] = Value::Bool(true);
+            if let Some(v) = value {
+                line["value"] = Value::String(v);
+            }
+        }
+        Err(e) => {
+            line["ok"] = Value::Bool(false);
+            if let Some(code) = e.code() {
+                line["code"] = Value::String(code.to_string());
+            }
+            line["message"] = Value::String(DisplayErrorContext(&e).to_string());
+        }
+    }
+    println!("{line}");
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let (Ok(table), Ok(key)) = (std::env::var("APP_TABLE"), std::env::var("APP_KEY")) else {
+        eprintln!("APP_TABLE and APP_KEY are required");
+        std::process::exit(2);
+    };
+    let rounds = env_num("APP_ROUNDS", 1, 100_000);
+    let interval = Duration::from_millis(env_num("APP_INTERVAL", 1000, 3_600_000));
+    let write = std::env::var("APP_WRITE").as_deref() == Ok("1");
+    let fresh = std::env::var("APP_FRESH").as_deref() == Ok("1");
+
+    let load = || async {
+        let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        aws_sdk_dynamodb::Client::new(&conf)
+    };
+    let mut db = load().await;
+    for round in 1..=rounds {
+        if fresh && round > 1 {
+            db = load().await;
+        }
+        let got = tokio::time::timeout(
+            Duration::from_secs(20),
+            db.get_item()
+                .table_name(&table)
+                .key("pk", AttributeValue::S(key.clone()))
+                .send(),
+        )
+        .await;
+        match got {
+            Ok(r) => report(
+                round,
+                "GetItem",
+                r.map(|o| {
+                    o.item()
+                        .and_then(|i| i.get("value"))
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                }),
+            ),
+            Err(_) => println!(
+                "{}",
+                json!({"sdk": "rust", "round": round, "op": "GetItem", "ok": false, "code": "Timeout"})
+            ),
+        }
+        if write {
+            let put = tokio::time::timeout(
+                Duration::from_secs(20),
+                db.put_item()
+                    .table_name(&table)
+                    .item("pk", AttributeValue::S(format!("{key}-written")))
+                    .item("value", AttributeValue::S("written".into()))
+                    .send(),
+            )
+            .await;
+            match put {
+                Ok(r) => report(round, "PutItem", r.map(|_| None)),
+                Err(_) => println!(
+                    "{}",
+                    json!({"sdk": "rust", "round": round, "op": "PutItem", "ok": false, "code": "Timeout"})
+                ),
+            }
+        }
+        if round < rounds {
+            tokio::time::sleep(interval).await;
+        }
+    }
+}
