@@ -611,7 +611,37 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
         selects.ok = false;
         selects.assumed = Some("no webhook registered".into());
     }
-    for (n, w) in &hooks {
+    // Only the webhooks whose selectors take this pod matter for it.
+    let selecting: Vec<&(String, &Value)> = hooks
+        .iter()
+        .filter(|(n, w)| {
+            let ns_ok = selector_matches(w.get("namespaceSelector"), &ns_labels);
+            let obj_ok = selector_matches(w.get("objectSelector"), &pod_labels);
+            if !ns_ok {
+                selects.saw(format!(
+                    "{n}: namespaceSelector {} excludes namespace {ns} (labels {ns_labels:?})",
+                    w.get("namespaceSelector").cloned().unwrap_or_default()
+                ));
+            } else if !obj_ok {
+                selects.saw(format!(
+                    "{n}: objectSelector {} excludes the pod (labels {pod_labels:?})",
+                    w.get("objectSelector").cloned().unwrap_or_default()
+                ));
+            } else {
+                selects.saw(format!("{n}: selects namespace {ns} and the pod's labels"));
+            }
+            ns_ok && obj_ok
+        })
+        .collect();
+    if !hooks.is_empty() && selecting.is_empty() {
+        excluded = true;
+        selects.ok = false;
+        selects.fix = Some(format!(
+            "label the namespace to match a webhook's namespaceSelector (kubectl label namespace {ns} KEY=VALUE) or remove the excluding pod label (e.g. {prefix}/skip-pod-identity-webhook), then recreate the pod"
+        ));
+        backend.assumed = Some("no webhook selects this pod".into());
+    }
+    for (n, w) in &selecting {
         let policy = w
             .get("failurePolicy")
             .and_then(Value::as_str)
@@ -635,27 +665,6 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
                 );
             }
             None => backend.saw(format!("{n}: not checked")),
-        }
-        let ns_ok = selector_matches(w.get("namespaceSelector"), &ns_labels);
-        let obj_ok = selector_matches(w.get("objectSelector"), &pod_labels);
-        if ns_ok && obj_ok {
-            selects.saw(format!(
-                "{n}: namespace {ns} and the pod's labels are selected"
-            ));
-        } else {
-            excluded = true;
-            if !ns_ok {
-                selects.fail(
-                    format!("{n}: namespaceSelector {} excludes namespace {ns} (labels {ns_labels:?})", w.get("namespaceSelector").cloned().unwrap_or_default()),
-                    format!("label the namespace to match the selector (kubectl label namespace {ns} KEY=VALUE), then recreate the pod"),
-                );
-            }
-            if !obj_ok {
-                selects.fail(
-                    format!("{n}: objectSelector {} excludes the pod (labels {pod_labels:?})", w.get("objectSelector").cloned().unwrap_or_default()),
-                    format!("remove the excluding label from the pod template (e.g. {prefix}/skip-pod-identity-webhook) and recreate the pod"),
-                );
-            }
         }
     }
     out.push(backend);
