@@ -849,11 +849,12 @@ enum Deviation {
     /// like a missing key (IAM User Guide, "Single-valued vs. multivalued context keys").
     /// Fix: remove empty-set keys from the request.
     EmptySetAsMissing,
-    /// Undocumented, irsa's choice: a same-account resource-policy Allow for `Principal: "*"`
-    /// counts as naming the caller's session, so a session policy or boundary does not limit
-    /// it; iam-simulate limits it like an Allow naming the role. AWS documents only the
-    /// session-ARN and role-ARN cases (IAM User Guide, "Policy evaluation logic",
-    /// resource-based policies; "Session policies"). Fix: name the session ARN instead of `*`.
+    /// A same-account resource-policy Allow for `Principal: "*"` is not limited by the session
+    /// policy or boundary; iam-simulate limits it like an Allow naming the role. AWS:
+    /// "Permissions boundaries and session policies do not limit permissions granted using
+    /// the aws:PrincipalArn condition key with a wildcard(*) in the Principal element" (IAM
+    /// User Guide, enforcement code logic, resource-based policies). Fix: name the session
+    /// ARN instead of `*`.
     WildcardPrincipalNamesSession,
     /// iam-simulate limits a same-account resource-policy Allow that names the caller's
     /// session ARN by the session policy. AWS: "A resource-based policy can specify the ARN
