@@ -1,7 +1,8 @@
 //! The webhook's request path without HTTP: `irsa_webhook::admission::decode` of an
-//! AdmissionReview body, then (as the server does) `pod_service_account` → `resolve`
-//! (every ServiceAccount annotated with a role ARN; namespace `cc` in container-credentials
-//! mode) → `mutate` → the AdmissionResponse (`allowed` with the base64 patch, or `denied`).
+//! AdmissionReview body, then (as the server does) `Pod::from_raw` → `service_account` →
+//! `resolve` (every ServiceAccount annotated with a role ARN; namespace `cc` in
+//! container-credentials mode) → `mutate_pod` → the AdmissionResponse (`allowed` with the
+//! base64 patch, or `denied`).
 //!
 //! Invariants: no panic; a patch applies cleanly to the pod; responses echo the uid.
 #![no_main]
@@ -10,8 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use irsa_mutate::{
-    ContainerCredentialsConfig, Lookup, ServiceAccountConfig, Settings, mutate,
-    pod_service_account, resolve,
+    ContainerCredentialsConfig, Lookup, Pod, ServiceAccountConfig, Settings, mutate_pod, resolve,
 };
 use irsa_webhook::admission::{allowed, decode, denied};
 use libfuzzer_sys::fuzz_target;
@@ -38,22 +38,35 @@ fn fixed() -> &'static Fixed {
     })
 }
 
+fn uid_of(resp: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(resp).expect("the response is JSON");
+    v["response"]["uid"].as_str().expect("uid").to_owned()
+}
+
 fuzz_target!(|data: &[u8]| {
     let f = fixed();
     let review = match decode(data) {
         Ok(r) => r,
         Err((env, e)) => {
             let resp = denied(&env, 400, &e.to_string());
-            assert_eq!(resp["response"]["uid"], env.uid.as_str());
+            assert_eq!(uid_of(&resp), env.uid);
             return;
         }
     };
     let env = review.envelope();
-    let sa_name = pod_service_account(&review.object);
+    let pod = match Pod::from_raw(review.object) {
+        Ok(p) => p,
+        Err(e) => {
+            let resp = denied(&env, 400, &e.to_string());
+            assert_eq!(uid_of(&resp), review.uid);
+            return;
+        }
+    };
+    let sa_name = pod.service_account();
     let decision = resolve(
         &Lookup {
             namespace: &review.namespace,
-            service_account: sa_name,
+            service_account: &sa_name,
             service_account_config: Some(&f.sa),
             config_map: None,
             container_credentials: Some(&f.cc),
@@ -61,22 +74,22 @@ fuzz_target!(|data: &[u8]| {
         &f.settings,
     );
     let mut rng = rand::rngs::mock::StepRng::new(42, 1);
-    let resp = match mutate(&review.object, &decision, &f.settings, &mut rng) {
-        Ok(Some(ops)) => {
-            let bytes = serde_json::to_vec(&ops).expect("patch serialises");
-            let patch: json_patch::Patch = serde_json::from_slice(&bytes).expect("RFC 6902");
-            let mut pod = review.object.clone();
-            if let Err(e) = json_patch::patch(&mut pod, &patch) {
+    let resp = match mutate_pod(&pod, &decision, &f.settings, &mut rng) {
+        Ok(Some(patch_text)) => {
+            let patch: json_patch::Patch =
+                serde_json::from_str(&patch_text).expect("the patch is RFC 6902 JSON");
+            let mut doc: serde_json::Value =
+                serde_json::from_str(review.object.get()).expect("the pod is JSON");
+            if let Err(e) = json_patch::patch(&mut doc, &patch) {
                 panic!(
-                    "patch does not apply: {e}\npod: {}\npatch: {}",
-                    review.object,
-                    String::from_utf8_lossy(&bytes)
+                    "patch does not apply: {e}\npod: {}\npatch: {patch_text}",
+                    review.object.get()
                 );
             }
-            allowed(&env, Some(&bytes))
+            allowed(&env, Some(patch_text.as_bytes()))
         }
         Ok(None) => allowed(&env, None),
         Err(e) => denied(&env, 400, &e.to_string()),
     };
-    assert_eq!(resp["response"]["uid"], review.uid.as_str());
+    assert_eq!(uid_of(&resp), review.uid);
 });

@@ -10,6 +10,7 @@
 
 mod config;
 mod mutate;
+mod raw;
 mod resolve;
 mod settings;
 
@@ -17,7 +18,7 @@ pub use config::{
     ConfigError, ConfigMapConfig, ConfigMapEntry, ContainerCredentialsConfig, Identity,
     ServiceAccountConfig, parse_go_bool, region_looks_valid, role_arn_looks_valid,
 };
-pub use mutate::{MutateError, PatchOp, mutate, pod_service_account};
+pub use mutate::{MutateError, PatchOp, Pod, mutate, mutate_pod, pod_service_account};
 pub use resolve::{
     ContainerCredentialsDecision, Decision, IrsaDecision, Lookup, NoMutation, RegionDecision,
     resolve,

@@ -1,10 +1,14 @@
 //! Building the JSON Patch from the raw pod JSON.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::raw::{Kind, Members, ObjectWriter, elements, kind, name_of, push_str};
 
 use crate::config::parse_go_int;
 use crate::resolve::Decision;
@@ -31,6 +35,7 @@ pub enum PatchOp {
     },
 }
 
+#[cfg(test)]
 impl PatchOp {
     fn add(path: impl Into<String>, value: Value) -> Self {
         PatchOp::Add {
@@ -51,6 +56,9 @@ pub enum MutateError {
         /// `an object`, `an array`, `a string`.
         expected: &'static str,
     },
+    /// The text is not JSON.
+    #[error("pod is not JSON: {0}")]
+    Json(String),
 }
 
 fn type_err(path: impl Into<String>, expected: &'static str) -> MutateError {
@@ -71,26 +79,102 @@ pub fn pod_service_account(pod: &Value) -> &str {
 
 /// Optional object member: absent or `null` is `None`; another non-object is an error.
 fn opt_object<'a>(
-    obj: &'a Map<String, Value>,
+    obj: &Members<'a>,
     key: &str,
     at: &str,
-) -> Result<Option<&'a Map<String, Value>>, MutateError> {
+) -> Result<Option<Members<'a>>, MutateError> {
     match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m)),
-        Some(_) => Err(type_err(format!("{at}{key}"), "an object")),
+        None => Ok(None),
+        Some(v) => match kind(v) {
+            Kind::Null => Ok(None),
+            Kind::Object => Members::of(v)
+                .map(Some)
+                .ok_or_else(|| type_err(format!("{at}{key}"), "an object")),
+            _ => Err(type_err(format!("{at}{key}"), "an object")),
+        },
     }
 }
 
+/// Optional array member: absent or `null` is `None`; another non-array is an error.
 fn opt_array<'a>(
-    obj: &'a Map<String, Value>,
+    obj: &Members<'a>,
     key: &str,
     at: &str,
-) -> Result<Option<&'a Vec<Value>>, MutateError> {
+) -> Result<Option<Vec<&'a RawValue>>, MutateError> {
     match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(a)) => Ok(Some(a)),
-        Some(_) => Err(type_err(format!("{at}{key}"), "an array")),
+        None => Ok(None),
+        Some(v) => match kind(v) {
+            Kind::Null => Ok(None),
+            Kind::Array => elements(v)
+                .map(Some)
+                .ok_or_else(|| type_err(format!("{at}{key}"), "an array")),
+            _ => Err(type_err(format!("{at}{key}"), "an array")),
+        },
+    }
+}
+
+/// A pod as the mutation reads it: its members borrowed from the JSON text, never built
+/// into a document tree. What the patch carries over unchanged is copied as written.
+#[derive(Debug)]
+pub struct Pod<'a> {
+    metadata: Option<Members<'a>>,
+    annotations: Option<Members<'a>>,
+    spec: Members<'a>,
+}
+
+impl<'a> Pod<'a> {
+    /// Reads a pod from its JSON text: it must be an object with an object `spec`;
+    /// `metadata` and `metadata.annotations`, when present and not `null`, objects.
+    pub fn parse(json: &'a str) -> Result<Self, MutateError> {
+        let raw: &'a RawValue =
+            serde_json::from_str(json).map_err(|e| MutateError::Json(e.to_string()))?;
+        Self::from_raw(raw)
+    }
+
+    /// [`Pod::parse`] of an already validated raw value.
+    pub fn from_raw(raw: &'a RawValue) -> Result<Self, MutateError> {
+        let pod = Members::of(raw).ok_or_else(|| type_err("(pod)", "an object"))?;
+        let metadata = opt_object(&pod, "metadata", "")?;
+        let annotations = match &metadata {
+            Some(m) => opt_object(m, "annotations", "metadata.")?,
+            None => None,
+        };
+        let spec = match pod.get("spec") {
+            Some(v) if kind(v) == Kind::Object => {
+                Members::of(v).ok_or_else(|| type_err("spec", "an object"))?
+            }
+            _ => return Err(type_err("spec", "an object")),
+        };
+        Ok(Self {
+            metadata,
+            annotations,
+            spec,
+        })
+    }
+
+    /// `spec.serviceAccountName`, or `default` when absent, empty or not a string.
+    pub fn service_account(&self) -> Cow<'a, str> {
+        self.spec
+            .str("serviceAccountName")
+            .filter(|s| !s.is_empty())
+            .unwrap_or(Cow::Borrowed("default"))
+    }
+
+    /// `metadata.name`, else `metadata.generateName`, else empty (for logs).
+    pub fn name(&self) -> Cow<'a, str> {
+        let field = |k: &str| {
+            self.metadata
+                .as_ref()
+                .and_then(|m| m.str(k))
+                .filter(|s| !s.is_empty())
+        };
+        field("name")
+            .or_else(|| field("generateName"))
+            .unwrap_or_default()
+    }
+
+    fn annotation(&self, settings: &Settings, name: &str) -> Option<Cow<'a, str>> {
+        self.annotations.as_ref()?.str(&settings.annotation(name))
     }
 }
 
@@ -120,12 +204,31 @@ struct Plan<'a> {
     /// The two variables naming the identity and its token; `None` in region-only mode
     /// (no identity, no token volume).
     identity: Option<[(&'static str, String); 2]>,
-    /// `AWS_ROLE_SESSION_NAME`, added with the identity.
-    session_name: Option<Value>,
+    /// `AWS_ROLE_SESSION_NAME` as JSON, added with the identity.
+    session_name: Option<String>,
     containers: Containers,
 }
 
-/// Builds the reference's JSON Patch for `pod` under `decision`:
+/// Builds the reference's JSON Patch for `pod` under `decision`; see [`mutate_pod`].
+/// This form takes and returns documents (for tests and tools); servers use
+/// [`mutate_pod`], which reads and writes JSON text.
+pub fn mutate<R: RngCore + ?Sized>(
+    pod: &Value,
+    decision: &Decision,
+    settings: &Settings,
+    rng: &mut R,
+) -> Result<Option<Vec<PatchOp>>, MutateError> {
+    let text = serde_json::to_string(pod).map_err(|e| MutateError::Json(e.to_string()))?;
+    let pod = Pod::parse(&text)?;
+    match mutate_pod(&pod, decision, settings, rng)? {
+        None => Ok(None),
+        Some(patch) => serde_json::from_str(&patch)
+            .map(Some)
+            .map_err(|e| MutateError::Json(e.to_string())),
+    }
+}
+
+/// Builds the reference's JSON Patch for `pod` under `decision`, as JSON text:
 ///
 /// 1. container credentials only: the `eks.amazonaws.com/pod-identity: enabled` label
 ///    (`add /metadata/labels` when there are no labels, else one `add` of the key);
@@ -135,61 +238,51 @@ struct Plan<'a> {
 /// 3. always `add /spec/containers` with the whole rebuilt array;
 /// 4. `add /spec/initContainers` with the whole rebuilt array when there is at least one.
 ///
-/// Containers are rebuilt from the raw JSON, so every field survives. Pod annotations
-/// `<prefix>/token-expiration` (raised to at least 600, beats the decision's) and
-/// `<prefix>/skip-containers` (Go `encoding/csv` first record, no trimming) apply. In
-/// container-credentials mode a lifetime of exactly 86400 becomes
-/// `79200 + rng.next_u64() % 7201`, i.e. uniform in [79200, 86400].
+/// Containers are rebuilt from the raw JSON (a container left alone is copied as
+/// written; a changed one keeps every member, in order, with `env` and `volumeMounts`
+/// extended), so every field survives. Pod annotations `<prefix>/token-expiration`
+/// (raised to at least 600, beats the decision's), `<prefix>/skip-containers` and
+/// `<prefix>/include-containers` (Go `encoding/csv` first record, no trimming) and
+/// `<prefix>/role-session-name` apply. In container-credentials mode a lifetime of
+/// exactly 86400 becomes `79200 + rng.next_u64() % 7201`, i.e. uniform in [79200, 86400].
 ///
-/// Returns `Ok(None)` for [`Decision::None`], otherwise always `Some` (even when no
-/// container changed, as in the reference).
-pub fn mutate<R: RngCore + ?Sized>(
-    pod: &Value,
+/// Returns `Ok(None)` for [`Decision::None`] (and for [`Decision::Region`] when no
+/// container changes), otherwise always `Some` (even when no container changed, as in
+/// the reference).
+pub fn mutate_pod<R: RngCore + ?Sized>(
+    pod: &Pod<'_>,
     decision: &Decision,
     settings: &Settings,
     rng: &mut R,
-) -> Result<Option<Vec<PatchOp>>, MutateError> {
-    let Value::Object(pod) = pod else {
-        return Err(type_err("(pod)", "an object"));
-    };
-    let metadata = opt_object(pod, "metadata", "")?;
-    let annotations = match metadata {
-        Some(m) => opt_object(m, "annotations", "metadata.")?,
-        None => None,
-    };
-    let annotation = |name: &str| {
-        annotations
-            .and_then(|a| a.get(&settings.annotation(name)))
-            .and_then(Value::as_str)
-    };
-    let spec = match pod.get("spec") {
-        Some(Value::Object(spec)) => spec,
-        _ => return Err(type_err("spec", "an object")),
-    };
-
+) -> Result<Option<String>, MutateError> {
     let containers = containers_selected(
-        annotation(INCLUDE_CONTAINERS_ANNOTATION),
-        annotation(SKIP_CONTAINERS_ANNOTATION),
+        pod.annotation(settings, INCLUDE_CONTAINERS_ANNOTATION)
+            .as_deref(),
+        pod.annotation(settings, SKIP_CONTAINERS_ANNOTATION)
+            .as_deref(),
     );
     let (base_expiration, is_cc, region) = match decision {
         Decision::None(_) => return Ok(None),
-        Decision::Region(d) => return region_only(spec, &d.region, containers),
+        Decision::Region(d) => return region_only(&pod.spec, &d.region, containers),
         Decision::Irsa(d) => (d.token_expiration, false, d.region.as_str()),
         Decision::ContainerCredentials(d) => (d.token_expiration, true, d.region.as_str()),
     };
     let token_expiration = token_expiration(
-        annotation(TOKEN_EXPIRATION_ANNOTATION),
+        pod.annotation(settings, TOKEN_EXPIRATION_ANNOTATION)
+            .as_deref(),
         base_expiration,
         is_cc,
         rng,
     );
     let session_name = match decision {
-        Decision::Irsa(d) => annotation(ROLE_SESSION_NAME_ANNOTATION)
-            .or(d.role_session_name.as_deref())
-            .and_then(|wanted| session_name_env(wanted, metadata)),
+        Decision::Irsa(d) => pod
+            .annotation(settings, ROLE_SESSION_NAME_ANNOTATION)
+            .or_else(|| d.role_session_name.as_deref().map(Cow::Borrowed))
+            .and_then(|wanted| session_name_env(&wanted, pod.metadata.as_ref())),
         _ => None,
     };
 
+    let spec = &pod.spec;
     let windows = runs_windows(spec)?;
     let (volume_name, token_path, mount_path, audience, identity) =
         projection(decision, settings, windows);
@@ -208,34 +301,43 @@ pub fn mutate<R: RngCore + ?Sized>(
         containers,
     };
 
-    let mut ops = Vec::with_capacity(4);
-
+    let mut out = String::with_capacity(2048);
+    out.push('[');
     if is_cc {
-        ops.push(pod_identity_label(metadata)?);
+        pod_identity_label(&mut out, pod.metadata.as_ref())?;
+        out.push(',');
     }
-
-    ops.extend(token_volume(
+    if token_volume(
+        &mut out,
         spec,
         volume_name,
         audience,
         token_path,
         token_expiration,
-    )?);
-
-    let containers = opt_array(spec, "containers", "spec.")?;
-    let rebuilt = rebuild(
-        containers.map(Vec::as_slice).unwrap_or_default(),
-        "spec.containers",
-        &plan,
-    )?;
-    ops.push(PatchOp::add("/spec/containers", Value::Array(rebuilt)));
-
-    if let Some(init) = opt_array(spec, "initContainers", "spec.")?.filter(|a| !a.is_empty()) {
-        let rebuilt = rebuild(init, "spec.initContainers", &plan)?;
-        ops.push(PatchOp::add("/spec/initContainers", Value::Array(rebuilt)));
+    )? {
+        out.push(',');
     }
 
-    Ok(Some(ops))
+    let containers = opt_array(spec, "containers", "spec.")?.unwrap_or_default();
+    op_start(&mut out, "/spec/containers");
+    rebuild(&mut out, &containers, "spec.containers", &plan)?;
+    out.push('}');
+
+    if let Some(init) = opt_array(spec, "initContainers", "spec.")?.filter(|a| !a.is_empty()) {
+        out.push(',');
+        op_start(&mut out, "/spec/initContainers");
+        rebuild(&mut out, &init, "spec.initContainers", &plan)?;
+        out.push('}');
+    }
+    out.push(']');
+    Ok(Some(out))
+}
+
+/// Writes `{"op":"add","path":<path>,"value":`; the caller writes the value and `}`.
+fn op_start(out: &mut String, path: &str) {
+    out.push_str(r#"{"op":"add","path":"#);
+    push_str(out, path);
+    out.push_str(r#","value":"#);
 }
 
 /// `<prefix>/include-containers` when present (a value that is not one CSV record
@@ -258,29 +360,22 @@ fn containers_selected(include: Option<&str>, skip: Option<&str>) -> Containers 
     }
 }
 
-/// The `AWS_ROLE_SESSION_NAME` variable for a `role-session-name` annotation:
+/// The `AWS_ROLE_SESSION_NAME` variable (as JSON) for a `role-session-name` annotation:
 /// `pod-name` is the pod's name through the downward API (the name of a pod created from
 /// `generateName` is only chosen after admission), when it fits STS's 2 to 64
 /// characters; any other value is used as is when it is a valid session name. `None`
 /// otherwise (the SDK then picks its own session name).
-fn session_name_env(wanted: &str, metadata: Option<&Map<String, Value>>) -> Option<Value> {
+fn session_name_env(wanted: &str, metadata: Option<&Members<'_>>) -> Option<String> {
     if wanted == ROLE_SESSION_NAME_POD_NAME {
-        let field = |k: &str| {
-            metadata
-                .and_then(|m| m.get(k))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
+        let field = |k: &str| metadata.and_then(|m| m.str(k)).filter(|s| !s.is_empty());
         let len = match (field("name"), field("generateName")) {
             (Some(name), _) => name.len(),
             (None, Some(prefix)) => prefix.len() + GENERATED_NAME_SUFFIX,
             (None, None) => return None,
         };
         return (2..=MAX_ROLE_SESSION_NAME).contains(&len).then(|| {
-            json!({
-                "name": "AWS_ROLE_SESSION_NAME",
-                "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } },
-            })
+            r#"{"name":"AWS_ROLE_SESSION_NAME","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}}"#
+                .to_string()
         });
     }
     session_name_looks_valid(wanted).then(|| env_var("AWS_ROLE_SESSION_NAME", wanted))
@@ -298,10 +393,10 @@ fn session_name_looks_valid(name: &str) -> bool {
 /// neither region variable; the containers arrays only when one changed, and `None` when
 /// nothing did.
 fn region_only(
-    spec: &Map<String, Value>,
+    spec: &Members<'_>,
     region: &str,
     containers: Containers,
-) -> Result<Option<Vec<PatchOp>>, MutateError> {
+) -> Result<Option<String>, MutateError> {
     let plan = Plan {
         volume_name: "",
         mount_path: "",
@@ -311,7 +406,8 @@ fn region_only(
         session_name: None,
         containers,
     };
-    let mut ops = Vec::new();
+    let mut out = String::from("[");
+    let mut any = false;
     for (key, path) in [
         ("containers", "/spec/containers"),
         ("initContainers", "/spec/initContainers"),
@@ -319,12 +415,19 @@ fn region_only(
         let Some(list) = opt_array(spec, key, "spec.")? else {
             continue;
         };
-        let rebuilt = rebuild(list, &format!("spec.{key}"), &plan)?;
-        if rebuilt != *list {
-            ops.push(PatchOp::add(path, Value::Array(rebuilt)));
+        let mut value = String::new();
+        if rebuild(&mut value, &list, &format!("spec.{key}"), &plan)? {
+            if any {
+                out.push(',');
+            }
+            op_start(&mut out, path);
+            out.push_str(&value);
+            out.push('}');
+            any = true;
         }
     }
-    Ok((!ops.is_empty()).then_some(ops))
+    out.push(']');
+    Ok(any.then_some(out))
 }
 
 /// The token's lifetime: the pod's annotation (clamped) or the decision's; container
@@ -348,11 +451,11 @@ fn token_expiration<R: RngCore + ?Sized>(
 }
 
 /// Whether the pod's node selector picks Windows nodes.
-fn runs_windows(spec: &Map<String, Value>) -> Result<bool, MutateError> {
+fn runs_windows(spec: &Members<'_>) -> Result<bool, MutateError> {
     Ok(match opt_object(spec, "nodeSelector", "spec.")? {
         Some(sel) => ["kubernetes.io/os", "beta.kubernetes.io/os"]
             .iter()
-            .any(|k| sel.get(*k).and_then(Value::as_str) == Some("windows")),
+            .any(|k| sel.str(k).as_deref() == Some("windows")),
         None => false,
     })
 }
@@ -414,98 +517,161 @@ fn projection<'s>(
     }
 }
 
-/// The `eks.amazonaws.com/pod-identity: enabled` label, as the reference adds it.
-fn pod_identity_label(metadata: Option<&Map<String, Value>>) -> Result<PatchOp, MutateError> {
-    Ok(match metadata {
-        None => PatchOp::add(
-            "/metadata",
-            json!({ "labels": { POD_IDENTITY_LABEL: "enabled" } }),
-        ),
+/// The `eks.amazonaws.com/pod-identity: enabled` label op, as the reference adds it.
+fn pod_identity_label(out: &mut String, metadata: Option<&Members<'_>>) -> Result<(), MutateError> {
+    let mut label = String::new();
+    ObjectWriter::new(&mut label).str(POD_IDENTITY_LABEL, "enabled");
+    label.push('}');
+    match metadata {
+        None => {
+            op_start(out, "/metadata");
+            out.push_str(r#"{"labels":"#);
+            out.push_str(&label);
+            out.push('}');
+        }
         Some(m) => match opt_object(m, "labels", "metadata.")? {
-            None => PatchOp::add("/metadata/labels", json!({ POD_IDENTITY_LABEL: "enabled" })),
-            Some(_) => PatchOp::add(
-                format!("/metadata/labels/{}", escape_pointer(POD_IDENTITY_LABEL)),
-                json!("enabled"),
-            ),
+            None => {
+                op_start(out, "/metadata/labels");
+                out.push_str(&label);
+            }
+            Some(_) => {
+                op_start(
+                    out,
+                    &format!("/metadata/labels/{}", escape_pointer(POD_IDENTITY_LABEL)),
+                );
+                push_str(out, "enabled");
+            }
         },
-    })
+    }
+    out.push('}');
+    Ok(())
 }
 
-/// The projected service account token volume, unless the pod already has one by that name.
+/// The projected service account token volume op, unless the pod already has a volume by
+/// that name. Returns whether an op was written.
 fn token_volume(
-    spec: &Map<String, Value>,
+    out: &mut String,
+    spec: &Members<'_>,
     volume_name: &str,
     audience: &str,
     token_path: &str,
     expiration: i64,
-) -> Result<Option<PatchOp>, MutateError> {
-    let mut token = Map::new();
+) -> Result<bool, MutateError> {
+    let mut volume = String::with_capacity(192);
+    let mut v = ObjectWriter::new(&mut volume);
+    v.str("name", volume_name);
+    let projected = v.key("projected");
+    projected.push_str(r#"{"sources":[{"serviceAccountToken":"#);
+    let mut token = ObjectWriter::new(projected);
     if !audience.is_empty() {
-        token.insert("audience".into(), json!(audience));
+        token.str("audience", audience);
     }
-    token.insert("expirationSeconds".into(), json!(expiration));
-    token.insert("path".into(), json!(token_path));
-    let volume = json!({
-        "name": volume_name,
-        "projected": { "sources": [ { "serviceAccountToken": token } ] },
-    });
-    Ok(match opt_array(spec, "volumes", "spec.")? {
-        None => Some(PatchOp::add("/spec/volumes", json!([volume]))),
-        Some(volumes) => {
-            let exists = volumes
-                .iter()
-                .any(|v| v.get("name").and_then(Value::as_str) == Some(volume_name));
-            (!exists).then(|| PatchOp::add("/spec/volumes/0", volume))
+    token.raw("expirationSeconds", &expiration.to_string());
+    token.str("path", token_path);
+    token.end();
+    projected.push_str("}]}");
+    v.end();
+    match opt_array(spec, "volumes", "spec.")? {
+        None => {
+            op_start(out, "/spec/volumes");
+            out.push('[');
+            out.push_str(&volume);
+            out.push_str("]}");
+            Ok(true)
         }
-    })
+        Some(volumes) => {
+            if volumes
+                .iter()
+                .any(|v| name_of(v).as_deref() == Some(volume_name))
+            {
+                return Ok(false);
+            }
+            op_start(out, "/spec/volumes/0");
+            out.push_str(&volume);
+            out.push('}');
+            Ok(true)
+        }
+    }
 }
 
-fn rebuild(containers: &[Value], at: &str, plan: &Plan<'_>) -> Result<Vec<Value>, MutateError> {
-    containers
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let Value::Object(c) = c else {
-                return Err(type_err(format!("{at}[{i}]"), "an object"));
-            };
-            let mut c = c.clone();
-            mutate_container(&mut c, &format!("{at}[{i}]."), plan)?;
-            Ok(Value::Object(c))
-        })
-        .collect()
-}
-
-fn env_var(name: &str, value: &str) -> Value {
-    json!({ "name": name, "value": value })
-}
-
-/// The reference's `addEnvToContainer`, on raw JSON.
-fn mutate_container(
-    c: &mut Map<String, Value>,
+/// Writes the containers array with each container mutated; returns whether any changed.
+fn rebuild(
+    out: &mut String,
+    containers: &[&RawValue],
     at: &str,
     plan: &Plan<'_>,
-) -> Result<(), MutateError> {
-    let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
-    if !plan.containers.selects(name) {
-        return Ok(());
-    }
-    let env = opt_array(c, "env", at)?;
-    let names: BTreeSet<&str> = env
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.get("name").and_then(Value::as_str))
-        .collect();
-    let identity_set = match &plan.identity {
-        Some([(id_key_1, _), (id_key_2, _)]) => {
-            names.contains(id_key_1) || names.contains(id_key_2)
+) -> Result<bool, MutateError> {
+    out.push('[');
+    let mut changed = false;
+    for (i, c) in containers.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
+        let members = match kind(c) {
+            Kind::Object => Members::of(c),
+            _ => None,
+        }
+        .ok_or_else(|| type_err(format!("{at}[{i}]"), "an object"))?;
+        changed |= mutate_container(out, c, &members, &format!("{at}[{i}]."), plan)?;
+    }
+    out.push(']');
+    Ok(changed)
+}
+
+fn env_var(name: &str, value: &str) -> String {
+    let mut out = String::with_capacity(name.len() + value.len() + 24);
+    let mut o = ObjectWriter::new(&mut out);
+    o.str("name", name);
+    o.str("value", value);
+    o.end();
+    out
+}
+
+/// `items` followed by `added`, as a JSON array.
+fn extended(items: &[&RawValue], added: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items
+        .iter()
+        .map(|r| r.get())
+        .chain(added.iter().map(String::as_str))
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push(']');
+    out
+}
+
+/// The reference's `addEnvToContainer`, on raw JSON: writes the container (as written
+/// when nothing changes) and returns whether it changed.
+fn mutate_container(
+    out: &mut String,
+    raw: &RawValue,
+    c: &Members<'_>,
+    at: &str,
+    plan: &Plan<'_>,
+) -> Result<bool, MutateError> {
+    let name = c.str("name").unwrap_or_default();
+    if !plan.containers.selects(&name) {
+        out.push_str(raw.get());
+        return Ok(false);
+    }
+    let env = opt_array(c, "env", at)?.unwrap_or_default();
+    let names: Vec<Cow<'_, str>> = env.iter().filter_map(|e| name_of(e)).collect();
+    let has = |n: &str| names.iter().any(|x| x == n);
+    let identity_set = match &plan.identity {
+        Some([(id_key_1, _), (id_key_2, _)]) => has(id_key_1) || has(id_key_2),
         None => true,
     };
-    let region_set = names.contains("AWS_REGION") || names.contains("AWS_DEFAULT_REGION");
-    let sts_set = names.contains("AWS_STS_REGIONAL_ENDPOINTS");
-    let session_set = names.contains("AWS_ROLE_SESSION_NAME");
+    let region_set = has("AWS_REGION") || has("AWS_DEFAULT_REGION");
+    let sts_set = has("AWS_STS_REGIONAL_ENDPOINTS");
+    let session_set = has("AWS_ROLE_SESSION_NAME");
     if identity_set && region_set && sts_set {
-        return Ok(());
+        out.push_str(raw.get());
+        return Ok(false);
     }
 
     let mut added = Vec::new();
@@ -524,30 +690,47 @@ fn mutate_container(
             added.push(session.clone());
         }
     }
-    if !added.is_empty() {
-        let mut env = env.cloned().unwrap_or_default();
-        env.extend(added);
-        c.insert("env".into(), Value::Array(env));
-    }
-    if plan.identity.is_none() {
-        return Ok(());
+    let new_env = (!added.is_empty()).then(|| extended(&env, &added));
+
+    let new_mounts = match plan.identity {
+        None => None,
+        Some(_) => {
+            let mounts = opt_array(c, "volumeMounts", at)?.unwrap_or_default();
+            let mounted = mounts
+                .iter()
+                .any(|m| name_of(m).as_deref() == Some(plan.volume_name));
+            (!mounted).then(|| {
+                let mut mount = String::new();
+                let mut m = ObjectWriter::new(&mut mount);
+                m.str("name", plan.volume_name);
+                m.raw("readOnly", "true");
+                m.str("mountPath", plan.mount_path);
+                m.end();
+                extended(&mounts, &[mount])
+            })
+        }
+    };
+    if new_env.is_none() && new_mounts.is_none() {
+        out.push_str(raw.get());
+        return Ok(false);
     }
 
-    let mounts = opt_array(c, "volumeMounts", at)?;
-    let mounted = mounts
-        .into_iter()
-        .flatten()
-        .any(|m| m.get("name").and_then(Value::as_str) == Some(plan.volume_name));
-    if !mounted {
-        let mut mounts = mounts.cloned().unwrap_or_default();
-        mounts.push(json!({
-            "name": plan.volume_name,
-            "readOnly": true,
-            "mountPath": plan.mount_path,
-        }));
-        c.insert("volumeMounts".into(), Value::Array(mounts));
+    let mut o = ObjectWriter::new(out);
+    for (key, value) in &c.0 {
+        let replaced = match key.as_ref() {
+            "env" => new_env.as_deref(),
+            "volumeMounts" => new_mounts.as_deref(),
+            _ => None,
+        };
+        o.raw(key, replaced.unwrap_or(value.get()));
     }
-    Ok(())
+    for (key, value) in [("env", &new_env), ("volumeMounts", &new_mounts)] {
+        if let Some(v) = value.as_deref().filter(|_| c.get(key).is_none()) {
+            o.raw(key, v);
+        }
+    }
+    o.end();
+    Ok(true)
 }
 
 /// RFC 6901 escaping of one reference token.
@@ -676,6 +859,7 @@ mod tests {
     use crate::resolve::{ContainerCredentialsDecision, IrsaDecision, NoMutation};
     use rand::SeedableRng;
     use rand::rngs::mock::StepRng;
+    use serde_json::json;
 
     fn csv(s: &str) -> Option<Vec<String>> {
         csv_first_record(s)

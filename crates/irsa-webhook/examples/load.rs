@@ -176,6 +176,16 @@ fn review(i: u64) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
+/// utime + stime of `pid` in clock ticks (100 per second on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // the fields after the command name, which is in parentheses
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    get(11) + get(12)
+}
+
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
@@ -224,6 +234,7 @@ async fn drive(o: Opts) -> Result<(), Box<dyn std::error::Error>> {
         .with_no_client_auth(),
     );
 
+    let cpu_before = cpu_ticks(child.id());
     let sent = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -293,6 +304,7 @@ async fn drive(o: Opts) -> Result<(), Box<dyn std::error::Error>> {
     stop.store(true, Ordering::SeqCst);
     peak_busy = peak_busy.max(sampler.await?);
     let (rss_after, hwm) = rss_kib(child.id());
+    let cpu_ms = (cpu_ticks(child.id()) - cpu_before) * 10;
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
@@ -322,6 +334,10 @@ async fn drive(o: Opts) -> Result<(), Box<dyn std::error::Error>> {
         pct(0.50).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
         lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "  server CPU:   {:.0} ms per 1,000 admissions",
+        cpu_ms as f64 * 1000.0 / lat.len().max(1) as f64
     );
     println!(
         "  server RSS:   idle {:.1} MiB, under load (peak sampled) {:.1} MiB, after {:.1} MiB, high-water {:.1} MiB",

@@ -13,7 +13,7 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The `Content-Type` of `/metrics` (Prometheus text format 0.0.4, like the reference).
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -52,10 +52,21 @@ pub struct ResultLabels {
     pub result: String,
 }
 
-/// All metrics of the webhook.
+/// All metrics of the webhook; cloning shares them (one reference count, as the
+/// handlers clone their state per request).
 #[derive(Clone)]
-pub struct Metrics {
-    registry: Arc<Registry>,
+pub struct Metrics(Arc<MetricsInner>);
+
+impl std::ops::Deref for Metrics {
+    type Target = MetricsInner;
+    fn deref(&self) -> &MetricsInner {
+        &self.0
+    }
+}
+
+/// The metrics behind [`Metrics`].
+pub struct MetricsInner {
+    registry: Registry,
     /// `http_request_count{verb,path,code}`.
     pub http_requests: Family<RequestLabels, Counter>,
     /// `http_request_latencies{verb,path}` in microseconds.
@@ -81,7 +92,17 @@ pub struct Metrics {
     /// `http_request_duration_microseconds{verb,path}`: the reference's summary (Go's
     /// client without objectives: `_sum` and `_count`). prometheus-client has no summary
     /// type, so it is encoded here.
-    durations: Arc<Mutex<Durations>>,
+    durations: Mutex<Durations>,
+    /// The series every admission touches, resolved once (created on first use, so the
+    /// text output is the same as through the families).
+    hot: Hot,
+}
+
+#[derive(Default)]
+struct Hot {
+    mutate_ok: OnceLock<(Counter, Histogram)>,
+    sts_web_identity: OnceLock<Counter>,
+    container_credentials: OnceLock<Counter>,
 }
 
 /// (verb, path) → (sum of microseconds, count) of `http_request_duration_microseconds`.
@@ -172,8 +193,8 @@ impl Metrics {
         registry.register_collector(Box::new(ProcessCollector));
         let server = irsa_server::ServerMetrics::default();
         server.register(&mut registry);
-        Self {
-            registry: Arc::new(registry),
+        Self(Arc::new(MetricsInner {
+            registry,
             http_requests,
             http_latencies,
             pod_count,
@@ -185,8 +206,26 @@ impl Metrics {
             sa_cache_size,
             config_reloads,
             server,
-            durations: Arc::default(),
-        }
+            durations: Mutex::default(),
+            hot: Hot::default(),
+        }))
+    }
+
+    /// Counts one mutated pod in `pod_identity_webhook_pod_count{method}`.
+    pub fn count_pod(&self, method: &str) {
+        let family = &self.pod_count;
+        let get = || {
+            family
+                .get_or_create(&MethodLabels {
+                    method: method.to_string(),
+                })
+                .clone()
+        };
+        match method {
+            "sts_web_identity" => self.hot.sts_web_identity.get_or_init(get).inc(),
+            "container_credentials" => self.hot.container_credentials.get_or_init(get).inc(),
+            _ => get().inc(),
+        };
     }
 
     /// Encodes every metric in the Prometheus text format 0.0.4.
@@ -227,25 +266,51 @@ impl Metrics {
 
     /// Counts one HTTP request.
     pub fn observe_request(&self, verb: &str, path: &str, code: u16, micros: f64) {
+        if (verb, path, code) == ("POST", "/mutate", 200) {
+            let (count, latency) = self.hot.mutate_ok.get_or_init(|| {
+                (
+                    self.request_counter(verb, path, code),
+                    self.latency_histogram(verb, path),
+                )
+            });
+            count.inc();
+            latency.observe(micros);
+        } else {
+            self.request_counter(verb, path, code).inc();
+            self.latency_histogram(verb, path).observe(micros);
+        }
+        let mut durations = self.durations.lock().unwrap_or_else(|p| p.into_inner());
+        match durations
+            .iter_mut()
+            .find(|((v, p), _)| v == verb && p == path)
+        {
+            Some((_, entry)) => {
+                entry.0 += micros;
+                entry.1 += 1;
+            }
+            None => {
+                durations.insert((verb.to_string(), path.to_string()), (micros, 1));
+            }
+        }
+    }
+
+    fn request_counter(&self, verb: &str, path: &str, code: u16) -> Counter {
         self.http_requests
             .get_or_create(&RequestLabels {
                 verb: verb.to_string(),
                 path: path.to_string(),
                 code: code.to_string(),
             })
-            .inc();
+            .clone()
+    }
+
+    fn latency_histogram(&self, verb: &str, path: &str) -> Histogram {
         self.http_latencies
             .get_or_create(&RouteLabels {
                 verb: verb.to_string(),
                 path: path.to_string(),
             })
-            .observe(micros);
-        let mut durations = self.durations.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = durations
-            .entry((verb.to_string(), path.to_string()))
-            .or_insert((0.0, 0));
-        entry.0 += micros;
-        entry.1 += 1;
+            .clone()
     }
 
     /// Increments a `{result}` family.

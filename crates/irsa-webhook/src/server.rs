@@ -3,7 +3,7 @@
 
 use crate::admission;
 use crate::cache::{SaCache, SaFound, Shared};
-use crate::metrics::{self, MethodLabels, Metrics};
+use crate::metrics::{self, Metrics};
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use http_body_util::BodyExt;
-use irsa_mutate::{ConfigMapConfig, ContainerCredentialsConfig, Decision, Lookup, Settings};
+use irsa_mutate::{ConfigMapConfig, ContainerCredentialsConfig, Decision, Lookup, Pod, Settings};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -110,17 +110,16 @@ pub fn metrics_router(state: AppState) -> Router {
 
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let verb = req.method().as_str().to_string();
-    let path = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "other".to_string());
+    let verb = req.method().clone();
+    let path = req.extensions().get::<MatchedPath>().cloned();
     let resp = next.run(req).await;
     let micros = start.elapsed().as_secs_f64() * 1e6;
-    state
-        .metrics
-        .observe_request(&verb, &path, resp.status().as_u16(), micros);
+    state.metrics.observe_request(
+        verb.as_str(),
+        path.as_ref().map_or("other", MatchedPath::as_str),
+        resp.status().as_u16(),
+        micros,
+    );
     resp
 }
 
@@ -161,8 +160,8 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
-fn review_response(v: Value) -> Response {
-    Json(v).into_response()
+fn review_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// `/mutate`: decode, look up the ServiceAccount, resolve, mutate, encode.
@@ -203,9 +202,16 @@ async fn mutate(State(state): State<AppState>, req: Request) -> Response {
         tracing::debug!(operation = op, uid = %review.uid, "not a CREATE; allowed without changes");
         return review_response(admission::allowed(&env, None));
     }
-    let sa_name = irsa_mutate::pod_service_account(&review.object).to_string();
+    let pod = match Pod::from_raw(review.object) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(namespace = %review.namespace, uid = %review.uid, error = %e, "cannot mutate pod");
+            return review_response(admission::denied(&env, 400, &e.to_string()));
+        }
+    };
+    let sa_name = pod.service_account();
     let (decision, found) = decide(&state, &review.namespace, &sa_name).await;
-    respond(&state, &review, &env, &sa_name, &decision, &found)
+    respond(&state, &review, &pod, &env, &sa_name, &decision, &found)
 }
 
 /// Where the pod's identity comes from: the ServiceAccount (cache, else a bounded lookup),
@@ -231,7 +237,8 @@ async fn decide(state: &AppState, namespace: &str, sa_name: &str) -> (Decision, 
 /// logged.
 fn respond(
     state: &AppState,
-    review: &admission::Review,
+    review: &admission::Review<'_>,
+    pod: &Pod<'_>,
     env: &admission::Envelope,
     sa_name: &str,
     decision: &Decision,
@@ -239,50 +246,40 @@ fn respond(
 ) -> Response {
     let patch = {
         let mut rng = rand::thread_rng();
-        irsa_mutate::mutate(&review.object, decision, &state.settings, &mut rng)
-    };
-    let sa_source = match found {
-        SaFound::Cached(_) => "cache",
-        SaFound::Fetched(_) => "api",
-        SaFound::Missing(why) => why,
-    };
-    let outcome = match decision {
-        Decision::None(why) => why.to_string(),
-        Decision::Region(d) => format!("region only ({})", d.reason),
-        d => d.method().unwrap_or("").to_string(),
+        irsa_mutate::mutate_pod(pod, decision, &state.settings, &mut rng)
     };
     match patch {
         Err(e) => {
-            tracing::warn!(namespace = %review.namespace, pod = %review.name, uid = %review.uid, error = %e, "cannot mutate pod");
+            tracing::warn!(namespace = %review.namespace, pod = %pod.name(), uid = %review.uid, error = %e, "cannot mutate pod");
             review_response(admission::denied(env, 400, &e.to_string()))
         }
-        Ok(ops) => {
-            let bytes = match ops.as_ref().map(serde_json::to_vec).transpose() {
-                Ok(b) => b,
-                Err(e) => {
-                    return review_response(admission::denied(env, 500, &e.to_string()));
-                }
-            };
+        Ok(patch) => {
             if let Some(method) = decision.method() {
-                state
-                    .metrics
-                    .pod_count
-                    .get_or_create(&MethodLabels {
-                        method: method.to_string(),
-                    })
-                    .inc();
+                state.metrics.count_pod(method);
             }
-            tracing::debug!(
-                namespace = %review.namespace,
-                pod = %review.name,
-                uid = %review.uid,
-                service_account = %sa_name,
-                service_account_source = sa_source,
-                decision = %outcome,
-                patch_ops = ops.as_ref().map_or(0, Vec::len),
-                "admission decision"
-            );
-            review_response(admission::allowed(env, bytes.as_deref()))
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                let sa_source = match found {
+                    SaFound::Cached(_) => "cache",
+                    SaFound::Fetched(_) => "api",
+                    SaFound::Missing(why) => why,
+                };
+                let outcome = match decision {
+                    Decision::None(why) => why.to_string(),
+                    Decision::Region(d) => format!("region only ({})", d.reason),
+                    d => d.method().unwrap_or("").to_string(),
+                };
+                tracing::debug!(
+                    namespace = %review.namespace,
+                    pod = %review.name.clone().unwrap_or_else(|| pod.name()),
+                    uid = %review.uid,
+                    service_account = %sa_name,
+                    service_account_source = sa_source,
+                    decision = %outcome,
+                    patch_bytes = patch.as_ref().map_or(0, String::len),
+                    "admission decision"
+                );
+            }
+            review_response(admission::allowed(env, patch.as_deref().map(str::as_bytes)))
         }
     }
 }
