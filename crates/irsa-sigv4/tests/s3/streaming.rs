@@ -1590,3 +1590,184 @@ fn only_the_last_chunk_may_be_small() {
     let s = signed(&d, &[8192], None);
     assert_eq!(decode(&s.payload, Some(s.seed), &s.body).unwrap().0, d);
 }
+
+// ---------------------------------------------------------------------------
+// What the AWS SDK for Rust's S3 client sends for PutObject with its default checksums,
+// captured on a loopback listener.
+
+/// One HTTP/1.1 request as received: method, target, headers, body (Content-Length or
+/// chunked transfer coding undone).
+struct Captured {
+    method: String,
+    target: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+fn capture_one(listener: std::net::TcpListener) -> Captured {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let (stream, _) = listener.accept().unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap().to_owned();
+    let target = parts.next().unwrap().to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() {
+            break;
+        }
+        let (n, v) = line.split_once(':').unwrap();
+        headers.push((n.trim().to_ascii_lowercase(), v.trim().as_bytes().to_vec()));
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+    };
+    let mut body = Vec::new();
+    if let Some(len) = header("content-length") {
+        body.resize(len.parse().unwrap(), 0);
+        reader.read_exact(&mut body).unwrap();
+    } else if header("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).unwrap();
+            let size = usize::from_str_radix(size.trim().split(';').next().unwrap(), 16).unwrap();
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).unwrap();
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    }
+    let mut stream = stream;
+    stream
+        .write_all(
+            b"HTTP/1.1 200 OK\r\nETag: \"0\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    Captured {
+        method,
+        target,
+        headers,
+        body,
+    }
+}
+
+/// PutObject of `data` by the SDK's S3 client: from memory, or (`from_file`) streamed from a
+/// file, which the SDK sends in aws-chunked with a checksum trailer.
+fn sdk_put_object(data: &[u8], from_file: bool) -> Captured {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || capture_one(listener));
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            AKID, SECRET, None, None, "test",
+        ))
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), data).unwrap();
+    runtime
+        .block_on(async {
+            let body = if from_file {
+                aws_sdk_s3::primitives::ByteStream::from_path(file.path())
+                    .await
+                    .unwrap()
+            } else {
+                aws_sdk_s3::primitives::ByteStream::from(data.to_vec())
+            };
+            client
+                .put_object()
+                .bucket("bucket")
+                .key("dir/object.bin")
+                .body(body)
+                .send()
+                .await
+        })
+        .unwrap();
+    server.join().unwrap()
+}
+
+#[test]
+fn aws_sdk_rust_put_object_with_default_checksums_decodes() {
+    let d = data(200_000);
+    let mut modes = Vec::new();
+    for from_file in [false, true] {
+        let captured = sdk_put_object(&d, from_file);
+        assert_eq!(captured.method, "PUT");
+        let (path, query) = captured
+            .target
+            .split_once('?')
+            .unwrap_or((&captured.target, ""));
+        let received = Received {
+            method: captured.method.clone(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers: captured.headers.clone(),
+            body: Vec::new(),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let (payload, seed) = verify_head(&received, SECRET, now);
+        modes.push(format!(
+            "{} {:?}",
+            payload.content_sha256.as_header_value(),
+            payload.trailer
+        ));
+        assert_eq!(payload.decoded_length, Some(d.len() as u64));
+        let (out, done) = decode(&payload, Some(seed.clone()), &captured.body).unwrap();
+        assert_eq!(out, d);
+        if payload.content_sha256.is_streaming() {
+            // A checksum trailer, checked.
+            let algorithm = payload.trailer.expect("a checksum trailer");
+            assert_eq!(done.checksum.unwrap().0, algorithm);
+        }
+        // Byte by byte (every third), the same.
+        let cuts: Vec<usize> = (0..captured.body.len()).step_by(3).collect();
+        assert_eq!(
+            decode_split(&payload, Some(seed.clone()), &captured.body, &cuts)
+                .unwrap()
+                .0,
+            d
+        );
+        // A data byte changed on the way: refused (chunk signature, checksum or hash).
+        let mut tampered = captured.body.clone();
+        let at = tampered.len() / 2;
+        tampered[at] ^= 1;
+        let code = decode(&payload, Some(seed), &tampered)
+            .unwrap_err()
+            .s3_code();
+        let expected = match payload.content_sha256 {
+            ContentSha256::Sha256(_) => S3ErrorCode::XAmzContentSHA256Mismatch,
+            c if c.chunks_signed() => S3ErrorCode::SignatureDoesNotMatch,
+            _ => S3ErrorCode::BadDigest,
+        };
+        assert_eq!(code, expected);
+    }
+    eprintln!("x-amz-content-sha256 of the SDK's PutObject (memory, file): {modes:?}");
+    // Over plain HTTP the SDK signs an in-memory body's hash and streams a file in
+    // aws-chunked with a trailing checksum.
+    assert!(!modes[0].starts_with("STREAMING-"), "{modes:?}");
+    assert!(modes[1].starts_with("STREAMING-"), "{modes:?}");
+}
