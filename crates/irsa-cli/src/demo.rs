@@ -1,6 +1,6 @@
 //! `irsa demo`: the IRSA chain walked step by step in the terminal, entirely on this machine:
 //! manifests, the webhook's mutation, the token, the trust-policy decision, the exchange for
-//! credentials by a real SDK call, DynamoDB through the gateway, and a refused pod.
+//! credentials by a real SDK call, DynamoDB and S3 through the gateway, and a refused pod.
 //!
 //! Every step checks that it behaved as the story says; the exit code is 0 only when all
 //! did, so the demo doubles as a smoke test of the whole chain.
@@ -28,6 +28,13 @@ pub struct Args {
     /// table to reach, and the demo says so.
     #[arg(long, value_name = "URL", env = "IRSA_DEMO_DYNAMODB_UPSTREAM")]
     dynamodb_upstream: Option<String>,
+    /// An S3-compatible endpoint for the allowed S3 read (path-style; its credentials in
+    /// IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID / IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY).
+    /// The demo creates the bucket `my-bucket` there and puts `reports/hello.txt` (directly,
+    /// with the upstream's credentials). Without one the read is allowed by policy but has
+    /// no bucket to reach, and the demo says so.
+    #[arg(long, value_name = "URL", env = "IRSA_DEMO_S3_UPSTREAM")]
+    s3_upstream: Option<String>,
     /// Never color the output (it is not colored anyway when stdout is not a terminal or
     /// NO_COLOR is set).
     #[arg(long)]
@@ -38,6 +45,11 @@ const NAMESPACE: &str = "default";
 const SA: &str = "my-serviceaccount";
 const OTHER_SA: &str = "other-serviceaccount";
 const TABLE: &str = "my-table";
+const BUCKET: &str = "my-bucket";
+/// The object the role may read (under `reports/`) and the one it may not write.
+const REPORT_KEY: &str = "reports/hello.txt";
+const INTRUDER_KEY: &str = "reports/intruder.txt";
+const REPORT_TEXT: &str = "a report, read through irsa gateway\n";
 const SESSION: &str = "my-app";
 
 /// Runs the demo; exit 0 when every step behaved as the story says, 1 otherwise.
@@ -47,13 +59,17 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let runtime = crate::common::runtime()?;
     let mut out = Out::new(color);
-    let result = runtime.block_on(demo(&mut out, args.dynamodb_upstream));
+    let result = runtime.block_on(demo(&mut out, args.dynamodb_upstream, args.s3_upstream));
     out.flush();
     result?;
     Ok(out.finish())
 }
 
-async fn demo(out: &mut Out, upstream: Option<String>) -> anyhow::Result<()> {
+async fn demo(
+    out: &mut Out,
+    upstream: Option<String>,
+    s3_upstream: Option<String>,
+) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("irsa-demo-")
         .tempdir()
@@ -69,13 +85,14 @@ async fn demo(out: &mut Out, upstream: Option<String>) -> anyhow::Result<()> {
         },
         state_dir: &dir.path().join("state"),
         upstream_url: upstream.filter(|u| !u.is_empty()),
+        s3_upstream_url: s3_upstream.filter(|u| !u.is_empty()),
     })
     .await?;
     out.title("irsa demo: IAM Roles for Service Accounts, step by step, on this machine");
     out.say(&format!(
         "Running in this process, on 127.0.0.1: an OIDC issuer playing the cluster's \
-         ({}), an STS endpoint ({}) and a DynamoDB gateway ({}). No cluster, no AWS account, \
-         no network.",
+         ({}), an STS endpoint ({}) and a gateway for DynamoDB and S3 ({}). No cluster, no \
+         AWS account, no network.",
         stack.issuer_url, stack.sts_url, stack.gateway_url
     ));
     let r = steps(out, &stack, dir.path()).await;
@@ -105,6 +122,16 @@ async fn steps(out: &mut Out, stack: &Stack, dir: &Path) -> anyhow::Result<()> {
         stack.gateway_url
     ));
     dynamodb_step(out, stack, &clients.ddb, role).await?;
+    // 7. S3 through the same gateway.
+    out.step("S3 through the same gateway: an allowed read, a denied write");
+    out.say(&format!(
+        "With AWS_ENDPOINT_URL_S3={} (the same endpoint: the gateway tells S3 from DynamoDB \
+         by the service in the signature's credential scope) the SDK's S3 calls get the same \
+         treatment, by S3's rules: the signature and the body as it streams, the bucket and \
+         key as S3 reads them, the role's policy for objects under `{BUCKET}/reports/`.",
+        stack.gateway_url
+    ));
+    s3_step(out, stack, &clients.s3, role).await?;
     step_refused(
         out,
         stack,
@@ -343,7 +370,7 @@ async fn step_exchange(
     );
 }
 
-/// Step 7: a pod of another ServiceAccount is mutated alike but refused by STS.
+/// Step 8: a pod of another ServiceAccount is mutated alike but refused by STS.
 async fn step_refused(
     out: &mut Out,
     stack: &Stack,
@@ -355,7 +382,7 @@ async fn step_refused(
     ),
     (audience, lifetime): (&str, i64),
 ) -> anyhow::Result<()> {
-    // 7. The refused pod.
+    // 8. The refused pod.
     out.step("A pod whose ServiceAccount the trust policy does not name");
     out.say(&format!(
         "Someone annotates another ServiceAccount, `{OTHER_SA}`, with the same role. The \
@@ -493,27 +520,7 @@ async fn dynamodb_step(
         "arn:{}:dynamodb:{}:{}:table/{TABLE}",
         stack.config.partition, stack.config.region, stack.config.account
     );
-    let identity: Vec<irsa_policy::Policy> = role
-        .policies
-        .values()
-        .map(|p| p.policy.as_ref().clone())
-        .collect();
-    let decide = |action: &str| {
-        let req = irsa_policy::Request::new(action, &table_arn);
-        let e = irsa_policy::evaluate(
-            &irsa_policy::EvalInput {
-                identity_policies: &identity,
-                ..irsa_policy::EvalInput::default()
-            },
-            &req,
-        );
-        let by: Vec<String> = e
-            .matched
-            .iter()
-            .map(|m| format!("Sid `{}`", m.sid.as_deref().unwrap_or("")))
-            .collect();
-        (e.decision, by.join(", "))
-    };
+    let decide = |action: &str| decide(role, action, &table_arn);
 
     // The read.
     let (read_decision, read_by) = decide("dynamodb:GetItem");
@@ -618,6 +625,184 @@ async fn dynamodb_step(
     Ok(())
 }
 
+/// The role's permission policies' decision on `action` on `resource`, and the Sids that
+/// made it.
+fn decide(
+    role: &irsa_sts_core::config::Role,
+    action: &str,
+    resource: &str,
+) -> (irsa_policy::Decision, String) {
+    let identity: Vec<irsa_policy::Policy> = role
+        .policies
+        .values()
+        .map(|p| p.policy.as_ref().clone())
+        .collect();
+    let e = irsa_policy::evaluate(
+        &irsa_policy::EvalInput {
+            identity_policies: &identity,
+            ..irsa_policy::EvalInput::default()
+        },
+        &irsa_policy::Request::new(action, resource),
+    );
+    let by: Vec<String> = e
+        .matched
+        .iter()
+        .map(|m| format!("Sid `{}`", m.sid.as_deref().unwrap_or("")))
+        .collect();
+    (e.decision, by.join(", "))
+}
+
+async fn s3_step(
+    out: &mut Out,
+    stack: &Stack,
+    s3: &aws_sdk_s3::Client,
+    role: &irsa_sts_core::config::Role,
+) -> anyhow::Result<()> {
+    let arn = |key: &str| format!("arn:{}:s3:::{BUCKET}/{key}", stack.config.partition);
+
+    // The read.
+    let (read_decision, read_by) = decide(role, "s3:GetObject", &arn(REPORT_KEY));
+    let upstream_ready = match &stack.s3_upstream {
+        UpstreamMode::Url(url) => {
+            out.say(&format!(
+                "S3 upstream: {url}. Setting up: bucket `{BUCKET}` with the object \
+                 `{REPORT_KEY}`, put there directly with the upstream's own credentials (the \
+                 role may not write)."
+            ));
+            match prepare_bucket(stack, url).await {
+                Ok(()) => true,
+                Err(e) => {
+                    out.check(
+                        false,
+                        "",
+                        &format!("cannot prepare the upstream bucket: {e:#}"),
+                    );
+                    false
+                }
+            }
+        }
+        UpstreamMode::None => {
+            out.say(&format!(
+                "No S3 upstream is configured (give --s3-upstream URL or IRSA_DEMO_S3_UPSTREAM \
+                 for one), so the allowed read has no bucket to reach: the gateway allows it \
+                 and then answers `{}`. The denied write is decided by policy alone.",
+                stack::NO_UPSTREAM_CODE
+            ));
+            false
+        }
+    };
+    out.label(&format!(
+        "GetObject s3://{BUCKET}/{REPORT_KEY} (the permission policy says {read_decision:?}, by {read_by}):"
+    ));
+    let got = s3.get_object().bucket(BUCKET).key(REPORT_KEY).send().await;
+    let read_ok = match (got, &stack.s3_upstream) {
+        (Ok(o), UpstreamMode::Url(_)) => {
+            let body = o.body.collect().await.map(|b| b.into_bytes());
+            match body {
+                Ok(b) => {
+                    let text = String::from_utf8_lossy(&b).into_owned();
+                    out.code(&format!("Body: {}", text.trim_end()));
+                    upstream_ready && text == REPORT_TEXT
+                }
+                Err(e) => {
+                    out.code(&format!("the body did not arrive: {e}"));
+                    false
+                }
+            }
+        }
+        (Err(e), UpstreamMode::None) => {
+            out.code(&sdk_error_text(&e));
+            e.code() == Some(stack::NO_UPSTREAM_CODE)
+        }
+        (Ok(_), UpstreamMode::None) => false,
+        (Err(e), UpstreamMode::Url(_)) => {
+            out.code(&sdk_error_text(&e));
+            false
+        }
+    };
+    out.check(
+        read_ok && read_decision == irsa_policy::Decision::Allow,
+        match stack.s3_upstream {
+            UpstreamMode::Url(_) => "the S3 read was allowed and returned the object",
+            UpstreamMode::None => {
+                "the S3 read was allowed by policy (no upstream to reach, as said above)"
+            }
+        },
+        "the S3 read did not behave as allowed",
+    );
+
+    // The write.
+    let (write_decision, _) = decide(role, "s3:PutObject", &arn(INTRUDER_KEY));
+    out.label(&format!(
+        "PutObject s3://{BUCKET}/{INTRUDER_KEY} (the permission policy says {write_decision:?}: no statement allows it):"
+    ));
+    let put = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(INTRUDER_KEY)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"intruder"))
+        .send()
+        .await;
+    let code = match &put {
+        Ok(_) => {
+            out.code("PutObject succeeded");
+            String::new()
+        }
+        Err(e) => {
+            out.code(&sdk_error_text(e));
+            e.code().unwrap_or_default().to_owned()
+        }
+    };
+    out.check(
+        code == "AccessDenied" && write_decision != irsa_policy::Decision::Allow,
+        "the S3 write was denied: AccessDenied, in S3's own XML error format",
+        "the S3 write was not denied with AccessDenied",
+    );
+    Ok(())
+}
+
+/// Creates the bucket on the S3 upstream when missing and puts the object the demo reads.
+async fn prepare_bucket(stack: &Stack, url: &str) -> anyhow::Result<()> {
+    let creds = stack
+        .s3_upstream_credentials
+        .clone()
+        .context("no S3 upstream credentials")?;
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(stack.config.region.clone()))
+        .endpoint_url(url)
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            creds.access_key_id,
+            creds.secret_access_key,
+            creds.session_token,
+            None,
+            "irsa-demo-upstream",
+        ))
+        .build();
+    let up = aws_sdk_s3::Client::from_conf(conf);
+    let created = up.create_bucket().bucket(BUCKET).send().await;
+    if let Err(e) = created
+        && !matches!(
+            e.code(),
+            Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
+        )
+    {
+        anyhow::bail!("CreateBucket: {}", sdk_error_text(&e));
+    }
+    up.put_object()
+        .bucket(BUCKET)
+        .key(REPORT_KEY)
+        .content_type("text/plain")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            REPORT_TEXT.as_bytes(),
+        ))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("PutObject: {}", sdk_error_text(&e)))?;
+    Ok(())
+}
+
 /// Creates the table on the upstream when missing and puts the item the demo reads.
 async fn prepare_table(stack: &Stack, url: &str) -> anyhow::Result<()> {
     use aws_sdk_dynamodb::types::{
@@ -718,6 +903,8 @@ struct Clients {
     sts: aws_sdk_sts::Client,
     /// DynamoDB (the gateway) signed with the role's credentials; no retries.
     ddb: aws_sdk_dynamodb::Client,
+    /// S3 (the same gateway) signed with the role's credentials; no retries.
+    s3: aws_sdk_s3::Client,
 }
 
 async fn clients(stack: &Stack, token_file: &Path, region: &str) -> Clients {
@@ -745,11 +932,25 @@ async fn clients(stack: &Stack, token_file: &Path, region: &str) -> Clients {
     let ddb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&base)
             .endpoint_url(&stack.gateway_url)
-            .credentials_provider(provider)
+            .credentials_provider(provider.clone())
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
             .build(),
     );
-    Clients { sts_anon, sts, ddb }
+    // As a pod's SDK with AWS_ENDPOINT_URL_S3: an IP address as the endpoint's host makes
+    // the SDK address buckets path-style.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&base)
+            .endpoint_url(&stack.gateway_url)
+            .credentials_provider(provider)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    Clients {
+        sts_anon,
+        sts,
+        ddb,
+        s3,
+    }
 }
 
 /// What every SDK's web-identity credentials provider does: read the token file, call

@@ -1,4 +1,5 @@
-//! `irsa gateway`: the SigV4 + IAM policy enforcing proxy in front of a DynamoDB endpoint.
+//! `irsa gateway`: the SigV4 + IAM policy enforcing proxy in front of a DynamoDB endpoint
+//! and an S3 endpoint, on one listener.
 
 use anyhow::Context as _;
 use clap::Args as ClapArgs;
@@ -8,7 +9,7 @@ use std::time::Duration;
 #[derive(ClapArgs)]
 pub struct Args {
     /// The configuration file: the one `irsa sts` reads (roles, policies, signingKeys), with
-    /// an optional `gateway.upstream` section. Reloaded when it changes.
+    /// optional `gateway.upstream` and `gateway.s3` sections. Reloaded when it changes.
     #[arg(long, env = "IRSA_GATEWAY_CONFIG")]
     config: PathBuf,
     /// Address to listen on (plain HTTP; put TLS in front for anything but loopback).
@@ -31,6 +32,25 @@ pub struct Args {
     /// PEM CA bundle for an https upstream (default: the Web PKI roots).
     #[arg(long, env = "IRSA_GATEWAY_UPSTREAM_CA_FILE")]
     upstream_ca_file: Option<PathBuf>,
+    /// The upstream S3 endpoint, e.g. http://127.0.0.1:7070 or
+    /// https://s3.us-east-1.amazonaws.com (overrides gateway.s3.upstream.url). Requests
+    /// whose credential scope names `s3` go there; without it allowed S3 requests are
+    /// answered `UpstreamNotConfigured`. With only an S3 upstream, DynamoDB requests are.
+    #[arg(long, value_name = "URL", env = "IRSA_GATEWAY_S3_UPSTREAM")]
+    s3_upstream: Option<String>,
+    /// Region the S3 upstream requests are signed for (default: the configuration's region).
+    #[arg(long, env = "IRSA_GATEWAY_S3_UPSTREAM_REGION")]
+    s3_upstream_region: Option<String>,
+    /// The S3 upstream's access key id (overrides gateway.s3.upstream.accessKeyId).
+    #[arg(long, env = "IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID")]
+    s3_upstream_access_key_id: Option<String>,
+    /// A file holding the S3 upstream's secret access key. The key itself can be given in
+    /// IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY (never on the command line).
+    #[arg(long, env = "IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY_FILE")]
+    s3_upstream_secret_access_key_file: Option<PathBuf>,
+    /// PEM CA bundle for an https S3 upstream (default: the Web PKI roots).
+    #[arg(long, env = "IRSA_GATEWAY_S3_UPSTREAM_CA_FILE")]
+    s3_upstream_ca_file: Option<PathBuf>,
     /// Bound on one upstream exchange (connect to response headers), in seconds.
     #[arg(long, default_value_t = 30)]
     upstream_timeout_secs: u64,
@@ -85,6 +105,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         session_token: non_empty_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
         ca_file: args.upstream_ca_file.clone(),
     };
+    let s3_overrides = irsa_gateway::UpstreamSection {
+        url: args.s3_upstream.clone(),
+        region: args.s3_upstream_region.clone(),
+        access_key_id: args.s3_upstream_access_key_id.clone(),
+        secret_access_key: non_empty_env("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY"),
+        secret_access_key_file: args.s3_upstream_secret_access_key_file.clone(),
+        session_token: non_empty_env("IRSA_GATEWAY_S3_UPSTREAM_SESSION_TOKEN"),
+        ca_file: args.s3_upstream_ca_file.clone(),
+    };
     let _ = args.deny_unsigned_payload;
     let options = irsa_gateway::Options {
         max_body_bytes: args.max_body_bytes,
@@ -102,9 +131,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let runtime = crate::common::runtime()?;
     runtime.block_on(async move {
         let stop = crate::common::Stop::install();
-        let gateway = irsa_gateway::from_file(
+        let gateway = irsa_gateway::from_file_with_s3(
             &args.config,
             overrides,
+            s3_overrides,
             Duration::from_secs(args.upstream_timeout_secs.max(1)),
             options,
         )

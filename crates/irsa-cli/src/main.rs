@@ -39,7 +39,7 @@ enum Cmd {
     Webhook(Box<webhook::Args>),
     /// An STS-compatible endpoint: AssumeRoleWithWebIdentity and GetCallerIdentity.
     Sts(sts::Args),
-    /// A SigV4-verifying, IAM-enforcing proxy in front of a DynamoDB-compatible server.
+    /// A SigV4-verifying, IAM-enforcing proxy in front of DynamoDB- and S3-compatible servers.
     Gateway(gateway::Args),
     /// The whole chain on 127.0.0.1 in one process: local issuer, sts and gateway, a token
     /// file kept fresh, and the environment for any AWS SDK or the aws CLI.

@@ -1,6 +1,6 @@
 //! `irsa up`: the whole IRSA chain on 127.0.0.1 in one process — the local OIDC issuer,
-//! `irsa sts` and `irsa gateway` — plus a ServiceAccount token file kept fresh, and the
-//! environment that points any AWS SDK or the aws CLI at it.
+//! `irsa sts` and `irsa gateway` (DynamoDB and S3 on one endpoint) — plus a ServiceAccount
+//! token file kept fresh, and the environment that points any AWS SDK or the aws CLI at it.
 
 use anyhow::Context as _;
 use clap::Args as ClapArgs;
@@ -29,13 +29,20 @@ pub struct Args {
     /// are answered `UpstreamNotConfigured`; denials work the same.
     #[arg(long, value_name = "URL", env = "IRSA_UP_DYNAMODB_UPSTREAM")]
     dynamodb_upstream: Option<String>,
+    /// S3-compatible endpoint the gateway forwards allowed S3 requests to (path-style).
+    /// Its credentials come from IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID /
+    /// IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY (or gateway.s3.upstream in --config).
+    /// Without one, allowed S3 calls are answered `UpstreamNotConfigured`; denials work
+    /// the same.
+    #[arg(long, value_name = "URL", env = "IRSA_UP_S3_UPSTREAM")]
+    s3_upstream: Option<String>,
     /// Address of the local OIDC issuer (https, with a CA generated at start).
     #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
     issuer_listen: String,
     /// Address of the STS endpoint (AWS_ENDPOINT_URL_STS).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     sts_listen: String,
-    /// Address of the DynamoDB gateway (AWS_ENDPOINT_URL_DYNAMODB).
+    /// Address of the gateway (AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_S3).
     #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
     gateway_listen: String,
     /// Where the signing keys, the issuer's CA, the resolved configuration, the token file
@@ -68,6 +75,8 @@ pub(crate) fn environment(stack: &Stack, token_file: &Path) -> Vec<(&'static str
     vec![
         ("AWS_ENDPOINT_URL_STS", stack.sts_url.clone()),
         ("AWS_ENDPOINT_URL_DYNAMODB", stack.gateway_url.clone()),
+        // The same endpoint: the gateway tells the services apart by the credential scope.
+        ("AWS_ENDPOINT_URL_S3", stack.gateway_url.clone()),
         ("AWS_ROLE_ARN", stack.up.role_arn.clone()),
         (
             "AWS_WEB_IDENTITY_TOKEN_FILE",
@@ -164,6 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             },
             state_dir: &state_dir,
             upstream_url: args.dynamodb_upstream.clone(),
+            s3_upstream_url: args.s3_upstream.clone(),
         })
         .await?;
         let sa_dir = stack.state_dir.join("serviceaccount");
@@ -185,9 +195,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let env_file = stack.state_dir.join("env");
         stack::write_private(&env_file, exports.as_bytes())?;
         let upstream = match &stack.upstream {
-            UpstreamMode::Url(u) => format!("forwarding to {u}"),
+            UpstreamMode::Url(u) => format!("DynamoDB forwarded to {u}"),
             UpstreamMode::None => {
                 "no DynamoDB upstream: allowed calls get UpstreamNotConfigured".to_owned()
+            }
+        };
+        let s3_upstream = match &stack.s3_upstream {
+            UpstreamMode::Url(u) => format!("S3 forwarded to {u}"),
+            UpstreamMode::None => {
+                "no S3 upstream: allowed calls get UpstreamNotConfigured".to_owned()
             }
         };
         {
@@ -202,7 +218,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             stack.ca_file().display()
         );
         eprintln!("irsa up: sts     {}", stack.sts_url);
-        eprintln!("irsa up: gateway {} ({upstream})", stack.gateway_url);
+        eprintln!(
+            "irsa up: gateway {} (DynamoDB and S3; {upstream}; {s3_upstream})",
+            stack.gateway_url
+        );
         eprintln!(
             "irsa up: token   {} for {} (audience {}, {lifetime} s), refreshed every {} s",
             token_file.display(),

@@ -2,7 +2,8 @@
 //! SDK (aws-sdk-rust) configured only from the environment `irsa up` prints.
 //!
 //! The demo's run with a DynamoDB upstream uses dynalite (install with
-//! scripts/deps/gateway.sh); without it that test fails naming the script, unless
+//! scripts/deps/gateway.sh), the runs with an S3 upstream versitygw (built by
+//! scripts/deps/versitygw.sh); without them those tests fail naming the script, unless
 //! `IRSA_SKIP_EXTERNAL` is set (see `irsa_test::skip_external`).
 
 use std::io::{BufRead as _, BufReader, Read as _};
@@ -19,6 +20,11 @@ fn irsa() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_irsa"));
     c.env_remove("IRSA_DEMO_DYNAMODB_UPSTREAM")
         .env_remove("IRSA_UP_DYNAMODB_UPSTREAM")
+        .env_remove("IRSA_DEMO_S3_UPSTREAM")
+        .env_remove("IRSA_UP_S3_UPSTREAM")
+        .env_remove("IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID")
+        .env_remove("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY")
+        .env_remove("IRSA_GATEWAY_S3_UPSTREAM_SESSION_TOKEN")
         .env_remove("IRSA_UP_CONFIG")
         .env_remove("IRSA_UP_STATE_DIR")
         .env("NO_COLOR", "1")
@@ -119,7 +125,33 @@ fn demo_tells_the_story_offline() {
         out,
         "AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/allow-read/my-app is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:111122223333:table/my-table",
     );
-    // 7: the other ServiceAccount, refused with the reason.
+    // 7: S3 on the same endpoint: no upstream, said plainly; the write denied by policy.
+    assert_has(
+        out,
+        "7. S3 through the same gateway: an allowed read, a denied write",
+    );
+    assert_has(out, "No S3 upstream is configured");
+    assert_has(
+        out,
+        "GetObject s3://my-bucket/reports/hello.txt (the permission policy says Allow, by Sid `ReadReports`)",
+    );
+    assert_has(
+        out,
+        "UpstreamNotConfigured: irsa: no S3 upstream is configured: the request was allowed by policy but there is no bucket to send it to (start with --s3-upstream URL)",
+    );
+    assert_has(
+        out,
+        "✔ the S3 read was allowed by policy (no upstream to reach, as said above)",
+    );
+    assert_has(
+        out,
+        "AccessDenied: User: arn:aws:sts::111122223333:assumed-role/allow-read/my-app is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::my-bucket/reports/intruder.txt",
+    );
+    assert_has(
+        out,
+        "✔ the S3 write was denied: AccessDenied, in S3's own XML error format",
+    );
+    // 8: the other ServiceAccount, refused with the reason.
     assert_has(
         out,
         "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity",
@@ -129,7 +161,7 @@ fn demo_tells_the_story_offline() {
         "the token's sub is `system:serviceaccount:default:other-serviceaccount`",
     );
     assert_has(out, "✔ refused: AccessDenied");
-    assert_has(out, "Every step behaved as the story says (7 checks).");
+    assert_has(out, "Every step behaved as the story says (9 checks).");
     assert!(!out.contains('✘'), "{out}");
     // Not a terminal: no escape codes. Never a token or a secret.
     assert!(!out.contains('\x1b'), "{out}");
@@ -161,7 +193,141 @@ fn demo_reads_through_the_gateway_with_an_upstream() {
     assert_has(out, "\"message\":{\"S\":\"read through irsa gateway\"}");
     assert_has(out, "✔ the read was allowed and reached the table");
     assert_has(out, "✔ the write was denied: AccessDeniedException");
-    assert!(!out.contains("UpstreamNotConfigured"), "{out}");
+    assert!(!out.contains("no DynamoDB upstream"), "{out}");
+    assert!(!out.contains("No DynamoDB upstream"), "{out}");
+    // S3 has no upstream in this run, and the demo says so.
+    assert_has(out, "No S3 upstream is configured");
+}
+
+const S3_USER: &str = "irsatestupstream";
+const S3_SECRET: &str = "irsa-test-upstream-secret";
+
+/// versitygw (an S3-compatible server, its posix backend) on a free port of 127.0.0.1,
+/// its buckets in a temporary folder; killed when dropped.
+struct S3Server {
+    url: String,
+    data: tempfile::TempDir,
+    _child: irsa_test::Killed,
+}
+
+impl S3Server {
+    fn start() -> Option<S3Server> {
+        let bin = irsa_test::external(
+            ".cache/versitygw/versitygw",
+            "versitygw",
+            "scripts/deps/versitygw.sh",
+        )?;
+        let data = tempfile::tempdir().unwrap();
+        let port = irsa_test::free_port();
+        let child = Command::new(bin)
+            .args([
+                "--port",
+                &format!("127.0.0.1:{port}"),
+                "--health",
+                "/health",
+            ])
+            .arg("posix")
+            .arg(data.path())
+            .env("ROOT_ACCESS_KEY", S3_USER)
+            .env("ROOT_SECRET_KEY", S3_SECRET)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("versitygw starts");
+        let child = irsa_test::Killed(child);
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if http_status(port, "/health") == Some(200) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "versitygw not ready within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(S3Server {
+            url,
+            data,
+            _child: child,
+        })
+    }
+
+    /// The path of an object in the server's posix backend.
+    fn object(&self, bucket: &str, key: &str) -> std::path::PathBuf {
+        self.data.path().join(bucket).join(key)
+    }
+}
+
+/// The status of `GET path` on 127.0.0.1:port, if it answers.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::Write as _;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut first = String::new();
+    BufReader::new(s).read_line(&mut first).ok()?;
+    first.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn demo_reads_s3_through_the_gateway_with_an_upstream() {
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    let r = run_bounded(
+        {
+            let mut c = irsa();
+            c.args(["demo", "--s3-upstream", &s3.url])
+                .env("IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID", S3_USER)
+                .env("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY", S3_SECRET);
+            c
+        },
+        Duration::from_secs(120),
+    );
+    let out = &r.stdout;
+    assert!(
+        r.status.success(),
+        "exit {:?}\n{out}\n{}",
+        r.status,
+        r.stderr
+    );
+    assert_has(out, &format!("S3 upstream: {}.", s3.url));
+    assert_has(out, "Body: a report, read through irsa gateway");
+    assert_has(out, "✔ the S3 read was allowed and returned the object");
+    assert_has(
+        out,
+        "✔ the S3 write was denied: AccessDenied, in S3's own XML error format",
+    );
+    // DynamoDB has no upstream here, and the demo says so.
+    assert_has(out, "No DynamoDB upstream is configured");
+    assert!(!out.contains("No S3 upstream"), "{out}");
+    // The object the demo put is there; the denied write stored nothing.
+    assert_eq!(
+        std::fs::read_to_string(s3.object("my-bucket", "reports/hello.txt")).unwrap(),
+        "a report, read through irsa gateway\n"
+    );
+    assert!(!s3.object("my-bucket", "reports/intruder.txt").exists());
+}
+
+#[test]
+fn demo_refuses_an_s3_upstream_without_credentials() {
+    let r = run_bounded(
+        {
+            let mut c = irsa();
+            c.args(["demo", "--s3-upstream", "http://127.0.0.1:9"]);
+            c
+        },
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.status.code(), Some(2), "{}\n{}", r.stdout, r.stderr);
+    assert_has(
+        &r.stderr,
+        "the S3 upstream `http://127.0.0.1:9` needs its credentials: set IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID and IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY",
+    );
 }
 
 /// `irsa up` on free ports; its printed environment; stopped by SIGTERM on drop.
@@ -173,7 +339,12 @@ struct Up {
 
 impl Up {
     fn start(state: &Path, extra: &[&str]) -> Up {
+        Up::start_with_env(state, extra, &[])
+    }
+
+    fn start_with_env(state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Up {
         let mut c = irsa();
+        c.envs(env.iter().copied());
         c.args([
             "up",
             "--issuer-listen",
@@ -207,7 +378,7 @@ impl Up {
         });
         let mut env = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while env.len() < 6 {
+        while env.len() < 7 {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).unwrap_or_else(|_| {
                 let _ = child.kill();
@@ -268,6 +439,16 @@ fn sdk_config(up: &Up) -> aws_config::SdkConfig {
     )
 }
 
+/// S3 as an application configures it from the environment (AWS_ENDPOINT_URL_S3); no
+/// retries.
+fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(conf)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build(),
+    )
+}
+
 fn claims_of(token_file: &str) -> serde_json::Map<String, serde_json::Value> {
     let token = std::fs::read_to_string(token_file).unwrap();
     irsa_jose::peek(token.trim()).unwrap().claims
@@ -285,6 +466,7 @@ fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
         [
             "AWS_ENDPOINT_URL_STS",
             "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_S3",
             "AWS_ROLE_ARN",
             "AWS_WEB_IDENTITY_TOKEN_FILE",
             "AWS_REGION",
@@ -293,6 +475,11 @@ fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
     );
     assert_eq!(up.var("AWS_ROLE_ARN"), ROLE);
     assert_eq!(up.var("AWS_REGION"), "us-east-1");
+    // One gateway endpoint for both services.
+    assert_eq!(
+        up.var("AWS_ENDPOINT_URL_S3"),
+        up.var("AWS_ENDPOINT_URL_DYNAMODB")
+    );
     let token_file = up.var("AWS_WEB_IDENTITY_TOKEN_FILE").to_owned();
     assert!(Path::new(&token_file).starts_with(state.canonicalize().unwrap()));
     let first = claims_of(&token_file);
@@ -367,6 +554,54 @@ fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
             .unwrap_err();
         assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
         assert!(e.message().unwrap().contains("--dynamodb-upstream"));
+
+        // S3 on the same endpoint (AWS_ENDPOINT_URL_S3), by the embedded role's policy:
+        // reads and lists under reports/ are allowed (no upstream: UpstreamNotConfigured),
+        // writes and other prefixes are denied.
+        let s3 = s3_client(&conf);
+        let e = s3
+            .get_object()
+            .bucket("my-bucket")
+            .key("reports/2024.csv")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
+        assert!(e.message().unwrap().contains("--s3-upstream"), "{e:?}");
+        let e = s3
+            .list_objects_v2()
+            .bucket("my-bucket")
+            .prefix("reports/")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
+        for denied in [
+            s3.get_object()
+                .bucket("my-bucket")
+                .key("private/x")
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.code().map(str::to_owned)),
+            s3.list_objects_v2()
+                .bucket("my-bucket")
+                .prefix("private/")
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.code().map(str::to_owned)),
+            s3.put_object()
+                .bucket("my-bucket")
+                .key("reports/x")
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.code().map(str::to_owned)),
+        ] {
+            assert_eq!(denied, Err(Some("AccessDenied".to_owned())));
+        }
     });
 
     // The token file is refreshed (here every second) with a new token.
@@ -388,6 +623,110 @@ fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
     assert_has(&stderr, "irsa up: terminate: shutting down");
     assert_has(&stderr, "irsa up: stopped");
     assert!(!stderr.contains("eyJ"), "a token was logged:\n{stderr}");
+}
+
+#[test]
+fn up_forwards_s3_to_its_upstream() {
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    // The upstream's own client puts a report there.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let admin = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .endpoint_url(&s3.url)
+                .force_path_style(true)
+                .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                    S3_USER, S3_SECRET, None, None, "test",
+                ))
+                .build(),
+        );
+        admin
+            .create_bucket()
+            .bucket("my-bucket")
+            .send()
+            .await
+            .unwrap();
+        admin
+            .put_object()
+            .bucket("my-bucket")
+            .key("reports/2024.csv")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                b"q1,q2\n1,2\n",
+            ))
+            .send()
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    // The credentials come from the environment, never the command line.
+    let mut up = Up::start_with_env(
+        &dir.path().join("state"),
+        &["--s3-upstream", &s3.url],
+        &[
+            ("IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID", S3_USER),
+            ("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY", S3_SECRET),
+        ],
+    );
+    let conf = sdk_config(&up);
+    rt.block_on(async {
+        let client = s3_client(&conf);
+        let got = client
+            .get_object()
+            .bucket("my-bucket")
+            .key("reports/2024.csv")
+            .send()
+            .await
+            .unwrap();
+        let body = got.body.collect().await.unwrap().into_bytes();
+        assert_eq!(&body[..], b"q1,q2\n1,2\n");
+        let listed = client
+            .list_objects_v2()
+            .bucket("my-bucket")
+            .prefix("reports/")
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+        assert_eq!(keys, ["reports/2024.csv"]);
+        let e = client
+            .put_object()
+            .bucket("my-bucket")
+            .key("reports/2025.csv")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("AccessDenied"), "{e:?}");
+        // DynamoDB on the same endpoint still answers as DynamoDB (no upstream for it).
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+        let ddb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&conf)
+                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+                .build(),
+        );
+        let e = ddb
+            .get_item()
+            .table_name("my-table")
+            .key("id", aws_sdk_dynamodb::types::AttributeValue::S("x".into()))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
+    });
+    assert!(!s3.object("my-bucket", "reports/2025.csv").exists());
+    assert!(up.terminate().success());
+    let stderr: Vec<String> = up.stderr.try_iter().collect();
+    let stderr = stderr.join("\n");
+    assert_has(&stderr, &format!("S3 forwarded to {}", s3.url));
+    assert!(
+        !stderr.contains(S3_SECRET),
+        "the upstream secret was logged"
+    );
 }
 
 #[test]

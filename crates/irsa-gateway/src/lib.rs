@@ -52,7 +52,8 @@ pub fn from_file(
 
 /// [`from_file`] with an S3 upstream too: `gateway.s3.upstream` with the fields
 /// `s3_overrides` sets replaced. Without an S3 upstream URL in either, the gateway answers
-/// allowed S3 requests `UpstreamNotConfigured`.
+/// allowed S3 requests `UpstreamNotConfigured`; likewise DynamoDB requests when only an S3
+/// upstream is given. At least one upstream URL is required.
 pub fn from_file_with_s3(
     path: &Path,
     overrides: UpstreamSection,
@@ -64,13 +65,17 @@ pub fn from_file_with_s3(
     let (cfg, section) = config::parse(&text)?;
     let ring = config::key_ring(&cfg, base)?;
     let s3 = section.s3.validate()?;
-    let settings =
-        section
-            .upstream
-            .overridden_by(overrides)
-            .settings(&cfg, base, upstream_timeout)?;
-    let upstream = Upstream::new(settings)?;
+    let dynamodb_section = section.upstream.overridden_by(overrides);
     let s3_section = section.s3.upstream.overridden_by(s3_overrides);
+    let upstream = if dynamodb_section.url.is_none() && s3_section.url.is_some() {
+        None
+    } else {
+        Some(Upstream::new(dynamodb_section.settings(
+            &cfg,
+            base,
+            upstream_timeout,
+        )?)?)
+    };
     let s3_upstream = match s3_section.url {
         None => None,
         Some(_) => Some(Upstream::for_service(
@@ -82,7 +87,7 @@ pub fn from_file_with_s3(
     };
     Ok(Gateway::with_upstreams(
         Snapshot::new(cfg, ring).with_s3(s3),
-        Some(upstream),
+        upstream,
         s3_upstream,
         options,
     ))

@@ -266,12 +266,11 @@ pub(crate) async fn process(
 
     // 5. Forward.
     let Some(upstream) = gw.s3_upstream() else {
-        return Err(S3Error::new(
-            "UpstreamNotConfigured",
-            "irsa: no S3 upstream is configured: the request was allowed by policy but there is no bucket to send it to",
-            400,
-        )
-        .into());
+        let mut message = "irsa: no S3 upstream is configured: the request was allowed by policy but there is no bucket to send it to".to_owned();
+        if let Some(hint) = &gw.options().no_s3_upstream_hint {
+            message.push_str(&format!(" ({hint})"));
+        }
+        return Err(S3Error::new("UpstreamNotConfigured", message, 400).into());
     };
     let (path, query) = upstream_target(&s3req, parts.uri.path(), parts.uri.query());
     let has_body = whole.is_some() || payload.decoded_length.is_some_and(|n| n > 0);

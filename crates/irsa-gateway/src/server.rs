@@ -58,6 +58,8 @@ pub struct Options {
     /// Appended, in parentheses, to the `UpstreamNotConfigured` message of a gateway
     /// without an upstream (e.g. how to configure one).
     pub no_upstream_hint: Option<String>,
+    /// The same for S3 requests when there is no S3 upstream.
+    pub no_s3_upstream_hint: Option<String>,
 }
 
 impl Default for Options {
@@ -74,6 +76,7 @@ impl Default for Options {
             max_clock_skew_secs: 15 * 60,
             allow_unsigned_payload: false,
             no_upstream_hint: None,
+            no_s3_upstream_hint: None,
         }
     }
 }

@@ -81,9 +81,11 @@ pub(crate) struct Spec<'a> {
     pub state_dir: &'a Path,
     /// `--dynamodb-upstream`, overriding `gateway.upstream.url`.
     pub upstream_url: Option<String>,
+    /// `--s3-upstream`, overriding `gateway.s3.upstream.url`.
+    pub s3_upstream_url: Option<String>,
 }
 
-/// How the gateway reaches DynamoDB.
+/// How the gateway reaches DynamoDB (or S3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum UpstreamMode {
     /// Allowed requests are forwarded to this URL.
@@ -96,6 +98,8 @@ pub(crate) enum UpstreamMode {
 pub(crate) const NO_UPSTREAM_CODE: &str = irsa_gateway::UPSTREAM_NOT_CONFIGURED;
 /// Added to its message: how to give one.
 const NO_UPSTREAM_HINT: &str = "start with --dynamodb-upstream URL";
+/// The same for S3.
+const NO_S3_UPSTREAM_HINT: &str = "start with --s3-upstream URL";
 
 /// The running stack.
 pub(crate) struct Stack {
@@ -108,6 +112,11 @@ pub(crate) struct Stack {
     pub upstream: UpstreamMode,
     /// The credentials the gateway signs upstream requests with (with an upstream).
     pub upstream_credentials: Option<irsa_gateway::UpstreamCredentials>,
+    /// How the gateway reaches S3 (same endpoint as DynamoDB, told apart by the
+    /// credential scope).
+    pub s3_upstream: UpstreamMode,
+    /// The credentials the gateway signs S3 upstream requests with (with an S3 upstream).
+    pub s3_upstream_credentials: Option<irsa_gateway::UpstreamCredentials>,
     pub ca_pem: String,
     pub state_dir: PathBuf,
     signing_key: SigningKey,
@@ -404,12 +413,26 @@ impl Stack {
         let (resolved, config) = load_config(&spec, &issuer_url, &master, &ca_path, &state_dir)?;
         // 3. STS.
         let sts_url = start_sts(&mut launcher, &spec, &resolved, &base_dir).await?;
-        // 4. The gateway and its upstream. Without one, the gateway answers allowed
-        //    requests `UpstreamNotConfigured` itself (and denies by policy as ever).
+        // 4. The gateway and its upstreams (DynamoDB and S3, one endpoint). Without one,
+        //    the gateway answers allowed requests `UpstreamNotConfigured` itself (and
+        //    denies by policy as ever).
         let (gateway_upstream, upstream, upstream_credentials) =
             gateway_upstream(&spec, &resolved, &config, &base_dir)?;
-        let gateway_url =
-            start_gateway(&mut launcher, &spec, &config, &base_dir, gateway_upstream).await?;
+        let (s3_gateway_upstream, s3_upstream, s3_upstream_credentials) =
+            s3_upstream(&spec, &resolved, &config, &base_dir)?;
+        let s3 = resolved
+            .gateway
+            .s3
+            .validate()
+            .with_context(|| format!("invalid configuration ({})", spec.config_origin))?;
+        let gateway_url = start_gateway(
+            &mut launcher,
+            &spec,
+            (&config, s3),
+            &base_dir,
+            (gateway_upstream, s3_gateway_upstream),
+        )
+        .await?;
 
         Ok(Stack {
             issuer_url,
@@ -419,6 +442,8 @@ impl Stack {
             config,
             upstream,
             upstream_credentials,
+            s3_upstream,
+            s3_upstream_credentials,
             ca_pem,
             state_dir,
             signing_key: key,
@@ -653,20 +678,78 @@ fn gateway_upstream(
     })
 }
 
+/// The S3 upstream: `gateway.s3.upstream`, overridden by `--s3-upstream` and the
+/// environment (`IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID`, `…_SECRET_ACCESS_KEY`,
+/// `…_SESSION_TOKEN`). S3 servers check credentials, so there is no default for them.
+fn s3_upstream(
+    spec: &Spec<'_>,
+    resolved: &Resolved,
+    config: &irsa_sts_core::config::Config,
+    base_dir: &Path,
+) -> anyhow::Result<(
+    Option<irsa_gateway::Upstream>,
+    UpstreamMode,
+    Option<irsa_gateway::UpstreamCredentials>,
+)> {
+    let section =
+        resolved
+            .gateway
+            .s3
+            .upstream
+            .clone()
+            .overridden_by(irsa_gateway::UpstreamSection {
+                url: spec.s3_upstream_url.clone(),
+                access_key_id: upstream_env("IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID"),
+                secret_access_key: upstream_env("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY"),
+                session_token: upstream_env("IRSA_GATEWAY_S3_UPSTREAM_SESSION_TOKEN"),
+                ..irsa_gateway::UpstreamSection::default()
+            });
+    let Some(url) = section.url.clone() else {
+        return Ok((None, UpstreamMode::None, None));
+    };
+    if section.access_key_id.is_none()
+        || (section.secret_access_key.is_none() && section.secret_access_key_file.is_none())
+    {
+        bail!(
+            "the S3 upstream `{url}` needs its credentials: set IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID and IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY (or gateway.s3.upstream in the configuration)"
+        );
+    }
+    let settings = section
+        .settings(config, base_dir, Duration::from_secs(30))
+        .map_err(|e| anyhow::anyhow!("gateway S3 upstream: {e}"))?;
+    let credentials = settings.credentials.clone();
+    Ok((
+        Some(
+            irsa_gateway::Upstream::for_service(settings, irsa_gateway::Service::S3)
+                .context("gateway S3 upstream")?,
+        ),
+        UpstreamMode::Url(url),
+        Some(credentials),
+    ))
+}
+
 /// The gateway on its listener: its URL.
 async fn start_gateway(
     launcher: &mut Launcher,
     spec: &Spec<'_>,
-    config: &irsa_sts_core::config::Config,
+    (config, s3): (
+        &irsa_sts_core::config::Config,
+        irsa_gateway::config::S3Config,
+    ),
     base_dir: &Path,
-    gateway_upstream: Option<irsa_gateway::Upstream>,
+    (gateway_upstream, s3_upstream): (
+        Option<irsa_gateway::Upstream>,
+        Option<irsa_gateway::Upstream>,
+    ),
 ) -> anyhow::Result<String> {
     let ring = irsa_gateway::config::key_ring(config, base_dir).context("gateway")?;
-    let gateway = irsa_gateway::Gateway::new(
-        irsa_gateway::Snapshot::new(config.clone(), ring),
+    let gateway = irsa_gateway::Gateway::with_upstreams(
+        irsa_gateway::Snapshot::new(config.clone(), ring).with_s3(s3),
         gateway_upstream,
+        s3_upstream,
         irsa_gateway::Options {
             no_upstream_hint: Some(NO_UPSTREAM_HINT.to_owned()),
+            no_s3_upstream_hint: Some(NO_S3_UPSTREAM_HINT.to_owned()),
             ..irsa_gateway::Options::default()
         },
     );
