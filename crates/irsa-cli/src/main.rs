@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod agent;
 mod audit;
 mod common;
 mod demo;
@@ -39,6 +40,9 @@ enum Cmd {
     Webhook(Box<webhook::Args>),
     /// An STS-compatible endpoint: AssumeRoleWithWebIdentity and GetCallerIdentity.
     Sts(sts::Args),
+    /// The EKS Pod Identity node agent: the container credentials endpoint (`/v1/credentials`),
+    /// backed by AssumeRoleForPodIdentity.
+    Agent(agent::Args),
     /// A SigV4-verifying, IAM-enforcing proxy in front of DynamoDB- and S3-compatible servers.
     Gateway(gateway::Args),
     /// The whole chain on 127.0.0.1 in one process: local issuer, sts and gateway, a token
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Cmd::Webhook(a) => webhook::run(*a),
         Cmd::Sts(a) => sts::run(a),
         Cmd::Gateway(a) => gateway::run(a),
+        Cmd::Agent(a) => agent::run(a),
         Cmd::Up(a) => up::run(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Audit(a) => audit::run(*a),

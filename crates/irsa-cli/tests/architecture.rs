@@ -23,7 +23,7 @@ const L0: &[&str] = &[
     "irsa-audit",
 ];
 const L1: &[&str] = &["irsa-oidc", "irsa-server"];
-const L2: &[&str] = &["irsa-webhook", "irsa-sts", "irsa-gateway"];
+const L2: &[&str] = &["irsa-webhook", "irsa-sts", "irsa-gateway", "irsa-agent"];
 const L3: &[&str] = &["irsa-cli"];
 /// Crates that do I/O; none may reach an L0 crate.
 const IO_CRATES: &[&str] = &[
