@@ -9,6 +9,6 @@ pub mod tls;
 
 pub use config::{Current, ReadError, base_dir, read, read_text, watch_file};
 pub use health::{Health, ops_router};
-pub use limit::{BodyError, Budget, Limits, Reservation, read_body};
+pub use limit::{BodyError, Budget, Limits, Refusals, Reservation, read_body};
 pub use metrics::ServerMetrics;
 pub use serve::{ServeOptions, bind, bind_dual_stack, serve};

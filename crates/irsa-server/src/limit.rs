@@ -21,14 +21,38 @@ use crate::metrics::ServerMetrics;
 /// Builds the response for a request refused by a limit (the protocol's own error).
 pub type Refusal = Arc<dyn Fn() -> Response + Send + Sync>;
 
+/// Tells whether a request belongs to a protocol (by its head: method, URI, headers).
+type Selector = Arc<dyn Fn(&Request) -> bool + Send + Sync>;
+
+/// A protocol's two refusals, for a server that speaks more than one protocol on one
+/// listener ([`Limits::route`]).
+#[derive(Clone)]
+pub struct Refusals {
+    overloaded: Refusal,
+    timed_out: Refusal,
+}
+
+impl Refusals {
+    /// The answer past the concurrency limit and the answer past the request deadline.
+    pub fn new(
+        overloaded: impl Fn() -> Response + Send + Sync + 'static,
+        timed_out: impl Fn() -> Response + Send + Sync + 'static,
+    ) -> Refusals {
+        Refusals {
+            overloaded: Arc::new(overloaded),
+            timed_out: Arc::new(timed_out),
+        }
+    }
+}
+
 /// The limits applied in front of a router by [`Limits::apply`].
 #[derive(Clone)]
 pub struct Limits {
     permits: Arc<Semaphore>,
     max_concurrency: usize,
     request_timeout: Duration,
-    overloaded: Refusal,
-    timed_out: Refusal,
+    refusals: Refusals,
+    routes: Arc<[(Selector, Refusals)]>,
     metrics: ServerMetrics,
 }
 
@@ -56,10 +80,32 @@ impl Limits {
             permits: Arc::new(Semaphore::new(max_concurrency)),
             max_concurrency,
             request_timeout,
-            overloaded: Arc::new(overloaded),
-            timed_out: Arc::new(timed_out),
+            refusals: Refusals::new(overloaded, timed_out),
+            routes: Arc::new([]),
             metrics: ServerMetrics::default(),
         }
+    }
+
+    /// Requests `selects` picks (read from the head, before the body) are refused with
+    /// `refusals` instead of the default ones: one listener, several protocols, each
+    /// answered in its own form. Routes are tried in the order they were added.
+    pub fn route(
+        mut self,
+        selects: impl Fn(&Request) -> bool + Send + Sync + 'static,
+        refusals: Refusals,
+    ) -> Limits {
+        let mut routes: Vec<(Selector, Refusals)> = self.routes.iter().cloned().collect();
+        routes.push((Arc::new(selects), refusals));
+        self.routes = routes.into();
+        self
+    }
+
+    /// The refusals for `req`: its route's, or the default ones.
+    fn refusals_for(&self, req: &Request) -> &Refusals {
+        self.routes
+            .iter()
+            .find(|(selects, _)| selects(req))
+            .map_or(&self.refusals, |(_, r)| r)
     }
 
     /// Counts into `metrics` (shared with the metrics endpoint).
@@ -85,13 +131,14 @@ impl Limits {
 }
 
 async fn limit(State(limits): State<Limits>, req: Request, next: Next) -> Response {
+    let refusals = limits.refusals_for(&req).clone();
     let Ok(permit) = limits.permits.clone().try_acquire_owned() else {
         limits.metrics.shed.inc();
         tracing::warn!(
             max_concurrency = limits.max_concurrency,
             "over capacity: request shed"
         );
-        return (limits.overloaded)();
+        return (refusals.overloaded)();
     };
     limits.metrics.in_flight.inc();
     let answer = tokio::time::timeout(limits.request_timeout, next.run(req)).await;
@@ -105,7 +152,7 @@ async fn limit(State(limits): State<Limits>, req: Request, next: Next) -> Respon
         Err(_) => {
             limits.metrics.timed_out.inc();
             tracing::warn!(timeout = ?limits.request_timeout, "request timed out");
-            let response = (limits.timed_out)();
+            let response = (refusals.timed_out)();
             limits.metrics.observe(response.status().as_u16());
             response
         }

@@ -166,6 +166,54 @@ async fn a_request_past_its_deadline_gets_the_protocols_answer() {
     server.stop().await;
 }
 
+/// One listener, two protocols: a routed request is refused in its route's form, both
+/// when shed and past its deadline; the others keep the default refusals.
+#[tokio::test]
+async fn routed_requests_get_their_protocols_refusals() {
+    let routed = |timeout| {
+        limits(1, timeout).route(
+            |req| req.uri().query().is_some_and(|q| q.contains("other")),
+            irsa_server::Refusals::new(
+                || (StatusCode::SERVICE_UNAVAILABLE, "other shed").into_response(),
+                || (StatusCode::BAD_REQUEST, "other late").into_response(),
+            ),
+        )
+    };
+    // Past the deadline.
+    let app = routed(Duration::from_millis(200)).apply(blocking_app(
+        Arc::new(Notify::new()),
+        Arc::new(AtomicUsize::new(0)),
+    ));
+    let server = Running::start(app, ServeOptions::default()).await;
+    assert_eq!(
+        get_once(server.addr, "/slow?other").await,
+        (400, "other late".to_owned())
+    );
+    assert_eq!(
+        get_once(server.addr, "/slow").await,
+        (504, "late".to_owned())
+    );
+    server.stop().await;
+    // Shed.
+    let release = Arc::new(Notify::new());
+    let entered = Arc::new(AtomicUsize::new(0));
+    let app = routed(Duration::from_secs(30)).apply(blocking_app(release.clone(), entered.clone()));
+    let server = Running::start(app, ServeOptions::default()).await;
+    let held = tokio::spawn(get_once(server.addr, "/slow"));
+    wait_for(&entered, 1).await;
+    assert_eq!(
+        get_once(server.addr, "/fast?other").await,
+        (503, "other shed".to_owned())
+    );
+    assert_eq!(
+        get_once(server.addr, "/fast").await,
+        (429, "shed".to_owned())
+    );
+    release.notify_waiters();
+    assert_eq!(held.await.unwrap(), (200, "done".to_owned()));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn shutdown_lets_requests_in_flight_finish_and_bounds_the_drain() {
     let release = Arc::new(Notify::new());
