@@ -224,8 +224,8 @@ fn object_key(raw: &str) -> Result<Option<String>, S3Error> {
 
 /// Checks a decoded key: not empty, at most [`MAX_KEY_BYTES`], and none of the segments
 /// the gateway refuses though S3 accepts them. S3 keeps `a/../b`, `./a` and `a//b` as
-/// they are, but the S3-compatible servers behind a gateway (MinIO's file-system layout)
-/// resolve them as paths, so the key authorized would not be the key executed: a key with
+/// they are, but the S3-compatible servers behind a gateway (those storing objects as
+/// files, e.g. versitygw's posix backend) resolve them as paths, so the key authorized would not be the key executed: a key with
 /// a `.` or `..` segment, an empty segment (`//`, a leading `/`) or a backslash is refused.
 /// A trailing `/` (a "folder" object) is kept.
 pub(crate) fn check_key(key: &str) -> Result<(), S3Error> {

@@ -12,6 +12,9 @@ pub struct S3Error {
     pub message: String,
     /// The HTTP status S3 answers the code with.
     pub status: u16,
+    /// Further elements of the error body after `Message`, in order (S3 adds
+    /// `StringToSign`, `CanonicalRequest`, … to `SignatureDoesNotMatch`).
+    pub details: Vec<(&'static str, String)>,
 }
 
 impl fmt::Display for S3Error {
@@ -29,7 +32,15 @@ impl S3Error {
             code,
             message: message.into(),
             status,
+            details: Vec::new(),
         }
+    }
+
+    /// This error with the element `<name>value</name>` added after the message.
+    #[must_use]
+    pub fn with_detail(mut self, name: &'static str, value: impl Into<String>) -> S3Error {
+        self.details.push((name, value.into()));
+        self
     }
 
     /// `AccessDenied` (403) with S3's message.
@@ -104,16 +115,32 @@ impl S3Error {
     }
 
     /// S3's XML error body:
-    /// `<Error><Code/><Message/><Resource/><RequestId/></Error>` after the XML declaration.
-    /// `resource` is the request's path (S3 shows the bucket or key path there).
+    /// `<Error><Code/><Message/>[details]<Resource/><RequestId/></Error>` after the XML
+    /// declaration. `resource` is the request's path (S3 shows the bucket or key path
+    /// there).
     pub fn to_xml(&self, resource: &str, request_id: &str) -> String {
-        let mut out = String::with_capacity(160 + self.message.len() + resource.len());
+        let details: usize = self
+            .details
+            .iter()
+            .map(|(n, v)| 2 * n.len() + v.len() + 5)
+            .sum();
+        let mut out = String::with_capacity(160 + self.message.len() + resource.len() + details);
         out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
         out.push_str("\n<Error><Code>");
         escape_into(&mut out, self.code);
         out.push_str("</Code><Message>");
         escape_into(&mut out, &self.message);
-        out.push_str("</Message><Resource>");
+        out.push_str("</Message>");
+        for (name, value) in &self.details {
+            out.push('<');
+            out.push_str(name);
+            out.push('>');
+            escape_into(&mut out, value);
+            out.push_str("</");
+            out.push_str(name);
+            out.push('>');
+        }
+        out.push_str("<Resource>");
         escape_into(&mut out, resource);
         out.push_str("</Resource><RequestId>");
         escape_into(&mut out, request_id);
@@ -156,6 +183,27 @@ mod tests {
         );
         let doc = roxmltree::Document::parse(&xml).unwrap();
         assert_eq!(doc.root_element().tag_name().name(), "Error");
+    }
+
+    #[test]
+    fn details_follow_the_message_escaped() {
+        let e = S3Error::new("SignatureDoesNotMatch", "m", 403)
+            .with_detail("StringToSign", "AWS4-HMAC-SHA256\n<x>")
+            .with_detail("CanonicalRequest", "GET\n/a&b");
+        let xml = e.to_xml("/b", "r");
+        assert!(
+            xml.contains(
+                "<Message>m</Message><StringToSign>AWS4-HMAC-SHA256\n&lt;x&gt;</StringToSign>\
+                 <CanonicalRequest>GET\n/a&amp;b</CanonicalRequest><Resource>/b</Resource>"
+            ),
+            "{xml}"
+        );
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let sts = doc
+            .descendants()
+            .find(|n| n.has_tag_name("StringToSign"))
+            .and_then(|n| n.text());
+        assert_eq!(sts, Some("AWS4-HMAC-SHA256\n<x>"));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 mod address;
 mod error;
+pub mod forward;
 mod headers;
 mod map;
 mod operation;

@@ -69,7 +69,7 @@ fn code(r: Result<impl std::fmt::Debug, S3Error>) -> &'static str {
 
 #[test]
 fn dot_segments_are_refused() {
-    // S3 keeps `a/../b` as a key, but MinIO and other file-system-backed servers resolve
+    // S3 keeps `a/../b` as a key, but file-system-backed S3 servers (versitygw) resolve
     // it to `b`: authorizing `reports/../secret` under `reports/*` would read `secret`.
     for t in [
         "/bkt/reports/../secret",
