@@ -3,10 +3,12 @@
 # drive against `irsa sts`:
 #   - Python: boto3 + awscli (+ moto's server for the benchmark) into .cache/sts-clients/venv,
 #     pinned by tools/sdk-python/requirements.txt;
-#   - JavaScript: @aws-sdk/client-sts + @aws-sdk/credential-providers into tools/sdk-js/node_modules,
+#   - JavaScript: @aws-sdk/client-sts + @aws-sdk/credential-providers (and @aws-sdk/client-s3 +
+#     @aws-sdk/lib-storage for the gateway's S3 tests) into tools/sdk-js/node_modules,
 #     pinned by tools/sdk-js/package-lock.json (npm ci);
-#   - Go: aws-sdk-go-v2 (config, credentials/stscreds, service/sts) into the module cache,
-#     pinned by tools/sdk-go/go.sum, built to .cache/sts-clients/sdk-go-client.
+#   - Go: aws-sdk-go-v2 (config, credentials/stscreds, service/sts; service/s3 and
+#     feature/s3/manager for the gateway's S3 tests) into the module cache, pinned by
+#     tools/sdk-go/go.sum, built to .cache/sts-clients/sdk-go-client and sdk-go-s3-client.
 # Idempotent. Sections whose toolchain (python3, node/npm, go) is missing are reported and skipped;
 # the tests then fail naming this script unless IRSA_SKIP_EXTERNAL=1 (or true).
 set -euo pipefail
@@ -46,6 +48,8 @@ fi
 if command -v go >/dev/null 2>&1; then
   (cd "$root/tools/sdk-go" && GOFLAGS=-mod=mod go build -o "$cache/sdk-go-client" .)
   echo "sdk-go client built at .cache/sts-clients/sdk-go-client"
+  (cd "$root/tools/sdk-go" && GOFLAGS=-mod=mod go build -o "$cache/sdk-go-s3-client" ./s3client)
+  echo "sdk-go S3 client built at .cache/sts-clients/sdk-go-s3-client"
 else
   echo "sts-clients.sh: go not found; skipping aws-sdk-go-v2" >&2
 fi

@@ -14,7 +14,7 @@ use futures_util::StreamExt as _;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use irsa_authz::{Caller, RequestFacts, ResourcePolicies, SessionPolicies, Uses};
-use irsa_s3::{AuthType, HttpRequest, RequestAuth, S3Error, S3Request};
+use irsa_s3::{AuthType, HttpRequest, RequestAuth, S3Error, S3Request, forward};
 use irsa_sigv4::{
     BodyDecoder, ContentSha256, DecoderLimits, PayloadError, S3Payload, SignatureLocation,
     VerifyError, VerifyOptions,
@@ -22,7 +22,7 @@ use irsa_sigv4::{
 use irsa_sts_core::credentials::{self, CredError};
 
 use crate::server::{Gateway, HOP_BY_HOP, Snapshot};
-use crate::upstream::{Payload, UpstreamBody, strip_presign_params};
+use crate::upstream::{Payload, UpstreamBody};
 
 /// An S3 error with the path it concerns.
 pub(crate) struct Refused(pub(crate) S3Error);
@@ -36,6 +36,48 @@ impl From<S3Error> for Refused {
 fn from_verify(e: &VerifyError) -> S3Error {
     let code = e.s3_code();
     S3Error::new(code.as_str(), e.to_string(), code.http_status())
+}
+
+/// `SignatureDoesNotMatch` as S3 answers it: what the gateway computed (string to sign,
+/// canonical request with the session token redacted, each also as bytes in hex) so the
+/// client can see where its signing differs.
+fn signature_mismatch(
+    e: &VerifyError,
+    m: &irsa_sigv4::SignatureMismatch,
+    akid: &str,
+    provided: &str,
+) -> S3Error {
+    fn hex_bytes(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() * 3);
+        for (i, b) in s.bytes().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+    from_verify(e)
+        .with_detail("AWSAccessKeyId", akid)
+        .with_detail("StringToSign", m.string_to_sign.clone())
+        .with_detail("SignatureProvided", provided)
+        .with_detail("StringToSignBytes", hex_bytes(&m.string_to_sign))
+        .with_detail("CanonicalRequest", m.canonical_request.clone())
+        .with_detail("CanonicalRequestBytes", hex_bytes(&m.canonical_request))
+}
+
+/// The signature the client sent (`Signature=` of the header, or `X-Amz-Signature`).
+fn provided_signature<'a>(headers: &'a HeaderMap, uri: &'a http::Uri) -> &'a str {
+    if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        return auth
+            .split_once("Signature=")
+            .map_or("", |(_, rest)| rest.split([',', ' ']).next().unwrap_or(""));
+    }
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|p| p.strip_prefix("X-Amz-Signature="))
+        .unwrap_or("")
 }
 
 fn from_payload(e: &PayloadError) -> S3Error {
@@ -64,6 +106,21 @@ fn invalid_access_key() -> S3Error {
     )
 }
 
+/// `SlowDown` (503): the gateway is over its concurrency limit (S3's throttling answer,
+/// which SDKs retry with backoff).
+pub(crate) fn slow_down() -> S3Error {
+    S3Error::new("SlowDown", "Please reduce your request rate.", 503)
+}
+
+/// `RequestTimeout` (400): the request did not complete within the gateway's deadline.
+pub(crate) fn request_timeout() -> S3Error {
+    S3Error::new(
+        "RequestTimeout",
+        "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+        400,
+    )
+}
+
 /// S3's XML error response, with S3's request id headers.
 pub(crate) fn error_response(e: &S3Error, path: &str, head: bool, request_id: &str) -> Response {
     let body = if head {
@@ -82,36 +139,9 @@ pub(crate) fn error_response(e: &S3Error, path: &str, head: bool, request_id: &s
     r
 }
 
-/// Headers the client signed (plus `host`), as `(name, value)` pairs: only these are read
-/// for authorization and forwarded, so what is authorized is what the upstream executes.
-fn signed_pairs<'h>(headers: &'h HeaderMap, signed: &[String]) -> Vec<(&'h str, &'h [u8])> {
-    headers
-        .iter()
-        .filter(|(n, _)| {
-            n.as_str() == "host" || signed.iter().any(|s| s.eq_ignore_ascii_case(n.as_str()))
-        })
-        .map(|(n, v)| (n.as_str(), v.as_bytes()))
-        .collect()
-}
-
-/// Request headers never sent upstream: the client's authentication and body framing
-/// (the gateway sends the decoded body under its own signature and length).
-const NOT_FORWARDED: &[&str] = &[
-    "authorization",
-    "x-amz-date",
-    "x-amz-security-token",
-    "x-amz-content-sha256",
-    "x-amz-decoded-content-length",
-    "x-amz-trailer",
-    "x-amz-sdk-checksum-algorithm",
-    "content-length",
-    "content-encoding",
-    "host",
-    "expect",
-];
-
-/// The forwarded headers: the signed ones minus [`NOT_FORWARDED`], `content-encoding`
-/// without `aws-chunked`, and the decoded length.
+/// The forwarded headers: the signed ones but the client's authentication and framing
+/// ([`irsa_s3::forward::is_forwarded`]), `content-encoding` without `aws-chunked`, and the
+/// decoded length.
 fn forward_headers(
     headers: &HeaderMap,
     signed: &[String],
@@ -119,26 +149,17 @@ fn forward_headers(
 ) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
-        let n = name.as_str();
-        if !signed.iter().any(|s| s.eq_ignore_ascii_case(n)) || NOT_FORWARDED.contains(&n) {
-            continue;
+        if forward::is_forwarded(name.as_str(), signed) {
+            out.append(name.clone(), value.clone());
         }
-        out.append(name.clone(), value.clone());
     }
-    if let Some(enc) = headers
+    if let Some(v) = headers
         .get("content-encoding")
         .and_then(|v| v.to_str().ok())
+        .and_then(forward::forwarded_content_encoding)
+        .and_then(|v| HeaderValue::from_str(&v).ok())
     {
-        let rest: Vec<&str> = enc
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
-            .collect();
-        if let Ok(v) = HeaderValue::from_str(&rest.join(", "))
-            && !rest.is_empty()
-        {
-            out.insert("content-encoding", v);
-        }
+        out.insert("content-encoding", v);
     }
     if let Some(n) = decoded_length {
         out.insert("content-length", HeaderValue::from(n));
@@ -146,17 +167,19 @@ fn forward_headers(
     out
 }
 
-/// Handles one S3 request: the response, and the operation's name for the log.
+/// Handles one S3 request: the response, and the operation's name for the log. The body
+/// stays in `body` until it is forwarded, so that after a refusal the caller can drain
+/// what is left of it ([`drain`]).
 pub(crate) async fn process(
     gw: &Gateway,
-    req: axum::extract::Request,
+    parts: http::request::Parts,
+    body: &mut Option<DataStream>,
     now: i64,
 ) -> Result<(Response, &'static str), Refused> {
-    let peer = req
-        .extensions()
+    let peer = parts
+        .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let (parts, body) = req.into_parts();
     let snap = gw.snapshot();
 
     // 1. SigV4 by S3's rules, without the body (the decoder checks it as it streams).
@@ -199,15 +222,18 @@ pub(crate) async fn process(
     };
     let session = credentials::open(snap.ring(), token, akid, now).map_err(|e| from_cred(&e))?;
     let secret = credentials::secret_for(snap.ring(), akid, &session).map_err(|e| from_cred(&e))?;
-    let (verified, seed) = parsed
-        .verify_s3(&secret, now)
-        .map_err(|e| from_verify(&e))?;
+    let (verified, seed) = parsed.verify_s3(&secret, now).map_err(|e| match &e {
+        VerifyError::SignatureDoesNotMatch(m) => {
+            signature_mismatch(&e, m, akid, provided_signature(&parts.headers, &parts.uri))
+        }
+        _ => from_verify(&e),
+    })?;
     let presigned = !matches!(verified.location, SignatureLocation::Header);
     let payload = S3Payload::from_headers(&all, presigned).map_err(|e| from_payload(&e))?;
     let caller = Caller::of(&session.claims, &snap.config).ok_or_else(invalid_access_key)?;
 
     // 2. The request as S3 reads it, from the signed headers only.
-    let signed = signed_pairs(&parts.headers, &verified.signed_headers);
+    let signed = forward::signed_headers(&all, &verified.signed_headers);
     let s3req = S3Request::parse(
         &HttpRequest {
             method: parts.method.as_str(),
@@ -222,13 +248,15 @@ pub(crate) async fn process(
     // 3. The body: read first (bounded) when the mapping needs it, else streamed later.
     let mut decoder = BodyDecoder::new(&payload, Some(seed), DecoderLimits::default())
         .map_err(|e| from_payload(&e))?;
-    let mut body = body.into_data_stream();
+    let Some(stream) = body.as_mut() else {
+        return Err(internal_error().into());
+    };
     let whole = match s3req.body_limit() {
         Some(limit) => {
             if payload.decoded_length.is_some_and(|n| n > limit as u64) {
                 return Err(S3Error::too_big().into());
             }
-            Some(read_decoded(&mut body, &mut decoder, limit).await?)
+            Some(read_decoded(stream, &mut decoder, limit).await?)
         }
         None => None,
     };
@@ -272,7 +300,8 @@ pub(crate) async fn process(
         }
         return Err(S3Error::new("UpstreamNotConfigured", message, 400).into());
     };
-    let (path, query) = upstream_target(&s3req, parts.uri.path(), parts.uri.query());
+    let (path, query) =
+        forward::upstream_target(&s3req, parts.uri.path(), parts.uri.query().unwrap_or(""));
     let has_body = whole.is_some() || payload.decoded_length.is_some_and(|n| n > 0);
     let decoded_length = if has_body {
         payload
@@ -296,13 +325,16 @@ pub(crate) async fn process(
         None => {
             // Hold the request until the first verified bytes (or the end): a body
             // whose first chunk is refused never reaches the upstream at all.
-            let first = first_decoded(&mut body, &mut decoder).await?;
+            let first = first_decoded(stream, &mut decoder).await?;
             up_payload = if hex.is_empty() {
                 Payload::Unsigned
             } else {
                 Payload::Sha256Hex(&hex)
             };
-            up_body = streamed(body, decoder, first, failure.clone());
+            let Some(rest) = body.take() else {
+                return Err(internal_error().into());
+            };
+            up_body = streamed(rest, decoder, first, failure.clone());
         }
     }
     let sent = upstream
@@ -322,12 +354,7 @@ pub(crate) async fn process(
                 return Err(from_payload(&p).into());
             }
             tracing::error!(error = %e, "S3 upstream request failed");
-            return Err(S3Error::new(
-                "InternalError",
-                "We encountered an internal error. Please try again.",
-                500,
-            )
-            .into());
+            return Err(internal_error().into());
         }
     };
     if let Some(p) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -394,19 +421,43 @@ fn authorize(
     })
 }
 
-/// The upstream's path-style target: the bucket, then the key exactly as the client
-/// encoded it (S3 decodes it once, as `irsa-s3` did); the query without presigning
-/// parameters.
-fn upstream_target(req: &S3Request, path: &str, query: Option<&str>) -> (String, String) {
-    let query = strip_presign_params(query.unwrap_or(""));
-    let path = match (req.addressing(), req.bucket()) {
-        (irsa_s3::Addressing::VirtualHosted, Some(bucket)) => format!("/{bucket}{path}"),
-        _ => path.to_owned(),
-    };
-    (path, query)
+/// A request body as a stream of its pieces.
+pub(crate) type DataStream = axum::body::BodyDataStream;
+
+fn internal_error() -> S3Error {
+    S3Error::new(
+        "InternalError",
+        "We encountered an internal error. Please try again.",
+        500,
+    )
 }
 
-type DataStream = axum::body::BodyDataStream;
+/// Bytes of a refused request's body read and discarded at most, and for how long.
+const DRAIN_BYTES: u64 = 8 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and discards what is left of a refused request's body (at most [`DRAIN_BYTES`]
+/// within [`DRAIN_TIME`]), so that the client, still sending, reads the refusal instead of
+/// a reset connection, and may reuse the connection. `false` when the body did not end
+/// within the bounds: then the connection must be closed.
+pub(crate) async fn drain(mut body: DataStream) -> bool {
+    let read = async {
+        let mut seen = 0u64;
+        while let Some(piece) = body.next().await {
+            let Ok(piece) = piece else {
+                return false;
+            };
+            seen += piece.len() as u64;
+            if seen > DRAIN_BYTES {
+                return false;
+            }
+        }
+        true
+    };
+    tokio::time::timeout(DRAIN_TIME, read)
+        .await
+        .unwrap_or(false)
+}
 
 fn body_error(e: &axum::Error) -> S3Error {
     tracing::info!(error = %e, "request body failed");
@@ -528,26 +579,22 @@ fn streamed(
     ))
 }
 
-/// Whether a request is for S3: its credential scope (header or presigned query) names
-/// the `s3` service, or it is signed with S3's signature version 2 (refused as S3 refuses
-/// an unsupported signature, in S3's form).
+/// Whether a request is for S3 ([`irsa_s3::forward::is_s3`]: its credential scope).
 pub(crate) fn is_s3(headers: &HeaderMap, query: &str) -> bool {
-    if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        if auth.starts_with("AWS ") {
-            return true;
-        }
-        return auth
-            .split_once("Credential=")
-            .and_then(|(_, rest)| rest.split([',', ' ']).next())
-            .is_some_and(|c| c.split('/').nth(3) == Some("s3"));
+    forward::is_s3(
+        headers.get("authorization").map(HeaderValue::as_bytes),
+        query,
+    )
+}
+
+/// Whether the request carries a body (a `Content-Length` above 0, or chunked).
+pub(crate) fn has_body(headers: &HeaderMap) -> bool {
+    if headers.contains_key(http::header::TRANSFER_ENCODING) {
+        return true;
     }
-    query.split('&').any(|p| {
-        p.starts_with("AWSAccessKeyId=")
-            || p.split_once('=').is_some_and(|(k, v)| {
-                k.eq_ignore_ascii_case("X-Amz-Credential")
-                    && (v.contains("%2Fs3%2Faws4_request") || v.contains("/s3/aws4_request"))
-            })
-    })
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) != Some(0))
 }
 
 /// `HEAD` requests get error answers without a body.

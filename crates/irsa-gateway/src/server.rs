@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use irsa_policy::Policy;
-use irsa_server::{Budget, Current, Limits, ServeOptions};
+use irsa_server::{Budget, Current, Limits, Refusals, ServeOptions};
 use irsa_sigv4::{VerifyError, VerifyOptions};
 use irsa_sts_core::config::Config;
 use irsa_sts_core::credentials::{self, KeyRing, OpenedSession};
@@ -239,6 +239,20 @@ impl Gateway {
             options.request_timeout,
             || error_response(&ApiError::throttling(), &request_id()),
             || error_response(&ApiError::request_timeout(), &request_id()),
+        )
+        .route(
+            |req| crate::s3::is_s3(req.headers(), req.uri().query().unwrap_or("")),
+            Refusals::new(
+                || crate::s3::error_response(&crate::s3::slow_down(), "", false, &request_id()),
+                || {
+                    crate::s3::error_response(
+                        &crate::s3::request_timeout(),
+                        "",
+                        false,
+                        &request_id(),
+                    )
+                },
+            ),
         );
         Arc::new(Gateway {
             current: Current::new(snapshot),
@@ -356,10 +370,11 @@ impl Gateway {
     }
 }
 
-/// The gateway's routes: every request is a DynamoDB request (`GET /` without
-/// authentication is a health check, as on DynamoDB), behind the gateway's limits (past
-/// the concurrency limit `ThrottlingException` at once; past the request deadline
-/// `RequestTimeoutException`).
+/// The gateway's routes: S3 requests (told by their credential scope) and DynamoDB
+/// requests (`GET /` without authentication is a health check, as on DynamoDB), behind
+/// the gateway's limits, which answer in the request's protocol: past the concurrency
+/// limit `ThrottlingException` (DynamoDB) or `SlowDown` 503 (S3) at once; past the request
+/// deadline `RequestTimeoutException` (DynamoDB) or `RequestTimeout` 400 (S3).
 pub fn router(gateway: Arc<Gateway>) -> Router {
     let limits = gateway.limits.clone();
     limits.apply(Router::new().fallback(handle).with_state(gateway))
@@ -435,7 +450,10 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
     if crate::s3::is_s3(req.headers(), req.uri().query().unwrap_or("")) {
         let path = req.uri().path().to_owned();
         let head = crate::s3::is_head(req.method());
-        return match crate::s3::process(&gw, req, now_secs()).await {
+        let has_body = crate::s3::has_body(req.headers());
+        let (parts, body) = req.into_parts();
+        let mut body = Some(body.into_data_stream());
+        return match crate::s3::process(&gw, parts, &mut body, now_secs()).await {
             Ok((mut response, op)) => {
                 tracing::info!(
                     request_id = %id,
@@ -459,7 +477,21 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
                     elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                     "refused"
                 );
-                crate::s3::error_response(&e, &path, head, &id)
+                let mut response = crate::s3::error_response(&e, &path, head, &id);
+                // The client may still be sending the body: read the rest (bounded) so
+                // that it sees this answer rather than a reset; past the bound, or when
+                // the body went upstream, the connection is closed and says so.
+                let drained = match body.take() {
+                    Some(rest) if has_body => crate::s3::drain(rest).await,
+                    Some(_) => true,
+                    None => !has_body,
+                };
+                if !drained {
+                    response
+                        .headers_mut()
+                        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                response
             }
         };
     }

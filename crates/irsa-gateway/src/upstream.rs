@@ -138,29 +138,9 @@ const DROPPED: &[&str] = &[
     "expect",
 ];
 
-/// Query parameters of a presigned request, removed before forwarding.
-const PRESIGN_PARAMS: &[&str] = &[
-    "x-amz-algorithm",
-    "x-amz-credential",
-    "x-amz-date",
-    "x-amz-expires",
-    "x-amz-signedheaders",
-    "x-amz-signature",
-    "x-amz-security-token",
-    "x-amz-content-sha256",
-];
-
 /// The query string without presigning parameters.
 pub fn strip_presign_params(query: &str) -> String {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter(|p| {
-            let key = p.split_once('=').map_or(*p, |(k, _)| k);
-            !PRESIGN_PARAMS.iter().any(|x| key.eq_ignore_ascii_case(x))
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    irsa_s3::forward::strip_presign_params(query)
 }
 
 fn tls_config(ca_bundle_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, UpstreamError> {

@@ -1,6 +1,6 @@
-"""Unmodified boto3 and aws CLI against `irsa gateway` in front of MinIO.
+"""Unmodified boto3 and aws CLI against `irsa gateway` in front of an S3 server.
 
-Environment: GATEWAY, UPSTREAM (MinIO), UPSTREAM_AKID/UPSTREAM_SECRET, READER_* and
+Environment: GATEWAY, UPSTREAM (the S3 server), UPSTREAM_AKID/UPSTREAM_SECRET, READER_* and
 WRITER_* (AKID, SECRET, TOKEN), AWS_CLI (path of `aws`), WORK (a scratch folder).
 Prints one JSON object: each step's outcome ("ok", the error code, or data).
 """

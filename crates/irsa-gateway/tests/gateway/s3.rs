@@ -1,8 +1,10 @@
-//! S3 through the gateway, in front of MinIO (built by scripts/deps/minio.sh) behind a
+//! S3 through the gateway, in front of versitygw (an S3 server over a directory, built by
+//! scripts/deps/versitygw.sh) behind a
 //! counting TCP relay: unmodified boto3 and aws CLI (`tests/s3_clients.py`), raw signed
 //! requests for the refusals (nothing reaches the upstream), and a 1 GiB PUT and GET
 //! streamed through the gateway with the process's peak RSS read from /proc.
 
+use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,55 +19,70 @@ use serde_json::Value;
 
 use super::{Env as DynamoEnv, python_with_boto3};
 
-const MINIO_USER: &str = "irsaupstream";
-const MINIO_SECRET: &str = "irsa-upstream-secret-key";
+const UPSTREAM_USER: &str = "irsaupstream";
+const UPSTREAM_SECRET: &str = "irsa-upstream-secret-key";
 
-/// MinIO on an ephemeral port of 127.0.0.1 with its data in a temporary folder; killed
-/// when dropped.
-struct Minio {
+/// versitygw serving a temporary folder (its posix backend) on an ephemeral port of
+/// 127.0.0.1; killed when dropped.
+struct Versitygw {
     url: String,
     child: std::process::Child,
     _data: tempfile::TempDir,
+    /// versitygw's access log: one line per request it received (operation, URI).
+    log: tempfile::TempDir,
 }
 
-impl Drop for Minio {
+impl Drop for Versitygw {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl Minio {
-    fn start() -> Option<Minio> {
-        let bin = irsa_test::external(".cache/minio/minio", "MinIO", "scripts/deps/minio.sh")?;
+impl Versitygw {
+    fn start() -> Option<Versitygw> {
+        let bin = irsa_test::external(
+            ".cache/versitygw/versitygw",
+            "versitygw",
+            "scripts/deps/versitygw.sh",
+        )?;
         let data = tempfile::tempdir().unwrap();
+        let log = tempfile::tempdir().unwrap();
         let port = irsa_test::free_port();
-        let console = irsa_test::free_port();
         let child = std::process::Command::new(bin)
-            .args(["server", "--quiet", "--address"])
+            .args(["--quiet", "--health", "/health", "--access-log"])
+            .arg(log.path().join("access.log"))
+            .arg("--port")
             .arg(format!("127.0.0.1:{port}"))
-            .arg("--console-address")
-            .arg(format!("127.0.0.1:{console}"))
+            .arg("posix")
             .arg(data.path())
-            .env("MINIO_ROOT_USER", MINIO_USER)
-            .env("MINIO_ROOT_PASSWORD", MINIO_SECRET)
-            .env("MINIO_BROWSER", "off")
-            .env("MINIO_UPDATE", "off")
+            .env("ROOT_ACCESS_KEY", UPSTREAM_USER)
+            .env("ROOT_SECRET_KEY", UPSTREAM_SECRET)
             .env("HOME", data.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("MinIO starts");
+            .expect("versitygw starts");
         irsa_test::wait_for_port(
             format!("127.0.0.1:{port}").parse().unwrap(),
             Duration::from_secs(30),
         );
-        Some(Minio {
+        Some(Versitygw {
             url: format!("http://127.0.0.1:{port}"),
             child,
             _data: data,
+            log,
         })
+    }
+
+    /// The request lines of the access log so far (`s3_<Operation> <key> <URI> <status>`,
+    /// the fields after the request id).
+    fn requests(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.log.path().join("access.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.find(" s3_").map(|i| l[i + 1..].to_owned()))
+            .collect()
     }
 }
 
@@ -176,7 +193,7 @@ gateway:
 
 struct S3Env {
     _dir: tempfile::TempDir,
-    minio: Minio,
+    upstream: Versitygw,
     gateway: String,
     ring: KeyRing,
     sent: Arc<AtomicU64>,
@@ -185,9 +202,17 @@ struct S3Env {
 
 impl S3Env {
     async fn start() -> Option<S3Env> {
-        let minio = Minio::start()?;
-        // Listening is not ready: wait (bounded) until MinIO says so.
-        let ready = format!("{}/minio/health/ready", minio.url);
+        S3Env::start_with(Options {
+            request_timeout: Duration::from_secs(300),
+            ..Options::default()
+        })
+        .await
+    }
+
+    async fn start_with(options: Options) -> Option<S3Env> {
+        let upstream = Versitygw::start()?;
+        // Listening is not ready: wait (bounded) until versitygw says so.
+        let ready = format!("{}/health", upstream.url);
         for _ in 0..150 {
             if irsa_test::net::try_get(&ready)
                 .await
@@ -198,7 +223,7 @@ impl S3Env {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let sent = Arc::new(AtomicU64::new(0));
-        let relay = counting_relay(minio.url.clone(), sent.clone()).await;
+        let relay = counting_relay(upstream.url.clone(), sent.clone()).await;
         let dir = tempfile::tempdir().unwrap();
         let key = MasterKey::generate(&mut rand::rngs::OsRng);
         std::fs::write(dir.path().join("master.key"), key.to_hex()).unwrap();
@@ -209,10 +234,7 @@ impl S3Env {
             UpstreamSection::default(),
             UpstreamSection::default(),
             Duration::from_secs(30),
-            Options {
-                request_timeout: Duration::from_secs(300),
-                ..Options::default()
-            },
+            options,
         )
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -223,7 +245,7 @@ impl S3Env {
         }));
         Some(S3Env {
             _dir: dir,
-            minio,
+            upstream,
             gateway: format!("http://{addr}"),
             ring: KeyRing::single(key),
             sent,
@@ -271,7 +293,7 @@ async fn s3_send(k: &sigv4::Keys, method: &str, url: &str, body: &[u8]) -> irsa_
 
 /// boto3 and the aws CLI, unmodified: allowed reads return the objects, writes and lists
 /// outside the policies are refused with S3's codes, a bucket policy's Deny wins, and the
-/// refused writes left nothing in MinIO.
+/// refused writes left nothing upstream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn boto3_and_the_aws_cli_through_the_gateway() {
     let Some(python) = python_with_boto3() else {
@@ -288,9 +310,9 @@ async fn boto3_and_the_aws_cli_through_the_gateway() {
     let output = tokio::process::Command::new(&python)
         .arg(&script)
         .env("GATEWAY", &env.gateway)
-        .env("UPSTREAM", &env.minio.url)
-        .env("UPSTREAM_AKID", MINIO_USER)
-        .env("UPSTREAM_SECRET", MINIO_SECRET)
+        .env("UPSTREAM", &env.upstream.url)
+        .env("UPSTREAM_AKID", UPSTREAM_USER)
+        .env("UPSTREAM_SECRET", UPSTREAM_SECRET)
         .env("READER_AKID", &reader.access_key_id)
         .env("READER_SECRET", &reader.secret_access_key)
         .env("READER_TOKEN", &reader.session_token)
@@ -324,8 +346,14 @@ async fn boto3_and_the_aws_cli_through_the_gateway() {
     );
     assert_eq!(r["upload_file"], "ok");
     assert_eq!(r["upload_file_size"], 20 * 1024 * 1024 + 123);
-    assert_eq!(r["forged_exists"], "404", "a refused write reached MinIO");
-    assert_eq!(r["outside_exists"], "404", "a refused write reached MinIO");
+    assert_eq!(
+        r["forged_exists"], "404",
+        "a refused write reached the upstream"
+    );
+    assert_eq!(
+        r["outside_exists"], "404",
+        "a refused write reached the upstream"
+    );
     assert_eq!(r["cli_cp"]["rc"], 0, "{}", r["cli_cp"]);
     assert_eq!(r["cli_cp_size"], 20 * 1024 * 1024 + 123);
     assert_eq!(r["cli_ls"]["rc"], 0, "{}", r["cli_ls"]);
@@ -425,7 +453,7 @@ async fn refused_requests_never_reach_the_upstream() {
         assert_eq!(
             env.sent.load(Ordering::SeqCst),
             before,
-            "{method} {url} reached MinIO"
+            "{method} {url} reached the upstream"
         );
     }
     // A tampered body under a signed payload hash, and a signature of another key.
@@ -451,6 +479,31 @@ async fn refused_requests_never_reach_the_upstream() {
     assert_eq!(
         (r.status, r.xml("Code").as_str()),
         (403, "SignatureDoesNotMatch")
+    );
+    // As S3: what the gateway computed, for the client to compare with its own.
+    let sts = r.xml("StringToSign");
+    assert!(sts.starts_with("AWS4-HMAC-SHA256\n"), "{sts}");
+    assert!(sts.contains("/us-east-1/s3/aws4_request\n"), "{sts}");
+    let canonical = r.xml("CanonicalRequest");
+    assert!(
+        canonical.starts_with("GET\n/my-bucket/reports/q1.csv\n"),
+        "{canonical}"
+    );
+    assert!(
+        !canonical.contains(reader.session_token.as_deref().unwrap()),
+        "the session token is redacted"
+    );
+    assert_eq!(
+        r.xml("SignatureProvided"),
+        forged.rsplit_once('=').unwrap().1
+    );
+    assert_eq!(r.xml("AWSAccessKeyId"), reader.access_key_id);
+    assert_eq!(
+        r.xml("StringToSignBytes"),
+        sts.bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let mut stranger = reader.clone();
     stranger.session_token = Some("not-a-token".into());
@@ -574,11 +627,11 @@ async fn signed_chunks_are_verified_before_they_go_on() {
         return;
     };
     let up = sigv4::Keys {
-        access_key_id: MINIO_USER.into(),
-        secret_access_key: MINIO_SECRET.into(),
+        access_key_id: UPSTREAM_USER.into(),
+        secret_access_key: UPSTREAM_SECRET.into(),
         session_token: None,
     };
-    let r = s3_send(&up, "PUT", &format!("{}/my-bucket", env.minio.url), b"").await;
+    let r = s3_send(&up, "PUT", &format!("{}/my-bucket", env.upstream.url), b"").await;
     assert_eq!(r.status, 200, "{}", r.text());
     let writer = keys(&env.issue("writer"));
     let url = format!("{}/my-bucket/uploads/chunked.txt", env.gateway);
@@ -601,7 +654,7 @@ async fn signed_chunks_are_verified_before_they_go_on() {
     assert_eq!(
         env.sent.load(Ordering::SeqCst),
         before,
-        "a tampered chunk reached MinIO"
+        "a tampered chunk reached the upstream"
     );
     let r = chunked_put(&writer, &url, &[&first, b"evil"], Some(1)).await;
     assert_eq!(
@@ -613,11 +666,11 @@ async fn signed_chunks_are_verified_before_they_go_on() {
     let r = s3_send(
         &up,
         "HEAD",
-        &format!("{}/my-bucket/uploads/tampered.txt", env.minio.url),
+        &format!("{}/my-bucket/uploads/tampered.txt", env.upstream.url),
         b"",
     )
     .await;
-    assert_eq!(r.status, 404, "MinIO stored a tampered upload");
+    assert_eq!(r.status, 404, "the upstream stored a tampered upload");
 }
 
 /// The peak resident set of this process, from /proc (kB → bytes).
@@ -632,21 +685,43 @@ fn peak_rss() -> u64 {
 }
 
 /// 1 GiB PUT and GET through the gateway (in this process) stream: the process's peak
-/// RSS stays under 100 MiB.
+/// RSS stays under 100 MiB. Run in a process of its own (this test binary, this test
+/// only), so that the other tests' memory is not counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gibibyte_streams_through_with_bounded_memory() {
     const SIZE: u64 = 1 << 30;
     const PIECE: usize = 256 * 1024;
+    const ALONE: &str = "IRSA_GATEWAY_TEST_ALONE";
+    const NAME: &str = "s3::a_gibibyte_streams_through_with_bounded_memory";
+    if std::env::var_os(ALONE).is_none() {
+        let run = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([NAME, "--exact", "--nocapture", "--test-threads", "1"])
+            .env(ALONE, "1")
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(600), run)
+            .await
+            .expect("the test finishes within 600 s")
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{NAME} failed alone:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        return;
+    }
     let Some(env) = S3Env::start().await else {
         return;
     };
     // The bucket, made directly.
     let up = sigv4::Keys {
-        access_key_id: MINIO_USER.into(),
-        secret_access_key: MINIO_SECRET.into(),
+        access_key_id: UPSTREAM_USER.into(),
+        secret_access_key: UPSTREAM_SECRET.into(),
         session_token: None,
     };
-    let r = s3_send(&up, "PUT", &format!("{}/my-bucket", env.minio.url), b"").await;
+    let r = s3_send(&up, "PUT", &format!("{}/my-bucket", env.upstream.url), b"").await;
     assert_eq!(r.status, 200, "{}", r.text());
     let writer = keys(&env.issue("writer"));
     let url = format!("{}/my-bucket/uploads/gib.bin", env.gateway);
@@ -709,4 +784,522 @@ async fn a_gibibyte_streams_through_with_bounded_memory() {
     let peak = peak_rss();
     eprintln!("peak RSS after 1 GiB PUT + GET: {} MiB", peak >> 20);
     assert!(peak < 100 << 20, "peak RSS {} MiB", peak >> 20);
+}
+
+/// A TCP relay in front of `target` that records the `x-amz-content-sha256` values of the
+/// requests passing through (a hex hash recorded as `sha256`): which payload mode each
+/// unmodified client chose.
+async fn sniffing_relay(target: String) -> (String, Arc<std::sync::Mutex<BTreeSet<String>>>) {
+    const NEEDLE: &[u8] = b"\r\nx-amz-content-sha256:";
+    let seen = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let target = target.trim_start_matches("http://").to_owned();
+    let record = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let target = target.clone();
+            let record = record.clone();
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.split();
+                let (mut sr, mut sw) = server.split();
+                let up = async {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buf = vec![0u8; 64 * 1024];
+                    // The last bytes of the previous read: a header split across reads.
+                    let mut window: Vec<u8> = Vec::new();
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        window.extend_from_slice(&buf[..n]);
+                        let lower = window.to_ascii_lowercase();
+                        let mut at = 0;
+                        while let Some(i) =
+                            lower[at..].windows(NEEDLE.len()).position(|w| w == NEEDLE)
+                        {
+                            let start = at + i + NEEDLE.len();
+                            let Some(end) = lower[start..].windows(2).position(|w| w == b"\r\n")
+                            else {
+                                break;
+                            };
+                            let value = String::from_utf8_lossy(&window[start..start + end])
+                                .trim()
+                                .to_owned();
+                            let value = if value.len() == 64
+                                && value.bytes().all(|b| b.is_ascii_hexdigit())
+                            {
+                                "sha256".to_owned()
+                            } else {
+                                value
+                            };
+                            record.lock().unwrap().insert(value);
+                            at = start + end;
+                        }
+                        let keep = window.len().min(128);
+                        window.drain(..window.len() - keep);
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = sw.shutdown().await;
+                };
+                let down = async {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+/// The bucket and the objects the clients read, made directly on the upstream.
+async fn seed(env: &S3Env) {
+    let up = sigv4::Keys {
+        access_key_id: UPSTREAM_USER.into(),
+        secret_access_key: UPSTREAM_SECRET.into(),
+        session_token: None,
+    };
+    let base = &env.upstream.url;
+    for (url, body) in [
+        (format!("{base}/my-bucket"), &b""[..]),
+        (
+            format!("{base}/my-bucket/reports/q1.csv"),
+            b"region,total\neu,42\n",
+        ),
+        (format!("{base}/my-bucket/private/payroll.csv"), b"secret"),
+    ] {
+        let r = s3_send(&up, "PUT", &url, body).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+    }
+}
+
+/// Whether the upstream's access log shows a request whose line contains `needle`.
+fn upstream_saw(env: &S3Env, needle: &str) -> bool {
+    env.upstream.requests().iter().any(|l| l.contains(needle))
+}
+
+/// Reads only what it is shown: the method, URI and payload mode of each request the SDK
+/// sends (the SDK itself is unmodified).
+#[derive(Debug)]
+struct Recorder(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_sdk_s3::config::Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_s3::config::RuntimeComponents,
+        _: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        let r = ctx.request();
+        let mode = r.headers().get("x-amz-content-sha256").unwrap_or("");
+        let line = format!("{} {} {mode}", r.method(), r.uri());
+        self.0.lock().unwrap().push(line);
+        Ok(())
+    }
+}
+
+fn rust_client(
+    env: &S3Env,
+    c: &Credentials,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+) -> aws_sdk_s3::Client {
+    let creds = aws_sdk_s3::config::Credentials::new(
+        c.access_key_id.clone(),
+        c.secret_access_key.clone(),
+        Some(c.session_token.clone()),
+        None,
+        "irsa",
+    );
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(&env.gateway)
+        .force_path_style(true)
+        .credentials_provider(creds)
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        .interceptor(Recorder(seen))
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+fn code_of<E: aws_sdk_s3::error::ProvideErrorMetadata>(
+    r: Result<impl std::fmt::Debug, E>,
+) -> String {
+    match r {
+        Ok(v) => format!("allowed: {v:?}"),
+        Err(e) => e.code().unwrap_or("no code").to_owned(),
+    }
+}
+
+/// aws-sdk-rust, unmodified: PutObject with its default checksums (a streamed body: the
+/// aws-chunked encoding with a trailing CRC32, every chunk signed over plain HTTP), GetObject
+/// and ListObjectsV2 allowed; a write outside the policy and a list outside the prefix
+/// refused with `AccessDenied`, and the upstream received nothing of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_sdk_rust_through_the_gateway() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let Some(env) = S3Env::start().await else {
+        return;
+    };
+    seed(&env).await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = rust_client(&env, &env.issue("reader"), seen.clone());
+    let writer = rust_client(&env, &env.issue("writer"), seen.clone());
+
+    let got = reader
+        .get_object()
+        .bucket("my-bucket")
+        .key("reports/q1.csv")
+        .send()
+        .await
+        .unwrap();
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&body[..], b"region,total\neu,42\n");
+    let listed = reader
+        .list_objects_v2()
+        .bucket("my-bucket")
+        .prefix("reports/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["reports/q1.csv"]);
+
+    // A streamed body (a file) of 3 chunks of the SDK's 64 KiB and a tail.
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("upload.bin");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    writer
+        .put_object()
+        .bucket("my-bucket")
+        .key("uploads/rust.bin")
+        .body(ByteStream::from_path(&file).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let put_mode = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.starts_with("PUT ") && l.contains("/uploads/rust.bin"))
+        .cloned()
+        .unwrap();
+    assert!(
+        put_mode.ends_with(" STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"),
+        "{put_mode}"
+    );
+    let back = writer
+        .get_object()
+        .bucket("my-bucket")
+        .key("uploads/rust.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.body.collect().await.unwrap().into_bytes(), data);
+    // An in-memory body: the CRC32 in a header, the payload's SHA-256 signed.
+    writer
+        .put_object()
+        .bucket("my-bucket")
+        .key("uploads/rust.txt")
+        .body(ByteStream::from_static(b"from rust"))
+        .send()
+        .await
+        .unwrap();
+    assert!(upstream_saw(&env, "s3_PutObject uploads/rust.txt"));
+
+    let before = env.sent.load(Ordering::SeqCst);
+    let refused = writer
+        .put_object()
+        .bucket("my-bucket")
+        .key("reports/rust.bin")
+        .body(ByteStream::from_path(&file).await.unwrap())
+        .send()
+        .await;
+    assert_eq!(code_of(refused), "AccessDenied");
+    let refused = writer
+        .put_object()
+        .bucket("my-bucket")
+        .key("reports/rust.txt")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(code_of(refused), "AccessDenied");
+    let refused = reader
+        .list_objects_v2()
+        .bucket("my-bucket")
+        .prefix("private/")
+        .send()
+        .await;
+    assert_eq!(code_of(refused), "AccessDenied");
+    let refused = reader
+        .get_object()
+        .bucket("my-bucket")
+        .key("private/payroll.csv")
+        .send()
+        .await;
+    assert_eq!(code_of(refused), "AccessDenied");
+    assert_eq!(
+        env.sent.load(Ordering::SeqCst),
+        before,
+        "a refused request reached the upstream"
+    );
+    assert!(!upstream_saw(&env, "reports/rust"));
+    assert!(!upstream_saw(&env, "prefix=private"));
+}
+
+/// Runs an unmodified SDK's client program (`program args…`) against the gateway through
+/// a relay that records the payload modes it sends; its JSON outcome and those modes.
+async fn run_sdk_client(
+    env: &S3Env,
+    program: &std::path::Path,
+    args: &[&std::path::Path],
+    big: usize,
+) -> (Value, BTreeSet<String>) {
+    let (url, modes) = sniffing_relay(env.gateway.clone()).await;
+    let reader = env.issue("reader");
+    let writer = env.issue("writer");
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .env("GATEWAY", &url)
+        .env("READER_AKID", &reader.access_key_id)
+        .env("READER_SECRET", &reader.secret_access_key)
+        .env("READER_TOKEN", &reader.session_token)
+        .env("WRITER_AKID", &writer.access_key_id)
+        .env("WRITER_SECRET", &writer.secret_access_key)
+        .env("WRITER_TOKEN", &writer.session_token)
+        .env("BIG_SIZE", big.to_string())
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(180), output)
+        .await
+        .expect("the client finishes within 180 s")
+        .unwrap();
+    assert!(output.status.success(), "{} failed", program.display());
+    let r: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let modes = modes.lock().unwrap().clone();
+    eprintln!("{r:#}\npayload modes: {modes:?}");
+    (r, modes)
+}
+
+/// What every SDK client program must show: allowed reads and writes done, the refused
+/// ones answered `AccessDenied` with nothing of them reaching the upstream.
+fn check_sdk_outcome(env: &S3Env, r: &Value, sdk: &str) {
+    assert_eq!(r["get"], "region,total\neu,42\n", "{sdk}");
+    assert_eq!(
+        r["list_reports"],
+        serde_json::json!(["reports/q1.csv"]),
+        "{sdk}"
+    );
+    assert_eq!(r["list_private"], "AccessDenied", "{sdk}");
+    assert_eq!(r["put"], "ok", "{sdk}");
+    assert_eq!(r["put_outside"], "AccessDenied", "{sdk}");
+    assert_eq!(r["upload"], "ok", "{sdk}");
+    assert_eq!(r["upload_back"], "same", "{sdk}");
+    assert_eq!(r["upload_outside"], "AccessDenied", "{sdk}");
+
+    assert!(upstream_saw(
+        env,
+        &format!("s3_PutObject uploads/{sdk}.txt")
+    ));
+    assert!(upstream_saw(
+        env,
+        &format!("s3_CompleteMultipartUpload uploads/{sdk}-big.bin")
+    ));
+    assert!(
+        !upstream_saw(env, &format!("reports/{sdk}")),
+        "a refused write reached the upstream: {:#?}",
+        env.upstream.requests()
+    );
+    assert!(
+        !upstream_saw(env, "prefix=private"),
+        "a refused list reached the upstream"
+    );
+}
+
+/// aws-sdk-go-v2, unmodified: GetObject, ListObjectsV2, PutObject and feature/s3/manager's
+/// upload manager (multipart, 5 MiB parts, two at a time) through the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_sdk_go_v2_through_the_gateway() {
+    let Some(bin) = irsa_test::external(
+        ".cache/sts-clients/sdk-go-s3-client",
+        "aws-sdk-go-v2 S3 client",
+        "scripts/deps/sts-clients.sh",
+    ) else {
+        return;
+    };
+    let Some(env) = S3Env::start().await else {
+        return;
+    };
+    seed(&env).await;
+    let (r, modes) = run_sdk_client(&env, &bin, &[], 12 * 1024 * 1024 + 7).await;
+    check_sdk_outcome(&env, &r, "go");
+    // Over plain HTTP the Go SDK signs the payload's SHA-256 (it streams aws-chunked with
+    // a trailing checksum over TLS only, and refuses unseekable bodies over HTTP).
+    assert!(modes.contains("sha256"), "{modes:?}");
+}
+
+/// aws-sdk-js-v3, unmodified: @aws-sdk/client-s3 GetObject, ListObjectsV2, PutObject and
+/// @aws-sdk/lib-storage's Upload (multipart from a stream) through the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_sdk_js_v3_through_the_gateway() {
+    let root = irsa_test::workspace_root();
+    if irsa_test::external(
+        "tools/sdk-js/node_modules/@aws-sdk/lib-storage",
+        "@aws-sdk/lib-storage",
+        "scripts/deps/sts-clients.sh",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let Some(node) = irsa_test::program("node", "scripts/deps/node.sh") else {
+        return;
+    };
+    let Some(env) = S3Env::start().await else {
+        return;
+    };
+    seed(&env).await;
+    let script = root.join("tools/sdk-js/s3-client.mjs");
+    let (r, modes) = run_sdk_client(&env, &node, &[&script], 12 * 1024 * 1024 + 7).await;
+    check_sdk_outcome(&env, &r, "js");
+    // A stream body: aws-chunked with a trailing CRC32, in HTTP chunked encoding; the one
+    // outside the policy refused before its body went anywhere.
+    assert!(
+        modes.contains("STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        "{modes:?}"
+    );
+    assert_eq!(r["put_stream"], "ok");
+    assert_eq!(r["put_stream_outside"], "AccessDenied");
+    assert!(upstream_saw(&env, "s3_PutObject uploads/js-stream.txt"));
+}
+
+/// A request's head as HTTP/1.1 text (the body not included).
+fn head_text<B>(request: &http::Request<B>) -> String {
+    let uri = request.uri();
+    let mut text = format!(
+        "{} {} HTTP/1.1\r\nhost: {}\r\n",
+        request.method(),
+        uri.path_and_query().map_or("/", |p| p.as_str()),
+        uri.authority().unwrap()
+    );
+    for (n, v) in request.headers() {
+        if n != "host" {
+            text.push_str(&format!("{n}: {}\r\n", v.to_str().unwrap()));
+        }
+    }
+    text.push_str("\r\n");
+    text
+}
+
+/// Reads one answer's head and body (`Content-Length` framed) from `s`.
+async fn read_answer(s: &mut tokio::net::TcpStream) -> (u16, String, String) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let read = async {
+        loop {
+            let mut piece = [0u8; 4096];
+            let n = s.read(&mut piece).await.unwrap();
+            buf.extend_from_slice(&piece[..n]);
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length || n == 0 {
+                    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+                    return (status, head.to_owned(), body.to_owned());
+                }
+            }
+            assert!(n > 0, "closed before an answer: {text}");
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("answered within 30 s")
+}
+
+/// The limits answer S3 requests in S3's form: past the concurrency limit `SlowDown`
+/// (503) at once, past the deadline `RequestTimeout` (400), both S3's XML; a DynamoDB
+/// request on the same listener still gets DynamoDB's `ThrottlingException`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_answer_s3_in_s3s_form() {
+    use tokio::io::AsyncWriteExt;
+    let Some(env) = S3Env::start_with(Options {
+        max_concurrency: 1,
+        request_timeout: Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let writer = keys(&env.issue("writer"));
+    // Allowed, then held waiting for a body that never comes.
+    let s = s3_signing(&writer);
+    let held = sigv4::sign_request(
+        &s,
+        "PUT",
+        &format!("{}/my-bucket/uploads/held.txt", env.gateway),
+        &[("content-length", "100")],
+        sigv4::Payload::Unsigned,
+        Full::new(Bytes::new()),
+    );
+    let addr = env.gateway.trim_start_matches("http://").to_owned();
+    let mut first = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    first.write_all(head_text(&held).as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let r = s3_send(
+        &writer,
+        "GET",
+        &format!("{}/my-bucket/uploads/a.txt", env.gateway),
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.xml("Code"), "SlowDown");
+    assert_eq!(r.header("content-type"), Some("application/xml"));
+    assert!(r.header("x-amz-request-id").is_some());
+    // Refused by the limits before authentication: any signature will do.
+    let ddb = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/", env.gateway))
+        .header("x-amz-target", "DynamoDB_20120810.ListTables")
+        .header("content-type", "application/x-amz-json-1.0")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let r = irsa_test::net::send(ddb).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("ThrottlingException"), "{}", r.text());
+
+    let (status, head, body) = read_answer(&mut first).await;
+    assert_eq!(status, 400, "{head}\n{body}");
+    assert_eq!(irsa_test::net::xml_text(&body, "Code"), "RequestTimeout");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/xml")
+    );
 }
