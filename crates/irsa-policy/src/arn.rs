@@ -1,7 +1,7 @@
 //! Amazon Resource Names: parsing, printing and wildcard matching.
 
 use crate::context::Context;
-use crate::pattern::{Pattern, Syntax};
+use crate::pattern::{Pattern, Syntax, glob_bytes};
 use std::fmt;
 use std::str::FromStr;
 
@@ -137,12 +137,14 @@ pub(crate) fn split_colon(s: &str) -> Option<(&str, &str)> {
 pub(crate) fn split6(s: &str, vars: bool) -> [Option<&str>; 6] {
     let mut out = [None; 6];
     if !vars || !s.contains("${") {
+        // Colons are ASCII, so every cut is a char boundary.
         let mut rest = s;
         for slot in out.iter_mut().take(5) {
-            match split_colon(rest) {
-                Some((head, tail)) => {
+            match rest.as_bytes().iter().position(|&b| b == b':') {
+                Some(i) => {
+                    let (head, tail) = rest.split_at(i);
                     *slot = Some(head);
-                    rest = tail;
+                    rest = tail.get(1..).unwrap_or_default();
                 }
                 None => {
                     *slot = Some(rest);
@@ -192,13 +194,54 @@ pub(crate) enum ArnMode {
 
 /// A compiled ARN pattern (a `Resource` entry or an `Arn*` condition value).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ArnPattern {
-    /// One to six component patterns.
-    segs: Vec<Pattern>,
+pub(crate) enum ArnPattern {
+    /// No policy variable (the common case): the text itself, split once into its
+    /// components (byte ranges), matched per component by a byte glob. One allocation.
+    Plain {
+        text: Box<str>,
+        /// `(start, end)` of each component; the first `n` are set.
+        bounds: [(u32, u32); 6],
+        n: u8,
+        /// Bit `i`: `*`/`?` are wildcards in component `i`.
+        wild: u8,
+    },
+    /// With policy variables: the text and one compiled pattern per component.
+    Segs { text: Box<str>, segs: Vec<Pattern> },
+}
+
+/// Whether `*`/`?` are wildcards in component `i` of a pattern in `mode`.
+fn wild_in(mode: ArnMode, i: usize) -> bool {
+    !(mode == ArnMode::Resource && i == 2)
 }
 
 impl ArnPattern {
     pub(crate) fn compile(text: &str, mode: ArnMode, vars: bool) -> ArnPattern {
+        if !(vars && text.contains("${")) {
+            let parts = split6(text, false);
+            let base = text.as_ptr() as usize;
+            let mut bounds = [(0u32, 0u32); 6];
+            let mut n = 0u8;
+            let mut wild = 0u8;
+            for (i, (part, b)) in parts.iter().zip(bounds.iter_mut()).enumerate() {
+                let Some(part) = part else { break };
+                let start = part.as_ptr() as usize - base;
+                // Policies are bounded far below 4 GiB (the caller's body limits).
+                *b = (
+                    u32::try_from(start).unwrap_or(u32::MAX),
+                    u32::try_from(start + part.len()).unwrap_or(u32::MAX),
+                );
+                if wild_in(mode, i) && part.contains(['*', '?']) {
+                    wild |= 1 << i;
+                }
+                n += 1;
+            }
+            return ArnPattern::Plain {
+                text: Box::from(text),
+                bounds,
+                n,
+                wild,
+            };
+        }
         let parts = split6(text, vars);
         let mut segs = Vec::with_capacity(6);
         for (i, part) in parts.iter().enumerate() {
@@ -227,17 +270,77 @@ impl ArnPattern {
             };
             segs.push(Pattern::compile(part, syntax));
         }
-        ArnPattern { segs }
+        ArnPattern::Segs {
+            text: Box::from(text),
+            segs,
+        }
+    }
+
+    /// The pattern as written.
+    pub(crate) fn text(&self) -> &str {
+        match self {
+            ArnPattern::Plain { text, .. } | ArnPattern::Segs { text, .. } => text,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ArnPattern::Plain { n, .. } => usize::from(*n),
+            ArnPattern::Segs { segs, .. } => segs.len(),
+        }
+    }
+
+    /// Component `i` of a plain pattern: its bytes and whether it has wildcards.
+    #[inline]
+    fn plain_seg(&self, i: usize) -> Option<(&[u8], bool)> {
+        match self {
+            ArnPattern::Plain {
+                text, bounds, wild, ..
+            } => {
+                let (s, e) = *bounds.get(i)?;
+                let bytes = text.as_bytes().get(s as usize..e as usize)?;
+                Some((bytes, wild & (1 << i) != 0))
+            }
+            ArnPattern::Segs { .. } => None,
+        }
+    }
+
+    #[inline]
+    fn seg_matches(&self, i: usize, t: &str, ctx: &Context) -> bool {
+        match self {
+            ArnPattern::Plain { .. } => self
+                .plain_seg(i)
+                .is_some_and(|(p, w)| glob_bytes(p, t.as_bytes(), w, false)),
+            ArnPattern::Segs { segs, .. } => segs.get(i).is_some_and(|s| s.matches(t, ctx)),
+        }
+    }
+
+    #[inline]
+    fn seg_ends_with_star(&self, i: usize) -> bool {
+        match self {
+            ArnPattern::Plain { .. } => self
+                .plain_seg(i)
+                .is_some_and(|(p, w)| w && p.last() == Some(&b'*')),
+            ArnPattern::Segs { segs, .. } => segs.get(i).is_some_and(Pattern::ends_with_star),
+        }
     }
 
     /// `*` alone.
     pub(crate) fn is_match_all(&self) -> bool {
-        matches!(self.segs.as_slice(), [p] if p.is_match_all())
+        match self {
+            ArnPattern::Plain { n: 1, .. } => self
+                .plain_seg(0)
+                .is_some_and(|(p, w)| w && !p.is_empty() && p.iter().all(|b| *b == b'*')),
+            ArnPattern::Plain { .. } => false,
+            ArnPattern::Segs { segs, .. } => {
+                matches!(segs.as_slice(), [p] if p.is_match_all())
+            }
+        }
     }
 
     pub(crate) fn matches(&self, text: &str, ctx: &Context) -> bool {
-        if let [only] = self.segs.as_slice() {
-            return only.matches(text, ctx);
+        if self.len() == 1 {
+            return self.seg_matches(0, text, ctx);
         }
         self.matches_split(text, &split6(text, false), ctx)
     }
@@ -249,23 +352,23 @@ impl ArnPattern {
         parts: &[Option<&str>; 6],
         ctx: &Context,
     ) -> bool {
-        if let [only] = self.segs.as_slice() {
-            return only.matches(text, ctx);
+        let n = self.len();
+        if n == 1 {
+            return self.seg_matches(0, text, ctx);
         }
-        let n = self.segs.len();
-        for (i, seg) in self.segs.iter().enumerate() {
+        for i in 0..n {
             let last = i + 1 == n;
-            if last && n < 6 && seg.ends_with_star() {
+            if last && n < 6 && self.seg_ends_with_star(i) {
                 // A trailing `*` in a short pattern expands across the remaining components.
                 let Some(offset) = component_offset(text, i) else {
                     return false;
                 };
-                return seg.matches(text.get(offset..).unwrap_or_default(), ctx);
+                return self.seg_matches(i, text.get(offset..).unwrap_or_default(), ctx);
             }
             let Some(Some(part)) = parts.get(i) else {
                 return false;
             };
-            if !seg.matches(part, ctx) {
+            if !self.seg_matches(i, part, ctx) {
                 return false;
             }
             if last && n < 6 && parts.get(n).is_some_and(Option::is_some) {
@@ -369,6 +472,40 @@ mod tests {
         assert!(a.matches("arn:aws:someservice:*:999999999999:store/*"));
         assert!(a.matches("arn:aws:*:*:*:*"));
         assert!(a.matches("arn:*:some*:us-*:9*:store/abc:*"));
+    }
+
+    #[test]
+    fn split6_matches_a_plain_split() {
+        for s in [
+            "",
+            ":",
+            "arn",
+            "arn:aws:s3:::b",
+            "arn:aws:s3:::b/key:with:colons",
+            "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/X",
+            "::::::::::::",
+            "a:bcdefghij:klmnopqrstuvwxyz:0123456789:é:ü:x",
+            "abcdefgh:",
+            "abcdefghijklmnop",
+        ] {
+            let mut want = [None; 6];
+            for (slot, part) in want.iter_mut().zip(s.splitn(6, ':')) {
+                *slot = Some(part);
+            }
+            assert_eq!(split6(s, false), want, "{s:?}");
+            assert_eq!(split6(s, true), want, "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn split6_any_text(s in "[a:é/*]{0,40}") {
+            let mut want = [None; 6];
+            for (slot, part) in want.iter_mut().zip(s.splitn(6, ':')) {
+                *slot = Some(part);
+            }
+            proptest::prop_assert_eq!(split6(&s, false), want);
+        }
     }
 
     #[test]

@@ -258,8 +258,13 @@ impl PrincipalType {
     /// - `CanonicalUser`: 64 hexadecimal digits (an S3 canonical user id);
     /// - `AWS` otherwise (account ids, user, role and session ARNs).
     pub fn infer(principal: &str) -> PrincipalType {
+        PrincipalType::infer_split(principal, &crate::arn::split6(principal, false))
+    }
+
+    /// [`PrincipalType::infer`] with the principal already split by `split6`.
+    pub(crate) fn infer_split(principal: &str, parts: &[Option<&str>; 6]) -> PrincipalType {
         if principal.starts_with("arn:") {
-            let [_, _, service, _, _, resource] = crate::arn::split6(principal, false);
+            let [_, _, service, _, _, resource] = *parts;
             let resource = resource.unwrap_or("");
             let provider =
                 resource.starts_with("oidc-provider/") || resource.starts_with("saml-provider/");

@@ -195,32 +195,25 @@ impl PrincipalMatch {
     }
 }
 
-fn arn_account(s: &str) -> Option<&str> {
-    let p = split6(s, false);
-    match p {
-        [Some("arn"), _, _, _, Some(a), Some(_)] if !a.is_empty() => Some(a),
-        _ => None,
-    }
-}
-
 /// The caller is a federated user session (`arn:aws:sts::ACCOUNT:federated-user/NAME`, made
 /// by `GetFederationToken`), which has no permissions from identity policies without a
 /// session policy.
-pub(crate) fn is_federated_user(principal: Option<&str>) -> bool {
-    let Some(p) = principal else { return false };
-    // Cheap pre-check before splitting: the hot path is role sessions and providers.
-    p.contains(":federated-user/")
-        && matches!(
-            split6(p, false),
-            [Some("arn"), _, Some("sts"), _, Some(_), Some(r)] if r.starts_with("federated-user/")
-        )
+fn is_federated_user_split(parts: &[Option<&str>; 6]) -> bool {
+    matches!(
+        parts,
+        [Some("arn"), _, Some("sts"), _, Some(_), Some(r)] if r.starts_with("federated-user/")
+    )
 }
 
-fn aws_value_matches(value: &str, principal: &str, issuer: Option<&str>) -> Option<PrincipalMatch> {
+fn aws_value_matches(
+    value: &str,
+    principal: &str,
+    pp: &[Option<&str>; 6],
+    issuer: Option<&str>,
+) -> Option<PrincipalMatch> {
     if value == principal {
         return Some(PrincipalMatch::Exact);
     }
-    let pp = split6(principal, false);
     let [
         Some("arn"),
         Some(ppart),
@@ -228,7 +221,7 @@ fn aws_value_matches(value: &str, principal: &str, issuer: Option<&str>) -> Opti
         _,
         Some(pacct),
         Some(pres),
-    ] = pp
+    ] = *pp
     else {
         return None;
     };
@@ -284,17 +277,35 @@ pub(crate) struct Prepared<'r> {
     pub(crate) req: &'r Request,
     action_split: Option<(&'r str, &'r str)>,
     resource_parts: [Option<&'r str>; 6],
+    /// The principal split into its ARN components (all `None` when anonymous).
+    principal_parts: [Option<&'r str>; 6],
     kind: Option<PrincipalType>,
+    federated_user: bool,
 }
 
 impl<'r> Prepared<'r> {
     pub(crate) fn new(req: &'r Request) -> Prepared<'r> {
+        let principal_parts = req
+            .principal
+            .as_deref()
+            .map_or([None; 6], |p| split6(p, false));
+        let kind = req.principal.as_deref().map(|p| {
+            req.principal_type
+                .unwrap_or_else(|| PrincipalType::infer_split(p, &principal_parts))
+        });
         Prepared {
             req,
             action_split: split_colon(&req.action),
             resource_parts: split6(&req.resource, false),
-            kind: req.effective_principal_type(),
+            principal_parts,
+            kind,
+            federated_user: is_federated_user_split(&principal_parts),
         }
+    }
+
+    /// The caller is a federated user session (see [`is_federated_user_split`]).
+    pub(crate) fn federated_user(&self) -> bool {
+        self.federated_user
     }
 
     /// Is the request within one account (resource account from `resource_account` or the
@@ -308,7 +319,10 @@ impl<'r> Prepared<'r> {
                 [Some("arn"), _, _, _, Some(a), Some(_)] if !a.is_empty() => Some(a),
                 _ => None,
             });
-        let principal_account = self.req.principal.as_deref().and_then(arn_account);
+        let principal_account = match self.principal_parts {
+            [Some("arn"), _, _, _, Some(a), Some(_)] if !a.is_empty() => Some(a),
+            _ => None,
+        };
         match (resource_account, principal_account) {
             (Some(r), Some(p)) => r == p,
             _ => true,
@@ -337,9 +351,11 @@ pub(crate) fn principal_match(p: &Principal, pr: &Prepared<'_>) -> Option<Princi
                         (e.kind == PrincipalType::Aws || same_type).then_some(PrincipalMatch::Exact)
                     } else {
                         match principal {
-                            Some(pr) if same_type => match e.kind {
-                                PrincipalType::Aws => aws_value_matches(v, pr, issuer),
-                                _ => (v == pr).then_some(PrincipalMatch::Exact),
+                            Some(caller) if same_type => match e.kind {
+                                PrincipalType::Aws => {
+                                    aws_value_matches(v, caller, &pr.principal_parts, issuer)
+                                }
+                                _ => (v == caller).then_some(PrincipalMatch::Exact),
                             },
                             _ => None,
                         }
@@ -545,7 +561,6 @@ pub(crate) fn combine(
     s: Sides,
     mode: Mode,
 ) -> (Decision, Basis) {
-    let req = pr.req;
     use Decision::{Allow, ExplicitDeny, ImplicitDeny};
     if s.deny {
         return (ExplicitDeny, Basis::ExplicitDeny);
@@ -558,7 +573,7 @@ pub(crate) fn combine(
     }
     let boundary_ok = input.permission_boundaries.is_empty() || s.boundary;
     let session_ok = if input.session_policies.is_empty() {
-        !is_federated_user(req.principal.as_deref())
+        !pr.federated_user()
     } else {
         s.session
     };

@@ -251,13 +251,13 @@ fn plain_toks(p: &str, wildcards: bool) -> Vec<Tok> {
 }
 
 /// Glob match of pattern bytes against text bytes: `*` any run, `?` one UTF-8 character
-/// (when `wildcards`), other bytes literal; with `fold`, the pattern is lowercase ASCII and
-/// the text compares ASCII-case-insensitively. Greedy with single-star backtracking.
+/// (when `wildcards`), other bytes literal; with `fold`, bytes compare
+/// ASCII-case-insensitively. Greedy with single-star backtracking.
 #[inline]
 pub(crate) fn glob_bytes(p: &[u8], t: &[u8], wildcards: bool, fold: bool) -> bool {
     if !wildcards {
         return if fold {
-            p.len() == t.len() && p.iter().zip(t).all(|(a, b)| *a == b.to_ascii_lowercase())
+            p.eq_ignore_ascii_case(t)
         } else {
             p == t
         };
@@ -280,7 +280,7 @@ pub(crate) fn glob_bytes(p: &[u8], t: &[u8], wildcards: bool, fold: bool) -> boo
             }
             Some(&c) => {
                 if let Some(&b) = t.get(ti)
-                    && (c == b || (fold && c == b.to_ascii_lowercase()))
+                    && (c == b || (fold && c.eq_ignore_ascii_case(&b)))
                 {
                     pi += 1;
                     ti += 1;

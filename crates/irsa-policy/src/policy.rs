@@ -1,9 +1,9 @@
 //! The policy AST: parsing (with kind-independent validation) and printing.
 
-use crate::arn::{ArnMode, ArnPattern, PARTITIONS};
-use crate::condition::{Operator, Values, compile_values};
+use crate::arn::{ArnMode, ArnPattern, PARTITIONS, split_colon, split6};
+use crate::condition::{BaseOperator, Operator, Values, compile_values};
 use crate::error::PolicyError;
-use crate::pattern::{Pattern, Syntax};
+use crate::pattern::{Pattern, Syntax, glob_bytes};
 use crate::raw::{Entries, RawPrincipal, RawStatement, Scalar, Scalars, read_policy};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -95,27 +95,40 @@ pub enum Principal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionPattern {
     raw: String,
-    /// Lowercase vendor; `None` for `*`.
-    vendor: Option<Box<str>>,
-    name: Pattern,
+    /// The vendor's length in `raw` (compared case-insensitively); `None` for `*` or no colon.
+    vendor_len: Option<u32>,
+    /// Where the name starts in `raw`.
+    name_start: u32,
+    /// `*` or `?` in the name.
+    name_wild: bool,
+    /// A name with non-ASCII text, compiled for Unicode case folding (`None`: the name in
+    /// `raw` is matched by an ASCII-case-insensitive byte glob).
+    name: Option<Pattern>,
 }
 
 impl ActionPattern {
     fn compile(raw: &str) -> ActionPattern {
-        let fold = Syntax {
-            wildcards: true,
-            variables: false,
-            fold: true,
-        };
-        let (vendor, name) = match raw.split_once(':') {
+        let (vendor_len, name) = match split_colon(raw) {
             Some(("*", n)) => (None, n),
-            Some((v, n)) => (Some(v.to_ascii_lowercase().into_boxed_str()), n),
+            Some((v, n)) => (u32::try_from(v.len()).ok(), n),
             None => (None, raw),
         };
+        let compiled = (!name.is_ascii()).then(|| {
+            Pattern::compile(
+                name,
+                Syntax {
+                    wildcards: true,
+                    variables: false,
+                    fold: true,
+                },
+            )
+        });
         ActionPattern {
             raw: raw.to_owned(),
-            vendor,
-            name: Pattern::compile(name, fold),
+            vendor_len,
+            name_start: u32::try_from(raw.len() - name.len()).unwrap_or(u32::MAX),
+            name_wild: name.contains(['*', '?']),
+            name: compiled,
         }
     }
 
@@ -126,22 +139,54 @@ impl ActionPattern {
 
     /// Case-insensitive match of a request action (`service:Name`).
     pub fn matches(&self, action: &str) -> bool {
-        self.matches_split(action, action.split_once(':'))
+        self.matches_split(action, split_colon(action))
+    }
+
+    /// Does the pattern's name match `text` (case-insensitively)?
+    #[inline]
+    fn name_matches(&self, text: &str) -> bool {
+        if let Some(p) = &self.name {
+            return p.matches_plain(text);
+        }
+        let name = self.raw.get(self.name_start as usize..).unwrap_or_default();
+        if !text.is_ascii() {
+            // As a compiled pattern would: Unicode-lowercase the text (rare; allocates).
+            return glob_bytes(
+                name.to_ascii_lowercase().as_bytes(),
+                text.to_lowercase().as_bytes(),
+                self.name_wild,
+                false,
+            );
+        }
+        glob_bytes(name.as_bytes(), text.as_bytes(), self.name_wild, true)
+    }
+
+    /// The name is `*` (or a run of stars).
+    fn name_is_match_all(&self) -> bool {
+        match &self.name {
+            Some(p) => p.is_match_all(),
+            None => {
+                let name = self.raw.get(self.name_start as usize..).unwrap_or_default();
+                !name.is_empty() && name.bytes().all(|b| b == b'*')
+            }
+        }
     }
 
     /// [`ActionPattern::matches`] with the action already split at its first colon.
     #[inline]
     pub(crate) fn matches_split(&self, action: &str, split: Option<(&str, &str)>) -> bool {
-        match (&self.vendor, split) {
-            (None, None) => self.name.is_match_all() || self.name.matches_plain(action),
-            (None, Some((_, n))) => {
-                if self.raw == "*" {
-                    true
-                } else {
-                    self.name.matches_plain(n)
-                }
+        match (self.vendor_len, split) {
+            (None, None) => self.name_is_match_all() || self.name_matches(action),
+            (None, Some((_, n))) => self.raw == "*" || self.name_matches(n),
+            (Some(len), Some((rv, n))) => {
+                rv.len() == len as usize
+                    && self
+                        .raw
+                        .as_bytes()
+                        .get(..len as usize)
+                        .is_some_and(|v| rv.as_bytes().eq_ignore_ascii_case(v))
+                    && self.name_matches(n)
             }
-            (Some(v), Some((rv, n))) => rv.eq_ignore_ascii_case(v) && self.name.matches_plain(n),
             (Some(_), None) => false,
         }
     }
@@ -150,14 +195,13 @@ impl ActionPattern {
 /// A compiled `Resource`/`NotResource` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourcePattern {
-    raw: String,
     pat: ArnPattern,
 }
 
 impl ResourcePattern {
     /// The resource as written.
     pub fn as_str(&self) -> &str {
-        &self.raw
+        self.pat.text()
     }
 
     #[inline]
@@ -191,7 +235,11 @@ pub struct ConditionEntry {
     key: String,
     pub(crate) key_lower: String,
     values: Vec<String>,
-    raw: Value,
+    /// The values as written when some is not a string (numbers, booleans); `None`: all
+    /// strings, printed from `values`.
+    raw: Option<Box<Value>>,
+    /// Written as a bare value, not an array.
+    single: bool,
     pub(crate) compiled: Values,
 }
 
@@ -212,7 +260,11 @@ impl ConditionEntry {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ConditionBlock {
-    op_raw: String,
+    /// The operator; `None` for an unknown one (allowed with an empty body).
+    op: Option<Operator>,
+    /// The operator as written, when printing `op` would not give it back (unknown
+    /// operators, `NullIfExists`).
+    op_raw: Option<Box<str>>,
     pub(crate) entries: Vec<ConditionEntry>,
 }
 
@@ -419,7 +471,7 @@ fn statement_to_value(s: &Statement) -> Value {
         let vals = r
             .items
             .iter()
-            .map(|p| Value::String(p.raw.clone()))
+            .map(|p| Value::String(p.as_str().to_owned()))
             .collect();
         m.insert(
             if r.negated { "NotResource" } else { "Resource" }.into(),
@@ -431,9 +483,21 @@ fn statement_to_value(s: &Statement) -> Value {
         for b in blocks {
             let mut em = Map::new();
             for e in &b.entries {
-                em.insert(e.key.clone(), e.raw.clone());
+                let v = match &e.raw {
+                    Some(raw) => (**raw).clone(),
+                    None => one_or_many(
+                        e.values.iter().map(|v| Value::String(v.clone())).collect(),
+                        e.single,
+                    ),
+                };
+                em.insert(e.key.clone(), v);
             }
-            cm.insert(b.op_raw.clone(), Value::Object(em));
+            let name = match (&b.op_raw, &b.op) {
+                (Some(raw), _) => raw.to_string(),
+                (None, Some(op)) => op.to_string(),
+                (None, None) => String::new(),
+            };
+            cm.insert(name, Value::Object(em));
         }
         m.insert("Condition".into(), Value::Object(cm));
     }
@@ -519,17 +583,19 @@ fn parse_statement(
     let resource = raw.resource.map(|(negated, list)| {
         let mut items = Vec::with_capacity(list.items.len());
         for r in list.items {
-            match check_resource(&r) {
-                Some(e) => errors.push((P_RESOURCE, e)),
-                None => {
-                    if !legacy_resource_ok(&r) {
-                        errors.push((P_LEGACY, PolicyError::LegacyParsing));
+            match check_resource_fast(&r) {
+                Some(true) => {}
+                Some(false) | None => match check_resource(&r) {
+                    Some(e) => errors.push((P_RESOURCE, e)),
+                    None => {
+                        if !legacy_resource_ok(&r) {
+                            errors.push((P_LEGACY, PolicyError::LegacyParsing));
+                        }
                     }
-                }
+                },
             }
             items.push(ResourcePattern {
                 pat: ArnPattern::compile(&r, ArnMode::Resource, vars),
-                raw: r.into_owned(),
             });
         }
         Element {
@@ -583,7 +649,8 @@ fn parse_condition(
         let Some(op) = Operator::parse(&op_raw) else {
             if body.is_empty() {
                 blocks.push(ConditionBlock {
-                    op_raw: op_raw.into_owned(),
+                    op: None,
+                    op_raw: Some(Box::from(&*op_raw)),
                     entries: Vec::new(),
                 });
                 continue;
@@ -600,10 +667,15 @@ fn parse_condition(
             if bad_date {
                 errors.push((P_LEGACY, PolicyError::LegacyParsing));
             }
-            let raw = if raw.single {
-                raw.items.first().map_or(Value::Null, Scalar::to_value)
+            let single = raw.single && raw.items.len() == 1;
+            let raw = if raw.items.iter().all(|s| matches!(s, Scalar::Str(_))) {
+                None
+            } else if single {
+                raw.items.first().map(|s| Box::new(s.to_value()))
             } else {
-                Value::Array(raw.items.iter().map(Scalar::to_value).collect())
+                Some(Box::new(Value::Array(
+                    raw.items.iter().map(Scalar::to_value).collect(),
+                )))
             };
             entries.push(ConditionEntry {
                 operator: op,
@@ -611,11 +683,14 @@ fn parse_condition(
                 key: key.into_owned(),
                 values,
                 raw,
+                single,
                 compiled,
             });
         }
+        let reprints = op.base != BaseOperator::Null || !op_raw.ends_with("IfExists");
         blocks.push(ConditionBlock {
-            op_raw: op_raw.into_owned(),
+            op: Some(op),
+            op_raw: (!reprints).then(|| Box::from(&*op_raw)),
             entries,
         });
     }
@@ -624,22 +699,23 @@ fn parse_condition(
 
 /// IAM's action checks: vendor prefix, one colon, vendor characters.
 fn check_action(a: &str) -> Option<PolicyError> {
-    let parts: Vec<&str> = a.split(':').collect();
-    match parts.as_slice() {
-        ["*"] => None,
-        [_] => Some(PolicyError::MissingVendor),
-        [vendor, _] => {
-            if *vendor != "*"
-                && !vendor
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            {
-                Some(PolicyError::InvalidVendor((*vendor).to_owned()))
-            } else {
-                None
-            }
-        }
-        _ => Some(PolicyError::ActionColons),
+    if a == "*" {
+        return None;
+    }
+    let Some((vendor, name)) = split_colon(a) else {
+        return Some(PolicyError::MissingVendor);
+    };
+    if name.contains(':') {
+        return Some(PolicyError::ActionColons);
+    }
+    if vendor != "*"
+        && !vendor
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        Some(PolicyError::InvalidVendor(vendor.to_owned()))
+    } else {
+        None
     }
 }
 
@@ -658,6 +734,41 @@ const IAM_PATHS: &[&str] = &[
     "report/",
     "access-report/",
 ];
+
+/// The common case of [`check_resource`] and [`legacy_resource_ok`] from one split:
+/// `Some(true)` when `r` is `*` or a six-component ARN in a known partition that passes
+/// both; otherwise (`Some(false)` or `None`) the full checks decide and word the error.
+fn check_resource_fast(r: &str) -> Option<bool> {
+    if r == "*" {
+        return Some(true);
+    }
+    let [
+        Some(_),
+        Some(pt),
+        Some(service),
+        Some(region),
+        Some(_),
+        Some(res_id),
+    ] = split6(r, false)
+    else {
+        return None;
+    };
+    if (pt != "*" && !PARTITIONS.contains(&pt)) || service.is_empty() {
+        return None;
+    }
+    if service.contains(['*', '?']) {
+        return Some(false);
+    }
+    Some(match service {
+        "iam" => {
+            region.is_empty()
+                && (IAM_PATHS.iter().any(|p| res_id.starts_with(p))
+                    || res_id.split('/').next().unwrap_or("").contains(['*', '?']))
+        }
+        "s3" => region.is_empty() || res_id.starts_with("accesspoint/"),
+        _ => true,
+    })
+}
 
 /// IAM's resource format checks (the messages of `MalformedPolicyDocument`).
 fn check_resource(r: &str) -> Option<PolicyError> {
@@ -927,11 +1038,44 @@ mod tests {
     }
 
     #[test]
+    fn action_patterns_case_insensitive() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("s3:GetObject", "S3:GETOBJECT", true),
+            ("S3:getobject", "s3:GetObject", true),
+            ("s3:GetObject", "s3:GetObjects", false),
+            ("s3:Get*", "s3:getobjectversion", true),
+            ("s3:Get*", "sqs:GetQueueUrl", false),
+            ("s3:*Object", "S3:PutOBJECT", true),
+            ("dynamodb:Get?tem", "dynamodb:GETITEM", true),
+            ("dynamodb:Get?tem", "dynamodb:GetIItem", false),
+            ("*:Get*", "sqs:getqueueurl", true),
+            ("*", "anything:Really", true),
+            ("s3:*", "s3", false),
+            ("s3:Ä*", "s3:äb", true),
+            ("s3:GetObject", "s3:GetObjecté", false),
+            ("s3:Get*", "s3:GetÄ", true),
+        ];
+        for (pattern, action, want) in cases {
+            assert_eq!(
+                ActionPattern::compile(pattern).matches(action),
+                *want,
+                "{pattern} vs {action}"
+            );
+        }
+    }
+
+    #[test]
     fn print_round_trip() {
         let src = r#"{"Version":"2012-10-17","Id":"x","Statement":[{"Sid":"A","Effect":"Allow","Principal":{"Federated":"arn:aws:iam::1:oidc-provider/o"},"Action":["sts:AssumeRoleWithWebIdentity"],"Condition":{"StringEquals":{"o:sub":"s","o:aud":["a","b"]},"Bool":{"aws:SecureTransport":true}}},{"Effect":"Deny","NotAction":"s3:*","NotResource":["arn:aws:s3:::b/${aws:username}/*"]}]}"#;
         let p = Policy::parse(src).unwrap();
         let printed = p.to_json();
         assert_eq!(printed, src);
         assert_eq!(Policy::parse(&printed).unwrap(), p);
+        // Operators printed as written (`NullIfExists`, an unknown operator with an empty
+        // body), values with their JSON types, a one-element array kept an array.
+        let src = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"S3:Get*","Resource":["arn:aws:s3:::b/*"],"Condition":{"NullIfExists":{"aws:TokenIssueTime":"true"},"Unknown":{},"NumericLessThan":{"s3:max-keys":[10,"1.5"]},"StringLike":{"s3:prefix":["a/*"]},"ForAnyValue:StringEqualsIfExists":{"aws:TagKeys":"x"}}}}"#;
+        let p = Policy::parse(src).unwrap();
+        assert_eq!(p.to_json(), src);
+        assert_eq!(Policy::parse(&p.to_json()).unwrap(), p);
     }
 }
