@@ -478,6 +478,51 @@ mod tests {
         assert_eq!(host_of("evil.example:80"), "evil.example");
     }
 
+    fn agent(max: usize) -> Arc<Agent> {
+        let conf = aws_sdk_eksauth::Config::builder()
+            .behavior_version(aws_sdk_eksauth::config::BehaviorVersion::latest())
+            .region(aws_sdk_eksauth::config::Region::new("us-east-1"))
+            .build();
+        Agent::new(
+            aws_sdk_eksauth::Client::from_conf(conf),
+            Options {
+                max_cache_entries: max,
+                ..Options::default()
+            },
+        )
+    }
+
+    fn entry(body: &str, fresh_until: i64) -> Cached {
+        Cached {
+            body: Arc::from(body),
+            fresh_until,
+        }
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_forgets_what_is_due() {
+        let now = 1_000;
+        let a = agent(2);
+        a.cache_put([1; 32], entry("one", now + 100), now);
+        a.cache_put([2; 32], entry("two", now + 50), now);
+        assert_eq!(a.cached(), 2);
+        // Full: the entry due first makes room.
+        a.cache_put([3; 32], entry("three", now + 200), now);
+        assert_eq!(a.cached(), 2);
+        assert!(a.cache_get(&[2; 32], now).is_none());
+        assert_eq!(a.cache_get(&[1; 32], now).as_deref(), Some("one"));
+        assert_eq!(a.cache_get(&[3; 32], now).as_deref(), Some("three"));
+        // Due entries are not served, and are dropped when asked for.
+        assert!(a.cache_get(&[1; 32], now + 100).is_none());
+        assert_eq!(a.cached(), 1);
+        // Nothing is cached that is already due, nor with the cache off.
+        a.cache_put([4; 32], entry("four", now), now);
+        assert!(a.cache_get(&[4; 32], now).is_none());
+        let off = agent(0);
+        off.cache_put([1; 32], entry("one", now + 100), now);
+        assert_eq!(off.cached(), 0);
+    }
+
     #[test]
     fn expiration_is_go_rfc3339nano() {
         assert_eq!(rfc3339(1_700_000_000, 0), "2023-11-14T22:13:20Z");

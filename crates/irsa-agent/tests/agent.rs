@@ -143,9 +143,10 @@ impl Fixture {
     }
 }
 
-fn fixture() -> Option<&'static Fixture> {
-    static F: OnceLock<Option<Fixture>> = OnceLock::new();
-    F.get_or_init(start).as_ref()
+/// A stack of its own for each test: dropped at the test's end, which stops dynalite (a
+/// fixture in a static would never be dropped, and would leave dynalite running).
+fn fixture() -> Option<Fixture> {
+    start()
 }
 
 fn start() -> Option<Fixture> {
@@ -331,6 +332,7 @@ fn get_credentials(f: &Fixture, token: Option<&str>, host: Option<&str>) -> Repl
 #[test]
 fn container_credentials_json_and_cache() {
     let Some(f) = fixture() else { return };
+    let f = &f;
     let tok = pod_token("default", "cache-reader", json!({}));
     // No association for this one yet: refused; then the associated one.
     let r = get_credentials(f, Some(&tok), None);
@@ -391,6 +393,7 @@ async fn caller_identity(f: &Fixture, v: &Value) -> String {
 #[test]
 fn refusals_are_the_agents_and_the_apis() {
     let Some(f) = fixture() else { return };
+    let f = &f;
     let cases = [
         // No association for the ServiceAccount.
         (
@@ -442,6 +445,16 @@ fn refusals_are_the_agents_and_the_apis() {
     let r = get_credentials(f, Some(&expired), None);
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("token is expired"), "{}", r.text());
+    // Two Authorization headers: which one an SDK meant is unknown, so neither is used.
+    let two = http::Request::builder()
+        .method("GET")
+        .uri(f.agent_url())
+        .header("authorization", &good)
+        .header("authorization", &other)
+        .body(Default::default())
+        .unwrap();
+    let r = block_on(irsa_test::net::send(two));
+    assert_eq!(r.status, 400, "{}", r.text());
     let r = get_credentials(f, Some(&good), Some("attacker.example"));
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(
@@ -458,6 +471,7 @@ fn refusals_are_the_agents_and_the_apis() {
 #[test]
 fn eks_auth_route_answers_in_its_json_error_form() {
     let Some(f) = fixture() else { return };
+    let f = &f;
     let body = json!({"token": pod_token("default", "reader", json!({}))}).to_string();
     let r = block_on(irsa_test::net::post(
         &format!("http://{}/clusters/dev/assume-role-for-pod-identity", f.sts),
@@ -522,6 +536,7 @@ fn aws_sdk_rust_through_the_agent_and_the_gateway() {
     use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
     use aws_sdk_dynamodb::types::AttributeValue;
     let Some(f) = fixture() else { return };
+    let f = &f;
     let (full_uri, sts, gw) = (
         f.agent_url(),
         format!("http://{}", f.sts),
@@ -635,6 +650,7 @@ fn check_identity(client: &str, f: &Fixture, program: &Path, args: &[&str]) {
 #[test]
 fn boto3_through_the_agent() {
     let Some(f) = fixture() else { return };
+    let f = &f;
     let Some(py) = external(".cache/sts-clients/venv/bin/python", "boto3") else {
         return;
     };
@@ -645,6 +661,7 @@ fn boto3_through_the_agent() {
 #[test]
 fn aws_cli_through_the_agent_and_the_gateway() {
     let Some(f) = fixture() else { return };
+    let f = &f;
     let Some(aws) = external(".cache/sts-clients/venv/bin/aws", "aws cli") else {
         return;
     };
@@ -676,6 +693,7 @@ fn aws_cli_through_the_agent_and_the_gateway() {
 #[test]
 fn aws_sdk_go_v2_through_the_agent() {
     let Some(f) = fixture() else { return };
+    let f = &f;
     let Some(bin) = external(".cache/sts-clients/sdk-go-client", "aws-sdk-go-v2 client") else {
         return;
     };
@@ -685,6 +703,7 @@ fn aws_sdk_go_v2_through_the_agent() {
 #[test]
 fn aws_sdk_js_v3_through_the_agent() {
     let Some(f) = fixture() else { return };
+    let f = &f;
     let Some(_) = external(
         "tools/sdk-js/node_modules/@aws-sdk/client-sts",
         "@aws-sdk/client-sts",

@@ -330,6 +330,41 @@ fn throttles_at_once_over_capacity() {
 }
 
 #[test]
+fn eks_auth_route_throttles_in_its_own_form() {
+    // The EKS Auth route has its own limits: held at capacity, it answers the API's
+    // ThrottlingException (429, JSON), while STS beside it still answers.
+    let f = start(irsa_sts::Options {
+        max_concurrency: 1,
+        ..irsa_sts::Options::default()
+    });
+    let mut slow = TcpStream::connect(f.addr).unwrap();
+    write!(
+        slow,
+        "POST /clusters/dev/assume-role-for-pod-identity HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(irsa_test::net::post(
+        &format!(
+            "http://{}/clusters/dev/assume-role-for-pod-identity",
+            f.addr
+        ),
+        "application/json",
+        r#"{"token":"a.b.c"}"#,
+    ));
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.header("x-amzn-errortype"), Some("ThrottlingException"));
+    assert_eq!(r.json()["__type"], "ThrottlingException");
+    let r = post(f.addr, "Action=GetCallerIdentity");
+    assert_eq!(code(&r), "MissingAuthenticationToken");
+    drop(slow);
+}
+
+#[test]
 fn request_timeout_is_bounded() {
     let f = start(irsa_sts::Options {
         request_timeout: Duration::from_millis(500),
