@@ -76,6 +76,9 @@ pub struct Agent {
     options: Options,
     /// SHA-256 of the token → cached answer (the token itself is not kept).
     cache: Mutex<HashMap<[u8; 32], Cached>>,
+    /// Tokens being fetched now: concurrent requests with one token wait for one call
+    /// (at most one entry per request in flight, so bounded by the limits).
+    inflight: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     limits: Limits,
 }
 
@@ -110,6 +113,7 @@ impl Agent {
             client,
             options,
             cache: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
             limits,
         })
     }
@@ -457,10 +461,31 @@ async fn answer(
     if let Some(body) = agent.cache_get(&key, now) {
         return Ok((body, true));
     }
-    let fetched = fetch(agent, token, now).await?;
-    let body = fetched.body.clone();
-    agent.cache_put(key, fetched, now);
-    Ok((body, false))
+    // One call per token at a time: later requests wait, then find the cache filled.
+    let gate = agent
+        .inflight
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key)
+        .or_default()
+        .clone();
+    let result = {
+        let _turn = gate.lock().await;
+        match agent.cache_get(&key, now) {
+            Some(body) => Ok((body, true)),
+            None => fetch(agent, token, now).await.map(|fetched| {
+                let body = fetched.body.clone();
+                agent.cache_put(key, fetched, now);
+                (body, false)
+            }),
+        }
+    };
+    let mut inflight = agent.inflight.lock().unwrap_or_else(|p| p.into_inner());
+    // The last one out removes the gate (the map holds one reference, `gate` another).
+    if Arc::strong_count(&gate) <= 2 {
+        inflight.remove(&key);
+    }
+    result
 }
 
 #[cfg(test)]

@@ -360,6 +360,27 @@ fn container_credentials_json_and_cache() {
     let again = get_credentials(f, Some(&tok), None).json();
     assert_eq!(again["AccessKeyId"], akid.as_str());
     assert_eq!(f.agent.cached(), before + 1);
+    // Concurrent requests with a new token: one call to EKS Auth, one session for all.
+    let fresh = pod_token("default", "reader", json!({"jti": "concurrent"}));
+    let keys: Vec<String> = block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let req = http::Request::builder()
+                .uri(f.agent_url())
+                .header("authorization", &fresh)
+                .body(Default::default())
+                .unwrap();
+            set.spawn(irsa_test::net::send(req));
+        }
+        let mut keys = Vec::new();
+        while let Some(r) = set.join_next().await {
+            let r = r.unwrap();
+            assert_eq!(r.status, 200, "{}", r.text());
+            keys.push(r.json()["AccessKeyId"].as_str().unwrap().to_owned());
+        }
+        keys
+    });
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
     // The session is the pod's, with EKS's tags: GetCallerIdentity by the issued keys.
     let id = block_on(caller_identity(f, &v));
     assert!(
