@@ -69,10 +69,10 @@ fuzz_target!(|data: &[u8]| {
 
     // Read as the gateway reads it: the signed headers only.
     let read = signed_headers(&all, &signed);
-    assert!(read
-        .iter()
-        .all(|(n, _)| n.eq_ignore_ascii_case("host")
-            || signed.iter().any(|s| s.eq_ignore_ascii_case(n))));
+    assert!(
+        read.iter().all(|(n, _)| n.eq_ignore_ascii_case("host")
+            || signed.iter().any(|s| s.eq_ignore_ascii_case(n)))
+    );
     let Ok(endpoints) = Endpoints::new(["s3.local", "localhost"]) else {
         return;
     };
