@@ -443,3 +443,561 @@ fn base64_ca(pem: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(pem)
 }
+
+/// moto's IAM server (PyPI, installed by scripts/deps/sts-clients.sh) on 127.0.0.1, for
+/// `irsa doctor --aws`; the account is ACCOUNT.
+struct Moto {
+    _proc: irsa_e2e::Proc,
+    url: String,
+}
+
+fn venv(bin: &str) -> Result<std::path::PathBuf> {
+    let p = irsa_e2e::repo_root()
+        .join(".cache/sts-clients/venv/bin")
+        .join(bin);
+    ensure!(
+        p.exists(),
+        "{} is missing: run scripts/deps/sts-clients.sh (scripts/setup)",
+        p.display()
+    );
+    Ok(p)
+}
+
+impl Moto {
+    fn start(dir: &Path) -> Result<Moto> {
+        let port = irsa_e2e::free_port()?;
+        let mut cmd = Command::new(venv("moto_server")?);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_ACCOUNT_ID", ACCOUNT);
+        let mut proc = irsa_e2e::Proc::spawn(&mut cmd, dir.join("moto.log"))?;
+        proc.wait_port(port, std::time::Duration::from_secs(30))?;
+        Ok(Moto {
+            _proc: proc,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// The environment an SDK needs to reach it (static credentials, no profile files).
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_IAM", self.url.clone()),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE".into()),
+            ("AWS_SECRET_ACCESS_KEY", "secret".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+            ("AWS_CONFIG_FILE", "/nonexistent/config".into()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/credentials".into(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+
+    /// `aws iam ARGS` against it; the JSON it printed.
+    fn aws(&self, args: &[&str]) -> Result<Value> {
+        let out = Command::new(venv("aws")?)
+            .arg("iam")
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.env())
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "aws iam {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.stdout.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+}
+
+fn trust_json(env: &Env, sub: &str) -> String {
+    let h = host(env);
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "App", "Effect": "Allow",
+        "Principal": {"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{h}")},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {format!("{h}:aud"): "sts.amazonaws.com", format!("{h}:sub"): sub}}}]})
+    .to_string()
+}
+
+/// `irsa doctor ... --aws` with the flags after `pod` (they are global), against moto.
+fn doctor_aws(
+    c: &Case,
+    moto_env: &[(&'static str, String)],
+    pod: &str,
+) -> Result<(i32, Vec<Value>)> {
+    let envs: Vec<(&str, &str)> = moto_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    doctor(
+        &c.env,
+        &[
+            "pod",
+            &format!("{}/{pod}", c.ns),
+            "--aws",
+            "--kubeconfig",
+            &c.env.kubeconfig.display().to_string(),
+        ],
+        &envs,
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs the real kube-apiserver that e2e/run starts"]
+async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
+    let c = case("doc-aws").await?;
+    let moto = Moto::start(&c.dir)?;
+    let wh = Webhook::start(&c.env, &c.dir, &[])?;
+    c.kube
+        .register_webhook("doc-aws", &wh.url(), &wh.cert.ca_pem, "doc-aws")
+        .await?;
+    // The provider for the API server's issuer, and the role, made with the aws CLI.
+    moto.aws(&[
+        "create-open-id-connect-provider",
+        "--url",
+        &c.env.apiserver,
+        "--client-id-list",
+        "sts.amazonaws.com",
+        "--thumbprint-list",
+        &"0".repeat(40),
+    ])?;
+    moto.aws(&[
+        "create-role",
+        "--role-name",
+        "app",
+        "--assume-role-policy-document",
+        &trust_json(&c.env, &c.sub("app")),
+    ])?;
+    moto.aws(&[
+        "put-role-policy",
+        "--role-name",
+        "app",
+        "--policy-name",
+        "read",
+        "--policy-document",
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem",
+                "Resource": format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/t")}]})
+        .to_string(),
+    ])?;
+    let managed = moto.aws(&[
+        "create-policy",
+        "--policy-name",
+        "buckets",
+        "--policy-document",
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+            .to_string(),
+    ])?;
+    let managed_arn = managed["Policy"]["Arn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    moto.aws(&[
+        "attach-role-policy",
+        "--role-name",
+        "app",
+        "--policy-arn",
+        &managed_arn,
+    ])?;
+    // A role that lives under a path.
+    moto.aws(&[
+        "create-role",
+        "--role-name",
+        "pathed",
+        "--path",
+        "/irsa/",
+        "--assume-role-policy-document",
+        &trust_json(&c.env, &c.sub("pathed")),
+    ])?;
+
+    c.kube
+        .service_account(
+            &c.ns,
+            "app",
+            json!({"eks.amazonaws.com/role-arn": c.role_arn("app")}),
+        )
+        .await?;
+    c.kube.create_pod(&c.ns, &pod("app", "app")).await?;
+    let (code, checks) = doctor_aws(&c, &moto.env(), "app")?;
+    for ch in &checks {
+        ensure!(ch["ok"] == true, "healthy setup failed a check: {ch}");
+    }
+    ensure!(code == 0, "exit {code}");
+    let perms = check(&checks, "permissions")["evidence"].to_string();
+    ensure!(
+        perms.contains("inline:read") && perms.contains("dynamodb:GetItem"),
+        "{perms}"
+    );
+    ensure!(
+        perms.contains(&format!("{managed_arn}@v1")) && perms.contains("wildcards"),
+        "{perms}"
+    );
+    ensure!(
+        check(&checks, "role-exists")["evidence"]
+            .to_string()
+            .contains(&c.role_arn("app"))
+    );
+
+    // The annotation names the role without its path: IAM has it under /irsa/.
+    c.kube
+        .service_account(
+            &c.ns,
+            "pathed",
+            json!({"eks.amazonaws.com/role-arn": c.role_arn("pathed")}),
+        )
+        .await?;
+    c.kube.create_pod(&c.ns, &pod("pathed", "pathed")).await?;
+    let (code, checks) = doctor_aws(&c, &moto.env(), "pathed")?;
+    ensure!(code == 1);
+    failed(
+        &checks,
+        "role-exists",
+        "no role arn:aws:iam::111122223333:role/pathed in AWS account 111122223333",
+        "arn:aws:iam::111122223333:role/irsa/pathed",
+    )?;
+
+    // The trust pins another namespace.
+    moto.aws(&[
+        "update-assume-role-policy",
+        "--role-name",
+        "app",
+        "--policy-document",
+        &trust_json(&c.env, "system:serviceaccount:elsewhere:app"),
+    ])?;
+    let (_, checks) = doctor_aws(&c, &moto.env(), "app")?;
+    failed(
+        &checks,
+        "trust-policy",
+        "system:serviceaccount:elsewhere:app",
+        "update-assume-role-policy --role-name app",
+    )?;
+
+    // The provider loses the audience.
+    let provider = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{}", host(&c.env));
+    // (registered again with another client id: moto's RemoveClientIDFromOpenIDConnectProvider
+    // answers 500)
+    moto.aws(&[
+        "delete-open-id-connect-provider",
+        "--open-id-connect-provider-arn",
+        &provider,
+    ])?;
+    moto.aws(&[
+        "create-open-id-connect-provider",
+        "--url",
+        &c.env.apiserver,
+        "--client-id-list",
+        "other.example.com",
+        "--thumbprint-list",
+        &"0".repeat(40),
+    ])?;
+    let (_, checks) = doctor_aws(&c, &moto.env(), "app")?;
+    passed(&checks, "oidc-provider")?;
+    failed(
+        &checks,
+        "provider-audience",
+        "do not include `sts.amazonaws.com`",
+        &format!(
+            "add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {provider} --client-id sts.amazonaws.com"
+        ),
+    )?;
+
+    // The provider is gone.
+    moto.aws(&[
+        "delete-open-id-connect-provider",
+        "--open-id-connect-provider-arn",
+        &provider,
+    ])?;
+    let (_, checks) = doctor_aws(&c, &moto.env(), "app")?;
+    failed(
+        &checks,
+        "oidc-provider",
+        "registered providers",
+        &format!("create-open-id-connect-provider --url {}", c.env.apiserver),
+    )?;
+
+    // IAM cannot be reached: the trust checks say so, in bounded time.
+    let mut unreachable = moto.env();
+    unreachable[0].1 = format!("http://127.0.0.1:{}", irsa_e2e::free_port()?);
+    let (code, checks) = doctor_aws(&c, &unreachable, "app")?;
+    ensure!(code == 1);
+    passed(&checks, "service-account")?;
+    failed(
+        &checks,
+        "role-exists",
+        "the IAM side could not be read",
+        "iam:GetRole",
+    )?;
+    drop(wh);
+    Ok(())
+}
+
+/// The SHA-1 fingerprint of a PEM certificate, from openssl (lowercase hex).
+fn openssl_sha1(pem: &Path) -> Result<String> {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha1", "-in"])
+        .arg(pem)
+        .output()?;
+    ensure!(out.status.success(), "openssl failed");
+    let text = String::from_utf8(out.stdout)?;
+    let hex = text
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap_or_default()
+        .replace(':', "")
+        .to_ascii_lowercase();
+    ensure!(hex.len() == 40, "{text}");
+    Ok(hex)
+}
+
+#[tokio::test]
+#[ignore = "needs the real kube-apiserver that e2e/run starts"]
+async fn in_pod_an_unregistered_issuer_gets_the_provider_command_with_its_thumbprint() -> Result<()>
+{
+    let c = case("doc-inpod").await?;
+    c.kube
+        .service_account(
+            &c.ns,
+            "app",
+            json!({"eks.amazonaws.com/role-arn": c.role_arn("app")}),
+        )
+        .await?;
+    // irsa sts without the API server as provider.
+    let cfg = sts_config(
+        &c.env,
+        &c.dir,
+        &["sts.amazonaws.com"],
+        false,
+        &role(&c.env, "app", "/", &c.sub("app")),
+    )?;
+    let port = irsa_e2e::free_port()?;
+    let mut cmd = Command::new(&c.env.irsa);
+    cmd.args(["sts", "--config"])
+        .arg(&cfg)
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
+    let mut sts = irsa_e2e::Proc::spawn(&mut cmd, c.dir.join("sts.log"))?;
+    sts.wait_port(port, std::time::Duration::from_secs(30))?;
+
+    let token = c
+        .kube
+        .token(&c.ns, "app", &["sts.amazonaws.com"], None)
+        .await?;
+    let tf = c.dir.join("token");
+    std::fs::write(&tf, &token)?;
+    let sts_url = format!("http://127.0.0.1:{port}");
+    let role_arn = c.role_arn("app");
+    let tf_s = tf.display().to_string();
+    let ca = c.env.ca_file.display().to_string();
+    let (code, checks) = doctor(
+        &c.env,
+        &["--in-pod", "--issuer-ca", &ca],
+        &[
+            ("AWS_ROLE_ARN", role_arn.as_str()),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", &tf_s),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL_STS", &sts_url),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    )?;
+    ensure!(code == 1);
+    passed(&checks, "environment")?;
+    passed(&checks, "token-file")?;
+    passed(&checks, "issuer")?;
+    ensure!(
+        check(&checks, "issuer")["evidence"]
+            .to_string()
+            .contains("is published"),
+        "{checks:?}"
+    );
+    // The API server presents its serving certificate alone: it is the last of the chain.
+    let want = openssl_sha1(&c.env.dir.join("pki/apiserver.crt"))?;
+    passed(&checks, "thumbprint")?;
+    ensure!(
+        check(&checks, "thumbprint")["evidence"]
+            .to_string()
+            .contains(&want),
+        "{checks:?}"
+    );
+    failed(
+        &checks,
+        "assume-role",
+        &format!(
+            "InvalidIdentityToken: No OpenIDConnect provider found in your account for {}",
+            c.env.apiserver
+        ),
+        &format!(
+            "aws iam create-open-id-connect-provider --url {} --client-id-list sts.amazonaws.com --thumbprint-list {want}",
+            c.env.apiserver
+        ),
+    )?;
+    // The command runs as printed against an IAM server, and registers what it says.
+    let fix = check(&checks, "assume-role")["fix"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let command = fix
+        .split_once("aws iam ")
+        .map(|(_, c)| c)
+        .unwrap_or_default();
+    let moto = Moto::start(&c.dir)?;
+    let args: Vec<&str> = command.split_whitespace().collect();
+    let made = moto.aws(&args)?;
+    let arn = made["OpenIDConnectProviderArn"]
+        .as_str()
+        .unwrap_or_default();
+    let got = moto.aws(&[
+        "get-open-id-connect-provider",
+        "--open-id-connect-provider-arn",
+        arn,
+    ])?;
+    ensure!(got["ThumbprintList"] == json!([want]), "{got}");
+    ensure!(got["ClientIDList"] == json!(["sts.amazonaws.com"]), "{got}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the real kube-apiserver that e2e/run starts"]
+async fn the_webhook_configmap_maps_a_service_account() -> Result<()> {
+    let c = case("doc-cm").await?;
+    let data =
+        json!({"doc-cm/mapped": {"RoleARN": c.role_arn("app"), "Audience": "sts.amazonaws.com"}})
+            .to_string();
+    c.kube
+        .post(
+            "/api/v1/namespaces/doc-cm/configmaps",
+            &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "pod-identity-webhook"}, "data": {"config": data}}),
+        )
+        .await?;
+    let wh = Webhook::start(
+        &c.env,
+        &c.dir,
+        &["--watch-config-map", "--namespace=doc-cm"],
+    )?;
+    c.kube
+        .register_webhook("doc-cm", &wh.url(), &wh.cert.ca_pem, "doc-cm")
+        .await?;
+    c.kube.service_account(&c.ns, "mapped", json!({})).await?;
+    c.kube.service_account(&c.ns, "unmapped", json!({})).await?;
+    c.kube.create_pod(&c.ns, &pod("mapped", "mapped")).await?;
+    c.kube
+        .create_pod(&c.ns, &pod("unmapped", "unmapped"))
+        .await?;
+    let cfg = sts_config(
+        &c.env,
+        &c.dir,
+        &["sts.amazonaws.com"],
+        true,
+        &role(&c.env, "app", "/", &c.sub("mapped")),
+    )?;
+    let (code, checks) = c.run("mapped", &cfg)?;
+    for ch in &checks {
+        ensure!(ch["ok"] == true, "the mapped pod failed a check: {ch}");
+    }
+    ensure!(code == 0);
+    let ev = check(&checks, "service-account")["evidence"].to_string();
+    ensure!(
+        ev.contains("ConfigMap doc-cm/pod-identity-webhook") && ev.contains("doc-cm/mapped"),
+        "{ev}"
+    );
+    let (_, checks) = c.run("unmapped", &cfg)?;
+    failed(
+        &checks,
+        "service-account",
+        "no pod-identity-webhook ConfigMap maps it",
+        "kubectl annotate serviceaccount -n doc-cm unmapped",
+    )?;
+    drop(wh);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the real kube-apiserver that e2e/run starts"]
+async fn a_webhook_behind_a_service_needs_ready_endpoints() -> Result<()> {
+    let c = case("doc-svc").await?;
+    c.kube
+        .service_account(
+            &c.ns,
+            "app",
+            json!({"eks.amazonaws.com/role-arn": c.role_arn("app")}),
+        )
+        .await?;
+    // The pod exists before the webhook is registered (the API server cannot reach a
+    // Service backend here; only what doctor reads matters).
+    c.kube.create_pod(&c.ns, &pod("app", "app")).await?;
+    let wh = Webhook::start(&c.env, &c.dir, &[])?;
+    c.kube
+        .post(
+            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+            &json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+                "metadata": {"name": "doc-svc"},
+                "webhooks": [{"name": "doc-svc.e2e.irsa.dev",
+                    "clientConfig": {"service": {"namespace": "doc-svc", "name": "hook", "path": "/mutate", "port": 443},
+                                     "caBundle": base64_ca(&wh.cert.ca_pem)},
+                    "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
+                    "sideEffects": "None", "admissionReviewVersions": ["v1"], "failurePolicy": "Ignore",
+                    "timeoutSeconds": 2,
+                    "namespaceSelector": {"matchLabels": {"irsa-e2e": "doc-svc"}}}]}),
+        )
+        .await?;
+    drop(wh);
+    let cfg = sts_config(
+        &c.env,
+        &c.dir,
+        &["sts.amazonaws.com"],
+        true,
+        &role(&c.env, "app", "/", &c.sub("app")),
+    )?;
+    // No Service.
+    let (_, checks) = c.run("app", &cfg)?;
+    failed(
+        &checks,
+        "webhook-backend",
+        "no Service doc-svc/hook",
+        "start the webhook",
+    )?;
+    // A Service whose only endpoint is not ready.
+    c.kube
+        .post(
+            "/api/v1/namespaces/doc-svc/services",
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hook"},
+                    "spec": {"ports": [{"port": 443, "targetPort": 9443}]}}),
+        )
+        .await?;
+    let slice = |ready: bool| {
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": "hook-1", "labels": {"kubernetes.io/service-name": "hook"}},
+               "addressType": "IPv4",
+               "ports": [{"port": 9443, "protocol": "TCP"}],
+               "endpoints": [{"addresses": ["10.0.0.7"], "conditions": {"ready": ready}}]})
+    };
+    c.kube
+        .post(
+            "/apis/discovery.k8s.io/v1/namespaces/doc-svc/endpointslices",
+            &slice(false),
+        )
+        .await?;
+    let (_, checks) = c.run("app", &cfg)?;
+    failed(
+        &checks,
+        "webhook-backend",
+        "service doc-svc/hook has no ready endpoints; failurePolicy Ignore",
+        "start the webhook",
+    )?;
+    // The endpoint turns ready.
+    let path = "/apis/discovery.k8s.io/v1/namespaces/doc-svc/endpointslices/hook-1";
+    let mut current = c.kube.get(path).await?;
+    current["endpoints"] = slice(true)["endpoints"].clone();
+    c.kube.call("PUT", path, Some(&current)).await?;
+    let (_, checks) = c.run("app", &cfg)?;
+    passed(&checks, "webhook-backend")?;
+    ensure!(
+        check(&checks, "webhook-backend")["evidence"]
+            .to_string()
+            .contains("service doc-svc/hook: 1 ready endpoint(s)"),
+        "{checks:?}"
+    );
+    Ok(())
+}

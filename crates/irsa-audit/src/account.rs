@@ -19,8 +19,9 @@ pub struct Account {
     /// The OIDC providers, when the input lists them (an `irsa sts` configuration does; an
     /// authorization-details export does not).
     pub providers: Option<Vec<OidcProvider>>,
-    /// Where the account came from (`authorization-details export`, `irsa sts configuration`).
-    pub source: &'static str,
+    /// Where the account came from (`authorization-details export`, `irsa sts configuration`,
+    /// `AWS account 111122223333`).
+    pub source: String,
 }
 
 /// An IAM OIDC identity provider.
@@ -47,6 +48,17 @@ impl Document {
     fn from_text(text: String) -> Document {
         let policy = Policy::parse(&text).map_err(|e| e.to_string());
         Document { text, policy }
+    }
+
+    /// A policy document as the IAM API returns it (`GetRole`'s `AssumeRolePolicyDocument`,
+    /// `GetRolePolicy`, `GetPolicyVersion`: URL-encoded JSON), or already decoded.
+    /// `field` names it in the error. A document that does not parse is kept with IAM's
+    /// wording of why; only text that cannot be URL-decoded is an error.
+    pub fn from_iam(field: &str, text: &str) -> Result<Document, AuditError> {
+        if text.len() > MAX_INPUT_BYTES {
+            return Err(AuditError::TooLarge(MAX_INPUT_BYTES));
+        }
+        document_text(field, &Value::String(text.to_owned())).map(Document::from_text)
     }
 }
 
@@ -279,7 +291,7 @@ impl Account {
         Ok(Account {
             roles,
             providers: None,
-            source: "authorization-details export",
+            source: "authorization-details export".into(),
         })
     }
 

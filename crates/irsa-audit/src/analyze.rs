@@ -753,7 +753,7 @@ pub fn audit(account: &Account, sas: &[ServiceAccount], cluster: &Cluster) -> Re
     Report {
         issuer: cluster.issuer.clone(),
         key_prefix: prefix,
-        source: account.source.to_owned(),
+        source: account.source.clone(),
         roles,
         other_roles,
         service_accounts: sa_reports,

@@ -1,7 +1,7 @@
 //! `irsa doctor`: why a pod cannot assume its role, as a checklist. Every check runs; a
 //! check that depends on an earlier one says what it assumed.
 
-use irsa_policy::{Arn, Context, Decision, Effect, Policy, PrincipalType, Request, evaluate_trust};
+use irsa_policy::{Arn, Context, Decision, Effect, Policy, PrincipalType, Request};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -49,6 +49,26 @@ impl Check {
     }
 }
 
+/// The IAM side a run was given.
+#[derive(Debug, Clone, Copy)]
+pub enum Iam<'a> {
+    /// None was asked for.
+    Missing,
+    /// It was asked for but could not be read; why (credentials, permissions, network).
+    Unavailable(&'a str),
+    /// The account (or the part of it that was read).
+    Account(&'a Account),
+}
+
+impl<'a> Iam<'a> {
+    fn account(self) -> Option<&'a Account> {
+        match self {
+            Iam::Account(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
 /// What the CLI gathered about a pod (raw JSON as the API server returned it).
 #[derive(Debug, Clone)]
 pub struct PodFacts<'a> {
@@ -67,8 +87,11 @@ pub struct PodFacts<'a> {
     pub discovery: Result<Value, String>,
     /// The JWKS its `jwks_uri` serves.
     pub jwks: Result<Value, String>,
-    /// The IAM side, if given.
-    pub account: Option<&'a Account>,
+    /// The `pod-identity-webhook` ConfigMaps of the cluster (any namespace): the mapping
+    /// a webhook started with `--watch-config-map` reads from its `--namespace`.
+    pub config_maps: Vec<Value>,
+    /// The IAM side.
+    pub account: Iam<'a>,
     /// Annotation prefix (`eks.amazonaws.com`).
     pub annotation_prefix: String,
     /// Audience when the ServiceAccount has none (`sts.amazonaws.com`).
@@ -193,8 +216,10 @@ fn token_source(pod: &Value) -> Option<&Value> {
         .and_then(projected)
 }
 
-/// The trust policy evaluated for a web identity, and, when it refuses, why: per Allow
-/// statement, whether its action/principal apply and which condition is false.
+/// The trust policy evaluated for a web identity, and, when it refuses, why: per
+/// statement (from `irsa_policy::explain_trust`, the same scan as the decision), whether
+/// its principal and action apply and which condition entry is false, with the values the
+/// request had.
 pub fn explain_trust(
     policy: &Policy,
     role_arn: &str,
@@ -212,79 +237,43 @@ pub fn explain_trust(
         .with_principal(provider_arn)
         .with_principal_type(PrincipalType::Federated)
         .with_context(ctx);
-    let e = evaluate_trust(policy, &req);
+    let e = irsa_policy::explain_trust(policy, &req);
+    let allowed = e.decision == Decision::Allow;
     let mut why = Vec::new();
-    if e.decision == Decision::Allow {
-        for m in &e.matched {
-            why.push(format!(
-                "statement {}{} allows it",
-                m.statement,
-                m.sid
-                    .as_deref()
-                    .map(|s| format!(" ({s})"))
-                    .unwrap_or_default()
-            ));
-        }
-        return (true, why);
-    }
-    let value = policy.to_value();
-    let version = value.get("Version").cloned();
-    let stmts = match value.get("Statement") {
-        Some(Value::Array(a)) => a.clone(),
-        Some(v) => vec![v.clone()],
-        None => Vec::new(),
-    };
-    let eval_one = |st: Value| -> Option<Decision> {
-        let mut doc = serde_json::Map::new();
-        if let Some(v) = &version {
-            doc.insert("Version".into(), v.clone());
-        }
-        doc.insert("Statement".into(), Value::Array(vec![st]));
-        let p = Policy::parse(&Value::Object(doc).to_string()).ok()?;
-        Some(evaluate_trust(&p, &req).decision)
-    };
-    if e.decision == Decision::ExplicitDeny {
-        for m in &e.matched {
-            why.push(format!("statement {} (Deny) refuses it", m.statement));
-        }
-    }
-    for (i, (raw, st)) in stmts.iter().zip(policy.statements()).enumerate() {
-        if st.effect() != Effect::Allow {
-            continue;
-        }
+    for st in &e.statements {
         let label = format!(
-            "statement {i}{}",
-            st.sid().map(|s| format!(" ({s})")).unwrap_or_default()
+            "statement {}{}",
+            st.statement,
+            st.sid
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default()
         );
-        let mut bare = raw.clone();
-        if let Some(o) = bare.as_object_mut() {
-            o.remove("Condition");
-        }
-        if eval_one(bare) != Some(Decision::Allow) {
-            let p = raw
-                .get("Principal")
-                .map(Value::to_string)
-                .unwrap_or_default();
-            let a = raw.get("Action").map(Value::to_string).unwrap_or_default();
-            why.push(format!(
-                "{label}: its Principal {p} / Action {a} does not cover {provider_arn} calling sts:AssumeRoleWithWebIdentity"
-            ));
-            continue;
-        }
-        let Some(cond) = raw.get("Condition").and_then(Value::as_object) else {
-            continue;
-        };
-        for (op, block) in cond {
-            for (key, vals) in block.as_object().into_iter().flatten() {
-                let mut one = raw.clone();
-                if let Some(o) = one.as_object_mut() {
-                    o.insert(
-                        "Condition".into(),
-                        serde_json::json!({ op.clone(): { key.clone(): vals.clone() } }),
-                    );
+        match (st.effect, st.applies) {
+            (Effect::Allow, true) => why.push(format!("{label} allows it")),
+            (Effect::Deny, true) => why.push(format!("{label} (Deny) refuses it")),
+            // A Deny that does not apply, or any statement once the role is allowed,
+            // explains nothing.
+            (Effect::Deny, false) => {}
+            (Effect::Allow, false) if allowed => {}
+            (Effect::Allow, false) => {
+                let principal_ok = st.principal.as_ref().is_none_or(|p| p.matched);
+                if !(principal_ok && st.action.matched) {
+                    let mut parts = Vec::new();
+                    if let Some(p) = st.principal.as_ref().filter(|p| !p.matched) {
+                        parts.push(p.detail.clone());
+                    }
+                    if !st.action.matched {
+                        parts.push(st.action.detail.clone());
+                    }
+                    why.push(format!(
+                        "{label}: does not cover {provider_arn} calling sts:AssumeRoleWithWebIdentity: {}",
+                        parts.join("; ")
+                    ));
+                    continue;
                 }
-                if eval_one(one) != Some(Decision::Allow) {
-                    let lk = key.to_ascii_lowercase();
+                for c in st.conditions.iter().filter(|c| !c.matched) {
+                    let lk = c.key.to_ascii_lowercase();
                     let actual = if lk == format!("{key_prefix}:sub").to_ascii_lowercase() {
                         format!("the token's sub is `{sub}`")
                     } else if lk == format!("{key_prefix}:aud").to_ascii_lowercase() {
@@ -294,21 +283,25 @@ pub fn explain_trust(
                             "the key belongs to another issuer than `{key_prefix}`, so it is absent"
                         )
                     } else {
-                        "the key is absent or differs in this request".to_owned()
+                        match &c.request_values {
+                            None => "the key is absent in this request".to_owned(),
+                            Some(v) => format!("the request has {v:?}"),
+                        }
                     };
                     why.push(format!(
-                        "{label}: condition {op} {key} {vals} is false: {actual}"
+                        "{label}: condition {} {} {:?} is false: {actual}",
+                        c.operator, c.key, c.policy_values
                     ));
                 }
             }
         }
     }
-    (false, why)
+    (allowed, why)
 }
 
 /// The role, provider and trust checks shared by the pod and in-pod modes.
 pub fn trust_checks(
-    account: Option<&Account>,
+    iam: Iam<'_>,
     role_arn: Option<&str>,
     issuer: Option<&str>,
     sub: &str,
@@ -329,7 +322,22 @@ pub fn trust_checks(
         format!("the trust policy lets `{sub}` (aud `{aud}`) assume the role"),
     );
     let mut perms = check("permissions", "what the role may do");
+    let account = match iam {
+        Iam::Account(a) => Some(a),
+        Iam::Missing => None,
+        Iam::Unavailable(_) => None,
+    };
     let Some(account) = account else {
+        let (evidence, fix) = match iam {
+            Iam::Unavailable(why) => (
+                format!("the IAM side could not be read: {why}"),
+                "give credentials that may call iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicy, iam:GetPolicyVersion, iam:ListOpenIDConnectProviders and iam:GetOpenIDConnectProvider (AWS_PROFILE, AWS_ACCESS_KEY_ID, …), or use --iam-export FILE",
+            ),
+            _ => (
+                "no IAM side given".to_owned(),
+                "run again with --aws (the account of the default credential chain), --sts-config FILE or --iam-export FILE (aws iam get-account-authorization-details > export.json)",
+            ),
+        };
         for c in [
             &mut provider,
             &mut audience,
@@ -337,10 +345,7 @@ pub fn trust_checks(
             &mut trust,
             &mut perms,
         ] {
-            c.fail(
-                "no IAM side given",
-                "run again with --sts-config FILE or --iam-export FILE (aws iam get-account-authorization-details > export.json)",
-            );
+            c.fail(evidence.clone(), fix);
         }
         out.extend([provider, audience, role_c, trust, perms]);
         return out;
@@ -503,6 +508,28 @@ pub fn trust_checks(
     out
 }
 
+/// The role the webhook would give the pod: its ServiceAccount's role annotation, else
+/// the `pod-identity-webhook` ConfigMap's mapping.
+pub fn pod_role_arn(f: &PodFacts<'_>) -> Option<String> {
+    let ns = s(&f.pod, &["metadata", "namespace"]).unwrap_or("default");
+    let sa_name = s(&f.pod, &["spec", "serviceAccountName"]).unwrap_or("default");
+    f.service_account
+        .as_ref()
+        .and_then(|sa| {
+            sa.get("metadata")?
+                .get("annotations")?
+                .get(format!("{}/role-arn", f.annotation_prefix))?
+                .as_str()
+        })
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .or_else(|| {
+            config_map_mapping(&f.config_maps, ns, sa_name)
+                .entry
+                .map(|m| m.role_arn)
+        })
+}
+
 /// The checklist for a pod seen through the API server.
 pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
     let prefix = &f.annotation_prefix;
@@ -513,26 +540,42 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
     let sub = format!("system:serviceaccount:{ns}:{sa_name}");
     let mut out = Vec::new();
 
-    // 1. ServiceAccount and annotation.
+    // 1. ServiceAccount and annotation (or the webhook's ConfigMap mapping).
     let mut c = check(
         "service-account",
-        format!("ServiceAccount {ns}/{sa_name} exists and carries {prefix}/role-arn"),
+        format!(
+            "ServiceAccount {ns}/{sa_name} exists and carries {prefix}/role-arn (or the pod-identity-webhook ConfigMap maps it)"
+        ),
     );
     let annotations = f
         .service_account
         .as_ref()
         .and_then(|sa| sa.get("metadata")?.get("annotations")?.as_object().cloned())
         .unwrap_or_default();
-    let role_arn = annotations
+    let annotated = annotations
         .get(&format!("{prefix}/role-arn"))
         .and_then(Value::as_str)
-        .map(|s| s.trim().to_owned());
-    let sa_aud = annotations
-        .get(&format!("{prefix}/audience"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let mapping = config_map_mapping(&f.config_maps, ns, sa_name);
+    for w in &mapping.warnings {
+        c.saw(w.clone());
+    }
+    // The annotation wins over the ConfigMap, as in the webhook.
+    let (role_arn, sa_aud) = match (&annotated, &mapping.entry) {
+        (Some(arn), _) => (
+            Some(arn.clone()),
+            annotations
+                .get(&format!("{prefix}/audience"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        ),
+        (None, Some(m)) => (Some(m.role_arn.clone()), Some(m.audience.clone())),
+        (None, None) => (None, None),
+    };
     let suggested = f
         .account
+        .account()
         .and_then(|a| {
             let sas = vec![crate::ServiceAccount {
                 namespace: ns.to_owned(),
@@ -550,25 +593,56 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             r.service_accounts.first()?.can_assume.first().cloned()
         })
         .unwrap_or_else(|| "arn:aws:iam::ACCOUNT:role/ROLE".into());
+    let fix_of = |overwrite: bool| match (&annotated, &mapping.entry) {
+        (None, Some(m)) => format!(
+            "set \"{}\" in data.config of ConfigMap {} to {{\"RoleARN\": \"{suggested}\"}} (or annotate: kubectl annotate serviceaccount -n {ns} {sa_name} {prefix}/role-arn={suggested})",
+            m.key, m.config_map
+        ),
+        _ => format!(
+            "kubectl annotate serviceaccount -n {ns} {sa_name} {}{prefix}/role-arn={suggested}",
+            if overwrite { "--overwrite " } else { "" }
+        ),
+    };
     match (&f.service_account, &role_arn) {
         (None, _) => c.fail(
             format!("no ServiceAccount {ns}/{sa_name}"),
             format!("kubectl create serviceaccount -n {ns} {sa_name} && kubectl annotate serviceaccount -n {ns} {sa_name} {prefix}/role-arn={suggested}"),
         ),
         (Some(_), None) => c.fail(
-            format!("{ns}/{sa_name} has no {prefix}/role-arn annotation"),
-            format!("kubectl annotate serviceaccount -n {ns} {sa_name} {prefix}/role-arn={suggested}"),
+            format!(
+                "{ns}/{sa_name} has no {prefix}/role-arn annotation{}",
+                if f.config_maps.is_empty() {
+                    String::new()
+                } else {
+                    " and no pod-identity-webhook ConfigMap maps it".to_owned()
+                }
+            ),
+            fix_of(false),
         ),
         (Some(_), Some(arn)) => {
             let ok = Arn::parse(arn)
                 .ok()
                 .is_some_and(|a| a.service() == "iam" && a.resource().starts_with("role/"));
+            let source = match (&annotated, &mapping.entry) {
+                (Some(_), Some(m)) => format!(
+                    "{prefix}/role-arn (it wins over \"{}\" in ConfigMap {})",
+                    m.key, m.config_map
+                ),
+                (Some(_), None) => format!("{prefix}/role-arn"),
+                (None, Some(m)) => format!(
+                    "ConfigMap {} data.config \"{}\" (read by a webhook started with --watch-config-map --namespace {})",
+                    m.config_map,
+                    m.key,
+                    m.config_map.split('/').next().unwrap_or("")
+                ),
+                (None, None) => String::new(),
+            };
             if ok {
-                c.saw(format!("{prefix}/role-arn: {arn}"));
+                c.saw(format!("{source}: {arn}"));
             } else {
                 c.fail(
-                    format!("{prefix}/role-arn: `{arn}` is not a role ARN"),
-                    format!("kubectl annotate serviceaccount -n {ns} {sa_name} --overwrite {prefix}/role-arn={suggested}"),
+                    format!("{source}: `{arn}` is not a role ARN"),
+                    fix_of(true),
                 );
             }
         }
@@ -813,6 +887,89 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
     out
 }
 
+/// The ServiceAccount's entry in a `pod-identity-webhook` ConfigMap.
+struct Mapped {
+    /// `NAMESPACE/pod-identity-webhook`.
+    config_map: String,
+    /// The key that matched (`ns/sa` or `*/sa`).
+    key: String,
+    role_arn: String,
+    audience: String,
+}
+
+struct Mapping {
+    entry: Option<Mapped>,
+    warnings: Vec<String>,
+}
+
+/// The mapping the webhook's ConfigMap gives `namespace/name`, parsed as the webhook
+/// parses it (irsa-mutate's `ConfigMapConfig`: the exact key, then `*/name`); an entry
+/// with an empty `RoleARN` maps to no role. With several such ConfigMaps (one per webhook
+/// namespace), the first that maps the ServiceAccount is taken and the others named.
+fn config_map_mapping(config_maps: &[Value], namespace: &str, name: &str) -> Mapping {
+    let mut out = Mapping {
+        entry: None,
+        warnings: Vec::new(),
+    };
+    for cm in config_maps {
+        if s(cm, &["metadata", "name"]) != Some(irsa_mutate::CONFIG_MAP_NAME) {
+            continue;
+        }
+        let id = format!(
+            "{}/{}",
+            s(cm, &["metadata", "namespace"]).unwrap_or(""),
+            irsa_mutate::CONFIG_MAP_NAME
+        );
+        let data = s(cm, &["data", irsa_mutate::CONFIG_MAP_KEY]).unwrap_or("");
+        if data.trim().is_empty() {
+            continue;
+        }
+        let parsed = match irsa_mutate::ConfigMapConfig::parse_with_warnings(data) {
+            Ok((c, skipped)) => {
+                for e in skipped {
+                    out.warnings
+                        .push(format!("ConfigMap {id}: entry skipped by the webhook: {e}"));
+                }
+                c
+            }
+            Err(e) => {
+                out.warnings.push(format!(
+                    "ConfigMap {id}: data.config is refused by the webhook (it keeps its previous mapping): {e}"
+                ));
+                continue;
+            }
+        };
+        let key = if parsed.get(namespace, name).is_some() {
+            format!("{namespace}/{name}")
+        } else {
+            format!("*/{name}")
+        };
+        let Some(e) = parsed.lookup(namespace, name) else {
+            continue;
+        };
+        if e.role_arn.is_empty() {
+            out.warnings.push(format!(
+                "ConfigMap {id}: \"{key}\" has an empty RoleARN (no role)"
+            ));
+            continue;
+        }
+        if let Some(first) = &out.entry {
+            out.warnings.push(format!(
+                "ConfigMap {id} also maps it (\"{key}\" → {}); the webhook reads only the one in its --namespace, {} was taken",
+                e.role_arn, first.config_map
+            ));
+            continue;
+        }
+        out.entry = Some(Mapped {
+            config_map: id,
+            key,
+            role_arn: e.role_arn.clone(),
+            audience: e.audience.clone(),
+        });
+    }
+    out
+}
+
 fn restart_fix(ns: &str, name: &str) -> String {
     format!("kubectl delete pod -n {ns} {name} so the webhook projects the token again")
 }
@@ -900,5 +1057,53 @@ mod tests {
             "sts.amazonaws.com",
         );
         assert!(ok);
+    }
+
+    #[test]
+    fn trust_explanation_names_principal_and_deny() {
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Other","Effect":"Allow","Principal":{"Federated":"arn:aws:iam::1:oidc-provider/other.test"},
+             "Action":"sts:AssumeRoleWithWebIdentity"},
+            {"Sid":"Mine","Effect":"Allow","Principal":{"Federated":"arn:aws:iam::1:oidc-provider/issuer.test"},
+             "Action":"sts:AssumeRoleWithWebIdentity"},
+            {"Sid":"NoNs","Effect":"Deny","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity",
+             "Condition":{"StringLike":{"issuer.test:sub":"system:serviceaccount:ns:*"}}}]}"#,
+        )
+        .unwrap();
+        let args = (
+            "arn:aws:iam::1:role/r",
+            "arn:aws:iam::1:oidc-provider/issuer.test",
+            "issuer.test",
+        );
+        let (ok, why) = explain_trust(
+            &p,
+            args.0,
+            args.1,
+            args.2,
+            "system:serviceaccount:ns:app",
+            "sts.amazonaws.com",
+        );
+        assert!(!ok);
+        assert!(
+            why.iter()
+                .any(|w| w.contains("statement 2 (NoNs) (Deny) refuses it")),
+            "{why:?}"
+        );
+        assert!(
+            why.iter()
+                .any(|w| w.contains("statement 0 (Other): does not cover")),
+            "{why:?}"
+        );
+        let (ok, why) = explain_trust(
+            &p,
+            args.0,
+            args.1,
+            args.2,
+            "system:serviceaccount:prod:app",
+            "sts.amazonaws.com",
+        );
+        assert!(ok);
+        assert_eq!(why, vec!["statement 1 (Mine) allows it".to_owned()]);
     }
 }

@@ -27,8 +27,8 @@ pub use cluster::{
     parse_service_accounts,
 };
 pub use doctor::{
-    Check, PodFacts, diagnose_pod, explain_trust, pod_create_webhooks, render_checks,
-    selector_matches, trust_checks,
+    Check, Iam, PodFacts, diagnose_pod, explain_trust, pod_create_webhooks, pod_role_arn,
+    render_checks, selector_matches, trust_checks,
 };
 pub use permissions::{PermissionSummary, PolicySummary, StatementSummary, summarize};
 pub use render::{escape, html, json, table};

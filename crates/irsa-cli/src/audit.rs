@@ -29,23 +29,27 @@ pub enum FailOn {
 pub struct Sources {
     /// `aws iam get-account-authorization-details` output (JSON; documents URL-encoded or
     /// decoded).
-    #[arg(long, value_name = "FILE", conflicts_with = "sts_config")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["sts_config", "aws"], global = true)]
     pub iam_export: Option<PathBuf>,
     /// An `irsa sts` configuration file instead of an IAM export.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "aws", global = true)]
     pub sts_config: Option<PathBuf>,
+    /// Read the IAM side from the AWS account of the default credential chain
+    /// (iam:GetRole, iam:ListOpenIDConnectProviders, …; AWS_ENDPOINT_URL_IAM is honoured).
+    #[arg(long, global = true)]
+    pub aws: bool,
     /// Kubeconfig file (default: as kubectl finds it: $KUBECONFIG, ~/.kube/config, in-cluster).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub kubeconfig: Option<PathBuf>,
     /// The cluster's issuer URL (default: from the API server's
     /// /.well-known/openid-configuration).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub issuer: Option<String>,
     /// The token audience of ServiceAccounts without an audience annotation.
-    #[arg(long, default_value = irsa_audit::DEFAULT_AUDIENCE)]
+    #[arg(long, default_value = irsa_audit::DEFAULT_AUDIENCE, global = true)]
     pub audience: String,
     /// The ServiceAccount annotation prefix.
-    #[arg(long, default_value = irsa_audit::DEFAULT_ANNOTATION_PREFIX)]
+    #[arg(long, default_value = irsa_audit::DEFAULT_ANNOTATION_PREFIX, global = true)]
     pub annotation_prefix: String,
 }
 
@@ -163,7 +167,7 @@ pub fn from_sts_config(config: &irsa_sts_core::config::Config) -> Account {
     Account {
         roles,
         providers: Some(providers),
-        source: "irsa sts configuration",
+        source: "irsa sts configuration".into(),
     }
 }
 
@@ -208,6 +212,11 @@ pub async fn cluster_issuer(client: &kube::Client) -> anyhow::Result<String> {
 }
 
 pub fn run(a: Args) -> anyhow::Result<u8> {
+    if a.sources.aws {
+        bail!(
+            "irsa audit reads the whole account from an export: aws iam get-account-authorization-details > export.json, then --iam-export export.json"
+        );
+    }
     let account = load_account(&a.sources)?
         .context("give the IAM side: --iam-export FILE or --sts-config FILE")?;
     let (sas_json, issuer) = match (&a.service_accounts, &a.sources.issuer) {

@@ -2,12 +2,15 @@
 
 use anyhow::{Context as _, bail};
 use clap::{Args as ClapArgs, Subcommand, ValueEnum};
-use irsa_audit::{Check, PodFacts};
+use irsa_audit::{Check, Iam, PodFacts};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::audit::{Sources, get_json, kube_client, load_account};
+
+mod iam;
+mod issuer;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -23,6 +26,10 @@ pub struct Args {
     /// token, then call AssumeRoleWithWebIdentity (AWS_ENDPOINT_URL_STS is honoured).
     #[arg(long)]
     in_pod: bool,
+    /// PEM CA bundle to trust for the issuer instead of the public roots (a self-hosted
+    /// issuer), for --in-pod's discovery and thumbprint.
+    #[arg(long, value_name = "FILE", global = true)]
+    issuer_ca: Option<std::path::PathBuf>,
     #[command(flatten)]
     sources: Sources,
     /// Output format.
@@ -56,11 +63,54 @@ fn output(checks: &[Check], format: Format) -> anyhow::Result<u8> {
     Ok(if checks.iter().all(|c| c.ok) { 0 } else { 1 })
 }
 
+/// The IAM side: a file given, the AWS account read for `role_arn` and `issuer`, or none.
+enum IamSource {
+    Missing,
+    Loaded(irsa_audit::Account),
+    Unavailable(String),
+}
+
+impl IamSource {
+    fn side(&self) -> Iam<'_> {
+        match self {
+            IamSource::Missing => Iam::Missing,
+            IamSource::Loaded(a) => Iam::Account(a),
+            IamSource::Unavailable(w) => Iam::Unavailable(w),
+        }
+    }
+}
+
+async fn iam_side(
+    file: Option<irsa_audit::Account>,
+    from_aws: bool,
+    role_arn: Option<&str>,
+    issuer: Option<&str>,
+) -> IamSource {
+    if let Some(a) = file {
+        return IamSource::Loaded(a);
+    }
+    if !from_aws {
+        return IamSource::Missing;
+    }
+    let client = iam::client().await;
+    let prefix = issuer.map(irsa_audit::issuer_key_prefix);
+    match iam::account(&client, role_arn, prefix).await {
+        Ok(a) => IamSource::Loaded(a),
+        Err(e) => IamSource::Unavailable(format!("{e:#}")),
+    }
+}
+
 pub fn run(a: Args) -> anyhow::Result<u8> {
     let account = load_account(&a.sources)?;
+    let issuer_ca = match &a.issuer_ca {
+        Some(p) => {
+            Some(std::fs::read(p).with_context(|| format!("cannot read `{}`", p.display()))?)
+        }
+        None => None,
+    };
     if a.in_pod {
         let rt = crate::common::runtime()?;
-        let checks = rt.block_on(in_pod(account.as_ref(), a.now))?;
+        let checks = rt.block_on(in_pod(account, a.sources.aws, issuer_ca.as_deref(), a.now))?;
         return output(&checks, a.format);
     }
     let Some(Cmd::Pod { pod }) = &a.cmd else {
@@ -94,6 +144,18 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         for (n, w) in irsa_audit::pod_create_webhooks(&configs) {
             backends.insert(n, backend(&client, &w["clientConfig"]).await);
         }
+        let config_maps = get_json(
+            &client,
+            &format!(
+                "/api/v1/configmaps?fieldSelector=metadata.name%3D{}",
+                irsa_mutate::CONFIG_MAP_NAME
+            ),
+        )
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l["items"].as_array().cloned())
+        .unwrap_or_default();
         let discovery = get_json(&client, "/.well-known/openid-configuration")
             .await
             .and_then(|d| d.context("not served (404)"))
@@ -112,7 +174,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             }
             Err(_) => Err("not fetched: no discovery document".to_owned()),
         };
-        let facts = PodFacts {
+        let mut facts = PodFacts {
             pod,
             service_account,
             namespace,
@@ -120,10 +182,26 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             webhook_backends: backends,
             discovery,
             jwks,
-            account: account.as_ref(),
+            config_maps,
+            account: Iam::Missing,
             annotation_prefix: a.sources.annotation_prefix.clone(),
             default_audience: a.sources.audience.clone(),
         };
+        let role_arn = irsa_audit::pod_role_arn(&facts);
+        let issuer = facts
+            .discovery
+            .as_ref()
+            .ok()
+            .and_then(|d| d["issuer"].as_str())
+            .map(str::to_owned);
+        let side = iam_side(
+            account,
+            a.sources.aws,
+            role_arn.as_deref(),
+            issuer.as_deref(),
+        )
+        .await;
+        facts.account = side.side();
         anyhow::Ok(irsa_audit::diagnose_pod(&facts))
     })?;
     output(&checks, a.format)
@@ -135,6 +213,12 @@ async fn backend(client: &kube::Client, cc: &Value) -> Result<String, String> {
     if let Some(svc) = cc.get("service") {
         let ns = svc["namespace"].as_str().unwrap_or("default");
         let name = svc["name"].as_str().unwrap_or("");
+        let service = get_json(client, &format!("/api/v1/namespaces/{ns}/services/{name}"))
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        if service.is_none() {
+            return Err(format!("no Service {ns}/{name}"));
+        }
         let path = format!(
             "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D{name}"
         );
@@ -147,6 +231,7 @@ async fn backend(client: &kube::Client, cc: &Value) -> Result<String, String> {
             .into_iter()
             .flatten()
             .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+            // A missing `ready` condition means ready (discovery.k8s.io/v1).
             .filter(|e| e["conditions"]["ready"].as_bool() != Some(false))
             .count();
         return if ready > 0 {
@@ -179,7 +264,9 @@ async fn backend(client: &kube::Client, cc: &Value) -> Result<String, String> {
 
 /// The checklist inside the container.
 async fn in_pod(
-    account: Option<&irsa_audit::Account>,
+    account: Option<irsa_audit::Account>,
+    from_aws: bool,
+    issuer_ca: Option<&[u8]>,
     now: Option<i64>,
 ) -> anyhow::Result<Vec<Check>> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -237,6 +324,7 @@ async fn in_pod(
             .as_secs() as i64,
     };
     let mut token = None;
+    let mut kid = None;
     let (mut iss, mut sub, mut aud) = (None, String::new(), String::new());
     match file
         .as_deref()
@@ -261,6 +349,11 @@ async fn in_pod(
                 t.fix = Some("the file must hold the projected ServiceAccount token".into());
             }
             Ok(p) => {
+                kid = p
+                    .header
+                    .get("kid")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 iss = p
                     .claims
                     .get("iss")
@@ -298,6 +391,94 @@ async fn in_pod(
         },
     }
     checks.push(t);
+
+    // The issuer, discovered from the token's `iss` as STS discovers it.
+    let mut d = Check {
+        id: "issuer",
+        title: "the token's issuer serves its discovery document and JWKS, with the token's key"
+            .into(),
+        ok: true,
+        evidence: Vec::new(),
+        fix: None,
+        assumed: None,
+    };
+    let mut jwks_uri = None;
+    match &iss {
+        None => {
+            d.ok = false;
+            d.assumed = Some("no token or no `iss` claim: nothing to discover".into());
+        }
+        Some(i) => match issuer::discover(i, issuer_ca).await {
+            Err(e) => {
+                d.ok = false;
+                d.evidence.push(e);
+                d.fix = Some(format!(
+                    "{i}/.well-known/openid-configuration and its jwks_uri must answer over https to anyone (for kube-apiserver: kubectl create clusterrolebinding oidc-reviewer --clusterrole=system:service-account-issuer-discovery --group=system:unauthenticated; publish them where STS can reach them)"
+                ));
+            }
+            Ok((doc, jwks)) => {
+                d.evidence.push(format!(
+                    "issuer {}, jwks_uri {}, {} key(s)",
+                    doc.issuer,
+                    doc.jwks_uri,
+                    jwks.keys.len()
+                ));
+                jwks_uri = Some(doc.jwks_uri.clone());
+                let has = |k: &str| jwks.keys.iter().any(|j| j.kid.as_deref() == Some(k));
+                match &kid {
+                    Some(k) if !has(k) => {
+                        d.ok = false;
+                        d.evidence
+                            .push(format!("the JWKS has no key with the token's kid `{k}`"));
+                        d.fix = Some("the token was signed by a key the issuer does not publish: check kube-apiserver --service-account-key-file / --service-account-signing-key-file and the published JWKS".into());
+                    }
+                    Some(k) => d
+                        .evidence
+                        .push(format!("the token's kid `{k}` is published")),
+                    None if jwks.keys.is_empty() => {
+                        d.ok = false;
+                        d.evidence.push("the JWKS has no keys".into());
+                        d.fix = Some("check kube-apiserver --service-account-key-file".into());
+                    }
+                    None => {}
+                }
+            }
+        },
+    }
+    checks.push(d);
+
+    // The thumbprint IAM's provider registration takes.
+    let mut th = Check {
+        id: "thumbprint",
+        title: "the thumbprint of the issuer's TLS certificate chain (for the OIDC provider)"
+            .into(),
+        ok: true,
+        evidence: Vec::new(),
+        fix: None,
+        assumed: None,
+    };
+    let mut thumb = None;
+    match &jwks_uri {
+        None => {
+            th.ok = false;
+            th.assumed = Some("no jwks_uri (see the issuer check)".into());
+        }
+        Some(u) => match issuer::thumbprint(u, issuer_ca).await {
+            Ok(t) => {
+                th.evidence.push(format!(
+                    "{}: SHA-1 of the last of {} certificate(s) presented: {}",
+                    t.from, t.chain_len, t.sha1
+                ));
+                thumb = Some(t.sha1);
+            }
+            Err(e) => {
+                th.ok = false;
+                th.evidence.push(e);
+                th.fix = Some("the jwks_uri host must present a certificate chain that verifies (give --issuer-ca FILE for a private CA)".into());
+            }
+        },
+    }
+    checks.push(th);
 
     let mut s = Check {
         id: "assume-role",
@@ -342,7 +523,15 @@ async fn in_pod(
                     s.ok = false;
                     s.evidence.push(format!("{code}: {msg}"));
                     let issuer = iss.clone().unwrap_or_else(|| "ISSUER".into());
-                    s.fix = Some(sts_fix(&code, &msg, &issuer, role, &sub, &aud));
+                    s.fix = Some(sts_fix(
+                        &code,
+                        &msg,
+                        &issuer,
+                        thumb.as_deref(),
+                        role,
+                        &sub,
+                        &aud,
+                    ));
                 }
             }
         }
@@ -352,9 +541,10 @@ async fn in_pod(
         }
     }
     checks.push(s);
-    if account.is_some() {
+    if account.is_some() || from_aws {
+        let side = iam_side(account, from_aws, role.as_deref(), iss.as_deref()).await;
         checks.extend(irsa_audit::trust_checks(
-            account,
+            side.side(),
             role.as_deref(),
             iss.as_deref(),
             &sub,
@@ -365,12 +555,22 @@ async fn in_pod(
 }
 
 /// The cause and fix of an STS error, from its code and message.
-fn sts_fix(code: &str, msg: &str, issuer: &str, role: &str, sub: &str, aud: &str) -> String {
+fn sts_fix(
+    code: &str,
+    msg: &str,
+    issuer: &str,
+    thumbprint: Option<&str>,
+    role: &str,
+    sub: &str,
+    aud: &str,
+) -> String {
     let prefix = irsa_audit::issuer_key_prefix(issuer);
     let account = role.split(':').nth(4).unwrap_or("ACCOUNT");
     if code == "InvalidIdentityToken" && msg.contains("No OpenIDConnect provider found") {
+        let thumbprint =
+            thumbprint.unwrap_or("<SHA-1 of the last certificate the jwks_uri host presents>");
         return format!(
-            "register the issuer: aws iam create-open-id-connect-provider --url {issuer} --client-id-list {aud} --thumbprint-list <SHA-1 of the issuer's TLS root CA>"
+            "register the issuer: aws iam create-open-id-connect-provider --url {issuer} --client-id-list {aud} --thumbprint-list {thumbprint}"
         );
     }
     if code == "InvalidIdentityToken" && msg.to_ascii_lowercase().contains("audience") {

@@ -1,0 +1,266 @@
+//! The IAM side read from the AWS account itself (aws-sdk-iam): the role the pod uses,
+//! its policies, and the account's OIDC providers. Credentials come from the default
+//! chain, the endpoint from `AWS_ENDPOINT_URL_IAM` / `AWS_ENDPOINT_URL` when set. Every
+//! call is bounded (connect, attempt and operation timeouts, three attempts), and so is
+//! how much is read (pages, policies).
+
+use anyhow::Context as _;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use irsa_audit::{Account, Document, OidcProvider, PermissionPolicy, PolicySource, Role};
+use std::time::Duration;
+
+/// At most this many inline and this many attached policies are read (IAM allows 20
+/// attached managed policies per role at most; inline policies share 10 KiB).
+const MAX_POLICIES: usize = 100;
+/// At most this many OIDC providers are listed (IAM allows 100 per account).
+const MAX_PROVIDERS: usize = 200;
+/// The whole read is bounded too.
+const TOTAL: Duration = Duration::from_secs(60);
+
+/// An IAM client from the default chain, with bounded timeouts and retries. IAM is a
+/// global service: without a configured region, `us-east-1` signs its requests.
+pub async fn client() -> aws_sdk_iam::Client {
+    let region = aws_config::meta::region::RegionProviderChain::default_provider()
+        .or_else(aws_config::Region::from_static("us-east-1"));
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .read_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(25))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await;
+    aws_sdk_iam::Client::new(&conf)
+}
+
+/// `Code: message` of an SDK error (or its display when the service gave no code).
+fn why<E, R>(op: &str, e: aws_sdk_iam::error::SdkError<E, R>) -> anyhow::Error
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let text = match e.as_service_error() {
+        Some(se) => format!(
+            "{}: {}",
+            se.code().unwrap_or("error"),
+            se.message().unwrap_or("")
+        ),
+        None => format!("{}", aws_sdk_iam::error::DisplayErrorContext(&e)),
+    };
+    anyhow::anyhow!("iam:{op}: {text}")
+}
+
+/// Reads the role `role_arn` (by name: IAM looks roles up by name, so a role found under
+/// another path or in another account shows up with its real ARN) and the account's OIDC
+/// providers, with the details (client ids) of the one for `issuer_prefix`.
+pub async fn account(
+    iam: &aws_sdk_iam::Client,
+    role_arn: Option<&str>,
+    issuer_prefix: Option<&str>,
+) -> anyhow::Result<Account> {
+    tokio::time::timeout(TOTAL, read(iam, role_arn, issuer_prefix))
+        .await
+        .map_err(|_| anyhow::anyhow!("IAM did not answer within {}s", TOTAL.as_secs()))?
+}
+
+async fn read(
+    iam: &aws_sdk_iam::Client,
+    role_arn: Option<&str>,
+    issuer_prefix: Option<&str>,
+) -> anyhow::Result<Account> {
+    let listed = iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .map_err(|e| why("ListOpenIDConnectProviders", e))?;
+    let mut providers = Vec::new();
+    for p in listed
+        .open_id_connect_provider_list()
+        .iter()
+        .take(MAX_PROVIDERS)
+    {
+        let Some(arn) = p.arn() else { continue };
+        let from_arn = arn.split_once(":oidc-provider/").map_or("", |(_, r)| r);
+        if Some(from_arn) != issuer_prefix {
+            // Listed by ARN only: its client ids do not matter for this issuer.
+            providers.push(OidcProvider {
+                arn: arn.to_owned(),
+                key_prefix: from_arn.to_owned(),
+                client_ids: Vec::new(),
+            });
+            continue;
+        }
+        let got = iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map_err(|e| why("GetOpenIDConnectProvider", e))?;
+        let url = got.url().unwrap_or(from_arn);
+        providers.push(OidcProvider {
+            arn: arn.to_owned(),
+            key_prefix: url
+                .strip_prefix("https://")
+                .unwrap_or(url)
+                .trim_end_matches('/')
+                .to_owned(),
+            client_ids: got.client_id_list().to_vec(),
+        });
+    }
+    let mut roles = Vec::new();
+    let wanted = role_arn.and_then(|a| a.split(':').nth(4)).unwrap_or("");
+    let mut source = if wanted.is_empty() {
+        "AWS account".to_owned()
+    } else {
+        format!("AWS account {wanted}")
+    };
+    if let Some(arn) = role_arn {
+        // role/NAME or role/PATH/NAME: the name is the last segment.
+        let name = arn.rsplit('/').next().unwrap_or("");
+        if !name.is_empty()
+            && let Some(role) = role(iam, name).await?
+        {
+            if wanted.is_empty() || role.account() == wanted {
+                roles.push(role);
+            } else {
+                // The credentials reach another account: its role of the same name is
+                // not the one the pod asks for.
+                source = format!(
+                    "AWS account {} (the credentials' account, not {wanted} of the role ARN)",
+                    role.account()
+                );
+            }
+        }
+    }
+    Ok(Account {
+        roles,
+        providers: Some(providers),
+        source,
+    })
+}
+
+/// `GetRole`, its inline policies and its attached managed policies (default versions).
+/// `None` when IAM has no role of that name.
+async fn role(iam: &aws_sdk_iam::Client, name: &str) -> anyhow::Result<Option<Role>> {
+    let got = match iam.get_role().role_name(name).send().await {
+        Ok(r) => r,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_no_such_entity_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(why("GetRole", e)),
+    };
+    let r = got.role().context("iam:GetRole: no Role in the answer")?;
+    let trust = match r.assume_role_policy_document() {
+        Some(d) => Document::from_iam("GetRole AssumeRolePolicyDocument", d)?,
+        None => Document {
+            text: String::new(),
+            policy: Err("the role has no AssumeRolePolicyDocument".into()),
+        },
+    };
+    let mut permissions = Vec::new();
+    let mut names = iam
+        .list_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    let mut inline = Vec::new();
+    while let Some(n) = names.next().await {
+        inline.push(n.map_err(|e| why("ListRolePolicies", e))?);
+        if inline.len() >= MAX_POLICIES {
+            break;
+        }
+    }
+    for n in inline {
+        let p = iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(&n)
+            .send()
+            .await
+            .map_err(|e| why("GetRolePolicy", e))?;
+        permissions.push(PermissionPolicy {
+            source: PolicySource::Inline { name: n.clone() },
+            document: Some(Document::from_iam(
+                &format!("GetRolePolicy {n}"),
+                p.policy_document(),
+            )?),
+        });
+    }
+    let mut attached = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send();
+    let mut managed = Vec::new();
+    while let Some(a) = attached.next().await {
+        let a = a.map_err(|e| why("ListAttachedRolePolicies", e))?;
+        managed.push((
+            a.policy_name().unwrap_or("").to_owned(),
+            a.policy_arn().unwrap_or("").to_owned(),
+        ));
+        if managed.len() >= MAX_POLICIES {
+            break;
+        }
+    }
+    for (pname, parn) in managed {
+        let p = iam
+            .get_policy()
+            .policy_arn(&parn)
+            .send()
+            .await
+            .map_err(|e| why("GetPolicy", e))?;
+        let version = p
+            .policy()
+            .and_then(|p| p.default_version_id())
+            .map(str::to_owned);
+        let document = match &version {
+            None => None,
+            Some(v) => {
+                let pv = iam
+                    .get_policy_version()
+                    .policy_arn(&parn)
+                    .version_id(v)
+                    .send()
+                    .await
+                    .map_err(|e| why("GetPolicyVersion", e))?;
+                match pv.policy_version().and_then(|v| v.document()) {
+                    Some(d) => Some(Document::from_iam(
+                        &format!("GetPolicyVersion {parn} {v}"),
+                        d,
+                    )?),
+                    None => None,
+                }
+            }
+        };
+        permissions.push(PermissionPolicy {
+            source: PolicySource::Managed {
+                name: pname,
+                arn: parn,
+                version,
+            },
+            document,
+        });
+    }
+    Ok(Some(Role {
+        name: r.role_name().to_owned(),
+        path: r.path().to_owned(),
+        arn: r.arn().to_owned(),
+        trust,
+        permissions,
+        boundary: r
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_owned),
+    }))
+}
