@@ -916,6 +916,16 @@ fn rust_client(
     c: &Credentials,
     seen: Arc<std::sync::Mutex<Vec<String>>>,
 ) -> aws_sdk_s3::Client {
+    rust_client_at(&env.gateway, None, c, seen)
+}
+
+/// An aws-sdk-s3 client of `endpoint`; for `https`, trusting `ca_pem` only.
+fn rust_client_at(
+    endpoint: &str,
+    ca_pem: Option<&str>,
+    c: &Credentials,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+) -> aws_sdk_s3::Client {
     let creds = aws_sdk_s3::config::Credentials::new(
         c.access_key_id.clone(),
         c.secret_access_key.clone(),
@@ -926,13 +936,30 @@ fn rust_client(
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(&env.gateway)
+        .endpoint_url(endpoint)
         .force_path_style(true)
         .credentials_provider(creds)
         .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-        .interceptor(Recorder(seen))
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+        .interceptor(Recorder(seen));
+    let conf = match ca_pem {
+        Some(pem) => {
+            use aws_smithy_http_client::tls;
+            let context = tls::TlsContext::builder()
+                .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem.as_bytes()))
+                .build()
+                .unwrap();
+            conf.http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::AwsLc,
+                    ))
+                    .tls_context(context)
+                    .build_https(),
+            )
+        }
+        None => conf,
+    };
+    aws_sdk_s3::Client::from_conf(conf.build())
 }
 
 fn code_of<E: aws_sdk_s3::error::ProvideErrorMetadata>(
@@ -1302,4 +1329,100 @@ async fn limits_answer_s3_in_s3s_form() {
         head.to_ascii_lowercase()
             .contains("content-type: application/xml")
     );
+}
+
+/// A TLS-terminating relay in front of `target` (a self-signed certificate for
+/// 127.0.0.1): its `https` URL and the certificate's PEM.
+async fn tls_relay(target: String) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let target = target.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let target = target.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (format!("https://{addr}"), cert.pem())
+}
+
+/// aws-sdk-rust over TLS (a relay terminates it in front of the gateway): PutObject with
+/// its default checksums streams a file as `STREAMING-UNSIGNED-PAYLOAD-TRAILER` (aws-chunked,
+/// unsigned chunks, a trailing CRC32), which the gateway verifies and forwards; the same
+/// outside the policy is refused and reaches nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_sdk_rust_over_tls_streams_unsigned_trailers() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let Some(env) = S3Env::start().await else {
+        return;
+    };
+    seed(&env).await;
+    let (url, ca) = tls_relay(env.gateway.clone()).await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = rust_client_at(&url, Some(&ca), &env.issue("writer"), seen.clone());
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("upload.bin");
+    let data: Vec<u8> = (0..150_000u32).map(|i| (i % 249) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    writer
+        .put_object()
+        .bucket("my-bucket")
+        .key("uploads/tls.bin")
+        .body(ByteStream::from_path(&file).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mode = seen.lock().unwrap().last().cloned().unwrap();
+    assert!(
+        mode.ends_with(" STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        "{mode}"
+    );
+    let back = writer
+        .get_object()
+        .bucket("my-bucket")
+        .key("uploads/tls.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.body.collect().await.unwrap().into_bytes(), data);
+    let before = env.sent.load(Ordering::SeqCst);
+    let refused = writer
+        .put_object()
+        .bucket("my-bucket")
+        .key("reports/tls.bin")
+        .body(ByteStream::from_path(&file).await.unwrap())
+        .send()
+        .await;
+    assert_eq!(code_of(refused), "AccessDenied");
+    assert_eq!(env.sent.load(Ordering::SeqCst), before);
+    assert!(!upstream_saw(&env, "reports/tls.bin"));
 }
