@@ -627,7 +627,6 @@ fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
 
 #[test]
 fn up_forwards_s3_to_its_upstream() {
-    use aws_sdk_s3::error::ProvideErrorMetadata as _;
     let Some(s3) = S3Server::start() else {
         return;
     };
@@ -847,4 +846,139 @@ fn up_configuration() {
     let claims = claims_of(up.var("AWS_WEB_IDENTITY_TOKEN_FILE"));
     assert_eq!(claims["sub"], "system:serviceaccount:prod:billing");
     assert!(up.terminate().success());
+}
+
+/// `irsa gateway` with its S3 upstream given by flags (the secret from the environment)
+/// and no DynamoDB upstream: an allowed read returns the upstream's object, a write
+/// outside the policy is refused and stores nothing, DynamoDB requests get
+/// `UpstreamNotConfigured`. Without any upstream it does not start.
+#[test]
+fn gateway_takes_its_s3_upstream_from_flags() {
+    use irsa_sts_core::credentials::{self, KeyRing, MasterKey, SessionClaims};
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    std::fs::create_dir_all(s3.object("my-bucket", "reports")).unwrap();
+    std::fs::write(s3.object("my-bucket", "reports/a.txt"), "from the upstream").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate(&mut rand::rngs::OsRng);
+    std::fs::write(dir.path().join("master.key"), key.to_hex()).unwrap();
+    let config = dir.path().join("irsa.yaml");
+    std::fs::write(
+        &config,
+        r#"account: "111122223333"
+region: us-east-1
+roles:
+  - name: reader
+    trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test}, Action: sts:AssumeRoleWithWebIdentity}]}
+    policies:
+      reports: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::my-bucket/reports/*"}, {Effect: Allow, Action: dynamodb:ListTables, Resource: "*"}]}
+signingKeys: [{file: master.key}]
+"#,
+    )
+    .unwrap();
+
+    // No upstream at all: refused at start, naming the field.
+    let r = run_bounded(
+        {
+            let mut c = irsa();
+            c.args(["gateway", "--listen", "127.0.0.1:0", "--config"])
+                .arg(&config);
+            c
+        },
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status.code(), Some(2), "{}", r.stderr);
+    assert_has(&r.stderr, "gateway.upstream.url");
+
+    let port = irsa_test::free_port();
+    let mut c = irsa();
+    c.args(["gateway", "--log-format", "text", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "--s3-upstream",
+            &s3.url,
+            "--s3-upstream-access-key-id",
+            S3_USER,
+        ])
+        .env("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY", S3_SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _gateway = irsa_test::Killed(c.spawn().unwrap());
+    irsa_test::wait_for_port(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(30),
+    );
+    let now = irsa_test::now();
+    let claims = SessionClaims {
+        role_arn: "arn:aws:iam::111122223333:role/reader".into(),
+        role_id: "AROAEXAMPLEEXAMPLE123".into(),
+        session_name: "flags".into(),
+        subject: "system:serviceaccount:default:app".into(),
+        audience: "sts.amazonaws.com".into(),
+        provider_arn: "arn:aws:iam::111122223333:oidc-provider/oidc.example.test".into(),
+        issued_at: now,
+        expires_at: now + 3600,
+        session_policy: None,
+        policy_arns: vec![],
+        source_identity: None,
+        tags: vec![],
+        transitive_tag_keys: vec![],
+    };
+    let issued =
+        credentials::issue(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
+    let creds = aws_sdk_s3::config::Credentials::new(
+        issued.access_key_id.clone(),
+        issued.secret_access_key.clone(),
+        Some(issued.session_token.clone()),
+        None,
+        "test",
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .endpoint_url(&endpoint)
+                .credentials_provider(creds.clone())
+                .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+                .build(),
+        );
+        let got = client
+            .get_object()
+            .bucket("my-bucket")
+            .key("reports/a.txt")
+            .send()
+            .await
+            .unwrap();
+        let body = got.body.collect().await.unwrap().into_bytes();
+        assert_eq!(&body[..], b"from the upstream");
+        let e = client
+            .put_object()
+            .bucket("my-bucket")
+            .key("reports/b.txt")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("AccessDenied"), "{e:?}");
+
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+        let ddb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+                .endpoint_url(&endpoint)
+                .credentials_provider(creds)
+                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+                .build(),
+        );
+        let e = ddb.list_tables().send().await.unwrap_err();
+        assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
+    });
+    assert!(!s3.object("my-bucket", "reports/b.txt").exists());
 }
