@@ -184,3 +184,18 @@ for i, v in enumerate(sorted(cms)):
     out("mutate_config", f"configmap-{i}.json", v)
 for i, v in enumerate(sorted(ccs)):
     out("mutate_config", f"containercredentials-{i}.json", v)
+
+# --- irsa-audit -------------------------------------------------------------------------
+# The account export (URL-encoded documents, as the IAM API returns them) cut to a few
+# roles and policies per seed, and the ServiceAccount list.
+import json
+export = json.loads((ROOT / "crates/irsa-audit/tests/fixtures/account-export.json").read_text())
+roles = export.get("RoleDetailList", [])
+for i in range(0, len(roles), 8):
+    part = {"RoleDetailList": roles[i:i + 8], "Policies": export.get("Policies", [])[:4]}
+    out("audit_export", f"export-{i // 8}.json", compact(part))
+out("audit_export", "empty.json", '{"RoleDetailList": []}')
+sas = json.loads((ROOT / "crates/irsa-audit/tests/fixtures/service-accounts.json").read_text())
+out("audit_service_accounts", "list.json", compact(sas))
+for i, sa in enumerate(sas.get("items", [])[:4]):
+    out("audit_service_accounts", f"one-{i}.json", compact(sa))

@@ -86,11 +86,43 @@ fn convert(kind: Option<&str>, m: RawMeta) -> Result<Option<ServiceAccount>, Aud
     let namespace = m.namespace.ok_or_else(|| {
         AuditError::ServiceAccounts(format!("`{name}` has no metadata.namespace"))
     })?;
+    // The API server only stores DNS-1123 names; anything else (a `:` above all) would make
+    // `system:serviceaccount:NS:NAME` name another ServiceAccount than this one.
+    if !dns1123(&namespace, 63, false) {
+        return Err(AuditError::ServiceAccounts(format!(
+            "namespace `{namespace}` is not a DNS-1123 label"
+        )));
+    }
+    if !dns1123(&name, 253, true) {
+        return Err(AuditError::ServiceAccounts(format!(
+            "`{namespace}/{name}`: the name is not a DNS-1123 subdomain"
+        )));
+    }
     Ok(Some(ServiceAccount {
         namespace,
         name,
         annotations: m.annotations.unwrap_or_default(),
     }))
+}
+
+/// A DNS-1123 label (`dots` false: `[a-z0-9-]`, at most 63) or subdomain (`dots` true:
+/// labels joined by `.`), as Kubernetes validates namespace and ServiceAccount names.
+fn dns1123(s: &str, max: usize, dots: bool) -> bool {
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    !s.is_empty()
+        && s.len() <= max
+        && if dots {
+            s.split('.').all(label)
+        } else {
+            label(s)
+        }
 }
 
 /// Reads a ServiceAccount list (`kubectl get sa -A -o json`, `GET /api/v1/serviceaccounts`,
@@ -140,6 +172,32 @@ pub fn issuer_key_prefix(issuer: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_are_not_dns1123_are_refused() {
+        let sa = |ns: &str, name: &str| {
+            serde_json::json!({"kind": "ServiceAccount",
+                "metadata": {"namespace": ns, "name": name}})
+            .to_string()
+        };
+        assert!(parse_service_accounts(&sa("prod", "app.v2")).is_ok());
+        // `a:b` / `c` would have the subject of `a` / `b:c`.
+        for (ns, name) in [
+            ("a:b", "c"),
+            ("a", "b:c"),
+            ("", "c"),
+            ("a", ""),
+            ("A", "c"),
+            ("a.b", "c"),
+            ("a", "-c"),
+            ("a", "c/d"),
+        ] {
+            assert!(
+                parse_service_accounts(&sa(ns, name)).is_err(),
+                "{ns}/{name}"
+            );
+        }
+    }
 
     #[test]
     fn lists_and_single_service_accounts() {

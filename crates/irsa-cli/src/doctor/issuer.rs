@@ -119,4 +119,81 @@ mod tests {
     fn sha1_matches_the_known_vector() {
         assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
     }
+
+    /// A root, an intermediate it signs, and a leaf for 127.0.0.1 the intermediate signs.
+    fn chain() -> (String, Vec<CertificateDer<'static>>, rcgen::KeyPair) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+        let ca = |name: &str| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name
+                .push(rcgen::DnType::CommonName, name.to_owned());
+            p
+        };
+        let root_key = KeyPair::generate().unwrap();
+        let root_params = ca("thumbprint-root");
+        let root = root_params.self_signed(&root_key).unwrap();
+        let root_issuer = Issuer::new(root_params, root_key);
+        let mid_key = KeyPair::generate().unwrap();
+        let mid_params = ca("thumbprint-intermediate");
+        let mid = mid_params.signed_by(&mid_key, &root_issuer).unwrap();
+        let mid_issuer = Issuer::new(mid_params, mid_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut leaf_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf_params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        let leaf = leaf_params.signed_by(&leaf_key, &mid_issuer).unwrap();
+        (
+            root.pem(),
+            vec![leaf.der().clone(), mid.der().clone()],
+            leaf_key,
+        )
+    }
+
+    /// Serves TLS with `chain` on 127.0.0.1 (handshakes only); the port.
+    async fn serve(chain: Vec<CertificateDer<'static>>, key: &rcgen::KeyPair) -> u16 {
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = acceptor.accept(tcp).await;
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn the_thumbprint_is_the_last_certificate_presented() {
+        let (root_pem, chain, key) = chain();
+        let mid = chain[1].clone();
+        let leaf = chain[0].clone();
+        let port = serve(chain, &key).await;
+        let url = format!("https://127.0.0.1:{port}/openid/v1/jwks");
+        let t = thumbprint(&url, Some(root_pem.as_bytes())).await.unwrap();
+        assert_eq!(t.chain_len, 2);
+        assert_eq!(t.sha1, sha1_hex(mid.as_ref()));
+        assert_ne!(t.sha1, sha1_hex(leaf.as_ref()));
+        assert_eq!(t.from, format!("127.0.0.1:{port}"));
+        // A chain that does not verify gives no thumbprint.
+        let e = thumbprint(&url, None).await.unwrap_err();
+        assert!(e.contains("TLS"), "{e}");
+        // Only https.
+        let e = thumbprint(&format!("http://127.0.0.1:{port}/"), None)
+            .await
+            .unwrap_err();
+        assert!(e.contains("not https"), "{e}");
+    }
 }
