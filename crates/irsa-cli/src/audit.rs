@@ -90,8 +90,26 @@ pub fn read_bounded(path: &Path) -> anyhow::Result<String> {
     Ok(s)
 }
 
+impl Sources {
+    /// One IAM side at most. clap cannot see a conflict between a global flag given
+    /// before a subcommand and another given after it, so it is checked here too.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let given = [
+            self.iam_export.is_some().then_some("--iam-export"),
+            self.sts_config.is_some().then_some("--sts-config"),
+            self.aws.then_some("--aws"),
+        ];
+        let given: Vec<&str> = given.into_iter().flatten().collect();
+        if given.len() > 1 {
+            bail!("give one IAM side, not {}", given.join(" and "));
+        }
+        Ok(())
+    }
+}
+
 /// The IAM side from `--iam-export` or `--sts-config`.
 pub fn load_account(s: &Sources) -> anyhow::Result<Option<Account>> {
+    s.check()?;
     if let Some(p) = &s.iam_export {
         let text = read_bounded(p)?;
         return Ok(Some(

@@ -595,3 +595,74 @@ fn sts_fix(
     }
     format!("STS refused with {code}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: Args,
+    }
+
+    #[test]
+    fn source_and_format_flags_go_before_or_after_pod() {
+        let before = [
+            "doctor",
+            "--sts-config",
+            "s.yaml",
+            "--kubeconfig",
+            "k",
+            "--format",
+            "json",
+            "pod",
+            "ns/app",
+        ];
+        let after = [
+            "doctor",
+            "pod",
+            "ns/app",
+            "--sts-config",
+            "s.yaml",
+            "--kubeconfig",
+            "k",
+            "--format",
+            "json",
+        ];
+        for argv in [&before[..], &after[..]] {
+            let t = T::try_parse_from(argv).unwrap();
+            assert_eq!(
+                t.a.sources.sts_config.as_deref(),
+                Some(std::path::Path::new("s.yaml"))
+            );
+            assert_eq!(
+                t.a.sources.kubeconfig.as_deref(),
+                Some(std::path::Path::new("k"))
+            );
+            assert!(matches!(t.a.format, Format::Json));
+            assert!(matches!(&t.a.cmd, Some(Cmd::Pod { pod }) if pod == "ns/app"));
+        }
+        let t = T::try_parse_from(["doctor", "pod", "ns/app", "--aws", "--issuer-ca", "ca.pem"])
+            .unwrap();
+        assert!(t.a.sources.aws && t.a.issuer_ca.is_some());
+        // One IAM side at a time, wherever the flags are.
+        for argv in [
+            &["doctor", "--aws", "pod", "ns/app", "--sts-config", "s"][..],
+            &[
+                "doctor",
+                "--iam-export",
+                "e",
+                "pod",
+                "ns/app",
+                "--sts-config",
+                "s",
+            ][..],
+            &["doctor", "pod", "ns/app", "--aws", "--iam-export", "e"][..],
+        ] {
+            let refused = T::try_parse_from(argv).map_or(true, |t| t.a.sources.check().is_err());
+            assert!(refused, "{argv:?}");
+        }
+    }
+}
