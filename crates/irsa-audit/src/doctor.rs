@@ -331,7 +331,7 @@ pub fn trust_checks(
         let (evidence, fix) = match iam {
             Iam::Unavailable(why) => (
                 format!("the IAM side could not be read: {why}"),
-                "give credentials that may call iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicy, iam:GetPolicyVersion, iam:ListOpenIDConnectProviders and iam:GetOpenIDConnectProvider (AWS_PROFILE, AWS_ACCESS_KEY_ID, …), or use --iam-export FILE",
+                "reach IAM (network, AWS_ENDPOINT_URL_IAM) with credentials that may call iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicy, iam:GetPolicyVersion, iam:ListOpenIDConnectProviders and iam:GetOpenIDConnectProvider (AWS_PROFILE, AWS_ACCESS_KEY_ID, …), or use --iam-export FILE",
             ),
             _ => (
                 "no IAM side given".to_owned(),

@@ -51,7 +51,24 @@ where
             se.code().unwrap_or("error"),
             se.message().unwrap_or("")
         ),
-        None => format!("{}", aws_sdk_iam::error::DisplayErrorContext(&e)),
+        // Not an answer from IAM (connect, timeout, credentials): the causes, in words.
+        None => {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let part = c.to_string();
+                if !text.contains(&part) {
+                    text.push_str(": ");
+                    text.push_str(&part);
+                }
+                cause = c.source();
+            }
+            text.split('\n')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
     };
     anyhow::anyhow!("iam:{op}: {text}")
 }
