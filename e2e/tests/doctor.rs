@@ -640,6 +640,56 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
             .contains(&c.role_arn("app"))
     );
 
+    // `irsa audit --aws` reads the whole account (GetAccountAuthorizationDetails) and the
+    // cluster's ServiceAccounts.
+    let out = Command::new(&c.env.irsa)
+        .args([
+            "audit",
+            "--aws",
+            "--format",
+            "json",
+            "--issuer",
+            &c.env.apiserver,
+        ])
+        .args(["--kubeconfig", &c.env.kubeconfig.display().to_string()])
+        .envs(moto.env())
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "irsa audit --aws: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout)?;
+    ensure!(
+        report["source"] == format!("AWS account {ACCOUNT}"),
+        "{}",
+        report["source"]
+    );
+    let app = report["serviceAccounts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["id"] == "doc-aws/app"))
+        .cloned()
+        .unwrap_or_default();
+    ensure!(app["canAssume"] == json!([c.role_arn("app")]), "{app}");
+    let perms = app["permissions"].to_string();
+    ensure!(
+        perms.contains("s3:*") && perms.contains("dynamodb:GetItem") && perms.contains("buckets"),
+        "{perms}"
+    );
+    let found = |id: &str| {
+        report["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["id"] == id))
+    };
+    ensure!(!found("provider-missing"), "{}", report["findings"]);
+    ensure!(
+        report["roles"]
+            .to_string()
+            .contains("arn:aws:iam::111122223333:role/irsa/pathed"),
+        "{}",
+        report["roles"]
+    );
+
     // The annotation names the role without its path: IAM has it under /irsa/.
     c.kube
         .service_account(

@@ -35,7 +35,9 @@ pub struct Sources {
     #[arg(long, value_name = "FILE", conflicts_with = "aws", global = true)]
     pub sts_config: Option<PathBuf>,
     /// Read the IAM side from the AWS account of the default credential chain
-    /// (iam:GetRole, iam:ListOpenIDConnectProviders, …; AWS_ENDPOINT_URL_IAM is honoured).
+    /// (AWS_ENDPOINT_URL_IAM is honoured): `irsa doctor` reads the pod's role
+    /// (iam:GetRole, …), `irsa audit` the whole account
+    /// (iam:GetAccountAuthorizationDetails); both list the OIDC providers.
     #[arg(long, global = true)]
     pub aws: bool,
     /// Kubeconfig file (default: as kubectl finds it: $KUBECONFIG, ~/.kube/config, in-cluster).
@@ -230,13 +232,14 @@ pub async fn cluster_issuer(client: &kube::Client) -> anyhow::Result<String> {
 }
 
 pub fn run(a: Args) -> anyhow::Result<u8> {
-    if a.sources.aws {
-        bail!(
-            "irsa audit reads the whole account from an export: aws iam get-account-authorization-details > export.json, then --iam-export export.json"
-        );
-    }
-    let account = load_account(&a.sources)?
-        .context("give the IAM side: --iam-export FILE or --sts-config FILE")?;
+    let account = match load_account(&a.sources)? {
+        Some(account) => account,
+        None if a.sources.aws => crate::common::runtime()?.block_on(async {
+            let iam = crate::doctor::iam::client().await;
+            crate::doctor::iam::whole_account(&iam).await
+        })?,
+        None => bail!("give the IAM side: --aws, --iam-export FILE or --sts-config FILE"),
+    };
     let (sas_json, issuer) = match (&a.service_accounts, &a.sources.issuer) {
         (Some(p), Some(i)) => (read_bounded(p)?, i.clone()),
         _ => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::audit::{Sources, get_json, kube_client, load_account};
 
-mod iam;
+pub(crate) mod iam;
 mod issuer;
 
 #[derive(Clone, Copy, ValueEnum)]

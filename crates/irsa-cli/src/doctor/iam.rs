@@ -91,45 +91,7 @@ async fn read(
     role_arn: Option<&str>,
     issuer_prefix: Option<&str>,
 ) -> anyhow::Result<Account> {
-    let listed = iam
-        .list_open_id_connect_providers()
-        .send()
-        .await
-        .map_err(|e| why("ListOpenIDConnectProviders", e))?;
-    let mut providers = Vec::new();
-    for p in listed
-        .open_id_connect_provider_list()
-        .iter()
-        .take(MAX_PROVIDERS)
-    {
-        let Some(arn) = p.arn() else { continue };
-        let from_arn = arn.split_once(":oidc-provider/").map_or("", |(_, r)| r);
-        if Some(from_arn) != issuer_prefix {
-            // Listed by ARN only: its client ids do not matter for this issuer.
-            providers.push(OidcProvider {
-                arn: arn.to_owned(),
-                key_prefix: from_arn.to_owned(),
-                client_ids: Vec::new(),
-            });
-            continue;
-        }
-        let got = iam
-            .get_open_id_connect_provider()
-            .open_id_connect_provider_arn(arn)
-            .send()
-            .await
-            .map_err(|e| why("GetOpenIDConnectProvider", e))?;
-        let url = got.url().unwrap_or(from_arn);
-        providers.push(OidcProvider {
-            arn: arn.to_owned(),
-            key_prefix: url
-                .strip_prefix("https://")
-                .unwrap_or(url)
-                .trim_end_matches('/')
-                .to_owned(),
-            client_ids: got.client_id_list().to_vec(),
-        });
-    }
+    let providers = providers(iam, |p| Some(p) == issuer_prefix).await?;
     let mut roles = Vec::new();
     let wanted = role_arn.and_then(|a| a.split(':').nth(4)).unwrap_or("");
     let mut source = if wanted.is_empty() {
@@ -160,6 +122,55 @@ async fn read(
         providers: Some(providers),
         source,
     })
+}
+
+/// The account's OIDC providers; the client ids of those `detail` selects (by the
+/// ARN's `HOST/PATH`) are read with `GetOpenIDConnectProvider`, the others are listed by
+/// ARN only.
+async fn providers(
+    iam: &aws_sdk_iam::Client,
+    detail: impl Fn(&str) -> bool,
+) -> anyhow::Result<Vec<OidcProvider>> {
+    let listed = iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .map_err(|e| why("ListOpenIDConnectProviders", e))?;
+    let mut providers = Vec::new();
+    for p in listed
+        .open_id_connect_provider_list()
+        .iter()
+        .take(MAX_PROVIDERS)
+    {
+        let Some(arn) = p.arn() else { continue };
+        let from_arn = arn.split_once(":oidc-provider/").map_or("", |(_, r)| r);
+        if !detail(from_arn) {
+            // Listed by ARN only: its client ids do not matter for this issuer.
+            providers.push(OidcProvider {
+                arn: arn.to_owned(),
+                key_prefix: from_arn.to_owned(),
+                client_ids: Vec::new(),
+            });
+            continue;
+        }
+        let got = iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map_err(|e| why("GetOpenIDConnectProvider", e))?;
+        let url = got.url().unwrap_or(from_arn);
+        providers.push(OidcProvider {
+            arn: arn.to_owned(),
+            key_prefix: url
+                .strip_prefix("https://")
+                .unwrap_or(url)
+                .trim_end_matches('/')
+                .to_owned(),
+            client_ids: got.client_id_list().to_vec(),
+        });
+    }
+    Ok(providers)
 }
 
 /// `GetRole`, its inline policies and its attached managed policies (default versions).
@@ -280,4 +291,158 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str) -> anyhow::Result<Option<Ro
             .and_then(|b| b.permissions_boundary_arn())
             .map(str::to_owned),
     }))
+}
+
+/// At most this many roles are read for `irsa audit --aws` (IAM's default quota is 1,000
+/// roles per account, raisable to 5,000).
+const MAX_ROLES: usize = 10_000;
+/// At most this many AWS managed policies attached to roles are fetched one by one.
+const MAX_AWS_MANAGED: usize = 500;
+/// The whole-account read is bounded in time too.
+const TOTAL_ACCOUNT: Duration = Duration::from_secs(300);
+
+/// The whole account for `irsa audit --aws`: `GetAccountAuthorizationDetails` (roles and
+/// customer managed policies, every page), the AWS managed policies the roles attach
+/// (`GetPolicy` + `GetPolicyVersion`, their default versions), and every OIDC provider.
+pub async fn whole_account(iam: &aws_sdk_iam::Client) -> anyhow::Result<Account> {
+    tokio::time::timeout(TOTAL_ACCOUNT, read_whole(iam))
+        .await
+        .map_err(|_| anyhow::anyhow!("IAM did not answer within {}s", TOTAL_ACCOUNT.as_secs()))?
+}
+
+async fn read_whole(iam: &aws_sdk_iam::Client) -> anyhow::Result<Account> {
+    use aws_sdk_iam::types::EntityType;
+    use std::collections::BTreeMap;
+    let mut pages = iam
+        .get_account_authorization_details()
+        .filter(EntityType::Role)
+        .filter(EntityType::LocalManagedPolicy)
+        .into_paginator()
+        .send();
+    let mut raw_roles = Vec::new();
+    // Managed policy ARN → (default version id, document).
+    let mut managed: BTreeMap<String, (Option<String>, Option<Document>)> = BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| why("GetAccountAuthorizationDetails", e))?;
+        for p in page.policies() {
+            let Some(arn) = p.arn() else { continue };
+            let default = p
+                .policy_version_list()
+                .iter()
+                .find(|v| v.is_default_version());
+            let doc = match default.and_then(|v| v.document()) {
+                Some(d) => Some(Document::from_iam(&format!("Policies {arn}"), d)?),
+                None => None,
+            };
+            managed.insert(
+                arn.to_owned(),
+                (
+                    default
+                        .and_then(|v| v.version_id())
+                        .or(p.default_version_id())
+                        .map(str::to_owned),
+                    doc,
+                ),
+            );
+        }
+        raw_roles.extend(page.role_detail_list().iter().cloned());
+        if raw_roles.len() > MAX_ROLES {
+            anyhow::bail!("the account has more than {MAX_ROLES} roles: use --iam-export");
+        }
+    }
+    // The AWS managed policies the roles attach (not in the details without AWSManagedPolicy,
+    // which would bring every AWS managed policy with every version).
+    let mut missing: Vec<String> = raw_roles
+        .iter()
+        .flat_map(|r| r.attached_managed_policies())
+        .filter_map(|a| a.policy_arn())
+        .filter(|a| !managed.contains_key(*a))
+        .map(str::to_owned)
+        .collect();
+    missing.sort();
+    missing.dedup();
+    for arn in missing.into_iter().take(MAX_AWS_MANAGED) {
+        let version = iam
+            .get_policy()
+            .policy_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| why("GetPolicy", e))?
+            .policy()
+            .and_then(|p| p.default_version_id())
+            .map(str::to_owned);
+        let mut doc = None;
+        if let Some(v) = &version {
+            let pv = iam
+                .get_policy_version()
+                .policy_arn(&arn)
+                .version_id(v)
+                .send()
+                .await
+                .map_err(|e| why("GetPolicyVersion", e))?;
+            if let Some(d) = pv.policy_version().and_then(|v| v.document()) {
+                doc = Some(Document::from_iam(
+                    &format!("GetPolicyVersion {arn} {v}"),
+                    d,
+                )?);
+            }
+        }
+        managed.insert(arn, (version, doc));
+    }
+    let mut roles = Vec::with_capacity(raw_roles.len());
+    for r in &raw_roles {
+        let name = r.role_name().unwrap_or_default();
+        let trust = match r.assume_role_policy_document() {
+            Some(d) => Document::from_iam(&format!("{name} AssumeRolePolicyDocument"), d)?,
+            None => Document {
+                text: String::new(),
+                policy: Err("the role has no AssumeRolePolicyDocument".into()),
+            },
+        };
+        let mut permissions = Vec::new();
+        for p in r.role_policy_list() {
+            let pname = p.policy_name().unwrap_or_default();
+            permissions.push(PermissionPolicy {
+                source: PolicySource::Inline {
+                    name: pname.to_owned(),
+                },
+                document: match p.policy_document() {
+                    Some(d) => Some(Document::from_iam(&format!("{name} {pname}"), d)?),
+                    None => None,
+                },
+            });
+        }
+        for a in r.attached_managed_policies() {
+            let arn = a.policy_arn().unwrap_or_default();
+            let found = managed.get(arn);
+            permissions.push(PermissionPolicy {
+                source: PolicySource::Managed {
+                    name: a.policy_name().unwrap_or_default().to_owned(),
+                    arn: arn.to_owned(),
+                    version: found.and_then(|(v, _)| v.clone()),
+                },
+                document: found.and_then(|(_, d)| d.clone()),
+            });
+        }
+        roles.push(Role {
+            name: name.to_owned(),
+            path: r.path().unwrap_or("/").to_owned(),
+            arn: r.arn().unwrap_or_default().to_owned(),
+            trust,
+            permissions,
+            boundary: r
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_owned),
+        });
+    }
+    let mut account = Account {
+        roles,
+        providers: Some(providers(iam, |_| true).await?),
+        source: "AWS account".to_owned(),
+    };
+    if let Some(id) = account.account_ids().first().map(|s| (*s).to_owned()) {
+        account.source = format!("AWS account {id}");
+    }
+    Ok(account)
 }
