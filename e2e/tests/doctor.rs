@@ -904,6 +904,34 @@ async fn in_pod_an_unregistered_issuer_gets_the_provider_command_with_its_thumbp
     ])?;
     ensure!(got["ThumbprintList"] == json!([want]), "{got}");
     ensure!(got["ClientIDList"] == json!(["sts.amazonaws.com"]), "{got}");
+
+    // From inside the pod with --aws: the IAM side now has the provider; the role is
+    // checked against the token's own sub and aud.
+    moto.aws(&[
+        "create-role",
+        "--role-name",
+        "app",
+        "--assume-role-policy-document",
+        &trust_json(&c.env, "system:serviceaccount:doc-inpod:other"),
+    ])?;
+    let mut envs: Vec<(&str, String)> = moto.env();
+    envs.extend([
+        ("AWS_ROLE_ARN", role_arn.clone()),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", tf_s.clone()),
+        ("AWS_ENDPOINT_URL_STS", sts_url.clone()),
+    ]);
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, checks) = doctor(&c.env, &["--in-pod", "--aws", "--issuer-ca", &ca], &envs)?;
+    ensure!(code == 1);
+    passed(&checks, "oidc-provider")?;
+    passed(&checks, "provider-audience")?;
+    passed(&checks, "role-exists")?;
+    failed(
+        &checks,
+        "trust-policy",
+        "the token's sub is `system:serviceaccount:doc-inpod:app`",
+        "system:serviceaccount:doc-inpod:app",
+    )?;
     Ok(())
 }
 
