@@ -90,6 +90,8 @@ pub struct PodFacts<'a> {
     /// The `pod-identity-webhook` ConfigMaps of the cluster (any namespace): the mapping
     /// a webhook started with `--watch-config-map` reads from its `--namespace`.
     pub config_maps: Vec<Value>,
+    /// Why the ConfigMaps could not be listed (RBAC, …), if so.
+    pub config_maps_error: Option<String>,
     /// The IAM side.
     pub account: Iam<'a>,
     /// Annotation prefix (`eks.amazonaws.com`).
@@ -560,6 +562,11 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
     let mapping = config_map_mapping(&f.config_maps, ns, sa_name);
     for w in &mapping.warnings {
         c.saw(w.clone());
+    }
+    if let (None, Some(e)) = (&annotated, &f.config_maps_error) {
+        c.saw(format!(
+            "the pod-identity-webhook ConfigMaps could not be listed, so a mapping there is not seen: {e}"
+        ));
     }
     // The annotation wins over the ConfigMap, as in the webhook.
     let (role_arn, sa_aud) = match (&annotated, &mapping.entry) {
@@ -1057,6 +1064,69 @@ mod tests {
             "sts.amazonaws.com",
         );
         assert!(ok);
+    }
+
+    fn facts(config_maps: Vec<Value>, error: Option<String>) -> PodFacts<'static> {
+        PodFacts {
+            pod: json!({"metadata": {"namespace": "ns", "name": "p"},
+                        "spec": {"serviceAccountName": "app", "containers": [{"name": "c"}]}}),
+            service_account: Some(json!({"metadata": {"namespace": "ns", "name": "app"}})),
+            namespace: None,
+            webhook_configurations: Vec::new(),
+            webhook_backends: BTreeMap::new(),
+            discovery: Err("-".into()),
+            jwks: Err("-".into()),
+            config_maps,
+            config_maps_error: error,
+            account: Iam::Missing,
+            annotation_prefix: "eks.amazonaws.com".into(),
+            default_audience: "sts.amazonaws.com".into(),
+        }
+    }
+
+    fn cm(ns: &str, config: &str) -> Value {
+        json!({"metadata": {"namespace": ns, "name": "pod-identity-webhook"},
+               "data": {"config": config}})
+    }
+
+    #[test]
+    fn the_configmap_mapping_names_the_role_as_the_webhook_reads_it() {
+        const R: &str = "arn:aws:iam::111122223333:role/app";
+        // `*/app` applies in any namespace; a broken ConfigMap elsewhere is named.
+        let f = facts(
+            vec![
+                cm("broken", "{not json"),
+                cm("eks", &json!({"*/app": {"rolearn": R}}).to_string()),
+            ],
+            None,
+        );
+        assert_eq!(pod_role_arn(&f).as_deref(), Some(R));
+        let checks = diagnose_pod(&f);
+        let c = &checks[0];
+        assert!(c.ok, "{c:?}");
+        let ev = c.evidence.join("\n");
+        assert!(
+            ev.contains("ConfigMap eks/pod-identity-webhook data.config \"*/app\""),
+            "{ev}"
+        );
+        assert!(
+            ev.contains("ConfigMap broken/pod-identity-webhook: data.config is refused"),
+            "{ev}"
+        );
+        // An empty RoleARN maps to no role.
+        let f = facts(vec![cm("eks", r#"{"ns/app": {"RoleARN": ""}}"#)], None);
+        assert_eq!(pod_role_arn(&f), None);
+        let c = &diagnose_pod(&f)[0];
+        assert!(!c.ok);
+        assert!(c.evidence.join(" ").contains("empty RoleARN"), "{c:?}");
+        // ConfigMaps that could not be listed are said to be unseen.
+        let f = facts(Vec::new(), Some("forbidden".into()));
+        let c = &diagnose_pod(&f)[0];
+        assert!(!c.ok);
+        assert!(
+            c.evidence.join(" ").contains("could not be listed"),
+            "{c:?}"
+        );
     }
 
     #[test]

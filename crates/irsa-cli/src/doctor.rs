@@ -144,7 +144,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         for (n, w) in irsa_audit::pod_create_webhooks(&configs) {
             backends.insert(n, backend(&client, &w["clientConfig"]).await);
         }
-        let config_maps = get_json(
+        let (config_maps, config_maps_error) = match get_json(
             &client,
             &format!(
                 "/api/v1/configmaps?fieldSelector=metadata.name%3D{}",
@@ -152,10 +152,14 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             ),
         )
         .await
-        .ok()
-        .flatten()
-        .and_then(|l| l["items"].as_array().cloned())
-        .unwrap_or_default();
+        {
+            Ok(l) => (
+                l.and_then(|l| l["items"].as_array().cloned())
+                    .unwrap_or_default(),
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+        };
         let discovery = get_json(&client, "/.well-known/openid-configuration")
             .await
             .and_then(|d| d.context("not served (404)"))
@@ -183,6 +187,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             discovery,
             jwks,
             config_maps,
+            config_maps_error,
             account: Iam::Missing,
             annotation_prefix: a.sources.annotation_prefix.clone(),
             default_audience: a.sources.audience.clone(),
