@@ -13,8 +13,8 @@ pub mod caller;
 pub mod config;
 pub mod credentials;
 mod error;
-mod policy;
 pub mod pod_identity;
+mod policy;
 pub mod query;
 pub mod xml;
 
