@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         Err(e) => {
-            let _ = (e.to_string(), e.sts_code(), e.detail());
+            let _ = (e.to_string(), e.detail());
         }
     }
 });
