@@ -1,7 +1,7 @@
 //! Amazon Resource Names: parsing, printing and wildcard matching.
 
 use crate::context::Context;
-use crate::pattern::{Pattern, Syntax, glob_bytes};
+use crate::pattern::{Pattern, Syntax, glob_bytes, has_variable, has_wildcard};
 use std::fmt;
 use std::str::FromStr;
 
@@ -136,7 +136,7 @@ pub(crate) fn split_colon(s: &str) -> Option<(&str, &str)> {
 /// Splits at the first five colons. With `vars`, colons inside `${...}` don't split.
 pub(crate) fn split6(s: &str, vars: bool) -> [Option<&str>; 6] {
     let mut out = [None; 6];
-    if !vars || !s.contains("${") {
+    if !vars || !has_variable(s) {
         // Colons are ASCII, so every cut is a char boundary.
         let mut rest = s;
         for slot in out.iter_mut().take(5) {
@@ -216,8 +216,17 @@ fn wild_in(mode: ArnMode, i: usize) -> bool {
 
 impl ArnPattern {
     pub(crate) fn compile(text: &str, mode: ArnMode, vars: bool) -> ArnPattern {
-        if !(vars && text.contains("${")) {
-            let parts = split6(text, false);
+        ArnPattern::compile_split(text, &split6(text, false), mode, vars)
+    }
+
+    /// [`ArnPattern::compile`] with `text` already split by `split6(text, false)`.
+    pub(crate) fn compile_split(
+        text: &str,
+        parts: &[Option<&str>; 6],
+        mode: ArnMode,
+        vars: bool,
+    ) -> ArnPattern {
+        if !(vars && has_variable(text)) {
             let base = text.as_ptr() as usize;
             let mut bounds = [(0u32, 0u32); 6];
             let mut n = 0u8;
@@ -230,7 +239,7 @@ impl ArnPattern {
                     u32::try_from(start).unwrap_or(u32::MAX),
                     u32::try_from(start + part.len()).unwrap_or(u32::MAX),
                 );
-                if wild_in(mode, i) && part.contains(['*', '?']) {
+                if wild_in(mode, i) && has_wildcard(part) {
                     wild |= 1 << i;
                 }
                 n += 1;

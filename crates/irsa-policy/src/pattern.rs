@@ -8,6 +8,18 @@
 use crate::context::Context;
 use std::borrow::Cow;
 
+/// `*` or `?` in `s` (a byte scan: both are ASCII).
+#[inline]
+pub(crate) fn has_wildcard(s: &str) -> bool {
+    s.bytes().any(|b| b == b'*' || b == b'?')
+}
+
+/// `${` in `s`: the text may hold a policy variable.
+#[inline]
+pub(crate) fn has_variable(s: &str) -> bool {
+    s.as_bytes().windows(2).any(|w| matches!(w, [b'$', b'{']))
+}
+
 /// One token of a compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Tok {
@@ -46,7 +58,7 @@ pub(crate) struct Pattern {
 
 impl Pattern {
     pub(crate) fn compile(text: &str, syntax: Syntax) -> Pattern {
-        let vars = syntax.variables && text.contains("${");
+        let vars = syntax.variables && has_variable(text);
         if !vars && (!syntax.fold || text.is_ascii()) {
             let plain: Box<str> = if syntax.fold && text.bytes().any(|b| b.is_ascii_uppercase()) {
                 text.to_ascii_lowercase().into_boxed_str()
@@ -57,7 +69,7 @@ impl Pattern {
                 toks: Vec::new(),
                 has_vars: false,
                 fold: syntax.fold,
-                wildcards: syntax.wildcards && plain.contains(['*', '?']),
+                wildcards: syntax.wildcards && has_wildcard(&plain),
                 plain: Some(plain),
             };
         }

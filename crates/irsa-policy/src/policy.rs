@@ -3,7 +3,7 @@
 use crate::arn::{ArnMode, ArnPattern, PARTITIONS, split_colon, split6};
 use crate::condition::{BaseOperator, Operator, Values, compile_values};
 use crate::error::PolicyError;
-use crate::pattern::{Pattern, Syntax, glob_bytes};
+use crate::pattern::{Pattern, Syntax, glob_bytes, has_wildcard};
 use crate::raw::{Entries, RawPrincipal, RawStatement, Scalar, Scalars, read_policy};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -127,7 +127,7 @@ impl ActionPattern {
             raw: raw.to_owned(),
             vendor_len,
             name_start: u32::try_from(raw.len() - name.len()).unwrap_or(u32::MAX),
-            name_wild: name.contains(['*', '?']),
+            name_wild: has_wildcard(name),
             name: compiled,
         }
     }
@@ -568,7 +568,7 @@ fn parse_statement(
     };
     let action = raw.action.map(|(negated, list)| {
         let mut items = Vec::with_capacity(list.items.len());
-        for a in &list.items {
+        for a in list.items.iter() {
             if let Some(e) = check_action(a) {
                 errors.push((P_PREFIX, e));
             }
@@ -583,7 +583,8 @@ fn parse_statement(
     let resource = raw.resource.map(|(negated, list)| {
         let mut items = Vec::with_capacity(list.items.len());
         for r in list.items {
-            match check_resource_fast(&r) {
+            let parts = split6(&r, false);
+            match check_resource_fast(&r, &parts) {
                 Some(true) => {}
                 Some(false) | None => match check_resource(&r) {
                     Some(e) => errors.push((P_RESOURCE, e)),
@@ -595,7 +596,7 @@ fn parse_statement(
                 },
             }
             items.push(ResourcePattern {
-                pat: ArnPattern::compile(&r, ArnMode::Resource, vars),
+                pat: ArnPattern::compile_split(&r, &parts, ArnMode::Resource, vars),
             });
         }
         Element {
@@ -679,7 +680,11 @@ fn parse_condition(
             };
             entries.push(ConditionEntry {
                 operator: op,
-                key_lower: key.to_lowercase(),
+                key_lower: if key.is_ascii() {
+                    key.to_ascii_lowercase()
+                } else {
+                    key.to_lowercase()
+                },
                 key: key.into_owned(),
                 values,
                 raw,
@@ -738,7 +743,7 @@ const IAM_PATHS: &[&str] = &[
 /// The common case of [`check_resource`] and [`legacy_resource_ok`] from one split:
 /// `Some(true)` when `r` is `*` or a six-component ARN in a known partition that passes
 /// both; otherwise (`Some(false)` or `None`) the full checks decide and word the error.
-fn check_resource_fast(r: &str) -> Option<bool> {
+fn check_resource_fast(r: &str, parts: &[Option<&str>; 6]) -> Option<bool> {
     if r == "*" {
         return Some(true);
     }
@@ -749,21 +754,21 @@ fn check_resource_fast(r: &str) -> Option<bool> {
         Some(region),
         Some(_),
         Some(res_id),
-    ] = split6(r, false)
+    ] = *parts
     else {
         return None;
     };
     if (pt != "*" && !PARTITIONS.contains(&pt)) || service.is_empty() {
         return None;
     }
-    if service.contains(['*', '?']) {
+    if has_wildcard(service) {
         return Some(false);
     }
     Some(match service {
         "iam" => {
             region.is_empty()
                 && (IAM_PATHS.iter().any(|p| res_id.starts_with(p))
-                    || res_id.split('/').next().unwrap_or("").contains(['*', '?']))
+                    || has_wildcard(res_id.split('/').next().unwrap_or("")))
         }
         "s3" => region.is_empty() || res_id.starts_with("accesspoint/"),
         _ => true,
@@ -807,7 +812,7 @@ fn check_resource(r: &str) -> Option<PolicyError> {
         return Some(PolicyError::ResourceVendor);
     };
     let (service, region_rest) = rem.split_once(':').unwrap_or((rem, ""));
-    if service.contains(['*', '?']) {
+    if has_wildcard(service) {
         return Some(PolicyError::ResourceVendor);
     }
     let region_empty = region_rest.starts_with(':');
@@ -821,7 +826,7 @@ fn check_resource(r: &str) -> Option<PolicyError> {
     }
     if service == "iam" {
         let head = res_id.split('/').next().unwrap_or("");
-        let ok = IAM_PATHS.iter().any(|p| res_id.starts_with(p)) || head.contains(['*', '?']);
+        let ok = IAM_PATHS.iter().any(|p| res_id.starts_with(p)) || has_wildcard(head);
         if !ok {
             return Some(PolicyError::IamResourcePath);
         }

@@ -34,10 +34,54 @@ impl<'de> Deserialize<'de> for Str<'de> {
     }
 }
 
+/// One value or several: a bare value (the common case) needs no vector.
+#[derive(Debug)]
+pub(crate) enum List<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> std::ops::Deref for List<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match self {
+            List::One(x) => std::slice::from_ref(x),
+            List::Many(v) => v,
+        }
+    }
+}
+
+/// The by-value iterator of a [`List`].
+pub(crate) enum ListIter<T> {
+    One(Option<T>),
+    Many(std::vec::IntoIter<T>),
+}
+
+impl<T> Iterator for ListIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        match self {
+            ListIter::One(x) => x.take(),
+            ListIter::Many(it) => it.next(),
+        }
+    }
+}
+
+impl<T> IntoIterator for List<T> {
+    type Item = T;
+    type IntoIter = ListIter<T>;
+    fn into_iter(self) -> ListIter<T> {
+        match self {
+            List::One(x) => ListIter::One(Some(x)),
+            List::Many(v) => ListIter::Many(v.into_iter()),
+        }
+    }
+}
+
 /// A string or an array of strings; `single` when written as a bare string.
 #[derive(Debug)]
 pub(crate) struct Strings<'a> {
-    pub(crate) items: Vec<Cow<'a, str>>,
+    pub(crate) items: List<Cow<'a, str>>,
     pub(crate) single: bool,
 }
 
@@ -51,13 +95,13 @@ impl<'de> Deserialize<'de> for Strings<'de> {
             }
             fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Strings<'de>, E> {
                 Ok(Strings {
-                    items: vec![Cow::Borrowed(v)],
+                    items: List::One(Cow::Borrowed(v)),
                     single: true,
                 })
             }
             fn visit_str<E>(self, v: &str) -> Result<Strings<'de>, E> {
                 Ok(Strings {
-                    items: vec![Cow::Owned(v.to_owned())],
+                    items: List::One(Cow::Owned(v.to_owned())),
                     single: true,
                 })
             }
@@ -67,7 +111,7 @@ impl<'de> Deserialize<'de> for Strings<'de> {
                     items.push(s);
                 }
                 Ok(Strings {
-                    items,
+                    items: List::Many(items),
                     single: false,
                 })
             }
@@ -141,7 +185,7 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
 /// The values of one condition key: a scalar or an array of scalars.
 #[derive(Debug)]
 pub(crate) struct Scalars<'a> {
-    pub(crate) items: Vec<Scalar<'a>>,
+    pub(crate) items: List<Scalar<'a>>,
     pub(crate) single: bool,
 }
 
@@ -177,14 +221,14 @@ impl<'de> Deserialize<'de> for Scalars<'de> {
                     items.push(x);
                 }
                 Ok(Scalars {
-                    items,
+                    items: List::Many(items),
                     single: false,
                 })
             }
         }
         fn one(s: Scalar<'_>) -> Scalars<'_> {
             Scalars {
-                items: vec![s],
+                items: List::One(s),
                 single: true,
             }
         }
