@@ -1,6 +1,9 @@
 //! `irsa up`: the whole IRSA chain on 127.0.0.1 in one process — the local OIDC issuer,
 //! `irsa sts` and `irsa gateway` (DynamoDB and S3 on one endpoint) — plus a ServiceAccount
 //! token file kept fresh, and the environment that points any AWS SDK or the aws CLI at it.
+//! With `--pod-identity`, the EKS Pod Identity path instead: `irsa agent` on 127.0.0.1 in
+//! front of the EKS Auth API of `irsa sts`, a Pod Identity token (audience
+//! `pods.eks.amazonaws.com`) kept fresh, and the container credentials environment.
 
 use anyhow::Context as _;
 use clap::Args as ClapArgs;
@@ -10,7 +13,7 @@ use std::time::Duration;
 
 pub(crate) mod stack;
 
-use stack::{Listen, Spec, Stack, UpstreamMode};
+use stack::{Listen, PodIdentity, Spec, Stack, UpstreamMode};
 
 #[derive(ClapArgs)]
 pub struct Args {
@@ -45,6 +48,17 @@ pub struct Args {
     /// Address of the gateway (AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_S3).
     #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
     gateway_listen: String,
+    /// Serve the EKS Pod Identity path: `irsa agent` on --agent-listen, credentials by the
+    /// ServiceAccount's pod identity association (`up.podIdentity` names the cluster), a
+    /// token of audience pods.eks.amazonaws.com, and AWS_CONTAINER_CREDENTIALS_FULL_URI /
+    /// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE in the printed environment instead of
+    /// AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE.
+    #[arg(long)]
+    pod_identity: bool,
+    /// Address of the agent with --pod-identity (AWS_CONTAINER_CREDENTIALS_FULL_URI; the
+    /// SDKs take a plain-http FULL_URI only on a loopback or the EKS link-local address).
+    #[arg(long, default_value = "127.0.0.1:8082", value_name = "ADDR")]
+    agent_listen: String,
     /// Where the signing keys, the issuer's CA, the resolved configuration, the token file
     /// and an `env` file live [default: $XDG_CACHE_HOME/irsa/up or ~/.cache/irsa/up].
     #[arg(long, value_name = "DIR", env = "IRSA_UP_STATE_DIR")]
@@ -70,18 +84,42 @@ fn default_state_dir() -> PathBuf {
     cache.join("irsa").join("up")
 }
 
-/// The environment an SDK needs, in order.
-pub(crate) fn environment(stack: &Stack, token_file: &Path) -> Vec<(&'static str, String)> {
+/// The environment an SDK needs, in order: the web identity variables (IRSA), or with
+/// `pod_identity` the container credentials ones, as the pod identity webhook sets them
+/// (the SDKs' chains read web identity before container credentials, so the two are never
+/// printed together).
+pub(crate) fn environment(
+    stack: &Stack,
+    token_file: &Path,
+    pod_identity: Option<&PodIdentity>,
+) -> Vec<(&'static str, String)> {
+    let identity = match pod_identity {
+        None => [
+            ("AWS_ROLE_ARN", stack.up.role_arn.clone()),
+            (
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+        ],
+        Some(pi) => [
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                pi.credentials_uri.clone(),
+            ),
+            (
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+        ],
+    };
+    let [first, second] = identity;
     vec![
         ("AWS_ENDPOINT_URL_STS", stack.sts_url.clone()),
         ("AWS_ENDPOINT_URL_DYNAMODB", stack.gateway_url.clone()),
         // The same endpoint: the gateway tells the services apart by the credential scope.
         ("AWS_ENDPOINT_URL_S3", stack.gateway_url.clone()),
-        ("AWS_ROLE_ARN", stack.up.role_arn.clone()),
-        (
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-            token_file.display().to_string(),
-        ),
+        first,
+        second,
         ("AWS_REGION", stack.config.region.clone()),
         // The aws CLI v1 and boto3 read only this one.
         ("AWS_DEFAULT_REGION", stack.config.region.clone()),
@@ -105,29 +143,40 @@ fn refresh_interval(lifetime_secs: i64) -> Duration {
     Duration::from_secs(u64::try_from(lifetime_secs.max(600) * 4 / 5).unwrap_or(2880))
 }
 
-/// Mints the ServiceAccount's token into `path` every `every`.
+/// The ServiceAccount's token (IRSA), or the Pod Identity tokens, written.
+fn write_tokens(
+    stack: &Stack,
+    path: &Path,
+    pod_identity: Option<&PodIdentity>,
+) -> anyhow::Result<()> {
+    match pod_identity {
+        Some(pi) => stack.refresh_pod_identity(pi, path),
+        None => stack
+            .mint(
+                &stack.up.service_account,
+                &stack.up.audience,
+                stack.up.token_expiration_seconds,
+                None,
+            )
+            .and_then(|t| stack::write_private(path, t.as_bytes())),
+    }
+}
+
+/// Mints the tokens into their files every `every`.
 async fn refresh_token(
     stack: &Stack,
     path: &Path,
+    pod_identity: Option<&PodIdentity>,
     every: Duration,
     stopping: impl std::future::Future<Output = ()>,
 ) {
-    let lifetime = stack.up.token_expiration_seconds;
     tokio::pin!(stopping);
     loop {
         tokio::select! {
             () = &mut stopping => return,
             () = tokio::time::sleep(every) => {}
         }
-        match stack
-            .mint(
-                &stack.up.service_account,
-                &stack.up.audience,
-                lifetime,
-                None,
-            )
-            .and_then(|t| stack::write_private(path, t.as_bytes()))
-        {
+        match write_tokens(stack, path, pod_identity) {
             Ok(()) => tracing::info!(path = %path.display(), "token refreshed"),
             // Keep the old token (still valid for 20% of its lifetime); retry soon.
             Err(e) => {
@@ -162,7 +211,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let runtime = crate::common::runtime()?;
     runtime.block_on(async move {
         let mut stop = crate::common::Stop::install();
-        let stack = Stack::start(Spec {
+        let mut stack = Stack::start(Spec {
             config_text: &text,
             config_origin: origin,
             config_dir: args.config.as_deref().and_then(Path::parent),
@@ -176,18 +225,37 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             s3_upstream_url: args.s3_upstream.clone(),
         })
         .await?;
-        let sa_dir = stack.state_dir.join("serviceaccount");
+        let pod_identity = if args.pod_identity {
+            match stack.start_pod_identity(&args.agent_listen).await {
+                Ok(pi) => Some(pi),
+                Err(e) => {
+                    let _ = stack.shutdown(Duration::from_secs(5)).await;
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        // The pod identity webhook mounts its token under pods.eks.amazonaws.com.
+        let sa_dir = stack.state_dir.join(if pod_identity.is_some() {
+            "pods.eks.amazonaws.com"
+        } else {
+            "serviceaccount"
+        });
         std::fs::create_dir_all(&sa_dir)
             .with_context(|| format!("cannot create `{}`", sa_dir.display()))?;
-        let token_file = sa_dir.join("token");
+        let token_file = sa_dir.join(if pod_identity.is_some() {
+            "eks-pod-identity-token"
+        } else {
+            "token"
+        });
         let lifetime = stack.up.token_expiration_seconds;
         let every = args
             .token_refresh_secs
             .map_or_else(|| refresh_interval(lifetime), |s| Duration::from_secs(s.max(1)));
-        let token = stack.mint(&stack.up.service_account, &stack.up.audience, lifetime, None)?;
-        stack::write_private(&token_file, token.as_bytes())?;
+        write_tokens(&stack, &token_file, pod_identity.as_ref())?;
 
-        let env = environment(&stack, &token_file);
+        let env = environment(&stack, &token_file, pod_identity.as_ref());
         let mut exports = String::new();
         for (k, v) in &env {
             exports.push_str(&format!("export {k}={}\n", shell_quote(v)));
@@ -222,16 +290,24 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             "irsa up: gateway {} (DynamoDB and S3; {upstream}; {s3_upstream})",
             stack.gateway_url
         );
+        let (audience, role) = match &pod_identity {
+            Some(pi) => {
+                eprintln!(
+                    "irsa up: agent   {} (EKS Pod Identity, cluster {}, association {})",
+                    pi.credentials_uri, pi.cluster_name, pi.association_id
+                );
+                (irsa_sts_core::pod_identity::POD_IDENTITY_AUDIENCE, &pi.role_arn)
+            }
+            None => (stack.up.audience.as_str(), &stack.up.role_arn),
+        };
         eprintln!(
-            "irsa up: token   {} for {} (audience {}, {lifetime} s), refreshed every {} s",
+            "irsa up: token   {} for {} (audience {audience}, {lifetime} s), refreshed every {} s",
             token_file.display(),
             stack.up.service_account.subject(),
-            stack.up.audience,
             every.as_secs()
         );
         eprintln!(
-            "irsa up: role    {} ; configuration in force: {}",
-            stack.up.role_arn,
+            "irsa up: role    {role} ; configuration in force: {}",
             stack.state_dir.join("config.yaml").display()
         );
         eprintln!("irsa up: try `aws sts get-caller-identity` with that environment; Ctrl-C stops");
@@ -239,7 +315,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let stopping = stack.stopping();
         let outcome = tokio::select! {
             s = stop.wait() => Ok(s),
-            () = refresh_token(&stack, &token_file, every, stopping) => Ok("stop"),
+            () = refresh_token(&stack, &token_file, pod_identity.as_ref(), every, stopping) => Ok("stop"),
             (name, why) = stack.failed() => Err(anyhow::anyhow!("the {name} stopped: {why}")),
         };
         match outcome {

@@ -784,9 +784,8 @@ fn up_configuration() {
     let bad = dir.path().join("bad.yaml");
     std::fs::write(
         &bad,
-        r.stdout
-            .replace("role/allow-read\n", "role/nope\n")
-            .replace("name: allow-read", "name: other"),
+        // up.roleArn only (the first occurrence; the association keeps its role).
+        r.stdout.replacen("role/allow-read\n", "role/nope\n", 1),
     )
     .unwrap();
     let r2 = run_bounded(
@@ -981,4 +980,415 @@ signingKeys: [{file: master.key}]
         assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
     });
     assert!(!s3.object("my-bucket", "reports/b.txt").exists());
+}
+
+// ---------------------------------------------------------------- irsa up --pod-identity
+
+/// A configuration whose role trusts EKS Pod Identity and whose permission policy decides
+/// by the session tag `kubernetes-namespace`: reads for team-a (the ServiceAccount's
+/// namespace), writes only for team-b.
+const POD_IDENTITY_CONFIG: &str = r#"
+up:
+  serviceAccount: {namespace: team-a, name: reader}
+  roleArn: arn:aws:iam::111122223333:role/by-namespace
+  podIdentity:
+    clusterName: dev
+    agentRoleArn: arn:aws:iam::111122223333:role/irsa-agent
+account: "111122223333"
+region: us-east-1
+providers:
+  - issuer: ${IRSA_ISSUER}
+    audiences: [sts.amazonaws.com]
+clusters:
+  - name: dev
+    issuer: ${IRSA_ISSUER}
+podIdentityAssociations:
+  - cluster: dev
+    namespace: team-a
+    serviceAccount: reader
+    roleArn: arn:aws:iam::111122223333:role/by-namespace
+roles:
+  - name: by-namespace
+    trustPolicy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {Service: pods.eks.amazonaws.com}
+          Action: [sts:AssumeRole, sts:TagSession]
+    policies:
+      by-namespace:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: ReadForTeamA
+            Effect: Allow
+            Action: dynamodb:GetItem
+            Resource: arn:aws:dynamodb:us-east-1:111122223333:table/books
+            Condition:
+              StringEquals: {"aws:PrincipalTag/kubernetes-namespace": team-a}
+          - Sid: WriteForTeamB
+            Effect: Allow
+            Action: dynamodb:PutItem
+            Resource: arn:aws:dynamodb:us-east-1:111122223333:table/books
+            Condition:
+              StringEquals: {"aws:PrincipalTag/kubernetes-namespace": team-b}
+  - name: irsa-agent
+    trustPolicy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: {Federated: "arn:aws:iam::111122223333:oidc-provider/${IRSA_ISSUER_HOST}"}
+          Action: sts:AssumeRoleWithWebIdentity
+          Condition:
+            StringEquals:
+              "${IRSA_ISSUER_HOST}:sub": system:serviceaccount:kube-system:irsa-agent
+    policies:
+      agent:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Action: eks-auth:AssumeRoleForPodIdentity
+            Resource: arn:aws:eks:us-east-1:111122223333:cluster/dev
+"#;
+
+/// Table `books` with item `a` in dynalite (which takes any credentials).
+fn seed_books(url: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+        ScalarAttributeType,
+    };
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "local", "local", None, None, "test",
+        ))
+        .build();
+    let ddb = aws_sdk_dynamodb::Client::from_conf(conf);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        ddb.create_table()
+            .table_name("books")
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ddb.put_item()
+            .table_name("books")
+            .item("pk", AttributeValue::S("a".into()))
+            .item("title", AttributeValue::S("Dune".into()))
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// Runs an external client with only the printed environment (and a HOME of its own).
+fn run_with_up_env(up: &Up, home: &Path, program: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .envs(up.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    wait_bounded(&mut child, Duration::from_secs(120));
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const POD_SESSION: &str =
+    "arn:aws:sts::111122223333:assumed-role/by-namespace/eks-dev-reader-irsa-up-";
+
+#[test]
+#[allow(clippy::result_large_err, reason = "the SDK's error type")]
+fn up_pod_identity_serves_sdks_through_the_agent_with_session_tags() {
+    let Some(dynalite) = Dynalite::start() else {
+        return;
+    };
+    seed_books(&dynalite.url);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("up.yaml");
+    std::fs::write(&cfg, POD_IDENTITY_CONFIG).unwrap();
+    let state = dir.path().join("state");
+    let mut up = Up::start(
+        &state,
+        &[
+            "--pod-identity",
+            "--agent-listen",
+            "127.0.0.1:0",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--dynamodb-upstream",
+            &dynalite.url,
+            "--token-refresh-secs",
+            "1",
+        ],
+    );
+    let names: Vec<&str> = up.env.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "AWS_ENDPOINT_URL_STS",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION"
+        ]
+    );
+    let uri = up.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").to_owned();
+    assert!(
+        uri.starts_with("http://127.0.0.1:") && uri.ends_with("/v1/credentials"),
+        "{uri}"
+    );
+    // The token as the kubelet projects it for Pod Identity: bound to a pod.
+    let token_file = up.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").to_owned();
+    assert!(token_file.ends_with("pods.eks.amazonaws.com/eks-pod-identity-token"));
+    let first = claims_of(&token_file);
+    assert_eq!(first["aud"], serde_json::json!(["pods.eks.amazonaws.com"]));
+    assert_eq!(first["sub"], "system:serviceaccount:team-a:reader");
+    assert_eq!(first["kubernetes.io"]["pod"]["name"], "reader-irsa-up");
+
+    // aws-sdk-rust's default chain: container credentials through the agent.
+    let conf = sdk_config(&up);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let id = aws_sdk_sts::Client::new(&conf)
+            .get_caller_identity()
+            .send()
+            .await
+            .unwrap();
+        assert!(id.arn().unwrap().starts_with(POD_SESSION), "{id:?}");
+        let ddb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&conf)
+                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+                .build(),
+        );
+        // The session's tag kubernetes-namespace=team-a meets ReadForTeamA.
+        let item = ddb
+            .get_item()
+            .table_name("books")
+            .key("pk", AttributeValue::S("a".into()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            item.item().unwrap().get("title"),
+            Some(&AttributeValue::S("Dune".into()))
+        );
+        // WriteForTeamB wants another namespace's tag: refused, nothing written.
+        let e = ddb
+            .put_item()
+            .table_name("books")
+            .item("pk", AttributeValue::S("b".into()))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("AccessDeniedException"), "{e:?}");
+        assert!(e.message().unwrap().contains("dynamodb:PutItem"), "{e:?}");
+    });
+
+    // The aws CLI (botocore) and boto3 with the same environment, unmodified.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    if let Some(aws) = irsa_test::external(
+        ".cache/sts-clients/venv/bin/aws",
+        "aws cli",
+        "scripts/deps/sts-clients.sh",
+    ) {
+        let (ok, out, err) = run_with_up_env(
+            &up,
+            &home,
+            &aws,
+            &["sts", "get-caller-identity", "--output", "json"],
+        );
+        assert!(ok, "{out}\n{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(v["Arn"].as_str().unwrap().starts_with(POD_SESSION), "{v}");
+        let (ok, out, err) = run_with_up_env(
+            &up,
+            &home,
+            &aws,
+            &[
+                "dynamodb",
+                "get-item",
+                "--table-name",
+                "books",
+                "--key",
+                r#"{"pk":{"S":"a"}}"#,
+                "--output",
+                "json",
+            ],
+        );
+        assert!(ok, "{out}\n{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["Item"]["title"]["S"], "Dune");
+        let (ok, out, err) = run_with_up_env(
+            &up,
+            &home,
+            &aws,
+            &[
+                "dynamodb",
+                "put-item",
+                "--table-name",
+                "books",
+                "--item",
+                r#"{"pk":{"S":"c"}}"#,
+            ],
+        );
+        assert!(!ok, "{out}");
+        assert!(err.contains("(AccessDeniedException)"), "{err}");
+    }
+    if let Some(py) = irsa_test::external(
+        ".cache/sts-clients/venv/bin/python",
+        "boto3",
+        "scripts/deps/sts-clients.sh",
+    ) {
+        let script = irsa_test::workspace_root().join("tools/sdk-python/sts_client.py");
+        let (ok, out, err) =
+            run_with_up_env(&up, &home, &py, &[script.to_str().unwrap(), "identity"]);
+        assert!(ok, "{out}\n{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert!(v["Arn"].as_str().unwrap().starts_with(POD_SESSION), "{v}");
+    }
+
+    // The agent passes on EKS Auth's refusal of a token of another audience (an IRSA
+    // token signed by the same issuer) and refuses a request naming another host.
+    let key = irsa_jose::SigningKey::from_pem(
+        &std::fs::read_to_string(state.join("issuer-signing.key")).unwrap(),
+    )
+    .unwrap();
+    let mut claims = claims_of(&token_file);
+    claims.insert("aud".into(), serde_json::json!(["sts.amazonaws.com"]));
+    let irsa_token = key.sign_jwt(&serde_json::Map::new(), &claims).unwrap();
+    let get = |token: &str, host: Option<&str>| {
+        let mut b = http::Request::builder()
+            .method("GET")
+            .uri(&uri)
+            .header("authorization", token);
+        if let Some(h) = host {
+            b = b.header("host", h);
+        }
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(irsa_test::net::send(b.body(Default::default()).unwrap()))
+    };
+    let r = get(&irsa_token, None);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("(InvalidTokenException)"), "{}", r.text());
+    let good = std::fs::read_to_string(&token_file).unwrap();
+    let r = get(good.trim(), Some("attacker.example:80"));
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = get(good.trim(), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.json()["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .starts_with("ASIA")
+    );
+
+    // The token file is refreshed with a new token.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = claims_of(&token_file);
+        if now["jti"] != first["jti"] {
+            assert_eq!(now["aud"], first["aud"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the token was not refreshed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = up.terminate();
+    assert!(status.success(), "{status:?}");
+    let stderr: Vec<String> = up.stderr.try_iter().collect();
+    let stderr = stderr.join("\n");
+    assert_has(&stderr, "irsa up: agent");
+    assert!(!stderr.contains("eyJ"), "a token was logged:\n{stderr}");
+    drop(dynalite);
+}
+
+#[test]
+fn up_pod_identity_names_what_the_configuration_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    for (edit, want) in [
+        (
+            (
+                "  podIdentity:\n    clusterName: dev\n    agentRoleArn: arn:aws:iam::111122223333:role/irsa-agent\n",
+                "",
+            ),
+            "--pod-identity needs up.podIdentity",
+        ),
+        (
+            (
+                "    namespace: team-a\n    serviceAccount: reader",
+                "    namespace: team-b\n    serviceAccount: reader",
+            ),
+            "up.serviceAccount team-a/reader has no pod identity association in cluster `dev`",
+        ),
+        (
+            (
+                "agentRoleArn: arn:aws:iam::111122223333:role/irsa-agent",
+                "agentRoleArn: arn:aws:iam::111122223333:role/nobody",
+            ),
+            "up.podIdentity.agentRoleArn: `arn:aws:iam::111122223333:role/nobody` is not one of the configured roles",
+        ),
+    ] {
+        let text = POD_IDENTITY_CONFIG.replacen(edit.0, edit.1, 1);
+        assert_ne!(text, POD_IDENTITY_CONFIG);
+        let cfg = dir.path().join("up.yaml");
+        std::fs::write(&cfg, text).unwrap();
+        let r = run_bounded(
+            {
+                let mut c = irsa();
+                c.args([
+                    "up",
+                    "--pod-identity",
+                    "--issuer-listen",
+                    "127.0.0.1:0",
+                    "--sts-listen",
+                    "127.0.0.1:0",
+                    "--gateway-listen",
+                    "127.0.0.1:0",
+                    "--agent-listen",
+                    "127.0.0.1:0",
+                    "--config",
+                ])
+                .arg(&cfg)
+                .arg("--state-dir")
+                .arg(dir.path().join("state"));
+                c
+            },
+            Duration::from_secs(60),
+        );
+        assert!(!r.status.success(), "{}", r.stderr);
+        assert_has(&r.stderr, want);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
 }

@@ -19,6 +19,9 @@ use tokio::task::JoinHandle;
 /// The embedded default configuration.
 pub(crate) const DEFAULT_CONFIG: &str = include_str!("default.yaml");
 
+/// The audience of the agent's own web identity token (an STS client id of the provider).
+const AGENT_AUDIENCE: &str = "sts.amazonaws.com";
+
 /// Placeholder for the issuer URL in a configuration.
 pub(crate) const ISSUER_VAR: &str = "${IRSA_ISSUER}";
 /// Placeholder for the issuer URL without `https://`.
@@ -57,6 +60,31 @@ pub(crate) struct UpSection {
     pub role_arn: String,
     #[serde(default = "default_lifetime")]
     pub token_expiration_seconds: i64,
+    /// What `irsa up --pod-identity` serves.
+    #[serde(default)]
+    pub pod_identity: Option<PodIdentitySection>,
+}
+
+fn default_agent_service_account() -> ServiceAccountRef {
+    ServiceAccountRef {
+        namespace: "kube-system".into(),
+        name: "irsa-agent".into(),
+    }
+}
+
+/// `up.podIdentity`: the cluster whose pod identity association gives the ServiceAccount
+/// its role, and the agent's own identity (a web identity of its ServiceAccount, as the
+/// agent's DaemonSet has in a cluster).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct PodIdentitySection {
+    /// One of the configured `clusters` (its issuer is the local issuer).
+    pub cluster_name: String,
+    /// The role the agent assumes to call `AssumeRoleForPodIdentity`.
+    pub agent_role_arn: String,
+    /// The agent's ServiceAccount (its web identity token's subject).
+    #[serde(default = "default_agent_service_account")]
+    pub agent_service_account: ServiceAccountRef,
 }
 
 /// Where each server listens (`host:port`; port 0 picks a free one).
@@ -123,6 +151,26 @@ pub(crate) struct Stack {
     stop: watch::Sender<bool>,
     tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
     failures: tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, String)>>,
+    /// Where servers started later report an early stop.
+    fail_tx: Failures,
+}
+
+/// The EKS Pod Identity path of a stack: `irsa agent` on 127.0.0.1 in front of the
+/// stack's EKS Auth API (`irsa sts`).
+#[derive(Debug, Clone)]
+pub(crate) struct PodIdentity {
+    /// `http://127.0.0.1:PORT/v1/credentials` (AWS_CONTAINER_CREDENTIALS_FULL_URI).
+    pub credentials_uri: String,
+    /// The cluster (`clusterName` of the agent's calls).
+    pub cluster_name: String,
+    /// The role the ServiceAccount's association names.
+    pub role_arn: String,
+    /// The association's id.
+    pub association_id: String,
+    /// The pod the token is bound to (name, uid): the session tags name it.
+    pub pod: (String, String),
+    /// The agent's web identity token file.
+    pub agent_token_file: PathBuf,
 }
 
 type Failures = mpsc::UnboundedSender<(String, String)>;
@@ -313,8 +361,11 @@ pub(crate) fn resolve_config(
     {
         map.insert("signingKeys".into(), json!([{ "file": key_path }]));
     }
-    if let Some(providers) = map.get_mut("providers").and_then(Value::as_array_mut) {
-        for p in providers.iter_mut().filter_map(Value::as_object_mut) {
+    for section in ["providers", "clusters"] {
+        let Some(list) = map.get_mut(section).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for p in list.iter_mut().filter_map(Value::as_object_mut) {
             let local = p.get("issuer").and_then(Value::as_str) == Some(issuer_url);
             if local && !p.contains_key("caFile") && !p.contains_key("jwksFile") {
                 p.insert("caFile".into(), ca_file.display().to_string().into());
@@ -402,7 +453,7 @@ impl Stack {
         let (fail_tx, fail_rx) = mpsc::unbounded_channel();
         let mut launcher = Launcher {
             stop: stop_rx,
-            failures: fail_tx,
+            failures: fail_tx.clone(),
             tasks: Vec::new(),
         };
 
@@ -450,7 +501,139 @@ impl Stack {
             stop,
             tasks: launcher.tasks,
             failures: tokio::sync::Mutex::new(fail_rx),
+            fail_tx,
         })
+    }
+
+    /// Starts `irsa agent` on `listen` for the Pod Identity path (`up.podIdentity`): the
+    /// cluster and the ServiceAccount's association must be configured. The agent's own
+    /// credentials come from `irsa sts` through the web identity of its ServiceAccount (a
+    /// token kept in `agent/token` of the state directory; [`Stack::refresh_pod_identity`]
+    /// renews it), as its IRSA ServiceAccount gives them in a cluster.
+    pub async fn start_pod_identity(&mut self, listen: &str) -> anyhow::Result<PodIdentity> {
+        let pi = self.pod_identity_section()?.clone();
+        let sa = &self.up.service_account;
+        let assoc = self
+            .config
+            .association(&pi.cluster_name, &sa.namespace, &sa.name)
+            .with_context(|| {
+                format!(
+                    "up.serviceAccount {}/{} has no pod identity association in cluster `{}`: add one under podIdentityAssociations",
+                    sa.namespace, sa.name, pi.cluster_name
+                )
+            })?
+            .clone();
+        let dir = self.state_dir.join("agent");
+        create_dir_private(&dir)?;
+        let agent_token_file = dir.join("token");
+        let token = self.mint(
+            &pi.agent_service_account,
+            AGENT_AUDIENCE,
+            self.up.token_expiration_seconds,
+            None,
+        )?;
+        write_private(&agent_token_file, token.as_bytes())?;
+        let sdk = agent_sdk_config(
+            &agent_token_file,
+            &pi.agent_role_arn,
+            &self.sts_url,
+            &self.config.region,
+        );
+        let client = irsa_agent::client(&sdk, Some(&self.sts_url));
+        let listener = bind("agent", listen).await?;
+        let addr = listener.local_addr()?;
+        let host = host_of(addr);
+        // The Host an SDK sends is the FULL_URI's host: the address printed.
+        let ip = if addr.ip().is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            addr.ip()
+        };
+        let mut allowed_hosts = vec![ip.to_string()];
+        if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+            allowed_hosts.push("localhost".into());
+        }
+        let agent = irsa_agent::Agent::new(
+            client,
+            irsa_agent::Options {
+                cluster_name: pi.cluster_name.clone(),
+                allowed_hosts,
+                ..irsa_agent::Options::default()
+            },
+        );
+        let mut rx = self.stop.subscribe();
+        let task = spawn_server(
+            "agent",
+            async move {
+                irsa_agent::serve(listener, agent, async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })
+                .await
+                .context("agent")
+            },
+            self.stop.subscribe(),
+            self.fail_tx.clone(),
+        );
+        self.tasks.push(task);
+        Ok(PodIdentity {
+            credentials_uri: format!("http://{host}{}", irsa_agent::CREDENTIALS_PATH),
+            cluster_name: pi.cluster_name,
+            role_arn: assoc.role_arn,
+            association_id: assoc.id,
+            pod: (
+                format!("{}-irsa-up", sa.name),
+                uuid::Uuid::new_v4().to_string(),
+            ),
+            agent_token_file,
+        })
+    }
+
+    /// `up.podIdentity`, or why `--pod-identity` cannot run without it.
+    fn pod_identity_section(&self) -> anyhow::Result<&PodIdentitySection> {
+        let pi = self.up.pod_identity.as_ref().context(
+            "--pod-identity needs up.podIdentity (clusterName, agentRoleArn) in the configuration (see `irsa up --print-default-config`)",
+        )?;
+        let cluster = self.config.cluster(&pi.cluster_name).with_context(|| {
+            format!(
+                "up.podIdentity.clusterName: `{}` is not one of the configured clusters",
+                pi.cluster_name
+            )
+        })?;
+        if cluster.issuer != self.issuer_url {
+            bail!(
+                "up.podIdentity.clusterName: cluster `{}` has issuer `{}`, not the local issuer (use `issuer: {ISSUER_VAR}`)",
+                pi.cluster_name,
+                cluster.issuer
+            );
+        }
+        if self.config.role(&pi.agent_role_arn).is_none() {
+            bail!(
+                "up.podIdentity.agentRoleArn: `{}` is not one of the configured roles",
+                pi.agent_role_arn
+            );
+        }
+        Ok(pi)
+    }
+
+    /// Mints the agent's web identity token and the pod's Pod Identity token (audience
+    /// `pods.eks.amazonaws.com`, bound to the pod) into their files.
+    pub fn refresh_pod_identity(&self, pi: &PodIdentity, token_file: &Path) -> anyhow::Result<()> {
+        let section = self.pod_identity_section()?;
+        let lifetime = self.up.token_expiration_seconds;
+        let agent = self.mint(
+            &section.agent_service_account,
+            AGENT_AUDIENCE,
+            lifetime,
+            None,
+        )?;
+        write_private(&pi.agent_token_file, agent.as_bytes())?;
+        let pod = self.mint(
+            &self.up.service_account,
+            irsa_sts_core::pod_identity::POD_IDENTITY_AUDIENCE,
+            lifetime,
+            Some((&pi.pod.0, &pi.pod.1)),
+        )?;
+        write_private(token_file, pod.as_bytes())
     }
 
     /// A projected ServiceAccount token signed by the issuer.
@@ -512,6 +695,99 @@ impl Stack {
             None => std::future::pending().await,
         }
     }
+}
+
+/// The agent's own credentials: `AssumeRoleWithWebIdentity` on `irsa sts` with the token
+/// file as it holds it at each call (the SDK's identity cache keeps the credentials until
+/// they are due), as the default chain does for a DaemonSet pod with an IRSA
+/// ServiceAccount.
+#[derive(Debug)]
+struct AgentIdentity {
+    sts: aws_sdk_sts::Client,
+    token_file: PathBuf,
+    role_arn: String,
+}
+
+impl AgentIdentity {
+    async fn fetch(&self) -> aws_credential_types::provider::Result {
+        use aws_credential_types::provider::error::CredentialsError;
+        let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
+            CredentialsError::provider_error(format!("the agent's token file: {e}"))
+        })?;
+        let out = self
+            .sts
+            .assume_role_with_web_identity()
+            .role_arn(&self.role_arn)
+            .role_session_name("irsa-up-agent")
+            .web_identity_token(token.trim())
+            .send()
+            .await
+            .map_err(|e| {
+                CredentialsError::provider_error(format!(
+                    "AssumeRoleWithWebIdentity for the agent: {}",
+                    aws_sdk_sts::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let c = out
+            .credentials()
+            .ok_or_else(|| CredentialsError::provider_error("STS answered no credentials"))?;
+        let expiry = std::time::SystemTime::try_from(*c.expiration())
+            .map_err(|_| CredentialsError::provider_error("STS answered a bad expiration"))?;
+        Ok(aws_credential_types::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            Some(expiry),
+            "irsa-up-agent",
+        ))
+    }
+}
+
+impl aws_credential_types::provider::ProvideCredentials for AgentIdentity {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(self.fetch())
+    }
+}
+
+/// The agent's SDK configuration: credentials by the web identity of its ServiceAccount
+/// through `sts_url`, in the stack's region.
+fn agent_sdk_config(
+    token_file: &Path,
+    role_arn: &str,
+    sts_url: &str,
+    region: &str,
+) -> aws_config::SdkConfig {
+    let region = aws_config::Region::new(region.to_owned());
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(region.clone())
+            .endpoint_url(sts_url)
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(5))
+                    .build(),
+            )
+            .build(),
+    );
+    let identity = AgentIdentity {
+        sts,
+        token_file: token_file.to_owned(),
+        role_arn: role_arn.to_owned(),
+    };
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(identity),
+        )
+        .build()
 }
 
 /// Starts the servers of a stack, each told to stop by one signal, each reporting a stop
@@ -794,6 +1070,25 @@ mod tests {
         assert!(!r.sts_text.contains("${"));
         assert!(r.sts_text.contains("127.0.0.1:8443:sub"));
         assert_eq!(r.gateway, irsa_gateway::GatewaySection::default());
+        // --pod-identity: the local cluster (its issuer trusted by the same CA), the
+        // ServiceAccount's association, the agent's role, the service principal trusted.
+        let pi = r.up.pod_identity.as_ref().unwrap();
+        let cluster = c.cluster(&pi.cluster_name).unwrap();
+        assert_eq!(cluster.issuer, "https://127.0.0.1:8443");
+        assert_eq!(
+            cluster.ca_file.as_deref(),
+            Some(Path::new("/state/issuer-ca.pem"))
+        );
+        let a = c
+            .association("local", "default", "my-serviceaccount")
+            .unwrap();
+        assert_eq!(a.role_arn, r.up.role_arn);
+        assert!(c.role(&pi.agent_role_arn).is_some());
+        assert_eq!(
+            pi.agent_service_account.subject(),
+            "system:serviceaccount:kube-system:irsa-agent"
+        );
+        assert!(r.sts_text.contains("pods.eks.amazonaws.com"));
     }
 
     #[test]
