@@ -27,7 +27,7 @@ pub struct Check {
     pub assumed: Option<String>,
 }
 
-fn check(id: &'static str, title: impl Into<String>) -> Check {
+pub(crate) fn check(id: &'static str, title: impl Into<String>) -> Check {
     Check {
         id,
         title: title.into(),
@@ -39,12 +39,12 @@ fn check(id: &'static str, title: impl Into<String>) -> Check {
 }
 
 impl Check {
-    fn fail(&mut self, evidence: impl Into<String>, fix: impl Into<String>) {
+    pub(crate) fn fail(&mut self, evidence: impl Into<String>, fix: impl Into<String>) {
         self.ok = false;
         self.evidence.push(evidence.into());
         self.fix = Some(fix.into());
     }
-    fn saw(&mut self, evidence: impl Into<String>) {
+    pub(crate) fn saw(&mut self, evidence: impl Into<String>) {
         self.evidence.push(evidence.into());
     }
 }
@@ -61,7 +61,7 @@ pub enum Iam<'a> {
 }
 
 impl<'a> Iam<'a> {
-    fn account(self) -> Option<&'a Account> {
+    pub(crate) fn account(self) -> Option<&'a Account> {
         match self {
             Iam::Account(a) => Some(a),
             _ => None,

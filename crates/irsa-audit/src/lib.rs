@@ -13,6 +13,7 @@ mod analyze;
 mod cluster;
 mod doctor;
 mod permissions;
+mod pod_identity;
 mod render;
 mod subject;
 
@@ -31,6 +32,10 @@ pub use doctor::{
     render_checks, selector_matches, trust_checks,
 };
 pub use permissions::{PermissionSummary, PolicySummary, StatementSummary, summarize};
+pub use pod_identity::{
+    AgentProbe, Associations, POD_IDENTITY_AUDIENCE, POD_IDENTITY_TAG_KEYS, PodIdentityAssociation,
+    PodIdentityFacts, agent_check, diagnose_pod_identity, session_tags, trust_statement,
+};
 pub use render::{escape, html, json, table};
 pub use subject::{Reach, SA_PREFIX};
 
