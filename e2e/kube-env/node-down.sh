@@ -2,8 +2,9 @@
 # Undoes node-up.sh DIR, also half-done, and is safe to run twice: stops the kubelet and
 # the other node components, kills and deletes every container and sandbox of the run's
 # containerd, stops containerd and the shims it started, unmounts what is mounted under
-# DIR, removes kube-proxy's iptables rules, the kubelet's pod cgroups, the bridge (when the
-# run created it) and restores the sysctls. Bounded: each wait is at most a few seconds.
+# DIR, removes kube-proxy's iptables rules, the kubelet's pod cgroups, the agent's address
+# and the bridge (when the run added them) and restores the sysctls. Bounded: each wait is
+# at most a few seconds.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=node.env
@@ -79,6 +80,11 @@ for h in /sys/fs/cgroup/*/; do
   find "$h/kubepods" -depth -type d -exec rmdir {} + 2>/dev/null || true
 done
 
+if [ -f "$node/agent-address.added" ]; then
+  read -r addr link < "$node/agent-address.added"
+  ip addr del "$addr" dev "$link" 2>/dev/null || true
+  rm -f "$node/agent-address.added"
+fi
 if [ -f "$node/bridge.created" ]; then
   ip link delete "$(cat "$node/bridge.created")" 2>/dev/null || true
   rm -f "$node/bridge.created"

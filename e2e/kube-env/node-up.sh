@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A one-node cluster from real parts, on the control plane of up.sh.
 #
-#   node-up.sh net DIR     before up.sh: the pod network's bridge (node.env) and the
-#                          forwarding sysctls (old values kept in DIR/node/sysctl.saved)
+#   node-up.sh net DIR     before up.sh: the pod network's bridge (node.env), the Pod
+#                          Identity agent's address on it (node.env) and the forwarding
+#                          sysctls (old values kept in DIR/node/sysctl.saved)
 #   node-up.sh start DIR   after up.sh (run with IRSA_E2E_NODE_ADDRESS): containerd (own
 #                          config, root, state and socket under DIR/node), the pause image,
 #                          kube-controller-manager, kube-scheduler, kubelet and kube-proxy
@@ -36,6 +37,14 @@ net() {
   fi
   ip addr replace "$IRSA_NODE_ADDRESS/${IRSA_NODE_POD_CIDR#*/}" dev "$IRSA_NODE_BRIDGE"
   ip link set "$IRSA_NODE_BRIDGE" up
+  # The Pod Identity agent's link-local address, on the bridge (pods reach it through
+  # their default route, the bridge's address). Refused when this machine has it already.
+  if ip -o addr show to "$IRSA_NODE_AGENT_ADDRESS/32" | grep -q .; then
+    echo "node-up: $IRSA_NODE_AGENT_ADDRESS is already assigned on this machine" >&2
+    return 1
+  fi
+  ip addr add "$IRSA_NODE_AGENT_ADDRESS/32" dev "$IRSA_NODE_BRIDGE"
+  echo "$IRSA_NODE_AGENT_ADDRESS/32 $IRSA_NODE_BRIDGE" > "$node/agent-address.added"
 }
 
 pki_for() { # NAME SUBJECT EXT
