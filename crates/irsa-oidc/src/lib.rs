@@ -1,7 +1,4 @@
-//! OpenID Connect at the edges: a JWKS client (discovery → `jwks_uri`, cached per issuer,
-//! rate-limited refetch on unknown `kid`, stale keys while the issuer is down, size and time
-//! limits, https only unless loudly allowed) and a local issuer server (discovery + JWKS like
-//! kube-apiserver). See README.md.
+#![doc = include_str!("../README.md")]
 
 mod client;
 mod clock;

@@ -19,7 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::metrics::ServerMetrics;
 
 /// Builds the response for a request refused by a limit (the protocol's own error).
-pub type Refusal = Arc<dyn Fn() -> Response + Send + Sync>;
+type Refusal = Arc<dyn Fn() -> Response + Send + Sync>;
 
 /// Tells whether a request belongs to a protocol (by its head: method, URI, headers).
 type Selector = Arc<dyn Fn(&Request) -> bool + Send + Sync>;
@@ -45,22 +45,28 @@ impl Refusals {
     }
 }
 
-/// The limits applied in front of a router by [`Limits::apply`].
+/// The limits applied in front of a router by [`Limits::apply`] (cheap to clone: clones
+/// share one state).
 #[derive(Clone)]
 pub struct Limits {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
     permits: Arc<Semaphore>,
     max_concurrency: usize,
     request_timeout: Duration,
     refusals: Refusals,
-    routes: Arc<[(Selector, Refusals)]>,
+    routes: Vec<(Selector, Refusals)>,
     metrics: ServerMetrics,
 }
 
 impl std::fmt::Debug for Limits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Limits")
-            .field("max_concurrency", &self.max_concurrency)
-            .field("request_timeout", &self.request_timeout)
+            .field("max_concurrency", &self.inner.max_concurrency)
+            .field("request_timeout", &self.inner.request_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -77,12 +83,14 @@ impl Limits {
     ) -> Limits {
         let max_concurrency = max_concurrency.clamp(1, Semaphore::MAX_PERMITS);
         Limits {
-            permits: Arc::new(Semaphore::new(max_concurrency)),
-            max_concurrency,
-            request_timeout,
-            refusals: Refusals::new(overloaded, timed_out),
-            routes: Arc::new([]),
-            metrics: ServerMetrics::default(),
+            inner: Arc::new(Inner {
+                permits: Arc::new(Semaphore::new(max_concurrency)),
+                max_concurrency,
+                request_timeout,
+                refusals: Refusals::new(overloaded, timed_out),
+                routes: Vec::new(),
+                metrics: ServerMetrics::default(),
+            }),
         }
     }
 
@@ -94,34 +102,26 @@ impl Limits {
         selects: impl Fn(&Request) -> bool + Send + Sync + 'static,
         refusals: Refusals,
     ) -> Limits {
-        let mut routes: Vec<(Selector, Refusals)> = self.routes.iter().cloned().collect();
-        routes.push((Arc::new(selects), refusals));
-        self.routes = routes.into();
+        Arc::make_mut(&mut self.inner)
+            .routes
+            .push((Arc::new(selects), refusals));
         self
-    }
-
-    /// The refusals for `req`: its route's, or the default ones.
-    fn refusals_for(&self, req: &Request) -> &Refusals {
-        self.routes
-            .iter()
-            .find(|(selects, _)| selects(req))
-            .map_or(&self.refusals, |(_, r)| r)
     }
 
     /// Counts into `metrics` (shared with the metrics endpoint).
     pub fn with_metrics(mut self, metrics: ServerMetrics) -> Limits {
-        self.metrics = metrics;
+        Arc::make_mut(&mut self.inner).metrics = metrics;
         self
     }
 
     /// The counters these limits update.
     pub fn metrics(&self) -> &ServerMetrics {
-        &self.metrics
+        &self.inner.metrics
     }
 
     /// Requests being handled now.
     pub fn in_flight(&self) -> usize {
-        self.max_concurrency - self.permits.available_permits()
+        self.inner.max_concurrency - self.inner.permits.available_permits()
     }
 
     /// `router` behind these limits.
@@ -130,16 +130,28 @@ impl Limits {
     }
 }
 
+impl Inner {
+    /// The refusals for `req`: its route's, or the default ones.
+    fn refusals_for(&self, req: &Request) -> &Refusals {
+        self.routes
+            .iter()
+            .find(|(selects, _)| selects(req))
+            .map_or(&self.refusals, |(_, r)| r)
+    }
+}
+
 async fn limit(State(limits): State<Limits>, req: Request, next: Next) -> Response {
-    let refusals = limits.refusals_for(&req).clone();
-    let Ok(permit) = limits.permits.clone().try_acquire_owned() else {
+    let limits = &*limits.inner;
+    let Ok(permit) = limits.permits.try_acquire() else {
         limits.metrics.shed.inc();
         tracing::warn!(
             max_concurrency = limits.max_concurrency,
             "over capacity: request shed"
         );
-        return (refusals.overloaded)();
+        return (limits.refusals_for(&req).overloaded)();
     };
+    // The route's refusal is chosen now: the request is gone once handled.
+    let timed_out = &limits.refusals_for(&req).timed_out;
     limits.metrics.in_flight.inc();
     let answer = tokio::time::timeout(limits.request_timeout, next.run(req)).await;
     limits.metrics.in_flight.dec();
@@ -152,7 +164,7 @@ async fn limit(State(limits): State<Limits>, req: Request, next: Next) -> Respon
         Err(_) => {
             limits.metrics.timed_out.inc();
             tracing::warn!(timeout = ?limits.request_timeout, "request timed out");
-            let response = (refusals.timed_out)();
+            let response = timed_out();
             limits.metrics.observe(response.status().as_u16());
             response
         }

@@ -13,7 +13,7 @@ pub struct StatusClass {
 }
 
 /// Request counters of one server (cheap to clone; clones count together).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServerMetrics {
     /// Requests being handled.
     pub in_flight: Gauge,
@@ -23,6 +23,25 @@ pub struct ServerMetrics {
     pub timed_out: Counter,
     /// Responses by status class.
     pub responses: Family<StatusClass, Counter>,
+    /// The counters of `responses` for 2xx, 3xx, 4xx and 5xx, looked up once.
+    classes: [Counter; 4],
+}
+
+/// The status classes, in the order of `ServerMetrics::classes`.
+const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
+
+impl Default for ServerMetrics {
+    fn default() -> Self {
+        let responses = Family::<StatusClass, Counter>::default();
+        let classes = CLASSES.map(|class| responses.get_or_create(&StatusClass { class }).clone());
+        ServerMetrics {
+            in_flight: Gauge::default(),
+            shed: Counter::default(),
+            timed_out: Counter::default(),
+            responses,
+            classes,
+        }
+    }
 }
 
 impl ServerMetrics {
@@ -54,12 +73,14 @@ impl ServerMetrics {
     /// Counts one response of `status`.
     pub fn observe(&self, status: u16) {
         let class = match status {
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
+            200..=299 => 0,
+            300..=399 => 1,
+            400..=499 => 2,
+            _ => 3,
         };
-        self.responses.get_or_create(&StatusClass { class }).inc();
+        if let Some(counter) = self.classes.get(class) {
+            counter.inc();
+        }
     }
 
     /// The counters in Prometheus' text format (for a server without its own registry).

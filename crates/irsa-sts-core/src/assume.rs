@@ -302,18 +302,6 @@ pub fn trust_context(
     c
 }
 
-fn allowed(role: &Role, provider: &Provider, action: &str, ctx: &policy::Ctx) -> bool {
-    policy::is_allowed(
-        &role.trust_policy,
-        &TrustRequest {
-            principal: &provider.arn,
-            action,
-            resource: &role.arn,
-            context: ctx,
-        },
-    )
-}
-
 /// `AssumeRoleWithWebIdentity`. `keys` are the JWKS of the token's provider (the caller
 /// resolved them with [`resolve_provider`] and fetched them; fetch failures are
 /// `IDPCommunicationError` and never reach here). Servers call [`prepare`] and
@@ -366,25 +354,7 @@ pub fn assume_prepared(
     // 7. The trust policy, with session tags needing sts:TagSession and a source identity
     //    needing sts:SetSourceIdentity.
     let tags = session_tags(&token.claims)?;
-    let source_identity = match token.claims.get(SOURCE_IDENTITY_CLAIM) {
-        Some(Value::String(s)) => {
-            let ok = (2..=64).contains(&s.len())
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
-            if !ok {
-                return Err(invalid_token(
-                    "Invalid source identity in the web identity token",
-                ));
-            }
-            Some(s.clone())
-        }
-        Some(_) => {
-            return Err(invalid_token(
-                "Invalid source identity in the web identity token",
-            ));
-        }
-        None => None,
-    };
+    let source_identity = source_identity(&token.claims)?;
     let tctx = trust_context(
         provider,
         &token,
@@ -393,21 +363,8 @@ pub fn assume_prepared(
         source_identity.as_deref(),
         ctx,
     );
-    if !allowed(role, provider, "sts:AssumeRoleWithWebIdentity", &tctx) {
-        return Err(StsError::not_authorized());
-    }
-    if tags.as_ref().is_some_and(|t| !t.principal_tags.is_empty())
-        && !allowed(role, provider, "sts:TagSession", &tctx)
-    {
-        return Err(StsError::AccessDenied(
-            "Not authorized to perform sts:TagSession".into(),
-        ));
-    }
-    if source_identity.is_some() && !allowed(role, provider, "sts:SetSourceIdentity", &tctx) {
-        return Err(StsError::AccessDenied(
-            "Not authorized to perform sts:SetSourceIdentity".into(),
-        ));
-    }
+    let mut trust = TrustRequest::new(&provider.arn, &role.arn, tctx);
+    check_trust(role, &mut trust, tags.as_ref(), source_identity.is_some())?;
     // 8. Session policies, policy ARNs and session tags together within the packed size
     //    (the policies alone were checked in step 0).
     let tag_bytes = tags.as_ref().map_or(0, SessionTags::packed_len);
@@ -459,7 +416,67 @@ pub fn assume_prepared(
         tags,
         transitive_tag_keys,
     };
-    let credentials = credentials::issue(keyring, &claims, rng).map_err(|e| match e {
+    let credentials =
+        credentials::issue(keyring, &claims, rng).map_err(|e| sealing_error(&e, has_tags))?;
+    Ok(AssumeRoleWithWebIdentityResult {
+        credentials,
+        subject_from_web_identity_token: token.sub,
+        assumed_role_user: AssumedRoleUser {
+            arn: config.assumed_role_arn(&role.name, &req.role_session_name),
+            assumed_role_id: format!("{}:{}", role.role_id, req.role_session_name),
+        },
+        packed_policy_size: packed_size,
+        provider: provider.arn.clone(),
+        audience: token.audience,
+        source_identity,
+    })
+}
+
+/// The `https://aws.amazon.com/source_identity` claim: 2 to 64 of `[A-Za-z0-9_+=,.@-]`.
+fn source_identity(claims: &serde_json::Map<String, Value>) -> Result<Option<String>, StsError> {
+    let bad = || invalid_token("Invalid source identity in the web identity token");
+    match claims.get(SOURCE_IDENTITY_CLAIM) {
+        Some(Value::String(s)) => {
+            let ok = (2..=64).contains(&s.len())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+            if ok { Ok(Some(s.clone())) } else { Err(bad()) }
+        }
+        Some(_) => Err(bad()),
+        None => Ok(None),
+    }
+}
+
+/// Step 7: the trust policy allows the web identity in, and also `sts:TagSession` when the
+/// token carries session tags and `sts:SetSourceIdentity` when it carries a source identity.
+fn check_trust(
+    role: &Role,
+    trust: &mut TrustRequest,
+    tags: Option<&SessionTags>,
+    has_source_identity: bool,
+) -> Result<(), StsError> {
+    let policy = &role.trust_policy;
+    if !trust.allows(policy, "sts:AssumeRoleWithWebIdentity") {
+        return Err(StsError::not_authorized());
+    }
+    if tags.is_some_and(|t| !t.principal_tags.is_empty()) && !trust.allows(policy, "sts:TagSession")
+    {
+        return Err(StsError::AccessDenied(
+            "Not authorized to perform sts:TagSession".into(),
+        ));
+    }
+    if has_source_identity && !trust.allows(policy, "sts:SetSourceIdentity") {
+        return Err(StsError::AccessDenied(
+            "Not authorized to perform sts:SetSourceIdentity".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A session that cannot be sealed: too large for a session token is answered as AWS
+/// answers a session it cannot pack (tags or policies, by what the request carried).
+fn sealing_error(e: &credentials::CredError, has_tags: bool) -> StsError {
+    match e {
         credentials::CredError::TokenTooLarge { len } => {
             let percent = u32::try_from(
                 len.saturating_mul(100)
@@ -473,19 +490,7 @@ pub fn assume_prepared(
             }
         }
         _ => StsError::InternalFailure,
-    })?;
-    Ok(AssumeRoleWithWebIdentityResult {
-        credentials,
-        subject_from_web_identity_token: token.sub,
-        assumed_role_user: AssumedRoleUser {
-            arn: config.assumed_role_arn(&role.name, &req.role_session_name),
-            assumed_role_id: format!("{}:{}", role.role_id, req.role_session_name),
-        },
-        packed_policy_size: packed_size,
-        provider: provider.arn.clone(),
-        audience: token.audience,
-        source_identity,
-    })
+    }
 }
 
 #[cfg(test)]

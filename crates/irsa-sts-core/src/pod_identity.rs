@@ -12,7 +12,7 @@
 
 use crate::config::{Config, Role};
 use crate::credentials::{self, CredError, KeyRing, SessionClaims, SessionTag};
-use crate::policy::Ctx;
+use crate::policy::{Ctx, TrustRequest};
 use irsa_jose::{JoseError, ParsedToken, PreparedJwks, Validation};
 use irsa_sigv4::{ErrorKind, VerifyError, VerifyOptions};
 use serde::Deserialize;
@@ -284,115 +284,139 @@ pub(crate) fn validate(
     roles: &std::collections::BTreeMap<String, Role>,
     allow_http: bool,
 ) -> Result<(Vec<Cluster>, Vec<Association>), crate::config::ConfigError> {
-    let (partition, account, region) = scope;
     let mut clusters: Vec<Cluster> = Vec::new();
     for (i, c) in raw_clusters.into_iter().enumerate() {
-        let f = format!("clusters[{i}]");
-        if !is_cluster_name(&c.name) {
-            return Err(field_err(
-                format!("{f}.name"),
-                format!(
-                    "`{}` must be 1 to 100 characters of letters, digits, - and _, starting with a letter or digit",
-                    c.name
-                ),
-            ));
-        }
-        if clusters.iter().any(|o| o.name == c.name) {
-            return Err(field_err(
-                format!("{f}.name"),
-                format!("`{}` is defined twice", c.name),
-            ));
-        }
-        let scheme_ok =
-            c.issuer.starts_with("https://") || (allow_http && c.issuer.starts_with("http://"));
-        if !scheme_ok || c.issuer.len() > 255 || c.issuer.contains(['?', '#', ' ']) {
-            return Err(field_err(
-                format!("{f}.issuer"),
-                format!(
-                    "`{}` is not an issuer url (https://, no query, at most 255 characters; plain http needs --insecure-allow-http-issuer)",
-                    c.issuer
-                ),
-            ));
-        }
-        clusters.push(Cluster {
-            arn: format!("arn:{partition}:eks:{region}:{account}:cluster/{}", c.name),
-            name: c.name,
-            issuer: c.issuer,
-            jwks_file: c.jwks_file,
-            ca_file: c.ca_file,
-        });
+        let cluster = validate_cluster(c, &format!("clusters[{i}]"), &clusters, scope, allow_http)?;
+        clusters.push(cluster);
     }
     let mut associations: Vec<Association> = Vec::new();
     for (i, a) in raw_associations.into_iter().enumerate() {
         let f = format!("podIdentityAssociations[{i}]");
-        if !clusters.iter().any(|c| c.name == a.cluster) {
-            return Err(field_err(
-                format!("{f}.cluster"),
-                format!("`{}` is not one of the configured clusters", a.cluster),
-            ));
-        }
-        if !is_dns_label(&a.namespace) {
-            return Err(field_err(
-                format!("{f}.namespace"),
-                format!("`{}` is not a namespace name", a.namespace),
-            ));
-        }
-        if !is_dns_subdomain(&a.service_account) {
-            return Err(field_err(
-                format!("{f}.serviceAccount"),
-                format!("`{}` is not a ServiceAccount name", a.service_account),
-            ));
-        }
-        if !roles.contains_key(&a.role_arn) {
-            return Err(field_err(
-                format!("{f}.roleArn"),
-                format!("`{}` is not one of the configured roles", a.role_arn),
-            ));
-        }
-        if associations.iter().any(|o| {
-            o.cluster == a.cluster
-                && o.namespace == a.namespace
-                && o.service_account == a.service_account
-        }) {
-            return Err(field_err(
-                f,
-                format!(
-                    "ServiceAccount `{}` in namespace `{}` of cluster `{}` is associated twice",
-                    a.service_account, a.namespace, a.cluster
-                ),
-            ));
-        }
-        let id = match a.association_id {
-            Some(id) => {
-                let ok = id.len() == 19
-                    && id.starts_with("a-")
-                    && id
-                        .bytes()
-                        .skip(2)
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-                if !ok {
-                    return Err(field_err(
-                        format!("{f}.associationId"),
-                        format!("`{id}` must be a- followed by 17 lower-case letters or digits"),
-                    ));
-                }
-                id
-            }
-            None => association_id(&a.cluster, &a.namespace, &a.service_account),
-        };
-        associations.push(Association {
-            arn: format!(
-                "arn:{partition}:eks:{region}:{account}:podidentityassociation/{}/{id}",
-                a.cluster
-            ),
-            id,
-            cluster: a.cluster,
-            namespace: a.namespace,
-            service_account: a.service_account,
-            role_arn: a.role_arn,
-        });
+        let association = validate_association(a, &f, &clusters, &associations, scope, roles)?;
+        associations.push(association);
     }
     Ok((clusters, associations))
+}
+
+/// One `clusters[i]` entry (`f`), given the clusters before it.
+fn validate_cluster(
+    c: RawCluster,
+    f: &str,
+    before: &[Cluster],
+    (partition, account, region): (&str, &str, &str),
+    allow_http: bool,
+) -> Result<Cluster, crate::config::ConfigError> {
+    if !is_cluster_name(&c.name) {
+        return Err(field_err(
+            format!("{f}.name"),
+            format!(
+                "`{}` must be 1 to 100 characters of letters, digits, - and _, starting with a letter or digit",
+                c.name
+            ),
+        ));
+    }
+    if before.iter().any(|o| o.name == c.name) {
+        return Err(field_err(
+            format!("{f}.name"),
+            format!("`{}` is defined twice", c.name),
+        ));
+    }
+    let scheme_ok =
+        c.issuer.starts_with("https://") || (allow_http && c.issuer.starts_with("http://"));
+    if !scheme_ok || c.issuer.len() > 255 || c.issuer.contains(['?', '#', ' ']) {
+        return Err(field_err(
+            format!("{f}.issuer"),
+            format!(
+                "`{}` is not an issuer url (https://, no query, at most 255 characters; plain http needs --insecure-allow-http-issuer)",
+                c.issuer
+            ),
+        ));
+    }
+    Ok(Cluster {
+        arn: format!("arn:{partition}:eks:{region}:{account}:cluster/{}", c.name),
+        name: c.name,
+        issuer: c.issuer,
+        jwks_file: c.jwks_file,
+        ca_file: c.ca_file,
+    })
+}
+
+/// One `podIdentityAssociations[i]` entry (`f`), given the clusters and the associations
+/// before it.
+fn validate_association(
+    a: RawAssociation,
+    f: &str,
+    clusters: &[Cluster],
+    before: &[Association],
+    (partition, account, region): (&str, &str, &str),
+    roles: &std::collections::BTreeMap<String, Role>,
+) -> Result<Association, crate::config::ConfigError> {
+    if !clusters.iter().any(|c| c.name == a.cluster) {
+        return Err(field_err(
+            format!("{f}.cluster"),
+            format!("`{}` is not one of the configured clusters", a.cluster),
+        ));
+    }
+    if !is_dns_label(&a.namespace) {
+        return Err(field_err(
+            format!("{f}.namespace"),
+            format!("`{}` is not a namespace name", a.namespace),
+        ));
+    }
+    if !is_dns_subdomain(&a.service_account) {
+        return Err(field_err(
+            format!("{f}.serviceAccount"),
+            format!("`{}` is not a ServiceAccount name", a.service_account),
+        ));
+    }
+    if !roles.contains_key(&a.role_arn) {
+        return Err(field_err(
+            format!("{f}.roleArn"),
+            format!("`{}` is not one of the configured roles", a.role_arn),
+        ));
+    }
+    if before.iter().any(|o| {
+        o.cluster == a.cluster
+            && o.namespace == a.namespace
+            && o.service_account == a.service_account
+    }) {
+        return Err(field_err(
+            f.to_owned(),
+            format!(
+                "ServiceAccount `{}` in namespace `{}` of cluster `{}` is associated twice",
+                a.service_account, a.namespace, a.cluster
+            ),
+        ));
+    }
+    let id = match a.association_id {
+        Some(id) => {
+            let ok = id.len() == 19
+                && id.starts_with("a-")
+                && id
+                    .bytes()
+                    .skip(2)
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            if !ok {
+                return Err(field_err(
+                    format!("{f}.associationId"),
+                    format!("`{id}` must be a- followed by 17 lower-case letters or digits"),
+                ));
+            }
+            id
+        }
+        None => association_id(&a.cluster, &a.namespace, &a.service_account),
+    };
+    Ok(Association {
+        arn: format!(
+            "arn:{partition}:eks:{region}:{account}:podidentityassociation/{}/{id}",
+            a.cluster
+        ),
+        id,
+        cluster: a.cluster,
+        namespace: a.namespace,
+        service_account: a.service_account,
+        role_arn: a.role_arn,
+    })
 }
 
 impl Config {
@@ -780,14 +804,6 @@ fn session_name(cluster: &str, pod: &str, rng: &mut impl rand::RngCore) -> Strin
     s
 }
 
-fn trust_allows(role: &Role, action: &str, ctx: &Ctx) -> bool {
-    let req = irsa_policy::Request::new(action, role.arn.as_str())
-        .with_principal(SERVICE_PRINCIPAL)
-        .with_principal_type(irsa_policy::PrincipalType::Service)
-        .with_context(ctx.clone());
-    irsa_policy::evaluate_trust(&role.trust_policy.policy, &req).is_allowed()
-}
-
 /// `AssumeRoleForPodIdentity` after [`authenticate`]: `keys` are the cluster's issuer keys
 /// (the caller fetched them for the token's `kid`). Steps, in order: the cluster exists
 /// (`ResourceNotFoundException`), the token verifies (signature, `iss` = the cluster's
@@ -836,8 +852,14 @@ pub fn assume(
         .insert("aws:EpochTime", now.to_string())
         .insert("aws:PrincipalServiceName", SERVICE_PRINCIPAL)
         .insert("aws:SecureTransport", "true");
+    let mut trust = TrustRequest::of(
+        irsa_policy::PrincipalType::Service,
+        SERVICE_PRINCIPAL,
+        &role.arn,
+        ctx,
+    );
     for action in ["sts:AssumeRole", "sts:TagSession"] {
-        if !trust_allows(role, action, &ctx) {
+        if !trust.allows(&role.trust_policy, action) {
             return Err(EksAuthError::AccessDenied(format!(
                 "Unauthorized to perform {action} on role {} for {SERVICE_PRINCIPAL}",
                 role.arn

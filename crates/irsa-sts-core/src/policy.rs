@@ -40,24 +40,46 @@ impl ValidPolicy {
     }
 }
 
-/// A request against a trust policy.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TrustRequest<'a> {
-    /// The federated provider ARN (matched against `Federated` entries only).
-    pub principal: &'a str,
-    /// `sts:AssumeRoleWithWebIdentity`, `sts:TagSession`, …
-    pub action: &'a str,
-    /// The role ARN.
-    pub resource: &'a str,
-    /// Condition keys.
-    pub context: &'a Ctx,
+/// Requests of one principal on one role against its trust policy, for one or more
+/// actions: the condition keys are built once and moved in, never copied per action.
+#[derive(Debug)]
+pub(crate) struct TrustRequest {
+    req: irsa_policy::Request,
 }
 
-/// Whether the trust policy allows the request (no explicit deny, at least one allow).
-pub(crate) fn is_allowed(p: &ValidPolicy, r: &TrustRequest<'_>) -> bool {
-    let req = irsa_policy::Request::new(r.action, r.resource)
-        .with_principal(r.principal)
-        .with_principal_type(irsa_policy::PrincipalType::Federated)
-        .with_context(r.context.clone());
-    irsa_policy::evaluate_trust(&p.policy, &req).is_allowed()
+impl TrustRequest {
+    /// The federated provider ARN `principal` (matched against `Federated` entries only)
+    /// asking for the role ARN `resource` with condition keys `context`.
+    pub(crate) fn new(principal: &str, resource: &str, context: Ctx) -> TrustRequest {
+        TrustRequest::of(
+            irsa_policy::PrincipalType::Federated,
+            principal,
+            resource,
+            context,
+        )
+    }
+
+    /// A `kind` principal (e.g. the `Service` principal `pods.eks.amazonaws.com`) asking
+    /// for the role ARN `resource` with condition keys `context`.
+    pub(crate) fn of(
+        kind: irsa_policy::PrincipalType,
+        principal: &str,
+        resource: &str,
+        context: Ctx,
+    ) -> TrustRequest {
+        TrustRequest {
+            req: irsa_policy::Request::new(String::new(), resource)
+                .with_principal(principal)
+                .with_principal_type(kind)
+                .with_context(context),
+        }
+    }
+
+    /// Whether the trust policy allows `action` (`sts:AssumeRoleWithWebIdentity`,
+    /// `sts:TagSession`, …): no explicit deny, at least one allow.
+    pub(crate) fn allows(&mut self, p: &ValidPolicy, action: &str) -> bool {
+        self.req.action.clear();
+        self.req.action.push_str(action);
+        irsa_policy::evaluate_trust(&p.policy, &self.req).is_allowed()
+    }
 }

@@ -181,7 +181,12 @@ impl Checker {
                 Shown::Value(v.to_owned())
             }
         };
-        let len = v.chars().map(char::len_utf16).sum::<usize>();
+        // Lengths count UTF-16 code units; ASCII text (tokens, ARNs) has one per byte.
+        let len = if v.is_ascii() {
+            v.len()
+        } else {
+            v.chars().map(char::len_utf16).sum::<usize>()
+        };
         if len < min {
             self.fail(
                 member,
@@ -205,6 +210,32 @@ impl Checker {
                 format!("Member must satisfy regular expression pattern: {text}"),
             );
         }
+    }
+}
+
+impl Checker {
+    /// `DurationSeconds`: 900..=43200 (a failure to report), or not an integer (refused
+    /// at once, as AWS does).
+    fn duration_seconds(&mut self, d: &str) -> Result<Option<u32>, StsError> {
+        match d.trim().parse::<i64>() {
+            Ok(n) if n < 900 => self.fail(
+                "durationSeconds",
+                Shown::Value(d.to_owned()),
+                "Member must have value greater than or equal to 900".into(),
+            ),
+            Ok(n) if n > 43200 => self.fail(
+                "durationSeconds",
+                Shown::Value(d.to_owned()),
+                "Member must have value less than or equal to 43200".into(),
+            ),
+            Ok(n) => return Ok(u32::try_from(n).ok()),
+            Err(_) => {
+                return Err(StsError::Validation(format!(
+                    "Value '{d}' for parameter DurationSeconds is invalid. Must be an integer."
+                )));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -296,27 +327,10 @@ fn decode_assume_role_with_web_identity(
         Some((POLICY_PATTERN, policy_chars)),
         false,
     );
-    let mut duration_seconds = None;
-    if let Some(d) = duration {
-        match d.trim().parse::<i64>() {
-            Ok(n) if n < 900 => c.fail(
-                "durationSeconds",
-                Shown::Value(d.to_owned()),
-                "Member must have value greater than or equal to 900".into(),
-            ),
-            Ok(n) if n > 43200 => c.fail(
-                "durationSeconds",
-                Shown::Value(d.to_owned()),
-                "Member must have value less than or equal to 43200".into(),
-            ),
-            Ok(n) => duration_seconds = u32::try_from(n).ok(),
-            Err(_) => {
-                return Err(StsError::Validation(format!(
-                    "Value '{d}' for parameter DurationSeconds is invalid. Must be an integer."
-                )));
-            }
-        }
-    }
+    let duration_seconds = match duration {
+        Some(d) => c.duration_seconds(d)?,
+        None => None,
+    };
     if !c.failures.is_empty() {
         return Err(StsError::validation(&c.failures));
     }

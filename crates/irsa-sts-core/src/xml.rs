@@ -17,15 +17,30 @@ pub fn escape(s: &str) -> String {
 /// Whether `b` starts a character [`escape`] rewrites (all of them start with one of
 /// these bytes: `&<>"'`, C0 controls but tab and newline, and U+FFFE/U+FFFF whose UTF-8
 /// starts with 0xEF).
-fn needs_escape(b: u8) -> bool {
+const fn needs_escape(b: u8) -> bool {
     matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF) || (b < 0x20 && b != b'\t' && b != b'\n')
 }
+
+/// [`needs_escape`] as a table: one load per byte of the (mostly base64) text scanned.
+#[allow(clippy::indexing_slicing)] // i < 256 = the table's length
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = needs_escape(i as u8);
+        i += 1;
+    }
+    t
+};
 
 /// [`escape`] appending to `out`; text without a character to rewrite (tokens, ARNs, key
 /// ids) is copied in one piece.
 fn escape_into(out: &mut String, s: &str) {
     let mut rest = s;
-    while let Some(i) = rest.bytes().position(needs_escape) {
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| NEEDS_ESCAPE.get(usize::from(b)).copied().unwrap_or(true))
+    {
         let (clean, tail) = rest.split_at(i);
         out.push_str(clean);
         let mut chars = tail.chars();
@@ -112,15 +127,22 @@ pub fn iso8601(epoch_seconds: i64) -> String {
     )
 }
 
-fn envelope(action: &str, result_body: &str, request_id: &str) -> String {
-    let mut out = String::with_capacity(result_body.len() + 256);
+/// The start of a response document up to its result's first element, in a buffer of
+/// `capacity` bytes more; [`close`] ends it.
+fn open(action: &str, capacity: usize) -> String {
+    let mut out = String::with_capacity(capacity + 2 * action.len() + 320);
     let _ = write!(
         out,
-        "<{action}Response xmlns=\"{NAMESPACE}\">\n  <{action}Result>\n{result_body}  </{action}Result>\n  <ResponseMetadata>\n    "
+        "<{action}Response xmlns=\"{NAMESPACE}\">\n  <{action}Result>\n"
     );
-    element(&mut out, "RequestId", request_id);
-    let _ = write!(out, "\n  </ResponseMetadata>\n</{action}Response>\n");
     out
+}
+
+/// The end of a response document [`open`] started.
+fn close(out: &mut String, action: &str, request_id: &str) {
+    let _ = write!(out, "  </{action}Result>\n  <ResponseMetadata>\n    ");
+    element(out, "RequestId", request_id);
+    let _ = write!(out, "\n  </ResponseMetadata>\n</{action}Response>\n");
 }
 
 /// The body of a successful `AssumeRoleWithWebIdentity`, in the order real STS sends.
@@ -128,7 +150,20 @@ pub fn assume_role_with_web_identity_response(
     r: &AssumeRoleWithWebIdentityResult,
     request_id: &str,
 ) -> String {
-    let mut b = String::new();
+    const ACTION: &str = "AssumeRoleWithWebIdentity";
+    // Element names, indentation and the expiration: under 640 bytes.
+    let capacity = 640
+        + r.audience.len()
+        + r.assumed_role_user.assumed_role_id.len()
+        + r.assumed_role_user.arn.len()
+        + r.provider.len()
+        + r.credentials.access_key_id.len()
+        + r.credentials.secret_access_key.len()
+        + r.credentials.session_token.len()
+        + r.subject_from_web_identity_token.len()
+        + r.source_identity.as_ref().map_or(0, String::len)
+        + request_id.len();
+    let mut b = open(ACTION, capacity);
     b.push_str("    ");
     element(&mut b, "Audience", &r.audience);
     b.push_str("\n    <AssumedRoleUser>\n      ");
@@ -166,12 +201,15 @@ pub fn assume_role_with_web_identity_response(
         element(&mut b, "SourceIdentity", s);
         b.push('\n');
     }
-    envelope("AssumeRoleWithWebIdentity", &b, request_id)
+    close(&mut b, ACTION, request_id);
+    b
 }
 
 /// The body of a successful `GetCallerIdentity`.
 pub fn get_caller_identity_response(r: &GetCallerIdentityResult, request_id: &str) -> String {
-    let mut b = String::new();
+    const ACTION: &str = "GetCallerIdentity";
+    let capacity = 128 + r.arn.len() + r.user_id.len() + r.account.len() + request_id.len();
+    let mut b = open(ACTION, capacity);
     b.push_str("    ");
     element(&mut b, "Arn", &r.arn);
     b.push_str("\n    ");
@@ -179,7 +217,8 @@ pub fn get_caller_identity_response(r: &GetCallerIdentityResult, request_id: &st
     b.push_str("\n    ");
     element(&mut b, "Account", &r.account);
     b.push('\n');
-    envelope("GetCallerIdentity", &b, request_id)
+    close(&mut b, ACTION, request_id);
+    b
 }
 
 /// `<ErrorResponse>` for an error; `RequestId` sits beside `<Error>`.

@@ -11,7 +11,10 @@
 //! process's RSS after each round: past saturation p99 must stay bounded and memory must
 //! not grow.
 //!
-//! cargo bench -p irsa-sts --bench sts_load -- [seconds=5] [connections=4]
+//! With `log`, the server logs as `irsa sts --log-format json` does (one JSON line per
+//! request, here written to /dev/null), so the row includes the request log's cost.
+//!
+//! cargo bench -p irsa-sts --bench sts_load -- [seconds=5] [connections=4] [log]
 
 use irsa_jose::{Algorithm, Jwks, SigningKey, Validation};
 use irsa_test::bench::{form_encode, read_response};
@@ -280,6 +283,21 @@ fn main() {
         .collect();
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5);
     let conns: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4);
+    if args.get(2).is_some_and(|a| a == "log") {
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(null))
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+        println!("request log: JSON lines to /dev/null, as irsa sts --log-format json");
+    }
 
     let key = SigningKey::generate(Algorithm::RS256).unwrap();
     let jwks = Jwks {

@@ -1,11 +1,4 @@
-//! irsa-sts: the STS-compatible HTTP endpoint. Decode → pure core (irsa-sts-core) → encode;
-//! configuration loading and reloading, JWKS sources, and the limits (body size,
-//! concurrency, time) live here.
-//!
-//! Two protocols share the listener, routed by path: STS (Query/XML, every path but
-//! `/clusters/…`) and the EKS Auth API (REST-JSON, `POST
-//! /clusters/{clusterName}/assume-role-for-pod-identity`), each behind its own limits so
-//! that overload and timeouts answer in the protocol's own error form.
+#![doc = include_str!("../README.md")]
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -14,7 +7,7 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use irsa_jose::{Jwks, PreparedJwks};
 use irsa_oidc::{ClientConfig, JwksClient, KeySource};
-use irsa_server::{Current, Limits, ReadError, ServeOptions};
+use irsa_server::{Current, Limits, ReadError, Refusals, ServeOptions};
 use irsa_sts_core::assume::{self, RequestContext};
 use irsa_sts_core::config::{Config, ParseOptions};
 use irsa_sts_core::credentials::{KeyRing, MasterKey};
@@ -95,9 +88,9 @@ type PreparedEntry = (Arc<Jwks>, Arc<PreparedJwks>);
 pub struct Server {
     current: Current<Snapshot>,
     options: Options,
+    /// The limits in front of both protocols (STS refusals by default, EKS Auth's JSON
+    /// refusals for its paths).
     limits: Limits,
-    /// The limits in front of the EKS Auth route (its JSON errors).
-    eks_limits: Limits,
     /// Used when the configuration names no signing keys; kept across reloads.
     generated: MasterKey,
     clients: Mutex<HashMap<Option<Vec<u8>>, Arc<JwksClient>>>,
@@ -126,12 +119,13 @@ impl Server {
             options.request_timeout,
             || error_response(&StsError::Throttling, &new_request_id()),
             || error_response(&StsError::ServiceUnavailable, &new_request_id()),
-        );
-        let eks_limits = Limits::new(
-            options.max_concurrency,
-            options.request_timeout,
-            || eks_error_response(&EksAuthError::Throttling, &new_request_id()),
-            || eks_error_response(&EksAuthError::ServiceUnavailable, &new_request_id()),
+        )
+        .route(
+            |req| is_eks_path(req.uri().path()),
+            Refusals::new(
+                || eks_error_response(&EksAuthError::Throttling, &new_request_id()),
+                || eks_error_response(&EksAuthError::ServiceUnavailable, &new_request_id()),
+            ),
         );
         let server = Server {
             current: Current::new(Snapshot {
@@ -142,7 +136,6 @@ impl Server {
             }),
             options,
             limits,
-            eks_limits,
             generated,
             clients: Mutex::new(HashMap::new()),
             prepared: Mutex::new(HashMap::new()),
@@ -293,32 +286,30 @@ fn new_request_id() -> String {
     xml::request_id(&mut rand::thread_rng())
 }
 
-/// The routes: STS (`POST /` and `GET /` with a query string, every action) behind the
-/// server's limits (past the concurrency limit `Throttling` at once; past the request
-/// deadline `ServiceUnavailable`), and the EKS Auth API under `/clusters/` behind limits of
-/// the same size answering `ThrottlingException` and `ServiceUnavailableException`.
+/// The routes: STS (`POST /` and `GET /` with a query string, every action) and the EKS
+/// Auth API under `/clusters/`, behind the server's one set of limits: past the concurrency
+/// limit a request is answered at once (`Throttling`, or `ThrottlingException` on the EKS
+/// Auth paths), past the request deadline `ServiceUnavailable` (`ServiceUnavailableException`).
+/// The two protocols share the concurrency limit, as they share the server's CPU.
 pub fn router(server: Arc<Server>) -> Router {
-    use tower::ServiceExt as _;
-    let eks = server.eks_limits.clone().apply(
-        Router::new()
-            .fallback(handle_eks)
-            .with_state(server.clone()),
-    );
     let limits = server.limits.clone();
-    let sts = limits.apply(Router::new().fallback(handle).with_state(server));
-    Router::new().fallback_service(tower::service_fn(move |req: Request| {
-        let path = req.uri().path();
-        let target = if path == EKS_PREFIX || path.starts_with("/clusters/") {
-            eks.clone()
-        } else {
-            sts.clone()
-        };
-        target.oneshot(req)
-    }))
+    limits.apply(Router::new().fallback(dispatch).with_state(server))
 }
 
-/// The path prefix of the EKS Auth API.
-const EKS_PREFIX: &str = "/clusters";
+/// One handler for both protocols, chosen by path (no second router per request).
+async fn dispatch(state: State<Arc<Server>>, req: Request) -> Response {
+    if is_eks_path(req.uri().path()) {
+        handle_eks(state, req).await
+    } else {
+        handle(state, req).await
+    }
+}
+
+/// Whether `path` belongs to the EKS Auth API (`/clusters` and below).
+fn is_eks_path(path: &str) -> bool {
+    path.strip_prefix("/clusters")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
 /// Prefix of the prepared-keys cache entries of clusters (issuers are URLs, never this).
 const CLUSTER_KEY_PREFIX: &str = "cluster:";
 
@@ -352,60 +343,8 @@ fn json_response(
 async fn handle_eks(State(server): State<Arc<Server>>, req: Request) -> Response {
     let started = Instant::now();
     let request_id = new_request_id();
-    let (parts, body) = req.into_parts();
-    let uri = &parts.uri;
-    let mut cluster = None;
-    let mut caller = None;
-    let result = async {
-        let body = axum::body::to_bytes(body, server.options.max_body_bytes)
-            .await
-            .map_err(|_| {
-                EksAuthError::InvalidRequest("Request body exceeds the maximum allowed size".into())
-            })?;
-        let r = pod_identity::decode(parts.method.as_str(), uri.path(), &body)?;
-        cluster = Some(r.cluster_name.clone());
-        let snap = server.snapshot();
-        let headers: Vec<(&str, &[u8])> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_bytes()))
-            .collect();
-        let http = irsa_sigv4::Request {
-            method: parts.method.as_str(),
-            path: uri.path(),
-            query: uri.query().unwrap_or(""),
-            headers: &headers,
-            body: &body,
-        };
-        let now = now_secs();
-        let who =
-            pod_identity::authenticate(&http, &r.cluster_name, &snap.config, &snap.ring, now)?;
-        caller = Some(who.arn);
-        let c = snap
-            .config
-            .cluster(&r.cluster_name)
-            .ok_or_else(|| pod_identity::no_cluster(&r.cluster_name))?;
-        let token = pod_identity::parse_token(&r.token)?;
-        let source = snap
-            .cluster_keys
-            .get(&c.name)
-            .ok_or(EksAuthError::InternalServer)?;
-        let keys = source.keys_for(&c.issuer, token.kid()).await.map_err(|e| {
-            tracing::warn!(issuer = %c.issuer, error = %e, "cannot get the cluster issuer's keys");
-            EksAuthError::from(&e.to_jose())
-        })?;
-        let keys = server.prepared_keys(&format!("{CLUSTER_KEY_PREFIX}{}", c.name), &keys);
-        pod_identity::assume(
-            &r,
-            token,
-            &snap.config,
-            &keys,
-            &snap.ring,
-            now,
-            &mut rand::thread_rng(),
-        )
-    }
-    .await;
+    let mut seen = EksSeen::default();
+    let result = process_eks(&server, req, &mut seen).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(res) => {
@@ -413,8 +352,8 @@ async fn handle_eks(State(server): State<Arc<Server>>, req: Request) -> Response
                 request_id,
                 action = "AssumeRoleForPodIdentity",
                 status = 200,
-                cluster = cluster.as_deref(),
-                caller = caller.as_deref(),
+                cluster = seen.cluster.as_deref(),
+                caller = seen.caller.as_deref(),
                 role_arn = %res.assumed_role_arn,
                 namespace = %res.subject.namespace,
                 service_account = %res.subject.service_account,
@@ -430,14 +369,76 @@ async fn handle_eks(State(server): State<Arc<Server>>, req: Request) -> Response
                 status = e.status(),
                 code = e.code(),
                 error_message = %e.message(),
-                cluster = cluster.as_deref(),
-                caller = caller.as_deref(),
+                cluster = seen.cluster.as_deref(),
+                caller = seen.caller.as_deref(),
                 elapsed_ms,
                 "request"
             );
             eks_error_response(&e, &request_id)
         }
     }
+}
+
+/// What an EKS Auth request revealed before it ended, for its log line.
+#[derive(Default)]
+struct EksSeen {
+    cluster: Option<String>,
+    caller: Option<String>,
+}
+
+async fn process_eks(
+    server: &Server,
+    req: Request,
+    seen: &mut EksSeen,
+) -> Result<pod_identity::Response, EksAuthError> {
+    let (parts, body) = req.into_parts();
+    let uri = &parts.uri;
+    let body = axum::body::to_bytes(body, server.options.max_body_bytes)
+        .await
+        .map_err(|_| {
+            EksAuthError::InvalidRequest("Request body exceeds the maximum allowed size".into())
+        })?;
+    let r = pod_identity::decode(parts.method.as_str(), uri.path(), &body)?;
+    seen.cluster = Some(r.cluster_name.clone());
+    let snap = server.snapshot();
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    let http = irsa_sigv4::Request {
+        method: parts.method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &headers,
+        body: &body,
+    };
+    let now = now_secs();
+    let who = pod_identity::authenticate(&http, &r.cluster_name, &snap.config, &snap.ring, now)?;
+    seen.caller = Some(who.arn);
+    let c = snap
+        .config
+        .cluster(&r.cluster_name)
+        .ok_or_else(|| pod_identity::no_cluster(&r.cluster_name))?;
+    let token = pod_identity::parse_token(&r.token)?;
+    let source = snap
+        .cluster_keys
+        .get(&c.name)
+        .ok_or(EksAuthError::InternalServer)?;
+    let keys = source.keys_for(&c.issuer, token.kid()).await.map_err(|e| {
+        tracing::warn!(issuer = %c.issuer, error = %e, "cannot get the cluster issuer's keys");
+        EksAuthError::from(&e.to_jose())
+    })?;
+    let keys = server.prepared_keys(&format!("{CLUSTER_KEY_PREFIX}{}", c.name), &keys);
+    pod_identity::assume(
+        &r,
+        token,
+        &snap.config,
+        &keys,
+        &snap.ring,
+        now,
+        &mut rand::thread_rng(),
+    )
 }
 
 fn xml_response(status: u16, body: String, request_id: &str) -> Response {

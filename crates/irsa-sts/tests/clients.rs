@@ -331,8 +331,9 @@ fn throttles_at_once_over_capacity() {
 
 #[test]
 fn eks_auth_route_throttles_in_its_own_form() {
-    // The EKS Auth route has its own limits: held at capacity, it answers the API's
-    // ThrottlingException (429, JSON), while STS beside it still answers.
+    // One concurrency limit for both protocols, each refused in its own form: with the
+    // one slot held by an EKS Auth request, another EKS Auth request gets the API's
+    // ThrottlingException (429, JSON) and an STS request STS's `Throttling` (400, XML).
     let f = start(irsa_sts::Options {
         max_concurrency: 1,
         ..irsa_sts::Options::default()
@@ -360,7 +361,7 @@ fn eks_auth_route_throttles_in_its_own_form() {
     assert_eq!(r.header("x-amzn-errortype"), Some("ThrottlingException"));
     assert_eq!(r.json()["__type"], "ThrottlingException");
     let r = post(f.addr, "Action=GetCallerIdentity");
-    assert_eq!(code(&r), "MissingAuthenticationToken");
+    assert_eq!((r.status, code(&r).as_str()), (400, "Throttling"));
     drop(slow);
 }
 
@@ -382,6 +383,34 @@ fn request_timeout_is_bounded() {
     slow.read_to_string(&mut raw).unwrap();
     assert!(raw.starts_with("HTTP/1.1 503"), "{raw}");
     assert!(raw.contains("<Code>ServiceUnavailable</Code>"));
+}
+
+#[test]
+fn eks_auth_request_timeout_answers_in_its_own_form() {
+    let f = start(irsa_sts::Options {
+        request_timeout: Duration::from_millis(500),
+        ..irsa_sts::Options::default()
+    });
+    let mut slow = TcpStream::connect(f.addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        slow,
+        "POST /clusters/dev/assume-role-for-pod-identity HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    slow.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 503"), "{raw}");
+    assert!(
+        raw.to_ascii_lowercase()
+            .contains("x-amzn-errortype: serviceunavailableexception"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains(r#""__type":"ServiceUnavailableException""#),
+        "{raw}"
+    );
 }
 
 /// Reads until the server closes the connection; the time that took (or `None` when it
