@@ -4,7 +4,8 @@
 // public API (`runSimulation`) through the package installed by scripts/deps/iam-simulate.sh.
 //
 // Input: JSON lines on stdin, each a case in the `irsa policy eval` input shape:
-//   {"request": {"action", "resource", "principal", "context": {KEY: "v" | ["v1", "v2"]}},
+//   {"request": {"action", "resource", "principal", "resourceAccount"?,
+//                "context": {KEY: "v" | ["v1", "v2"]}},
 //    "identityPolicies": [POLICY...], "resourcePolicy": POLICY?,
 //    "permissionBoundaries": [POLICY...]?, "sessionPolicies": [POLICY...]?}
 //
@@ -62,7 +63,11 @@ export function toSimulation(c, prevalidate = false) {
       action: req.action,
       resource: {
         resource: req.resource,
-        accountId: arnAccount(req.resource) ?? arnAccount(principal) ?? DEFAULT_ACCOUNT
+        accountId:
+          (typeof req.resourceAccount === 'string' ? req.resourceAccount : undefined) ??
+          arnAccount(req.resource) ??
+          arnAccount(principal) ??
+          DEFAULT_ACCOUNT
       },
       contextVariables: req.context ?? {}
     },

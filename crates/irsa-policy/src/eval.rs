@@ -514,7 +514,7 @@ impl Basis {
             Basis::BoundaryImplicitDeny => "the permissions boundary does not allow the action",
             Basis::SessionImplicitDeny => "no session policy allows the action",
             Basis::CrossAccountResourceSilent => {
-                "cross-account request: the resource policy does not allow the caller or its account"
+                "cross-account request: no resource policy allows the caller or its account"
             }
         }
     }
@@ -588,7 +588,7 @@ pub(crate) fn combine(
         }
     };
     let identity_ok = s.identity && boundary_ok && session_ok;
-    if input.resource_policy.is_some() && !pr.same_account() {
+    if !pr.same_account() {
         return match (identity_ok, s.resource.is_some()) {
             (true, true) => (Allow, Basis::IdentityAllows),
             (true, false) => (ImplicitDeny, Basis::CrossAccountResourceSilent),

@@ -16,7 +16,8 @@ The expected decision is computed here, from the documentation, independently of
 - "Session policies" (access_policies, policies_session): session ARN grants are added after
   the session is created and are not limited by the session policy.
 - "Cross-account policy evaluation logic": the identity side (with its boundary and session
-  policies) and the resource policy must both allow.
+  policies) and the resource policy must both allow; with no resource policy the request is
+  denied.
 - A resource policy naming the account delegates to the account's identity policies (the
   "AWS account principals" section of "AWS JSON policy elements: Principal").
 
@@ -98,9 +99,11 @@ def expected(caller, identity, named, boundary, session, cross):
     else:
         session_ok = session == "allows"
     identity_ok = identity == "allows" and boundary_ok and session_ok
-    if named is None:
-        return identity_ok
     if cross:
+        # Both accounts must allow: without a resource policy naming the caller, its issuer or
+        # its account, the resource's account grants nothing.
+        return identity_ok and named is not None
+    if named is None:
         return identity_ok
     if named == "self":
         return True
