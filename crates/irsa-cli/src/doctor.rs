@@ -11,6 +11,7 @@ use crate::audit::{Sources, get_json, kube_client, load_account};
 
 pub(crate) mod iam;
 mod issuer;
+mod pod_identity;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -35,6 +36,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "text", global = true)]
     format: Format,
+    /// The cluster of a pod on the EKS Pod Identity path (its associations' cluster)
+    /// [default: the only cluster of --sts-config].
+    #[arg(long, value_name = "NAME", global = true)]
+    cluster_name: Option<String>,
     /// Judge token expiry at this Unix time instead of now.
     #[arg(long, hide = true)]
     now: Option<i64>,
@@ -108,6 +113,26 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         }
         None => None,
     };
+    let sts_clusters = match &a.sources.sts_config {
+        Some(p) => Some(pod_identity::sts_clusters(p)?),
+        None => None,
+    };
+    let container_credentials = std::env::var_os(pod_identity::FULL_URI)
+        .is_some_and(|v| !v.is_empty())
+        && std::env::var_os("AWS_ROLE_ARN").is_none_or(|v| v.is_empty());
+    if a.in_pod && container_credentials {
+        // The SDKs read web identity first: only without AWS_ROLE_ARN is this the path.
+        let rt = crate::common::runtime()?;
+        let now = a.now.unwrap_or_else(crate::up::stack::unix_now);
+        let checks = rt.block_on(pod_identity::in_pod(
+            account,
+            a.sources.aws,
+            sts_clusters.as_ref(),
+            a.cluster_name.as_deref(),
+            now,
+        ))?;
+        return output(&checks, a.format);
+    }
     if a.in_pod {
         let rt = crate::common::runtime()?;
         let checks = rt.block_on(in_pod(account, a.sources.aws, issuer_ca.as_deref(), a.now))?;
@@ -127,6 +152,19 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             .as_str()
             .unwrap_or("default")
             .to_owned();
+        if let Some((_uri, token_file)) = pod_identity::pod_token_path(&pod) {
+            return pod_identity_pod(
+                &pod,
+                ns,
+                &sa_name,
+                token_file.as_deref(),
+                account,
+                a.sources.aws,
+                sts_clusters.as_ref(),
+                a.cluster_name.as_deref(),
+            )
+            .await;
+        }
         let service_account = get_json(
             &client,
             &format!("/api/v1/namespaces/{ns}/serviceaccounts/{sa_name}"),
@@ -210,6 +248,59 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         anyhow::Ok(irsa_audit::diagnose_pod(&facts))
     })?;
     output(&checks, a.format)
+}
+
+/// The Pod Identity checklist of a pod seen through the API server (the agent listens on
+/// its node, so it is not asked from here).
+#[allow(clippy::too_many_arguments, reason = "the gathered sources, each once")]
+async fn pod_identity_pod(
+    pod: &Value,
+    ns: &str,
+    sa: &str,
+    token_file: Option<&str>,
+    account: Option<irsa_audit::Account>,
+    from_aws: bool,
+    sts: Option<&pod_identity::StsClusters>,
+    cluster_flag: Option<&str>,
+) -> anyhow::Result<Vec<Check>> {
+    let (cluster, mut cluster_arn) = pod_identity::cluster(cluster_flag, sts);
+    let associations = match sts {
+        Some(s) => irsa_audit::Associations::Listed {
+            source: "irsa sts configuration",
+            items: &s.associations,
+        },
+        None => irsa_audit::Associations::Missing,
+    };
+    let role_arn = sts.and_then(|s| {
+        s.associations
+            .iter()
+            .find(|a| {
+                Some(a.cluster.as_str()) == cluster.as_deref()
+                    && a.namespace == ns
+                    && a.service_account == sa
+            })
+            .map(|a| a.role_arn.clone())
+    });
+    if cluster_arn.is_none() {
+        cluster_arn = cluster
+            .as_deref()
+            .and_then(|c| pod_identity::cluster_arn_of(c, role_arn.as_deref()));
+    }
+    let side = iam_side(account, from_aws, role_arn.as_deref(), None).await;
+    let name = pod["metadata"]["name"].as_str().unwrap_or("");
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+    let facts = irsa_audit::PodIdentityFacts {
+        cluster: cluster.as_deref(),
+        cluster_arn: cluster_arn.as_deref(),
+        namespace: ns,
+        service_account: sa,
+        pod: Some((name, uid)),
+        token_audiences: pod_identity::pod_token_audience(pod, token_file),
+        associations,
+        account: side.side(),
+        agent: None,
+    };
+    Ok(irsa_audit::diagnose_pod_identity(&facts))
 }
 
 /// Whether a webhook's backend answers: a Service with ready endpoints, or a URL whose

@@ -1392,3 +1392,183 @@ fn up_pod_identity_names_what_the_configuration_lacks() {
         assert!(r.stdout.is_empty(), "{}", r.stdout);
     }
 }
+
+/// `irsa doctor --in-pod --format json` with the printed environment (overridden by
+/// `env`): its exit code and the checks by id.
+fn doctor_in_pod(
+    up: &Up,
+    sts_config: &Path,
+    env: &[(&str, &str)],
+) -> (i32, std::collections::BTreeMap<String, serde_json::Value>) {
+    let mut c = irsa();
+    c.env_remove("AWS_ROLE_ARN")
+        .envs(up.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(env.iter().copied())
+        .args(["doctor", "--in-pod", "--format", "json", "--sts-config"])
+        .arg(sts_config);
+    let r = run_bounded(c, Duration::from_secs(60));
+    let v: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}\n{}", r.stdout, r.stderr));
+    let checks = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), c.clone()))
+        .collect();
+    (r.status.code().unwrap(), checks)
+}
+
+#[track_caller]
+fn failed_with(
+    checks: &std::collections::BTreeMap<String, serde_json::Value>,
+    id: &str,
+    evidence: &str,
+    fix: &str,
+) {
+    let c = &checks[id];
+    assert_eq!(c["ok"], false, "{c}");
+    assert_has(&c["evidence"].to_string(), evidence);
+    assert_has(c["fix"].as_str().unwrap_or(""), fix);
+}
+
+#[test]
+fn doctor_diagnoses_the_pod_identity_path_of_up() {
+    let dir = tempfile::tempdir().unwrap();
+    // The role's trust without sts:TagSession: EKS Auth refuses, and the doctor says why.
+    for (name, text) in [
+        ("good", POD_IDENTITY_CONFIG.to_owned()),
+        (
+            "no-tag-session",
+            POD_IDENTITY_CONFIG.replacen(
+                "Action: [sts:AssumeRole, sts:TagSession]",
+                "Action: sts:AssumeRole",
+                1,
+            ),
+        ),
+    ] {
+        let cfg = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&cfg, &text).unwrap();
+        let state = dir.path().join(name);
+        let up = Up::start(
+            &state,
+            &[
+                "--pod-identity",
+                "--agent-listen",
+                "127.0.0.1:0",
+                "--config",
+                cfg.to_str().unwrap(),
+            ],
+        );
+        let resolved = state.join("config.yaml");
+        let (code, checks) = doctor_in_pod(&up, &resolved, &[]);
+        if name == "no-tag-session" {
+            assert_eq!(code, 1);
+            failed_with(
+                &checks,
+                "pod-identity-trust",
+                "sts:TagSession: refused",
+                r#""Action":["sts:AssumeRole","sts:TagSession"]"#,
+            );
+            failed_with(
+                &checks,
+                "pod-identity-agent",
+                "400: [",
+                "the role's trust policy must let pods.eks.amazonaws.com call sts:AssumeRole and sts:TagSession",
+            );
+            assert_has(
+                &checks["pod-identity-agent"]["evidence"].to_string(),
+                "(AccessDeniedException): Unauthorized to perform sts:TagSession",
+            );
+            continue;
+        }
+        assert_eq!(code, 0, "{checks:?}");
+        assert_eq!(checks.len(), 7);
+        assert!(checks.values().all(|c| c["ok"] == true), "{checks:?}");
+        // The session tags: ReadForTeamA holds, WriteForTeamB does not (by design).
+        assert_has(
+            &checks["pod-identity-session-tags"]["evidence"].to_string(),
+            "kubernetes-namespace=team-a",
+        );
+
+        // The agent unreachable.
+        let (code, checks) = doctor_in_pod(
+            &up,
+            &resolved,
+            &[(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://127.0.0.1:1/v1/credentials",
+            )],
+        );
+        assert_eq!(code, 1);
+        failed_with(
+            &checks,
+            "pod-identity-agent",
+            "Connection refused",
+            "run the agent on the pod's node",
+        );
+
+        // Tokens signed by the same issuer: another audience, another ServiceAccount.
+        let key = irsa_jose::SigningKey::from_pem(
+            &std::fs::read_to_string(state.join("issuer-signing.key")).unwrap(),
+        )
+        .unwrap();
+        let pod_token = claims_of(up.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
+        let write = |file: &str, edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+            let mut c = pod_token.clone();
+            edit(&mut c);
+            let p = dir.path().join(file);
+            std::fs::write(&p, key.sign_jwt(&serde_json::Map::new(), &c).unwrap()).unwrap();
+            p
+        };
+        let wrong_aud = write("aud.token", &|c| {
+            c.insert("aud".into(), serde_json::json!(["sts.amazonaws.com"]));
+        });
+        let (code, checks) = doctor_in_pod(
+            &up,
+            &resolved,
+            &[(
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                wrong_aud.to_str().unwrap(),
+            )],
+        );
+        assert_eq!(code, 1);
+        failed_with(
+            &checks,
+            "pod-identity-token-audience",
+            r#"[\"sts.amazonaws.com\"]"#,
+            "audience pods.eks.amazonaws.com",
+        );
+        failed_with(
+            &checks,
+            "pod-identity-agent",
+            "(InvalidTokenException)",
+            "EKS Auth refused the token",
+        );
+
+        let other_sa = write("sa.token", &|c| {
+            c.insert("sub".into(), "system:serviceaccount:team-a:writer".into());
+            c["kubernetes.io"]["serviceaccount"]["name"] = "writer".into();
+        });
+        let (code, checks) = doctor_in_pod(
+            &up,
+            &resolved,
+            &[(
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                other_sa.to_str().unwrap(),
+            )],
+        );
+        assert_eq!(code, 1);
+        failed_with(
+            &checks,
+            "pod-identity-association",
+            "no association for team-a/writer in cluster dev",
+            "aws eks create-pod-identity-association --cluster-name dev --namespace team-a --service-account writer",
+        );
+        failed_with(
+            &checks,
+            "pod-identity-agent",
+            "(ResourceNotFoundException)",
+            "no pod identity association",
+        );
+    }
+}
