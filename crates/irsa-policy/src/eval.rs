@@ -276,7 +276,9 @@ fn aws_value_matches(
 pub(crate) struct Prepared<'r> {
     pub(crate) req: &'r Request,
     action_split: Option<(&'r str, &'r str)>,
-    resource_parts: [Option<&'r str>; 6],
+    /// The resource ARN's six components, split on first use (a trust decision has no
+    /// `Resource` to match and no account to compare, so it never splits it).
+    resource_parts: std::cell::OnceCell<[Option<&'r str>; 6]>,
     /// The principal split into its ARN components (all `None` when anonymous).
     principal_parts: [Option<&'r str>; 6],
     kind: Option<PrincipalType>,
@@ -296,11 +298,18 @@ impl<'r> Prepared<'r> {
         Prepared {
             req,
             action_split: split_colon(&req.action),
-            resource_parts: split6(&req.resource, false),
+            resource_parts: std::cell::OnceCell::new(),
             principal_parts,
             kind,
             federated_user: is_federated_user_split(&principal_parts),
         }
+    }
+
+    /// The resource ARN split into its six components (once per evaluation).
+    #[inline]
+    pub(crate) fn resource_parts(&self) -> &[Option<&'r str>; 6] {
+        self.resource_parts
+            .get_or_init(|| split6(&self.req.resource, false))
     }
 
     /// The caller is a federated user session (see [`is_federated_user_split`]).
@@ -311,14 +320,14 @@ impl<'r> Prepared<'r> {
     /// Is the request within one account (resource account from `resource_account` or the
     /// resource ARN, vs. the principal ARN's account; unknown on either side counts as same)?
     pub(crate) fn same_account(&self) -> bool {
-        let resource_account = self
-            .req
-            .resource_account
-            .as_deref()
-            .or(match self.resource_parts {
-                [Some("arn"), _, _, _, Some(a), Some(_)] if !a.is_empty() => Some(a),
-                _ => None,
-            });
+        let resource_account =
+            self.req
+                .resource_account
+                .as_deref()
+                .or(match *self.resource_parts() {
+                    [Some("arn"), _, _, _, Some(a), Some(_)] if !a.is_empty() => Some(a),
+                    _ => None,
+                });
         let principal_account = match self.principal_parts {
             [Some("arn"), _, _, _, Some(a), Some(_)] if !a.is_empty() => Some(a),
             _ => None,
@@ -404,7 +413,7 @@ pub(crate) fn resource_applies(st: &Statement, pr: &Prepared<'_>) -> bool {
         Some(r) => {
             r.items
                 .iter()
-                .any(|p| p.matches_split(&pr.req.resource, &pr.resource_parts, &pr.req.context))
+                .any(|p| p.matches_split(&pr.req.resource, pr.resource_parts(), &pr.req.context))
                 != r.negated
         }
     }
