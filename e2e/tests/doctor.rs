@@ -1079,3 +1079,112 @@ async fn a_webhook_behind_a_service_needs_ready_endpoints() -> Result<()> {
     );
     Ok(())
 }
+
+/// A pod as the webhook mutates it for EKS Pod Identity (container credentials): the
+/// projected token of `audience`, mounted where AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+/// points.
+fn pod_identity_pod(name: &str, sa: &str, audience: &str) -> Value {
+    let dir = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount";
+    json!({"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "labels": {"eks.amazonaws.com/pod-identity": "enabled"}},
+           "spec": {"serviceAccountName": sa,
+                    "volumes": [{"name": "eks-pod-identity-token", "projected": {"sources": [
+                        {"serviceAccountToken": {"audience": audience, "expirationSeconds": 86400,
+                                                 "path": "eks-pod-identity-token"}}]}}],
+                    "containers": [{"name": "app", "image": "example.invalid/app:1",
+                        "env": [
+                            {"name": "AWS_CONTAINER_CREDENTIALS_FULL_URI", "value": "http://169.254.170.23/v1/credentials"},
+                            {"name": "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "value": format!("{dir}/eks-pod-identity-token")}],
+                        "volumeMounts": [{"name": "eks-pod-identity-token", "mountPath": dir, "readOnly": true}]}]}})
+}
+
+#[tokio::test]
+#[ignore = "needs the real kube-apiserver that e2e/run starts"]
+async fn pod_identity_pods_are_diagnosed_on_their_own_path() -> Result<()> {
+    let c = case("doc-pi").await?;
+    for sa in ["reader", "lost", "untagged"] {
+        c.kube.service_account(&c.ns, sa, json!({})).await?;
+    }
+    c.kube
+        .create_pod(
+            &c.ns,
+            &pod_identity_pod("ok", "reader", "pods.eks.amazonaws.com"),
+        )
+        .await?;
+    c.kube
+        .create_pod(
+            &c.ns,
+            &pod_identity_pod("aud", "reader", "sts.amazonaws.com"),
+        )
+        .await?;
+    c.kube
+        .create_pod(
+            &c.ns,
+            &pod_identity_pod("lost", "lost", "pods.eks.amazonaws.com"),
+        )
+        .await?;
+    c.kube
+        .create_pod(
+            &c.ns,
+            &pod_identity_pod("untagged", "untagged", "pods.eks.amazonaws.com"),
+        )
+        .await?;
+    let trust = |actions: &str| {
+        format!(
+            "    trustPolicy: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Principal: {{Service: pods.eks.amazonaws.com}}, Action: {actions}}}]}}\n"
+        )
+    };
+    let policy = "    policies:\n      read: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Action: \"dynamodb:GetItem\", Resource: \"*\", Condition: {StringEquals: {\"aws:PrincipalTag/kubernetes-namespace\": doc-pi}}}]}\n";
+    let text = format!(
+        "account: \"{ACCOUNT}\"\nregion: us-east-1\nproviders: []\nclusters:\n  - name: dev\n    issuer: {}\n    caFile: {}\npodIdentityAssociations:\n  - {{cluster: dev, namespace: doc-pi, serviceAccount: reader, roleArn: {}}}\n  - {{cluster: dev, namespace: doc-pi, serviceAccount: untagged, roleArn: {}}}\nroles:\n  - name: app\n{}{policy}  - name: no-tag\n{}{policy}",
+        c.env.apiserver,
+        c.env.ca_file.display(),
+        c.role_arn("app"),
+        c.role_arn("no-tag"),
+        trust("[sts:AssumeRole, sts:TagSession]"),
+        trust("sts:AssumeRole"),
+    );
+    let cfg = c.dir.join("pi.yaml");
+    std::fs::write(&cfg, text)?;
+
+    let (code, checks) = c.run("ok", &cfg)?;
+    ensure!(checks.len() == 4, "{checks:?}");
+    for ch in &checks {
+        ensure!(ch["ok"] == true, "the healthy pod failed a check: {ch}");
+    }
+    ensure!(code == 0);
+    let tags = check(&checks, "pod-identity-session-tags")["evidence"].to_string();
+    ensure!(
+        tags.contains("kubernetes-namespace=doc-pi")
+            && tags.contains("kubernetes-pod-name=ok")
+            && tags.contains("eks-cluster-arn=arn:aws:eks:us-east-1:111122223333:cluster/dev"),
+        "{tags}"
+    );
+
+    let (code, checks) = c.run("aud", &cfg)?;
+    ensure!(code == 1);
+    failed(
+        &checks,
+        "pod-identity-token-audience",
+        "projected volume `eks-pod-identity-token`: audience [\\\"sts.amazonaws.com\\\"]",
+        "audience pods.eks.amazonaws.com",
+    )?;
+
+    let (_, checks) = c.run("lost", &cfg)?;
+    failed(
+        &checks,
+        "pod-identity-association",
+        "no association for doc-pi/lost in cluster dev",
+        "aws eks create-pod-identity-association --cluster-name dev --namespace doc-pi --service-account lost",
+    )?;
+
+    let (_, checks) = c.run("untagged", &cfg)?;
+    failed(
+        &checks,
+        "pod-identity-trust",
+        "sts:TagSession: refused",
+        "\"Action\":[\"sts:AssumeRole\",\"sts:TagSession\"]",
+    )?;
+    passed(&checks, "pod-identity-association")?;
+    Ok(())
+}
