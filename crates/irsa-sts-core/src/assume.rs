@@ -367,19 +367,10 @@ pub fn assume_prepared(
     check_trust(role, &mut trust, tags.as_ref(), source_identity.is_some())?;
     // 8. Session policies, policy ARNs and session tags together within the packed size
     //    (the policies alone were checked in step 0).
-    let tag_bytes = tags.as_ref().map_or(0, SessionTags::packed_len);
     let has_tags = tags
         .as_ref()
         .is_some_and(|t| !t.principal_tags.is_empty() || !t.transitive_tag_keys.is_empty());
-    let packed_size = if has_tags {
-        let percent = packed_percent(session.packed_len().saturating_add(tag_bytes));
-        if percent > 100 {
-            return Err(StsError::PackedTagsTooLarge { percent });
-        }
-        Some(percent)
-    } else {
-        session.packed_size
-    };
+    let packed_size = packed_size(&session, tags.as_ref().filter(|_| has_tags))?;
     // 9. DurationSeconds within the role's maximum.
     let duration = req.duration_seconds.unwrap_or(DEFAULT_DURATION_SECS);
     if duration > role.max_session_duration {
@@ -430,6 +421,22 @@ pub fn assume_prepared(
         audience: token.audience,
         source_identity,
     })
+}
+
+/// `PackedPolicySize`: the session policies' share, or with session `tags` the share of
+/// policies and tags together (`PackedTagsTooLarge` past 100 %).
+fn packed_size(
+    session: &SessionPolicies,
+    tags: Option<&SessionTags>,
+) -> Result<Option<u32>, StsError> {
+    let Some(tags) = tags else {
+        return Ok(session.packed_size);
+    };
+    let percent = packed_percent(session.packed_len().saturating_add(tags.packed_len()));
+    if percent > 100 {
+        return Err(StsError::PackedTagsTooLarge { percent });
+    }
+    Ok(Some(percent))
 }
 
 /// The `https://aws.amazon.com/source_identity` claim: 2 to 64 of `[A-Za-z0-9_+=,.@-]`.
