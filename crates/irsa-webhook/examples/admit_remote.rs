@@ -20,7 +20,12 @@
 //!
 //! `--wait-mutated` polls (a new connection per attempt, every 20 ms) until one review is
 //! mutated or the time is up, and reports the milliseconds since `--since-ns` (a
-//! `date +%s%N` taken when the server was started) or since its own start.
+//! `date +%s%N` taken when the server was started) or since its own start. With
+//! `--service-accounts K` each attempt names a ServiceAccount no earlier attempt named
+//! (`sa-0`, `sa-1`, …; it gives up after K): a webhook that fetches a ServiceAccount it
+//! missed in the background (the Go original does, whatever its grace period) then
+//! mutates a probe only from the list its cache was built from, never from an earlier
+//! probe's fetch.
 //!
 //! The last line of the output is `RESULT key=value …`, for scripts.
 
@@ -244,10 +249,20 @@ async fn wait_mutated(
     let origin_ns = since_ns.unwrap_or_else(now_ns);
     let mut attempts = 0u64;
     while started.elapsed() < limit {
+        if let Accounts::Rotate(k) = &accounts
+            && attempts >= *k
+        {
+            println!("RESULT ready_ms=timeout attempts={attempts}");
+            return Err(format!(
+                "no mutation after {attempts} attempts, each under a ServiceAccount not probed before ({k} available)"
+            )
+            .into());
+        }
+        let name = accounts.name(attempts);
         attempts += 1;
         let once = async {
             let mut send = connect(&t).await?;
-            admit(&mut send, attempts, &namespace, &accounts.name(attempts)).await
+            admit(&mut send, attempts, &namespace, &name).await
         };
         if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_secs(2), once).await {
             let ms = now_ns().saturating_sub(origin_ns) as f64 / 1e6;
