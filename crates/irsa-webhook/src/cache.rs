@@ -1,5 +1,6 @@
-//! The ServiceAccount cache (a metadata-only watch of every ServiceAccount, kept as the
-//! mutation settings each one resolves to, nothing more), the direct lookup on a miss,
+//! The ServiceAccount cache (a watch of every ServiceAccount, each parsed into its name,
+//! namespace and annotations only and kept as the mutation settings it resolves to,
+//! nothing more), the direct lookup on a miss,
 //! and the watchers of the optional ConfigMap and container-credentials file.
 //!
 //! Kubernetes access goes through two seams so tests need no API server: the store is fed
@@ -377,20 +378,141 @@ impl SaCache {
     }
 }
 
-/// Feeds a watcher event stream into the store until the stream ends or `restart` fires.
-/// Returns true if it stopped because of `restart`.
-pub async fn drive<S>(stream: S, store: &SaStore, restart: &Notify, metrics: &Metrics) -> bool
+/// A ServiceAccount as the watch decodes it: only the metadata the cache reads (name,
+/// namespace, resourceVersion, annotations). The parser skips every other field of the
+/// object (managedFields, labels, secrets, …) without building it.
+#[derive(Clone, Debug, Default)]
+pub struct SaMeta {
+    metadata: ObjectMeta,
+}
+
+impl k8s_openapi::Resource for SaMeta {
+    const API_VERSION: &'static str = "v1";
+    const GROUP: &'static str = "";
+    const KIND: &'static str = "ServiceAccount";
+    const VERSION: &'static str = "v1";
+    const URL_PATH_SEGMENT: &'static str = "serviceaccounts";
+    type Scope = k8s_openapi::NamespaceResourceScope;
+}
+
+impl k8s_openapi::Metadata for SaMeta {
+    type Ty = ObjectMeta;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SaMeta {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Lean {
+            #[serde(default)]
+            metadata: LeanMeta,
+        }
+        #[derive(serde::Deserialize, Default)]
+        #[serde(rename_all = "camelCase", default)]
+        struct LeanMeta {
+            name: Option<String>,
+            namespace: Option<String>,
+            resource_version: Option<String>,
+            annotations: Option<BTreeMap<String, String>>,
+        }
+        let l = Lean::deserialize(d)?;
+        Ok(SaMeta {
+            metadata: ObjectMeta {
+                name: l.metadata.name,
+                namespace: l.metadata.namespace,
+                resource_version: l.metadata.resource_version,
+                annotations: l.metadata.annotations,
+                ..ObjectMeta::default()
+            },
+        })
+    }
+}
+
+/// What the watch delivers, reduced to the metadata the store reads.
+pub trait IntoMeta {
+    /// The object's metadata.
+    fn into_meta(self) -> ObjectMeta;
+}
+
+impl IntoMeta for SaMeta {
+    fn into_meta(self) -> ObjectMeta {
+        self.metadata
+    }
+}
+
+impl IntoMeta for PartialObjectMeta<ServiceAccount> {
+    fn into_meta(self) -> ObjectMeta {
+        self.metadata
+    }
+}
+
+/// How long a streaming initial list may go without an event before it is taken for an
+/// API server that ignores `sendInitialEvents` (before 1.27: it never marks the list's
+/// end) and the list is read in pages instead.
+pub const STREAM_STALL: Duration = Duration::from_secs(10);
+
+struct Stall;
+
+async fn next_or_stall<S: Stream + Unpin>(
+    stream: &mut S,
+    bounded: bool,
+) -> Result<Option<S::Item>, Stall> {
+    if bounded {
+        tokio::time::timeout(STREAM_STALL, stream.next())
+            .await
+            .map_err(|_| Stall)
+    } else {
+        Ok(stream.next().await)
+    }
+}
+
+/// Why [`drive`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// `restart` fired.
+    Restart,
+    /// The stream ended.
+    Ended,
+    /// An error before the first complete list, with `fail_before_sync` set.
+    FailedBeforeSync,
+}
+
+/// Feeds a watcher event stream into the store until the stream ends or `restart` fires;
+/// with `fail_before_sync`, also at the first error before a list completed (a streaming
+/// list the API server refuses falls back to pages).
+pub async fn drive<S, K>(
+    stream: S,
+    store: &SaStore,
+    restart: &Notify,
+    metrics: &Metrics,
+    fail_before_sync: bool,
+) -> Stopped
 where
-    S: Stream<Item = Result<Event<PartialObjectMeta<ServiceAccount>>, watcher::Error>>,
+    S: Stream<Item = Result<Event<K>, watcher::Error>>,
+    K: IntoMeta,
 {
     futures::pin_mut!(stream);
     let mut listed = 0usize;
     let mut list_started = Instant::now();
+    let mut synced_once = false;
     loop {
         tokio::select! {
-            _ = restart.notified() => return true,
-            ev = stream.next() => match ev {
-                None => return false,
+            _ = restart.notified() => return Stopped::Restart,
+            ev = next_or_stall(&mut stream, fail_before_sync && !synced_once) => match ev {
+                Err(Stall) => {
+                    tracing::warn!(
+                        seconds = STREAM_STALL.as_secs(),
+                        "ServiceAccount streaming list stalled before its end; listing in pages instead"
+                    );
+                    return Stopped::FailedBeforeSync;
+                }
+                Ok(ev) => match ev {
+                None => return Stopped::Ended,
                 Some(Ok(ev)) => {
                     let ev = match ev {
                         Event::Init => {
@@ -400,17 +522,18 @@ where
                         }
                         Event::InitApply(o) => {
                             listed += 1;
-                            Event::InitApply(o.metadata)
+                            Event::InitApply(o.into_meta())
                         }
                         Event::InitDone => Event::InitDone,
-                        Event::Apply(o) => Event::Apply(o.metadata),
-                        Event::Delete(o) => Event::Delete(o.metadata),
+                        Event::Apply(o) => Event::Apply(o.into_meta()),
+                        Event::Delete(o) => Event::Delete(o.into_meta()),
                     };
                     store.apply(&ev);
                     if matches!(ev, Event::Apply(_) | Event::InitApply(_)) {
                         metrics.used.set(1);
                     }
                     if matches!(ev, Event::InitDone) {
+                        synced_once = true;
                         tracing::info!(
                             service_accounts = listed,
                             seconds = list_started.elapsed().as_secs_f64(),
@@ -421,36 +544,53 @@ where
                         metrics.sa_cache_size.set(store.len() as i64);
                     }
                 }
-                Some(Err(e)) => tracing::warn!(error = %e, "ServiceAccount watch error; retrying with backoff"),
+                Some(Err(e)) => {
+                    if fail_before_sync && !synced_once {
+                        tracing::warn!(error = %e, "ServiceAccount streaming list failed; listing in pages instead");
+                        return Stopped::FailedBeforeSync;
+                    }
+                    tracing::warn!(error = %e, "ServiceAccount watch error; retrying with backoff")
+                }
+                },
             }
         }
     }
 }
 
-/// Objects per page of the initial list: fewer round trips than client-go's 500 for
-/// large clusters, while one page of metadata stays a few MiB.
+/// Objects per page of the initial list when the API server does not stream it: fewer
+/// round trips than client-go's 500 for large clusters, while one page stays a few MiB.
 pub const LIST_PAGE_SIZE: u32 = 5000;
 
-/// Runs the cluster-wide ServiceAccount watch forever (metadata only: the API server
-/// sends no secrets or image pull secrets). `restart` (the debug `cache/clear` handler)
-/// drops the watch and re-lists.
+/// Runs the cluster-wide ServiceAccount watch forever. The initial list is a streaming
+/// list (a watch with `sendInitialEvents`, as client-go's informers do since 1.35): the
+/// ServiceAccounts arrive one event at a time and each is reduced to its settings as it
+/// is parsed ([`SaMeta`]), so no page of objects is ever held, and the API server sends
+/// them from its watch cache while they are parsed. An API server that refuses it
+/// (`WatchList` off, before 1.32 by default) is listed in pages of [`LIST_PAGE_SIZE`]
+/// instead. `restart` (the debug `cache/clear` handler) drops the watch and re-lists.
 pub async fn run_sa_reflector(
     client: Client,
     store: SaStore,
     restart: Arc<Notify>,
     metrics: Metrics,
 ) {
-    let api: Api<PartialObjectMeta<ServiceAccount>> = Api::all(client);
+    let api: Api<SaMeta> = Api::all(client);
+    let mut streaming = true;
     loop {
-        let config = watcher::Config::default()
-            .any_semantic()
-            .page_size(LIST_PAGE_SIZE);
-        let stream = watcher(api.clone(), config).default_backoff();
-        if drive(stream, &store, &restart, &metrics).await {
-            tracing::info!("ServiceAccount cache cleared; re-listing");
+        let config = watcher::Config::default().any_semantic();
+        let config = if streaming {
+            config.streaming_lists()
         } else {
-            tracing::warn!("ServiceAccount watch ended; restarting");
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            config.page_size(LIST_PAGE_SIZE)
+        };
+        let stream = watcher(api.clone(), config).default_backoff();
+        match drive(stream, &store, &restart, &metrics, streaming).await {
+            Stopped::Restart => tracing::info!("ServiceAccount cache cleared; re-listing"),
+            Stopped::FailedBeforeSync => streaming = false,
+            Stopped::Ended => {
+                tracing::warn!("ServiceAccount watch ended; restarting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 }
@@ -747,6 +887,28 @@ mod tests {
         // Objects without a name are ignored.
         store.apply(&Event::Apply(ObjectMeta::default()));
         assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn sa_meta_keeps_only_what_the_cache_reads() {
+        let sa: SaMeta = serde_json::from_str(
+            r#"{"apiVersion":"v1","kind":"ServiceAccount","secrets":[{"name":"t"}],
+                "metadata":{"name":"app","namespace":"ns","resourceVersion":"42","uid":"u",
+                "labels":{"a":"b"},"managedFields":[{"manager":"m","fieldsV1":{"f:x":{}}}],
+                "annotations":{"eks.amazonaws.com/role-arn":"arn:aws:iam::1:role/x"}}}"#,
+        )
+        .unwrap();
+        let m = sa.into_meta();
+        assert_eq!(m.name.as_deref(), Some("app"));
+        assert_eq!(m.namespace.as_deref(), Some("ns"));
+        assert_eq!(m.resource_version.as_deref(), Some("42"));
+        assert_eq!(m.annotations.as_ref().map(BTreeMap::len), Some(1));
+        assert!(m.labels.is_none() && m.managed_fields.is_none() && m.uid.is_none());
+        // No metadata at all is an object without a name (the store ignores it).
+        let empty: SaMeta = serde_json::from_str("{}").unwrap();
+        assert!(empty.into_meta().name.is_none());
+        // A wrongly typed annotation value is refused, not guessed.
+        assert!(serde_json::from_str::<SaMeta>(r#"{"metadata":{"annotations":{"a":1}}}"#).is_err());
     }
 
     #[test]

@@ -1056,7 +1056,17 @@ mod end_to_end {
             .route(
                 "/api/v1/serviceaccounts",
                 axum::routing::get(|RawQuery(q): RawQuery| async move {
-                    if q.unwrap_or_default().contains("watch=true") {
+                    let q = q.unwrap_or_default();
+                    if q.contains("sendInitialEvents=true") {
+                        // as an API server with the WatchList feature off (1.27–1.31 by
+                        // default) answers a streaming list
+                        return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({
+                            "apiVersion": "v1", "kind": "Status", "status": "Failure",
+                            "reason": "Invalid", "code": 422,
+                            "message": "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"})))
+                        .into_response();
+                    }
+                    if q.contains("watch=true") {
                         let body = axum::body::Body::from_stream(futures::stream::pending::<
                             Result<axum::body::Bytes, std::io::Error>,
                         >());
