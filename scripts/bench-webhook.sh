@@ -170,9 +170,14 @@ wait_ready() {
 load() {
   local impl=$1 phase=$2 round=$3 c=$4 n=$5 out kv
   record "$impl $phase $round load1_c$c $(cut -d' ' -f1 /proc/loadavg)"
-  out=$(timeout $((seconds + 60)) "$admit" --target "https://127.0.0.1:$port" --ca "$pki/ca.crt" \
-    --namespace bench --service-accounts "$n" --concurrency "$c" --seconds "$seconds" \
-    --requests 100000000 --pid "$webhook_pid")
+  # unmutated admissions are counted (failed=N in the table), not fatal: a webhook whose
+  # cache is still incomplete after it looked ready shows it there
+  if ! out=$(timeout $((seconds + 60)) "$admit" --target "https://127.0.0.1:$port" --ca "$pki/ca.crt" \
+      --namespace bench --service-accounts "$n" --concurrency "$c" --seconds "$seconds" \
+      --requests 100000000 --pid "$webhook_pid"); then
+    grep -q '^RESULT ' <<<"$out" || { echo "$out" >&2; echo "$impl: load run failed" >&2; exit 1; }
+    echo "$impl $phase round $round c=$c: some admissions were not mutated (counted)" >&2
+  fi
   echo "$out" | sed "s/^/  [$impl $phase round $round c=$c] /" >&2
   kv=$(sed -n 's/^RESULT //p' <<<"$out")
   for pair in $kv; do record "$impl $phase $round ${pair%%=*}_c$c ${pair#*=}"; done
@@ -251,6 +256,9 @@ row(f"RSS idle MiB, {n_small} / {n_big} SAs", [("small", "rss_idle_mib"), ("big"
 row(f"RSS under load (peak VmRSS, c=32) MiB, {n_small} / {n_big}", [("small", "rss_peak_mib_c32"), ("big", "rss_peak_mib_c32")])
 row(f"VmHWM after the runs MiB, {n_small} / {n_big}", [("small", "hwm_mib"), ("big", "hwm_mib")])
 row(f"cold start to ready s, {n_big} SAs", [("big", "cold_start_s")], 2)
+row(f"unmutated admissions, {n_small}: c=1 / 8 / 32, {n_big}: c=32",
+    [("small", "failed_c1"), ("small", "failed_c8"), ("small", "failed_c32"), ("big", "failed_c32")],
+    ratio=False)
 print()
 print("Cold start in ms (process start → ready: the first mutation of a pod under a probe "
       "ServiceAccount, listed after every other, that no earlier attempt named; irsa also /readyz), "
