@@ -587,12 +587,13 @@ fn claimed_credentials(
 }
 
 /// Opens the session token a request claims, before its body is read: only holders of a
-/// live session of this deployment can make the gateway buffer a body.
+/// live session of this deployment can make the gateway buffer a body. The session and
+/// the token it was opened from.
 fn pre_authenticate(
     snap: &Snapshot,
     parts: &http::request::Parts,
     now: i64,
-) -> Result<OpenedSession, ApiError> {
+) -> Result<(OpenedSession, String), ApiError> {
     let (akid, token) = claimed_credentials(&parts.headers, parts.uri.query().unwrap_or(""))?;
     let (Some(akid), Some(token)) = (akid, token) else {
         return Err(ApiError::unrecognized_client());
@@ -600,7 +601,9 @@ fn pre_authenticate(
     if !credentials::is_access_key_id(&akid) {
         return Err(ApiError::unrecognized_client());
     }
-    credentials::open(&snap.ring, &token, &akid, now).map_err(|e| ApiError::from(&e))
+    let session =
+        credentials::open(&snap.ring, &token, &akid, now).map_err(|e| ApiError::from(&e))?;
+    Ok((session, token))
 }
 
 /// The value of a header that must appear at most once.
@@ -648,8 +651,8 @@ async fn process(
     let (parts, body) = req.into_parts();
     let now = now_secs();
     let snap = gw.snapshot();
-    let (body, _reservation) = read_body(gw, &snap, &parts, body, now).await?;
-    let (session, signed_headers, caller) = authenticate(gw, &snap, &parts, &body, now)?;
+    let (body, _reservation, early) = read_body(gw, &snap, &parts, body, now).await?;
+    let (session, signed_headers, caller) = authenticate(gw, &snap, &parts, &body, now, early)?;
     let op = authorize(
         gw,
         &snap,
@@ -666,15 +669,22 @@ async fn process(
 }
 
 /// Step 0, before the body: authentication present, a live session, size within bounds
-/// and room in the byte budget; then the body.
+/// and room in the byte budget; then the body, with the session opened early and its token.
 async fn read_body(
     gw: &Gateway,
     snap: &Snapshot,
     parts: &http::request::Parts,
     body: Body,
     now: i64,
-) -> Result<(bytes::Bytes, irsa_server::Reservation), ApiError> {
-    let _early_session = pre_authenticate(snap, parts, now)?;
+) -> Result<
+    (
+        bytes::Bytes,
+        irsa_server::Reservation,
+        (OpenedSession, String),
+    ),
+    ApiError,
+> {
+    let early = pre_authenticate(snap, parts, now)?;
     let max = gw.options.max_body_bytes;
     let declared = parts
         .headers
@@ -691,17 +701,21 @@ async fn read_body(
     let body = irsa_server::read_body(body, max)
         .await
         .map_err(|_| ApiError::too_large(max))?;
-    Ok((body, reservation))
+    Ok((body, reservation, early))
 }
 
 /// Step 1: SigV4 with the secret re-derived from the session token; the signature must
-/// cover `X-Amz-Target`. The session, the signed header names and the caller.
+/// cover `X-Amz-Target`. The session, the signed header names and the caller. `early` is
+/// the session opened before the body was read and its token: it is reused when the
+/// signature names the same token and access key id (opening is deterministic for a given
+/// token, key id and time), and the token is opened again otherwise.
 fn authenticate(
     gw: &Gateway,
     snap: &Snapshot,
     parts: &http::request::Parts,
     body: &[u8],
     now: i64,
+    early: (OpenedSession, String),
 ) -> Result<(OpenedSession, Vec<String>, Caller), ApiError> {
     let headers: Vec<(&str, &[u8])> = parts
         .headers
@@ -735,8 +749,12 @@ fn authenticate(
     if !credentials::is_access_key_id(akid) {
         return Err(ApiError::unrecognized_client());
     }
-    let session =
-        credentials::open(&snap.ring, token, akid, now).map_err(|e| ApiError::from(&e))?;
+    let (early_session, early_token) = early;
+    let session = if early_token == token && early_session.access_key_id == akid {
+        early_session
+    } else {
+        credentials::open(&snap.ring, token, akid, now).map_err(|e| ApiError::from(&e))?
+    };
     let secret =
         credentials::secret_for(&snap.ring, akid, &session).map_err(|e| ApiError::from(&e))?;
     let verified = parsed
