@@ -422,69 +422,45 @@ async fn in_pod(
     let mut token = None;
     let mut kid = None;
     let (mut iss, mut sub, mut aud) = (None, String::new(), String::new());
-    match file
-        .as_deref()
-        .map(|f| std::fs::read_to_string(f).map(|s| s.trim().to_owned()))
-    {
-        None => {
+    if let Some((text, p)) = read_token_file(file.as_deref(), &mut t) {
+        kid = p
+            .header
+            .get("kid")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        iss = p
+            .claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        sub = p
+            .claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        aud = match p.claims.get("aud") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(a)) => a
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            _ => String::new(),
+        };
+        let exp = p.claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+        t.evidence.push(format!(
+            "iss {}, sub {sub}, aud {aud}, exp {exp} ({}s from now)",
+            iss.as_deref().unwrap_or("-"),
+            exp - now
+        ));
+        if exp <= now {
             t.ok = false;
-            t.assumed = Some("no token file configured".into());
+            t.evidence
+                .push(format!("the token expired {}s ago", now - exp));
+            t.fix = Some("kubelet refreshes a projected token before it expires; a token that is expired was copied or its volume is not a projected serviceAccountToken: mount the projected volume (recreate the pod through the webhook)".into());
         }
-        Some(Err(e)) => {
-            t.ok = false;
-            t.evidence.push(format!("cannot read the token file: {e}"));
-            t.fix = Some(
-                "the projected volume is not mounted: recreate the pod so the webhook mounts it"
-                    .into(),
-            );
-        }
-        Some(Ok(text)) => match irsa_jose::peek(&text) {
-            Err(e) => {
-                t.ok = false;
-                t.evidence.push(format!("not a JWT: {}", e.detail()));
-                t.fix = Some("the file must hold the projected ServiceAccount token".into());
-            }
-            Ok(p) => {
-                kid = p
-                    .header
-                    .get("kid")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                iss = p
-                    .claims
-                    .get("iss")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                sub = p
-                    .claims
-                    .get("sub")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                aud = match p.claims.get("aud") {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Array(a)) => a
-                        .first()
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    _ => String::new(),
-                };
-                let exp = p.claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-                t.evidence.push(format!(
-                    "iss {}, sub {sub}, aud {aud}, exp {exp} ({}s from now)",
-                    iss.as_deref().unwrap_or("-"),
-                    exp - now
-                ));
-                if exp <= now {
-                    t.ok = false;
-                    t.evidence
-                        .push(format!("the token expired {}s ago", now - exp));
-                    t.fix = Some("kubelet refreshes a projected token before it expires; a token that is expired was copied or its volume is not a projected serviceAccountToken: mount the projected volume (recreate the pod through the webhook)".into());
-                }
-                token = Some(text);
-            }
-        },
+        token = Some(text);
     }
     checks.push(t);
 
@@ -690,6 +666,40 @@ fn sts_fix(
         return "STS could not verify the token: check that the issuer's discovery document and JWKS are public and match the token's iss".into();
     }
     format!("STS refused with {code}")
+}
+
+/// Reads and peeks the token file for the `token-file` check, recording in `t` why it
+/// cannot be used (no file configured, unreadable, not a JWT). The token and its parts.
+pub(crate) fn read_token_file(
+    file: Option<&str>,
+    t: &mut Check,
+) -> Option<(String, irsa_jose::UnverifiedToken)> {
+    let Some(file) = file else {
+        t.ok = false;
+        t.assumed = Some("no token file configured".into());
+        return None;
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(s) => s.trim().to_owned(),
+        Err(e) => {
+            t.ok = false;
+            t.evidence.push(format!("cannot read the token file: {e}"));
+            t.fix = Some(
+                "the projected volume is not mounted: recreate the pod so the webhook mounts it"
+                    .into(),
+            );
+            return None;
+        }
+    };
+    match irsa_jose::peek(&text) {
+        Ok(p) => Some((text, p)),
+        Err(e) => {
+            t.ok = false;
+            t.evidence.push(format!("not a JWT: {}", e.detail()));
+            t.fix = Some("the file must hold the projected ServiceAccount token".into());
+            None
+        }
+    }
 }
 
 #[cfg(test)]

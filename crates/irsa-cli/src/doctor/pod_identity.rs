@@ -258,56 +258,32 @@ pub(crate) async fn in_pod(
     };
     let mut token = None;
     let mut facts = None;
-    match file
-        .as_deref()
-        .map(|f| std::fs::read_to_string(f).map(|s| s.trim().to_owned()))
-    {
-        None => {
-            t.ok = false;
-            t.assumed = Some("no token file configured".into());
-        }
-        Some(Err(e)) => {
-            t.ok = false;
-            t.evidence.push(format!("cannot read the token file: {e}"));
-            t.fix = Some(
-                "the projected volume is not mounted: recreate the pod so the webhook mounts it"
-                    .into(),
-            );
-        }
-        Some(Ok(text)) => match irsa_jose::peek(&text) {
-            Err(e) => {
+    if let Some((text, p)) = super::read_token_file(file.as_deref(), &mut t) {
+        let f = token_facts(&p.claims);
+        t.evidence.push(format!(
+            "sub {}, aud {:?}, pod {}",
+            p.claims.get("sub").and_then(Value::as_str).unwrap_or("-"),
+            f.audiences,
+            f.pod
+                .as_ref()
+                .map_or("(not bound to a pod)", |p| p.0.as_str())
+        ));
+        match f.exp {
+            Some(exp) if exp <= now => {
                 t.ok = false;
-                t.evidence.push(format!("not a JWT: {}", e.detail()));
-                t.fix = Some("the file must hold the projected ServiceAccount token".into());
+                t.evidence
+                    .push(format!("the token expired {}s ago", now - exp));
+                t.fix = Some("the kubelet refreshes a projected token before it expires: mount the projected volume (recreate the pod through the webhook)".into());
             }
-            Ok(p) => {
-                let f = token_facts(&p.claims);
-                t.evidence.push(format!(
-                    "sub {}, aud {:?}, pod {}",
-                    p.claims.get("sub").and_then(Value::as_str).unwrap_or("-"),
-                    f.audiences,
-                    f.pod
-                        .as_ref()
-                        .map_or("(not bound to a pod)", |p| p.0.as_str())
-                ));
-                match f.exp {
-                    Some(exp) if exp <= now => {
-                        t.ok = false;
-                        t.evidence
-                            .push(format!("the token expired {}s ago", now - exp));
-                        t.fix = Some("the kubelet refreshes a projected token before it expires: mount the projected volume (recreate the pod through the webhook)".into());
-                    }
-                    Some(exp) => t.evidence.push(format!("expires in {}s", exp - now)),
-                    None => {}
-                }
-                if f.pod.is_none() && t.ok {
-                    t.ok = false;
-                    t.fix = Some("EKS Auth takes only a pod-bound token (kubernetes.io.pod): mount a projected serviceAccountToken, not a Secret's token".into());
-                }
-                token = Some(text);
-                facts = Some(f);
-            }
-        },
+            Some(exp) => t.evidence.push(format!("expires in {}s", exp - now)),
+            None => {}
+        }
+        if f.pod.is_none() && t.ok {
+            t.ok = false;
+            t.fix = Some("EKS Auth takes only a pod-bound token (kubernetes.io.pod): mount a projected serviceAccountToken, not a Secret's token".into());
+        }
+        token = Some(text);
+        facts = Some(f);
     }
     checks.push(t);
 
