@@ -243,14 +243,7 @@ pub fn explain_trust(
     let allowed = e.decision == Decision::Allow;
     let mut why = Vec::new();
     for st in &e.statements {
-        let label = format!(
-            "statement {}{}",
-            st.statement,
-            st.sid
-                .as_deref()
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default()
-        );
+        let label = statement_label(st);
         match (st.effect, st.applies) {
             (Effect::Allow, true) => why.push(format!("{label} allows it")),
             (Effect::Deny, true) => why.push(format!("{label} (Deny) refuses it")),
@@ -1004,6 +997,14 @@ pub fn render_checks(checks: &[Check]) -> String {
     let failed = checks.iter().filter(|c| !c.ok).count();
     o.push_str(&format!("{} checks, {failed} failed\n", checks.len()));
     o
+}
+
+/// "statement N (Sid)": how a diagnosis names a statement of an explained policy.
+pub(crate) fn statement_label(st: &irsa_policy::StatementCheck) -> String {
+    match st.sid.as_deref() {
+        Some(sid) => format!("statement {} ({sid})", st.statement),
+        None => format!("statement {}", st.statement),
+    }
 }
 
 #[cfg(test)]

@@ -269,14 +269,7 @@ fn trust_reasons(policy: &Policy, req: &Request) -> (bool, Vec<String>) {
     let allowed = e.decision == Decision::Allow;
     let mut why = Vec::new();
     for st in &e.statements {
-        let label = format!(
-            "statement {}{}",
-            st.statement,
-            st.sid
-                .as_deref()
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default()
-        );
+        let label = crate::doctor::statement_label(st);
         match (st.effect, st.applies) {
             (irsa_policy::Effect::Deny, true) => why.push(format!("{label} (Deny) refuses it")),
             (irsa_policy::Effect::Allow, true) => why.push(format!("{label} allows it")),
