@@ -6,10 +6,11 @@
 //! exactly what the API server stored.
 
 use anyhow::{Context as _, Result, anyhow, bail};
+pub use irsa_test::{Killed, free_port, workspace_root};
 use serde_json::{Value, json};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// What `e2e/kube-env/up.sh` wrote to `DIR/env`, plus the `irsa` binary under test.
@@ -52,19 +53,12 @@ impl Env {
     /// Stops kube-apiserver and starts it again with the same arguments (same port),
     /// waiting (bounded) until it is ready again. `during` runs while it is down.
     pub fn restart_apiserver(&self, during: impl FnOnce() -> Result<()>) -> Result<()> {
-        let script = repo_root().join("e2e/kube-env/restart-apiserver.sh");
+        let script = workspace_root().join("e2e/kube-env/restart-apiserver.sh");
         run_ok(Command::new(&script).arg(&self.dir).arg("stop"))?;
         let r = during();
         run_ok(Command::new(&script).arg(&self.dir).arg("start"))?;
         r
     }
-}
-
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
 }
 
 fn run_ok(cmd: &mut Command) -> Result<()> {
@@ -79,14 +73,9 @@ fn run_ok(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-pub fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
-}
-
 /// A child process that is killed when dropped, so a failing test leaves nothing behind.
 pub struct Proc {
-    child: Child,
+    child: Killed,
     pub log: PathBuf,
 }
 
@@ -99,7 +88,10 @@ impl Proc {
             .stderr(f)
             .spawn()
             .with_context(|| format!("spawning {cmd:?}"))?;
-        Ok(Proc { child, log })
+        Ok(Proc {
+            child: Killed(child),
+            log,
+        })
     }
 
     pub fn log_tail(&self) -> String {
@@ -112,7 +104,7 @@ impl Proc {
     pub fn wait_port(&mut self, port: u16, limit: Duration) -> Result<()> {
         let start = Instant::now();
         while start.elapsed() < limit {
-            if let Some(st) = self.child.try_wait()? {
+            if let Some(st) = self.child.0.try_wait()? {
                 bail!("process exited with {st}; log:\n{}", self.log_tail());
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -124,13 +116,6 @@ impl Proc {
             "port {port} not open after {limit:?}; log:\n{}",
             self.log_tail()
         )
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -331,8 +316,8 @@ pub struct Webhook {
 impl Webhook {
     pub fn start(env: &Env, dir: &Path, extra: &[&str]) -> Result<Webhook> {
         let cert = serving_cert(dir)?;
-        let port = free_port()?;
-        let metrics_port = free_port()?;
+        let port = free_port();
+        let metrics_port = free_port();
         let mut cmd = Command::new(&env.irsa);
         cmd.arg("webhook")
             .arg(format!("--port={port}"))

@@ -389,7 +389,7 @@ async fn deploy_manifests_and_helm_chart_are_accepted() -> Result<()> {
     let kube = Kube {
         client: env.client().await?,
     };
-    let root = irsa_e2e::repo_root();
+    let root = irsa_e2e::workspace_root();
     let mut yaml = String::new();
     let mut files: Vec<_> = std::fs::read_dir(root.join("deploy"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -491,7 +491,7 @@ roles:
     );
     let cfg = dir.join("sts.yaml");
     std::fs::write(&cfg, config)?;
-    let port = irsa_e2e::free_port()?;
+    let port = irsa_e2e::free_port();
     let mut cmd = std::process::Command::new(&env.irsa);
     cmd.args(["sts", "--config"])
         .arg(&cfg)
@@ -529,7 +529,7 @@ async fn rust_sdk(sts: &Sts, token_file: &std::path::Path) -> aws_sdk_sts::Clien
 
 /// boto3 with the same environment, through tools/sdk-python/sts_client.py.
 fn boto3(sts: &Sts, token_file: &std::path::Path, mode: &str) -> Result<Value> {
-    let root = irsa_e2e::repo_root();
+    let root = irsa_e2e::workspace_root();
     let python = root.join(".cache/sts-clients/venv/bin/python");
     ensure!(
         python.exists(),

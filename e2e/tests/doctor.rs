@@ -110,6 +110,15 @@ fn failed(checks: &[Value], id: &str, evidence: &str, fix: &str) -> Result<()> {
     Ok(())
 }
 
+/// Every check passed and the exit code is 0; `what` names the setup in the error.
+fn all_passed(code: i32, checks: &[Value], what: &str) -> Result<()> {
+    for ch in checks {
+        ensure!(ch["ok"] == true, "{what}: {ch}");
+    }
+    ensure!(code == 0, "{what}: exit {code}");
+    Ok(())
+}
+
 fn passed(checks: &[Value], id: &str) -> Result<()> {
     let c = check(checks, id);
     ensure!(c["ok"] == true, "{id} failed: {c}");
@@ -145,6 +154,28 @@ impl Case {
     fn sub(&self, sa: &str) -> String {
         format!("system:serviceaccount:{}:{sa}", self.ns)
     }
+    /// The ServiceAccount `sa`, annotated with the role `role`.
+    async fn annotated(&self, sa: &str, role: &str) -> Result<()> {
+        self.kube
+            .service_account(
+                &self.ns,
+                sa,
+                json!({"eks.amazonaws.com/role-arn": self.role_arn(role)}),
+            )
+            .await
+            .map(|_| ())
+    }
+    /// An `irsa sts` configuration whose role `app` trusts the ServiceAccount `sa` of this
+    /// namespace (see [`sts_config`]).
+    fn config(&self, audiences: &[&str], register: bool, sa: &str) -> Result<std::path::PathBuf> {
+        sts_config(
+            &self.env,
+            &self.dir,
+            audiences,
+            register,
+            &role(&self.env, "app", "/", &self.sub(sa)),
+        )
+    }
     fn run(&self, pod: &str, cfg: &Path) -> Result<(i32, Vec<Value>)> {
         doctor(
             &self.env,
@@ -171,26 +202,11 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
     c.kube
         .register_webhook("doc-ok", &wh.url(), &wh.cert.ca_pem, "doc-ok")
         .await?;
-    c.kube
-        .service_account(
-            &c.ns,
-            "app",
-            json!({"eks.amazonaws.com/role-arn": c.role_arn("app")}),
-        )
-        .await?;
+    c.annotated("app", "app").await?;
     c.kube.create_pod(&c.ns, &pod("app", "app")).await?;
-    let cfg = sts_config(
-        &c.env,
-        &c.dir,
-        &["sts.amazonaws.com"],
-        true,
-        &role(&c.env, "app", "/", &c.sub("app")),
-    )?;
+    let cfg = c.config(&["sts.amazonaws.com"], true, "app")?;
     let (code, checks) = c.run("app", &cfg)?;
-    for ch in &checks {
-        ensure!(ch["ok"] == true, "healthy setup failed a check: {ch}");
-    }
-    ensure!(code == 0, "exit {code}");
+    all_passed(code, &checks, "healthy setup failed a check")?;
     ensure!(checks.len() >= 13, "{} checks", checks.len());
 
     // 1. ServiceAccount not annotated.
@@ -212,13 +228,7 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
     )?;
 
     // 2. A typo in the role ARN.
-    c.kube
-        .service_account(
-            &c.ns,
-            "typo",
-            json!({"eks.amazonaws.com/role-arn": c.role_arn("apq")}),
-        )
-        .await?;
+    c.annotated("typo", "apq").await?;
     c.kube.create_pod(&c.ns, &pod("typo", "typo")).await?;
     let (_, checks) = c.run("typo", &cfg)?;
     passed(&checks, "service-account")?;
@@ -290,13 +300,7 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
     )?;
 
     // 6. The provider is not registered.
-    let cfg_none = sts_config(
-        &c.env,
-        &c.dir,
-        &["sts.amazonaws.com"],
-        false,
-        &role(&c.env, "app", "/", &c.sub("app")),
-    )?;
+    let cfg_none = c.config(&["sts.amazonaws.com"], false, "app")?;
     let (_, checks) = c.run("app", &cfg_none)?;
     failed(
         &checks,
@@ -309,13 +313,7 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
     )?;
 
     // 7. The provider lists another audience.
-    let cfg_aud = sts_config(
-        &c.env,
-        &c.dir,
-        &["other.example.com"],
-        true,
-        &role(&c.env, "app", "/", &c.sub("app")),
-    )?;
+    let cfg_aud = c.config(&["other.example.com"], true, "app")?;
     let (_, checks) = c.run("app", &cfg_aud)?;
     passed(&checks, "oidc-provider")?;
     failed(
@@ -335,13 +333,7 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
         )
         .await?;
     c.kube.create_pod(&c.ns, &pod("aud", "aud")).await?;
-    let cfg_aud2 = sts_config(
-        &c.env,
-        &c.dir,
-        &["sts.amazonaws.com"],
-        true,
-        &role(&c.env, "app", "/", &c.sub("aud")),
-    )?;
+    let cfg_aud2 = c.config(&["sts.amazonaws.com"], true, "aud")?;
     let (_, checks) = c.run("aud", &cfg_aud2)?;
     passed(&checks, "pod-mutated")?;
     ensure!(
@@ -364,37 +356,18 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
 
     // 9. The webhook is down and its failurePolicy Ignore lets pods through unmutated.
     let d = case("doc-down").await?;
-    let port = irsa_e2e::free_port()?;
-    d.kube
-        .post(
-            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-            &json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-                "metadata": {"name": "doc-down"},
-                "webhooks": [{"name": "doc-down.e2e.irsa.dev",
-                    "clientConfig": {"url": format!("https://127.0.0.1:{port}/mutate"),
-                                     "caBundle": base64_ca(&wh.cert.ca_pem)},
-                    "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
-                    "sideEffects": "None", "admissionReviewVersions": ["v1"], "failurePolicy": "Ignore",
-                    "timeoutSeconds": 2,
-                    "namespaceSelector": {"matchLabels": {"irsa-e2e": "doc-down"}}}]}),
-        )
-        .await?;
+    let port = irsa_e2e::free_port();
+    ignoring_webhook(
+        &d.kube,
+        "doc-down",
+        json!({"url": format!("https://127.0.0.1:{port}/mutate"),
+               "caBundle": base64_ca(&wh.cert.ca_pem)}),
+    )
+    .await?;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    d.kube
-        .service_account(
-            &d.ns,
-            "app",
-            json!({"eks.amazonaws.com/role-arn": d.role_arn("app")}),
-        )
-        .await?;
+    d.annotated("app", "app").await?;
     d.kube.create_pod(&d.ns, &pod("app", "app")).await?;
-    let cfg_d = sts_config(
-        &d.env,
-        &d.dir,
-        &["sts.amazonaws.com"],
-        true,
-        &role(&d.env, "app", "/", &d.sub("app")),
-    )?;
+    let cfg_d = d.config(&["sts.amazonaws.com"], true, "app")?;
     let (_, checks) = d.run("app", &cfg_d)?;
     failed(
         &checks,
@@ -416,11 +389,7 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
         .await?;
     let tf = c.dir.join("token");
     std::fs::write(&tf, &token)?;
-    let later = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs()
-        + 7200)
-        .to_string();
+    let later = (irsa_test::now() + 7200).to_string();
     let (code, checks) = doctor(
         &c.env,
         &["--in-pod", "--now", &later],
@@ -439,6 +408,24 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
     Ok(())
 }
 
+/// A webhook configuration `name` for pod CREATE in the namespace labelled `irsa-e2e=<name>`,
+/// reached by `client_config`, whose failurePolicy Ignore lets pods through when it fails.
+async fn ignoring_webhook(kube: &Kube, name: &str, client_config: Value) -> Result<()> {
+    kube.post(
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+        &json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": name},
+            "webhooks": [{"name": format!("{name}.e2e.irsa.dev"),
+                "clientConfig": client_config,
+                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
+                "sideEffects": "None", "admissionReviewVersions": ["v1"], "failurePolicy": "Ignore",
+                "timeoutSeconds": 2,
+                "namespaceSelector": {"matchLabels": {"irsa-e2e": name}}}]}),
+    )
+    .await
+    .map(|_| ())
+}
+
 fn base64_ca(pem: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(pem)
@@ -452,20 +439,17 @@ struct Moto {
 }
 
 fn venv(bin: &str) -> Result<std::path::PathBuf> {
-    let p = irsa_e2e::repo_root()
-        .join(".cache/sts-clients/venv/bin")
-        .join(bin);
-    ensure!(
-        p.exists(),
-        "{} is missing: run scripts/deps/sts-clients.sh (scripts/setup)",
-        p.display()
-    );
-    Ok(p)
+    irsa_test::external(
+        format!(".cache/sts-clients/venv/bin/{bin}"),
+        bin,
+        "scripts/deps/sts-clients.sh",
+    )
+    .ok_or_else(|| anyhow::anyhow!("{bin} is not installed: run scripts/deps/sts-clients.sh"))
 }
 
 impl Moto {
     fn start(dir: &Path) -> Result<Moto> {
-        let port = irsa_e2e::free_port()?;
+        let port = irsa_e2e::free_port();
         let mut cmd = Command::new(venv("moto_server")?);
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ACCOUNT_ID", ACCOUNT);
@@ -612,19 +596,10 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
         &trust_json(&c.env, &c.sub("pathed")),
     ])?;
 
-    c.kube
-        .service_account(
-            &c.ns,
-            "app",
-            json!({"eks.amazonaws.com/role-arn": c.role_arn("app")}),
-        )
-        .await?;
+    c.annotated("app", "app").await?;
     c.kube.create_pod(&c.ns, &pod("app", "app")).await?;
     let (code, checks) = doctor_aws(&c, &moto.env(), "app")?;
-    for ch in &checks {
-        ensure!(ch["ok"] == true, "healthy setup failed a check: {ch}");
-    }
-    ensure!(code == 0, "exit {code}");
+    all_passed(code, &checks, "healthy setup failed a check")?;
     let perms = check(&checks, "permissions")["evidence"].to_string();
     ensure!(
         perms.contains("inline:read") && perms.contains("dynamodb:GetItem"),
@@ -691,13 +666,7 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
     );
 
     // The annotation names the role without its path: IAM has it under /irsa/.
-    c.kube
-        .service_account(
-            &c.ns,
-            "pathed",
-            json!({"eks.amazonaws.com/role-arn": c.role_arn("pathed")}),
-        )
-        .await?;
+    c.annotated("pathed", "pathed").await?;
     c.kube.create_pod(&c.ns, &pod("pathed", "pathed")).await?;
     let (code, checks) = doctor_aws(&c, &moto.env(), "pathed")?;
     ensure!(code == 1);
@@ -769,7 +738,7 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
 
     // IAM cannot be reached: the trust checks say so, in bounded time.
     let mut unreachable = moto.env();
-    unreachable[0].1 = format!("http://127.0.0.1:{}", irsa_e2e::free_port()?);
+    unreachable[0].1 = format!("http://127.0.0.1:{}", irsa_e2e::free_port());
     let (code, checks) = doctor_aws(&c, &unreachable, "app")?;
     ensure!(code == 1);
     passed(&checks, "service-account")?;
@@ -807,22 +776,10 @@ fn openssl_sha1(pem: &Path) -> Result<String> {
 async fn in_pod_an_unregistered_issuer_gets_the_provider_command_with_its_thumbprint() -> Result<()>
 {
     let c = case("doc-inpod").await?;
-    c.kube
-        .service_account(
-            &c.ns,
-            "app",
-            json!({"eks.amazonaws.com/role-arn": c.role_arn("app")}),
-        )
-        .await?;
+    c.annotated("app", "app").await?;
     // irsa sts without the API server as provider.
-    let cfg = sts_config(
-        &c.env,
-        &c.dir,
-        &["sts.amazonaws.com"],
-        false,
-        &role(&c.env, "app", "/", &c.sub("app")),
-    )?;
-    let port = irsa_e2e::free_port()?;
+    let cfg = c.config(&["sts.amazonaws.com"], false, "app")?;
+    let port = irsa_e2e::free_port();
     let mut cmd = Command::new(&c.env.irsa);
     cmd.args(["sts", "--config"])
         .arg(&cfg)
@@ -963,18 +920,9 @@ async fn the_webhook_configmap_maps_a_service_account() -> Result<()> {
     c.kube
         .create_pod(&c.ns, &pod("unmapped", "unmapped"))
         .await?;
-    let cfg = sts_config(
-        &c.env,
-        &c.dir,
-        &["sts.amazonaws.com"],
-        true,
-        &role(&c.env, "app", "/", &c.sub("mapped")),
-    )?;
+    let cfg = c.config(&["sts.amazonaws.com"], true, "mapped")?;
     let (code, checks) = c.run("mapped", &cfg)?;
-    for ch in &checks {
-        ensure!(ch["ok"] == true, "the mapped pod failed a check: {ch}");
-    }
-    ensure!(code == 0);
+    all_passed(code, &checks, "the mapped pod failed a check")?;
     let ev = check(&checks, "service-account")["evidence"].to_string();
     ensure!(
         ev.contains("ConfigMap doc-cm/pod-identity-webhook") && ev.contains("doc-cm/mapped"),
@@ -995,39 +943,20 @@ async fn the_webhook_configmap_maps_a_service_account() -> Result<()> {
 #[ignore = "needs the real kube-apiserver that e2e/run starts"]
 async fn a_webhook_behind_a_service_needs_ready_endpoints() -> Result<()> {
     let c = case("doc-svc").await?;
-    c.kube
-        .service_account(
-            &c.ns,
-            "app",
-            json!({"eks.amazonaws.com/role-arn": c.role_arn("app")}),
-        )
-        .await?;
+    c.annotated("app", "app").await?;
     // The pod exists before the webhook is registered (the API server cannot reach a
     // Service backend here; only what doctor reads matters).
     c.kube.create_pod(&c.ns, &pod("app", "app")).await?;
     let wh = Webhook::start(&c.env, &c.dir, &[])?;
-    c.kube
-        .post(
-            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-            &json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-                "metadata": {"name": "doc-svc"},
-                "webhooks": [{"name": "doc-svc.e2e.irsa.dev",
-                    "clientConfig": {"service": {"namespace": "doc-svc", "name": "hook", "path": "/mutate", "port": 443},
-                                     "caBundle": base64_ca(&wh.cert.ca_pem)},
-                    "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
-                    "sideEffects": "None", "admissionReviewVersions": ["v1"], "failurePolicy": "Ignore",
-                    "timeoutSeconds": 2,
-                    "namespaceSelector": {"matchLabels": {"irsa-e2e": "doc-svc"}}}]}),
-        )
-        .await?;
+    ignoring_webhook(
+        &c.kube,
+        "doc-svc",
+        json!({"service": {"namespace": "doc-svc", "name": "hook", "path": "/mutate", "port": 443},
+               "caBundle": base64_ca(&wh.cert.ca_pem)}),
+    )
+    .await?;
     drop(wh);
-    let cfg = sts_config(
-        &c.env,
-        &c.dir,
-        &["sts.amazonaws.com"],
-        true,
-        &role(&c.env, "app", "/", &c.sub("app")),
-    )?;
+    let cfg = c.config(&["sts.amazonaws.com"], true, "app")?;
     // No Service.
     let (_, checks) = c.run("app", &cfg)?;
     failed(
@@ -1105,30 +1034,16 @@ async fn pod_identity_pods_are_diagnosed_on_their_own_path() -> Result<()> {
     for sa in ["reader", "lost", "untagged"] {
         c.kube.service_account(&c.ns, sa, json!({})).await?;
     }
-    c.kube
-        .create_pod(
-            &c.ns,
-            &pod_identity_pod("ok", "reader", "pods.eks.amazonaws.com"),
-        )
-        .await?;
-    c.kube
-        .create_pod(
-            &c.ns,
-            &pod_identity_pod("aud", "reader", "sts.amazonaws.com"),
-        )
-        .await?;
-    c.kube
-        .create_pod(
-            &c.ns,
-            &pod_identity_pod("lost", "lost", "pods.eks.amazonaws.com"),
-        )
-        .await?;
-    c.kube
-        .create_pod(
-            &c.ns,
-            &pod_identity_pod("untagged", "untagged", "pods.eks.amazonaws.com"),
-        )
-        .await?;
+    for (name, sa, audience) in [
+        ("ok", "reader", "pods.eks.amazonaws.com"),
+        ("aud", "reader", "sts.amazonaws.com"),
+        ("lost", "lost", "pods.eks.amazonaws.com"),
+        ("untagged", "untagged", "pods.eks.amazonaws.com"),
+    ] {
+        c.kube
+            .create_pod(&c.ns, &pod_identity_pod(name, sa, audience))
+            .await?;
+    }
     let trust = |actions: &str| {
         format!(
             "    trustPolicy: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Principal: {{Service: pods.eks.amazonaws.com}}, Action: {actions}}}]}}\n"
@@ -1149,10 +1064,7 @@ async fn pod_identity_pods_are_diagnosed_on_their_own_path() -> Result<()> {
 
     let (code, checks) = c.run("ok", &cfg)?;
     ensure!(checks.len() == 4, "{checks:?}");
-    for ch in &checks {
-        ensure!(ch["ok"] == true, "the healthy pod failed a check: {ch}");
-    }
-    ensure!(code == 0);
+    all_passed(code, &checks, "the healthy pod failed a check")?;
     let tags = check(&checks, "pod-identity-session-tags")["evidence"].to_string();
     ensure!(
         tags.contains("kubernetes-namespace=doc-pi")

@@ -56,7 +56,7 @@ fn helm(env: &Env, args: &[&str]) -> Result<String> {
     let out = std::process::Command::new(&helm)
         .args(args)
         .env("KUBECONFIG", &env.kubeconfig)
-        .current_dir(irsa_e2e::repo_root())
+        .current_dir(irsa_e2e::workspace_root())
         .output()
         .with_context(|| format!("running {}", helm.display()))?;
     ensure!(
@@ -542,6 +542,44 @@ async fn app_lines(kube: &Kube, ns: &str, pod: &str) -> Result<Vec<Value>> {
         .collect())
 }
 
+/// Creates `pod` in `ns`, checks the pod the API server stored with `admitted`, waits
+/// (bounded) until it has run to completion and returns the lines it printed.
+async fn run_app(
+    story: &Story,
+    ns: &str,
+    pod: &Value,
+    admitted: fn(&Value) -> Result<()>,
+) -> Result<Vec<Value>> {
+    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let created = story.kube.create_pod(ns, pod).await?;
+    admitted(&created)?;
+    wait_done(&story.kube, ns, name, Duration::from_secs(120)).await?;
+    app_lines(&story.kube, ns, name).await
+}
+
+/// The environment asking the applications to write too, and to read and write the object.
+const WRITE_ENV: [(&str, &str); 3] = [
+    ("APP_WRITE", "1"),
+    ("APP_BUCKET", BUCKET),
+    ("APP_OBJECT", OBJECT_KEY),
+];
+
+/// The item and the object were read through the gateway; the writes were refused with
+/// DynamoDB's `AccessDeniedException` and S3's `AccessDenied`.
+fn assert_reads_and_denied_writes(who: &str, lines: &[Value]) -> Result<()> {
+    let get = find_op(lines, "GetItem")?;
+    ensure!(
+        get["ok"] == true && get["value"] == ITEM_VALUE,
+        "{who}: the read was not served: {get}"
+    );
+    let put = find_op(lines, "PutItem")?;
+    ensure!(
+        put["ok"] == false && put["code"] == "AccessDeniedException",
+        "{who}: the write was not denied as AccessDeniedException: {put}"
+    );
+    assert_s3_read_and_denied_write(who, lines)
+}
+
 fn assert_mutated(pod: &Value) -> Result<()> {
     let c = &pod["spec"]["containers"][0];
     ensure!(
@@ -572,32 +610,9 @@ fn find_op<'a>(lines: &'a [Value], op: &str) -> Result<&'a Value> {
 async fn a_mutated_pod_reads_through_the_gateway_and_is_denied_a_write() -> Result<()> {
     let story = story().await?;
     for (name, image) in [("reader-go", GO_IMAGE), ("reader-rust", RUST_IMAGE)] {
-        let pod = app_pod(
-            &story,
-            name,
-            "app",
-            image,
-            &[
-                ("APP_WRITE", "1"),
-                ("APP_BUCKET", BUCKET),
-                ("APP_OBJECT", OBJECT_KEY),
-            ],
-        );
-        let created = story.kube.create_pod(NS, &pod).await?;
-        assert_mutated(&created)?;
-        wait_done(&story.kube, NS, name, Duration::from_secs(120)).await?;
-        let lines = app_lines(&story.kube, NS, name).await?;
-        let get = find_op(&lines, "GetItem")?;
-        ensure!(
-            get["ok"] == true && get["value"] == ITEM_VALUE,
-            "{name}: the read was not served: {get}"
-        );
-        let put = find_op(&lines, "PutItem")?;
-        ensure!(
-            put["ok"] == false && put["code"] == "AccessDeniedException",
-            "{name}: the write was not denied as AccessDeniedException: {put}"
-        );
-        assert_s3_read_and_denied_write(name, &lines)?;
+        let pod = app_pod(&story, name, "app", image, &WRITE_ENV);
+        let lines = run_app(&story, NS, &pod, assert_mutated).await?;
+        assert_reads_and_denied_writes(name, &lines)?;
     }
     Ok(())
 }
@@ -677,37 +692,20 @@ async fn pod_identity_pods_get_credentials_from_the_agent() -> Result<()> {
         Duration::from_secs(120),
     )
     .await?;
-    let env = [
-        ("APP_WRITE", "1"),
-        ("APP_BUCKET", BUCKET),
-        ("APP_OBJECT", OBJECT_KEY),
-    ];
     for (ns, allowed) in [(NS, true), (ELSEWHERE_NS, false)] {
         for (name, image) in [
             ("pod-identity-go", GO_IMAGE),
             ("pod-identity-rust", RUST_IMAGE),
         ] {
-            let pod = app_pod(&story, name, POD_IDENTITY_SA, image, &env);
-            let created = story.kube.create_pod(ns, &pod).await?;
-            assert_pod_identity(&created)?;
-            wait_done(&story.kube, ns, name, Duration::from_secs(120)).await?;
-            let lines = app_lines(&story.kube, ns, name).await?;
+            let pod = app_pod(&story, name, POD_IDENTITY_SA, image, &WRITE_ENV);
+            let lines = run_app(&story, ns, &pod, assert_pod_identity).await?;
             let who = format!("{ns}/{name}");
-            let get = find_op(&lines, "GetItem")?;
-            let obj = find_op(&lines, "GetObject")?;
             if allowed {
-                ensure!(
-                    get["ok"] == true && get["value"] == ITEM_VALUE,
-                    "{who}: the read was not served: {get}"
-                );
-                let put = find_op(&lines, "PutItem")?;
-                ensure!(
-                    put["ok"] == false && put["code"] == "AccessDeniedException",
-                    "{who}: the write was not denied as AccessDeniedException: {put}"
-                );
-                assert_s3_read_and_denied_write(&who, &lines)?;
+                assert_reads_and_denied_writes(&who, &lines)?;
             } else {
                 // credentials were issued (the association exists), the policy denies
+                let get = find_op(&lines, "GetItem")?;
+                let obj = find_op(&lines, "GetObject")?;
                 ensure!(
                     get["ok"] == false
                         && get["code"] == "AccessDeniedException"
@@ -732,10 +730,7 @@ async fn a_service_account_the_trust_policy_does_not_name_is_refused_by_sts() ->
     let story = story().await?;
     for (name, image) in [("stranger-go", GO_IMAGE), ("stranger-rust", RUST_IMAGE)] {
         let pod = app_pod(&story, name, "stranger", image, &[]);
-        let created = story.kube.create_pod(NS, &pod).await?;
-        assert_mutated(&created)?;
-        wait_done(&story.kube, NS, name, Duration::from_secs(120)).await?;
-        let lines = app_lines(&story.kube, NS, name).await?;
+        let lines = run_app(&story, NS, &pod, assert_mutated).await?;
         let get = find_op(&lines, "GetItem")?;
         let message = get["message"].as_str().unwrap_or_default();
         ensure!(
@@ -1010,13 +1005,6 @@ fn claims(token: &str) -> Result<Value> {
     Ok(serde_json::from_slice(&bytes)?)
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
-
 /// The kubelet's rotation of the projected token, picked up by the SDK: the pod's token
 /// lives 600 s (the least the API server grants); after 80 % of it the kubelet writes a new
 /// one. The test reads the token file the kubelet wrote on the node (claims only) at the
@@ -1056,23 +1044,23 @@ async fn the_sdk_picks_up_the_kubelets_token_rotation() -> Result<()> {
         &std::fs::read_to_string(&token_file)
             .with_context(|| format!("the kubelet's token file {}", token_file.display()))?,
     )?;
-    let first_exp = first["exp"].as_u64().unwrap_or_default();
-    let first_iat = first["iat"].as_u64().unwrap_or_default();
+    let first_exp = first["exp"].as_i64().unwrap_or_default();
+    let first_iat = first["iat"].as_i64().unwrap_or_default();
     ensure!(
         first_exp > first_iat && first_exp - first_iat <= 3600,
         "unexpected token lifetime: {first}"
     );
     let deadline = first_exp + 20;
     ensure!(
-        deadline.saturating_sub(unix_now()) <= 660,
+        deadline - irsa_test::now() <= 660,
         "the token expires too late to wait for: {first}"
     );
-    while unix_now() < deadline {
+    while irsa_test::now() < deadline {
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
 
     let now = claims(&std::fs::read_to_string(&token_file)?)?;
-    let now_iat = now["iat"].as_u64().unwrap_or_default();
+    let now_iat = now["iat"].as_i64().unwrap_or_default();
     ensure!(
         now_iat > first_iat,
         "the kubelet did not rotate the token (iat {first_iat}, still {now_iat})"
@@ -1081,7 +1069,7 @@ async fn the_sdk_picks_up_the_kubelets_token_rotation() -> Result<()> {
     let failed: Vec<_> = lines.iter().filter(|l| l["ok"] != true).collect();
     ensure!(failed.is_empty(), "calls failed: {failed:?}");
     // whole seconds since the first token expired, rounded down
-    let since = unix_now().saturating_sub(first_exp).max(1);
+    let since = (irsa_test::now() - first_exp).max(1).unsigned_abs();
     let after_expiry = app_lines_since(kube, NS, ROTATION_POD, since).await?;
     let served = after_expiry
         .iter()

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tempfile::TempDir;
+
 pub mod bench;
 #[cfg(feature = "jose")]
 pub mod jose;
@@ -154,6 +156,95 @@ impl Dynalite {
             _child: child,
         })
     }
+}
+
+/// versitygw (an S3-compatible server, built by `scripts/deps/versitygw.sh`) serving a
+/// temporary folder (its posix backend) on an ephemeral port of 127.0.0.1, with root
+/// credentials [`Versitygw::ACCESS_KEY_ID`] and [`Versitygw::SECRET_ACCESS_KEY`] and an
+/// access log; killed when dropped.
+pub struct Versitygw {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    _child: Killed,
+    data: TempDir,
+    log: TempDir,
+}
+
+impl Versitygw {
+    /// The root user's access key id.
+    pub const ACCESS_KEY_ID: &'static str = "irsaupstream";
+    /// The root user's secret access key.
+    pub const SECRET_ACCESS_KEY: &'static str = "irsa-upstream-secret-key";
+
+    /// Starts versitygw and waits (bounded) until its health endpoint answers 200. `None`
+    /// when it is not installed and [`skip_external`] (see [`external`]).
+    pub fn start() -> Option<Versitygw> {
+        let bin = external(
+            ".cache/versitygw/versitygw",
+            "versitygw",
+            "scripts/deps/versitygw.sh",
+        )?;
+        let data = tempfile::tempdir().unwrap();
+        let log = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = std::process::Command::new(bin)
+            .args(["--quiet", "--health", "/health", "--access-log"])
+            .arg(log.path().join("access.log"))
+            .arg("--port")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("posix")
+            .arg(data.path())
+            .env("ROOT_ACCESS_KEY", Self::ACCESS_KEY_ID)
+            .env("ROOT_SECRET_KEY", Self::SECRET_ACCESS_KEY)
+            .env("HOME", data.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("versitygw starts");
+        let child = Killed(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http_status(port, "/health") != Some(200) {
+            assert!(Instant::now() < deadline, "versitygw not ready within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Versitygw {
+            url: format!("http://127.0.0.1:{port}"),
+            _child: child,
+            data,
+            log,
+        })
+    }
+
+    /// The path of an object in the server's posix backend.
+    pub fn object(&self, bucket: &str, key: &str) -> PathBuf {
+        self.data.path().join(bucket).join(key)
+    }
+
+    /// The request lines of the access log so far (`s3_<Operation> <key> <URI> <status>`,
+    /// the fields after the request id).
+    pub fn requests(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.log.path().join("access.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.find(" s3_").map(|i| l[i + 1..].to_owned()))
+            .collect()
+    }
+}
+
+/// The status of `GET path` on 127.0.0.1:`port`, if it answers within 2 s: a readiness probe
+/// for child processes, usable outside an async runtime.
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{BufRead as _, Write as _};
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut first = String::new();
+    std::io::BufReader::new(s).read_line(&mut first).ok()?;
+    first.split_whitespace().nth(1)?.parse().ok()
 }
 
 // ------------------------------------------------------------------------- ports
