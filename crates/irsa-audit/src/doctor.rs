@@ -527,15 +527,56 @@ pub fn pod_role_arn(f: &PodFacts<'_>) -> Option<String> {
 
 /// The checklist for a pod seen through the API server.
 pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
-    let prefix = &f.annotation_prefix;
     let pod = &f.pod;
     let ns = s(pod, &["metadata", "namespace"]).unwrap_or("default");
     let name = s(pod, &["metadata", "name"]).unwrap_or("");
     let sa_name = s(pod, &["spec", "serviceAccountName"]).unwrap_or("default");
     let sub = format!("system:serviceaccount:{ns}:{sa_name}");
-    let mut out = Vec::new();
 
     // 1. ServiceAccount and annotation (or the webhook's ConfigMap mapping).
+    let sa = service_account_check(f, ns, sa_name);
+    // 2-4. The webhook.
+    let webhook = webhook_checks(f, ns);
+    // 5. Mutation.
+    let mutated = mutation_check(pod, ns, name, sa.role_arn.as_deref(), &webhook);
+    // 6. The projected token.
+    let (token, aud) = token_check(f, ns, name, sa.audience.as_deref());
+    // 7-8. The issuer.
+    let (issuer_c, issuer) = issuer_check(&f.discovery);
+    let jwks = jwks_check(&f.jwks);
+
+    let mut out = vec![
+        sa.check,
+        webhook.registered,
+        webhook.backend,
+        webhook.selects,
+        mutated,
+        token,
+        issuer_c,
+        jwks,
+    ];
+    // 9-13. The trust side.
+    out.extend(trust_checks(
+        f.account,
+        sa.role_arn.as_deref(),
+        issuer.as_deref(),
+        &sub,
+        &aud,
+    ));
+    out
+}
+
+/// The `service-account` check and the role and audience it found.
+struct ServiceAccountRole {
+    check: Check,
+    /// The annotation's role, else the ConfigMap mapping's.
+    role_arn: Option<String>,
+    /// The audience that goes with that role.
+    audience: Option<String>,
+}
+
+fn service_account_check(f: &PodFacts<'_>, ns: &str, sa_name: &str) -> ServiceAccountRole {
+    let prefix = &f.annotation_prefix;
     let mut c = check(
         "service-account",
         format!(
@@ -562,7 +603,7 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
         ));
     }
     // The annotation wins over the ConfigMap, as in the webhook.
-    let (role_arn, sa_aud) = match (&annotated, &mapping.entry) {
+    let (role_arn, audience) = match (&annotated, &mapping.entry) {
         (Some(arn), _) => (
             Some(arn.clone()),
             annotations
@@ -573,27 +614,9 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
         (None, Some(m)) => (Some(m.role_arn.clone()), Some(m.audience.clone())),
         (None, None) => (None, None),
     };
-    let suggested = f
-        .account
-        .account()
-        .and_then(|a| {
-            let sas = vec![crate::ServiceAccount {
-                namespace: ns.to_owned(),
-                name: sa_name.to_owned(),
-                annotations: BTreeMap::new(),
-            }];
-            let issuer = f
-                .discovery
-                .as_ref()
-                .ok()?
-                .get("issuer")?
-                .as_str()?
-                .to_owned();
-            let r = crate::audit(a, &sas, &crate::Cluster::new(issuer));
-            r.service_accounts.first()?.can_assume.first().cloned()
-        })
-        .unwrap_or_else(|| "arn:aws:iam::ACCOUNT:role/ROLE".into());
-    let fix_of = |overwrite: bool| match (&annotated, &mapping.entry) {
+    let suggested = suggested_role(f, ns, sa_name);
+    let fix_of = |overwrite: bool| {
+        match (&annotated, &mapping.entry) {
         (None, Some(m)) => format!(
             "set \"{}\" in data.config of ConfigMap {} to {{\"RoleARN\": \"{suggested}\"}} (or annotate: kubectl annotate serviceaccount -n {ns} {sa_name} {prefix}/role-arn={suggested})",
             m.key, m.config_map
@@ -602,6 +625,7 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             "kubectl annotate serviceaccount -n {ns} {sa_name} {}{prefix}/role-arn={suggested}",
             if overwrite { "--overwrite " } else { "" }
         ),
+    }
     };
     match (&f.service_account, &role_arn) {
         (None, _) => c.fail(
@@ -623,20 +647,7 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             let ok = Arn::parse(arn)
                 .ok()
                 .is_some_and(|a| a.service() == "iam" && a.resource().starts_with("role/"));
-            let source = match (&annotated, &mapping.entry) {
-                (Some(_), Some(m)) => format!(
-                    "{prefix}/role-arn (it wins over \"{}\" in ConfigMap {})",
-                    m.key, m.config_map
-                ),
-                (Some(_), None) => format!("{prefix}/role-arn"),
-                (None, Some(m)) => format!(
-                    "ConfigMap {} data.config \"{}\" (read by a webhook started with --watch-config-map --namespace {})",
-                    m.config_map,
-                    m.key,
-                    m.config_map.split('/').next().unwrap_or("")
-                ),
-                (None, None) => String::new(),
-            };
+            let source = role_source(prefix, annotated.is_some(), mapping.entry.as_ref());
             if ok {
                 c.saw(format!("{source}: {arn}"));
             } else {
@@ -647,50 +658,141 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             }
         }
     }
-    out.push(c);
+    ServiceAccountRole {
+        check: c,
+        role_arn,
+        audience,
+    }
+}
 
-    // 2-4. The webhook.
+/// The role a fix names: the first the audit finds the ServiceAccount may assume, else a
+/// placeholder.
+fn suggested_role(f: &PodFacts<'_>, ns: &str, sa_name: &str) -> String {
+    f.account
+        .account()
+        .and_then(|a| {
+            let sas = vec![crate::ServiceAccount {
+                namespace: ns.to_owned(),
+                name: sa_name.to_owned(),
+                annotations: BTreeMap::new(),
+            }];
+            let issuer = f
+                .discovery
+                .as_ref()
+                .ok()?
+                .get("issuer")?
+                .as_str()?
+                .to_owned();
+            let r = crate::audit(a, &sas, &crate::Cluster::new(issuer));
+            r.service_accounts.first()?.can_assume.first().cloned()
+        })
+        .unwrap_or_else(|| "arn:aws:iam::ACCOUNT:role/ROLE".into())
+}
+
+/// Where the ServiceAccount's role was read: the annotation, the ConfigMap, or both.
+fn role_source(prefix: &str, annotated: bool, mapped: Option<&Mapped>) -> String {
+    match (annotated, mapped) {
+        (true, Some(m)) => format!(
+            "{prefix}/role-arn (it wins over \"{}\" in ConfigMap {})",
+            m.key, m.config_map
+        ),
+        (true, None) => format!("{prefix}/role-arn"),
+        (false, Some(m)) => format!(
+            "ConfigMap {} data.config \"{}\" (read by a webhook started with --watch-config-map --namespace {})",
+            m.config_map,
+            m.key,
+            m.config_map.split('/').next().unwrap_or("")
+        ),
+        (false, None) => String::new(),
+    }
+}
+
+/// The three webhook checks and what the mutation check explains itself by.
+struct WebhookChecks {
+    registered: Check,
+    backend: Check,
+    selects: Check,
+    /// No webhook intercepts pod CREATE.
+    none: bool,
+    /// Webhooks exist but their selectors exclude the pod.
+    excluded: bool,
+    /// A selecting webhook is down with failurePolicy Ignore.
+    down_ignore: bool,
+}
+
+fn webhook_checks(f: &PodFacts<'_>, ns: &str) -> WebhookChecks {
     let hooks = pod_create_webhooks(&f.webhook_configurations);
+    let registered = registration_check(f.webhook_configurations.len(), &hooks);
+    let ns_labels = f.namespace.as_ref().map(labels).unwrap_or_default();
+    let pod_labels = labels(&f.pod);
+    let (mut selects, selecting) = selection_check(&hooks, ns, &ns_labels, &pod_labels);
+    let (mut backend, down_ignore) = backend_check(&f.webhook_backends, &selecting);
+    let none = hooks.is_empty();
+    if none {
+        backend.ok = false;
+        backend.assumed = Some("no webhook registered".into());
+        selects.ok = false;
+        selects.assumed = Some("no webhook registered".into());
+    }
+    let excluded = !none && selecting.is_empty();
+    if excluded {
+        selects.ok = false;
+        selects.fix = Some(format!(
+            "label the namespace to match a webhook's namespaceSelector (kubectl label namespace {ns} KEY=VALUE) or remove the excluding pod label (e.g. {}/skip-pod-identity-webhook), then recreate the pod",
+            f.annotation_prefix
+        ));
+        backend.assumed = Some("no webhook selects this pod".into());
+    }
+    WebhookChecks {
+        registered,
+        backend,
+        selects,
+        none,
+        excluded,
+        down_ignore,
+    }
+}
+
+fn failure_policy(w: &Value) -> &str {
+    w.get("failurePolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Fail")
+}
+
+fn registration_check(configurations: usize, hooks: &[(String, &Value)]) -> Check {
     let mut reg = check(
         "webhook-registered",
         "a mutating webhook intercepts pod CREATE",
     );
     if hooks.is_empty() {
         reg.fail(
-            format!("{} MutatingWebhookConfigurations, none for pods CREATE", f.webhook_configurations.len()),
+            format!("{configurations} MutatingWebhookConfigurations, none for pods CREATE"),
             "install the pod identity webhook: `irsa webhook` with deploy/ (or the Helm chart in deploy/helm)",
         );
     }
-    for (n, w) in &hooks {
-        reg.saw(format!(
-            "{n}: failurePolicy {}",
-            w.get("failurePolicy")
-                .and_then(Value::as_str)
-                .unwrap_or("Fail")
-        ));
+    for (n, w) in hooks {
+        reg.saw(format!("{n}: failurePolicy {}", failure_policy(w)));
     }
-    out.push(reg);
-    let ns_labels = f.namespace.as_ref().map(labels).unwrap_or_default();
-    let pod_labels = labels(pod);
-    let mut backend = check("webhook-backend", "the webhook's backend answers");
+    reg
+}
+
+/// The `webhook-selects-pod` check's evidence and the webhooks whose selectors take the
+/// pod (only those matter for it).
+fn selection_check<'h, 'v>(
+    hooks: &'h [(String, &'v Value)],
+    ns: &str,
+    ns_labels: &BTreeMap<String, String>,
+    pod_labels: &BTreeMap<String, String>,
+) -> (Check, Vec<&'h (String, &'v Value)>) {
     let mut selects = check(
         "webhook-selects-pod",
         "the webhook's selectors include this pod",
     );
-    let mut down_ignore = false;
-    let mut excluded = false;
-    if hooks.is_empty() {
-        backend.ok = false;
-        backend.assumed = Some("no webhook registered".into());
-        selects.ok = false;
-        selects.assumed = Some("no webhook registered".into());
-    }
-    // Only the webhooks whose selectors take this pod matter for it.
-    let selecting: Vec<&(String, &Value)> = hooks
+    let selecting = hooks
         .iter()
         .filter(|(n, w)| {
-            let ns_ok = selector_matches(w.get("namespaceSelector"), &ns_labels);
-            let obj_ok = selector_matches(w.get("objectSelector"), &pod_labels);
+            let ns_ok = selector_matches(w.get("namespaceSelector"), ns_labels);
+            let obj_ok = selector_matches(w.get("objectSelector"), pod_labels);
             if !ns_ok {
                 selects.saw(format!(
                     "{n}: namespaceSelector {} excludes namespace {ns} (labels {ns_labels:?})",
@@ -707,20 +809,20 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             ns_ok && obj_ok
         })
         .collect();
-    if !hooks.is_empty() && selecting.is_empty() {
-        excluded = true;
-        selects.ok = false;
-        selects.fix = Some(format!(
-            "label the namespace to match a webhook's namespaceSelector (kubectl label namespace {ns} KEY=VALUE) or remove the excluding pod label (e.g. {prefix}/skip-pod-identity-webhook), then recreate the pod"
-        ));
-        backend.assumed = Some("no webhook selects this pod".into());
-    }
-    for (n, w) in &selecting {
-        let policy = w
-            .get("failurePolicy")
-            .and_then(Value::as_str)
-            .unwrap_or("Fail");
-        match f.webhook_backends.get(n) {
+    (selects, selecting)
+}
+
+/// The `webhook-backend` check over the selecting webhooks, and whether one of them is
+/// down with failurePolicy Ignore.
+fn backend_check(
+    backends: &BTreeMap<String, Result<String, String>>,
+    selecting: &[&(String, &Value)],
+) -> (Check, bool) {
+    let mut backend = check("webhook-backend", "the webhook's backend answers");
+    let mut down_ignore = false;
+    for (n, w) in selecting {
+        let policy = failure_policy(w);
+        match backends.get(n) {
             Some(Ok(ev)) => backend.saw(format!("{n}: {ev}")),
             Some(Err(e)) => {
                 if policy == "Ignore" {
@@ -741,10 +843,16 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             None => backend.saw(format!("{n}: not checked")),
         }
     }
-    out.push(backend);
-    out.push(selects);
+    (backend, down_ignore)
+}
 
-    // 5. Mutation.
+fn mutation_check(
+    pod: &Value,
+    ns: &str,
+    name: &str,
+    role_arn: Option<&str>,
+    webhook: &WebhookChecks,
+) -> Check {
     let mut m = check(
         "pod-mutated",
         format!(
@@ -756,12 +864,11 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
         .filter_map(|k| pod.get("spec")?.get(*k)?.as_array())
         .flatten()
         .collect();
-    let token = token_source(pod);
     let env_roles: Vec<Option<&str>> = containers
         .iter()
         .map(|c| env_of(c, "AWS_ROLE_ARN"))
         .collect();
-    let mutated = token.is_some()
+    let mutated = token_source(pod).is_some()
         && !containers.is_empty()
         && containers
             .iter()
@@ -772,23 +879,13 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
         "kubectl delete pod -n {ns} {name} (or kubectl rollout restart of its Deployment) so it is created again through the webhook"
     );
     if !mutated {
-        let reason = if role_arn.is_none() {
-            "the ServiceAccount has no role annotation, so the webhook leaves the pod alone"
-        } else if excluded {
-            "the webhook's selectors exclude the pod"
-        } else if down_ignore {
-            "the webhook was down and its failurePolicy Ignore let the pod through unmutated"
-        } else if hooks.is_empty() {
-            "no webhook is registered"
-        } else {
-            "the pod was created before the ServiceAccount got its annotation (or while the webhook was unavailable)"
-        };
+        let reason = unmutated_reason(role_arn.is_some(), webhook);
         m.fail(
             format!("no IRSA environment/volume (pod created {created}); likely: {reason}"),
-            restart.clone(),
+            restart,
         );
-    } else if let (Some(want), Some(Some(have))) = (&role_arn, env_roles.first()) {
-        if want != have {
+    } else if let (Some(want), Some(Some(have))) = (role_arn, env_roles.first()) {
+        if want != *have {
             m.fail(
                 format!("AWS_ROLE_ARN is {have} but the ServiceAccount now says {want}: the pod was created before the annotation changed"),
                 restart,
@@ -797,11 +894,33 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             m.saw(format!("AWS_ROLE_ARN={have}"));
         }
     }
-    out.push(m);
+    m
+}
 
-    // 6. The projected token.
+/// The likeliest reason a pod was not mutated, from the checks before.
+fn unmutated_reason(has_role: bool, webhook: &WebhookChecks) -> &'static str {
+    if !has_role {
+        "the ServiceAccount has no role annotation, so the webhook leaves the pod alone"
+    } else if webhook.excluded {
+        "the webhook's selectors exclude the pod"
+    } else if webhook.down_ignore {
+        "the webhook was down and its failurePolicy Ignore let the pod through unmutated"
+    } else if webhook.none {
+        "no webhook is registered"
+    } else {
+        "the pod was created before the ServiceAccount got its annotation (or while the webhook was unavailable)"
+    }
+}
+
+/// The `token` check and the audience the token has (or would have).
+fn token_check(
+    f: &PodFacts<'_>,
+    ns: &str,
+    name: &str,
+    sa_audience: Option<&str>,
+) -> (Check, String) {
     let mut t = check("token", "the projected token's audience and lifetime");
-    let aud = match token {
+    let aud = match token_source(&f.pod) {
         Some(src) => {
             let a = src.get("audience").and_then(Value::as_str).unwrap_or("");
             let exp = src
@@ -818,7 +937,7 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             a.to_owned()
         }
         None => {
-            let a = sa_aud.clone().unwrap_or_else(|| f.default_audience.clone());
+            let a = sa_audience.map_or_else(|| f.default_audience.clone(), str::to_owned);
             t.ok = false;
             t.assumed = Some(format!(
                 "no token volume: assumed audience `{a}` (what the webhook would project)"
@@ -828,14 +947,16 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             a
         }
     };
-    out.push(t);
+    (t, aud)
+}
 
-    // 7-8. The issuer.
+/// The `issuer` check and the issuer the discovery document names.
+fn issuer_check(discovery: &Result<Value, String>) -> (Check, Option<String>) {
     let mut iss = check(
         "issuer",
         "the API server publishes its issuer (/.well-known/openid-configuration)",
     );
-    let issuer = match &f.discovery {
+    let issuer = match discovery {
         Ok(d) => {
             let i = d.get("issuer").and_then(Value::as_str).map(str::to_owned);
             match &i {
@@ -855,9 +976,12 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             None
         }
     };
-    out.push(iss);
+    (iss, issuer)
+}
+
+fn jwks_check(jwks: &Result<Value, String>) -> Check {
     let mut jw = check("jwks", "the issuer's JWKS is reachable and has keys");
-    match &f.jwks {
+    match jwks {
         Ok(j) => {
             let n = j.get("keys").and_then(Value::as_array).map_or(0, Vec::len);
             if n == 0 {
@@ -874,17 +998,7 @@ pub fn diagnose_pod(f: &PodFacts<'_>) -> Vec<Check> {
             "make the jwks_uri reachable from STS (public, valid TLS)",
         ),
     }
-    out.push(jw);
-
-    // 9-13. The trust side.
-    out.extend(trust_checks(
-        f.account,
-        role_arn.as_deref(),
-        issuer.as_deref(),
-        &sub,
-        &aud,
-    ));
-    out
+    jw
 }
 
 /// The ServiceAccount's entry in a `pod-identity-webhook` ConfigMap.
