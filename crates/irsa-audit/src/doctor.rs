@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-use crate::account::Account;
+use crate::account::{Account, Role};
 use crate::cluster::issuer_key_prefix;
 use crate::permissions::summarize;
 
@@ -302,54 +302,11 @@ pub fn trust_checks(
     sub: &str,
     aud: &str,
 ) -> Vec<Check> {
-    let mut out = Vec::new();
-    let mut provider = check(
-        "oidc-provider",
-        "the cluster's issuer is registered as an IAM OIDC provider",
-    );
-    let mut audience = check(
-        "provider-audience",
-        format!("the provider lists the token's audience `{aud}` as a client id"),
-    );
-    let mut role_c = check("role-exists", "the role exists");
-    let mut trust = check(
-        "trust-policy",
-        format!("the trust policy lets `{sub}` (aud `{aud}`) assume the role"),
-    );
-    let mut perms = check("permissions", "what the role may do");
-    let account = match iam {
-        Iam::Account(a) => Some(a),
-        Iam::Missing => None,
-        Iam::Unavailable(_) => None,
-    };
-    let Some(account) = account else {
-        let (evidence, fix) = match iam {
-            Iam::Unavailable(why) => (
-                format!("the IAM side could not be read: {why}"),
-                "reach IAM (network, AWS_ENDPOINT_URL_IAM) with credentials that may call iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicy, iam:GetPolicyVersion, iam:ListOpenIDConnectProviders and iam:GetOpenIDConnectProvider (AWS_PROFILE, AWS_ACCESS_KEY_ID, …), or use --iam-export FILE",
-            ),
-            _ => (
-                "no IAM side given".to_owned(),
-                "run again with --aws (the account of the default credential chain), --sts-config FILE or --iam-export FILE (aws iam get-account-authorization-details > export.json)",
-            ),
-        };
-        for c in [
-            &mut provider,
-            &mut audience,
-            &mut role_c,
-            &mut trust,
-            &mut perms,
-        ] {
-            c.fail(evidence.clone(), fix);
-        }
-        out.extend([provider, audience, role_c, trust, perms]);
-        return out;
+    let Iam::Account(account) = iam else {
+        return iam_unread_checks(iam, sub, aud);
     };
     let issuer_s = issuer.unwrap_or("");
-    let prefix = issuer_key_prefix(issuer_s).to_owned();
-    if issuer.is_none() {
-        provider.assumed = Some("the issuer is unknown (discovery failed)".into());
-    }
+    let prefix = issuer_key_prefix(issuer_s);
     let parsed = role_arn.and_then(|a| Arn::parse(a).ok());
     let account_id = parsed
         .as_ref()
@@ -360,6 +317,75 @@ pub fn trust_checks(
         .as_ref()
         .map_or("aws".to_owned(), |a| a.partition().to_owned());
     let provider_arn = format!("arn:{partition}:iam::{account_id}:oidc-provider/{prefix}");
+    let (provider, audience) = provider_checks(account, issuer, &provider_arn, aud);
+    let web_identity = WebIdentity {
+        provider_arn: &provider_arn,
+        key_prefix: prefix,
+        sub,
+        aud,
+    };
+    let [role_c, trust, perms] = role_checks(account, role_arn, &web_identity);
+    vec![provider, audience, role_c, trust, perms]
+}
+
+/// The five trust-side checks, each failed because the IAM side was not read.
+fn iam_unread_checks(iam: Iam<'_>, sub: &str, aud: &str) -> Vec<Check> {
+    let (evidence, fix) = match iam {
+        Iam::Unavailable(why) => (
+            format!("the IAM side could not be read: {why}"),
+            "reach IAM (network, AWS_ENDPOINT_URL_IAM) with credentials that may call iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicy, iam:GetPolicyVersion, iam:ListOpenIDConnectProviders and iam:GetOpenIDConnectProvider (AWS_PROFILE, AWS_ACCESS_KEY_ID, …), or use --iam-export FILE",
+        ),
+        _ => (
+            "no IAM side given".to_owned(),
+            "run again with --aws (the account of the default credential chain), --sts-config FILE or --iam-export FILE (aws iam get-account-authorization-details > export.json)",
+        ),
+    };
+    let mut out = vec![
+        check(
+            "oidc-provider",
+            "the cluster's issuer is registered as an IAM OIDC provider",
+        ),
+        check(
+            "provider-audience",
+            format!("the provider lists the token's audience `{aud}` as a client id"),
+        ),
+        check("role-exists", "the role exists"),
+        trust_check_of(sub, aud),
+        check("permissions", "what the role may do"),
+    ];
+    for c in &mut out {
+        c.fail(evidence.clone(), fix);
+    }
+    out
+}
+
+fn trust_check_of(sub: &str, aud: &str) -> Check {
+    check(
+        "trust-policy",
+        format!("the trust policy lets `{sub}` (aud `{aud}`) assume the role"),
+    )
+}
+
+/// The `oidc-provider` and `provider-audience` checks.
+fn provider_checks(
+    account: &Account,
+    issuer: Option<&str>,
+    provider_arn: &str,
+    aud: &str,
+) -> (Check, Check) {
+    let mut provider = check(
+        "oidc-provider",
+        "the cluster's issuer is registered as an IAM OIDC provider",
+    );
+    if issuer.is_none() {
+        provider.assumed = Some("the issuer is unknown (discovery failed)".into());
+    }
+    let issuer = issuer.unwrap_or("");
+    let prefix = issuer_key_prefix(issuer);
+    let mut audience = check(
+        "provider-audience",
+        format!("the provider lists the token's audience `{aud}` as a client id"),
+    );
     match &account.providers {
         None => {
             provider.assumed = Some(format!(
@@ -376,7 +402,7 @@ pub fn trust_checks(
                         ps.iter().map(|p| p.arn.as_str()).collect::<Vec<_>>().join(", ")
                     ),
                     format!(
-                        "aws iam create-open-id-connect-provider --url {issuer_s} --client-id-list {aud} --thumbprint-list <SHA-1 of the issuer's TLS root CA>"
+                        "aws iam create-open-id-connect-provider --url {issuer} --client-id-list {aud} --thumbprint-list <SHA-1 of the issuer's TLS root CA>"
                     ),
                 );
                 audience.assumed = Some("the provider would be created with this audience".into());
@@ -400,6 +426,22 @@ pub fn trust_checks(
             }
         },
     }
+    (provider, audience)
+}
+
+/// The web identity a trust policy is asked about.
+struct WebIdentity<'a> {
+    provider_arn: &'a str,
+    key_prefix: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+}
+
+/// The `role-exists`, `trust-policy` and `permissions` checks.
+fn role_checks(account: &Account, role_arn: Option<&str>, id: &WebIdentity<'_>) -> [Check; 3] {
+    let mut role_c = check("role-exists", "the role exists");
+    let mut trust = trust_check_of(id.sub, id.aud);
+    let mut perms = check("permissions", "what the role may do");
     let role = role_arn.and_then(|a| account.role(a));
     match (role_arn, role) {
         (None, _) => {
@@ -413,28 +455,13 @@ pub fn trust_checks(
             perms.ok = false;
         }
         (Some(arn), None) => {
-            let name = arn.rsplit('/').next().unwrap_or("");
-            let same_name: Vec<&str> = account
-                .roles
-                .iter()
-                .filter(|r| r.name == name)
-                .map(|r| r.arn.as_str())
-                .collect();
-            let fix = match same_name.first() {
-                Some(real) => format!(
-                    "the role has another path: use {real} (kubectl annotate serviceaccount ... --overwrite eks.amazonaws.com/role-arn={real})"
-                ),
-                None => format!(
-                    "create the role {arn}, or annotate the ServiceAccount with an existing role's ARN"
-                ),
-            };
             role_c.fail(
                 format!(
                     "no role {arn} in {} ({} roles)",
                     account.source,
                     account.roles.len()
                 ),
-                fix,
+                missing_role_fix(account, arn),
             );
             trust.ok = false;
             trust.assumed = Some("the role does not exist".into());
@@ -443,64 +470,99 @@ pub fn trust_checks(
         }
         (Some(arn), Some(r)) => {
             role_c.saw(arn.to_owned());
-            match &r.trust.policy {
-                Err(e) => trust.fail(
-                    format!("the trust policy does not parse: {e}"),
-                    "fix the trust policy document",
-                ),
-                Ok(p) => {
-                    let (ok, why) = explain_trust(p, arn, &provider_arn, &prefix, sub, aud);
-                    trust.evidence.extend(why);
-                    if !ok {
-                        trust.ok = false;
-                        let snippet = serde_json::json!({
-                            "Effect": "Allow",
-                            "Principal": {"Federated": provider_arn},
-                            "Action": "sts:AssumeRoleWithWebIdentity",
-                            "Condition": {"StringEquals": {
-                                format!("{prefix}:sub"): sub,
-                                format!("{prefix}:aud"): aud,
-                            }}
-                        });
-                        trust.fix = Some(format!(
-                            "add this statement to the trust policy (aws iam update-assume-role-policy --role-name {}): {}",
-                            r.name, snippet
-                        ));
-                    }
-                }
-            }
-            let summary = summarize(r);
-            for p in &summary.policies {
-                for st in &p.statements {
-                    perms.saw(format!(
-                        "{} {} {}{} on {}{}",
-                        p.source.label(),
-                        st.effect,
-                        if st.not_action { "NotAction " } else { "" },
-                        st.actions.join(" "),
-                        if st.resources.is_empty() {
-                            "-".to_owned()
-                        } else {
-                            st.resources.join(" ")
-                        },
-                        if st.wildcards.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (wildcards: {})", st.wildcards.join(", "))
-                        }
-                    ));
-                }
-                if let Some(pr) = &p.problem {
-                    perms.saw(format!("{}: {pr}", p.source.label()));
-                }
-            }
-            if summary.policies.is_empty() {
-                perms.saw("no permission policies: the role may do nothing");
-            }
+            explain_role_trust(&mut trust, r, arn, id);
+            permission_evidence(&mut perms, r);
         }
     }
-    out.extend([provider, audience, role_c, trust, perms]);
-    out
+    [role_c, trust, perms]
+}
+
+/// A role of the same name on another path, else creating the role.
+fn missing_role_fix(account: &Account, arn: &str) -> String {
+    let name = arn.rsplit('/').next().unwrap_or("");
+    let same_name = account
+        .roles
+        .iter()
+        .find(|r| r.name == name)
+        .map(|r| r.arn.as_str());
+    match same_name {
+        Some(real) => format!(
+            "the role has another path: use {real} (kubectl annotate serviceaccount ... --overwrite eks.amazonaws.com/role-arn={real})"
+        ),
+        None => format!(
+            "create the role {arn}, or annotate the ServiceAccount with an existing role's ARN"
+        ),
+    }
+}
+
+/// The trust policy's verdict for the web identity, with the statement to add when it
+/// refuses.
+fn explain_role_trust(trust: &mut Check, r: &Role, arn: &str, id: &WebIdentity<'_>) {
+    let p = match &r.trust.policy {
+        Err(e) => {
+            return trust.fail(
+                format!("the trust policy does not parse: {e}"),
+                "fix the trust policy document",
+            );
+        }
+        Ok(p) => p,
+    };
+    let WebIdentity {
+        provider_arn,
+        key_prefix: prefix,
+        sub,
+        aud,
+    } = *id;
+    let (ok, why) = explain_trust(p, arn, provider_arn, prefix, sub, aud);
+    trust.evidence.extend(why);
+    if !ok {
+        trust.ok = false;
+        let snippet = serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                format!("{prefix}:sub"): sub,
+                format!("{prefix}:aud"): aud,
+            }}
+        });
+        trust.fix = Some(format!(
+            "add this statement to the trust policy (aws iam update-assume-role-policy --role-name {}): {}",
+            r.name, snippet
+        ));
+    }
+}
+
+/// One line per permission statement of the role (and per policy that could not be read).
+fn permission_evidence(perms: &mut Check, r: &Role) {
+    let summary = summarize(r);
+    for p in &summary.policies {
+        for st in &p.statements {
+            perms.saw(format!(
+                "{} {} {}{} on {}{}",
+                p.source.label(),
+                st.effect,
+                if st.not_action { "NotAction " } else { "" },
+                st.actions.join(" "),
+                if st.resources.is_empty() {
+                    "-".to_owned()
+                } else {
+                    st.resources.join(" ")
+                },
+                if st.wildcards.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (wildcards: {})", st.wildcards.join(", "))
+                }
+            ));
+        }
+        if let Some(pr) = &p.problem {
+            perms.saw(format!("{}: {pr}", p.source.label()));
+        }
+    }
+    if summary.policies.is_empty() {
+        perms.saw("no permission policies: the role may do nothing");
+    }
 }
 
 /// The role the webhook would give the pod: its ServiceAccount's role annotation, else
