@@ -506,243 +506,26 @@ fn sa_finding(sa: &ServiceAccount, severity: Severity, id: &str, message: String
 
 /// Runs the audit.
 pub fn audit(account: &Account, sas: &[ServiceAccount], cluster: &Cluster) -> Report {
-    let prefix = cluster.key_prefix().to_owned();
+    let mut run = AuditRun {
+        account,
+        cluster,
+        prefix: cluster.key_prefix().to_owned(),
+        account_ids: account.account_ids(),
+        findings: Vec::new(),
+    };
     let audiences = candidate_audiences(account, sas, cluster);
-    let mut findings = Vec::new();
-    let mut analysed = Vec::new();
-    let mut other_roles = Vec::new();
-    for role in &account.roles {
-        if let Err(e) = &role.trust.policy {
-            findings.push(AuditFinding {
-                severity: Severity::Error,
-                id: "role-trust-unreadable".into(),
-                subject: role.arn.clone(),
-                message: format!("the trust policy does not parse: {e}"),
-            });
-            continue;
-        }
-        match analyse_role(role, cluster, &audiences) {
-            Ok(a) => analysed.push(a),
-            Err(trusts) => other_roles.push(OtherRole {
-                arn: role.arn.clone(),
-                trusts,
-            }),
-        }
-    }
-    analysed.sort_by(|a, b| a.report.arn.cmp(&b.report.arn));
-    let account_ids = account.account_ids();
-
-    let mut sa_reports = Vec::new();
-    for sa in sas {
-        let sub = sa.subject();
-        let aud = sa
-            .audience(&cluster.annotation_prefix, &cluster.audience)
-            .to_owned();
-        let mut can_assume = Vec::new();
-        for a in analysed.iter_mut() {
-            let req = request(a.role, &a.provider, &prefix, Some(&sub), &aud);
-            let engine = a
-                .model
-                .reduced
-                .as_ref()
-                .is_some_and(|p| evaluate_trust(p, &req).decision == Decision::Allow);
-            if let Some(sym) = symbolic_admits(a, &sub, &aud, &prefix)
-                && sym != engine
-            {
-                findings.push(AuditFinding {
-                    severity: Severity::Error,
-                    id: "audit-inconsistent".into(),
-                    subject: a.role.arn.clone(),
-                    message: format!(
-                        "the policy engine says {} for {sub} but the trust conditions read {}: report this as a bug",
-                        if engine { "Allow" } else { "Deny" },
-                        if sym { "Allow" } else { "Deny" }
-                    ),
-                });
-            }
-            if engine {
-                can_assume.push(a.role.arn.clone());
-                a.report.assumable_by.push(sa.id());
-            }
-        }
-        let role_arn = sa.role_arn(&cluster.annotation_prefix).map(str::to_owned);
-        let mut permissions = None;
-        let status = match &role_arn {
-            None => SaStatus::Unannotated,
-            Some(arn) => {
-                let parsed = Arn::parse(arn)
-                    .ok()
-                    .filter(|p| p.service() == "iam" && p.resource().starts_with("role/"));
-                match (parsed, account.role(arn)) {
-                    (None, _) => {
-                        findings.push(sa_finding(
-                            sa,
-                            Severity::Error,
-                            "sa-role-arn-malformed",
-                            format!(
-                                "the annotation `{}/role-arn: {arn}` is not a role ARN (arn:aws:iam::ACCOUNT:role/PATH/NAME); the webhook skips or STS refuses it. Fix: kubectl annotate sa -n {} {} --overwrite {}/role-arn=arn:aws:iam::ACCOUNT:role/NAME",
-                                cluster.annotation_prefix, sa.namespace, sa.name, cluster.annotation_prefix
-                            ),
-                        ));
-                        SaStatus::MalformedArn
-                    }
-                    (Some(p), None) => {
-                        if account_ids.contains(&p.account()) || account_ids.is_empty() {
-                            let name = p.resource().rsplit('/').next().unwrap_or("");
-                            let hint = account
-                                .roles
-                                .iter()
-                                .find(|r| r.name == name || r.name.eq_ignore_ascii_case(name))
-                                .map(|r| format!(" A role named `{}` exists as {}: fix the annotation with kubectl annotate sa -n {} {} --overwrite {}/role-arn={}", r.name, r.arn, sa.namespace, sa.name, cluster.annotation_prefix, r.arn))
-                                .unwrap_or_default();
-                            findings.push(sa_finding(
-                                sa,
-                                Severity::Error,
-                                "sa-role-not-found",
-                                format!(
-                                    "the annotated role {arn} does not exist in account {}.{hint}",
-                                    p.account()
-                                ),
-                            ));
-                            SaStatus::RoleNotFound
-                        } else {
-                            findings.push(sa_finding(
-                                sa,
-                                Severity::Warning,
-                                "sa-role-other-account",
-                                format!("the annotated role {arn} is in account {}, which this audit did not read", p.account()),
-                            ));
-                            SaStatus::RoleInOtherAccount
-                        }
-                    }
-                    (Some(_), Some(role)) => {
-                        permissions = Some(summarize(role));
-                        if let Some(a) = analysed.iter_mut().find(|a| a.role.arn == *arn) {
-                            a.report.annotated_by.push(sa.id());
-                        }
-                        if can_assume.iter().any(|r| r == arn) {
-                            SaStatus::Ok
-                        } else {
-                            let detail = match analysed.iter().find(|a| a.role.arn == *arn) {
-                                Some(a) => {
-                                    let admits: Vec<String> = a
-                                        .report
-                                        .patterns
-                                        .iter()
-                                        .map(|p| {
-                                            format!(
-                                                "{} (aud {})",
-                                                p.service_accounts.join(", "),
-                                                p.audiences.join(", ")
-                                            )
-                                        })
-                                        .collect();
-                                    format!(
-                                        "its trust policy admits {} but not {sub} with aud {aud}",
-                                        admits.join("; ")
-                                    )
-                                }
-                                None => format!(
-                                    "its trust policy does not trust this cluster's OIDC provider {} at all",
-                                    cluster.provider_arn(role.partition(), role.account())
-                                ),
-                            };
-                            findings.push(sa_finding(
-                                sa,
-                                Severity::Error,
-                                "sa-role-not-trusting",
-                                format!(
-                                    "annotated with {arn}, but {detail}. Fix: add a statement with Principal {{\"Federated\": \"{}\"}}, Action sts:AssumeRoleWithWebIdentity, Condition StringEquals {{\"{prefix}:sub\": \"{sub}\", \"{prefix}:aud\": \"{aud}\"}}",
-                                    cluster.provider_arn(role.partition(), role.account())
-                                ),
-                            ));
-                            SaStatus::NotTrusted
-                        }
-                    }
-                }
-            }
-        };
-        sa_reports.push(SaReport {
-            id: sa.id(),
-            role_arn,
-            audience: aud,
-            status,
-            can_assume,
-            permissions,
-        });
-    }
-
-    let mut roles = Vec::new();
-    for a in analysed {
-        let mut r = a.report;
-        r.stale = r.assumable_by.is_empty();
-        if r.stale {
-            let pats: Vec<String> = r
-                .patterns
-                .iter()
-                .flat_map(|p| p.service_accounts.clone())
-                .collect();
-            findings.push(AuditFinding {
-                severity: Severity::Warning,
-                id: "role-stale".into(),
-                subject: r.arn.clone(),
-                message: format!(
-                    "trusts this cluster ({}) but no existing ServiceAccount can assume it: delete the role or its trust statement, or it waits for whoever creates a matching ServiceAccount",
-                    if pats.is_empty() { "no ServiceAccount pattern".to_owned() } else { pats.join(", ") }
-                ),
-            });
-        }
-        for p in &r.patterns {
-            if p.reach == Reach::All {
-                findings.push(AuditFinding {
-                    severity: Severity::Error,
-                    id: "role-any-service-account".into(),
-                    subject: r.arn.clone(),
-                    message: format!(
-                        "statement {}: every ServiceAccount of every namespace (present and future) can assume it; pin {prefix}:sub with StringEquals",
-                        p.statement
-                    ),
-                });
-            }
-        }
-        findings.extend(r.lint.iter().cloned());
-        findings.extend(r.permissions.findings(&r.arn));
-        roles.push(r);
-    }
-    if let Some(providers) = &account.providers {
-        let registered = providers.iter().find(|p| p.key_prefix == prefix);
-        match registered {
-            None => findings.push(AuditFinding {
-                severity: Severity::Error,
-                id: "provider-missing".into(),
-                subject: cluster.issuer.clone(),
-                message: format!(
-                    "no OIDC provider for {} is registered: no ServiceAccount of this cluster can assume any role. Fix: aws iam create-open-id-connect-provider --url {} --client-id-list {}",
-                    cluster.issuer, cluster.issuer, cluster.audience
-                ),
-            }),
-            Some(p) => {
-                let used: BTreeSet<&str> = sa_reports
-                    .iter()
-                    .filter(|s| s.role_arn.is_some())
-                    .map(|s| s.audience.as_str())
-                    .collect();
-                for aud in used {
-                    if !p.client_ids.iter().any(|c| c == aud) {
-                        findings.push(AuditFinding {
-                            severity: Severity::Error,
-                            id: "provider-audience-missing".into(),
-                            subject: p.arn.clone(),
-                            message: format!(
-                                "tokens with audience `{aud}` are refused: the provider's client ids are {:?}. Fix: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {} --client-id {aud}",
-                                p.client_ids, p.arn
-                            ),
-                        });
-                    }
-                }
-            }
-        }
-    }
+    let (mut analysed, other_roles) = run.analyse_roles(&audiences);
+    let sa_reports: Vec<SaReport> = sas
+        .iter()
+        .map(|sa| run.service_account(sa, &mut analysed))
+        .collect();
+    let roles = run.roles(analysed);
+    run.provider_findings(&sa_reports);
+    let AuditRun {
+        prefix,
+        mut findings,
+        ..
+    } = run;
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -759,4 +542,332 @@ pub fn audit(account: &Account, sas: &[ServiceAccount], cluster: &Cluster) -> Re
         service_accounts: sa_reports,
         findings,
     }
+}
+
+/// One audit's inputs and the findings gathered so far (in the order they are found).
+struct AuditRun<'a> {
+    account: &'a Account,
+    cluster: &'a Cluster,
+    prefix: String,
+    account_ids: Vec<&'a str>,
+    findings: Vec<AuditFinding>,
+}
+
+impl<'a> AuditRun<'a> {
+    /// The roles that trust the cluster (sorted by ARN), and those that do not.
+    fn analyse_roles(
+        &mut self,
+        audiences: &BTreeSet<String>,
+    ) -> (Vec<Analysed<'a>>, Vec<OtherRole>) {
+        let mut analysed = Vec::new();
+        let mut other_roles = Vec::new();
+        for role in &self.account.roles {
+            if let Err(e) = &role.trust.policy {
+                self.findings.push(AuditFinding {
+                    severity: Severity::Error,
+                    id: "role-trust-unreadable".into(),
+                    subject: role.arn.clone(),
+                    message: format!("the trust policy does not parse: {e}"),
+                });
+                continue;
+            }
+            match analyse_role(role, self.cluster, audiences) {
+                Ok(a) => analysed.push(a),
+                Err(trusts) => other_roles.push(OtherRole {
+                    arn: role.arn.clone(),
+                    trusts,
+                }),
+            }
+        }
+        analysed.sort_by(|a, b| a.report.arn.cmp(&b.report.arn));
+        (analysed, other_roles)
+    }
+
+    /// The ServiceAccount's row: the roles it can assume (recorded on their reports too)
+    /// and the verdict on its annotation.
+    fn service_account(&mut self, sa: &ServiceAccount, analysed: &mut [Analysed<'_>]) -> SaReport {
+        let cluster = self.cluster;
+        let sub = sa.subject();
+        let aud = sa
+            .audience(&cluster.annotation_prefix, &cluster.audience)
+            .to_owned();
+        let can_assume = self.assumable(sa, &sub, &aud, analysed);
+        let role_arn = sa.role_arn(&cluster.annotation_prefix).map(str::to_owned);
+        let (status, permissions) = match &role_arn {
+            None => (SaStatus::Unannotated, None),
+            Some(arn) => self.annotation(
+                sa,
+                arn,
+                &Token {
+                    sub: &sub,
+                    aud: &aud,
+                },
+                &can_assume,
+                analysed,
+            ),
+        };
+        SaReport {
+            id: sa.id(),
+            role_arn,
+            audience: aud,
+            status,
+            can_assume,
+            permissions,
+        }
+    }
+
+    /// The analysed roles the policy engine lets `sub` with `aud` assume, each checked
+    /// against the symbolic reading of its trust.
+    fn assumable(
+        &mut self,
+        sa: &ServiceAccount,
+        sub: &str,
+        aud: &str,
+        analysed: &mut [Analysed<'_>],
+    ) -> Vec<String> {
+        let prefix = self.prefix.as_str();
+        let mut can_assume = Vec::new();
+        for a in analysed.iter_mut() {
+            let req = request(a.role, &a.provider, prefix, Some(sub), aud);
+            let engine = a
+                .model
+                .reduced
+                .as_ref()
+                .is_some_and(|p| evaluate_trust(p, &req).decision == Decision::Allow);
+            if let Some(sym) = symbolic_admits(a, sub, aud, prefix)
+                && sym != engine
+            {
+                self.findings.push(AuditFinding {
+                    severity: Severity::Error,
+                    id: "audit-inconsistent".into(),
+                    subject: a.role.arn.clone(),
+                    message: format!(
+                        "the policy engine says {} for {sub} but the trust conditions read {}: report this as a bug",
+                        if engine { "Allow" } else { "Deny" },
+                        if sym { "Allow" } else { "Deny" }
+                    ),
+                });
+            }
+            if engine {
+                can_assume.push(a.role.arn.clone());
+                a.report.assumable_by.push(sa.id());
+            }
+        }
+        can_assume
+    }
+
+    /// The verdict on a role annotation, and what the role may do when it is known.
+    fn annotation(
+        &mut self,
+        sa: &ServiceAccount,
+        arn: &str,
+        token: &Token<'_>,
+        can_assume: &[String],
+        analysed: &mut [Analysed<'_>],
+    ) -> (SaStatus, Option<PermissionSummary>) {
+        let annotation_prefix = &self.cluster.annotation_prefix;
+        let parsed = Arn::parse(arn)
+            .ok()
+            .filter(|p| p.service() == "iam" && p.resource().starts_with("role/"));
+        match (parsed, self.account.role(arn)) {
+            (None, _) => {
+                self.findings.push(sa_finding(
+                    sa,
+                    Severity::Error,
+                    "sa-role-arn-malformed",
+                    format!(
+                        "the annotation `{annotation_prefix}/role-arn: {arn}` is not a role ARN (arn:aws:iam::ACCOUNT:role/PATH/NAME); the webhook skips or STS refuses it. Fix: kubectl annotate sa -n {} {} --overwrite {annotation_prefix}/role-arn=arn:aws:iam::ACCOUNT:role/NAME",
+                        sa.namespace, sa.name
+                    ),
+                ));
+                (SaStatus::MalformedArn, None)
+            }
+            (Some(p), None) => (self.role_not_read(sa, arn, &p), None),
+            (Some(_), Some(role)) => {
+                let permissions = Some(summarize(role));
+                if let Some(a) = analysed.iter_mut().find(|a| a.role.arn == *arn) {
+                    a.report.annotated_by.push(sa.id());
+                }
+                let status = if can_assume.iter().any(|r| r == arn) {
+                    SaStatus::Ok
+                } else {
+                    self.not_trusting(sa, role, token, analysed);
+                    SaStatus::NotTrusted
+                };
+                (status, permissions)
+            }
+        }
+    }
+
+    /// An annotated role the account does not hold: missing from a read account, or in
+    /// one the audit did not read.
+    fn role_not_read(&mut self, sa: &ServiceAccount, arn: &str, p: &Arn) -> SaStatus {
+        let annotation_prefix = &self.cluster.annotation_prefix;
+        if self.account_ids.contains(&p.account()) || self.account_ids.is_empty() {
+            let name = p.resource().rsplit('/').next().unwrap_or("");
+            let hint = self
+                .account
+                .roles
+                .iter()
+                .find(|r| r.name == name || r.name.eq_ignore_ascii_case(name))
+                .map(|r| format!(" A role named `{}` exists as {}: fix the annotation with kubectl annotate sa -n {} {} --overwrite {annotation_prefix}/role-arn={}", r.name, r.arn, sa.namespace, sa.name, r.arn))
+                .unwrap_or_default();
+            self.findings.push(sa_finding(
+                sa,
+                Severity::Error,
+                "sa-role-not-found",
+                format!(
+                    "the annotated role {arn} does not exist in account {}.{hint}",
+                    p.account()
+                ),
+            ));
+            SaStatus::RoleNotFound
+        } else {
+            self.findings.push(sa_finding(
+                sa,
+                Severity::Warning,
+                "sa-role-other-account",
+                format!(
+                    "the annotated role {arn} is in account {}, which this audit did not read",
+                    p.account()
+                ),
+            ));
+            SaStatus::RoleInOtherAccount
+        }
+    }
+
+    /// The finding for an annotated role whose trust does not admit the ServiceAccount:
+    /// whom it admits instead, and the statement to add.
+    fn not_trusting(
+        &mut self,
+        sa: &ServiceAccount,
+        role: &Role,
+        token: &Token<'_>,
+        analysed: &[Analysed<'_>],
+    ) {
+        let Token { sub, aud } = *token;
+        let prefix = &self.prefix;
+        let provider = self.cluster.provider_arn(role.partition(), role.account());
+        let detail = match analysed.iter().find(|a| a.role.arn == role.arn) {
+            Some(a) => {
+                let admits: Vec<String> = a
+                    .report
+                    .patterns
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{} (aud {})",
+                            p.service_accounts.join(", "),
+                            p.audiences.join(", ")
+                        )
+                    })
+                    .collect();
+                format!(
+                    "its trust policy admits {} but not {sub} with aud {aud}",
+                    admits.join("; ")
+                )
+            }
+            None => format!(
+                "its trust policy does not trust this cluster's OIDC provider {provider} at all"
+            ),
+        };
+        self.findings.push(sa_finding(
+            sa,
+            Severity::Error,
+            "sa-role-not-trusting",
+            format!(
+                "annotated with {}, but {detail}. Fix: add a statement with Principal {{\"Federated\": \"{provider}\"}}, Action sts:AssumeRoleWithWebIdentity, Condition StringEquals {{\"{prefix}:sub\": \"{sub}\", \"{prefix}:aud\": \"{aud}\"}}",
+                role.arn
+            ),
+        ));
+    }
+
+    /// The role reports, with the stale and any-ServiceAccount findings, then each role's
+    /// lint and permission findings.
+    fn roles(&mut self, analysed: Vec<Analysed<'_>>) -> Vec<RoleReport> {
+        let mut roles = Vec::new();
+        for a in analysed {
+            let mut r = a.report;
+            r.stale = r.assumable_by.is_empty();
+            if r.stale {
+                let pats: Vec<String> = r
+                    .patterns
+                    .iter()
+                    .flat_map(|p| p.service_accounts.clone())
+                    .collect();
+                self.findings.push(AuditFinding {
+                    severity: Severity::Warning,
+                    id: "role-stale".into(),
+                    subject: r.arn.clone(),
+                    message: format!(
+                        "trusts this cluster ({}) but no existing ServiceAccount can assume it: delete the role or its trust statement, or it waits for whoever creates a matching ServiceAccount",
+                        if pats.is_empty() { "no ServiceAccount pattern".to_owned() } else { pats.join(", ") }
+                    ),
+                });
+            }
+            for p in &r.patterns {
+                if p.reach == Reach::All {
+                    self.findings.push(AuditFinding {
+                        severity: Severity::Error,
+                        id: "role-any-service-account".into(),
+                        subject: r.arn.clone(),
+                        message: format!(
+                            "statement {}: every ServiceAccount of every namespace (present and future) can assume it; pin {}:sub with StringEquals",
+                            p.statement, self.prefix
+                        ),
+                    });
+                }
+            }
+            self.findings.extend(r.lint.iter().cloned());
+            self.findings.extend(r.permissions.findings(&r.arn));
+            roles.push(r);
+        }
+        roles
+    }
+
+    /// The cluster's OIDC provider, when the account lists providers: registered, and
+    /// with every audience an annotated ServiceAccount uses.
+    fn provider_findings(&mut self, sa_reports: &[SaReport]) {
+        let Some(providers) = &self.account.providers else {
+            return;
+        };
+        let cluster = self.cluster;
+        match providers.iter().find(|p| p.key_prefix == self.prefix) {
+            None => self.findings.push(AuditFinding {
+                severity: Severity::Error,
+                id: "provider-missing".into(),
+                subject: cluster.issuer.clone(),
+                message: format!(
+                    "no OIDC provider for {} is registered: no ServiceAccount of this cluster can assume any role. Fix: aws iam create-open-id-connect-provider --url {} --client-id-list {}",
+                    cluster.issuer, cluster.issuer, cluster.audience
+                ),
+            }),
+            Some(p) => {
+                let used: BTreeSet<&str> = sa_reports
+                    .iter()
+                    .filter(|s| s.role_arn.is_some())
+                    .map(|s| s.audience.as_str())
+                    .collect();
+                for aud in used {
+                    if !p.client_ids.iter().any(|c| c == aud) {
+                        self.findings.push(AuditFinding {
+                            severity: Severity::Error,
+                            id: "provider-audience-missing".into(),
+                            subject: p.arn.clone(),
+                            message: format!(
+                                "tokens with audience `{aud}` are refused: the provider's client ids are {:?}. Fix: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {} --client-id {aud}",
+                                p.client_ids, p.arn
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A ServiceAccount token's subject and audience.
+struct Token<'a> {
+    sub: &'a str,
+    aud: &'a str,
 }

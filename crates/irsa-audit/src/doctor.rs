@@ -677,8 +677,7 @@ fn service_account_check(f: &PodFacts<'_>, ns: &str, sa_name: &str) -> ServiceAc
         (None, None) => (None, None),
     };
     let suggested = suggested_role(f, ns, sa_name);
-    let fix_of = |overwrite: bool| {
-        match (&annotated, &mapping.entry) {
+    let fix_of = |overwrite: bool| match (&annotated, &mapping.entry) {
         (None, Some(m)) => format!(
             "set \"{}\" in data.config of ConfigMap {} to {{\"RoleARN\": \"{suggested}\"}} (or annotate: kubectl annotate serviceaccount -n {ns} {sa_name} {prefix}/role-arn={suggested})",
             m.key, m.config_map
@@ -687,7 +686,6 @@ fn service_account_check(f: &PodFacts<'_>, ns: &str, sa_name: &str) -> ServiceAc
             "kubectl annotate serviceaccount -n {ns} {sa_name} {}{prefix}/role-arn={suggested}",
             if overwrite { "--overwrite " } else { "" }
         ),
-    }
     };
     match (&f.service_account, &role_arn) {
         (None, _) => c.fail(
