@@ -401,20 +401,10 @@ async fn the_story_namespace(kube: &Kube, dynamodb: &str, s3: &S3Upstream) -> Re
 
 /// The bucket and its object, written straight to versitygw (not through irsa).
 async fn seed_bucket(s3: &S3Upstream) -> Result<()> {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(&s3.url)
-        .force_path_style(true)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            &s3.access_key_id,
-            &s3.secret_access_key,
-            None,
-            None,
-            "e2e",
-        ))
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(conf);
+    let client = irsa_test::sdk::s3(
+        &s3.url,
+        irsa_test::sdk::credentials(&s3.access_key_id, &s3.secret_access_key, None),
+    );
     client.create_bucket().bucket(BUCKET).send().await?;
     client
         .put_object()
@@ -450,42 +440,12 @@ async fn start_rotation_pod(story: &Story) -> Result<()> {
 
 /// The table and its item, written straight to dynalite (not through irsa).
 async fn seed_table(dynamodb: &str) -> Result<()> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-        ScalarAttributeType,
-    };
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(dynamodb)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "e2e",
-        ))
-        .build();
-    let db = aws_sdk_dynamodb::Client::from_conf(conf);
-    db.create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()?,
-        )
-        .send()
-        .await?;
-    db.put_item()
-        .table_name(TABLE)
-        .item("pk", AttributeValue::S(ITEM_KEY.into()))
-        .item("value", AttributeValue::S(ITEM_VALUE.into()))
-        .send()
-        .await?;
+    let db = irsa_test::sdk::dynamodb(
+        dynamodb,
+        irsa_test::sdk::credentials("local", "local", None),
+    );
+    irsa_test::sdk::create_table(&db, TABLE, "pk").await?;
+    irsa_test::sdk::put_strings(&db, TABLE, &[("pk", ITEM_KEY), ("value", ITEM_VALUE)]).await?;
     Ok(())
 }
 

@@ -10,26 +10,20 @@
 //! `scripts/deps/gateway.sh`; when one is missing the test fails naming the script, unless
 //! `IRSA_SKIP_EXTERNAL` is set.
 
-use irsa_jose::{Algorithm, SigningKey};
-use irsa_test::jose::jwks_of;
+use irsa_test::jose::{jwks_of, rs256 as key};
 use irsa_test::net::Reply;
-use irsa_test::{Dynalite, now};
+use irsa_test::{Dynalite, now, sdk};
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 const ISS: &str = "https://oidc.example.test/id/CLUSTER";
 const ACCOUNT: &str = "111122223333";
 const NODE_ROLE: &str = "arn:aws:iam::111122223333:role/irsa-agent";
 const UPSTREAM_SECRET: &str = "upstreamSecretKeyForDynaliteTests000000";
-
-fn key() -> &'static SigningKey {
-    static K: OnceLock<SigningKey> = OnceLock::new();
-    K.get_or_init(|| SigningKey::generate(Algorithm::RS256).unwrap())
-}
 
 fn config(upstream: &str) -> String {
     format!(
@@ -234,75 +228,25 @@ fn start() -> Option<Fixture> {
 /// The agent's SDK configuration: the default chain, reading only what a DaemonSet pod with
 /// an IRSA ServiceAccount has in its environment.
 async fn node_sdk_config(token_file: &Path, sts_url: &str) -> aws_config::SdkConfig {
-    use aws_types::os_shim_internal::{Env, Fs};
     let tf = token_file.display().to_string();
-    let env = Env::from_slice(&[
+    sdk::config_from_env(&[
         ("AWS_WEB_IDENTITY_TOKEN_FILE", tf.as_str()),
         ("AWS_ROLE_ARN", NODE_ROLE),
         ("AWS_ROLE_SESSION_NAME", "node-1"),
         ("AWS_ENDPOINT_URL_STS", sts_url),
         ("AWS_REGION", "us-east-1"),
-        ("AWS_CONFIG_FILE", "/nonexistent/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ]);
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .env(env)
-        .fs(Fs::real())
-        .load()
-        .await
+    ])
+    .await
 }
 
 /// Table `books` with item `a` in dynalite, written with the upstream's own credentials.
 async fn seed(upstream: &str) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ProvisionedThroughput,
-        ScalarAttributeType,
-    };
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(upstream)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "AKIAUPSTREAMEXAMPLE1",
-            UPSTREAM_SECRET,
-            None,
-            None,
-            "test",
-        ))
-        .build();
-    let ddb = aws_sdk_dynamodb::Client::from_conf(conf);
-    ddb.create_table()
-        .table_name("books")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .provisioned_throughput(
-            ProvisionedThroughput::builder()
-                .read_capacity_units(1)
-                .write_capacity_units(1)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    ddb.put_item()
-        .table_name("books")
-        .item("pk", AttributeValue::S("a".into()))
-        .item("title", AttributeValue::S("Dune".into()))
-        .send()
+    let ddb = sdk::dynamodb(
+        upstream,
+        sdk::credentials("AKIAUPSTREAMEXAMPLE1", UPSTREAM_SECRET, None),
+    );
+    sdk::create_table(&ddb, "books", "pk").await.unwrap();
+    sdk::put_strings(&ddb, "books", &[("pk", "a"), ("title", "Dune")])
         .await
         .unwrap();
 }

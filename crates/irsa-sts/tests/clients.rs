@@ -7,8 +7,7 @@
 //! External clients come from `scripts/deps/sts-clients.sh`; when one is missing the test
 //! fails naming the script, unless `IRSA_SKIP_EXTERNAL` is set (see `irsa_test::skip_external`).
 
-use irsa_jose::{Algorithm, SigningKey};
-use irsa_test::jose::jwks_of;
+use irsa_test::jose::{jwks_of, rs256 as key};
 use irsa_test::net::{Body, Reply};
 use irsa_test::now;
 use serde_json::{Map, Value, json};
@@ -23,11 +22,6 @@ const ISS: &str = "https://oidc.example.test/id/ABC";
 const ACCOUNT: &str = "111122223333";
 const ROLE: &str = "arn:aws:iam::111122223333:role/team/reader";
 const READER: &str = "system:serviceaccount:default:reader";
-
-fn key() -> &'static SigningKey {
-    static K: OnceLock<SigningKey> = OnceLock::new();
-    K.get_or_init(|| SigningKey::generate(Algorithm::RS256).unwrap())
-}
 
 fn config_yaml(account: &str, sub: &str) -> String {
     format!(
@@ -143,15 +137,43 @@ async fn call(server: &Arc<irsa_sts::Server>, method: &str, target: &str, body: 
 
 /// `POST /` with a form body over loopback to the server at `addr`.
 fn post(addr: SocketAddr, body: &str) -> Reply {
+    post_to(addr, "/", "application/x-www-form-urlencoded", body)
+}
+
+/// `POST path` with a `content_type` body over loopback to the server at `addr`.
+fn post_to(addr: SocketAddr, path: &str, content_type: &str, body: &str) -> Reply {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(irsa_test::net::post(
-        &format!("http://{addr}/"),
-        "application/x-www-form-urlencoded",
+        &format!("http://{addr}{path}"),
+        content_type,
         body.to_owned(),
     ))
+}
+
+/// The EKS Auth API's path for cluster `dev`.
+const EKS_AUTH: &str = "/clusters/dev/assume-role-for-pod-identity";
+
+/// A connection to `addr` holding a request open: the head of `POST path` announcing a
+/// 100-byte body, then only `body_start` of it.
+fn stalled(addr: SocketAddr, path: &str, body_start: &str) -> TcpStream {
+    let mut slow = TcpStream::connect(addr).unwrap();
+    write!(
+        slow,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{body_start}"
+    )
+    .unwrap();
+    slow
+}
+
+/// Everything the server writes on `s` until it closes the connection (at most 10 s).
+fn read_to_close(s: &mut TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw
 }
 
 /// The AWS error code of an STS error answer.
@@ -162,18 +184,7 @@ fn code(r: &Reply) -> String {
 fn form(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| {
-            let enc: String = v
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
-            format!("{k}={enc}")
-        })
+        .map(|(k, v)| format!("{k}={}", irsa_test::bench::form_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -311,12 +322,7 @@ fn throttles_at_once_over_capacity() {
         max_concurrency: 1,
         ..irsa_sts::Options::default()
     });
-    let mut slow = TcpStream::connect(f.addr).unwrap();
-    write!(
-        slow,
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\nAction="
-    )
-    .unwrap();
+    let slow = stalled(f.addr, "/", "Action=");
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
     let r = post(f.addr, "Action=GetCallerIdentity");
@@ -338,25 +344,9 @@ fn eks_auth_route_throttles_in_its_own_form() {
         max_concurrency: 1,
         ..irsa_sts::Options::default()
     });
-    let mut slow = TcpStream::connect(f.addr).unwrap();
-    write!(
-        slow,
-        "POST /clusters/dev/assume-role-for-pod-identity HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{"
-    )
-    .unwrap();
+    let slow = stalled(f.addr, EKS_AUTH, "{");
     std::thread::sleep(Duration::from_millis(300));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let r = rt.block_on(irsa_test::net::post(
-        &format!(
-            "http://{}/clusters/dev/assume-role-for-pod-identity",
-            f.addr
-        ),
-        "application/json",
-        r#"{"token":"a.b.c"}"#,
-    ));
+    let r = post_to(f.addr, EKS_AUTH, "application/json", r#"{"token":"a.b.c"}"#);
     assert_eq!(r.status, 429, "{}", r.text());
     assert_eq!(r.header("x-amzn-errortype"), Some("ThrottlingException"));
     assert_eq!(r.json()["__type"], "ThrottlingException");
@@ -371,16 +361,7 @@ fn request_timeout_is_bounded() {
         request_timeout: Duration::from_millis(500),
         ..irsa_sts::Options::default()
     });
-    let mut slow = TcpStream::connect(f.addr).unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        slow,
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\nAction="
-    )
-    .unwrap();
-    let mut raw = String::new();
-    slow.read_to_string(&mut raw).unwrap();
+    let raw = read_to_close(&mut stalled(f.addr, "/", "Action="));
     assert!(raw.starts_with("HTTP/1.1 503"), "{raw}");
     assert!(raw.contains("<Code>ServiceUnavailable</Code>"));
 }
@@ -391,16 +372,7 @@ fn eks_auth_request_timeout_answers_in_its_own_form() {
         request_timeout: Duration::from_millis(500),
         ..irsa_sts::Options::default()
     });
-    let mut slow = TcpStream::connect(f.addr).unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        slow,
-        "POST /clusters/dev/assume-role-for-pod-identity HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    slow.read_to_string(&mut raw).unwrap();
+    let raw = read_to_close(&mut stalled(f.addr, EKS_AUTH, "{"));
     assert!(raw.starts_with("HTTP/1.1 503"), "{raw}");
     assert!(
         raw.to_ascii_lowercase()

@@ -1,6 +1,8 @@
 //! Keys and key sets of irsa-jose.
 
-use irsa_jose::{Jwks, SigningKey};
+use std::sync::OnceLock;
+
+use irsa_jose::{Algorithm, Jwks, SigningKey};
 use serde_json::{Map, Value};
 
 /// The public JWKS of `keys`, in order.
@@ -14,4 +16,10 @@ pub fn jwks_of(keys: &[&SigningKey]) -> Jwks {
 pub fn sign(key: &SigningKey, claims: &Value) -> String {
     let claims: &Map<String, Value> = claims.as_object().expect("claims are a JSON object");
     key.sign_jwt(&Map::new(), claims).unwrap()
+}
+
+/// An RS256 key generated once per test binary (generating RSA keys is slow).
+pub fn rs256() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate(Algorithm::RS256).unwrap())
 }

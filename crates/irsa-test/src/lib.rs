@@ -1,7 +1,7 @@
 //! Shared helpers for irsa's tests: paths, the external tools installed by `scripts/setup`,
 //! free ports, clocks, child processes and benchmark loops; with features, keys (`jose`), SigV4-signed
-//! requests (`sigv4`), and in-process routers, loopback HTTP, XML answers and dynalite
-//! (`net`).
+//! requests (`sigv4`), in-process routers, loopback HTTP and XML answers (`net`), and
+//! AWS SDK clients of local endpoints (`sdk`), and irsa-sts-core sessions (`sts`).
 //!
 //! A dev-dependency only: helpers panic with a message naming what went wrong.
 
@@ -19,8 +19,12 @@ pub mod bench;
 pub mod jose;
 #[cfg(feature = "net")]
 pub mod net;
+#[cfg(feature = "sdk")]
+pub mod sdk;
 #[cfg(feature = "sigv4")]
 pub mod sigv4;
+#[cfg(feature = "sts")]
+pub mod sts;
 
 // ------------------------------------------------------------------------- paths
 
