@@ -30,7 +30,7 @@ fi
 echo "== machine: $(nproc) cores, $(uname -srm); $(rustc --version); node $(node --version)"
 echo "== irsa-policy: cargo bench -p irsa-policy --bench policy"
 cargo bench -p irsa-policy --bench policy -- "${crit_args[@]}" 2>&1 \
-  | grep -E '^(json_floor|parse|decide|parse_decide|evaluate|parse_evaluate)/|^ +time:' | sed -E 's/^ +time:/    time:/' || true
+  | grep -E '^(json_floor|parse|decide|decide_trust|parse_decide|evaluate|parse_evaluate)/|^ +time:' | sed -E 's/^ +time:/    time:/' || true
 
 echo "== iam-simulate: node $oracle bench --iterations $iters"
 oracle_out="$(for f in "$cases_dir"/*.json; do
@@ -49,16 +49,19 @@ const oracle = process.env.ORACLE_OUT.trim().split('\n').map((l) => JSON.parse(l
 const names = fs.readdirSync(process.env.CASES_DIR).filter((f) => f.endsWith('.json')).sort().map((f) => f.replace(/\.json$/, ''));
 const fmt = (x) => (x === undefined ? 'n/a' : x >= 10000 ? `${(x / 1000).toFixed(1)} µs` : `${Math.round(x)} ns`);
 console.log('');
-console.log('| case | irsa decide | irsa evaluate | irsa parse+validate+decide | irsa parse document+evaluate | iam-simulate prevalidated | iam-simulate runSimulation | decision (iam-simulate) |');
+console.log('| case | irsa decide (trust cases: decide_trust) | irsa evaluate | irsa parse+validate+decide | irsa parse document+evaluate | iam-simulate prevalidated | iam-simulate runSimulation | decision (iam-simulate) |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const [i, name] of names.entries()) {
   const o = (mode) => oracle.find((r) => r.case === i && r.mode === mode);
-  const dc = crit('decide', name);
+  // A trust case is decided as STS decides it: the trust policy alone (decide_trust).
+  const dc = crit('decide_trust', name) ?? crit('decide', name);
   const ev = crit('evaluate', name);
   const pd = crit('parse_decide', name);
   const pe = crit('parse_evaluate', name);
   console.log(`| ${name} | ${fmt(dc)} | ${fmt(ev)} | ${fmt(pd)} | ${fmt(pe)} | ${fmt(o('prevalidated')?.ns_per_decision)} | ${fmt(o('runSimulation')?.ns_per_decision)} | ${o('runSimulation')?.decision} |`);
 }
+const full = names.filter((n) => crit('decide_trust', n) !== undefined).map((n) => `${n}: ${fmt(crit('decide', n))}`).join(', ');
+console.log(`\nirsa decide (every kind of policy: the trust policy as a resource policy, plus the account check) on the trust cases: ${full}`);
 const parse = names.map((n) => `${n}: ${fmt(crit('parse', n))}`).join(', ');
 console.log(`\nirsa parse alone: ${parse}`);
 const floor = names.map((n) => `${n}: ${fmt(crit('json_floor', n))}`).join(', ');

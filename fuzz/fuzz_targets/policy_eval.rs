@@ -1,8 +1,8 @@
-//! `document::EvalDocument::parse` (the `irsa policy eval` input) and evaluation:
+//! `EvalDocument::parse` (the `irsa policy eval` input) and evaluation:
 //! must never panic, whatever the request and the policies.
 #![no_main]
 
-use irsa_policy::document::EvalDocument;
+use irsa_policy::EvalDocument;
 use irsa_policy::{Decision, evaluate_trust, lint_trust};
 use libfuzzer_sys::fuzz_target;
 

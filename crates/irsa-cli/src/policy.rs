@@ -2,7 +2,7 @@
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use irsa_policy::document::EvalDocument;
+use irsa_policy::EvalDocument;
 use irsa_policy::{Policy, PolicyKind, Severity, lint_trust, validate};
 use serde_json::json;
 use std::io::Read;

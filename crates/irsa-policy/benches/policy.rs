@@ -4,7 +4,10 @@
 //! - `parse/<case>`: `Policy::parse` of the case's policy documents.
 //! - `evaluate/<case>`: one decision over already parsed policies (the hot path of STS and
 //!   the gateway, which parse a role's policies once).
-//! - `decide/<case>`: the decision alone over already parsed policies (`decide`: no
+//! - `decide/<case>`: the decision alone over already parsed policies (`decide`, every kind
+//!   of policy: no allocation).
+//! - `decide_trust/<case>`: for the cases with a trust policy, the trust decision STS makes
+//!   for `AssumeRoleWithWebIdentity` (`decide_trust`: the trust policy alone, no
 //!   allocation).
 //! - `parse_decide/<case>`: parse and validate the case's policy documents from JSON text,
 //!   then decide (the request already built).
@@ -14,8 +17,7 @@
 //!   any parser built on it.
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use irsa_policy::document::EvalDocument;
-use irsa_policy::{Decision, EvalInput, Policy, decide, evaluate};
+use irsa_policy::{Decision, EvalDocument, EvalInput, Policy, decide, decide_trust, evaluate};
 
 const CASES: &[(&str, &str, Decision)] = &[
     (
@@ -103,6 +105,19 @@ fn bench(c: &mut Criterion) {
         });
     }
     dec.finish();
+
+    let mut trust = c.benchmark_group("decide_trust");
+    for (name, json, expected) in CASES {
+        let doc = EvalDocument::parse(json).unwrap();
+        let Some(policy) = &doc.resource_policy else {
+            continue;
+        };
+        assert_eq!(decide_trust(policy, &doc.request), *expected, "{name}");
+        trust.bench_function(*name, |b| {
+            b.iter(|| black_box(decide_trust(black_box(policy), black_box(&doc.request))))
+        });
+    }
+    trust.finish();
 
     let mut pd = c.benchmark_group("parse_decide");
     for (name, json, expected) in CASES {

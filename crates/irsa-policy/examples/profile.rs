@@ -8,11 +8,14 @@
 //! ```
 //!
 //! Modes: `parse` (`Policy::parse` of every policy of the case), `decide` (the decision over
-//! parsed policies), `parse_decide` (both, as the `parse_decide` benchmark). The instruction
-//! count of the toggled function divided by the iteration count is the per-call cost.
+//! parsed policies, every kind of policy), `decide_trust` (the trust decision STS makes:
+//! `decide_trust` over the case's resource policy), `parse_decide` (parse, then `decide`, as
+//! the `parse_decide` benchmark). Toggle `profile::decide_one` for `decide` and
+//! `decide_trust`. The instruction count of the toggled function divided by the iteration
+//! count is the per-call cost.
 
-use irsa_policy::document::EvalDocument;
-use irsa_policy::{Decision, EvalInput, Policy, Request, decide};
+use irsa_policy::EvalDocument;
+use irsa_policy::{Decision, EvalInput, Policy, Request, decide, decide_trust};
 use std::hint::black_box;
 
 const CASES: &[(&str, &str)] = &[
@@ -72,8 +75,11 @@ fn parse_all(t: &Texts) -> (Vec<Policy>, Vec<Policy>, Vec<Policy>, Option<Policy
 }
 
 #[inline(never)]
-fn decide_one(input: &EvalInput<'_>, req: &Request) -> Decision {
-    decide(black_box(input), black_box(req))
+fn decide_one(input: &EvalInput<'_>, req: &Request, trust: bool) -> Decision {
+    match (trust, input.resource_policy) {
+        (true, Some(p)) => decide_trust(black_box(p), black_box(req)),
+        _ => decide(black_box(input), black_box(req)),
+    }
 }
 
 fn main() {
@@ -81,7 +87,7 @@ fn main() {
     let (mode, case, n) = match args.as_slice() {
         [_, m, c, n] => (m.as_str(), c.as_str(), n.parse::<usize>().unwrap_or(1000)),
         _ => {
-            eprintln!("usage: profile parse|decide|parse_decide CASE ITERATIONS");
+            eprintln!("usage: profile parse|decide|decide_trust|parse_decide CASE ITERATIONS");
             std::process::exit(2);
         }
     };
@@ -97,10 +103,11 @@ fn main() {
                 black_box(parse_all(&t));
             }
         }
-        "decide" => {
+        "decide" | "decide_trust" => {
             let input = doc.input();
+            let trust = mode == "decide_trust";
             for _ in 0..n {
-                black_box(decide_one(&input, &doc.request));
+                black_box(decide_one(&input, &doc.request, trust));
             }
         }
         "parse_decide" => {
@@ -112,7 +119,7 @@ fn main() {
                     permission_boundaries: &b,
                     session_policies: &s,
                 };
-                black_box(decide_one(&input, &doc.request));
+                black_box(decide_one(&input, &doc.request, false));
             }
         }
         _ => {

@@ -392,10 +392,11 @@ fn one(op: &Operator, values: &Values, req: &str, ctx: &Context) -> bool {
 pub(crate) fn evaluate_entry(
     op: &Operator,
     key_lower: &str,
+    key_hash: u64,
     values: &Values,
     ctx: &Context,
 ) -> bool {
-    let found = ctx.get_lower(key_lower);
+    let found = ctx.get_hashed(key_hash, key_lower);
     // An empty multivalued key counts as missing.
     let present: Option<&[String]> = match found {
         None => None,
@@ -434,7 +435,7 @@ mod tests {
         let op = Operator::parse(op).unwrap();
         let raw: Vec<String> = values.iter().map(|s| s.to_string()).collect();
         let (v, _) = compile_values(op.base, &raw, true);
-        evaluate_entry(&op, "k", &v, ctx)
+        evaluate_entry(&op, "k", crate::context::key_hash("k"), &v, ctx)
     }
 
     fn single(v: &str) -> Context {

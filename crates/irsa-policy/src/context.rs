@@ -1,51 +1,36 @@
 //! The request: action, resource, principal and condition context.
 
 use crate::policy::PrincipalType;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// A small, fast non-cryptographic hasher (the Fx hash used by rustc) for context keys:
-/// keys are short and come from a bounded set, and SipHash dominated lookups.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher {
-    hash: u64,
+/// The Fx hash (rustc's) of a lowercase condition key: keys are short and come from a
+/// bounded set. A policy computes it for each condition key when it is parsed, so a decision
+/// looks a key up without hashing it.
+#[inline]
+pub(crate) fn key_hash(lower: &str) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let add = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
+    let mut h = add(0, lower.len() as u64);
+    let mut chunks = lower.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        h = add(h, u64::from_le_bytes(b));
+    }
+    let mut b = [0u8; 8];
+    for (d, x) in b.iter_mut().zip(chunks.remainder()) {
+        *d = *x;
+    }
+    add(h, u64::from_le_bytes(b))
 }
 
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+/// A key lowercased as the context stores it.
+fn lower(key: &str) -> String {
+    if key.is_ascii() {
+        key.to_ascii_lowercase()
+    } else {
+        key.to_lowercase()
     }
 }
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            self.add(u64::from_le_bytes(b));
-        }
-        for &x in chunks.remainder() {
-            self.add(u64::from(x));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// The value of one context key: a single value or a multivalued set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,11 +51,49 @@ impl ContextValue {
     }
 }
 
-/// Condition context: keys are case-insensitive (stored lowercase), values case-preserving.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Context {
-    map: HashMap<String, ContextValue, FxBuild>,
+/// One key of a [`Context`].
+#[derive(Debug, Clone)]
+struct Entry {
+    hash: u64,
+    key: String,
+    value: ContextValue,
 }
+
+/// No entry in an index slot.
+const EMPTY: u32 = u32::MAX;
+
+/// Condition context: keys are case-insensitive (stored lowercase), values case-preserving.
+///
+/// The keys are kept in insertion order with their [`key_hash`], indexed by an
+/// open-addressing table (linear probing on the hash's top bits), so a lookup with a hash
+/// computed at parse time costs a probe and one key comparison.
+#[derive(Clone, Default)]
+pub struct Context {
+    entries: Vec<Entry>,
+    /// Indexes into `entries`; a power of two in length, at least twice `entries` (empty
+    /// while the context is).
+    index: Vec<u32>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|e| (&e.key, &e.value)))
+            .finish()
+    }
+}
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Context) -> bool {
+        self.entries.len() == other.entries.len()
+            && self
+                .entries
+                .iter()
+                .all(|e| other.get_hashed(e.hash, &e.key) == Some(&e.value))
+    }
+}
+
+impl Eq for Context {}
 
 impl Context {
     /// An empty context.
@@ -78,12 +101,79 @@ impl Context {
         Context::default()
     }
 
+    /// The first index slot for `hash` (the table is non-empty).
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        let bits = self.index.len().trailing_zeros();
+        (hash >> (64 - bits).min(63)) as usize & (self.index.len() - 1)
+    }
+
+    /// The position in `entries` of a lowercase key.
+    #[inline]
+    fn find(&self, hash: u64, key: &str) -> Option<usize> {
+        if self.index.is_empty() {
+            return None;
+        }
+        let mask = self.index.len() - 1;
+        let mut i = self.home(hash);
+        loop {
+            let slot = *self.index.get(i)?;
+            if slot == EMPTY {
+                return None;
+            }
+            let e = self.entries.get(slot as usize)?;
+            if e.hash == hash && e.key == key {
+                return Some(slot as usize);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Rebuilds the index for the current entries.
+    fn reindex(&mut self) {
+        let want = (self.entries.len() * 2).next_power_of_two().max(8);
+        self.index.clear();
+        self.index.resize(want, EMPTY);
+        for n in 0..self.entries.len() {
+            self.index_entry(n);
+        }
+    }
+
+    /// Puts `entries[n]` in the index (which has a free slot).
+    fn index_entry(&mut self, n: usize) {
+        let Some(hash) = self.entries.get(n).map(|e| e.hash) else {
+            return;
+        };
+        let mask = self.index.len() - 1;
+        let mut i = self.home(hash);
+        while let Some(slot) = self.index.get_mut(i) {
+            if *slot == EMPTY {
+                *slot = u32::try_from(n).unwrap_or(EMPTY);
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn put(&mut self, key: String, value: ContextValue) {
+        let hash = key_hash(&key);
+        if let Some(n) = self.find(hash, &key) {
+            if let Some(e) = self.entries.get_mut(n) {
+                e.value = value;
+            }
+            return;
+        }
+        self.entries.push(Entry { hash, key, value });
+        if self.entries.len() * 2 > self.index.len() {
+            self.reindex();
+        } else {
+            self.index_entry(self.entries.len() - 1);
+        }
+    }
+
     /// Sets a single-valued key (replacing any previous value).
     pub fn insert(&mut self, key: impl AsRef<str>, value: impl Into<String>) -> &mut Context {
-        self.map.insert(
-            key.as_ref().to_lowercase(),
-            ContextValue::Single(value.into()),
-        );
+        self.put(lower(key.as_ref()), ContextValue::Single(value.into()));
         self
     }
 
@@ -94,8 +184,7 @@ impl Context {
         S: Into<String>,
     {
         let v = values.into_iter().map(Into::into).collect();
-        self.map
-            .insert(key.as_ref().to_lowercase(), ContextValue::Multi(v));
+        self.put(lower(key.as_ref()), ContextValue::Multi(v));
         self
     }
 
@@ -119,27 +208,38 @@ impl Context {
 
     /// Removes a key.
     pub fn remove(&mut self, key: &str) -> Option<ContextValue> {
-        self.map.remove(&key.to_lowercase())
+        let key = lower(key);
+        let n = self.find(key_hash(&key), &key)?;
+        let e = self.entries.remove(n);
+        self.reindex();
+        Some(e.value)
     }
 
     /// Looks a key up, case-insensitively.
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
         if key.bytes().any(|b| b.is_ascii_uppercase()) || !key.is_ascii() {
-            self.map.get(&key.to_lowercase())
+            self.get_lower(&lower(key))
         } else {
-            self.map.get(key)
+            self.get_lower(key)
         }
     }
 
     /// Looks up an already-lowercased key.
     #[inline]
     pub(crate) fn get_lower(&self, key: &str) -> Option<&ContextValue> {
-        self.map.get(key)
+        self.get_hashed(key_hash(key), key)
+    }
+
+    /// Looks up an already-lowercased key whose [`key_hash`] is `hash`.
+    #[inline]
+    pub(crate) fn get_hashed(&self, hash: u64, key: &str) -> Option<&ContextValue> {
+        let n = self.find(hash, key)?;
+        self.entries.get(n).map(|e| &e.value)
     }
 
     /// The value of a single-valued (or one-element) key, for policy variables.
     pub(crate) fn get_single_lower(&self, key: &str) -> Option<&str> {
-        match self.map.get(key)? {
+        match self.get_lower(key)? {
             ContextValue::Single(s) => Some(s),
             ContextValue::Multi(v) if v.len() == 1 => v.first().map(String::as_str),
             ContextValue::Multi(_) => None,
@@ -148,17 +248,17 @@ impl Context {
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len()
     }
 
     /// No keys.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries.is_empty()
     }
 
-    /// All keys (lowercase) and values, in no particular order.
+    /// All keys (lowercase) and values, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
-        self.map.iter().map(|(k, v)| (k.as_str(), v))
+        self.entries.iter().map(|e| (e.key.as_str(), &e.value))
     }
 }
 

@@ -118,7 +118,7 @@ fn scalar(v: &Value, key: &str) -> Result<String, DocumentError> {
 }
 
 /// Parses the `request` object.
-pub fn parse_request(v: &Value) -> Result<Request, DocumentError> {
+fn parse_request(v: &Value) -> Result<Request, DocumentError> {
     let Value::Object(o) = v else {
         return Err(input_err("`request` must be an object"));
     };

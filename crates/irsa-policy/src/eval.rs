@@ -6,7 +6,6 @@
 //! [`combine`] for the last step, so they cannot disagree.
 
 use crate::arn::{split_colon, split6};
-use crate::condition::evaluate_entry;
 use crate::context::Request;
 use crate::policy::{Effect, Policy, Principal, PrincipalType, Statement};
 use serde_json::{Value, json};
@@ -279,30 +278,47 @@ pub(crate) struct Prepared<'r> {
     /// The resource ARN's six components, split on first use (a trust decision has no
     /// `Resource` to match and no account to compare, so it never splits it).
     resource_parts: std::cell::OnceCell<[Option<&'r str>; 6]>,
-    /// The principal split into its ARN components (all `None` when anonymous).
-    principal_parts: [Option<&'r str>; 6],
-    kind: Option<PrincipalType>,
-    federated_user: bool,
+    /// The principal split into its ARN components (all `None` when anonymous), on first
+    /// use (a trust decision with the caller's type given and no `AWS` principal never
+    /// splits it).
+    principal_parts: std::cell::OnceCell<[Option<&'r str>; 6]>,
+    /// The caller's type, inferred on first use when the request does not give it.
+    kind: std::cell::OnceCell<Option<PrincipalType>>,
 }
 
 impl<'r> Prepared<'r> {
     pub(crate) fn new(req: &'r Request) -> Prepared<'r> {
-        let principal_parts = req
-            .principal
-            .as_deref()
-            .map_or([None; 6], |p| split6(p, false));
-        let kind = req.principal.as_deref().map(|p| {
-            req.principal_type
-                .unwrap_or_else(|| PrincipalType::infer_split(p, &principal_parts))
-        });
         Prepared {
             req,
             action_split: split_colon(&req.action),
             resource_parts: std::cell::OnceCell::new(),
-            principal_parts,
-            kind,
-            federated_user: is_federated_user_split(&principal_parts),
+            principal_parts: std::cell::OnceCell::new(),
+            kind: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The principal's ARN components (once per evaluation).
+    #[inline]
+    fn principal_parts(&self) -> &[Option<&'r str>; 6] {
+        self.principal_parts.get_or_init(|| {
+            self.req
+                .principal
+                .as_deref()
+                .map_or([None; 6], |p| split6(p, false))
+        })
+    }
+
+    /// The caller's type (`None`: anonymous).
+    #[inline]
+    fn kind(&self) -> Option<PrincipalType> {
+        *self.kind.get_or_init(|| {
+            let p = self.req.principal.as_deref()?;
+            Some(
+                self.req
+                    .principal_type
+                    .unwrap_or_else(|| PrincipalType::infer_split(p, self.principal_parts())),
+            )
+        })
     }
 
     /// The resource ARN split into its six components (once per evaluation).
@@ -314,7 +330,7 @@ impl<'r> Prepared<'r> {
 
     /// The caller is a federated user session (see [`is_federated_user_split`]).
     pub(crate) fn federated_user(&self) -> bool {
-        self.federated_user
+        self.req.principal.is_some() && is_federated_user_split(self.principal_parts())
     }
 
     /// Is the request within one account (resource account from `resource_account` or the
@@ -328,7 +344,7 @@ impl<'r> Prepared<'r> {
                     [Some("arn"), _, _, _, Some(a), Some(_)] if !a.is_empty() => Some(a),
                     _ => None,
                 });
-        let principal_account = match self.principal_parts {
+        let principal_account = match *self.principal_parts() {
             [Some("arn"), _, _, _, Some(a), Some(_)] if !a.is_empty() => Some(a),
             _ => None,
         };
@@ -347,14 +363,14 @@ impl<'r> Prepared<'r> {
 /// included); under another type, every caller of that type.
 pub(crate) fn principal_match(p: &Principal, pr: &Prepared<'_>) -> Option<PrincipalMatch> {
     let req = pr.req;
-    let (principal, kind) = (req.principal.as_deref(), pr.kind);
+    let principal = req.principal.as_deref();
     let issuer = req.session_issuer.as_deref();
     match p {
         Principal::Any => Some(PrincipalMatch::Exact),
         Principal::Typed(entries) => {
             let mut best = None;
             for e in entries {
-                let same_type = kind == Some(e.kind);
+                let same_type = pr.kind() == Some(e.kind);
                 for v in &e.values {
                     let m = if v == "*" {
                         (e.kind == PrincipalType::Aws || same_type).then_some(PrincipalMatch::Exact)
@@ -362,7 +378,7 @@ pub(crate) fn principal_match(p: &Principal, pr: &Prepared<'_>) -> Option<Princi
                         match principal {
                             Some(caller) if same_type => match e.kind {
                                 PrincipalType::Aws => {
-                                    aws_value_matches(v, caller, &pr.principal_parts, issuer)
+                                    aws_value_matches(v, caller, pr.principal_parts(), issuer)
                                 }
                                 _ => (v == caller).then_some(PrincipalMatch::Exact),
                             },
@@ -426,11 +442,10 @@ pub(crate) fn action_applies(st: &Statement, pr: &Prepared<'_>) -> bool {
 
 /// Do all the statement's conditions hold?
 pub(crate) fn conditions_hold(st: &Statement, req: &Request) -> bool {
-    st.condition.iter().flatten().all(|b| {
-        b.entries
-            .iter()
-            .all(|e| evaluate_entry(e.operator(), &e.key_lower, &e.compiled, &req.context))
-    })
+    st.condition
+        .iter()
+        .flatten()
+        .all(|b| b.entries.iter().all(|e| e.holds(&req.context)))
 }
 
 /// Is the statement applicable to the request (action, resource, conditions; and for a

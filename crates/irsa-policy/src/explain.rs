@@ -2,7 +2,6 @@
 //! resource, principal and condition checks with the request's values. The decision comes
 //! from the same scan and [`combine`] as [`crate::decide`], so the two cannot disagree.
 
-use crate::condition::evaluate_entry;
 use crate::context::Request;
 use crate::eval::{
     Basis, Decision, EvalInput, Mode, PolicyRef, Prepared, PrincipalMatch, action_applies, applies,
@@ -190,7 +189,7 @@ fn condition_checks(st: &Statement, req: &Request) -> Vec<ConditionCheck> {
             key: e.key().to_owned(),
             policy_values: e.values().to_vec(),
             request_values: req.context.get(e.key()).map(|v| v.values().to_vec()),
-            matched: evaluate_entry(e.operator(), &e.key_lower, &e.compiled, &req.context),
+            matched: e.holds(&req.context),
         })
         .collect()
 }

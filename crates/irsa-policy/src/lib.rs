@@ -12,7 +12,7 @@ mod arn;
 mod condition;
 mod context;
 mod date;
-pub mod document;
+mod document;
 mod error;
 mod eval;
 mod explain;
@@ -25,6 +25,7 @@ mod validate;
 pub use arn::{Arn, ArnError, PARTITIONS};
 pub use condition::{BaseOperator, Operator, SetOperator};
 pub use context::{Context, ContextValue, Request, UnknownPrincipalType};
+pub use document::{DocumentError, EvalDocument};
 pub use error::PolicyError;
 pub use eval::{
     Basis, Decision, EvalInput, Evaluation, MatchedStatement, PolicyRef, PrincipalMatch, decide,

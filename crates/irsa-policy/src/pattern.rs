@@ -17,7 +17,18 @@ pub(crate) fn has_wildcard(s: &str) -> bool {
 /// `${` in `s`: the text may hold a policy variable.
 #[inline]
 pub(crate) fn has_variable(s: &str) -> bool {
-    s.as_bytes().windows(2).any(|w| matches!(w, [b'$', b'{']))
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = b
+        .get(from..)
+        .and_then(|r| r.iter().position(|&c| c == b'$'))
+    {
+        if b.get(from + i + 1) == Some(&b'{') {
+            return true;
+        }
+        from += i + 1;
+    }
+    false
 }
 
 /// One token of a compiled pattern.

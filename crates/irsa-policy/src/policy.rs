@@ -232,8 +232,13 @@ pub(crate) struct Element<T> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConditionEntry {
     operator: Operator,
-    key: String,
-    pub(crate) key_lower: String,
+    /// The key as written, then (unless it is already lowercase) the key lowercased: one
+    /// allocation for both.
+    keys: Box<str>,
+    /// The length of the key as written in `keys`.
+    key_len: u32,
+    /// [`crate::context::key_hash`] of the lowercased key: the context lookup without hashing.
+    key_hash: u64,
     values: Vec<String>,
     /// The values as written when some is not a string (numbers, booleans); `None`: all
     /// strings, printed from `values`.
@@ -250,11 +255,30 @@ impl ConditionEntry {
     }
     /// The condition key as written.
     pub fn key(&self) -> &str {
-        &self.key
+        self.keys.get(..self.key_len as usize).unwrap_or_default()
     }
     /// The values, stringified (`true`, `10`).
     pub fn values(&self) -> &[String] {
         &self.values
+    }
+    /// The key lowercased (as the context stores keys).
+    #[inline]
+    fn key_lower(&self) -> &str {
+        match self.keys.get(self.key_len as usize..) {
+            Some(lower) if !lower.is_empty() => lower,
+            _ => &self.keys,
+        }
+    }
+    /// Does the entry hold for the context?
+    #[inline]
+    pub(crate) fn holds(&self, ctx: &crate::Context) -> bool {
+        crate::condition::evaluate_entry(
+            &self.operator,
+            self.key_lower(),
+            self.key_hash,
+            &self.compiled,
+            ctx,
+        )
     }
 }
 
@@ -490,7 +514,7 @@ fn statement_to_value(s: &Statement) -> Value {
                         e.single,
                     ),
                 };
-                em.insert(e.key.clone(), v);
+                em.insert(e.key().to_owned(), v);
             }
             let name = match (&b.op_raw, &b.op) {
                 (Some(raw), _) => raw.to_string(),
@@ -508,30 +532,34 @@ fn statement_to_value(s: &Statement) -> Value {
 /// priority). A syntax error is returned as `Err`. The text is read straight into the AST
 /// (see `raw`): strings are borrowed from `json` until they are stored.
 pub(crate) fn parse_collect(json: &str) -> Result<(Policy, Errors), PolicyError> {
-    let raw = read_policy(json).map_err(|_| PolicyError::Syntax)?;
     let mut errors: Errors = Vec::new();
-    let version = match raw.version.as_deref() {
-        None => None,
-        Some("2008-10-17") => Some(Version::V2008_10_17),
-        Some("2012-10-17") => Some(Version::V2012_10_17),
-        Some(_) => return Err(PolicyError::Syntax),
-    };
+    // Most policies hold one statement (trust policies): no spare capacity for them.
+    let mut statements: Vec<Statement> = Vec::with_capacity(1);
+    // Statements written after `Version` (the usual order) are built as they are read; a
+    // hard error in one stops the read (every hard error is `Syntax`, as a read error is).
+    let raw = read_policy(json, &mut |version, raw| {
+        let Ok(version) = parse_version(version) else {
+            return false;
+        };
+        let vars = version == Some(Version::V2012_10_17);
+        match parse_statement(raw, vars, &mut errors) {
+            Ok(st) => {
+                push_statement(&mut statements, st, &mut errors);
+                true
+            }
+            Err(_) => false,
+        }
+    })
+    .map_err(|_| PolicyError::Syntax)?;
+    let version = parse_version(raw.version.as_deref())?;
     let vars = version == Some(Version::V2012_10_17);
     let Some(raw_stmts) = raw.statement else {
         return Err(PolicyError::Syntax);
     };
-    let mut statements = Vec::with_capacity(raw_stmts.items.len());
+    statements.reserve(raw_stmts.items.len());
     for raw in raw_stmts.items {
         let st = parse_statement(raw, vars, &mut errors)?;
-        if let Some(sid) = &st.sid
-            && !sid.is_empty()
-            && statements
-                .iter()
-                .any(|s: &Statement| s.sid.as_deref() == Some(&**sid))
-        {
-            errors.push((P_SID, PolicyError::DuplicateSid));
-        }
-        statements.push(st);
+        push_statement(&mut statements, st, &mut errors);
     }
     Ok((
         Policy {
@@ -542,6 +570,29 @@ pub(crate) fn parse_collect(json: &str) -> Result<(Policy, Errors), PolicyError>
         },
         errors,
     ))
+}
+
+/// The `Version` element (absent: `None`; unknown: a syntax error).
+fn parse_version(v: Option<&str>) -> Result<Option<Version>, PolicyError> {
+    match v {
+        None => Ok(None),
+        Some("2008-10-17") => Ok(Some(Version::V2008_10_17)),
+        Some("2012-10-17") => Ok(Some(Version::V2012_10_17)),
+        Some(_) => Err(PolicyError::Syntax),
+    }
+}
+
+/// Appends a statement, noting a repeated non-empty `Sid`.
+fn push_statement(statements: &mut Vec<Statement>, st: Statement, errors: &mut Errors) {
+    if let Some(sid) = &st.sid
+        && !sid.is_empty()
+        && statements
+            .iter()
+            .any(|s: &Statement| s.sid.as_deref() == Some(&**sid))
+    {
+        errors.push((P_SID, PolicyError::DuplicateSid));
+    }
+    statements.push(st);
 }
 
 fn parse_statement(
@@ -678,14 +729,38 @@ fn parse_condition(
                     raw.items.iter().map(Scalar::to_value).collect(),
                 )))
             };
+            // The key, then its lowercase form unless it is the same.
+            let lower: Option<Cow<'_, str>> = if key.is_ascii() {
+                key.bytes()
+                    .any(|b| b.is_ascii_uppercase())
+                    .then_some(Cow::Borrowed(&*key))
+            } else {
+                Some(Cow::Owned(key.to_lowercase())).filter(|l| *l != *key)
+            };
+            let mut keys = String::with_capacity(key.len() + lower.as_ref().map_or(0, |l| l.len()));
+            keys.push_str(&key);
+            match lower {
+                Some(Cow::Borrowed(k)) => {
+                    keys.push_str(k);
+                    if let Some(tail) = keys.get_mut(k.len()..) {
+                        tail.make_ascii_lowercase();
+                    }
+                }
+                Some(Cow::Owned(l)) => keys.push_str(&l),
+                None => {}
+            }
+            let key_len = u32::try_from(key.len()).map_err(|_| PolicyError::Syntax)?;
+            let keys = keys.into_boxed_str();
+            let key_hash = crate::context::key_hash(
+                keys.get(key.len()..)
+                    .filter(|l| !l.is_empty())
+                    .unwrap_or(&keys),
+            );
             entries.push(ConditionEntry {
                 operator: op,
-                key_lower: if key.is_ascii() {
-                    key.to_ascii_lowercase()
-                } else {
-                    key.to_lowercase()
-                },
-                key: key.into_owned(),
+                keys,
+                key_len,
+                key_hash,
                 values,
                 raw,
                 single,

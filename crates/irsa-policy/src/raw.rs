@@ -375,11 +375,63 @@ impl<'de> Deserialize<'de> for RawStatement<'de> {
     }
 }
 
-/// `Statement`: one statement object or a non-empty array of them.
+/// `Statement`: one statement object or a non-empty array of them. When the policy's
+/// `Version` came first, each statement went to the reader's sink as it was read and
+/// `items` is empty.
 #[derive(Debug)]
 pub(crate) struct RawStatements<'a> {
     pub(crate) items: Vec<RawStatement<'a>>,
     pub(crate) array: bool,
+}
+
+/// Receives each statement as it is read, with the policy's `Version` (read before it);
+/// `false` rejects the document.
+pub(crate) type Sink<'s, 'de> = dyn FnMut(Option<&str>, RawStatement<'de>) -> bool + 's;
+
+/// Reads `Statement` handing each statement to the sink (no vector of raw statements).
+struct StreamStatements<'v, 's, 'f, 'de> {
+    version: Option<&'v str>,
+    sink: &'f mut Sink<'s, 'de>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for StreamStatements<'_, '_, '_, 'de> {
+    type Value = RawStatements<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawStatements<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StreamStatements<'_, '_, '_, 'de> {
+    type Value = RawStatements<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a statement or an array of statements")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawStatements<'de>, A::Error> {
+        let st = RawStatement::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        if !(self.sink)(self.version, st) {
+            return Err(de::Error::custom("statement rejected"));
+        }
+        Ok(RawStatements {
+            items: Vec::new(),
+            array: false,
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawStatements<'de>, A::Error> {
+        let mut n = 0usize;
+        while let Some(st) = seq.next_element()? {
+            if !(self.sink)(self.version, st) {
+                return Err(de::Error::custom("statement rejected"));
+            }
+            n += 1;
+        }
+        if n == 0 {
+            return Err(de::Error::custom("empty Statement"));
+        }
+        Ok(RawStatements {
+            items: Vec::new(),
+            array: true,
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for RawStatements<'de> {
@@ -423,41 +475,56 @@ pub(crate) struct RawPolicy<'a> {
     pub(crate) statement: Option<RawStatements<'a>>,
 }
 
-impl<'de> Deserialize<'de> for RawPolicy<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawPolicy<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a policy object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawPolicy<'de>, A::Error> {
-                let mut p = RawPolicy::default();
-                while let Some(Str(k)) = map.next_key()? {
-                    match &*k {
-                        "Version" if p.version.is_none() => {
-                            p.version = Some(map.next_value::<Str<'de>>()?.0);
-                        }
-                        "Id" if p.id.is_none() => p.id = Some(map.next_value::<Str<'de>>()?.0),
-                        "Statement" if p.statement.is_none() => {
-                            p.statement = Some(map.next_value()?);
-                        }
-                        _ => {
-                            let _: IgnoredAny = map.next_value()?;
-                            return Err(de::Error::custom("unknown or repeated policy element"));
-                        }
-                    }
+/// Reads a policy object; statements after `Version` go to the sink.
+struct PolicyVisitor<'s, 'f, 'de> {
+    sink: &'f mut Sink<'s, 'de>,
+}
+
+impl<'de> Visitor<'de> for PolicyVisitor<'_, '_, 'de> {
+    type Value = RawPolicy<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a policy object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawPolicy<'de>, A::Error> {
+        let mut p = RawPolicy::default();
+        while let Some(Str(k)) = map.next_key()? {
+            match &*k {
+                "Version" if p.version.is_none() => {
+                    p.version = Some(map.next_value::<Str<'de>>()?.0);
                 }
-                Ok(p)
+                "Id" if p.id.is_none() => p.id = Some(map.next_value::<Str<'de>>()?.0),
+                "Statement" if p.statement.is_none() => {
+                    // With the version known, statements are handed over as they are read;
+                    // otherwise (`Version` after `Statement`, or none yet) kept for later.
+                    p.statement = Some(match p.version.as_deref() {
+                        Some(v) => map.next_value_seed(StreamStatements {
+                            version: Some(v),
+                            sink: &mut *self.sink,
+                        })?,
+                        None => map.next_value()?,
+                    });
+                }
+                _ => {
+                    let _: IgnoredAny = map.next_value()?;
+                    return Err(de::Error::custom("unknown or repeated policy element"));
+                }
             }
         }
-        d.deserialize_map(V)
+        Ok(p)
     }
 }
 
-/// Reads a policy document (trailing non-whitespace is an error).
-pub(crate) fn read_policy(json: &str) -> Result<RawPolicy<'_>, serde_json::Error> {
-    serde_json::from_str(json)
+/// Reads a policy document (trailing non-whitespace is an error). Statements that follow
+/// `Version` go to `sink` as they are read (their `RawPolicy::statement` has no items);
+/// others are returned in `RawPolicy::statement`.
+pub(crate) fn read_policy<'de>(
+    json: &'de str,
+    sink: &mut Sink<'_, 'de>,
+) -> Result<RawPolicy<'de>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let p = de::Deserializer::deserialize_map(&mut de, PolicyVisitor { sink })?;
+    de.end()?;
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -481,13 +548,28 @@ mod tests {
             r#"{"Statement":{}} x"#,
             r#"{"Statement":{"Extra":1}}"#,
         ] {
-            assert!(read_policy(bad).is_err(), "{bad}");
+            assert!(read_policy(bad, &mut |_, _| true).is_err(), "{bad}");
+            assert!(
+                read_policy(
+                    &bad.replace("{\"Statement\"", "{\"Version\":\"1\",\"Statement\""),
+                    &mut |_, _| true
+                )
+                .is_err(),
+                "{bad} streamed"
+            );
         }
+        let mut streamed = Vec::new();
         let ok = read_policy(
             r#"{"Version":"2012-10-17","Statement":[{"Sid":"a\u0042","Effect":"Allow","Action":["s3:x"],"Condition":{"NumericLessThan":{"s3:max-keys":[10,1.5,true]}}}]}"#,
+            &mut |v, st| {
+                assert_eq!(v, Some("2012-10-17"));
+                streamed.push(st);
+                true
+            },
         )
         .unwrap();
-        let st = &ok.statement.as_ref().unwrap().items[0];
+        assert!(ok.statement.as_ref().unwrap().items.is_empty());
+        let st = &streamed[0];
         assert_eq!(st.sid.as_deref(), Some("aB"));
         let cond = st.condition.as_ref().unwrap();
         let vals: Vec<String> = cond.0[0].1.0[0].1.items.iter().map(Scalar::text).collect();

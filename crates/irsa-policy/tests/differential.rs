@@ -30,7 +30,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 // ---------------------------------------------------------------------------------------
 
 mod irsa {
-    use irsa_policy::document::EvalDocument;
+    use irsa_policy::EvalDocument;
     use serde_json::Value;
 
     /// Decision for one case through the library, from the same document `irsa policy eval`
@@ -59,6 +59,22 @@ fn oracle_ready() -> Result<(), String> {
         return Err(format!("`{}` is missing", pkg.display()));
     }
     Ok(())
+}
+
+/// Whether the oracle can run; when it cannot, `irsa_test::missing_external` decides (skip
+/// with IRSA_SKIP_EXTERNAL set, else fail) and this returns false.
+fn oracle_or_skip() -> bool {
+    match oracle_ready() {
+        Ok(()) => true,
+        Err(why) => {
+            irsa_test::missing_external::<()>(
+                "the iam-simulate oracle",
+                &why,
+                "scripts/deps/iam-simulate.sh",
+            );
+            false
+        }
+    }
 }
 
 /// The oracle: one `node oracle.mjs` process for the whole run, asked one case at a time
@@ -1367,21 +1383,15 @@ struct Tally {
 
 #[test]
 fn differential_against_iam_simulate() {
-    if let Err(why) = oracle_ready() {
-        irsa_test::missing_external::<()>(
-            "the iam-simulate oracle",
-            &why,
-            "scripts/deps/iam-simulate.sh",
-        );
+    if !oracle_or_skip() {
         return;
     }
 
-    let n: u32 = std::env::var("IRSA_DIFF_CASES")
-        .ok()
+    let env = |name: &str| std::env::var(name).ok();
+    let n: u32 = env("IRSA_DIFF_CASES")
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
-    let seed: u64 = std::env::var("IRSA_DIFF_SEED")
-        .ok()
+    let seed: u64 = env("IRSA_DIFF_SEED")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x1b5a_d1ff_2024);
     let mut seed_bytes = [0u8; 32];
@@ -1689,12 +1699,7 @@ const STAR_GRANT: &[Deviation] = &[
 /// decision).
 #[test]
 fn resource_combinations_three_ways() {
-    if let Err(why) = oracle_ready() {
-        irsa_test::missing_external::<()>(
-            "the iam-simulate oracle",
-            &why,
-            "scripts/deps/iam-simulate.sh",
-        );
+    if !oracle_or_skip() {
         return;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases/resource-combinations");

@@ -6,7 +6,7 @@
 //! `cases/<file>` (own cases) or by its path (extra folders), so `cargo test` names a failing
 //! case and accepts a name filter; a folder that is missing or holds no case fails too.
 
-use irsa_policy::document::EvalDocument;
+use irsa_policy::EvalDocument;
 use libtest_mimic::{Arguments, Trial};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -3,7 +3,7 @@
 //! policy combining every kind of policy. Its own binary (no test harness), so nothing
 //! else allocates while it counts.
 
-use irsa_policy::document::EvalDocument;
+use irsa_policy::EvalDocument;
 use irsa_policy::{Decision, EvalInput, Policy, Request, decide, decide_trust};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
