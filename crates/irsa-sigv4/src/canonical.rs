@@ -1,5 +1,7 @@
 //! Building the SigV4 canonical request from the parts of a received request.
 
+use std::borrow::Cow;
+
 use crate::encoding::{percent_decode, uri_encode};
 
 /// How the request path is turned into the canonical URI.
@@ -122,15 +124,21 @@ pub(crate) fn canonical_query(params: &[QueryParam], exclude: &[&[u8]]) -> (Stri
 
 /// Trims leading and trailing spaces and collapses runs of spaces into one.
 /// Only the space character counts, as in the AWS SDKs (S3 trims only spaces).
-pub(crate) fn trim_all(value: &[u8]) -> Vec<u8> {
+/// A value with nothing to trim or collapse (the usual case) is borrowed.
+pub(crate) fn trim_all(value: &[u8]) -> Cow<'_, [u8]> {
     let start = value.iter().position(|&b| b != b' ').unwrap_or(value.len());
     let end = value
         .iter()
         .rposition(|&b| b != b' ')
         .map_or(start, |i| i + 1);
-    let mut out = Vec::with_capacity(end.saturating_sub(start));
+    let trimmed = value.get(start..end).unwrap_or_default();
+    // `contains` on bytes is a memchr: most values (tokens, dates, hashes) have no space.
+    if !trimmed.contains(&b' ') || !trimmed.windows(2).any(|w| w == b"  ") {
+        return Cow::Borrowed(trimmed);
+    }
+    let mut out = Vec::with_capacity(trimmed.len());
     let mut previous_space = false;
-    for &b in value.get(start..end).unwrap_or_default() {
+    for &b in trimmed {
         if b == b' ' {
             if previous_space {
                 continue;
@@ -141,18 +149,19 @@ pub(crate) fn trim_all(value: &[u8]) -> Vec<u8> {
         }
         out.push(b);
     }
-    out
+    Cow::Owned(out)
 }
 
 /// All values of header `name` (case-insensitive), trimmed and joined with `,`,
-/// or `None` when the request has no such header.
-pub(crate) fn header_values(headers: &[(&str, &[u8])], name: &str) -> Option<Vec<u8>> {
-    let mut joined: Option<Vec<u8>> = None;
+/// or `None` when the request has no such header. A single value is borrowed.
+pub(crate) fn header_values<'h>(headers: &[(&str, &'h [u8])], name: &str) -> Option<Cow<'h, [u8]>> {
+    let mut joined: Option<Cow<'h, [u8]>> = None;
     for (n, v) in headers {
         if n.eq_ignore_ascii_case(name) {
             let value = trim_all(v);
             match joined.as_mut() {
                 Some(acc) => {
+                    let acc = acc.to_mut();
                     acc.push(b',');
                     acc.extend_from_slice(&value);
                 }
@@ -164,30 +173,47 @@ pub(crate) fn header_values(headers: &[(&str, &[u8])], name: &str) -> Option<Vec
 }
 
 /// The canonical headers block (each `name:value\n`) for the signed headers, in
-/// the order given; real and redacted. `Err(name)` names a signed header the
-/// request does not carry.
+/// the order given, and the length of each value (to redact it later, see
+/// [`redacted_headers`]). `Err(name)` names a signed header the request does not carry.
 pub(crate) fn canonical_headers(
     headers: &[(&str, &[u8])],
     signed_headers: &[String],
-) -> Result<(Vec<u8>, String), String> {
+) -> Result<(Vec<u8>, Vec<usize>), String> {
     let mut real = Vec::new();
-    let mut redacted = String::new();
+    let mut lengths = Vec::with_capacity(signed_headers.len());
     for name in signed_headers {
         let value = header_values(headers, name).ok_or_else(|| name.clone())?;
         real.extend_from_slice(name.as_bytes());
         real.push(b':');
         real.extend_from_slice(&value);
         real.push(b'\n');
+        lengths.push(value.len());
+    }
+    Ok((real, lengths))
+}
+
+/// The block [`canonical_headers`] built, with the values of sensitive headers replaced.
+pub(crate) fn redacted_headers(
+    block: &[u8],
+    signed_headers: &[String],
+    lengths: &[usize],
+) -> String {
+    let mut redacted = String::with_capacity(block.len());
+    let mut at = 0usize;
+    for (name, &len) in signed_headers.iter().zip(lengths) {
+        let start = at + name.len() + 1;
+        let value = block.get(start..start + len).unwrap_or_default();
+        at = start + len + 1;
         redacted.push_str(name);
         redacted.push(':');
         if SENSITIVE_HEADERS.contains(&name.as_str()) {
             redacted.push_str(REDACTED);
         } else {
-            redacted.push_str(&String::from_utf8_lossy(&value));
+            redacted.push_str(&String::from_utf8_lossy(value));
         }
         redacted.push('\n');
     }
-    Ok((real, redacted))
+    redacted
 }
 
 #[cfg(test)]
@@ -233,25 +259,28 @@ mod tests {
         assert!(!redacted.contains("secret"));
         let headers: &[(&str, &[u8])] = &[("X-Amz-Security-Token", b"s3cr3t"), ("Host", b"h")];
         let signed = vec!["host".to_owned(), "x-amz-security-token".to_owned()];
-        let (real, redacted) = canonical_headers(headers, &signed).unwrap();
+        let (real, lengths) = canonical_headers(headers, &signed).unwrap();
         assert_eq!(real, b"host:h\nx-amz-security-token:s3cr3t\n");
+        let redacted = redacted_headers(&real, &signed, &lengths);
         assert!(!redacted.contains("s3cr3t"));
         assert!(redacted.contains("x-amz-security-token:<REDACTED>"));
     }
 
     #[test]
     fn trims_and_collapses_spaces_only() {
-        assert_eq!(trim_all(b"  a   b  c "), b"a b c");
-        assert_eq!(trim_all(b"   "), b"");
-        assert_eq!(trim_all(b"\ta\t"), b"\ta\t");
-        assert_eq!(trim_all(b"\"a   b   c\""), b"\"a b c\"");
+        assert_eq!(&*trim_all(b"  a   b  c "), b"a b c");
+        assert_eq!(&*trim_all(b"   "), b"");
+        assert_eq!(&*trim_all(b"\ta\t"), b"\ta\t");
+        assert_eq!(&*trim_all(b"\"a   b   c\""), b"\"a b c\"");
+        assert_eq!(&*trim_all(b" a b "), b"a b");
+        assert!(matches!(trim_all(b"a b"), Cow::Borrowed(_)));
     }
 
     #[test]
     fn duplicate_headers_are_joined_in_order() {
         let headers: &[(&str, &[u8])] = &[("My-Header1", b"value2"), ("my-header1", b" value1 ")];
         assert_eq!(
-            header_values(headers, "my-header1").unwrap(),
+            &*header_values(headers, "my-header1").unwrap(),
             b"value2,value1"
         );
         assert!(header_values(headers, "missing").is_none());

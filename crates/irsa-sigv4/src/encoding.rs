@@ -35,9 +35,13 @@ pub(crate) fn percent_decode(input: &[u8], plus_as_space: bool) -> Vec<u8> {
     percent_encoding::percent_decode(input).collect()
 }
 
-/// Lower-case hex of `bytes`.
+/// Lower-case hex of `bytes` (written into one buffer: `hex::encode` pushes char by char).
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    hex::encode(bytes)
+    let mut out = vec![0u8; bytes.len() * 2];
+    if hex::encode_to_slice(bytes, &mut out).is_err() {
+        return hex::encode(bytes);
+    }
+    String::from_utf8(out).unwrap_or_else(|_| hex::encode(bytes))
 }
 
 /// Decodes exactly 32 bytes of hex (either case); `None` for anything else.

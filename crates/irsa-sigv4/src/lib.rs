@@ -15,6 +15,7 @@ mod date;
 mod encoding;
 mod error;
 mod s3;
+mod sign;
 mod verify;
 
 pub use canonical::UriEncoding;
@@ -27,6 +28,7 @@ pub use s3::{
     ChecksumAlgorithm, ContentSha256, MAX_DECODED_LENGTH, PayloadError, S3ErrorCode, S3Payload,
     STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, SeedSignature,
 };
+pub use sign::{Signer, SigningKeyCache, amz_date, authorization};
 pub use verify::{
     ALGORITHM, MAX_PRESIGNED_EXPIRES, ParsedRequest, Request, SignatureLocation, UNSIGNED_PAYLOAD,
     VerifiedRequest, VerifyOptions, parse, split_path_and_query, verify,

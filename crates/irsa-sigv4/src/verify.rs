@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::canonical::{
     QueryParam, UriEncoding, canonical_headers, canonical_query, canonical_uri, header_values,
-    parse_query,
+    parse_query, redacted_headers,
 };
 use crate::date::{
     format_amz_date, format_amz_date_unix, format_scope_date, parse_amz_date, parse_http_date,
@@ -13,6 +13,7 @@ use crate::date::{
 use crate::encoding::{hex_decode_32, hex_lower};
 use crate::error::{SignatureMismatch, VerifyError};
 use crate::s3::{ContentSha256, SeedSignature};
+use crate::sign::SigningKeyCache;
 
 /// The only algorithm accepted.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -144,7 +145,7 @@ pub enum SignatureLocation {
 /// checked. Look at [`ParsedRequest::access_key_id`] and
 /// [`ParsedRequest::security_token`] to find the secret key, then call
 /// [`ParsedRequest::verify`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ParsedRequest {
     access_key_id: String,
     region: String,
@@ -158,8 +159,37 @@ pub struct ParsedRequest {
     scope_date: String,
     signature: String,
     string_to_sign: String,
-    canonical_request_redacted: String,
+    canonical_request: Redactable,
     max_clock_skew_secs: i64,
+}
+
+impl std::fmt::Debug for ParsedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedRequest")
+            .field("access_key_id", &self.access_key_id)
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .field("signed_headers", &self.signed_headers)
+            .field("request_time", &self.request_time)
+            .field("location", &self.location)
+            .field("payload_signed", &self.payload_signed)
+            .field("string_to_sign", &self.string_to_sign)
+            .field("canonical_request", &self.canonical_request_redacted())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parts of the canonical request, its redacted form built only when asked for (the
+/// header values, security token included, are kept as signed: never shown unredacted).
+#[derive(Clone)]
+struct Redactable {
+    method: String,
+    uri: String,
+    query_line_redacted: String,
+    headers_block: Vec<u8>,
+    value_lengths: Vec<usize>,
+    signed_headers_line: String,
+    payload_line: String,
 }
 
 /// A request whose signature verified.
@@ -235,8 +265,9 @@ pub fn parse(request: &Request<'_>, options: &VerifyOptions) -> Result<ParsedReq
     check_scope(&auth, options)?;
 
     let security_token = match auth.location {
-        SignatureLocation::Header => header_values(request.headers, "x-amz-security-token")
-            .map(|v| String::from_utf8_lossy(&v).into_owned()),
+        SignatureLocation::Header => {
+            header_values(request.headers, "x-amz-security-token").map(|v| utf8_lossy(&v))
+        }
         SignatureLocation::Query { .. } => {
             single_query_value(&query, Q_SECURITY_TOKEN)?.map(str::to_owned)
         }
@@ -251,7 +282,7 @@ pub fn parse(request: &Request<'_>, options: &VerifyOptions) -> Result<ParsedReq
         SignatureLocation::Query { .. } => &[Q_SIGNATURE],
     };
     let (query_line, query_line_redacted) = canonical_query(&query, exclude);
-    let (headers_block, headers_block_redacted) =
+    let (headers_block, value_lengths) =
         canonical_headers(request.headers, &auth.signed_headers)
             .map_err(|name| VerifyError::MissingSignedHeader { name })?;
     let signed_headers_line = auth.signed_headers.join(";");
@@ -267,10 +298,16 @@ pub fn parse(request: &Request<'_>, options: &VerifyOptions) -> Result<ParsedReq
     canonical.push(b'\n');
     canonical.extend_from_slice(payload_line.as_bytes());
 
-    let canonical_request_redacted = format!(
-        "{}\n{uri}\n{query_line_redacted}\n{headers_block_redacted}\n{signed_headers_line}\n{payload_line}",
-        request.method
-    );
+    // The redacted form is only needed when the signature does not match: kept in parts.
+    let canonical_request = Redactable {
+        method: request.method.to_owned(),
+        uri,
+        query_line_redacted,
+        headers_block,
+        value_lengths,
+        signed_headers_line,
+        payload_line,
+    };
     let amz_date = format_amz_date(auth.request_time);
     let string_to_sign = format!(
         "{ALGORITHM}\n{amz_date}\n{}/{}/{}/{TERMINATOR}\n{}",
@@ -293,7 +330,7 @@ pub fn parse(request: &Request<'_>, options: &VerifyOptions) -> Result<ParsedReq
         scope_date: auth.scope_date,
         signature: auth.signature,
         string_to_sign,
-        canonical_request_redacted,
+        canonical_request,
         max_clock_skew_secs: options.max_clock_skew_secs,
     })
 }
@@ -324,8 +361,17 @@ impl ParsedRequest {
         self.location
     }
     /// The canonical request with security tokens redacted (for diagnostics).
-    pub fn canonical_request_redacted(&self) -> &str {
-        &self.canonical_request_redacted
+    pub fn canonical_request_redacted(&self) -> String {
+        let c = &self.canonical_request;
+        format!(
+            "{}\n{}\n{}\n{}\n{}\n{}",
+            c.method,
+            c.uri,
+            c.query_line_redacted,
+            redacted_headers(&c.headers_block, &self.signed_headers, &c.value_lengths),
+            c.signed_headers_line,
+            c.payload_line
+        )
     }
     /// The string to sign.
     pub fn string_to_sign(&self) -> &str {
@@ -394,20 +440,54 @@ impl ParsedRequest {
         secret_access_key: &str,
         now: i64,
     ) -> Result<(VerifiedRequest, SeedSignature), VerifyError> {
+        self.verify_with(secret_access_key, now, None)
+    }
+
+    /// [`ParsedRequest::verify`] with the signing key taken from (or added to) `cache`.
+    pub fn verify_cached(
+        &self,
+        secret_access_key: &str,
+        now: i64,
+        cache: &SigningKeyCache,
+    ) -> Result<VerifiedRequest, VerifyError> {
+        self.verify_with(secret_access_key, now, Some(cache))
+            .map(|(verified, _seed)| verified)
+    }
+
+    /// [`ParsedRequest::verify_s3`] with the signing key taken from (or added to) `cache`.
+    pub fn verify_s3_cached(
+        &self,
+        secret_access_key: &str,
+        now: i64,
+        cache: &SigningKeyCache,
+    ) -> Result<(VerifiedRequest, SeedSignature), VerifyError> {
+        self.verify_with(secret_access_key, now, Some(cache))
+    }
+
+    fn verify_with(
+        &self,
+        secret_access_key: &str,
+        now: i64,
+        cache: Option<&SigningKeyCache>,
+    ) -> Result<(VerifiedRequest, SeedSignature), VerifyError> {
         self.check_time(now)?;
-        let key = signing_key(
+        let (secret, date, region, service) = (
             secret_access_key,
-            &self.scope_date,
-            &self.region,
-            &self.service,
+            self.scope_date.as_str(),
+            self.region.as_str(),
+            self.service.as_str(),
         );
+        let key = match cache {
+            Some(cache) => cache.key(secret, date, region, service),
+            None => signing_key(secret, date, region, service),
+        };
         let provided = hex_decode_32(&self.signature).filter(|provided| {
             hmac::verify(&key, self.string_to_sign.as_bytes(), provided).is_ok()
         });
         let Some(provided) = provided else {
             return Err(VerifyError::SignatureDoesNotMatch(Box::new(
                 SignatureMismatch {
-                    canonical_request: self.canonical_request_redacted.clone(),
+                    canonical_request: self.canonical_request_redacted(),
                     string_to_sign: self.string_to_sign.clone(),
                 },
             )));
@@ -469,6 +549,15 @@ struct AuthParams {
     signature: String,
     request_time: OffsetDateTime,
     location: SignatureLocation,
+}
+
+/// `bytes` as text, invalid UTF-8 replaced (`str::from_utf8` first: it checks ASCII a
+/// word at a time, where `from_utf8_lossy` walks chunk by chunk).
+fn utf8_lossy(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// Quotes user input in messages only when short and printable.
@@ -750,7 +839,7 @@ fn payload_hash(
 ) -> Result<(String, bool, Option<ContentSha256>), VerifyError> {
     let presigned = matches!(auth.location, SignatureLocation::Query { .. });
     let declared = match header_values(request.headers, "x-amz-content-sha256") {
-        Some(v) => Some(String::from_utf8_lossy(&v).into_owned()),
+        Some(v) => Some(utf8_lossy(&v)),
         None if presigned => single_query_value(query, Q_CONTENT_SHA256)?.map(str::to_owned),
         None => None,
     };
