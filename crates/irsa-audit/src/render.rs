@@ -52,6 +52,15 @@ pub fn table(report: &Report) -> String {
         report.service_accounts.len(),
         report.other_roles.len()
     );
+    table_roles(&mut o, report);
+    table_matrix(&mut o, report);
+    table_permissions(&mut o, report);
+    table_findings(&mut o, report);
+    o
+}
+
+/// The roles with their trust patterns and denies.
+fn table_roles(o: &mut String, report: &Report) {
     let _ = writeln!(o, "Roles:");
     for (i, r) in report.roles.iter().enumerate() {
         let _ = writeln!(
@@ -88,6 +97,10 @@ pub fn table(report: &Report) -> String {
             );
         }
     }
+}
+
+/// The ServiceAccount × role matrix with each annotation's status.
+fn table_matrix(o: &mut String, report: &Report) {
     let w = report
         .service_accounts
         .iter()
@@ -111,6 +124,10 @@ pub fn table(report: &Report) -> String {
         }
         let _ = writeln!(o, "  {}", status_str(&s.status));
     }
+}
+
+/// The permission statements of each annotated role.
+fn table_permissions(o: &mut String, report: &Report) {
     let _ = writeln!(o, "\nPermissions of annotated roles:");
     for s in &report.service_accounts {
         if let (Some(arn), Some(p)) = (&s.role_arn, &s.permissions) {
@@ -141,6 +158,10 @@ pub fn table(report: &Report) -> String {
             }
         }
     }
+}
+
+/// Every finding, one a line.
+fn table_findings(o: &mut String, report: &Report) {
     let _ = writeln!(o, "\nFindings:");
     if report.findings.is_empty() {
         let _ = writeln!(o, "  none");
@@ -155,7 +176,6 @@ pub fn table(report: &Report) -> String {
             f.message
         );
     }
-    o
 }
 
 /// The report as JSON, with the matrix spelled out per ServiceAccount.
@@ -224,6 +244,18 @@ pub fn html(report: &Report) -> String {
         report.service_accounts.len(),
         report.findings.len()
     );
+    html_matrix(&mut o, report);
+    html_roles(&mut o, report);
+    html_findings(&mut o, report);
+    html_permissions(&mut o, report);
+    html_other_roles(&mut o, report);
+    o.push_str("</body></html>\n");
+    o
+}
+
+/// The ServiceAccount × role matrix.
+fn html_matrix(o: &mut String, report: &Report) {
+    let e = escape;
     let _ = write!(
         o,
         "<h2>ServiceAccount × role</h2><table id=\"matrix\"><thead><tr><th>ServiceAccount</th>"
@@ -267,7 +299,11 @@ pub fn html(report: &Report) -> String {
         o,
         "</tbody></table><p>✔ on dark green: annotated and assumable; ✔: assumable without the annotation; ✘: annotated but the role refuses it.</p>"
     );
+}
 
+/// Who can assume each role, present and future.
+fn html_roles(o: &mut String, report: &Report) {
+    let e = escape;
     let _ = write!(
         o,
         "<h2>Who can assume each role</h2><table id=\"roles\"><thead><tr><th>role</th><th>existing ServiceAccounts</th><th>patterns (future ServiceAccounts too)</th></tr></thead><tbody>"
@@ -303,7 +339,11 @@ pub fn html(report: &Report) -> String {
         let _ = write!(o, "</td></tr>");
     }
     let _ = write!(o, "</tbody></table>");
+}
 
+/// Every finding.
+fn html_findings(o: &mut String, report: &Report) {
+    let e = escape;
     let _ = write!(
         o,
         "<h2>Findings</h2><table id=\"findings\"><thead><tr><th>severity</th><th>id</th><th>subject</th><th>message</th></tr></thead><tbody>"
@@ -319,7 +359,11 @@ pub fn html(report: &Report) -> String {
         );
     }
     let _ = write!(o, "</tbody></table>");
+}
 
+/// The permission statements of each ServiceAccount's role.
+fn html_permissions(o: &mut String, report: &Report) {
+    let e = escape;
     let _ = write!(
         o,
         "<h2>What each ServiceAccount's role may do</h2><table id=\"permissions\"><thead><tr><th>ServiceAccount</th><th>role</th><th>effect</th><th>actions</th><th>resources</th><th>wildcards</th></tr></thead><tbody>"
@@ -351,6 +395,11 @@ pub fn html(report: &Report) -> String {
         }
     }
     let _ = write!(o, "</tbody></table>");
+}
+
+/// The roles that do not trust the cluster, if any.
+fn html_other_roles(o: &mut String, report: &Report) {
+    let e = escape;
     if !report.other_roles.is_empty() {
         let _ = write!(
             o,
@@ -366,8 +415,6 @@ pub fn html(report: &Report) -> String {
         }
         let _ = write!(o, "</ul>");
     }
-    o.push_str("</body></html>\n");
-    o
 }
 
 #[cfg(test)]
