@@ -16,7 +16,6 @@ use irsa_test::{Dynalite, now, sdk};
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -567,37 +566,28 @@ fn run_client(
     namespace: &str,
     name: &str,
 ) -> (bool, String, String) {
-    let home = f.dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
     let tf = f.write(
         &format!("{name}-{namespace}.token"),
         &pod_token(namespace, "reader", json!({})),
     );
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &home)
-        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", f.agent_url())
-        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &tf)
-        .env("AWS_ENDPOINT_URL_STS", format!("http://{}", f.sts))
-        .env("AWS_ENDPOINT_URL_DYNAMODB", format!("http://{}", f.gateway))
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    irsa_test::wait_bounded(&mut child, Duration::from_secs(120));
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let tf = tf.display().to_string();
+    let agent = f.agent_url();
+    let sts = format!("http://{}", f.sts);
+    let gateway = format!("http://{}", f.gateway);
+    let r = irsa_test::run_client(
+        program,
+        args,
+        &f.dir.path().join("home"),
+        &[
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", agent.as_str()),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tf.as_str()),
+            ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", gateway.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ],
+    );
+    (r.ok, r.stdout, r.stderr)
 }
 
 fn check_identity(client: &str, f: &Fixture, program: &Path, args: &[&str]) {

@@ -14,7 +14,6 @@ use serde_json::{Map, Value, json};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -727,36 +726,19 @@ fn run_client(
     token_file: &Path,
     extra_env: &[(&str, String)],
 ) -> (bool, String, String) {
-    let home = f.path("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &home)
-        .env("AWS_WEB_IDENTITY_TOKEN_FILE", token_file)
-        .env("AWS_ROLE_ARN", ROLE)
-        .env("AWS_ENDPOINT_URL_STS", f.url())
-        .env("AWS_REGION", "us-east-1")
+    let token_file = token_file.display().to_string();
+    let sts = f.url();
+    let mut env = vec![
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.as_str()),
+        ("AWS_ROLE_ARN", ROLE),
+        ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+        ("AWS_REGION", "us-east-1"),
         // As the pod identity webhook injects both (botocore reads only the second).
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    irsa_test::wait_bounded(&mut child, Duration::from_secs(120));
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ];
+    env.extend(extra_env.iter().map(|(k, v)| (*k, v.as_str())));
+    let r = irsa_test::run_client(program, args, &f.path("home"), &env);
+    (r.ok, r.stdout, r.stderr)
 }
 
 fn check_client_json(

@@ -308,6 +308,43 @@ pub fn wait_bounded(child: &mut Child, within: Duration) -> ExitStatus {
     }
 }
 
+/// What a client program did: whether it exited successfully, and its output.
+#[derive(Debug)]
+pub struct ClientRun {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a client (an SDK's program, a CLI) as an application runs in a pod: `program args`
+/// with only `env` in its environment, plus `PATH`, `HOME` set to `home` (created), no
+/// profile files and no instance metadata; bounded to 120 s (see [`wait_bounded`]).
+pub fn run_client(program: &Path, args: &[&str], home: &Path, env: &[(&str, &str)]) -> ClientRun {
+    std::fs::create_dir_all(home).unwrap();
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .envs(env.iter().copied())
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
+    wait_bounded(&mut child, Duration::from_secs(120));
+    let out = child.wait_with_output().unwrap();
+    ClientRun {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// A child process killed (and reaped) when dropped.
 pub struct Killed(pub Child);
 
