@@ -1,7 +1,7 @@
-//! DynamoDB's expression language (`irsa_dynamodb::expr`) on arbitrary text. The input is
-//! split at NUL bytes into at most four pieces; each piece goes through `parse_condition`,
-//! `parse_update` and `parse_projection`. For every accepted tree the printed form must
-//! parse back to the same tree and print the same again; anything over
+//! DynamoDB's expression language (`irsa_dynamodb::parse_condition` and its siblings) on
+//! arbitrary text. The input is split at NUL bytes into at most four pieces; each piece goes
+//! through `parse_condition`, `parse_update` and `parse_projection`. For every accepted tree
+//! the printed form must parse back to the same tree and print the same again; anything over
 //! `MAX_EXPRESSION_BYTES` must be refused.
 //!
 //! Known, filed bugs (see `crates/irsa-dynamodb/tests/expr_props.rs`, `bug_*`): the printer
@@ -13,7 +13,7 @@
 use std::fmt::Debug;
 use std::sync::OnceLock;
 
-use irsa_dynamodb::expr::{
+use irsa_dynamodb::{
     ExprError, MAX_EXPRESSION_BYTES, parse_condition, parse_projection, parse_update,
     print_projection,
 };

@@ -81,7 +81,11 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         Err(e) => {
-            let _ = (e.to_string(), e.sts_code(), e.detail());
+            let _ = (
+                e.to_string(),
+                irsa_sts_core::StsError::from(&e).code(),
+                e.detail(),
+            );
         }
     }
 });

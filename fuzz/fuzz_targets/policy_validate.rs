@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
                     "validate returned Err with no errors ({kind:?})"
                 );
                 for e in &errors {
-                    let _ = (e.to_string(), e.code());
+                    let _ = (e.to_string(), irsa_sts_core::StsError::from(e).code());
                 }
             }
         }

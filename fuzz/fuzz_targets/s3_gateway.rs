@@ -1,5 +1,5 @@
 //! The gateway's S3 mapping, from an HTTP request to what the upstream executes
-//! (`irsa_s3::forward` around `irsa_s3::S3Request`): the request is told S3 by its
+//! (`irsa_s3`'s forwarding functions around `irsa_s3::S3Request`): the request is told S3 by its
 //! credential scope, read from its signed headers only, mapped to IAM authorizations, then
 //! turned into the path-style request the gateway forwards. The forwarded request, read
 //! again as the upstream reads it (every forwarded header, the upstream's host), must
@@ -12,10 +12,10 @@
 //! request that got through to the comparison.
 #![no_main]
 
-use irsa_s3::forward::{
-    forwarded_content_encoding, is_forwarded, is_s3, signed_headers, upstream_target,
+use irsa_s3::{
+    AuthType, Endpoints, HttpRequest, RequestAuth, S3Request, forwarded_content_encoding,
+    is_forwarded_header, is_s3_request, signed_headers, upstream_target,
 };
-use irsa_s3::{AuthType, Endpoints, HttpRequest, RequestAuth, S3Request};
 use libfuzzer_sys::fuzz_target;
 
 const METHODS: &[&str] = &["GET", "HEAD", "PUT", "POST", "DELETE"];
@@ -57,14 +57,14 @@ fuzz_target!(|data: &[u8]| {
 
     // Routing: the credential scope says S3, whatever else the request carries; a scope of
     // another service never is.
-    assert!(is_s3(Some(authorization.as_bytes()), query));
+    assert!(is_s3_request(Some(authorization.as_bytes()), query));
     let dynamodb = authorization.replace("/s3/", "/dynamodb/");
-    assert!(!is_s3(Some(dynamodb.as_bytes()), query));
+    assert!(!is_s3_request(Some(dynamodb.as_bytes()), query));
     if let Some((_, v)) = all
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("x-fuzz-auth"))
     {
-        let _ = is_s3(Some(v), query);
+        let _ = is_s3_request(Some(v), query);
     }
 
     // Read as the gateway reads it: the signed headers only.
@@ -103,7 +103,7 @@ fuzz_target!(|data: &[u8]| {
     let (up_path, up_query) = upstream_target(&parsed, path, query);
     let mut forwarded: Vec<(&str, Vec<u8>)> = vec![("host", UPSTREAM_HOST.to_vec())];
     for (n, v) in &all {
-        if is_forwarded(n, &signed) {
+        if is_forwarded_header(n, &signed) {
             forwarded.push((n, v.to_vec()));
         }
     }

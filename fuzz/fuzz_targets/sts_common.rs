@@ -32,17 +32,17 @@ policies:
 "#;
 
 #[allow(dead_code)]
-fn sts_config() -> irsa_sts_core::config::Config {
-    irsa_sts_core::config::Config::from_yaml(STS_CONFIG).expect("fixed config")
+fn sts_config() -> irsa_sts_core::Config {
+    irsa_sts_core::Config::from_yaml(STS_CONFIG).expect("fixed config")
 }
 
 #[allow(dead_code)]
-fn master(seed: u8) -> irsa_sts_core::credentials::MasterKey {
-    irsa_sts_core::credentials::MasterKey::from_bytes([seed; 32]).expect("master key")
+fn master(seed: u8) -> irsa_sts_core::MasterKey {
+    irsa_sts_core::MasterKey::from_bytes([seed; 32]).expect("master key")
 }
 
 /// Active key 1, older key 2 still opening tokens.
 #[allow(dead_code)]
-fn sts_keyring() -> irsa_sts_core::credentials::KeyRing {
-    irsa_sts_core::credentials::KeyRing::new(master(1), vec![master(2)]).expect("key ring")
+fn sts_keyring() -> irsa_sts_core::KeyRing {
+    irsa_sts_core::KeyRing::new(master(1), vec![master(2)]).expect("key ring")
 }

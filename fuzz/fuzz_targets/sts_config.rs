@@ -1,7 +1,7 @@
-//! `irsa_sts_core::config::Config::from_yaml` on arbitrary text (YAML, or JSON).
+//! `irsa_sts_core::Config::from_yaml` on arbitrary text (YAML, or JSON).
 #![no_main]
 
-use irsa_sts_core::config::Config;
+use irsa_sts_core::Config;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

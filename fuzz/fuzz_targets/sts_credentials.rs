@@ -1,4 +1,4 @@
-//! `irsa_sts_core::credentials::open` with a fixed key ring at a fixed `now`.
+//! `irsa_sts_core::open_session` with a fixed key ring at a fixed `now`.
 //!
 //! First byte = mode:
 //! - 0: `<session token> 0x00 <access key id>`, opened as is;
@@ -15,7 +15,10 @@ use arbitrary::{Arbitrary, Unstructured};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
 use base64::Engine as _;
-use irsa_sts_core::credentials::{self, CredError, KeyRing, SessionClaims, SessionTag};
+use irsa_sts_core::{
+    CredError, KeyRing, MAX_SESSION_TOKEN_LEN, SECRET_ACCESS_KEY_LEN, SessionClaims, SessionTag,
+    StsError, is_access_key_id, issue_credentials, open_session, secret_access_key,
+};
 use libfuzzer_sys::fuzz_target;
 
 include!("sts_common.rs");
@@ -88,17 +91,18 @@ fuzz_target!(|data: &[u8]| {
             else {
                 return;
             };
-            if let Err(e) = credentials::open(ring, token, akid, STS_NOW) {
-                let _ = (e.to_string(), e.aws_code(), e.aws_message());
+            if let Err(e) = open_session(ring, token, akid, STS_NOW) {
+                let s = StsError::from(&e);
+                let _ = (e.to_string(), s.code(), s.message());
             }
         }
         1 => {
             let token = seal(rest);
-            match credentials::open(ring, &token, AKID, STS_NOW) {
+            match open_session(ring, &token, AKID, STS_NOW) {
                 Ok(s) => {
                     assert!(STS_NOW < s.claims.expires_at);
-                    let secret = credentials::secret_for(ring, AKID, &s).expect("secret");
-                    assert_eq!(secret.len(), credentials::SECRET_ACCESS_KEY_LEN);
+                    let secret = secret_access_key(ring, AKID, &s).expect("secret");
+                    assert_eq!(secret.len(), SECRET_ACCESS_KEY_LEN);
                 }
                 Err(CredError::TamperedToken | CredError::Expired { .. }) => {}
                 Err(e) => panic!("sealed token failed to open with {e:?}"),
@@ -110,7 +114,7 @@ fuzz_target!(|data: &[u8]| {
                 return;
             };
             let mut rng = rand::rngs::mock::StepRng::new(u64::from(mode), 0x9e37_79b9_7f4a_7c15);
-            let creds = match credentials::issue(ring, &claims, &mut rng) {
+            let creds = match issue_credentials(ring, &claims, &mut rng) {
                 Ok(c) => c,
                 Err(_) => {
                     assert!(
@@ -120,21 +124,20 @@ fuzz_target!(|data: &[u8]| {
                     return;
                 }
             };
-            assert!(credentials::is_access_key_id(&creds.access_key_id));
+            assert!(is_access_key_id(&creds.access_key_id));
             let now = claims.issued_at;
-            if creds.session_token.len() > credentials::MAX_SESSION_TOKEN_LEN {
+            if creds.session_token.len() > MAX_SESSION_TOKEN_LEN {
                 // issue() does not bound the token; open() refuses beyond this length.
                 assert_eq!(
-                    credentials::open(ring, &creds.session_token, &creds.access_key_id, now),
+                    open_session(ring, &creds.session_token, &creds.access_key_id, now),
                     Err(CredError::MalformedToken)
                 );
                 return;
             }
-            match credentials::open(ring, &creds.session_token, &creds.access_key_id, now) {
+            match open_session(ring, &creds.session_token, &creds.access_key_id, now) {
                 Ok(s) => {
                     assert_eq!(s.claims, claims, "claims changed through issue/open");
-                    let secret =
-                        credentials::secret_for(ring, &creds.access_key_id, &s).expect("secret");
+                    let secret = secret_access_key(ring, &creds.access_key_id, &s).expect("secret");
                     assert_eq!(secret, creds.secret_access_key);
                 }
                 Err(e) => panic!("freshly issued token does not open: {e:?}"),

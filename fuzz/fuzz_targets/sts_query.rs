@@ -1,6 +1,6 @@
-//! The whole pure STS request path on fuzzed input: `query::Params::parse` (query string
-//! and form body) → `query::decode` → for `AssumeRoleWithWebIdentity`,
-//! `assume::assume_role_with_web_identity` against a fixed config, the irsa-jose test
+//! The whole pure STS request path on fuzzed input: `Params::parse` (query string
+//! and form body) → `decode_sts_request` → for `AssumeRoleWithWebIdentity`,
+//! `assume_role_with_web_identity` against a fixed config, the irsa-jose test
 //! JWKS and a fixed key ring → XML encoding of the result or of the error.
 //!
 //! Input: `<query string> 0x00 <body>`; without a 0x00 byte, no query string and the whole
@@ -10,10 +10,10 @@
 use std::sync::OnceLock;
 
 use irsa_jose::Jwks;
-use irsa_sts_core::assume::{self, RequestContext};
-use irsa_sts_core::credentials::KeyRing;
-use irsa_sts_core::query::{self, Params};
-use irsa_sts_core::{config::Config, xml};
+use irsa_sts_core::{
+    Config, KeyRing, Params, RequestContext, StsRequest, assume_role_with_web_identity,
+    assume_role_with_web_identity_response, decode_sts_request, encode_error, session_policies,
+};
 use libfuzzer_sys::fuzz_target;
 
 include!("sts_common.rs");
@@ -42,19 +42,19 @@ fuzz_target!(|data: &[u8]| {
     let params = Params::parse(query, body);
     let _ = format!("{params:?}");
     let f = fixed();
-    let result = query::decode(&params).and_then(|request| match request {
-        query::Request::AssumeRoleWithWebIdentity(req) => {
-            let _ = assume::session_policies(&req, &f.config);
+    let result = decode_sts_request(&params).and_then(|request| match request {
+        StsRequest::AssumeRoleWithWebIdentity(req) => {
+            let _ = session_policies(&req, &f.config);
             let ctx = RequestContext {
                 now: STS_NOW,
                 source_ip: Some("192.0.2.1".into()),
                 secure_transport: true,
             };
             let mut rng = rand::rngs::mock::StepRng::new(7, 11);
-            assume::assume_role_with_web_identity(&req, &f.config, &f.jwks, &f.ring, &ctx, &mut rng)
-                .map(|r| xml::assume_role_with_web_identity_response(&r, "req-id"))
+            assume_role_with_web_identity(&req, &f.config, &f.jwks, &f.ring, &ctx, &mut rng)
+                .map(|r| assume_role_with_web_identity_response(&r, "req-id"))
         }
-        query::Request::GetCallerIdentity => Ok(String::new()),
+        StsRequest::GetCallerIdentity => Ok(String::new()),
     });
     if std::env::var_os("IRSA_FUZZ_DEBUG").is_some() {
         eprintln!(
@@ -63,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     if let Err(e) = result {
-        let (status, body) = xml::encode_error(&e, "req-id");
+        let (status, body) = encode_error(&e, "req-id");
         assert!((400..600).contains(&status), "error status {status}");
         assert!(body.contains(e.code()));
     }

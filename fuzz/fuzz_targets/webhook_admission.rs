@@ -1,4 +1,4 @@
-//! The webhook's request path without HTTP: `irsa_webhook::admission::decode` of an
+//! The webhook's request path without HTTP: `irsa_webhook::decode_admission_review` of an
 //! AdmissionReview body, then (as the server does) `Pod::from_raw` → `service_account` →
 //! `resolve` (every ServiceAccount annotated with a role ARN; namespace `cc` in
 //! container-credentials mode) → `mutate_pod` → the AdmissionResponse (`allowed` with the
@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use irsa_mutate::{
     ContainerCredentialsConfig, Lookup, Pod, ServiceAccountConfig, Settings, mutate_pod, resolve,
 };
-use irsa_webhook::admission::{allowed, decode, denied};
+use irsa_webhook::{admission_allowed, admission_denied, decode_admission_review};
 use libfuzzer_sys::fuzz_target;
 
 struct Fixed {
@@ -45,10 +45,10 @@ fn uid_of(resp: &[u8]) -> String {
 
 fuzz_target!(|data: &[u8]| {
     let f = fixed();
-    let review = match decode(data) {
+    let review = match decode_admission_review(data) {
         Ok(r) => r,
         Err((env, e)) => {
-            let resp = denied(&env, 400, &e.to_string());
+            let resp = admission_denied(&env, 400, &e.to_string());
             assert_eq!(uid_of(&resp), env.uid);
             return;
         }
@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
     let pod = match Pod::from_raw(review.object) {
         Ok(p) => p,
         Err(e) => {
-            let resp = denied(&env, 400, &e.to_string());
+            let resp = admission_denied(&env, 400, &e.to_string());
             assert_eq!(uid_of(&resp), review.uid);
             return;
         }
@@ -86,10 +86,10 @@ fuzz_target!(|data: &[u8]| {
                     review.object.get()
                 );
             }
-            allowed(&env, Some(patch_text.as_bytes()))
+            admission_allowed(&env, Some(patch_text.as_bytes()))
         }
-        Ok(None) => allowed(&env, None),
-        Err(e) => denied(&env, 400, &e.to_string()),
+        Ok(None) => admission_allowed(&env, None),
+        Err(e) => admission_denied(&env, 400, &e.to_string()),
     };
     assert_eq!(uid_of(&resp), review.uid);
 });

@@ -11,9 +11,7 @@
 use std::fmt;
 
 use irsa_policy::{Context, ContextValue, Decision, EvalInput, Policy, PolicyRef, Request};
-use irsa_sts_core::config::Config;
-use irsa_sts_core::credentials::SessionClaims;
-use irsa_sts_core::xml::iso8601;
+use irsa_sts_core::{Config, SessionClaims, iso8601};
 
 /// One IAM authorization request derived from a service request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,7 +56,7 @@ fn host_of(listen: &str) -> String {
 /// Runs the agent until it is told to stop; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     crate::common::init_logging(&args.log_format, "warn,irsa_agent=info,irsa=info");
-    if !irsa_sts_core::pod_identity::is_cluster_name(&args.cluster_name) {
+    if !irsa_sts_core::is_cluster_name(&args.cluster_name) {
         anyhow::bail!(
             "--cluster-name `{}` is not a cluster name (letters, digits, - and _)",
             args.cluster_name

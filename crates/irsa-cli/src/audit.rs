@@ -121,9 +121,9 @@ pub fn load_account(s: &Sources) -> anyhow::Result<Option<Account>> {
     }
     if let Some(p) = &s.sts_config {
         let text = read_bounded(p)?;
-        let config = irsa_sts_core::config::Config::from_yaml_with(
+        let config = irsa_sts_core::Config::from_yaml_with(
             &text,
-            &irsa_sts_core::config::ParseOptions {
+            &irsa_sts_core::ParseOptions {
                 allow_insecure_http_issuer: true,
             },
         )
@@ -141,7 +141,7 @@ fn doc(p: &irsa_sts_core::ValidPolicy) -> Document {
 }
 
 /// The roles, customer managed policies and OIDC providers of an `irsa sts` configuration.
-pub fn from_sts_config(config: &irsa_sts_core::config::Config) -> Account {
+pub fn from_sts_config(config: &irsa_sts_core::Config) -> Account {
     let roles = config
         .roles
         .values()

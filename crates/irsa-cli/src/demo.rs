@@ -235,10 +235,7 @@ fn step_trust<'s>(
     out: &mut Out,
     stack: &'s Stack,
     audience: &str,
-) -> anyhow::Result<(
-    &'s irsa_sts_core::config::Role,
-    &'s irsa_sts_core::config::Provider,
-)> {
+) -> anyhow::Result<(&'s irsa_sts_core::Role, &'s irsa_sts_core::Provider)> {
     // 4. The trust policy.
     out.step("The trust policy decides");
     let role = stack
@@ -294,7 +291,7 @@ async fn step_exchange(
     stack: &Stack,
     clients: &Clients,
     token: &str,
-    role: &irsa_sts_core::config::Role,
+    role: &irsa_sts_core::Role,
 ) {
     // 5. The exchange.
     out.step("The exchange for credentials, by a real SDK call");
@@ -376,10 +373,7 @@ async fn step_refused(
     stack: &Stack,
     clients: &Clients,
     settings: &irsa_mutate::Settings,
-    (role, provider): (
-        &irsa_sts_core::config::Role,
-        &irsa_sts_core::config::Provider,
-    ),
+    (role, provider): (&irsa_sts_core::Role, &irsa_sts_core::Provider),
     (audience, lifetime): (&str, i64),
 ) -> anyhow::Result<()> {
     // 8. The refused pod.
@@ -514,7 +508,7 @@ async fn dynamodb_step(
     out: &mut Out,
     stack: &Stack,
     ddb: &aws_sdk_dynamodb::Client,
-    role: &irsa_sts_core::config::Role,
+    role: &irsa_sts_core::Role,
 ) -> anyhow::Result<()> {
     let table_arn = format!(
         "arn:{}:dynamodb:{}:{}:table/{TABLE}",
@@ -628,7 +622,7 @@ async fn dynamodb_step(
 /// The role's permission policies' decision on `action` on `resource`, and the Sids that
 /// made it.
 fn decide(
-    role: &irsa_sts_core::config::Role,
+    role: &irsa_sts_core::Role,
     action: &str,
     resource: &str,
 ) -> (irsa_policy::Decision, String) {
@@ -656,7 +650,7 @@ async fn s3_step(
     out: &mut Out,
     stack: &Stack,
     s3: &aws_sdk_s3::Client,
-    role: &irsa_sts_core::config::Role,
+    role: &irsa_sts_core::Role,
 ) -> anyhow::Result<()> {
     let arn = |key: &str| format!("arn:{}:s3:::{BUCKET}/{key}", stack.config.partition);
 
@@ -1009,7 +1003,7 @@ where
 }
 
 fn trust_request(
-    provider: &irsa_sts_core::config::Provider,
+    provider: &irsa_sts_core::Provider,
     role_arn: &str,
     subject: &str,
     audience: &str,

@@ -296,7 +296,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                     "irsa up: agent   {} (EKS Pod Identity, cluster {}, association {})",
                     pi.credentials_uri, pi.cluster_name, pi.association_id
                 );
-                (irsa_sts_core::pod_identity::POD_IDENTITY_AUDIENCE, &pi.role_arn)
+                (irsa_sts_core::POD_IDENTITY_AUDIENCE, &pi.role_arn)
             }
             None => (stack.up.audience.as_str(), &stack.up.role_arn),
         };

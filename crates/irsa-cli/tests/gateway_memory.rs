@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use irsa_sts_core::credentials::{self, KeyRing, MasterKey, SessionClaims};
+use irsa_sts_core::{Credentials, KeyRing, MasterKey, SessionClaims, issue_credentials};
 use irsa_test::net::{Bytes, Full, Reply};
 use irsa_test::{Killed, free_port, sigv4};
 
@@ -98,7 +98,7 @@ fn bodies() -> Vec<(&'static str, Vec<u8>)> {
 
 fn signed_request(
     port: u16,
-    creds: &credentials::Credentials,
+    creds: &Credentials,
     op: &str,
     body: Vec<u8>,
 ) -> http::Request<Full<Bytes>> {
@@ -172,7 +172,7 @@ fn four_concurrent_16_mb_bodies_stay_under_512_mib() {
         tags: vec![],
         transitive_tag_keys: vec![],
     };
-    let creds = credentials::issue(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
+    let creds = issue_credentials(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
     let baseline = peak_rss_kib(pid);
     let requests: Vec<(&str, http::Request<Full<Bytes>>)> = bodies()
         .into_iter()

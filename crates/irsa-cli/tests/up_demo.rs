@@ -853,7 +853,7 @@ fn up_configuration() {
 /// `UpstreamNotConfigured`. Without any upstream it does not start.
 #[test]
 fn gateway_takes_its_s3_upstream_from_flags() {
-    use irsa_sts_core::credentials::{self, KeyRing, MasterKey, SessionClaims};
+    use irsa_sts_core::{KeyRing, MasterKey, SessionClaims, issue_credentials};
     let Some(s3) = S3Server::start() else {
         return;
     };
@@ -926,8 +926,7 @@ signingKeys: [{file: master.key}]
         tags: vec![],
         transitive_tag_keys: vec![],
     };
-    let issued =
-        credentials::issue(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
+    let issued = issue_credentials(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
     let creds = aws_sdk_s3::config::Credentials::new(
         issued.access_key_id.clone(),
         issued.secret_access_key.clone(),

@@ -1,19 +1,14 @@
-//! Authorization of a session's request: identity policies ∩ session policies, and AWS's
-//! access-denied wording — `irsa-authz`, the same for every service. Pure: no I/O, time
-//! comes in as an argument.
+//! DynamoDB requests authorized by `irsa-authz` (identity policies ∩ session policies, and
+//! AWS's access-denied wording, the same for every service).
 
-pub use irsa_authz::{
-    Caller, Denied, DenyReason, Prepared, RequestFacts, ResourcePolicies, ResourcePolicy,
-    SessionPolicies, Uses, allow_skeleton, authorize, global_context,
-};
-
-#[cfg(test)]
 mod tests {
-    use super::*;
     use crate::{Authorization, LEADING_KEYS, Operation, Request, Schemas, Scope};
+    use irsa_authz::{
+        Caller, DenyReason, Prepared, RequestFacts, SessionPolicies, Uses, allow_skeleton,
+        authorize, global_context,
+    };
     use irsa_policy::Policy;
-    use irsa_sts_core::config::Config;
-    use irsa_sts_core::credentials::SessionClaims;
+    use irsa_sts_core::{Config, SessionClaims};
     use serde_json::json;
 
     fn claims() -> SessionClaims {
@@ -29,7 +24,7 @@ mod tests {
             session_policy: None,
             policy_arns: vec![],
             source_identity: None,
-            tags: vec![irsa_sts_core::credentials::SessionTag {
+            tags: vec![irsa_sts_core::SessionTag {
                 key: "team".into(),
                 value: "blue".into(),
             }],

@@ -38,13 +38,13 @@ use crate::reserved::is_reserved;
 /// Longest expression DynamoDB accepts, in bytes.
 pub const MAX_EXPRESSION_BYTES: usize = 4096;
 /// Deepest document path DynamoDB accepts.
-pub const MAX_PATH_DEPTH: usize = 32;
+pub(crate) const MAX_PATH_DEPTH: usize = 32;
 /// Deepest nesting of parentheses and `NOT`s this parser follows.
-pub const MAX_NESTING: usize = 64;
+pub(crate) const MAX_NESTING: usize = 64;
 /// Longest `#name` or `:value` placeholder DynamoDB accepts, in bytes.
-pub const MAX_PLACEHOLDER_BYTES: usize = 255;
+pub(crate) const MAX_PLACEHOLDER_BYTES: usize = 255;
 /// Most operands of one `IN`.
-pub const MAX_IN_OPERANDS: usize = 100;
+pub(crate) const MAX_IN_OPERANDS: usize = 100;
 
 /// Why an expression was refused, in DynamoDB's wording (without the
 /// `Invalid <Kind>Expression: ` prefix the caller adds).

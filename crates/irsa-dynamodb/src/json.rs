@@ -42,10 +42,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
 }
 
 /// How the messages of a collection over its limit start.
-pub const TOO_MANY: &str = "Too many ";
+pub(crate) const TOO_MANY: &str = "Too many ";
 
 /// The message DynamoDB answers for a member named twice.
-pub const DUPLICATE_MEMBER: &str = "Duplicate member name found in a structure or map.";
+pub(crate) const DUPLICATE_MEMBER: &str = "Duplicate member name found in a structure or map.";
 
 /// A JSON object as its members in order, names unique (a name given twice is refused:
 /// parsers disagree on which of the two wins), at most `MAX` of them.
@@ -137,10 +137,10 @@ impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for List<T, MA
 }
 
 /// A raw JSON value borrowed from the body, parsed only when needed.
-pub type Raw<'a> = &'a RawValue;
+pub(crate) type Raw<'a> = &'a RawValue;
 
 /// Parses `raw` as `T`.
-pub fn parse<'a, T: Deserialize<'a>>(raw: Raw<'a>) -> Result<T, serde_json::Error> {
+pub(crate) fn parse<'a, T: Deserialize<'a>>(raw: Raw<'a>) -> Result<T, serde_json::Error> {
     serde_json::from_str(raw.get())
 }
 

@@ -8,19 +8,24 @@
 )]
 #![warn(missing_docs, unreachable_pub)]
 
-pub mod authz;
+#[cfg(test)]
+mod authz;
 mod error;
-pub mod expr;
-pub mod json;
+mod expr;
+mod json;
 mod map;
 mod operation;
-pub mod request;
+mod request;
 mod reserved;
 mod schema;
 mod scope;
-pub mod value;
+mod value;
 
 pub use error::MapError;
+pub use expr::{
+    Comparator, Condition, ExprError, Function, MAX_EXPRESSION_BYTES, Name, Operand, Path, Section,
+    SetValue, Step, Update, parse_condition, parse_projection, parse_update, print_projection,
+};
 pub use map::{ATTRIBUTES, Authorization, LEADING_KEYS, MAX_ATTRIBUTE_NAMES};
 pub use operation::{Operation, TARGET_PREFIX};
 pub use request::Request;

@@ -319,75 +319,10 @@ fn key_tests<'a>(
     cond: &Condition,
     subst: &mut Substitutions<'a>,
 ) -> Result<Vec<(String, KeyTest<'a>)>, MapError> {
-    let invalid = |what: &str| {
-        validation(format!(
-            "Invalid operator used in KeyConditionExpression: {what}"
-        ))
-    };
     let mut tests: Vec<(String, KeyTest<'a>)> = Vec::new();
     for leaf in cond.conjuncts() {
-        let (path, test) = match leaf {
-            Condition::Or(..) => return invalid("OR"),
-            Condition::Not(..) => return invalid("NOT"),
-            Condition::In(..) => return invalid("IN"),
-            Condition::Compare(_, Comparator::Ne, _) => return invalid("<>"),
-            Condition::Function(f) if f.name != "begins_with" => {
-                return invalid(&f.name);
-            }
-            Condition::Function(f) => match f.args.as_slice() {
-                [Operand::Path(p), Operand::Value(v)] => (key_path(p)?, (Some(v), false)),
-                [Operand::Path(_), Operand::Path(_)] => {
-                    return validation(
-                        "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
-                    );
-                }
-                [Operand::Path(_), _] => {
-                    return validation("KeyConditionExpressions cannot contain nested operations");
-                }
-                _ => {
-                    return validation(
-                        "Invalid condition in KeyConditionExpression: begins_with operator must have the key attribute as its first operand",
-                    );
-                }
-            },
-            Condition::Compare(a, op, b) => {
-                let eq = *op == Comparator::Eq;
-                match (a, b) {
-                    (Operand::Path(p), Operand::Value(v))
-                    | (Operand::Value(v), Operand::Path(p)) => (key_path(p)?, (Some(v), eq)),
-                    (Operand::Path(_), Operand::Path(_)) => {
-                        return validation(
-                            "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
-                        );
-                    }
-                    (Operand::Function(_), _) | (_, Operand::Function(_)) => {
-                        return validation(
-                            "KeyConditionExpressions cannot contain nested operations",
-                        );
-                    }
-                    _ => {
-                        return validation(
-                            "Invalid condition in KeyConditionExpression: No key attribute specified",
-                        );
-                    }
-                }
-            }
-            Condition::Between(a, lo, hi) => match (a, lo, hi) {
-                (Operand::Path(p), Operand::Value(_), Operand::Value(_)) => {
-                    (key_path(p)?, (None, false))
-                }
-                (Operand::Path(_), _, _) => {
-                    return validation(
-                        "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
-                    );
-                }
-                _ => {
-                    return validation(
-                        "Invalid condition in KeyConditionExpression: BETWEEN operator must have the key attribute as its first operand",
-                    );
-                }
-            },
-            Condition::And(..) => continue,
+        let Some((path, equals)) = key_leaf(leaf)? else {
+            continue;
         };
         let name = subst
             .name(&path.head)
@@ -395,11 +330,11 @@ fn key_tests<'a>(
         if tests.iter().any(|(n, _)| *n == name) {
             return validation("KeyConditionExpressions must only contain one condition per key");
         }
-        let test = match test {
-            (Some(v), true) => KeyTest::Eq(subst.value(v).map_err(|e| {
+        let test = match equals {
+            Some(v) => KeyTest::Eq(subst.value(v).map_err(|e| {
                 MapError::Validation(format!("Invalid KeyConditionExpression: {e}"))
             })?),
-            _ => KeyTest::Range,
+            None => KeyTest::Range,
         };
         tests.push((name, test));
     }
@@ -407,6 +342,59 @@ fn key_tests<'a>(
         return validation("Conditions can be of length 1 or 2 only");
     }
     Ok(tests)
+}
+
+/// One condition of a `KeyConditionExpression`, with DynamoDB's error for a condition it
+/// refuses: the key attribute's path and, for `=`, the value placeholder it equals (`None`
+/// for a range). `None` for an `AND`, whose conditions come on their own.
+fn key_leaf(leaf: &Condition) -> Result<Option<(&Path, Option<&str>)>, MapError> {
+    const MULTIPLE_NAMES: &str = "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition";
+    const NESTED: &str = "KeyConditionExpressions cannot contain nested operations";
+    let invalid = |what: &str| {
+        validation(format!(
+            "Invalid operator used in KeyConditionExpression: {what}"
+        ))
+    };
+    let (path, equals) = match leaf {
+        Condition::Or(..) => return invalid("OR"),
+        Condition::Not(..) => return invalid("NOT"),
+        Condition::In(..) => return invalid("IN"),
+        Condition::Compare(_, Comparator::Ne, _) => return invalid("<>"),
+        Condition::Function(f) if f.name != "begins_with" => return invalid(&f.name),
+        Condition::Function(f) => match f.args.as_slice() {
+            [Operand::Path(p), Operand::Value(_)] => (p, None),
+            [Operand::Path(_), Operand::Path(_)] => return validation(MULTIPLE_NAMES),
+            [Operand::Path(_), _] => return validation(NESTED),
+            _ => {
+                return validation(
+                    "Invalid condition in KeyConditionExpression: begins_with operator must have the key attribute as its first operand",
+                );
+            }
+        },
+        Condition::Compare(a, op, b) => match (a, b) {
+            (Operand::Path(p), Operand::Value(v)) | (Operand::Value(v), Operand::Path(p)) => {
+                (p, (*op == Comparator::Eq).then_some(v.as_str()))
+            }
+            (Operand::Path(_), Operand::Path(_)) => return validation(MULTIPLE_NAMES),
+            (Operand::Function(_), _) | (_, Operand::Function(_)) => return validation(NESTED),
+            _ => {
+                return validation(
+                    "Invalid condition in KeyConditionExpression: No key attribute specified",
+                );
+            }
+        },
+        Condition::Between(a, lo, hi) => match (a, lo, hi) {
+            (Operand::Path(p), Operand::Value(_), Operand::Value(_)) => (p, None),
+            (Operand::Path(_), _, _) => return validation(MULTIPLE_NAMES),
+            _ => {
+                return validation(
+                    "Invalid condition in KeyConditionExpression: BETWEEN operator must have the key attribute as its first operand",
+                );
+            }
+        },
+        Condition::And(..) => return Ok(None),
+    };
+    Ok(Some((key_path(path)?, equals)))
 }
 
 /// The conditions of legacy `KeyConditions`.
@@ -490,6 +478,45 @@ fn query_leading(
     Ok(())
 }
 
+/// A `Query`'s key conditions (`KeyConditionExpression` or legacy `KeyConditions`) on the
+/// key schema of the table or index it reads: its partition (`dynamodb:LeadingKeys`), and
+/// a start key, which must lie in that partition.
+fn query_key_facts<'a>(
+    r: &ReadRequest<'a>,
+    schema: Option<&KeySchema>,
+    subst: &mut Substitutions<'a>,
+    facts: &mut Facts,
+) -> Result<(), MapError> {
+    let tests = match (&r.key_condition_expression, r.key_conditions) {
+        (Some(src), _) => {
+            let c = request::condition(ExprKind::KeyCondition, src.as_str())?;
+            let heads = subst.resolve(ExprKind::KeyCondition, |p, v| c.walk(p, v))?;
+            facts.attributes(heads.iter().map(String::as_str));
+            key_tests(&c, subst)?
+        }
+        (None, Some(raw)) => legacy_key_tests(raw)?,
+        (None, None) => {
+            return validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            );
+        }
+    };
+    query_leading(&tests, schema, facts)?;
+    // A start key must lie in the queried partition.
+    if let (Some(raw), Some(s), [v]) = (r.exclusive_start_key, schema, facts.leading.as_slice()) {
+        let start = attribute_map(raw, "exclusiveStartKey")?;
+        match start.get(&s.partition_key).map(|k| key_string(k)) {
+            Some(Ok(k)) if k == *v => {}
+            _ => {
+                return validation(
+                    "The provided starting key is outside query boundaries based on provided conditions",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn read(
     query: bool,
     r: &ReadRequest<'_>,
@@ -534,20 +561,6 @@ fn read(
         subst.has_values(),
     )?;
     if query {
-        let tests = match (&r.key_condition_expression, r.key_conditions) {
-            (Some(src), _) => {
-                let c = request::condition(ExprKind::KeyCondition, src.as_str())?;
-                let heads = subst.resolve(ExprKind::KeyCondition, |p, v| c.walk(p, v))?;
-                facts.attributes(heads.iter().map(String::as_str));
-                key_tests(&c, &mut subst)?
-            }
-            (None, Some(raw)) => legacy_key_tests(raw)?,
-            (None, None) => {
-                return validation(
-                    "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
-                );
-            }
-        };
         let schema = schemas
             .get(table)
             .map(AsRef::as_ref)
@@ -555,20 +568,7 @@ fn read(
                 Some(i) => s.indexes.get(i),
                 None => Some(&s.key),
             });
-        query_leading(&tests, schema, &mut facts)?;
-        // A start key must lie in the queried partition.
-        if let (Some(raw), Some(s), [v]) = (r.exclusive_start_key, schema, facts.leading.as_slice())
-        {
-            let start = attribute_map(raw, "exclusiveStartKey")?;
-            match start.get(&s.partition_key).map(|k| key_string(k)) {
-                Some(Ok(k)) if k == *v => {}
-                _ => {
-                    return validation(
-                        "The provided starting key is outside query boundaries based on provided conditions",
-                    );
-                }
-            }
-        }
+        query_key_facts(r, schema, &mut subst, &mut facts)?;
     }
     if let Some(src) = &r.filter_expression {
         let c = request::condition(ExprKind::Filter, src.as_str())?;

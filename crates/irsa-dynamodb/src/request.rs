@@ -21,18 +21,18 @@ use crate::operation::Operation;
 
 /// Largest attribute map (`Item`, `Key`, `ExclusiveStartKey`) read, in bytes of JSON:
 /// DynamoDB's items are at most 400 KB, which JSON escaping can inflate up to six times.
-pub const MAX_ATTRIBUTE_MAP_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_ATTRIBUTE_MAP_BYTES: usize = 4 * 1024 * 1024;
 /// Largest `ExpressionAttributeNames` plus `ExpressionAttributeValues`, in bytes of JSON
 /// (DynamoDB: "The maximum size of all substitution variables in an expression is 2 MB").
-pub const MAX_SUBSTITUTION_BYTES: usize = 2 * 1024 * 1024;
+pub(crate) const MAX_SUBSTITUTION_BYTES: usize = 2 * 1024 * 1024;
 /// Most placeholders in `ExpressionAttributeNames` or `ExpressionAttributeValues`: more
 /// than the expressions (4 KB each) could use, and unused ones are refused anyway.
-pub const MAX_PLACEHOLDERS: usize = 10_000;
+pub(crate) const MAX_PLACEHOLDERS: usize = 10_000;
 /// Most attributes in one attribute map.
-pub const MAX_ATTRIBUTES: usize = 1_000_000;
+pub(crate) const MAX_ATTRIBUTES: usize = 1_000_000;
 
 /// An attribute map kept raw.
-pub type AttributeMap<'a> = Members<'a, Raw<'a>, MAX_ATTRIBUTES>;
+pub(crate) type AttributeMap<'a> = Members<'a, Raw<'a>, MAX_ATTRIBUTES>;
 
 /// The members of an item operation (`GetItem`, `PutItem`, `UpdateItem`, `DeleteItem`) and
 /// of a transaction element (`Get`, `Put`, `Update`, `Delete`, `ConditionCheck`): the
@@ -521,7 +521,7 @@ fn check_member_case(body: &[u8]) -> Result<(), MapError> {
 
 /// Which expression, for DynamoDB's `Invalid <Kind>: …` wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExprKind {
+pub(crate) enum ExprKind {
     /// `KeyConditionExpression`
     KeyCondition,
     /// `ConditionExpression`
@@ -552,7 +552,7 @@ impl ExprKind {
 
 /// The `ExpressionAttributeNames` and `ExpressionAttributeValues` of one request (or
 /// batch element), and which of them the expressions used.
-pub struct Substitutions<'a> {
+pub(crate) struct Substitutions<'a> {
     names: Vec<(Str<'a>, Str<'a>)>,
     values: Vec<(Str<'a>, Raw<'a>)>,
     name_index: HashMap<&'a str, usize>,
@@ -608,7 +608,7 @@ fn index<'a, V>(entries: &[(Str<'a>, V)]) -> HashMap<&'a str, usize> {
 
 impl<'a> Substitutions<'a> {
     /// Reads and checks both maps.
-    pub fn new(names: Option<Raw<'a>>, values: Option<Raw<'a>>) -> Result<Self, MapError> {
+    pub(crate) fn new(names: Option<Raw<'a>>, values: Option<Raw<'a>>) -> Result<Self, MapError> {
         let size = names.map_or(0, |r| r.get().len()) + values.map_or(0, |r| r.get().len());
         if size > MAX_SUBSTITUTION_BYTES {
             return validation(format!(
@@ -629,17 +629,17 @@ impl<'a> Substitutions<'a> {
     }
 
     /// Whether the request gave `ExpressionAttributeNames`.
-    pub fn has_names(&self) -> bool {
+    pub(crate) fn has_names(&self) -> bool {
         !self.names.is_empty()
     }
 
     /// Whether the request gave `ExpressionAttributeValues`.
-    pub fn has_values(&self) -> bool {
+    pub(crate) fn has_values(&self) -> bool {
         !self.values.is_empty()
     }
 
     /// The attribute name `name` stands for.
-    pub fn name(&mut self, name: &Name) -> Result<String, String> {
+    pub(crate) fn name(&mut self, name: &Name) -> Result<String, String> {
         match name {
             Name::Ident(s) => Ok(s.clone()),
             Name::Placeholder(p) => {
@@ -668,7 +668,7 @@ impl<'a> Substitutions<'a> {
     }
 
     /// The value `:placeholder` stands for.
-    pub fn value(&mut self, placeholder: &str) -> Result<Raw<'a>, String> {
+    pub(crate) fn value(&mut self, placeholder: &str) -> Result<Raw<'a>, String> {
         let i = self.value_index.get(placeholder).copied().or_else(|| {
             self.values
                 .iter()
@@ -689,7 +689,7 @@ impl<'a> Substitutions<'a> {
 
     /// Resolves every placeholder of a parsed expression and returns the top-level
     /// attribute names its paths start with.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &mut self,
         kind: ExprKind,
         walk: impl FnOnce(&mut dyn FnMut(&Path), &mut dyn FnMut(&str)),
@@ -730,7 +730,7 @@ impl<'a> Substitutions<'a> {
     }
 
     /// Refuses names or values no expression used, as DynamoDB does.
-    pub fn finish(&self) -> Result<(), MapError> {
+    pub(crate) fn finish(&self) -> Result<(), MapError> {
         let unused = |keys: Vec<&str>, what: &str| -> Result<(), MapError> {
             if keys.is_empty() {
                 Ok(())
@@ -763,24 +763,24 @@ impl<'a> Substitutions<'a> {
 }
 
 /// Parses a condition-like expression.
-pub fn condition(kind: ExprKind, src: &str) -> Result<Condition, MapError> {
+pub(crate) fn condition(kind: ExprKind, src: &str) -> Result<Condition, MapError> {
     expr::parse_condition(src).map_err(|e| kind.invalid(e))
 }
 
 /// Parses an update expression.
-pub fn update(src: &str) -> Result<Update, MapError> {
+pub(crate) fn update(src: &str) -> Result<Update, MapError> {
     expr::parse_update(src).map_err(|e| ExprKind::Update.invalid(e))
 }
 
 /// Parses a projection expression.
-pub fn projection(src: &str) -> Result<Vec<Path>, MapError> {
+pub(crate) fn projection(src: &str) -> Result<Vec<Path>, MapError> {
     expr::parse_projection(src).map_err(|e| ExprKind::Projection.invalid(e))
 }
 
 /// DynamoDB's rule that one request uses either expressions or the legacy parameters, and
 /// names/values only with expressions: `expressions` and `legacy` are (member, present);
 /// `value_expressions` are the expressions that may use `ExpressionAttributeValues`.
-pub fn check_expression_params(
+pub(crate) fn check_expression_params(
     expressions: &[(&str, bool)],
     legacy: &[(&str, bool)],
     value_expressions: &[(&str, bool)],
@@ -811,7 +811,7 @@ pub fn check_expression_params(
 }
 
 /// An attribute map read from its raw JSON, under [`MAX_ATTRIBUTE_MAP_BYTES`].
-pub fn attribute_map<'a>(raw: Raw<'a>, member: &str) -> Result<AttributeMap<'a>, MapError> {
+pub(crate) fn attribute_map<'a>(raw: Raw<'a>, member: &str) -> Result<AttributeMap<'a>, MapError> {
     if raw.get().len() > MAX_ATTRIBUTE_MAP_BYTES {
         return validation(format!(
             "Item size has exceeded the maximum allowed size ({member})"
@@ -821,7 +821,7 @@ pub fn attribute_map<'a>(raw: Raw<'a>, member: &str) -> Result<AttributeMap<'a>,
 }
 
 /// A list of attribute names (`AttributesToGet`), each once.
-pub fn attribute_names<'a>(raw: Raw<'a>) -> Result<Vec<Str<'a>>, MapError> {
+pub(crate) fn attribute_names<'a>(raw: Raw<'a>) -> Result<Vec<Str<'a>>, MapError> {
     let list: List<Str<'a>, { crate::map::MAX_ATTRIBUTE_NAMES }> =
         json::parse(raw).map_err(|e| from_serde(&e))?;
     let mut sorted: Vec<&str> = list.0.iter().map(Str::as_str).collect();
@@ -837,7 +837,7 @@ pub fn attribute_names<'a>(raw: Raw<'a>) -> Result<Vec<Str<'a>>, MapError> {
 
 /// The attribute names of a legacy condition map (`Expected`, `QueryFilter`,
 /// `ScanFilter`, `AttributeUpdates`).
-pub fn legacy_names<'a>(raw: Raw<'a>) -> Result<Vec<Str<'a>>, MapError> {
+pub(crate) fn legacy_names<'a>(raw: Raw<'a>) -> Result<Vec<Str<'a>>, MapError> {
     let m: Members<'a, IgnoredAny, { crate::map::MAX_ATTRIBUTE_NAMES }> =
         json::parse(raw).map_err(|e| from_serde(&e))?;
     Ok(m.0.into_iter().map(|(k, _)| k).collect())
@@ -847,7 +847,7 @@ pub fn legacy_names<'a>(raw: Raw<'a>) -> Result<Vec<Str<'a>>, MapError> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 #[allow(missing_docs)]
-pub struct LegacyCondition<'a> {
+pub(crate) struct LegacyCondition<'a> {
     #[serde(borrow)]
     pub comparison_operator: Option<Str<'a>>,
     #[serde(borrow)]
@@ -855,7 +855,7 @@ pub struct LegacyCondition<'a> {
 }
 
 /// `KeyConditions`.
-pub fn key_conditions<'a>(raw: Raw<'a>) -> Result<Members<'a, LegacyCondition<'a>, 2>, MapError> {
+pub(crate) fn key_conditions<'a>(raw: Raw<'a>) -> Result<Members<'a, LegacyCondition<'a>, 2>, MapError> {
     json::parse(raw)
         .map_err(|_| MapError::Validation("Conditions can be of length 1 or 2 only".to_owned()))
 }

@@ -13,7 +13,7 @@ const MAX_DIGITS: usize = 38;
 
 /// The condition-key string of a key attribute value (`{"S": …}`, `{"N": …}` or
 /// `{"B": …}`); anything else is DynamoDB's key-schema mismatch.
-pub fn key_string(raw: Raw<'_>) -> Result<String, MapError> {
+pub(crate) fn key_string(raw: Raw<'_>) -> Result<String, MapError> {
     let members: Members<'_, Str<'_>, 10> = json::parse(raw).map_err(|_| mismatch())?;
     let [(kind, value)] = members.0.as_slice() else {
         return Err(mismatch());
@@ -40,7 +40,7 @@ fn mismatch() -> MapError {
 /// A DynamoDB number in its normal form: no exponent, no leading or trailing zeros, no
 /// `+`, `-0` as `0`. Refuses what DynamoDB refuses (not a number, over 38 significant
 /// digits, magnitude outside 1E-130..1E+126).
-pub fn normal_number(s: &str) -> Result<String, MapError> {
+pub(crate) fn normal_number(s: &str) -> Result<String, MapError> {
     let bad = || {
         MapError::Validation(format!(
             "A value provided cannot be converted into a number: {}",
@@ -99,7 +99,13 @@ pub fn normal_number(s: &str) -> Result<String, MapError> {
             "Number underflow. Attempting to store a number with magnitude smaller than supported range",
         );
     }
-    let n = i64::try_from(digits.len()).map_err(|_| bad())?;
+    Ok(positional(negative, digits, exp))
+}
+
+/// `0.DIGITS × 10^exp` written without an exponent (`digits` has no leading or trailing
+/// zeros).
+fn positional(negative: bool, digits: &str, exp: i64) -> String {
+    let n = i64::try_from(digits.len()).unwrap_or(i64::MAX);
     let mut out = String::with_capacity(digits.len() + 140);
     if negative {
         out.push('-');
@@ -120,7 +126,7 @@ pub fn normal_number(s: &str) -> Result<String, MapError> {
         out.push('.');
         out.push_str(digits.get(at..).unwrap_or_default());
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

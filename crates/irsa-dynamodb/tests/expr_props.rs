@@ -1,7 +1,7 @@
-//! Property tests of the expression parser (`irsa_dynamodb::expr`): the claim in its docs
-//! that every syntax tree prints (`Display`, `print_projection`) to an expression that
-//! parses back to the same tree, and that the parser never panics and refuses expressions
-//! over `MAX_EXPRESSION_BYTES`.
+//! Property tests of the expression parser (`irsa_dynamodb::parse_condition` and its siblings):
+//! the claim in its docs that every syntax tree prints (`Display`, `print_projection`) to an
+//! expression that parses back to the same tree, and that the parser never panics and refuses
+//! expressions over `MAX_EXPRESSION_BYTES`.
 //!
 //! * (a) generated trees print to text that parses to an equal tree;
 //! * (b) any text the parser accepts (random token strings, and near-valid text with
@@ -14,7 +14,7 @@
 //! minimal inputs (printing at the nesting and size limits, placeholder length,
 //! `attribute_type`'s type).
 
-use irsa_dynamodb::expr::{
+use irsa_dynamodb::{
     Comparator, Condition, ExprError, Function, MAX_EXPRESSION_BYTES, Name, Operand, Path, Section,
     SetValue, Step, Update, parse_condition, parse_projection, parse_update, print_projection,
 };

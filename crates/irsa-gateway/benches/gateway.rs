@@ -24,7 +24,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use irsa_gateway::{Options, UpstreamSection};
-use irsa_sts_core::credentials::{self, KeyRing, MasterKey, SessionClaims};
+use irsa_sts_core::{KeyRing, MasterKey, SessionClaims, issue_credentials};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -340,8 +340,7 @@ gateway:
         tags: vec![],
         transitive_tag_keys: vec![],
     };
-    let issued =
-        credentials::issue(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
+    let issued = issue_credentials(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
     let session = Creds {
         akid: issued.access_key_id.clone(),
         secret: issued.secret_access_key.clone(),

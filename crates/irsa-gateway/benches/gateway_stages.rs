@@ -9,7 +9,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use irsa_gateway::{Gateway, Options, Snapshot};
-use irsa_sts_core::credentials::{self, KeyRing, MasterKey, SessionClaims};
+use irsa_sts_core::{KeyRing, MasterKey, SessionClaims, issue_credentials, open_session};
 use irsa_test::bench::{iterations, time};
 use irsa_test::net::{Bytes, Full};
 use irsa_test::sigv4::{Keys, Payload, Signing, sign_request};
@@ -23,7 +23,7 @@ fn main() {
         .as_secs() as i64;
     let key = MasterKey::generate(&mut rand::rngs::OsRng);
     let ring = KeyRing::single(key.clone());
-    let config = irsa_sts_core::config::Config::from_yaml(
+    let config = irsa_sts_core::Config::from_yaml(
         r#"account: "111122223333"
 region: us-east-1
 roles:
@@ -54,7 +54,7 @@ roles:
         tags: vec![],
         transitive_tag_keys: vec![],
     };
-    let issued = credentials::issue(&ring, &claims, &mut rand::rngs::OsRng).unwrap();
+    let issued = issue_credentials(&ring, &claims, &mut rand::rngs::OsRng).unwrap();
     let keys = Keys {
         access_key_id: issued.access_key_id.clone(),
         secret_access_key: issued.secret_access_key.clone(),
@@ -107,7 +107,7 @@ roles:
         },
     );
     let open = time("open the session token (AES-GCM)", n, || {
-        credentials::open(&ring, &issued.session_token, &issued.access_key_id, now).unwrap()
+        open_session(&ring, &issued.session_token, &issued.access_key_id, now).unwrap()
     });
     let op = irsa_dynamodb::Operation::from_target(Some("DynamoDB_20120810.GetItem")).unwrap();
     let scope = irsa_dynamodb::Scope {

@@ -1,11 +1,10 @@
 //! The gateway's configuration: the `irsa sts` configuration file (roles, customer managed
-//! policies, signing keys — parsed by `irsa_sts_core::config`) plus an optional top-level
+//! policies, signing keys — parsed by `irsa_sts_core::Config`) plus an optional top-level
 //! `gateway:` section for the upstream. Parsing is pure; [`load`] reads the files named.
 
 use std::path::{Path, PathBuf};
 
-use irsa_sts_core::config::{Config, ConfigError};
-use irsa_sts_core::credentials::KeyRing;
+use irsa_sts_core::{Config, ConfigError, KeyRing};
 use serde::Deserialize;
 
 use crate::upstream::{UpstreamCredentials, UpstreamSettings};
@@ -254,7 +253,7 @@ impl UpstreamSection {
 /// Splits configuration text into the STS configuration and the `gateway:` section.
 pub fn parse(text: &str) -> Result<(Config, GatewaySection), LoadError> {
     let mut value: serde_json::Value =
-        irsa_sts_core::config::from_yaml_str(text).map_err(ConfigError::Syntax)?;
+        irsa_sts_core::from_yaml_str(text).map_err(ConfigError::Syntax)?;
     let section = match value.as_object_mut().and_then(|m| m.remove("gateway")) {
         Some(v) => serde_json::from_value::<GatewaySection>(v)
             .map_err(|e| field_err("gateway", e.to_string()))?,
@@ -289,7 +288,7 @@ pub fn key_ring(config: &Config, base_dir: &Path) -> Result<KeyRing, LoadError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use irsa_sts_core::credentials::MasterKey;
+    use irsa_sts_core::MasterKey;
 
     const BASE: &str = "account: \"111122223333\"\nregion: us-east-1\nsigningKeys:\n  - file: k\n";
 

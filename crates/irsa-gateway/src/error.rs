@@ -3,10 +3,10 @@
 //! [`ApiError`] through the `From` impls below.
 
 use irsa_sigv4::{ErrorKind, VerifyError};
-use irsa_sts_core::credentials::CredError;
+use irsa_sts_core::CredError;
 
+use irsa_authz::Denied;
 use irsa_dynamodb::MapError;
-use irsa_dynamodb::authz::Denied;
 
 /// An error answered in DynamoDB's wire format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,7 +228,7 @@ pub fn crc32(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use irsa_dynamodb::authz::DenyReason;
+    use irsa_authz::DenyReason;
 
     #[test]
     fn bodies() {

@@ -14,12 +14,12 @@ use futures_util::StreamExt as _;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use irsa_authz::{Caller, RequestFacts, ResourcePolicies, SessionPolicies, Uses};
-use irsa_s3::{AuthType, HttpRequest, RequestAuth, S3Error, S3Request, forward};
+use irsa_s3::{AuthType, HttpRequest, RequestAuth, S3Error, S3Request};
 use irsa_sigv4::{
     BodyDecoder, ContentSha256, DecoderLimits, PayloadError, S3Payload, SignatureLocation,
     VerifyError, VerifyOptions,
 };
-use irsa_sts_core::credentials::{self, CredError};
+use irsa_sts_core::{CredError, SessionClaims, is_access_key_id, open_session, secret_access_key};
 
 use crate::server::{Gateway, HOP_BY_HOP, Snapshot};
 use crate::upstream::{Payload, UpstreamBody};
@@ -140,7 +140,7 @@ pub(crate) fn error_response(e: &S3Error, path: &str, head: bool, request_id: &s
 }
 
 /// The forwarded headers: the signed ones but the client's authentication and framing
-/// ([`irsa_s3::forward::is_forwarded`]), `content-encoding` without `aws-chunked`, and the
+/// ([`irsa_s3::is_forwarded_header`]), `content-encoding` without `aws-chunked`, and the
 /// decoded length.
 fn forward_headers(
     headers: &HeaderMap,
@@ -149,14 +149,14 @@ fn forward_headers(
 ) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
-        if forward::is_forwarded(name.as_str(), signed) {
+        if irsa_s3::is_forwarded_header(name.as_str(), signed) {
             out.append(name.clone(), value.clone());
         }
     }
     if let Some(v) = headers
         .get("content-encoding")
         .and_then(|v| v.to_str().ok())
-        .and_then(forward::forwarded_content_encoding)
+        .and_then(irsa_s3::forwarded_content_encoding)
         .and_then(|v| HeaderValue::from_str(&v).ok())
     {
         out.insert("content-encoding", v);
@@ -214,14 +214,14 @@ pub(crate) async fn process(
         .into());
     }
     let akid = parsed.access_key_id();
-    if !credentials::is_access_key_id(akid) {
+    if !is_access_key_id(akid) {
         return Err(invalid_access_key().into());
     }
     let Some(token) = parsed.security_token() else {
         return Err(invalid_access_key().into());
     };
-    let session = credentials::open(snap.ring(), token, akid, now).map_err(|e| from_cred(&e))?;
-    let secret = credentials::secret_for(snap.ring(), akid, &session).map_err(|e| from_cred(&e))?;
+    let session = open_session(snap.ring(), token, akid, now).map_err(|e| from_cred(&e))?;
+    let secret = secret_access_key(snap.ring(), akid, &session).map_err(|e| from_cred(&e))?;
     let (verified, seed) = parsed.verify_s3(&secret, now).map_err(|e| match &e {
         VerifyError::SignatureDoesNotMatch(m) => {
             signature_mismatch(&e, m, akid, provided_signature(&parts.headers, &parts.uri))
@@ -233,7 +233,7 @@ pub(crate) async fn process(
     let caller = Caller::of(&session.claims, &snap.config).ok_or_else(invalid_access_key)?;
 
     // 2. The request as S3 reads it, from the signed headers only.
-    let signed = forward::signed_headers(&all, &verified.signed_headers);
+    let signed = irsa_s3::signed_headers(&all, &verified.signed_headers);
     let s3req = S3Request::parse(
         &HttpRequest {
             method: parts.method.as_str(),
@@ -301,7 +301,7 @@ pub(crate) async fn process(
         return Err(S3Error::new("UpstreamNotConfigured", message, 400).into());
     };
     let (path, query) =
-        forward::upstream_target(&s3req, parts.uri.path(), parts.uri.query().unwrap_or(""));
+        irsa_s3::upstream_target(&s3req, parts.uri.path(), parts.uri.query().unwrap_or(""));
     let has_body = whole.is_some() || payload.decoded_length.is_some_and(|n| n > 0);
     let decoded_length = if has_body {
         payload
@@ -379,7 +379,7 @@ fn hex_lower(bytes: &[u8]) -> String {
 /// Authorizes every authorization with the session's policies and the bucket policies.
 fn authorize(
     snap: &Snapshot,
-    claims: &credentials::SessionClaims,
+    claims: &SessionClaims,
     caller: &Caller,
     peer: Option<&str>,
     now: i64,
@@ -579,9 +579,9 @@ fn streamed(
     ))
 }
 
-/// Whether a request is for S3 ([`irsa_s3::forward::is_s3`]: its credential scope).
+/// Whether a request is for S3 ([`irsa_s3::is_s3_request`]: its credential scope).
 pub(crate) fn is_s3(headers: &HeaderMap, query: &str) -> bool {
-    forward::is_s3(
+    irsa_s3::is_s3_request(
         headers.get("authorization").map(HeaderValue::as_bytes),
         query,
     )

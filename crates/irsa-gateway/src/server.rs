@@ -14,14 +14,16 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use irsa_policy::Policy;
 use irsa_server::{Budget, Current, Limits, Refusals, ServeOptions};
 use irsa_sigv4::{VerifyError, VerifyOptions};
-use irsa_sts_core::config::Config;
-use irsa_sts_core::credentials::{self, KeyRing, OpenedSession};
+use irsa_sts_core::{
+    Config, KeyRing, OpenedSession, SessionClaims, is_access_key_id, open_session,
+    secret_access_key,
+};
 use rand::Rng as _;
 
 use crate::config::{self, LoadError};
 use crate::error::{ApiError, crc32};
 use crate::upstream::{Upstream, strip_presign_params};
-use irsa_dynamodb::authz::{self, Caller, Prepared, RequestFacts, SessionPolicies};
+use irsa_authz::{self as authz, Caller, Prepared, RequestFacts, SessionPolicies};
 use irsa_dynamodb::{
     LEADING_KEYS, MapError, Operation, Request, Schemas, Scope, TARGET_PREFIX, TableSchema,
 };
@@ -167,10 +169,7 @@ impl Snapshot {
 
     /// The session policies of a session: `None` when it has none. A policy that no longer
     /// parses or an ARN no longer configured is left out, which only narrows the session.
-    pub(crate) fn session_policies(
-        &self,
-        claims: &credentials::SessionClaims,
-    ) -> Arc<Option<Prepared>> {
+    pub(crate) fn session_policies(&self, claims: &SessionClaims) -> Arc<Option<Prepared>> {
         if claims.session_policy.is_none() && claims.policy_arns.is_empty() {
             return Arc::new(None);
         }
@@ -598,11 +597,10 @@ fn pre_authenticate(
     let (Some(akid), Some(token)) = (akid, token) else {
         return Err(ApiError::unrecognized_client());
     };
-    if !credentials::is_access_key_id(&akid) {
+    if !is_access_key_id(&akid) {
         return Err(ApiError::unrecognized_client());
     }
-    let session =
-        credentials::open(&snap.ring, &token, &akid, now).map_err(|e| ApiError::from(&e))?;
+    let session = open_session(&snap.ring, &token, &akid, now).map_err(|e| ApiError::from(&e))?;
     Ok((session, token))
 }
 
@@ -746,17 +744,16 @@ fn authenticate(
     let Some(token) = parsed.security_token() else {
         return Err(ApiError::unrecognized_client());
     };
-    if !credentials::is_access_key_id(akid) {
+    if !is_access_key_id(akid) {
         return Err(ApiError::unrecognized_client());
     }
     let (early_session, early_token) = early;
     let session = if early_token == token && early_session.access_key_id == akid {
         early_session
     } else {
-        credentials::open(&snap.ring, token, akid, now).map_err(|e| ApiError::from(&e))?
+        open_session(&snap.ring, token, akid, now).map_err(|e| ApiError::from(&e))?
     };
-    let secret =
-        credentials::secret_for(&snap.ring, akid, &session).map_err(|e| ApiError::from(&e))?;
+    let secret = secret_access_key(&snap.ring, akid, &session).map_err(|e| ApiError::from(&e))?;
     let verified = parsed
         .verify(&secret, now)
         .map_err(|e| ApiError::from(&e))?;
@@ -980,8 +977,7 @@ mod tests {
     #[test]
     fn a_gateway_needs_no_upstream() {
         let config = Config::from_yaml("account: \"111122223333\"\nregion: us-east-1\n").unwrap();
-        let ring =
-            KeyRing::single(irsa_sts_core::credentials::MasterKey::from_bytes([7; 32]).unwrap());
+        let ring = KeyRing::single(irsa_sts_core::MasterKey::from_bytes([7; 32]).unwrap());
         let gw = Gateway::new(Snapshot::new(config, ring), None, Options::default());
         assert!(gw.upstream().is_none());
     }

@@ -140,7 +140,7 @@ const DROPPED: &[&str] = &[
 
 /// The query string without presigning parameters.
 pub fn strip_presign_params(query: &str) -> String {
-    irsa_s3::forward::strip_presign_params(query)
+    irsa_s3::strip_presign_params(query)
 }
 
 fn tls_config(ca_bundle_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, UpstreamError> {

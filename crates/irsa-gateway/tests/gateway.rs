@@ -19,7 +19,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use irsa_gateway::{Options, UpstreamSection};
-use irsa_sts_core::credentials::{self, Credentials, KeyRing, MasterKey, SessionClaims};
+use irsa_sts_core::{Credentials, KeyRing, MasterKey, SessionClaims, issue_credentials};
 use irsa_test::{Dynalite, now, sigv4};
 use serde_json::{Value, json};
 
@@ -352,7 +352,7 @@ impl Env {
     }
 
     fn issue_claims(&self, claims: &SessionClaims) -> Credentials {
-        credentials::issue(&self.ring, claims, &mut rand::rngs::OsRng).unwrap()
+        issue_credentials(&self.ring, claims, &mut rand::rngs::OsRng).unwrap()
     }
 
     fn issue(&self, role: &str) -> Credentials {
@@ -803,7 +803,7 @@ async fn wire_format_and_signature_forms() {
 
     // Unknown keys: another deployment's key ring, a long-term key, no token.
     let other_ring = KeyRing::single(MasterKey::generate(&mut rand::rngs::OsRng));
-    let foreign = credentials::issue(
+    let foreign = issue_credentials(
         &other_ring,
         &Env::claims("reader", now(), now() + 3600),
         &mut rand::rngs::OsRng,
@@ -1054,7 +1054,7 @@ impl Fake {
     fn issue(&self, role: &str) -> Credentials {
         let mut claims = Env::claims(role, now(), now() + 3600);
         claims.role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
-        credentials::issue(&self.ring, &claims, &mut rand::rngs::OsRng).unwrap()
+        issue_credentials(&self.ring, &claims, &mut rand::rngs::OsRng).unwrap()
     }
 
     fn forwarded(&self) -> usize {

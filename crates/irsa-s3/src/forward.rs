@@ -52,7 +52,7 @@ fn is_signed(name: &str, signed: &[String]) -> bool {
 
 /// Request headers never forwarded: the client's authentication and body framing (the
 /// gateway sends the decoded body under its own signature and length) and `Host`.
-pub const NOT_FORWARDED: &[&str] = &[
+pub(crate) const NOT_FORWARDED: &[&str] = &[
     "authorization",
     "x-amz-date",
     "x-amz-security-token",

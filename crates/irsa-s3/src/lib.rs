@@ -10,7 +10,7 @@
 
 mod address;
 mod error;
-pub mod forward;
+mod forward;
 mod headers;
 mod map;
 mod operation;
@@ -21,6 +21,10 @@ mod xml;
 
 pub use address::{Addressing, EndpointError, Endpoints, MAX_KEY_BYTES, check_bucket_name};
 pub use error::S3Error;
+pub use forward::{
+    forwarded_content_encoding, is_forwarded as is_forwarded_header, is_s3 as is_s3_request,
+    signed_headers, strip_presign_params, upstream_target,
+};
 pub use map::{
     AuthType, Authorization, EXISTING_OBJECT_TAG, RequestAuth, bucket_arn, is_undetermined,
     object_arn, parse_arn,

@@ -205,65 +205,16 @@ impl S3Request {
             return Ok(b.out);
         }
         let bucket = self.bucket.as_deref().ok_or_else(S3Error::access_denied)?;
-        let key = self.key.as_deref();
-        let object = |b: &Builder<'_>, action: &str| -> Result<Authorization, S3Error> {
-            let k = key.ok_or_else(S3Error::access_denied)?;
-            Ok(b.object(action, bucket, k))
-        };
-        let versioned = self.version_id.is_some();
-        let x = &self.extras;
         match op {
             Operation::ListBuckets => {}
-            Operation::HeadBucket => b.add(b.bucket("ListBucket", bucket)),
-            Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListObjectVersions => {
-                let action = if op == Operation::ListObjectVersions {
-                    "ListBucketVersions"
-                } else {
-                    "ListBucket"
-                };
-                let mut a = b.bucket(action, bucket);
-                for (param, key) in [
-                    ("prefix", "s3:prefix"),
-                    ("delimiter", "s3:delimiter"),
-                    ("max-keys", "s3:max-keys"),
-                ] {
-                    set_text(&mut a, key, self.param(param).as_ref());
-                }
-                b.add(a);
-            }
-            Operation::ListMultipartUploads => {
-                b.add(b.bucket("ListBucketMultipartUploads", bucket));
-            }
-            Operation::CreateBucket => {
-                let mut a = b.bucket("CreateBucket", bucket);
-                self.set_acl(&mut a);
-                // The location constraint is in the body, which is not read.
-                a.undetermined.push("s3:locationconstraint");
-                b.add(a);
-                if x.acl.is_some() || !x.grants.is_empty() {
-                    let mut a = b.bucket("PutBucketAcl", bucket);
-                    self.set_acl(&mut a);
-                    b.add(a);
-                }
-                if x.bucket_object_lock {
-                    b.add(b.bucket("PutBucketObjectLockConfiguration", bucket));
-                }
-                if x.object_ownership.is_some() {
-                    let mut a = b.bucket("PutBucketOwnershipControls", bucket);
-                    set(
-                        &mut a,
-                        "s3:x-amz-object-ownership",
-                        x.object_ownership.as_deref(),
-                    );
-                    b.add(a);
-                }
-            }
-            Operation::PutBucketAcl => {
-                let mut a = b.bucket("PutBucketAcl", bucket);
-                self.set_acl(&mut a);
-                b.add(a);
-            }
-            Operation::DeleteBucket
+            Operation::HeadBucket
+            | Operation::ListObjects
+            | Operation::ListObjectsV2
+            | Operation::ListObjectVersions
+            | Operation::ListMultipartUploads
+            | Operation::CreateBucket
+            | Operation::PutBucketAcl
+            | Operation::DeleteBucket
             | Operation::GetBucketLocation
             | Operation::GetBucketPolicy
             | Operation::PutBucketPolicy
@@ -273,64 +224,95 @@ impl S3Request {
             | Operation::DeleteBucketTagging
             | Operation::GetBucketVersioning
             | Operation::PutBucketVersioning
-            | Operation::GetBucketAcl => {
-                let action = match op {
-                    // AWS: DeleteBucketTagging is authorized as s3:PutBucketTagging.
-                    Operation::DeleteBucketTagging => "PutBucketTagging",
-                    _ => op.name(),
-                };
-                b.add(b.bucket(action, bucket));
+            | Operation::GetBucketAcl
+            | Operation::DeleteObjects => self.bucket_level(&mut b, bucket, body)?,
+            Operation::GetObject
+            | Operation::HeadObject
+            | Operation::GetObjectTagging
+            | Operation::GetObjectAcl
+            | Operation::PutObjectAcl
+            | Operation::PutObjectTagging
+            | Operation::DeleteObjectTagging
+            | Operation::DeleteObject
+            | Operation::PutObject
+            | Operation::CopyObject
+            | Operation::CreateMultipartUpload
+            | Operation::UploadPart
+            | Operation::CompleteMultipartUpload
+            | Operation::UploadPartCopy
+            | Operation::AbortMultipartUpload
+            | Operation::ListParts => self.object_level(&mut b, bucket, body)?,
+        }
+        if b.out.is_empty() {
+            return Err(S3Error::access_denied());
+        }
+        Ok(b.out)
+    }
+
+    /// The authorizations of an operation on a bucket (`DeleteObjects` included: its keys
+    /// are in the body). Any other operation gets none, which the caller refuses.
+    fn bucket_level(&self, b: &mut Builder<'_>, bucket: &str, body: &[u8]) -> Result<(), S3Error> {
+        let op = self.operation;
+        match op {
+            Operation::HeadBucket => b.add(b.bucket("ListBucket", bucket)),
+            Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListObjectVersions => {
+                self.list_objects(b, bucket);
             }
-            Operation::DeleteObjects => {
-                for e in xml::parse_delete(body)? {
-                    let a = match &e.version_id {
-                        Some(v) => {
-                            let mut a = b.object("DeleteObjectVersion", bucket, &e.key);
-                            a.context.insert("s3:VersionId", v.as_str());
-                            a
-                        }
-                        None => b.object("DeleteObject", bucket, &e.key),
-                    };
-                    b.add(a);
-                    if x.bypass_governance {
-                        b.add(b.object("BypassGovernanceRetention", bucket, &e.key));
-                    }
-                }
+            Operation::ListMultipartUploads => {
+                b.add(b.bucket("ListBucketMultipartUploads", bucket));
             }
+            Operation::CreateBucket => self.create_bucket(b, bucket),
+            Operation::PutBucketAcl => {
+                let mut a = b.bucket("PutBucketAcl", bucket);
+                self.set_acl(&mut a);
+                b.add(a);
+            }
+            // AWS: DeleteBucketTagging is authorized as s3:PutBucketTagging.
+            Operation::DeleteBucketTagging => b.add(b.bucket("PutBucketTagging", bucket)),
+            Operation::DeleteBucket
+            | Operation::GetBucketLocation
+            | Operation::GetBucketPolicy
+            | Operation::PutBucketPolicy
+            | Operation::DeleteBucketPolicy
+            | Operation::GetBucketTagging
+            | Operation::PutBucketTagging
+            | Operation::GetBucketVersioning
+            | Operation::PutBucketVersioning
+            | Operation::GetBucketAcl => b.add(b.bucket(op.name(), bucket)),
+            Operation::DeleteObjects => self.delete_objects(b, bucket, body)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The authorizations of an operation on an object (a request without a key is
+    /// refused). Any other operation gets none, which the caller refuses.
+    fn object_level(&self, b: &mut Builder<'_>, bucket: &str, body: &[u8]) -> Result<(), S3Error> {
+        let op = self.operation;
+        // The action on a version when the request names one.
+        let versioned = |plain, version| {
+            if self.version_id.is_some() {
+                version
+            } else {
+                plain
+            }
+        };
+        match op {
             Operation::GetObject | Operation::HeadObject => {
-                let mut a = object(
-                    &b,
-                    if versioned {
-                        "GetObjectVersion"
-                    } else {
-                        "GetObject"
-                    },
-                )?;
-                self.set_version(&mut a);
-                a.undetermined.push(EXISTING_OBJECT_TAG);
-                b.add(a);
+                let action = versioned("GetObject", "GetObjectVersion");
+                b.add(self.on_existing_version(self.object(b, bucket, action)?));
             }
-            Operation::GetObjectTagging | Operation::GetObjectAcl => {
-                let action = match (op, versioned) {
-                    (Operation::GetObjectTagging, false) => "GetObjectTagging",
-                    (Operation::GetObjectTagging, true) => "GetObjectVersionTagging",
-                    (_, false) => "GetObjectAcl",
-                    (_, true) => "GetObjectVersionAcl",
-                };
-                let mut a = object(&b, action)?;
-                self.set_version(&mut a);
-                a.undetermined.push(EXISTING_OBJECT_TAG);
-                b.add(a);
+            Operation::GetObjectTagging => {
+                let action = versioned("GetObjectTagging", "GetObjectVersionTagging");
+                b.add(self.on_existing_version(self.object(b, bucket, action)?));
+            }
+            Operation::GetObjectAcl => {
+                let action = versioned("GetObjectAcl", "GetObjectVersionAcl");
+                b.add(self.on_existing_version(self.object(b, bucket, action)?));
             }
             Operation::PutObjectAcl => {
-                let mut a = object(
-                    &b,
-                    if versioned {
-                        "PutObjectVersionAcl"
-                    } else {
-                        "PutObjectAcl"
-                    },
-                )?;
+                let mut a =
+                    self.object(b, bucket, versioned("PutObjectAcl", "PutObjectVersionAcl"))?;
                 self.set_version(&mut a);
                 self.set_acl(&mut a);
                 a.undetermined.push(EXISTING_OBJECT_TAG);
@@ -338,116 +320,203 @@ impl S3Request {
             }
             Operation::PutObjectTagging => {
                 let tags = xml::parse_tagging(body)?;
-                let action = if versioned {
-                    "PutObjectVersionTagging"
-                } else {
-                    "PutObjectTagging"
-                };
-                let mut a = object(&b, action)?;
+                let action = versioned("PutObjectTagging", "PutObjectVersionTagging");
+                let mut a = self.object(b, bucket, action)?;
                 self.set_version(&mut a);
                 set_tags(&mut a, &tags);
                 a.undetermined.push(EXISTING_OBJECT_TAG);
                 b.add(a);
             }
             Operation::DeleteObjectTagging => {
-                let action = if versioned {
-                    "DeleteObjectVersionTagging"
-                } else {
-                    "DeleteObjectTagging"
-                };
-                let mut a = object(&b, action)?;
-                self.set_version(&mut a);
-                a.undetermined.push(EXISTING_OBJECT_TAG);
-                b.add(a);
+                let action = versioned("DeleteObjectTagging", "DeleteObjectVersionTagging");
+                b.add(self.on_existing_version(self.object(b, bucket, action)?));
             }
             Operation::DeleteObject => {
-                let mut a = object(
-                    &b,
-                    if versioned {
-                        "DeleteObjectVersion"
-                    } else {
-                        "DeleteObject"
-                    },
-                )?;
+                let mut a =
+                    self.object(b, bucket, versioned("DeleteObject", "DeleteObjectVersion"))?;
                 self.set_version(&mut a);
                 b.add(a);
-                if x.bypass_governance {
-                    b.add(object(&b, "BypassGovernanceRetention")?);
+                if self.extras.bypass_governance {
+                    b.add(self.object(b, bucket, "BypassGovernanceRetention")?);
                 }
             }
             Operation::PutObject | Operation::CopyObject | Operation::CreateMultipartUpload => {
                 if op == Operation::CopyObject {
-                    self.copy_read(&mut b)?;
+                    self.copy_read(b)?;
                 }
-                let mut a = object(&b, "PutObject")?;
-                self.set_acl(&mut a);
-                set(&mut a, "s3:x-amz-server-side-encryption", x.sse.as_deref());
-                set(
-                    &mut a,
-                    "s3:x-amz-server-side-encryption-aws-kms-key-id",
-                    x.sse_kms_key.as_deref(),
-                );
-                set(&mut a, "s3:x-amz-storage-class", x.storage_class.as_deref());
-                set(
-                    &mut a,
-                    "s3:x-amz-metadata-directive",
-                    x.metadata_directive.as_deref(),
-                );
-                if let Some(c) = &x.copy_source {
-                    match &c.condition_value {
-                        Some(v) => {
-                            a.context.insert("s3:x-amz-copy-source", v.as_str());
-                        }
-                        None => a.undetermined.push("s3:x-amz-copy-source"),
-                    }
-                }
-                if let Some(t) = &x.tagging {
-                    set_tags(&mut a, t);
-                }
-                set(&mut a, "s3:object-lock-mode", x.lock_mode.as_deref());
-                if x.lock_retain_until {
-                    a.undetermined.push("s3:object-lock-retain-until-date");
-                }
-                set(&mut a, "s3:object-lock-legal-hold", x.legal_hold.as_deref());
-                b.add(a);
-                if x.acl.is_some() || !x.grants.is_empty() {
-                    let mut a = object(&b, "PutObjectAcl")?;
-                    self.set_acl(&mut a);
-                    b.add(a);
-                }
-                if let Some(t) = &x.tagging {
-                    let mut a = object(&b, "PutObjectTagging")?;
-                    set_tags(&mut a, t);
-                    b.add(a);
-                }
-                if x.lock_mode.is_some() || x.lock_retain_until {
-                    let mut a = object(&b, "PutObjectRetention")?;
-                    set(&mut a, "s3:object-lock-mode", x.lock_mode.as_deref());
-                    if x.lock_retain_until {
-                        a.undetermined.push("s3:object-lock-retain-until-date");
-                    }
-                    b.add(a);
-                }
-                if x.legal_hold.is_some() {
-                    let mut a = object(&b, "PutObjectLegalHold")?;
-                    set(&mut a, "s3:object-lock-legal-hold", x.legal_hold.as_deref());
-                    b.add(a);
-                }
+                self.put_object(b, bucket)?;
             }
             Operation::UploadPart | Operation::CompleteMultipartUpload => {
-                b.add(object(&b, "PutObject")?);
+                b.add(self.object(b, bucket, "PutObject")?);
             }
             Operation::UploadPartCopy => {
-                self.copy_read(&mut b)?;
-                b.add(object(&b, "PutObject")?);
+                self.copy_read(b)?;
+                b.add(self.object(b, bucket, "PutObject")?);
             }
-            Operation::AbortMultipartUpload => b.add(object(&b, "AbortMultipartUpload")?),
-            Operation::ListParts => b.add(object(&b, "ListMultipartUploadParts")?),
+            Operation::AbortMultipartUpload => {
+                b.add(self.object(b, bucket, "AbortMultipartUpload")?);
+            }
+            Operation::ListParts => b.add(self.object(b, bucket, "ListMultipartUploadParts")?),
+            _ => {}
         }
-        if b.out.is_empty() {
-            return Err(S3Error::access_denied());
+        Ok(())
+    }
+
+    /// `action` on the request's object; a request without a key is refused.
+    fn object(
+        &self,
+        b: &Builder<'_>,
+        bucket: &str,
+        action: &str,
+    ) -> Result<Authorization, S3Error> {
+        let key = self.key.as_deref().ok_or_else(S3Error::access_denied)?;
+        Ok(b.object(action, bucket, key))
+    }
+
+    /// An action on a stored object (or one of its versions): `s3:VersionId`, and the
+    /// object's tags, which are undetermined.
+    fn on_existing_version(&self, mut a: Authorization) -> Authorization {
+        self.set_version(&mut a);
+        a.undetermined.push(EXISTING_OBJECT_TAG);
+        a
+    }
+
+    /// `ListObjects`, `ListObjectsV2` and `ListObjectVersions`, with the listing's keys.
+    fn list_objects(&self, b: &mut Builder<'_>, bucket: &str) {
+        let action = if self.operation == Operation::ListObjectVersions {
+            "ListBucketVersions"
+        } else {
+            "ListBucket"
+        };
+        let mut a = b.bucket(action, bucket);
+        for (param, key) in [
+            ("prefix", "s3:prefix"),
+            ("delimiter", "s3:delimiter"),
+            ("max-keys", "s3:max-keys"),
+        ] {
+            set_text(&mut a, key, self.param(param).as_ref());
         }
-        Ok(b.out)
+        b.add(a);
+    }
+
+    /// `CreateBucket`, and the settings its headers make at once (ACL, object lock, object
+    /// ownership), each authorized as its own action.
+    fn create_bucket(&self, b: &mut Builder<'_>, bucket: &str) {
+        let x = &self.extras;
+        let mut a = b.bucket("CreateBucket", bucket);
+        self.set_acl(&mut a);
+        // The location constraint is in the body, which is not read.
+        a.undetermined.push("s3:locationconstraint");
+        b.add(a);
+        if x.acl.is_some() || !x.grants.is_empty() {
+            let mut a = b.bucket("PutBucketAcl", bucket);
+            self.set_acl(&mut a);
+            b.add(a);
+        }
+        if x.bucket_object_lock {
+            b.add(b.bucket("PutBucketObjectLockConfiguration", bucket));
+        }
+        if x.object_ownership.is_some() {
+            let mut a = b.bucket("PutBucketOwnershipControls", bucket);
+            set(
+                &mut a,
+                "s3:x-amz-object-ownership",
+                x.object_ownership.as_deref(),
+            );
+            b.add(a);
+        }
+    }
+
+    /// `DeleteObjects`: every key of the body, as `DeleteObject` or `DeleteObjectVersion`.
+    fn delete_objects(
+        &self,
+        b: &mut Builder<'_>,
+        bucket: &str,
+        body: &[u8],
+    ) -> Result<(), S3Error> {
+        for e in xml::parse_delete(body)? {
+            let a = match &e.version_id {
+                Some(v) => {
+                    let mut a = b.object("DeleteObjectVersion", bucket, &e.key);
+                    a.context.insert("s3:VersionId", v.as_str());
+                    a
+                }
+                None => b.object("DeleteObject", bucket, &e.key),
+            };
+            b.add(a);
+            if self.extras.bypass_governance {
+                b.add(b.object("BypassGovernanceRetention", bucket, &e.key));
+            }
+        }
+        Ok(())
+    }
+
+    /// `PutObject` (also of `CopyObject` and `CreateMultipartUpload`) with the keys its
+    /// headers show, and the settings they make at once (ACL, tags, retention, legal hold),
+    /// each authorized as its own action.
+    fn put_object(&self, b: &mut Builder<'_>, bucket: &str) -> Result<(), S3Error> {
+        let x = &self.extras;
+        let mut a = self.object(b, bucket, "PutObject")?;
+        self.set_put_object_keys(&mut a);
+        b.add(a);
+        if x.acl.is_some() || !x.grants.is_empty() {
+            let mut a = self.object(b, bucket, "PutObjectAcl")?;
+            self.set_acl(&mut a);
+            b.add(a);
+        }
+        if let Some(t) = &x.tagging {
+            let mut a = self.object(b, bucket, "PutObjectTagging")?;
+            set_tags(&mut a, t);
+            b.add(a);
+        }
+        if x.lock_mode.is_some() || x.lock_retain_until {
+            let mut a = self.object(b, bucket, "PutObjectRetention")?;
+            set(&mut a, "s3:object-lock-mode", x.lock_mode.as_deref());
+            if x.lock_retain_until {
+                a.undetermined.push("s3:object-lock-retain-until-date");
+            }
+            b.add(a);
+        }
+        if x.legal_hold.is_some() {
+            let mut a = self.object(b, bucket, "PutObjectLegalHold")?;
+            set(&mut a, "s3:object-lock-legal-hold", x.legal_hold.as_deref());
+            b.add(a);
+        }
+        Ok(())
+    }
+
+    /// The condition keys of `s3:PutObject` from the request's headers.
+    fn set_put_object_keys(&self, a: &mut Authorization) {
+        let x = &self.extras;
+        self.set_acl(a);
+        set(a, "s3:x-amz-server-side-encryption", x.sse.as_deref());
+        set(
+            a,
+            "s3:x-amz-server-side-encryption-aws-kms-key-id",
+            x.sse_kms_key.as_deref(),
+        );
+        set(a, "s3:x-amz-storage-class", x.storage_class.as_deref());
+        set(
+            a,
+            "s3:x-amz-metadata-directive",
+            x.metadata_directive.as_deref(),
+        );
+        if let Some(c) = &x.copy_source {
+            match &c.condition_value {
+                Some(v) => {
+                    a.context.insert("s3:x-amz-copy-source", v.as_str());
+                }
+                None => a.undetermined.push("s3:x-amz-copy-source"),
+            }
+        }
+        if let Some(t) = &x.tagging {
+            set_tags(a, t);
+        }
+        set(a, "s3:object-lock-mode", x.lock_mode.as_deref());
+        if x.lock_retain_until {
+            a.undetermined.push("s3:object-lock-retain-until-date");
+        }
+        set(a, "s3:object-lock-legal-hold", x.legal_hold.as_deref());
     }
 
     fn param(&self, name: &str) -> Option<Text> {

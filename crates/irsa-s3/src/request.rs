@@ -242,61 +242,67 @@ fn read_extras(
         }
     }
     if puts_object {
-        x.sse = owned(headers.text("x-amz-server-side-encryption")?);
-        x.sse_kms_key = owned(headers.text("x-amz-server-side-encryption-aws-kms-key-id")?);
-        x.storage_class = owned(headers.text("x-amz-storage-class")?);
-        x.lock_mode = owned(headers.text("x-amz-object-lock-mode")?);
-        x.lock_retain_until = headers
-            .text("x-amz-object-lock-retain-until-date")?
-            .is_some();
-        x.legal_hold = owned(headers.text("x-amz-object-lock-legal-hold")?);
-        let tagging = headers.text("x-amz-tagging")?;
-        if op == Operation::CopyObject {
-            x.metadata_directive = directive(headers, "x-amz-metadata-directive")?;
-            match (
-                directive(headers, "x-amz-tagging-directive")?.as_deref(),
-                tagging,
-            ) {
-                (Some("REPLACE"), t) => {
-                    x.tagging = Some(tagging::parse_header(t.unwrap_or_default())?);
-                }
-                (_, Some(_)) => {
-                    return Err(S3Error::invalid_argument(
-                        "x-amz-tagging is only read with x-amz-tagging-directive: REPLACE",
-                    ));
-                }
-                (_, None) => {}
-            }
-        } else if let Some(t) = tagging {
-            x.tagging = Some(tagging::parse_header(t)?);
-        }
+        read_put_object_headers(&mut x, op, headers)?;
     }
     if matches!(op, Operation::DeleteObject | Operation::DeleteObjects) {
-        x.bypass_governance = match headers.text("x-amz-bypass-governance-retention")? {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(_) => {
-                return Err(S3Error::invalid_argument(
-                    "x-amz-bypass-governance-retention must be true or false",
-                ));
-            }
-        };
+        x.bypass_governance = boolean(headers, "x-amz-bypass-governance-retention")?;
     }
     if op == Operation::CreateBucket {
-        x.bucket_object_lock = match headers.text("x-amz-bucket-object-lock-enabled")? {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(_) => {
-                return Err(S3Error::invalid_argument(
-                    "x-amz-bucket-object-lock-enabled must be true or false",
-                ));
-            }
-        };
+        x.bucket_object_lock = boolean(headers, "x-amz-bucket-object-lock-enabled")?;
         x.object_ownership = owned(headers.text("x-amz-object-ownership")?);
     }
     Ok(x)
+}
+
+/// The headers of an operation that writes an object (`PutObject`, `CopyObject`,
+/// `CreateMultipartUpload`): encryption, storage class, object lock, tags (for
+/// `CopyObject` with `x-amz-tagging-directive: REPLACE` only) and the metadata directive.
+fn read_put_object_headers(
+    x: &mut Extras,
+    op: Operation,
+    headers: &Headers<'_>,
+) -> Result<(), S3Error> {
+    x.sse = owned(headers.text("x-amz-server-side-encryption")?);
+    x.sse_kms_key = owned(headers.text("x-amz-server-side-encryption-aws-kms-key-id")?);
+    x.storage_class = owned(headers.text("x-amz-storage-class")?);
+    x.lock_mode = owned(headers.text("x-amz-object-lock-mode")?);
+    x.lock_retain_until = headers
+        .text("x-amz-object-lock-retain-until-date")?
+        .is_some();
+    x.legal_hold = owned(headers.text("x-amz-object-lock-legal-hold")?);
+    let tagging = headers.text("x-amz-tagging")?;
+    if op == Operation::CopyObject {
+        x.metadata_directive = directive(headers, "x-amz-metadata-directive")?;
+        match (
+            directive(headers, "x-amz-tagging-directive")?.as_deref(),
+            tagging,
+        ) {
+            (Some("REPLACE"), t) => {
+                x.tagging = Some(tagging::parse_header(t.unwrap_or_default())?);
+            }
+            (_, Some(_)) => {
+                return Err(S3Error::invalid_argument(
+                    "x-amz-tagging is only read with x-amz-tagging-directive: REPLACE",
+                ));
+            }
+            (_, None) => {}
+        }
+    } else if let Some(t) = tagging {
+        x.tagging = Some(tagging::parse_header(t)?);
+    }
+    Ok(())
+}
+
+/// A `true`/`false` header (any case); absent is `false`.
+fn boolean(headers: &Headers<'_>, name: &str) -> Result<bool, S3Error> {
+    match headers.text(name)? {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(S3Error::invalid_argument(format!(
+            "{name} must be true or false"
+        ))),
+    }
 }
 
 /// `COPY` or `REPLACE` (S3's default is `COPY`).

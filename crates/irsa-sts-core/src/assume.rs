@@ -13,20 +13,20 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The default session length when `DurationSeconds` is absent.
-pub const DEFAULT_DURATION_SECS: u32 = 3600;
+pub(crate) const DEFAULT_DURATION_SECS: u32 = 3600;
 /// Session policy, policy ARNs and session tags are packed into this many bytes at most
 /// (`PackedPolicySize` is the percentage of it used; see the crate README for the formula).
-pub const PACKED_POLICY_LIMIT: usize = 2048;
+pub(crate) const PACKED_POLICY_LIMIT: usize = 2048;
 /// At most this many session tags (AWS's quota).
-pub const MAX_SESSION_TAGS: usize = 50;
+pub(crate) const MAX_SESSION_TAGS: usize = 50;
 /// Longest session tag key, in characters.
-pub const MAX_TAG_KEY_CHARS: usize = 128;
+pub(crate) const MAX_TAG_KEY_CHARS: usize = 128;
 /// Longest session tag value, in characters.
-pub const MAX_TAG_VALUE_CHARS: usize = 256;
+pub(crate) const MAX_TAG_VALUE_CHARS: usize = 256;
 /// The claim carrying session tags.
-pub const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
+pub(crate) const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 /// The claim carrying a source identity.
-pub const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
+pub(crate) const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
 
 /// Facts about the HTTP request that the trust policy may test.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,15 +100,6 @@ fn packed_percent(used: usize) -> u32 {
     u32::try_from(used.saturating_mul(100).div_ceil(PACKED_POLICY_LIMIT)).unwrap_or(u32::MAX)
 }
 
-/// Step 1: the provider registered for the token's `iss` (an unverified peek).
-pub fn resolve_provider<'c>(
-    req: &AssumeRoleWithWebIdentityRequest,
-    config: &'c Config,
-) -> Result<&'c Provider, StsError> {
-    let token = irsa_jose::parse_token(req.web_identity_token.expose())?;
-    provider_for(&token, config)
-}
-
 fn provider_for<'c>(token: &ParsedToken<'_>, config: &'c Config) -> Result<&'c Provider, StsError> {
     let iss = match token.claim("iss") {
         Some(Value::String(s)) => s.as_str(),
@@ -162,7 +153,7 @@ pub fn prepare<'c, 'r>(
 
 /// Session tags from the `https://aws.amazon.com/tags` claim.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SessionTags {
+pub(crate) struct SessionTags {
     /// Tag key → value.
     pub principal_tags: BTreeMap<String, String>,
     /// Keys that pass on to chained sessions.
@@ -172,7 +163,7 @@ pub struct SessionTags {
 impl SessionTags {
     /// Bytes the tags take in the packed size: every key and value, plus every transitive
     /// tag key again.
-    pub fn packed_len(&self) -> usize {
+    pub(crate) fn packed_len(&self) -> usize {
         let tags = self
             .principal_tags
             .iter()
@@ -238,7 +229,7 @@ fn time_context(now: i64) -> String {
 }
 
 /// The condition keys of a web-identity request for the trust policy.
-pub fn trust_context(
+pub(crate) fn trust_context(
     provider: &Provider,
     token: &VerifiedToken,
     session_name: &str,
@@ -303,7 +294,7 @@ pub fn trust_context(
 }
 
 /// `AssumeRoleWithWebIdentity`. `keys` are the JWKS of the token's provider (the caller
-/// resolved them with [`resolve_provider`] and fetched them; fetch failures are
+/// found the provider for the token's `iss` and fetched them; fetch failures are
 /// `IDPCommunicationError` and never reach here). Servers call [`prepare`] and
 /// [`assume_prepared`] instead, so that nothing is parsed twice.
 pub fn assume_role_with_web_identity(
@@ -372,26 +363,11 @@ pub fn assume_prepared(
         .is_some_and(|t| !t.principal_tags.is_empty() || !t.transitive_tag_keys.is_empty());
     let packed_size = packed_size(&session, tags.as_ref().filter(|_| has_tags))?;
     // 9. DurationSeconds within the role's maximum.
-    let duration = req.duration_seconds.unwrap_or(DEFAULT_DURATION_SECS);
-    if duration > role.max_session_duration {
-        return Err(StsError::Validation(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-                .into(),
-        ));
-    }
+    let duration = session_duration(req, role)?;
     // 10. Seal the session. A session too large for a token `credentials::open` accepts
     //     (e.g. a huge `sub`) is refused as AWS refuses a session it cannot pack.
     let expires_at = ctx.now.saturating_add(i64::from(duration));
-    let (tags, transitive_tag_keys) = match tags {
-        Some(t) => (
-            t.principal_tags
-                .into_iter()
-                .map(|(key, value)| SessionTag { key, value })
-                .collect(),
-            t.transitive_tag_keys,
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
+    let (tags, transitive_tag_keys) = claim_tags(tags);
     let claims = SessionClaims {
         role_arn: role.arn.clone(),
         role_id: role.role_id.clone(),
@@ -421,6 +397,32 @@ pub fn assume_prepared(
         audience: token.audience,
         source_identity,
     })
+}
+
+/// `DurationSeconds` (default one hour), within the role's maximum.
+fn session_duration(req: &AssumeRoleWithWebIdentityRequest, role: &Role) -> Result<u32, StsError> {
+    let duration = req.duration_seconds.unwrap_or(DEFAULT_DURATION_SECS);
+    if duration > role.max_session_duration {
+        return Err(StsError::Validation(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+                .into(),
+        ));
+    }
+    Ok(duration)
+}
+
+/// The session tags and transitive keys as the session's claims carry them.
+fn claim_tags(tags: Option<SessionTags>) -> (Vec<SessionTag>, Vec<String>) {
+    match tags {
+        Some(t) => (
+            t.principal_tags
+                .into_iter()
+                .map(|(key, value)| SessionTag { key, value })
+                .collect(),
+            t.transitive_tag_keys,
+        ),
+        None => (Vec::new(), Vec::new()),
+    }
 }
 
 /// `PackedPolicySize`: the session policies' share, or with session `tags` the share of

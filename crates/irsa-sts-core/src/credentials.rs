@@ -42,15 +42,15 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 /// Length of a master key in bytes.
-pub const MASTER_KEY_LEN: usize = 32;
+pub(crate) const MASTER_KEY_LEN: usize = 32;
 /// Length of a key id in bytes (shown as 16 hex characters).
-pub const KEY_ID_LEN: usize = 8;
+pub(crate) const KEY_ID_LEN: usize = 8;
 /// Length of an access key id: `ASIA` + 16 base32 characters.
-pub const ACCESS_KEY_ID_LEN: usize = 20;
+pub(crate) const ACCESS_KEY_ID_LEN: usize = 20;
 /// Length of a secret access key.
 pub const SECRET_ACCESS_KEY_LEN: usize = 40;
 /// Prefix of temporary (STS) access key ids.
-pub const ACCESS_KEY_ID_PREFIX: &str = "ASIA";
+pub(crate) const ACCESS_KEY_ID_PREFIX: &str = "ASIA";
 /// Longest session token, in characters: [`issue`] never produces a longer one and
 /// [`open`] rejects longer ones as malformed (one limit for both, so every issued token
 /// opens).
@@ -430,7 +430,7 @@ pub struct OpenedSession {
 }
 
 /// A new random access key id: `ASIA` + 16 characters of `A-Z2-7`.
-pub fn generate_access_key_id(rng: &mut impl RngCore) -> String {
+pub(crate) fn generate_access_key_id(rng: &mut impl RngCore) -> String {
     let mut random = [0u8; 10];
     rng.fill_bytes(&mut random);
     let mut out = String::with_capacity(ACCESS_KEY_ID_LEN);
@@ -457,7 +457,7 @@ pub fn is_access_key_id(s: &str) -> bool {
 
 /// Length of the encoded session token that seals `claims_json_len` bytes of claims
 /// JSON: header, ciphertext and tag, in standard base64 with padding.
-pub const fn sealed_token_len(claims_json_len: usize) -> usize {
+pub(crate) const fn sealed_token_len(claims_json_len: usize) -> usize {
     (HEADER_LEN + claims_json_len + TAG_LEN).div_ceil(3) * 4
 }
 

@@ -22,17 +22,17 @@ use std::fmt;
 /// The audience of a pod identity token.
 pub const POD_IDENTITY_AUDIENCE: &str = "pods.eks.amazonaws.com";
 /// The service principal EKS Pod Identity assumes roles as.
-pub const SERVICE_PRINCIPAL: &str = "pods.eks.amazonaws.com";
+pub(crate) const SERVICE_PRINCIPAL: &str = "pods.eks.amazonaws.com";
 /// The IAM action the caller needs on the cluster.
-pub const ACTION: &str = "eks-auth:AssumeRoleForPodIdentity";
+pub(crate) const ACTION: &str = "eks-auth:AssumeRoleForPodIdentity";
 /// The SigV4 signing name of the EKS Auth API.
-pub const SIGNING_NAME: &str = "eks-auth";
+pub(crate) const SIGNING_NAME: &str = "eks-auth";
 /// Longest accepted ServiceAccount token (characters), as STS bounds web identity tokens.
-pub const MAX_TOKEN_LEN: usize = 20_000;
+pub(crate) const MAX_TOKEN_LEN: usize = 20_000;
 /// Session length: six hours, or the role's maximum session duration when shorter.
-pub const SESSION_SECS: u32 = 6 * 3600;
+pub(crate) const SESSION_SECS: u32 = 6 * 3600;
 /// The session tag keys EKS Pod Identity sets, in the order it documents them.
-pub const TAG_KEYS: [&str; 6] = [
+pub(crate) const TAG_KEYS: [&str; 6] = [
     "eks-cluster-arn",
     "eks-cluster-name",
     "kubernetes-namespace",
@@ -95,6 +95,11 @@ pub enum EksAuthError {
 }
 
 impl EksAuthError {
+    /// `ResourceNotFoundException` for a cluster not configured.
+    pub fn no_cluster(name: &str) -> Self {
+        Self::ResourceNotFound(format!("No cluster found for name: {name}."))
+    }
+
     /// The error code, as `x-amzn-ErrorType` and the body's `__type` carry it.
     pub fn code(&self) -> &'static str {
         match self {
@@ -455,11 +460,6 @@ impl fmt::Debug for Request {
 const PATH_PREFIX: &str = "/clusters/";
 const PATH_SUFFIX: &str = "/assume-role-for-pod-identity";
 
-/// Whether a request path is the operation's (`/clusters/{clusterName}/assume-role-for-pod-identity`).
-pub fn is_operation_path(path: &str) -> bool {
-    path.starts_with(PATH_PREFIX) && path.ends_with(PATH_SUFFIX)
-}
-
 /// The JWT shape of the model (`[A-Za-z0-9-_=]+` three times, joined by `.`).
 fn is_jwt_shape(token: &str) -> bool {
     let parts: Vec<&str> = token.split('.').collect();
@@ -774,7 +774,7 @@ impl Response {
 }
 
 /// The session tags EKS sets for a pod.
-pub fn session_tags(cluster: &Cluster, pod: &PodClaims) -> Vec<SessionTag> {
+pub(crate) fn session_tags(cluster: &Cluster, pod: &PodClaims) -> Vec<SessionTag> {
     let values = [
         cluster.arn.as_str(),
         cluster.name.as_str(),
@@ -823,7 +823,7 @@ pub fn assume(
 ) -> Result<Response, EksAuthError> {
     let cluster = config
         .cluster(&req.cluster_name)
-        .ok_or_else(|| no_cluster(&req.cluster_name))?;
+        .ok_or_else(|| EksAuthError::no_cluster(&req.cluster_name))?;
     let audiences = [POD_IDENTITY_AUDIENCE.to_owned()];
     let validation = Validation::new(&cluster.issuer, &audiences, now);
     let verified = irsa_jose::verify_prepared_parsed(token, keys, &validation)
@@ -842,30 +842,7 @@ pub fn assume(
         .ok_or(EksAuthError::InternalServer)?;
     let tags = session_tags(cluster, &pod);
     let name = session_name(&cluster.name, &pod.pod_name, rng);
-    let mut ctx = Ctx::new();
-    for t in &tags {
-        ctx.insert(format!("aws:RequestTag/{}", t.key), t.value.as_str());
-    }
-    ctx.insert_multi("aws:TagKeys", TAG_KEYS.iter().map(|k| (*k).to_owned()));
-    ctx.insert("sts:RoleSessionName", name.as_str())
-        .insert("aws:CurrentTime", crate::xml::iso8601(now))
-        .insert("aws:EpochTime", now.to_string())
-        .insert("aws:PrincipalServiceName", SERVICE_PRINCIPAL)
-        .insert("aws:SecureTransport", "true");
-    let mut trust = TrustRequest::of(
-        irsa_policy::PrincipalType::Service,
-        SERVICE_PRINCIPAL,
-        &role.arn,
-        ctx,
-    );
-    for action in ["sts:AssumeRole", "sts:TagSession"] {
-        if !trust.allows(&role.trust_policy, action) {
-            return Err(EksAuthError::AccessDenied(format!(
-                "Unauthorized to perform {action} on role {} for {SERVICE_PRINCIPAL}",
-                role.arn
-            )));
-        }
-    }
+    check_trust(role, &tags, &name, now)?;
     let duration = SESSION_SECS.min(role.max_session_duration);
     let claims = SessionClaims {
         role_arn: role.arn.clone(),
@@ -896,9 +873,34 @@ pub fn assume(
     })
 }
 
-/// `ResourceNotFoundException` for a cluster not configured.
-pub fn no_cluster(name: &str) -> EksAuthError {
-    EksAuthError::ResourceNotFound(format!("No cluster found for name: {name}."))
+/// The role's trust policy for the service principal: `sts:AssumeRole` and
+/// `sts:TagSession`, with the session's tags, name and time.
+fn check_trust(role: &Role, tags: &[SessionTag], name: &str, now: i64) -> Result<(), EksAuthError> {
+    let mut ctx = Ctx::new();
+    for t in tags {
+        ctx.insert(format!("aws:RequestTag/{}", t.key), t.value.as_str());
+    }
+    ctx.insert_multi("aws:TagKeys", TAG_KEYS.iter().map(|k| (*k).to_owned()));
+    ctx.insert("sts:RoleSessionName", name)
+        .insert("aws:CurrentTime", crate::xml::iso8601(now))
+        .insert("aws:EpochTime", now.to_string())
+        .insert("aws:PrincipalServiceName", SERVICE_PRINCIPAL)
+        .insert("aws:SecureTransport", "true");
+    let mut trust = TrustRequest::of(
+        irsa_policy::PrincipalType::Service,
+        SERVICE_PRINCIPAL,
+        &role.arn,
+        ctx,
+    );
+    for action in ["sts:AssumeRole", "sts:TagSession"] {
+        if !trust.allows(&role.trust_policy, action) {
+            return Err(EksAuthError::AccessDenied(format!(
+                "Unauthorized to perform {action} on role {} for {SERVICE_PRINCIPAL}",
+                role.arn
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The only API version of STS.
-pub const VERSION: &str = "2011-06-15";
+pub(crate) const VERSION: &str = "2011-06-15";
 
 const ARN_PATTERN: &str =
     r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+";
 const SESSION_NAME_PATTERN: &str = r"[\w+=,.@-]*";
 const POLICY_PATTERN: &str = r"[\u0009\u000A\u000D\u0020-\u00FF]+";
 /// At most this many `PolicyArns`.
-pub const MAX_POLICY_ARNS: usize = 10;
+pub(crate) const MAX_POLICY_ARNS: usize = 10;
 
 /// The decoded parameters of a request, body first, then the query string.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -276,23 +276,15 @@ fn policy_arns(params: &Params) -> Vec<(u32, String)> {
     by_index.into_iter().collect()
 }
 
-fn decode_assume_role_with_web_identity(
-    params: &Params,
-) -> Result<AssumeRoleWithWebIdentityRequest, StsError> {
+/// The model's constraints on every member of `AssumeRoleWithWebIdentity` (all failures
+/// reported together, as AWS does), and `DurationSeconds` read.
+fn check_members(params: &Params, arns: &[(u32, String)]) -> Result<Option<u32>, StsError> {
     let mut c = Checker {
         failures: Vec::new(),
     };
-    let role_arn = params.get("RoleArn");
-    let session = params.get("RoleSessionName");
-    let token = params.get("WebIdentityToken");
-    let provider_id = params.get("ProviderId");
-    let policy = params.get("Policy");
-    let duration = params.get("DurationSeconds");
-    let arns = policy_arns(params);
-
     c.string(
         "roleArn",
-        role_arn,
+        params.get("RoleArn"),
         true,
         (20, 2048),
         Some((ARN_PATTERN, arn_chars)),
@@ -300,13 +292,15 @@ fn decode_assume_role_with_web_identity(
     );
     c.string(
         "roleSessionName",
-        session,
+        params.get("RoleSessionName"),
         true,
         (2, 64),
         Some((SESSION_NAME_PATTERN, session_name_chars)),
         false,
     );
+    let token = params.get("WebIdentityToken");
     c.string("webIdentityToken", token, true, (4, 20000), None, true);
+    let provider_id = params.get("ProviderId");
     c.string("providerId", provider_id, false, (4, 2048), None, false);
     for (i, (_, arn)) in arns.iter().enumerate() {
         let member = format!("policyArns.{}.member.arn", i + 1);
@@ -321,19 +315,32 @@ fn decode_assume_role_with_web_identity(
     }
     c.string(
         "policy",
-        policy,
+        params.get("Policy"),
         false,
         (1, 2048),
         Some((POLICY_PATTERN, policy_chars)),
         false,
     );
-    let duration_seconds = match duration {
+    let duration_seconds = match params.get("DurationSeconds") {
         Some(d) => c.duration_seconds(d)?,
         None => None,
     };
     if !c.failures.is_empty() {
         return Err(StsError::validation(&c.failures));
     }
+    Ok(duration_seconds)
+}
+
+fn decode_assume_role_with_web_identity(
+    params: &Params,
+) -> Result<AssumeRoleWithWebIdentityRequest, StsError> {
+    let role_arn = params.get("RoleArn");
+    let session = params.get("RoleSessionName");
+    let token = params.get("WebIdentityToken");
+    let provider_id = params.get("ProviderId");
+    let policy = params.get("Policy");
+    let arns = policy_arns(params);
+    let duration_seconds = check_members(params, &arns)?;
     if arns.len() > MAX_POLICY_ARNS {
         return Err(StsError::Validation(format!(
             "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to {MAX_POLICY_ARNS}"

@@ -5,16 +5,17 @@ use crate::error::StsError;
 use std::fmt::Write as _;
 
 /// The STS XML namespace.
-pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+pub(crate) const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 /// Escapes text for an XML element. Characters XML 1.0 cannot carry become U+FFFD.
-pub fn escape(s: &str) -> String {
+#[cfg(test)]
+fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     escape_into(&mut out, s);
     out
 }
 
-/// Whether `b` starts a character [`escape`] rewrites (all of them start with one of
+/// Whether `b` starts a character [`escape_into`] rewrites (all of them start with one of
 /// these bytes: `&<>"'`, C0 controls but tab and newline, and U+FFFE/U+FFFF whose UTF-8
 /// starts with 0xEF).
 const fn needs_escape(b: u8) -> bool {
@@ -71,7 +72,7 @@ fn element(out: &mut String, name: &str, text: &str) {
     out.push('>');
 }
 
-pub use crate::credentials::Credentials;
+use crate::credentials::Credentials;
 
 /// `AssumedRoleUser`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,7 +223,7 @@ pub fn get_caller_identity_response(r: &GetCallerIdentityResult, request_id: &st
 }
 
 /// `<ErrorResponse>` for an error; `RequestId` sits beside `<Error>`.
-pub fn error_response(e: &StsError, request_id: &str) -> String {
+pub(crate) fn error_response(e: &StsError, request_id: &str) -> String {
     let mut out = String::new();
     let _ = write!(
         out,

@@ -5,11 +5,10 @@
 //! cargo bench -p irsa-sts --bench sts_stages -- [iterations=20000]
 
 use irsa_jose::{Algorithm, Jwks, PreparedJwks, SigningKey, Validation};
-use irsa_sts_core::assume::{self, RequestContext};
-use irsa_sts_core::config::Config;
-use irsa_sts_core::credentials::{KeyRing, MasterKey};
-use irsa_sts_core::query::{self, Params};
-use irsa_sts_core::xml;
+use irsa_sts_core::{
+    Config, KeyRing, MasterKey, Params, RequestContext, StsRequest, assume_prepared,
+    assume_role_with_web_identity_response, decode_sts_request, prepare_assume_role, request_id,
+};
 use irsa_test::bench::{form_encode, iterations, time};
 use serde_json::{Map, Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -56,22 +55,24 @@ fn main() {
         Params::parse(None, body.as_bytes())
     });
     let params = Params::parse(None, body.as_bytes());
-    let decode = time("Params -> request", n, || query::decode(&params).unwrap());
-    let query::Request::AssumeRoleWithWebIdentity(req) = query::decode(&params).unwrap() else {
+    let decode = time("Params -> request", n, || {
+        decode_sts_request(&params).unwrap()
+    });
+    let StsRequest::AssumeRoleWithWebIdentity(req) = decode_sts_request(&params).unwrap() else {
         unreachable!()
     };
     let prepare = time("prepare (session policies, issuer)", n, || {
-        assume::prepare(&req, &config).unwrap();
+        prepare_assume_role(&req, &config).unwrap();
     });
     let mut rng = rand::rngs::OsRng;
     let assume = time("assume_prepared (verify, trust, issue)", n, || {
-        let p = assume::prepare(&req, &config).unwrap();
-        assume::assume_prepared(&req, &config, p, &prepared_keys, &ring, &ctx, &mut rng).unwrap()
+        let p = prepare_assume_role(&req, &config).unwrap();
+        assume_prepared(&req, &config, p, &prepared_keys, &ring, &ctx, &mut rng).unwrap()
     });
     let mut thread_rng = rand::thread_rng();
     let assume_trng = time("assume_prepared with thread_rng", n, || {
-        let p = assume::prepare(&req, &config).unwrap();
-        assume::assume_prepared(
+        let p = prepare_assume_role(&req, &config).unwrap();
+        assume_prepared(
             &req,
             &config,
             p,
@@ -82,14 +83,13 @@ fn main() {
         )
         .unwrap()
     });
-    let p = assume::prepare(&req, &config).unwrap();
-    let result =
-        assume::assume_prepared(&req, &config, p, &prepared_keys, &ring, &ctx, &mut rng).unwrap();
+    let p = prepare_assume_role(&req, &config).unwrap();
+    let result = assume_prepared(&req, &config, p, &prepared_keys, &ring, &ctx, &mut rng).unwrap();
     let encode = time("XML response", n, || {
-        xml::assume_role_with_web_identity_response(&result, "0f7a-request-id")
+        assume_role_with_web_identity_response(&result, "0f7a-request-id")
     });
     let rid = time("request id (OsRng)", n, || {
-        xml::request_id(&mut rand::rngs::OsRng)
+        request_id(&mut rand::rngs::OsRng)
     });
     println!(
         "pure path total {:.2} µs, of which RS256 {verify:.2} µs; outside verification {:.2} µs (assume with thread_rng: {assume_trng:.2})",

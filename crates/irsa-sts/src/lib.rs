@@ -8,12 +8,14 @@ use http::{HeaderValue, StatusCode, header};
 use irsa_jose::{Jwks, PreparedJwks};
 use irsa_oidc::{ClientConfig, JwksClient, KeySource};
 use irsa_server::{Current, Limits, ReadError, Refusals, ServeOptions};
-use irsa_sts_core::assume::{self, RequestContext};
-use irsa_sts_core::config::{Config, ParseOptions};
-use irsa_sts_core::credentials::{KeyRing, MasterKey};
-use irsa_sts_core::pod_identity::{self, EksAuthError};
-use irsa_sts_core::query::{self, Params};
-use irsa_sts_core::{StsError, caller, xml};
+use irsa_sts_core::{
+    AssumeRoleWithWebIdentityRequest, AssumeRoleWithWebIdentityResult, Config, EksAuthError,
+    GetCallerIdentityResult, KeyRing, MasterKey, Params, ParseOptions, PodIdentityResponse,
+    RequestContext, StsError, StsRequest, assume_prepared, assume_role_for_pod_identity,
+    assume_role_with_web_identity_response, authenticate_pod_identity_caller,
+    decode_pod_identity_request, decode_sts_request, encode_error, get_caller_identity_response,
+    parse_pod_identity_token, prepare_assume_role, request_id,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -60,7 +62,7 @@ pub enum LoadError {
     Read(#[from] ReadError),
     /// The configuration is invalid.
     #[error(transparent)]
-    Config(#[from] irsa_sts_core::config::ConfigError),
+    Config(#[from] irsa_sts_core::ConfigError),
     /// A file the configuration names is invalid.
     #[error("{field}: {reason}")]
     File {
@@ -283,7 +285,7 @@ impl Server {
 fn new_request_id() -> String {
     // The thread's CSPRNG (ChaCha, seeded and reseeded from the OS): no system call per
     // request. The master key is still drawn from the OS directly.
-    xml::request_id(&mut rand::thread_rng())
+    request_id(&mut rand::thread_rng())
 }
 
 /// The routes: STS (`POST /` and `GET /` with a query string, every action) and the EKS
@@ -390,7 +392,7 @@ async fn process_eks(
     server: &Server,
     req: Request,
     seen: &mut EksSeen,
-) -> Result<pod_identity::Response, EksAuthError> {
+) -> Result<PodIdentityResponse, EksAuthError> {
     let (parts, body) = req.into_parts();
     let uri = &parts.uri;
     let body = axum::body::to_bytes(body, server.options.max_body_bytes)
@@ -398,7 +400,7 @@ async fn process_eks(
         .map_err(|_| {
             EksAuthError::InvalidRequest("Request body exceeds the maximum allowed size".into())
         })?;
-    let r = pod_identity::decode(parts.method.as_str(), uri.path(), &body)?;
+    let r = decode_pod_identity_request(parts.method.as_str(), uri.path(), &body)?;
     seen.cluster = Some(r.cluster_name.clone());
     let snap = server.snapshot();
     let headers: Vec<(&str, &[u8])> = parts
@@ -414,13 +416,14 @@ async fn process_eks(
         body: &body,
     };
     let now = now_secs();
-    let who = pod_identity::authenticate(&http, &r.cluster_name, &snap.config, &snap.ring, now)?;
+    let who =
+        authenticate_pod_identity_caller(&http, &r.cluster_name, &snap.config, &snap.ring, now)?;
     seen.caller = Some(who.arn);
     let c = snap
         .config
         .cluster(&r.cluster_name)
-        .ok_or_else(|| pod_identity::no_cluster(&r.cluster_name))?;
-    let token = pod_identity::parse_token(&r.token)?;
+        .ok_or_else(|| EksAuthError::no_cluster(&r.cluster_name))?;
+    let token = parse_pod_identity_token(&r.token)?;
     let source = snap
         .cluster_keys
         .get(&c.name)
@@ -430,7 +433,7 @@ async fn process_eks(
         EksAuthError::from(&e.to_jose())
     })?;
     let keys = server.prepared_keys(&format!("{CLUSTER_KEY_PREFIX}{}", c.name), &keys);
-    pod_identity::assume(
+    assume_role_for_pod_identity(
         &r,
         token,
         &snap.config,
@@ -454,7 +457,7 @@ fn xml_response(status: u16, body: String, request_id: &str) -> Response {
 
 /// The one place errors become wire responses.
 fn error_response(e: &StsError, request_id: &str) -> Response {
-    let (status, body) = xml::encode_error(e, request_id);
+    let (status, body) = encode_error(e, request_id);
     xml_response(status, body, request_id)
 }
 
@@ -536,23 +539,23 @@ async fn process(
         Some(_) => "other",
         None => "none",
     };
-    let decoded = query::decode(&params);
+    let decoded = decode_sts_request(&params);
     let snap = server.snapshot();
     out.result = match decoded {
         Err(e) => Err(e),
-        Ok(query::Request::AssumeRoleWithWebIdentity(r)) => {
+        Ok(StsRequest::AssumeRoleWithWebIdentity(r)) => {
             out.action = "AssumeRoleWithWebIdentity";
             out.role_arn = Some(r.role_arn.clone());
             out.session = Some(r.role_session_name.clone());
             assume_role(server, &snap, &r, source_ip, &mut out.subject)
                 .await
-                .map(|res| xml::assume_role_with_web_identity_response(&res, request_id))
+                .map(|res| assume_role_with_web_identity_response(&res, request_id))
         }
-        Ok(query::Request::GetCallerIdentity) => {
+        Ok(StsRequest::GetCallerIdentity) => {
             out.action = "GetCallerIdentity";
             get_caller_identity(&snap, &parts, &body).map(|res| {
                 out.role_arn = Some(res.arn.clone());
-                xml::get_caller_identity_response(&res, request_id)
+                get_caller_identity_response(&res, request_id)
             })
         }
     };
@@ -562,13 +565,13 @@ async fn process(
 async fn assume_role(
     server: &Server,
     snap: &Snapshot,
-    r: &query::AssumeRoleWithWebIdentityRequest,
+    r: &AssumeRoleWithWebIdentityRequest,
     source_ip: Option<String>,
     subject: &mut Option<String>,
-) -> Result<xml::AssumeRoleWithWebIdentityResult, StsError> {
+) -> Result<AssumeRoleWithWebIdentityResult, StsError> {
     // Order: session policies, provider by iss (each parsed once), then the keys (I/O),
     // then the pure checks.
-    let prepared = assume::prepare(r, &snap.config)?;
+    let prepared = prepare_assume_role(r, &snap.config)?;
     let issuer = prepared.provider.issuer.as_str();
     let source = snap.keys.get(issuer).ok_or(StsError::InternalFailure)?;
     let keys = source
@@ -584,7 +587,7 @@ async fn assume_role(
         source_ip,
         secure_transport: false,
     };
-    let result = assume::assume_prepared(
+    let result = assume_prepared(
         r,
         &snap.config,
         prepared,
@@ -602,7 +605,7 @@ fn get_caller_identity(
     snap: &Snapshot,
     parts: &http::request::Parts,
     body: &Bytes,
-) -> Result<xml::GetCallerIdentityResult, StsError> {
+) -> Result<GetCallerIdentityResult, StsError> {
     let headers: Vec<(&str, &[u8])> = parts
         .headers
         .iter()
@@ -615,7 +618,7 @@ fn get_caller_identity(
         headers: &headers,
         body,
     };
-    caller::get_caller_identity(&req, &snap.config, &snap.ring, now_secs())
+    irsa_sts_core::get_caller_identity(&req, &snap.config, &snap.ring, now_secs())
 }
 
 /// Serves `router(server)` over plain HTTP/1.1 on `listener` until `shutdown` resolves, then

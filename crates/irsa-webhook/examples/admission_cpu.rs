@@ -8,8 +8,7 @@
 //! ```
 
 use irsa_mutate::{Lookup, Pod, Settings};
-use irsa_webhook::admission;
-use irsa_webhook::cache::SaStore;
+use irsa_webhook::{SaStore, admission_allowed, decode_admission_review};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher::Event;
 use serde_json::json;
@@ -95,7 +94,7 @@ fn main() {
     let total = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
-        let Ok(review) = admission::decode(black_box(&body)) else {
+        let Ok(review) = decode_admission_review(black_box(&body)) else {
             return;
         };
         let env = review.envelope();
@@ -121,7 +120,7 @@ fn main() {
             return;
         };
         let t4 = Instant::now();
-        black_box(admission::allowed(&env, Some(patch.as_bytes())));
+        black_box(admission_allowed(&env, Some(patch.as_bytes())));
         let t5 = Instant::now();
         for (s, d) in steps
             .iter_mut()

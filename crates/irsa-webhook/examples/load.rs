@@ -14,9 +14,9 @@
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use irsa_mutate::Settings;
-use irsa_webhook::cache::{SaCache, SaStore};
-use irsa_webhook::metrics::Metrics;
-use irsa_webhook::server::{self, AppState, Health};
+use irsa_webhook::{
+    AppState, DEFAULT_MAX_BODY_BYTES, Health, Metrics, SaCache, SaStore, router, serve_tls,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher::Event;
 use serde_json::json;
@@ -106,7 +106,7 @@ async fn serve(dir: &Path, n: usize) -> Result<(), Box<dyn std::error::Error>> {
         metrics: Metrics::new(),
         health,
         debug_handlers: false,
-        max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         cache_restart: Arc::new(tokio::sync::Notify::new()),
     };
     let suites = irsa_webhook::tls::CipherSuites {
@@ -123,10 +123,10 @@ async fn serve(dir: &Path, n: usize) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let srv = tokio::spawn(server::serve_tls(
+    let srv = tokio::spawn(serve_tls(
         listener,
         Arc::new(tls),
-        server::router(state),
+        router(state),
         rx,
         Duration::from_secs(1),
     ));

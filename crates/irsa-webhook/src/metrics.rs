@@ -408,11 +408,6 @@ fn read_proc() -> ProcStat {
     s
 }
 
-/// The resident set size of this process in bytes (0 where `/proc` is absent).
-pub fn resident_bytes() -> u64 {
-    read_proc().resident_bytes as u64
-}
-
 impl Collector for ProcessCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = read_proc();
@@ -523,6 +518,6 @@ mod tests {
         );
         assert!(text.contains("process_resident_memory_bytes "), "{text}");
         assert!(text.contains("process_cpu_seconds_total "), "{text}");
-        assert!(resident_bytes() > 0);
+        assert!(read_proc().resident_bytes > 0.0);
     }
 }

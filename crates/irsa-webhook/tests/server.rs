@@ -10,9 +10,10 @@ use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use irsa_mutate::Settings;
 use irsa_test::net::{Bytes, Full};
-use irsa_webhook::cache::{SaCache, SaFetcher, SaStore, Shared};
-use irsa_webhook::metrics::Metrics;
-use irsa_webhook::server::{self, AppState, Health};
+use irsa_webhook::{
+    AppState, Health, Metrics, SaCache, SaFetcher, SaStore, Shared, metrics_router, router,
+    serve_tls,
+};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher::Event;
@@ -162,7 +163,7 @@ async fn get(router: axum::Router, path: &str) -> (StatusCode, String) {
 
 async fn admit(state: &AppState, review: &Value) -> Value {
     let (status, body) = post(
-        server::router(state.clone()),
+        router(state.clone()),
         "application/json",
         serde_json::to_vec(review).unwrap(),
     )
@@ -272,7 +273,7 @@ async fn no_role_means_allowed_without_patch() {
 #[tokio::test]
 async fn bad_bodies_get_clear_errors() {
     let f = fixture(None, Duration::ZERO, false);
-    let r = || server::router(f.state.clone());
+    let r = || router(f.state.clone());
 
     // wrong content type: the reference's 415
     let (status, body) = post(r(), "text/plain", b"{}".to_vec()).await;
@@ -364,7 +365,7 @@ async fn bad_bodies_get_clear_errors() {
 #[tokio::test]
 async fn readiness_follows_the_reflector_and_shutdown() {
     let f = fixture(None, Duration::ZERO, false);
-    let r = || server::router(f.state.clone());
+    let r = || router(f.state.clone());
     assert_eq!(get(r(), "/healthz").await, (StatusCode::OK, "ok".into()));
     let (status, body) = get(r(), "/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -387,9 +388,7 @@ async fn readiness_follows_the_reflector_and_shutdown() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(f.state.sa.len(), 1);
-    let m = get(server::metrics_router(f.state.clone()), "/metrics")
-        .await
-        .1;
+    let m = get(metrics_router(f.state.clone()), "/metrics").await.1;
     assert!(m.contains("irsa_webhook_ready 1\n"), "{m}");
 
     // later events update the store; delete removes
@@ -548,7 +547,7 @@ async fn container_credentials_survive_a_file_being_rewritten() {
     f.state.container_credentials = Some(shared.clone());
     let metrics = f.state.metrics.clone();
     let poller = tokio::spawn(
-        irsa_webhook::cache::CcFile::new(path.clone())
+        irsa_webhook::CcFile::new(path.clone())
             .with_empty_settle(Duration::from_millis(500))
             .run(Duration::from_millis(1), shared.clone(), metrics),
     );
@@ -620,18 +619,13 @@ async fn debug_handlers_only_behind_the_flag() {
     let mut off = fixture(None, Duration::ZERO, false);
     list(&mut off.writer, vec![]);
     assert_eq!(
-        get(server::router(off.state.clone()), "/debug/alpha/deny")
-            .await
-            .0,
+        get(router(off.state.clone()), "/debug/alpha/deny").await.0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        get(
-            server::metrics_router(off.state.clone()),
-            "/debug/alpha/cache"
-        )
-        .await
-        .0,
+        get(metrics_router(off.state.clone()), "/debug/alpha/cache")
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
 
@@ -640,20 +634,14 @@ async fn debug_handlers_only_behind_the_flag() {
         &mut on.writer,
         vec![sa("apps", "app", Some(ROLE)), sa("apps", "plain", None)],
     );
-    let (status, body) = get(server::router(on.state.clone()), "/debug/alpha/deny").await;
+    let (status, body) = get(router(on.state.clone()), "/debug/alpha/deny").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Test deny message"));
     assert_eq!(
-        get(server::router(on.state.clone()), "/debug/alpha/500")
-            .await
-            .0,
+        get(router(on.state.clone()), "/debug/alpha/500").await.0,
         StatusCode::INTERNAL_SERVER_ERROR
     );
-    let (status, body) = get(
-        server::metrics_router(on.state.clone()),
-        "/debug/alpha/cache",
-    )
-    .await;
+    let (status, body) = get(metrics_router(on.state.clone()), "/debug/alpha/cache").await;
     assert_eq!(status, StatusCode::OK);
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["apps/app"]["RoleARN"], ROLE);
@@ -667,7 +655,7 @@ async fn metrics_endpoint_serves_reference_names() {
     let mut f = fixture(None, Duration::ZERO, false);
     list(&mut f.writer, vec![sa("apps", "app", Some(ROLE))]);
     admit(&f.state, &review(Some("admission.k8s.io/v1"), "u", pod())).await;
-    let resp = server::metrics_router(f.state.clone())
+    let resp = metrics_router(f.state.clone())
         .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -829,10 +817,10 @@ mod tls_reload {
                 }
             },
         ));
-        tokio::spawn(server::serve_tls(
+        tokio::spawn(serve_tls(
             listener,
             Arc::new(cfg),
-            server::router(f.state.clone()),
+            router(f.state.clone()),
             rx,
             Duration::from_secs(5),
         ));
@@ -978,10 +966,10 @@ async fn shutdown_finishes_in_flight_requests() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(server::serve_tls(
+    let server = tokio::spawn(serve_tls(
         listener,
         Arc::new(cfg),
-        server::router(f.state.clone()),
+        router(f.state.clone()),
         rx,
         Duration::from_secs(5),
     ));
@@ -1293,7 +1281,7 @@ async fn compose_role_arn_reads_the_instance_identity_document() {
         let _mock = irsa_test::Killed(cmd.spawn().expect("start ec2-metadata-mock"));
         irsa_test::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(20));
         let endpoint = format!("http://127.0.0.1:{port}");
-        let compose = irsa_webhook::imds::compose_role_arn(Some(&endpoint))
+        let compose = irsa_webhook::compose_role_arn(Some(&endpoint))
             .await
             .unwrap_or_else(|e| panic!("imdsv2_only={imdsv2_only}: {e}"));
         assert_eq!(compose.partition, "aws-us-gov");
@@ -1317,7 +1305,7 @@ async fn compose_role_arn_reads_the_instance_identity_document() {
     // Nothing listening: an error, within the client's bounded retries.
     let port = irsa_test::free_port();
     let t = Instant::now();
-    let e = irsa_webhook::imds::compose_role_arn(Some(&format!("http://127.0.0.1:{port}")))
+    let e = irsa_webhook::compose_role_arn(Some(&format!("http://127.0.0.1:{port}")))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("instance metadata"), "{e}");

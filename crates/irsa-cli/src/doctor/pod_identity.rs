@@ -26,9 +26,9 @@ pub(crate) struct StsClusters {
 /// Reads `clusters` and `podIdentityAssociations` of an `irsa sts` configuration.
 pub(crate) fn sts_clusters(path: &Path) -> anyhow::Result<StsClusters> {
     let text = crate::audit::read_bounded(path)?;
-    let config = irsa_sts_core::config::Config::from_yaml_with(
+    let config = irsa_sts_core::Config::from_yaml_with(
         &text,
-        &irsa_sts_core::config::ParseOptions {
+        &irsa_sts_core::ParseOptions {
             allow_insecure_http_issuer: true,
         },
     )

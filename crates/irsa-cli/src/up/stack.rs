@@ -136,7 +136,7 @@ pub(crate) struct Stack {
     pub gateway_url: String,
     pub up: UpSection,
     /// The validated STS configuration in force.
-    pub config: irsa_sts_core::config::Config,
+    pub config: irsa_sts_core::Config,
     pub upstream: UpstreamMode,
     /// The credentials the gateway signs upstream requests with (with an upstream).
     pub upstream_credentials: Option<irsa_gateway::UpstreamCredentials>,
@@ -259,7 +259,7 @@ fn signing_key(state_dir: &Path) -> anyhow::Result<SigningKey> {
 
 /// The STS master key file (sealing session tokens; the gateway opens them with it).
 fn master_key(state_dir: &Path) -> anyhow::Result<PathBuf> {
-    use irsa_sts_core::credentials::MasterKey;
+    use irsa_sts_core::MasterKey;
     let path = state_dir.join(MASTER_KEY_FILE);
     if path.exists() {
         let bytes =
@@ -338,7 +338,7 @@ pub(crate) fn resolve_config(
     let expanded = text
         .replace(ISSUER_HOST_VAR, host)
         .replace(ISSUER_VAR, issuer_url);
-    let mut value: Value = irsa_sts_core::config::from_yaml_str(&expanded)
+    let mut value: Value = irsa_sts_core::from_yaml_str(&expanded)
         .map_err(|e| anyhow::anyhow!("the configuration is not YAML: {e}"))?;
     let Some(map) = value.as_object_mut() else {
         bail!("the configuration must be a mapping");
@@ -629,7 +629,7 @@ impl Stack {
         write_private(&pi.agent_token_file, agent.as_bytes())?;
         let pod = self.mint(
             &self.up.service_account,
-            irsa_sts_core::pod_identity::POD_IDENTITY_AUDIENCE,
+            irsa_sts_core::POD_IDENTITY_AUDIENCE,
             lifetime,
             Some((&pi.pod.0, &pi.pod.1)),
         )?;
@@ -857,10 +857,10 @@ fn load_config(
     master: &Path,
     ca_path: &Path,
     state_dir: &Path,
-) -> anyhow::Result<(Resolved, irsa_sts_core::config::Config)> {
+) -> anyhow::Result<(Resolved, irsa_sts_core::Config)> {
     let resolved = resolve_config(spec.config_text, issuer_url, master, ca_path)
         .with_context(|| format!("invalid configuration ({})", spec.config_origin))?;
-    let config = irsa_sts_core::config::Config::from_yaml(&resolved.sts_text)
+    let config = irsa_sts_core::Config::from_yaml(&resolved.sts_text)
         .with_context(|| format!("invalid configuration ({})", spec.config_origin))?;
     if config.role(&resolved.up.role_arn).is_none() {
         bail!(
@@ -908,7 +908,7 @@ async fn start_sts(
 fn gateway_upstream(
     spec: &Spec<'_>,
     resolved: &Resolved,
-    config: &irsa_sts_core::config::Config,
+    config: &irsa_sts_core::Config,
     base_dir: &Path,
 ) -> anyhow::Result<(
     Option<irsa_gateway::Upstream>,
@@ -960,7 +960,7 @@ fn gateway_upstream(
 fn s3_upstream(
     spec: &Spec<'_>,
     resolved: &Resolved,
-    config: &irsa_sts_core::config::Config,
+    config: &irsa_sts_core::Config,
     base_dir: &Path,
 ) -> anyhow::Result<(
     Option<irsa_gateway::Upstream>,
@@ -1008,10 +1008,7 @@ fn s3_upstream(
 async fn start_gateway(
     launcher: &mut Launcher,
     spec: &Spec<'_>,
-    (config, s3): (
-        &irsa_sts_core::config::Config,
-        irsa_gateway::config::S3Config,
-    ),
+    (config, s3): (&irsa_sts_core::Config, irsa_gateway::config::S3Config),
     base_dir: &Path,
     (gateway_upstream, s3_upstream): (
         Option<irsa_gateway::Upstream>,
@@ -1058,7 +1055,7 @@ mod tests {
             "system:serviceaccount:default:my-serviceaccount"
         );
         assert_eq!(r.up.audience, "sts.amazonaws.com");
-        let c = irsa_sts_core::config::Config::from_yaml(&r.sts_text).unwrap();
+        let c = irsa_sts_core::Config::from_yaml(&r.sts_text).unwrap();
         let p = c.provider("https://127.0.0.1:8443").unwrap();
         assert_eq!(
             p.ca_file.as_deref(),

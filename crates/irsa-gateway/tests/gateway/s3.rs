@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};
 use irsa_gateway::{Options, UpstreamSection};
-use irsa_sts_core::credentials::{self, Credentials, KeyRing, MasterKey};
+use irsa_sts_core::{Credentials, KeyRing, MasterKey, issue_credentials};
 use irsa_test::{now, sigv4};
 use serde_json::Value;
 
@@ -256,7 +256,7 @@ impl S3Env {
     fn issue(&self, role: &str) -> Credentials {
         let mut claims = DynamoEnv::claims(role, now(), now() + 3600);
         claims.role_arn = format!("arn:aws:iam::111122223333:role/{role}");
-        credentials::issue(&self.ring, &claims, &mut rand::rngs::OsRng).unwrap()
+        issue_credentials(&self.ring, &claims, &mut rand::rngs::OsRng).unwrap()
     }
 }
 
