@@ -10,7 +10,7 @@
 //! `scripts/deps/gateway.sh`; when one is missing the test fails naming the script, unless
 //! `IRSA_SKIP_EXTERNAL` is set.
 
-use irsa_test::jose::{jwks_of, rs256 as key};
+use irsa_test::jose::{jwks_of, rs256 as key, sign_over};
 use irsa_test::net::Reply;
 use irsa_test::{Dynalite, now, sdk};
 use serde_json::{Map, Value, json};
@@ -98,7 +98,7 @@ gateway:
 /// A token as the kubelet projects it for a pod: `overrides` merged over good claims.
 fn pod_token(namespace: &str, sa: &str, overrides: Value) -> String {
     let n = now();
-    let mut c: Map<String, Value> = json!({
+    let claims = json!({
         "iss": ISS, "sub": format!("system:serviceaccount:{namespace}:{sa}"),
         "aud": ["pods.eks.amazonaws.com"], "iat": n - 5, "nbf": n - 5, "exp": n + 3600,
         "kubernetes.io": {
@@ -106,14 +106,8 @@ fn pod_token(namespace: &str, sa: &str, overrides: Value) -> String {
             "serviceaccount": {"name": sa, "uid": "0b7a2c1e-1111-4000-8000-000000000001"},
             "pod": {"name": format!("{sa}-5d8f7-x2x9q"), "uid": "6c1f9e2d-2222-4000-8000-000000000002"}
         }
-    })
-    .as_object()
-    .unwrap()
-    .clone();
-    for (k, v) in overrides.as_object().unwrap() {
-        c.insert(k.clone(), v.clone());
-    }
-    key().sign_jwt(&Map::new(), &c).unwrap()
+    });
+    sign_over(key(), claims, &overrides)
 }
 
 struct Fixture {
@@ -167,51 +161,43 @@ fn start() -> Option<Fixture> {
 
     let (tx, rx) = std::sync::mpsc::channel();
     let upstream = dynalite.url.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            seed(&upstream).await;
-            let sts_server =
-                irsa_sts::Server::from_file(&cfg, irsa_sts::Options::default()).unwrap();
-            let sts_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let sts = sts_l.local_addr().unwrap();
-            tokio::spawn(irsa_sts::serve(sts_l, sts_server, std::future::pending()));
-            let gw = irsa_gateway::from_file(
-                &cfg,
-                irsa_gateway::UpstreamSection::default(),
-                Duration::from_secs(10),
-                irsa_gateway::Options::default(),
-            )
-            .unwrap();
-            let gw_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let gateway = gw_l.local_addr().unwrap();
-            tokio::spawn(irsa_gateway::serve(gw_l, gw, std::future::pending()));
+    irsa_test::net::spawn_runtime(async move {
+        seed(&upstream).await;
+        let sts_server = irsa_sts::Server::from_file(&cfg, irsa_sts::Options::default()).unwrap();
+        let sts_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sts = sts_l.local_addr().unwrap();
+        tokio::spawn(irsa_sts::serve(sts_l, sts_server, std::future::pending()));
+        let gw = irsa_gateway::from_file(
+            &cfg,
+            irsa_gateway::UpstreamSection::default(),
+            Duration::from_secs(10),
+            irsa_gateway::Options::default(),
+        )
+        .unwrap();
+        let gw_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway = gw_l.local_addr().unwrap();
+        tokio::spawn(irsa_gateway::serve(gw_l, gw, std::future::pending()));
 
-            let sts_url = format!("http://{sts}");
-            let sdk = node_sdk_config(&node_token_file, &sts_url).await;
-            let client = irsa_agent::client(&sdk, Some(&sts_url));
-            let agent = irsa_agent::Agent::new(
-                client,
-                irsa_agent::Options {
-                    cluster_name: "dev".into(),
-                    allowed_hosts: vec!["127.0.0.1".into()],
-                    ..irsa_agent::Options::default()
-                },
-            );
-            let agent_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let agent_addr = agent_l.local_addr().unwrap();
-            tokio::spawn(irsa_agent::serve(
-                agent_l,
-                agent.clone(),
-                std::future::pending(),
-            ));
-            tx.send((sts, gateway, agent_addr, agent)).unwrap();
-            std::future::pending::<()>().await;
-        });
+        let sts_url = format!("http://{sts}");
+        let sdk = node_sdk_config(&node_token_file, &sts_url).await;
+        let client = irsa_agent::client(&sdk, Some(&sts_url));
+        let agent = irsa_agent::Agent::new(
+            client,
+            irsa_agent::Options {
+                cluster_name: "dev".into(),
+                allowed_hosts: vec!["127.0.0.1".into()],
+                ..irsa_agent::Options::default()
+            },
+        );
+        let agent_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let agent_addr = agent_l.local_addr().unwrap();
+        tokio::spawn(irsa_agent::serve(
+            agent_l,
+            agent.clone(),
+            std::future::pending(),
+        ));
+        tx.send((sts, gateway, agent_addr, agent)).unwrap();
+        std::future::pending::<()>().await;
     });
     let (sts, gateway, agent_addr, agent) = rx.recv_timeout(Duration::from_secs(60)).unwrap();
     Some(Fixture {

@@ -7,10 +7,10 @@
 //! External clients come from `scripts/deps/sts-clients.sh`; when one is missing the test
 //! fails naming the script, unless `IRSA_SKIP_EXTERNAL` is set (see `irsa_test::skip_external`).
 
-use irsa_test::jose::{jwks_of, rs256 as key};
+use irsa_test::jose::{jwks_of, rs256 as key, sign_over};
 use irsa_test::net::{Body, Reply};
 use irsa_test::now;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -76,18 +76,12 @@ impl Fixture {
 
 fn token(overrides: Value) -> String {
     let n = now();
-    let mut c: Map<String, Value> = json!({
+    let claims = json!({
         "iss": ISS, "sub": READER, "aud": ["sts.amazonaws.com"],
         "iat": n - 5, "nbf": n - 5, "exp": n + 3600,
         "kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "reader"}}
-    })
-    .as_object()
-    .unwrap()
-    .clone();
-    for (k, v) in overrides.as_object().unwrap() {
-        c.insert(k.clone(), v.clone());
-    }
-    key().sign_jwt(&Map::new(), &c).unwrap()
+    });
+    sign_over(key(), claims, &overrides)
 }
 
 fn start(options: irsa_sts::Options) -> Fixture {
@@ -99,19 +93,12 @@ fn start(options: irsa_sts::Options) -> Fixture {
     let server = irsa_sts::Server::from_file(&cfg, options).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let s2 = server.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
+    irsa_test::net::spawn_runtime(async move {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tx.send(l.local_addr().unwrap()).unwrap();
+        irsa_sts::serve(l, s2, std::future::pending())
+            .await
             .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            irsa_sts::serve(l, s2, std::future::pending())
-                .await
-                .unwrap();
-        });
     });
     let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     Fixture { dir, addr, server }
@@ -450,43 +437,36 @@ fn default_jwks_fetch_budget_fits_in_the_request_timeout() {
 fn start_with_http_issuer(allow_http: bool) -> (String, Result<SocketAddr, String>) {
     let dir = tempfile::tempdir().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
+    irsa_test::net::spawn_runtime(async move {
+        let il = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = il.local_addr().unwrap().to_string();
+        let issuer = format!("http://{host}");
+        let state = irsa_oidc::IssuerState::new(&issuer, &jwks_of(&[key()]), 3600).unwrap();
+        tokio::spawn(irsa_oidc::serve(
+            il,
+            irsa_oidc::router(state),
+            None,
+            std::future::pending(),
+        ));
+        let yaml = config_yaml(ACCOUNT, READER)
+            .replace(ISS, &issuer)
+            .replace("    jwksFile: jwks.json\n", "")
+            .replace("oidc.example.test/id/ABC", &host);
+        std::fs::write(dir.path().join("master.key"), "11".repeat(32)).unwrap();
+        let mut options = irsa_sts::Options::default();
+        options.jwks_client.allow_insecure_http_issuer = allow_http;
+        let server = match irsa_sts::Server::new(&yaml, dir.path(), options) {
+            Ok(s) => s,
+            Err(e) => {
+                tx.send((issuer, Err(e.to_string()))).unwrap();
+                return;
+            }
+        };
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tx.send((issuer, Ok(l.local_addr().unwrap()))).unwrap();
+        irsa_sts::serve(l, server, std::future::pending())
+            .await
             .unwrap();
-        rt.block_on(async move {
-            let il = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let host = il.local_addr().unwrap().to_string();
-            let issuer = format!("http://{host}");
-            let state = irsa_oidc::IssuerState::new(&issuer, &jwks_of(&[key()]), 3600).unwrap();
-            tokio::spawn(irsa_oidc::serve(
-                il,
-                irsa_oidc::router(state),
-                None,
-                std::future::pending(),
-            ));
-            let yaml = config_yaml(ACCOUNT, READER)
-                .replace(ISS, &issuer)
-                .replace("    jwksFile: jwks.json\n", "")
-                .replace("oidc.example.test/id/ABC", &host);
-            std::fs::write(dir.path().join("master.key"), "11".repeat(32)).unwrap();
-            let mut options = irsa_sts::Options::default();
-            options.jwks_client.allow_insecure_http_issuer = allow_http;
-            let server = match irsa_sts::Server::new(&yaml, dir.path(), options) {
-                Ok(s) => s,
-                Err(e) => {
-                    tx.send((issuer, Err(e.to_string()))).unwrap();
-                    return;
-                }
-            };
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send((issuer, Ok(l.local_addr().unwrap()))).unwrap();
-            irsa_sts::serve(l, server, std::future::pending())
-                .await
-                .unwrap();
-        });
     });
     rx.recv_timeout(Duration::from_secs(10)).unwrap()
 }

@@ -18,6 +18,17 @@ pub fn sign(key: &SigningKey, claims: &Value) -> String {
     key.sign_jwt(&Map::new(), claims).unwrap()
 }
 
+/// A JWT signed by `key` with no extra header members, carrying `claims` with the members
+/// of `overrides` put over them (both JSON objects).
+pub fn sign_over(key: &SigningKey, claims: Value, overrides: &Value) -> String {
+    let mut claims = claims;
+    let members = claims.as_object_mut().expect("claims are a JSON object");
+    for (k, v) in overrides.as_object().expect("overrides are a JSON object") {
+        members.insert(k.clone(), v.clone());
+    }
+    sign(key, &claims)
+}
+
 /// An RS256 key generated once per test binary (generating RSA keys is slow).
 pub fn rs256() -> &'static SigningKey {
     static KEY: OnceLock<SigningKey> = OnceLock::new();

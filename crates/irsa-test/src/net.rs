@@ -64,6 +64,30 @@ pub async fn oneshot(router: axum::Router, request: http::Request<Body>) -> Repl
     Reply::read(response).await
 }
 
+/// Runs `task` on a tokio runtime (two worker threads) of a thread of its own, for servers
+/// that outlive the test starting them (a fixture shared by the tests of a binary).
+pub fn spawn_runtime(task: impl std::future::Future<Output = ()> + Send + 'static) {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(task);
+    });
+}
+
+/// Serves `router` on an ephemeral port of 127.0.0.1 for the rest of the runtime's life;
+/// its `http://` URL.
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral port on 127.0.0.1");
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
 /// Sends `request` (an absolute `http://` URI) over a new connection, bounded to 20 s.
 pub async fn send(request: http::Request<Full<Bytes>>) -> Reply {
     try_send(request).await.unwrap()
