@@ -33,6 +33,34 @@ pub fn s3(endpoint: &str, credentials: Credentials) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(s3_config(endpoint, credentials).build())
 }
 
+/// The bytes of the object `bucket`/`key`, read with `client` (panics when it is refused).
+pub async fn object(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    let got = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetObject {bucket}/{key}: {e:?}"));
+    got.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+/// The keys under `prefix` in `bucket`, listed with `client` (panics when it is refused).
+pub async fn keys(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let listed = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListObjectsV2 {bucket}/{prefix}: {e:?}"));
+    listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
+
 /// A DynamoDB client of `endpoint`.
 pub fn dynamodb(endpoint: &str, credentials: Credentials) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(
