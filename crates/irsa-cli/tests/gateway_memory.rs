@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use irsa_sts_core::{Credentials, KeyRing, MasterKey, SessionClaims, issue_credentials};
+use irsa_sts_core::{Credentials, KeyRing, MasterKey, issue_credentials};
 use irsa_test::net::{Bytes, Full, Reply};
 use irsa_test::{Killed, free_port, sigv4};
 
@@ -157,21 +157,8 @@ fn four_concurrent_16_mb_bodies_stay_under_512_mib() {
     irsa_test::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(20));
 
     let now = irsa_test::now();
-    let claims = SessionClaims {
-        role_arn: "arn:aws:iam::111122223333:role/app".into(),
-        role_id: "AROAEXAMPLEEXAMPLE123".into(),
-        session_name: "memory".into(),
-        subject: "system:serviceaccount:default:app".into(),
-        audience: "sts.amazonaws.com".into(),
-        provider_arn: "arn:aws:iam::111122223333:oidc-provider/oidc.example.test".into(),
-        issued_at: now,
-        expires_at: now + 3600,
-        session_policy: None,
-        policy_arns: vec![],
-        source_identity: None,
-        tags: vec![],
-        transitive_tag_keys: vec![],
-    };
+    let claims =
+        irsa_test::sts::session_claims("arn:aws:iam::111122223333:role/app", now, now + 3600);
     let creds = issue_credentials(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
     let baseline = peak_rss_kib(pid);
     let requests: Vec<(&str, http::Request<Full<Bytes>>)> = bodies()

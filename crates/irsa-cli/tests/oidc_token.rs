@@ -61,7 +61,9 @@ fn s(p: &Path) -> &str {
 
 const ISS: &str = "https://oidc.example.com/id/TEST";
 
-fn mint(key: &str, extra: &[&str]) -> String {
+/// The arguments of `irsa token mint` with `key` for the ServiceAccount team-a/app of ISS,
+/// then `extra`.
+fn mint_args<'a>(key: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "token",
         "mint",
@@ -75,7 +77,19 @@ fn mint(key: &str, extra: &[&str]) -> String {
         "app",
     ];
     args.extend_from_slice(extra);
-    ok(&args, None).trim().to_owned()
+    args
+}
+
+fn mint(key: &str, extra: &[&str]) -> String {
+    ok(&mint_args(key, extra), None).trim().to_owned()
+}
+
+/// `irsa token verify TOKEN --issuer ISS --jwks JWKS`, then `extra`; `stdin` for the token
+/// `-`.
+fn verify(token: &str, jwks: &str, extra: &[&str], stdin: Option<&str>) -> Out {
+    let mut args = vec!["token", "verify", token, "--issuer", ISS, "--jwks", jwks];
+    args.extend_from_slice(extra);
+    irsa(&args, stdin)
 }
 
 #[test]
@@ -128,18 +142,10 @@ fn keygen_keys_mint_verify_round_trip_rs256_and_es256() {
                 "600",
             ],
         );
-        let out = irsa(
-            &[
-                "token",
-                "verify",
-                "-",
-                "--issuer",
-                ISS,
-                "--jwks",
-                s(&jwks_file),
-                "--audience",
-                "sts.amazonaws.com",
-            ],
+        let out = verify(
+            "-",
+            s(&jwks_file),
+            &["--audience", "sts.amazonaws.com"],
             Some(&format!("{token}\n")),
         );
         assert_eq!(out.code, 0, "{}", out.stderr);
@@ -203,18 +209,7 @@ fn keygen_keys_mint_verify_round_trip_rs256_and_es256() {
         );
         let other_file = dir.join("other.json");
         std::fs::write(&other_file, other).unwrap();
-        let out = irsa(
-            &[
-                "token",
-                "verify",
-                &token,
-                "--issuer",
-                ISS,
-                "--jwks",
-                s(&other_file),
-            ],
-            None,
-        );
+        let out = verify(&token, s(&other_file), &[], None);
         assert_eq!(out.code, 1);
         assert!(out.stderr.starts_with("InvalidIdentityToken: Couldn't retrieve verification key from your identity provider,  please reference"), "{}", out.stderr);
         let _ = std::fs::remove_dir_all(&dir);
@@ -234,20 +229,7 @@ fn verify_failures_exit_1_with_sts_code_and_message() {
     )
     .unwrap();
     let token = mint(&fx("rsa2048-a.key"), &["--now", "1700000000"]);
-    let base = [
-        "token",
-        "verify",
-        token.as_str(),
-        "--issuer",
-        ISS,
-        "--jwks",
-        s(&jwks),
-    ];
-    let run = |extra: &[&str]| {
-        let mut a = base.to_vec();
-        a.extend_from_slice(extra);
-        irsa(&a, None)
-    };
+    let run = |extra: &[&str]| verify(&token, s(&jwks), extra, None);
     let good = run(&["--now", "1700000100"]);
     assert_eq!(good.code, 0, "{}", good.stderr);
 
@@ -268,10 +250,21 @@ fn verify_failures_exit_1_with_sts_code_and_message() {
     );
     let o = run(&["--now", "1700003899"]);
     assert_eq!(o.code, 0, "within the 300 s skew: {}", o.stderr);
-    let mut a = base.to_vec();
-    a[4] = "https://oidc.example.com/id/TEST/";
-    a.extend_from_slice(&["--now", "1700000100"]);
-    let o = irsa(&a, None);
+    // The issuer with a trailing slash is another issuer.
+    let o = irsa(
+        &[
+            "token",
+            "verify",
+            &token,
+            "--issuer",
+            "https://oidc.example.com/id/TEST/",
+            "--jwks",
+            s(&jwks),
+            "--now",
+            "1700000100",
+        ],
+        None,
+    );
     assert_eq!(o.code, 1);
     assert!(o.stderr.starts_with("InvalidIdentityToken: No OpenIDConnect provider found in your account for https://oidc.example.com/id/TEST\n"), "{}", o.stderr);
     // The token is never echoed.
@@ -340,18 +333,7 @@ fn keys_with_empty_kid_and_several_files() {
         key.sign_jwt(extras.as_object().unwrap(), claims.as_object().unwrap())
             .unwrap()
     };
-    let o = irsa(
-        &[
-            "token",
-            "verify",
-            &token,
-            "--issuer",
-            ISS,
-            "--jwks",
-            s(&jwks),
-        ],
-        None,
-    );
+    let o = verify(&token, s(&jwks), &[], None);
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
@@ -457,46 +439,9 @@ fn bad_input_exits_2() {
         vec!["oidc", "keys", "--public-key", "/nonexistent/key.pem"],
         vec!["oidc", "keys", "--public-key", &fx("README.md")],
         vec!["oidc", "keys", "--public-key", &fx("rsa1024.pub")],
-        vec![
-            "token",
-            "mint",
-            "--signing-key",
-            &fx("rsa2048-a.pub"),
-            "--issuer",
-            ISS,
-            "--namespace",
-            "a",
-            "--service-account",
-            "b",
-        ],
-        vec![
-            "token",
-            "mint",
-            "--signing-key",
-            &fx("rsa2048-a.key"),
-            "--issuer",
-            ISS,
-            "--namespace",
-            "a",
-            "--service-account",
-            "b",
-            "--expiration",
-            "0",
-        ],
-        vec![
-            "token",
-            "mint",
-            "--signing-key",
-            &fx("rsa2048-a.key"),
-            "--issuer",
-            ISS,
-            "--namespace",
-            "a",
-            "--service-account",
-            "b",
-            "--pod",
-            "p",
-        ],
+        mint_args(&fx("rsa2048-a.pub"), &[]),
+        mint_args(&fx("rsa2048-a.key"), &["--expiration", "0"]),
+        mint_args(&fx("rsa2048-a.key"), &["--pod", "p"]),
         vec!["token", "decode", "a.b"],
         vec![
             "token",
@@ -602,27 +547,11 @@ fn pyjwt_tokens_verify_with_irsa_and_irsa_tokens_verify_with_pyjwt() {
         (3, "p521.key", "ES512"),
     ] {
         let token = python(&py, PY_SIGN, &[&fx(key), alg, &kid(i), ISS]);
-        let o = irsa(
-            &["token", "verify", "-", "--issuer", ISS, "--jwks", s(&jwks)],
-            Some(&token),
-        );
+        let o = verify("-", s(&jwks), &[], Some(&token));
         assert_eq!(o.code, 0, "{alg}: {}", o.stderr);
         assert!(o.stderr.contains(alg), "{}", o.stderr);
         // And a PyJWT token for the wrong audience is refused with STS's message.
-        let o = irsa(
-            &[
-                "token",
-                "verify",
-                "-",
-                "--issuer",
-                ISS,
-                "--jwks",
-                s(&jwks),
-                "--audience",
-                "x",
-            ],
-            Some(&token),
-        );
+        let o = verify("-", s(&jwks), &["--audience", "x"], Some(&token));
         assert_eq!(o.code, 1);
         assert!(
             o.stderr

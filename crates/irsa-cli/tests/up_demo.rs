@@ -10,7 +10,7 @@ use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
-use irsa_test::{Dynalite, wait_bounded};
+use irsa_test::{Dynalite, Versitygw, sdk, wait_bounded};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,22 @@ fn irsa() -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    c
+}
+
+/// `irsa up` listening on free ports of 127.0.0.1 (issuer, STS, gateway); more arguments
+/// to add.
+fn irsa_up() -> Command {
+    let mut c = irsa();
+    c.args([
+        "up",
+        "--issuer-listen",
+        "127.0.0.1:0",
+        "--sts-listen",
+        "127.0.0.1:0",
+        "--gateway-listen",
+        "127.0.0.1:0",
+    ]);
     c
 }
 
@@ -62,6 +78,21 @@ fn run_bounded(mut cmd: Command, within: Duration) -> Run {
     }
 }
 
+/// `irsa demo ARGS` with `env` added, bounded to 120 s; it must succeed.
+fn demo(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = irsa();
+    c.arg("demo").args(args).envs(env.iter().copied());
+    let r = run_bounded(c, Duration::from_secs(120));
+    assert!(
+        r.status.success(),
+        "exit {:?}\n{}\n{}",
+        r.status,
+        r.stdout,
+        r.stderr
+    );
+    r
+}
+
 /// Whether `needle` occurs in `haystack`, whitespace runs (line wraps) counting as one space.
 #[track_caller]
 fn assert_has(haystack: &str, needle: &str) {
@@ -74,21 +105,8 @@ fn assert_has(haystack: &str, needle: &str) {
 
 #[test]
 fn demo_tells_the_story_offline() {
-    let r = run_bounded(
-        {
-            let mut c = irsa();
-            c.arg("demo");
-            c
-        },
-        Duration::from_secs(120),
-    );
+    let r = demo(&[], &[]);
     let out = &r.stdout;
-    assert!(
-        r.status.success(),
-        "exit {:?}\n{out}\n{}",
-        r.status,
-        r.stderr
-    );
     // 1-2: manifests and the mutation as a diff.
     assert_has(
         out,
@@ -174,22 +192,9 @@ fn demo_reads_through_the_gateway_with_an_upstream() {
     let Some(upstream) = Dynalite::start() else {
         return;
     };
-    let r = run_bounded(
-        {
-            let mut c = irsa();
-            c.args(["demo", "--dynamodb-upstream", &upstream.url]);
-            c
-        },
-        Duration::from_secs(120),
-    );
+    let r = demo(&["--dynamodb-upstream", &upstream.url], &[]);
     drop(upstream);
     let out = &r.stdout;
-    assert!(
-        r.status.success(),
-        "exit {:?}\n{out}\n{}",
-        r.status,
-        r.stderr
-    );
     assert_has(out, "\"message\":{\"S\":\"read through irsa gateway\"}");
     assert_has(out, "✔ the read was allowed and reached the table");
     assert_has(out, "✔ the write was denied: AccessDeniedException");
@@ -199,102 +204,22 @@ fn demo_reads_through_the_gateway_with_an_upstream() {
     assert_has(out, "No S3 upstream is configured");
 }
 
-const S3_USER: &str = "irsatestupstream";
-const S3_SECRET: &str = "irsa-test-upstream-secret";
-
-/// versitygw (an S3-compatible server, its posix backend) on a free port of 127.0.0.1,
-/// its buckets in a temporary folder; killed when dropped.
-struct S3Server {
-    url: String,
-    data: tempfile::TempDir,
-    _child: irsa_test::Killed,
-}
-
-impl S3Server {
-    fn start() -> Option<S3Server> {
-        let bin = irsa_test::external(
-            ".cache/versitygw/versitygw",
-            "versitygw",
-            "scripts/deps/versitygw.sh",
-        )?;
-        let data = tempfile::tempdir().unwrap();
-        let port = irsa_test::free_port();
-        let child = Command::new(bin)
-            .args([
-                "--port",
-                &format!("127.0.0.1:{port}"),
-                "--health",
-                "/health",
-            ])
-            .arg("posix")
-            .arg(data.path())
-            .env("ROOT_ACCESS_KEY", S3_USER)
-            .env("ROOT_SECRET_KEY", S3_SECRET)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("versitygw starts");
-        let child = irsa_test::Killed(child);
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if http_status(port, "/health") == Some(200) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "versitygw not ready within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(S3Server {
-            url,
-            data,
-            _child: child,
-        })
-    }
-
-    /// The path of an object in the server's posix backend.
-    fn object(&self, bucket: &str, key: &str) -> std::path::PathBuf {
-        self.data.path().join(bucket).join(key)
-    }
-}
-
-/// The status of `GET path` on 127.0.0.1:port, if it answers.
-fn http_status(port: u16, path: &str) -> Option<u16> {
-    use std::io::Write as _;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut first = String::new();
-    BufReader::new(s).read_line(&mut first).ok()?;
-    first.split_whitespace().nth(1)?.parse().ok()
-}
+const S3_USER: &str = Versitygw::ACCESS_KEY_ID;
+const S3_SECRET: &str = Versitygw::SECRET_ACCESS_KEY;
 
 #[test]
 fn demo_reads_s3_through_the_gateway_with_an_upstream() {
-    let Some(s3) = S3Server::start() else {
+    let Some(s3) = Versitygw::start() else {
         return;
     };
-    let r = run_bounded(
-        {
-            let mut c = irsa();
-            c.args(["demo", "--s3-upstream", &s3.url])
-                .env("IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID", S3_USER)
-                .env("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY", S3_SECRET);
-            c
-        },
-        Duration::from_secs(120),
+    let r = demo(
+        &["--s3-upstream", &s3.url],
+        &[
+            ("IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID", S3_USER),
+            ("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY", S3_SECRET),
+        ],
     );
     let out = &r.stdout;
-    assert!(
-        r.status.success(),
-        "exit {:?}\n{out}\n{}",
-        r.status,
-        r.stderr
-    );
     assert_has(out, &format!("S3 upstream: {}.", s3.url));
     assert_has(out, "Body: a report, read through irsa gateway");
     assert_has(out, "✔ the S3 read was allowed and returned the object");
@@ -343,20 +268,9 @@ impl Up {
     }
 
     fn start_with_env(state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Up {
-        let mut c = irsa();
+        let mut c = irsa_up();
         c.envs(env.iter().copied());
-        c.args([
-            "up",
-            "--issuer-listen",
-            "127.0.0.1:0",
-            "--sts-listen",
-            "127.0.0.1:0",
-            "--gateway-listen",
-            "127.0.0.1:0",
-            "--state-dir",
-        ])
-        .arg(state)
-        .args(extra);
+        c.arg("--state-dir").arg(state).args(extra);
         let mut child = c.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
@@ -400,6 +314,14 @@ impl Up {
         &self.env.iter().find(|(n, _)| n == k).unwrap().1
     }
 
+    /// SIGTERM; it must exit successfully. What it wrote on stderr.
+    fn stop(&mut self) -> String {
+        let status = self.terminate();
+        assert!(status.success(), "{status:?}");
+        let stderr: Vec<String> = self.stderr.try_iter().collect();
+        stderr.join("\n")
+    }
+
     /// SIGTERM, then the exit status (bounded).
     fn terminate(&mut self) -> ExitStatus {
         let st = Command::new("kill")
@@ -418,35 +340,33 @@ impl Drop for Up {
     }
 }
 
+/// The SDK configuration an application loads from the printed environment alone.
 fn sdk_config(up: &Up) -> aws_config::SdkConfig {
-    use aws_types::os_shim_internal::{Env, Fs};
-    let mut vars: Vec<(&str, &str)> = up
+    let vars: Vec<(&str, &str)> = up
         .env
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    vars.extend([
-        ("AWS_CONFIG_FILE", "/nonexistent/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ]);
-    let env = Env::from_slice(&vars);
-    tokio::runtime::Runtime::new().unwrap().block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .env(env)
-            .fs(Fs::real())
-            .load(),
-    )
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(sdk::config_from_env(&vars))
 }
 
-/// S3 as an application configures it from the environment (AWS_ENDPOINT_URL_S3); no
-/// retries.
-fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(conf)
-            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-            .build(),
-    )
+/// Waits (bounded: 20 s) until the token file holds a token other than `first` (by its
+/// `jti`); that token's claims.
+fn wait_refreshed(
+    token_file: &str,
+    first: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = claims_of(token_file);
+        if now["jti"] != first["jti"] {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "the token was not refreshed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn claims_of(token_file: &str) -> serde_json::Map<String, serde_json::Value> {
@@ -532,11 +452,7 @@ fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
         // DynamoDB through the gateway: no upstream; the write is denied by policy.
         use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
         use aws_sdk_dynamodb::types::AttributeValue;
-        let ddb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&conf)
-                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-                .build(),
-        );
+        let ddb = sdk::dynamodb_from(&conf);
         let e = ddb
             .put_item()
             .table_name("my-table")
@@ -558,7 +474,7 @@ fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
         // S3 on the same endpoint (AWS_ENDPOINT_URL_S3), by the embedded role's policy:
         // reads and lists under reports/ are allowed (no upstream: UpstreamNotConfigured),
         // writes and other prefixes are denied.
-        let s3 = s3_client(&conf);
+        let s3 = sdk::s3_from(&conf);
         let e = s3
             .get_object()
             .bucket("my-bucket")
@@ -605,21 +521,10 @@ fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
     });
 
     // The token file is refreshed (here every second) with a new token.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = claims_of(&token_file);
-        if now["jti"] != first["jti"] {
-            assert_eq!(now["sub"], first["sub"]);
-            break;
-        }
-        assert!(Instant::now() < deadline, "the token was not refreshed");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let now = wait_refreshed(&token_file, &first);
+    assert_eq!(now["sub"], first["sub"]);
 
-    let status = up.terminate();
-    assert!(status.success(), "{status:?}");
-    let stderr: Vec<String> = up.stderr.try_iter().collect();
-    let stderr = stderr.join("\n");
+    let stderr = up.stop();
     assert_has(&stderr, "irsa up: terminate: shutting down");
     assert_has(&stderr, "irsa up: stopped");
     assert!(!stderr.contains("eyJ"), "a token was logged:\n{stderr}");
@@ -627,23 +532,13 @@ fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
 
 #[test]
 fn up_forwards_s3_to_its_upstream() {
-    let Some(s3) = S3Server::start() else {
+    let Some(s3) = Versitygw::start() else {
         return;
     };
     // The upstream's own client puts a report there.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let admin = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new("us-east-1"))
-                .endpoint_url(&s3.url)
-                .force_path_style(true)
-                .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                    S3_USER, S3_SECRET, None, None, "test",
-                ))
-                .build(),
-        );
+        let admin = sdk::s3(&s3.url, sdk::credentials(S3_USER, S3_SECRET, None));
         admin
             .create_bucket()
             .bucket("my-bucket")
@@ -673,25 +568,15 @@ fn up_forwards_s3_to_its_upstream() {
     );
     let conf = sdk_config(&up);
     rt.block_on(async {
-        let client = s3_client(&conf);
-        let got = client
-            .get_object()
-            .bucket("my-bucket")
-            .key("reports/2024.csv")
-            .send()
-            .await
-            .unwrap();
-        let body = got.body.collect().await.unwrap().into_bytes();
-        assert_eq!(&body[..], b"q1,q2\n1,2\n");
-        let listed = client
-            .list_objects_v2()
-            .bucket("my-bucket")
-            .prefix("reports/")
-            .send()
-            .await
-            .unwrap();
-        let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
-        assert_eq!(keys, ["reports/2024.csv"]);
+        let client = sdk::s3_from(&conf);
+        assert_eq!(
+            sdk::object(&client, "my-bucket", "reports/2024.csv").await,
+            b"q1,q2\n1,2\n"
+        );
+        assert_eq!(
+            sdk::keys(&client, "my-bucket", "reports/").await,
+            ["reports/2024.csv"]
+        );
         let e = client
             .put_object()
             .bucket("my-bucket")
@@ -703,11 +588,7 @@ fn up_forwards_s3_to_its_upstream() {
         assert_eq!(e.code(), Some("AccessDenied"), "{e:?}");
         // DynamoDB on the same endpoint still answers as DynamoDB (no upstream for it).
         use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
-        let ddb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&conf)
-                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-                .build(),
-        );
+        let ddb = sdk::dynamodb_from(&conf);
         let e = ddb
             .get_item()
             .table_name("my-table")
@@ -718,9 +599,7 @@ fn up_forwards_s3_to_its_upstream() {
         assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
     });
     assert!(!s3.object("my-bucket", "reports/2025.csv").exists());
-    assert!(up.terminate().success());
-    let stderr: Vec<String> = up.stderr.try_iter().collect();
-    let stderr = stderr.join("\n");
+    let stderr = up.stop();
     assert_has(&stderr, &format!("S3 forwarded to {}", s3.url));
     assert!(
         !stderr.contains(S3_SECRET),
@@ -790,18 +669,11 @@ fn up_configuration() {
     .unwrap();
     let r2 = run_bounded(
         {
-            let mut c = irsa();
-            c.args([
-                "up",
-                "--issuer-listen",
-                "127.0.0.1:0",
-                "--sts-listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--gateway-listen", "127.0.0.1:0", "--config"])
-            .arg(&bad)
-            .arg("--state-dir")
-            .arg(dir.path().join("state"));
+            let mut c = irsa_up();
+            c.arg("--config")
+                .arg(&bad)
+                .arg("--state-dir")
+                .arg(dir.path().join("state"));
             c
         },
         Duration::from_secs(30),
@@ -853,8 +725,8 @@ fn up_configuration() {
 /// `UpstreamNotConfigured`. Without any upstream it does not start.
 #[test]
 fn gateway_takes_its_s3_upstream_from_flags() {
-    use irsa_sts_core::{KeyRing, MasterKey, SessionClaims, issue_credentials};
-    let Some(s3) = S3Server::start() else {
+    use irsa_sts_core::{KeyRing, MasterKey, issue_credentials};
+    let Some(s3) = Versitygw::start() else {
         return;
     };
     std::fs::create_dir_all(s3.object("my-bucket", "reports")).unwrap();
@@ -911,50 +783,23 @@ signingKeys: [{file: master.key}]
         Duration::from_secs(30),
     );
     let now = irsa_test::now();
-    let claims = SessionClaims {
-        role_arn: "arn:aws:iam::111122223333:role/reader".into(),
-        role_id: "AROAEXAMPLEEXAMPLE123".into(),
-        session_name: "flags".into(),
-        subject: "system:serviceaccount:default:app".into(),
-        audience: "sts.amazonaws.com".into(),
-        provider_arn: "arn:aws:iam::111122223333:oidc-provider/oidc.example.test".into(),
-        issued_at: now,
-        expires_at: now + 3600,
-        session_policy: None,
-        policy_arns: vec![],
-        source_identity: None,
-        tags: vec![],
-        transitive_tag_keys: vec![],
-    };
+    let claims =
+        irsa_test::sts::session_claims("arn:aws:iam::111122223333:role/reader", now, now + 3600);
     let issued = issue_credentials(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
-    let creds = aws_sdk_s3::config::Credentials::new(
-        issued.access_key_id.clone(),
-        issued.secret_access_key.clone(),
-        Some(issued.session_token.clone()),
-        None,
-        "test",
+    let creds = sdk::credentials(
+        &issued.access_key_id,
+        &issued.secret_access_key,
+        Some(&issued.session_token),
     );
     let endpoint = format!("http://127.0.0.1:{port}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let client = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new("us-east-1"))
-                .endpoint_url(&endpoint)
-                .credentials_provider(creds.clone())
-                .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-                .build(),
+        // An IP endpoint: path-style addressing either way.
+        let client = sdk::s3(&endpoint, creds.clone());
+        assert_eq!(
+            sdk::object(&client, "my-bucket", "reports/a.txt").await,
+            b"from the upstream"
         );
-        let got = client
-            .get_object()
-            .bucket("my-bucket")
-            .key("reports/a.txt")
-            .send()
-            .await
-            .unwrap();
-        let body = got.body.collect().await.unwrap().into_bytes();
-        assert_eq!(&body[..], b"from the upstream");
         let e = client
             .put_object()
             .bucket("my-bucket")
@@ -966,15 +811,7 @@ signingKeys: [{file: master.key}]
         assert_eq!(e.code(), Some("AccessDenied"), "{e:?}");
 
         use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
-        let ddb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::Config::builder()
-                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-                .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-                .endpoint_url(&endpoint)
-                .credentials_provider(creds)
-                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-                .build(),
-        );
+        let ddb = sdk::dynamodb(&endpoint, creds);
         let e = ddb.list_tables().send().await.unwrap_err();
         assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
     });
@@ -1051,45 +888,10 @@ roles:
 
 /// Table `books` with item `a` in dynalite (which takes any credentials).
 fn seed_books(url: &str) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-        ScalarAttributeType,
-    };
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "local", "local", None, None, "test",
-        ))
-        .build();
-    let ddb = aws_sdk_dynamodb::Client::from_conf(conf);
+    let ddb = sdk::dynamodb(url, sdk::credentials("local", "local", None));
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        ddb.create_table()
-            .table_name("books")
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        ddb.put_item()
-            .table_name("books")
-            .item("pk", AttributeValue::S("a".into()))
-            .item("title", AttributeValue::S("Dune".into()))
-            .send()
+        sdk::create_table(&ddb, "books", "pk").await.unwrap();
+        sdk::put_strings(&ddb, "books", &[("pk", "a"), ("title", "Dune")])
             .await
             .unwrap();
     });
@@ -1097,26 +899,13 @@ fn seed_books(url: &str) {
 
 /// Runs an external client with only the printed environment (and a HOME of its own).
 fn run_with_up_env(up: &Up, home: &Path, program: &Path, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .envs(up.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    wait_bounded(&mut child, Duration::from_secs(120));
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let env: Vec<(&str, &str)> = up
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = irsa_test::run_client(program, args, home, &env);
+    (r.ok, r.stdout, r.stderr)
 }
 
 const POD_SESSION: &str =
@@ -1184,11 +973,7 @@ fn up_pod_identity_serves_sdks_through_the_agent_with_session_tags() {
             .await
             .unwrap();
         assert!(id.arn().unwrap().starts_with(POD_SESSION), "{id:?}");
-        let ddb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&conf)
-                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-                .build(),
-        );
+        let ddb = sdk::dynamodb_from(&conf);
         // The session's tag kubernetes-namespace=team-a meets ReadForTeamA.
         let item = ddb
             .get_item()
@@ -1314,20 +1099,9 @@ fn up_pod_identity_serves_sdks_through_the_agent_with_session_tags() {
     );
 
     // The token file is refreshed with a new token.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let now = claims_of(&token_file);
-        if now["jti"] != first["jti"] {
-            assert_eq!(now["aud"], first["aud"]);
-            break;
-        }
-        assert!(Instant::now() < deadline, "the token was not refreshed");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let status = up.terminate();
-    assert!(status.success(), "{status:?}");
-    let stderr: Vec<String> = up.stderr.try_iter().collect();
-    let stderr = stderr.join("\n");
+    let now = wait_refreshed(&token_file, &first);
+    assert_eq!(now["aud"], first["aud"]);
+    let stderr = up.stop();
     assert_has(&stderr, "irsa up: agent");
     assert!(!stderr.contains("eyJ"), "a token was logged:\n{stderr}");
     drop(dynalite);
@@ -1365,16 +1139,9 @@ fn up_pod_identity_names_what_the_configuration_lacks() {
         std::fs::write(&cfg, text).unwrap();
         let r = run_bounded(
             {
-                let mut c = irsa();
+                let mut c = irsa_up();
                 c.args([
-                    "up",
                     "--pod-identity",
-                    "--issuer-listen",
-                    "127.0.0.1:0",
-                    "--sts-listen",
-                    "127.0.0.1:0",
-                    "--gateway-listen",
-                    "127.0.0.1:0",
                     "--agent-listen",
                     "127.0.0.1:0",
                     "--config",
@@ -1512,24 +1279,25 @@ fn doctor_diagnoses_the_pod_identity_path_of_up() {
         )
         .unwrap();
         let pod_token = claims_of(up.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
-        let write = |file: &str, edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
-            let mut c = pod_token.clone();
-            edit(&mut c);
-            let p = dir.path().join(file);
-            std::fs::write(&p, key.sign_jwt(&serde_json::Map::new(), &c).unwrap()).unwrap();
-            p
-        };
-        let wrong_aud = write("aud.token", &|c| {
+        // Doctor in a pod whose token file holds the pod's token changed by `edit`.
+        let diagnose =
+            |file: &str, edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+                let mut c = pod_token.clone();
+                edit(&mut c);
+                let p = dir.path().join(file);
+                std::fs::write(&p, key.sign_jwt(&serde_json::Map::new(), &c).unwrap()).unwrap();
+                doctor_in_pod(
+                    &up,
+                    &resolved,
+                    &[(
+                        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                        p.to_str().unwrap(),
+                    )],
+                )
+            };
+        let (code, checks) = diagnose("aud.token", &|c| {
             c.insert("aud".into(), serde_json::json!(["sts.amazonaws.com"]));
         });
-        let (code, checks) = doctor_in_pod(
-            &up,
-            &resolved,
-            &[(
-                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                wrong_aud.to_str().unwrap(),
-            )],
-        );
         assert_eq!(code, 1);
         failed_with(
             &checks,
@@ -1544,18 +1312,10 @@ fn doctor_diagnoses_the_pod_identity_path_of_up() {
             "EKS Auth refused the token",
         );
 
-        let other_sa = write("sa.token", &|c| {
+        let (code, checks) = diagnose("sa.token", &|c| {
             c.insert("sub".into(), "system:serviceaccount:team-a:writer".into());
             c["kubernetes.io"]["serviceaccount"]["name"] = "writer".into();
         });
-        let (code, checks) = doctor_in_pod(
-            &up,
-            &resolved,
-            &[(
-                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                other_sa.to_str().unwrap(),
-            )],
-        );
         assert_eq!(code, 1);
         failed_with(
             &checks,
