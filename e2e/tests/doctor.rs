@@ -154,6 +154,17 @@ impl Case {
     fn sub(&self, sa: &str) -> String {
         format!("system:serviceaccount:{}:{sa}", self.ns)
     }
+    /// A token of the ServiceAccount `sa` for `sts.amazonaws.com` (a TokenRequest), written
+    /// to the file `token` of the case's folder; its path.
+    async fn token_file(&self, sa: &str) -> Result<std::path::PathBuf> {
+        let token = self
+            .kube
+            .token(&self.ns, sa, &["sts.amazonaws.com"], None)
+            .await?;
+        let tf = self.dir.join("token");
+        std::fs::write(&tf, &token)?;
+        Ok(tf)
+    }
     /// The ServiceAccount `sa`, annotated with the role `role`.
     async fn annotated(&self, sa: &str, role: &str) -> Result<()> {
         self.kube
@@ -383,12 +394,7 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
     )?;
 
     // 10. An expired token file, seen from inside the pod.
-    let token = c
-        .kube
-        .token(&c.ns, "app", &["sts.amazonaws.com"], None)
-        .await?;
-    let tf = c.dir.join("token");
-    std::fs::write(&tf, &token)?;
+    let tf = c.token_file("app").await?;
     let later = (irsa_test::now() + 7200).to_string();
     let (code, checks) = doctor(
         &c.env,
@@ -787,12 +793,7 @@ async fn in_pod_an_unregistered_issuer_gets_the_provider_command_with_its_thumbp
     let mut sts = irsa_e2e::Proc::spawn(&mut cmd, c.dir.join("sts.log"))?;
     sts.wait_port(port, std::time::Duration::from_secs(30))?;
 
-    let token = c
-        .kube
-        .token(&c.ns, "app", &["sts.amazonaws.com"], None)
-        .await?;
-    let tf = c.dir.join("token");
-    std::fs::write(&tf, &token)?;
+    let tf = c.token_file("app").await?;
     let sts_url = format!("http://127.0.0.1:{port}");
     let role_arn = c.role_arn("app");
     let tf_s = tf.display().to_string();
