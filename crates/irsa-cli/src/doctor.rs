@@ -120,10 +120,10 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
     let container_credentials = std::env::var_os(pod_identity::FULL_URI)
         .is_some_and(|v| !v.is_empty())
         && std::env::var_os("AWS_ROLE_ARN").is_none_or(|v| v.is_empty());
+    let now = a.now.unwrap_or_else(crate::up::stack::unix_now);
     if a.in_pod && container_credentials {
         // The SDKs read web identity first: only without AWS_ROLE_ARN is this the path.
         let rt = crate::common::runtime()?;
-        let now = a.now.unwrap_or_else(crate::up::stack::unix_now);
         let checks = rt.block_on(pod_identity::in_pod(
             account,
             a.sources.aws,
@@ -135,7 +135,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
     }
     if a.in_pod {
         let rt = crate::common::runtime()?;
-        let checks = rt.block_on(in_pod(account, a.sources.aws, issuer_ca.as_deref(), a.now))?;
+        let checks = rt.block_on(in_pod(account, a.sources.aws, issuer_ca.as_deref(), now))?;
         return output(&checks, a.format);
     }
     let Some(Cmd::Pod { pod }) = &a.cmd else {
@@ -143,111 +143,140 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
     };
     let (ns, name) = pod.split_once('/').context("the pod is NAMESPACE/NAME")?;
     let rt = crate::common::runtime()?;
-    let checks = rt.block_on(async {
-        let client = kube_client(a.sources.kubeconfig.as_deref()).await?;
-        let pod = get_json(&client, &format!("/api/v1/namespaces/{ns}/pods/{name}"))
-            .await?
-            .with_context(|| format!("no pod {ns}/{name}"))?;
-        let sa_name = pod["spec"]["serviceAccountName"]
-            .as_str()
-            .unwrap_or("default")
-            .to_owned();
-        if let Some((_uri, token_file)) = pod_identity::pod_token_path(&pod) {
-            return pod_identity_pod(
-                &pod,
-                ns,
-                &sa_name,
-                token_file.as_deref(),
-                account,
-                a.sources.aws,
-                sts_clusters.as_ref(),
-                a.cluster_name.as_deref(),
-            )
-            .await;
-        }
-        let service_account = get_json(
-            &client,
-            &format!("/api/v1/namespaces/{ns}/serviceaccounts/{sa_name}"),
-        )
-        .await?;
-        let namespace = get_json(&client, &format!("/api/v1/namespaces/{ns}")).await?;
-        let configs = get_json(
-            &client,
-            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-        )
+    let checks = rt.block_on(pod_checks(&a, ns, name, account, sts_clusters.as_ref()))?;
+    output(&checks, a.format)
+}
+
+/// The checklist of a pod read through the API server, on its path (IRSA or EKS Pod
+/// Identity).
+async fn pod_checks(
+    a: &Args,
+    ns: &str,
+    name: &str,
+    account: Option<irsa_audit::Account>,
+    sts_clusters: Option<&pod_identity::StsClusters>,
+) -> anyhow::Result<Vec<Check>> {
+    let client = kube_client(a.sources.kubeconfig.as_deref()).await?;
+    let pod = get_json(&client, &format!("/api/v1/namespaces/{ns}/pods/{name}"))
         .await?
-        .and_then(|l| l["items"].as_array().cloned())
-        .unwrap_or_default();
-        let mut backends = BTreeMap::new();
-        for (n, w) in irsa_audit::pod_create_webhooks(&configs) {
-            backends.insert(n, backend(&client, &w["clientConfig"]).await);
-        }
-        let (config_maps, config_maps_error) = match get_json(
-            &client,
-            &format!(
-                "/api/v1/configmaps?fieldSelector=metadata.name%3D{}",
-                irsa_mutate::CONFIG_MAP_NAME
-            ),
-        )
-        .await
-        {
-            Ok(l) => (
-                l.and_then(|l| l["items"].as_array().cloned())
-                    .unwrap_or_default(),
-                None,
-            ),
-            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
-        };
-        let discovery = get_json(&client, "/.well-known/openid-configuration")
-            .await
-            .and_then(|d| d.context("not served (404)"))
-            .map_err(|e| format!("discovery: {e:#}"));
-        let jwks = match &discovery {
-            Ok(d) => {
-                let uri = d["jwks_uri"].as_str().unwrap_or_default();
-                let path = uri
-                    .strip_prefix("https://")
-                    .and_then(|r| r.find('/').map(|i| r[i..].to_owned()))
-                    .unwrap_or_else(|| "/openid/v1/jwks".into());
-                get_json(&client, &path)
-                    .await
-                    .and_then(|d| d.context("not served (404)"))
-                    .map_err(|e| format!("JWKS {uri}: {e:#}"))
-            }
-            Err(_) => Err("not fetched: no discovery document".to_owned()),
-        };
-        let mut facts = PodFacts {
-            pod,
-            service_account,
-            namespace,
-            webhook_configurations: configs,
-            webhook_backends: backends,
-            discovery,
-            jwks,
-            config_maps,
-            config_maps_error,
-            account: Iam::Missing,
-            annotation_prefix: a.sources.annotation_prefix.clone(),
-            default_audience: a.sources.audience.clone(),
-        };
-        let role_arn = irsa_audit::pod_role_arn(&facts);
-        let issuer = facts
-            .discovery
-            .as_ref()
-            .ok()
-            .and_then(|d| d["issuer"].as_str())
-            .map(str::to_owned);
-        let side = iam_side(
+        .with_context(|| format!("no pod {ns}/{name}"))?;
+    let sa_name = pod["spec"]["serviceAccountName"]
+        .as_str()
+        .unwrap_or("default")
+        .to_owned();
+    if let Some((_uri, token_file)) = pod_identity::pod_token_path(&pod) {
+        return pod_identity_pod(
+            &pod,
+            ns,
+            &sa_name,
+            token_file.as_deref(),
             account,
             a.sources.aws,
-            role_arn.as_deref(),
-            issuer.as_deref(),
+            sts_clusters,
+            a.cluster_name.as_deref(),
         )
         .await;
-        facts.account = side.side();
-        anyhow::Ok(irsa_audit::diagnose_pod(&facts))
-    })?;
-    output(&checks, a.format)
+    }
+    let mut facts = irsa_pod_facts(&client, pod, ns, &sa_name, &a.sources).await?;
+    let role_arn = irsa_audit::pod_role_arn(&facts);
+    let issuer = facts
+        .discovery
+        .as_ref()
+        .ok()
+        .and_then(|d| d["issuer"].as_str())
+        .map(str::to_owned);
+    let side = iam_side(
+        account,
+        a.sources.aws,
+        role_arn.as_deref(),
+        issuer.as_deref(),
+    )
+    .await;
+    facts.account = side.side();
+    Ok(irsa_audit::diagnose_pod(&facts))
+}
+
+/// What the API server shows of an IRSA pod: its ServiceAccount and namespace, the
+/// mutating webhooks and their backends, the webhook's ConfigMaps, the issuer's
+/// discovery document and JWKS (the IAM side left to the caller).
+async fn irsa_pod_facts(
+    client: &kube::Client,
+    pod: Value,
+    ns: &str,
+    sa_name: &str,
+    sources: &Sources,
+) -> anyhow::Result<PodFacts<'static>> {
+    let service_account = get_json(
+        client,
+        &format!("/api/v1/namespaces/{ns}/serviceaccounts/{sa_name}"),
+    )
+    .await?;
+    let namespace = get_json(client, &format!("/api/v1/namespaces/{ns}")).await?;
+    let configs = get_json(
+        client,
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+    )
+    .await?
+    .and_then(|l| l["items"].as_array().cloned())
+    .unwrap_or_default();
+    let mut backends = BTreeMap::new();
+    for (n, w) in irsa_audit::pod_create_webhooks(&configs) {
+        backends.insert(n, backend(client, &w["clientConfig"]).await);
+    }
+    let (config_maps, config_maps_error) = match get_json(
+        client,
+        &format!(
+            "/api/v1/configmaps?fieldSelector=metadata.name%3D{}",
+            irsa_mutate::CONFIG_MAP_NAME
+        ),
+    )
+    .await
+    {
+        Ok(l) => (
+            l.and_then(|l| l["items"].as_array().cloned())
+                .unwrap_or_default(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+    };
+    let discovery = get_json(client, "/.well-known/openid-configuration")
+        .await
+        .and_then(|d| d.context("not served (404)"))
+        .map_err(|e| format!("discovery: {e:#}"));
+    let jwks = api_server_jwks(client, &discovery).await;
+    Ok(PodFacts {
+        pod,
+        service_account,
+        namespace,
+        webhook_configurations: configs,
+        webhook_backends: backends,
+        discovery,
+        jwks,
+        config_maps,
+        config_maps_error,
+        account: Iam::Missing,
+        annotation_prefix: sources.annotation_prefix.clone(),
+        default_audience: sources.audience.clone(),
+    })
+}
+
+/// The JWKS the discovery document names, read through the API server.
+async fn api_server_jwks(
+    client: &kube::Client,
+    discovery: &Result<Value, String>,
+) -> Result<Value, String> {
+    let Ok(d) = discovery else {
+        return Err("not fetched: no discovery document".to_owned());
+    };
+    let uri = d["jwks_uri"].as_str().unwrap_or_default();
+    let path = uri
+        .strip_prefix("https://")
+        .and_then(|r| r.find('/').map(|i| r[i..].to_owned()))
+        .unwrap_or_else(|| "/openid/v1/jwks".into());
+    get_json(client, &path)
+        .await
+        .and_then(|d| d.context("not served (404)"))
+        .map_err(|e| format!("JWKS {uri}: {e:#}"))
 }
 
 /// The Pod Identity checklist of a pod seen through the API server (the agent listens on
@@ -358,272 +387,285 @@ async fn backend(client: &kube::Client, cc: &Value) -> Result<String, String> {
     }
 }
 
-/// The checklist inside the container.
-async fn in_pod(
-    account: Option<irsa_audit::Account>,
-    from_aws: bool,
-    issuer_ca: Option<&[u8]>,
-    now: Option<i64>,
-) -> anyhow::Result<Vec<Check>> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let mut checks = Vec::new();
-    let mut c = Check {
-        id: "environment",
-        title: "the webhook's environment is present".into(),
+/// A check that passes until something fails it.
+pub(crate) fn new_check(id: &'static str, title: &str) -> Check {
+    Check {
+        id,
+        title: title.into(),
         ok: true,
         evidence: Vec::new(),
         fix: None,
         assumed: None,
-    };
-    let role = var("AWS_ROLE_ARN");
-    let file = var("AWS_WEB_IDENTITY_TOKEN_FILE");
-    for (k, v) in [
-        ("AWS_ROLE_ARN", &role),
-        ("AWS_WEB_IDENTITY_TOKEN_FILE", &file),
-    ] {
+    }
+}
+
+/// A non-empty environment variable.
+pub(crate) fn env_var(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
+}
+
+/// The `environment` check: each `required` variable set (else `fix`), the `optional`
+/// ones shown when set. The required variables' values, in order.
+pub(crate) fn environment_check<const N: usize>(
+    title: &str,
+    required: [&str; N],
+    optional: &[&str],
+    fix: &str,
+) -> (Check, [Option<String>; N]) {
+    let mut c = new_check("environment", title);
+    let values = required.map(env_var);
+    for (k, v) in required.iter().zip(&values) {
         match v {
             Some(v) => c.evidence.push(format!("{k}={v}")),
             None => {
                 c.ok = false;
                 c.evidence.push(format!("{k} is not set"));
-                c.fix = Some(
-                    "the pod was not mutated: run `irsa doctor pod NAMESPACE/NAME` from outside"
-                        .into(),
-                );
+                c.fix = Some(fix.into());
             }
         }
     }
-    for k in [
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_STS_REGIONAL_ENDPOINTS",
-        "AWS_ENDPOINT_URL_STS",
-    ] {
-        if let Some(v) = var(k) {
+    for k in optional {
+        if let Some(v) = env_var(k) {
             c.evidence.push(format!("{k}={v}"));
         }
     }
-    checks.push(c);
+    (c, values)
+}
 
-    let mut t = Check {
-        id: "token-file",
-        title: "the token file holds a current ServiceAccount token".into(),
-        ok: true,
-        evidence: Vec::new(),
-        fix: None,
-        assumed: None,
-    };
-    let now = match now {
-        Some(n) => n,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs() as i64,
-    };
-    let mut token = None;
-    let mut kid = None;
-    let (mut iss, mut sub, mut aud) = (None, String::new(), String::new());
-    if let Some((text, p)) = read_token_file(file.as_deref(), &mut t) {
-        kid = p
-            .header
-            .get("kid")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        iss = p
-            .claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        sub = p
-            .claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        aud = match p.claims.get("aud") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(a)) => a
-                .first()
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            _ => String::new(),
-        };
-        let exp = p.claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-        t.evidence.push(format!(
-            "iss {}, sub {sub}, aud {aud}, exp {exp} ({}s from now)",
-            iss.as_deref().unwrap_or("-"),
-            exp - now
-        ));
-        if exp <= now {
-            t.ok = false;
-            t.evidence
-                .push(format!("the token expired {}s ago", now - exp));
-            t.fix = Some("kubelet refreshes a projected token before it expires; a token that is expired was copied or its volume is not a projected serviceAccountToken: mount the projected volume (recreate the pod through the webhook)".into());
-        }
-        token = Some(text);
-    }
-    checks.push(t);
+/// What the web identity token file holds.
+#[derive(Default)]
+struct WebIdentityToken {
+    /// The token (`None`: no usable token).
+    token: Option<String>,
+    kid: Option<String>,
+    iss: Option<String>,
+    sub: String,
+    aud: String,
+}
 
+/// The checklist inside the container.
+async fn in_pod(
+    account: Option<irsa_audit::Account>,
+    from_aws: bool,
+    issuer_ca: Option<&[u8]>,
+    now: i64,
+) -> anyhow::Result<Vec<Check>> {
+    let (env, [role, file]) = environment_check(
+        "the webhook's environment is present",
+        ["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"],
+        &[
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_STS_REGIONAL_ENDPOINTS",
+            "AWS_ENDPOINT_URL_STS",
+        ],
+        "the pod was not mutated: run `irsa doctor pod NAMESPACE/NAME` from outside",
+    );
+    let (token_c, seen) = token_file_check(file.as_deref(), now);
     // The issuer, discovered from the token's `iss` as STS discovers it.
-    let mut d = Check {
-        id: "issuer",
-        title: "the token's issuer serves its discovery document and JWKS, with the token's key"
-            .into(),
-        ok: true,
-        evidence: Vec::new(),
-        fix: None,
-        assumed: None,
-    };
-    let mut jwks_uri = None;
-    match &iss {
-        None => {
-            d.ok = false;
-            d.assumed = Some("no token or no `iss` claim: nothing to discover".into());
-        }
-        Some(i) => match issuer::discover(i, issuer_ca).await {
-            Err(e) => {
-                d.ok = false;
-                d.evidence.push(e);
-                d.fix = Some(format!(
-                    "{i}/.well-known/openid-configuration and its jwks_uri must answer over https to anyone (for kube-apiserver: kubectl create clusterrolebinding oidc-reviewer --clusterrole=system:service-account-issuer-discovery --group=system:unauthenticated; publish them where STS can reach them)"
-                ));
-            }
-            Ok((doc, jwks)) => {
-                d.evidence.push(format!(
-                    "issuer {}, jwks_uri {}, {} key(s)",
-                    doc.issuer,
-                    doc.jwks_uri,
-                    jwks.keys.len()
-                ));
-                jwks_uri = Some(doc.jwks_uri.clone());
-                let has = |k: &str| jwks.keys.iter().any(|j| j.kid.as_deref() == Some(k));
-                match &kid {
-                    Some(k) if !has(k) => {
-                        d.ok = false;
-                        d.evidence
-                            .push(format!("the JWKS has no key with the token's kid `{k}`"));
-                        d.fix = Some("the token was signed by a key the issuer does not publish: check kube-apiserver --service-account-key-file / --service-account-signing-key-file and the published JWKS".into());
-                    }
-                    Some(k) => d
-                        .evidence
-                        .push(format!("the token's kid `{k}` is published")),
-                    None if jwks.keys.is_empty() => {
-                        d.ok = false;
-                        d.evidence.push("the JWKS has no keys".into());
-                        d.fix = Some("check kube-apiserver --service-account-key-file".into());
-                    }
-                    None => {}
-                }
-            }
-        },
-    }
-    checks.push(d);
-
+    let (issuer_c, jwks_uri) = issuer_check(&seen, issuer_ca).await;
     // The thumbprint IAM's provider registration takes.
-    let mut th = Check {
-        id: "thumbprint",
-        title: "the thumbprint of the issuer's TLS certificate chain (for the OIDC provider)"
-            .into(),
-        ok: true,
-        evidence: Vec::new(),
-        fix: None,
-        assumed: None,
-    };
-    let mut thumb = None;
-    match &jwks_uri {
-        None => {
-            th.ok = false;
-            th.assumed = Some("no jwks_uri (see the issuer check)".into());
-        }
-        Some(u) => match issuer::thumbprint(u, issuer_ca).await {
-            Ok(t) => {
-                th.evidence.push(format!(
-                    "{}: SHA-1 of the last of {} certificate(s) presented: {}",
-                    t.from, t.chain_len, t.sha1
-                ));
-                thumb = Some(t.sha1);
-            }
-            Err(e) => {
-                th.ok = false;
-                th.evidence.push(e);
-                th.fix = Some("the jwks_uri host must present a certificate chain that verifies (give --issuer-ca FILE for a private CA)".into());
-            }
-        },
-    }
-    checks.push(th);
-
-    let mut s = Check {
-        id: "assume-role",
-        title: "STS AssumeRoleWithWebIdentity succeeds".into(),
-        ok: true,
-        evidence: Vec::new(),
-        fix: None,
-        assumed: None,
-    };
-    match (&role, &token) {
-        (Some(role), Some(token)) => {
-            let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .no_credentials()
-                .load()
-                .await;
-            let client = aws_sdk_sts::Client::new(&conf);
-            let r = tokio::time::timeout(
-                Duration::from_secs(20),
-                client
-                    .assume_role_with_web_identity()
-                    .role_arn(role)
-                    .role_session_name("irsa-doctor")
-                    .web_identity_token(token)
-                    .send(),
-            )
-            .await;
-            match r {
-                Err(_) => {
-                    s.ok = false;
-                    s.evidence.push("no answer from STS within 20s".into());
-                    s.fix = Some("check AWS_ENDPOINT_URL_STS / network egress to sts".into());
-                }
-                Ok(Ok(out)) => s.evidence.push(format!(
-                    "assumed {}",
-                    out.assumed_role_user().map(|u| u.arn()).unwrap_or("-")
-                )),
-                Ok(Err(e)) => {
-                    use aws_sdk_sts::error::ProvideErrorMetadata as _;
-                    let se = e.into_service_error();
-                    let code = se.code().unwrap_or("no code").to_owned();
-                    let msg = se.message().unwrap_or("").to_owned();
-                    s.ok = false;
-                    s.evidence.push(format!("{code}: {msg}"));
-                    let issuer = iss.clone().unwrap_or_else(|| "ISSUER".into());
-                    s.fix = Some(sts_fix(
-                        &code,
-                        &msg,
-                        &issuer,
-                        thumb.as_deref(),
-                        role,
-                        &sub,
-                        &aud,
-                    ));
-                }
-            }
-        }
-        _ => {
-            s.ok = false;
-            s.assumed = Some("no role or no token: not called".into());
-        }
-    }
-    checks.push(s);
+    let (thumbprint_c, thumb) = thumbprint_check(jwks_uri.as_deref(), issuer_ca).await;
+    let assume_c = assume_role_check(role.as_deref(), &seen, thumb.as_deref()).await;
+    let mut checks = vec![env, token_c, issuer_c, thumbprint_c, assume_c];
     if account.is_some() || from_aws {
-        let side = iam_side(account, from_aws, role.as_deref(), iss.as_deref()).await;
+        let iss = seen.iss.as_deref();
+        let side = iam_side(account, from_aws, role.as_deref(), iss).await;
         checks.extend(irsa_audit::trust_checks(
             side.side(),
             role.as_deref(),
-            iss.as_deref(),
-            &sub,
-            &aud,
+            iss,
+            &seen.sub,
+            &seen.aud,
         ));
     }
     Ok(checks)
+}
+
+/// The `token-file` check and what the token says.
+fn token_file_check(file: Option<&str>, now: i64) -> (Check, WebIdentityToken) {
+    let mut t = new_check(
+        "token-file",
+        "the token file holds a current ServiceAccount token",
+    );
+    let Some((text, p)) = read_token_file(file, &mut t) else {
+        return (t, WebIdentityToken::default());
+    };
+    let claim = |k: &str| p.claims.get(k).and_then(Value::as_str).map(str::to_owned);
+    let iss = claim("iss");
+    let sub = claim("sub").unwrap_or_default();
+    let aud = match p.claims.get("aud") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        _ => String::new(),
+    };
+    let exp = p.claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+    t.evidence.push(format!(
+        "iss {}, sub {sub}, aud {aud}, exp {exp} ({}s from now)",
+        iss.as_deref().unwrap_or("-"),
+        exp - now
+    ));
+    if exp <= now {
+        t.ok = false;
+        t.evidence
+            .push(format!("the token expired {}s ago", now - exp));
+        t.fix = Some("kubelet refreshes a projected token before it expires; a token that is expired was copied or its volume is not a projected serviceAccountToken: mount the projected volume (recreate the pod through the webhook)".into());
+    }
+    let kid = p
+        .header
+        .get("kid")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let seen = WebIdentityToken {
+        token: Some(text),
+        kid,
+        iss,
+        sub,
+        aud,
+    };
+    (t, seen)
+}
+
+/// The `issuer` check: discovery from the token's `iss`, the JWKS and the token's key in
+/// it. The `jwks_uri` when discovery worked.
+async fn issuer_check(
+    seen: &WebIdentityToken,
+    issuer_ca: Option<&[u8]>,
+) -> (Check, Option<String>) {
+    let mut d = new_check(
+        "issuer",
+        "the token's issuer serves its discovery document and JWKS, with the token's key",
+    );
+    let Some(i) = &seen.iss else {
+        d.ok = false;
+        d.assumed = Some("no token or no `iss` claim: nothing to discover".into());
+        return (d, None);
+    };
+    let (doc, jwks) = match issuer::discover(i, issuer_ca).await {
+        Ok(found) => found,
+        Err(e) => {
+            d.ok = false;
+            d.evidence.push(e);
+            d.fix = Some(format!(
+                "{i}/.well-known/openid-configuration and its jwks_uri must answer over https to anyone (for kube-apiserver: kubectl create clusterrolebinding oidc-reviewer --clusterrole=system:service-account-issuer-discovery --group=system:unauthenticated; publish them where STS can reach them)"
+            ));
+            return (d, None);
+        }
+    };
+    d.evidence.push(format!(
+        "issuer {}, jwks_uri {}, {} key(s)",
+        doc.issuer,
+        doc.jwks_uri,
+        jwks.keys.len()
+    ));
+    let has = |k: &str| jwks.keys.iter().any(|j| j.kid.as_deref() == Some(k));
+    match &seen.kid {
+        Some(k) if !has(k) => {
+            d.ok = false;
+            d.evidence
+                .push(format!("the JWKS has no key with the token's kid `{k}`"));
+            d.fix = Some("the token was signed by a key the issuer does not publish: check kube-apiserver --service-account-key-file / --service-account-signing-key-file and the published JWKS".into());
+        }
+        Some(k) => d
+            .evidence
+            .push(format!("the token's kid `{k}` is published")),
+        None if jwks.keys.is_empty() => {
+            d.ok = false;
+            d.evidence.push("the JWKS has no keys".into());
+            d.fix = Some("check kube-apiserver --service-account-key-file".into());
+        }
+        None => {}
+    }
+    (d, Some(doc.jwks_uri))
+}
+
+/// The `thumbprint` check and the SHA-1 thumbprint of the `jwks_uri` host's chain.
+async fn thumbprint_check(
+    jwks_uri: Option<&str>,
+    issuer_ca: Option<&[u8]>,
+) -> (Check, Option<String>) {
+    let mut th = new_check(
+        "thumbprint",
+        "the thumbprint of the issuer's TLS certificate chain (for the OIDC provider)",
+    );
+    let Some(u) = jwks_uri else {
+        th.ok = false;
+        th.assumed = Some("no jwks_uri (see the issuer check)".into());
+        return (th, None);
+    };
+    match issuer::thumbprint(u, issuer_ca).await {
+        Ok(t) => {
+            th.evidence.push(format!(
+                "{}: SHA-1 of the last of {} certificate(s) presented: {}",
+                t.from, t.chain_len, t.sha1
+            ));
+            (th, Some(t.sha1))
+        }
+        Err(e) => {
+            th.ok = false;
+            th.evidence.push(e);
+            th.fix = Some("the jwks_uri host must present a certificate chain that verifies (give --issuer-ca FILE for a private CA)".into());
+            (th, None)
+        }
+    }
+}
+
+/// The `assume-role` check: AssumeRoleWithWebIdentity with the token, as the SDKs call
+/// it (bounded in time), and the fix for its refusal.
+async fn assume_role_check(
+    role: Option<&str>,
+    seen: &WebIdentityToken,
+    thumb: Option<&str>,
+) -> Check {
+    let mut s = new_check("assume-role", "STS AssumeRoleWithWebIdentity succeeds");
+    let (Some(role), Some(token)) = (role, &seen.token) else {
+        s.ok = false;
+        s.assumed = Some("no role or no token: not called".into());
+        return s;
+    };
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .no_credentials()
+        .load()
+        .await;
+    let client = aws_sdk_sts::Client::new(&conf);
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        client
+            .assume_role_with_web_identity()
+            .role_arn(role)
+            .role_session_name("irsa-doctor")
+            .web_identity_token(token)
+            .send(),
+    )
+    .await;
+    match r {
+        Err(_) => {
+            s.ok = false;
+            s.evidence.push("no answer from STS within 20s".into());
+            s.fix = Some("check AWS_ENDPOINT_URL_STS / network egress to sts".into());
+        }
+        Ok(Ok(out)) => s.evidence.push(format!(
+            "assumed {}",
+            out.assumed_role_user().map(|u| u.arn()).unwrap_or("-")
+        )),
+        Ok(Err(e)) => {
+            use aws_sdk_sts::error::ProvideErrorMetadata as _;
+            let se = e.into_service_error();
+            let code = se.code().unwrap_or("no code").to_owned();
+            let msg = se.message().unwrap_or("").to_owned();
+            s.ok = false;
+            s.evidence.push(format!("{code}: {msg}"));
+            let issuer = seen.iss.as_deref().unwrap_or("ISSUER");
+            s.fix = Some(sts_fix(
+                &code, &msg, issuer, thumb, role, &seen.sub, &seen.aud,
+            ));
+        }
+    }
+    s
 }
 
 /// The cause and fix of an STS error, from its code and message.

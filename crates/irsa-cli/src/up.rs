@@ -197,16 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         &args.log_format,
         "warn,irsa_sts=info,irsa_gateway=info,irsa_oidc=info,irsa=info",
     );
-    let (text, origin) = match &args.config {
-        Some(p) => (
-            std::fs::read_to_string(p).with_context(|| format!("cannot read `{}`", p.display()))?,
-            format!("`{}`", p.display()),
-        ),
-        None => (
-            stack::DEFAULT_CONFIG.to_owned(),
-            "the embedded default".to_owned(),
-        ),
-    };
+    let (text, origin) = config_text(args.config.as_deref())?;
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     let runtime = crate::common::runtime()?;
     runtime.block_on(async move {
@@ -236,81 +227,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         } else {
             None
         };
-        // The pod identity webhook mounts its token under pods.eks.amazonaws.com.
-        let sa_dir = stack.state_dir.join(if pod_identity.is_some() {
-            "pods.eks.amazonaws.com"
-        } else {
-            "serviceaccount"
-        });
-        std::fs::create_dir_all(&sa_dir)
-            .with_context(|| format!("cannot create `{}`", sa_dir.display()))?;
-        let token_file = sa_dir.join(if pod_identity.is_some() {
-            "eks-pod-identity-token"
-        } else {
-            "token"
-        });
-        let lifetime = stack.up.token_expiration_seconds;
-        let every = args
-            .token_refresh_secs
-            .map_or_else(|| refresh_interval(lifetime), |s| Duration::from_secs(s.max(1)));
+        let token_file = token_file(&stack, pod_identity.is_some())?;
+        let every = args.token_refresh_secs.map_or_else(
+            || refresh_interval(stack.up.token_expiration_seconds),
+            |s| Duration::from_secs(s.max(1)),
+        );
         write_tokens(&stack, &token_file, pod_identity.as_ref())?;
-
-        let env = environment(&stack, &token_file, pod_identity.as_ref());
-        let mut exports = String::new();
-        for (k, v) in &env {
-            exports.push_str(&format!("export {k}={}\n", shell_quote(v)));
-        }
-        let env_file = stack.state_dir.join("env");
-        stack::write_private(&env_file, exports.as_bytes())?;
-        let upstream = match &stack.upstream {
-            UpstreamMode::Url(u) => format!("DynamoDB forwarded to {u}"),
-            UpstreamMode::None => {
-                "no DynamoDB upstream: allowed calls get UpstreamNotConfigured".to_owned()
-            }
-        };
-        let s3_upstream = match &stack.s3_upstream {
-            UpstreamMode::Url(u) => format!("S3 forwarded to {u}"),
-            UpstreamMode::None => {
-                "no S3 upstream: allowed calls get UpstreamNotConfigured".to_owned()
-            }
-        };
-        {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "# irsa up: the IRSA chain on this machine. Export these in another shell (or `source {}`):", env_file.display())?;
-            write!(out, "{exports}")?;
-            out.flush()?;
-        }
-        eprintln!(
-            "irsa up: issuer  {} (OIDC provider; CA in {})",
-            stack.issuer_url,
-            stack.ca_file().display()
-        );
-        eprintln!("irsa up: sts     {}", stack.sts_url);
-        eprintln!(
-            "irsa up: gateway {} (DynamoDB and S3; {upstream}; {s3_upstream})",
-            stack.gateway_url
-        );
-        let (audience, role) = match &pod_identity {
-            Some(pi) => {
-                eprintln!(
-                    "irsa up: agent   {} (EKS Pod Identity, cluster {}, association {})",
-                    pi.credentials_uri, pi.cluster_name, pi.association_id
-                );
-                (irsa_sts_core::POD_IDENTITY_AUDIENCE, &pi.role_arn)
-            }
-            None => (stack.up.audience.as_str(), &stack.up.role_arn),
-        };
-        eprintln!(
-            "irsa up: token   {} for {} (audience {audience}, {lifetime} s), refreshed every {} s",
-            token_file.display(),
-            stack.up.service_account.subject(),
-            every.as_secs()
-        );
-        eprintln!(
-            "irsa up: role    {role} ; configuration in force: {}",
-            stack.state_dir.join("config.yaml").display()
-        );
-        eprintln!("irsa up: try `aws sts get-caller-identity` with that environment; Ctrl-C stops");
+        announce(&stack, &token_file, pod_identity.as_ref(), every)?;
 
         let stopping = stack.stopping();
         let outcome = tokio::select! {
@@ -331,6 +254,105 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         }
     })
+}
+
+/// The configuration's text and where it comes from (for messages).
+fn config_text(path: Option<&Path>) -> anyhow::Result<(String, String)> {
+    Ok(match path {
+        Some(p) => (
+            std::fs::read_to_string(p).with_context(|| format!("cannot read `{}`", p.display()))?,
+            format!("`{}`", p.display()),
+        ),
+        None => (
+            stack::DEFAULT_CONFIG.to_owned(),
+            "the embedded default".to_owned(),
+        ),
+    })
+}
+
+/// Where the token is written: the pod identity webhook mounts its token under
+/// `pods.eks.amazonaws.com`, the IRSA webhook under `serviceaccount` (the folder is
+/// created).
+fn token_file(stack: &Stack, pod_identity: bool) -> anyhow::Result<PathBuf> {
+    let (dir, file) = if pod_identity {
+        ("pods.eks.amazonaws.com", "eks-pod-identity-token")
+    } else {
+        ("serviceaccount", "token")
+    };
+    let sa_dir = stack.state_dir.join(dir);
+    std::fs::create_dir_all(&sa_dir)
+        .with_context(|| format!("cannot create `{}`", sa_dir.display()))?;
+    Ok(sa_dir.join(file))
+}
+
+/// Writes the environment to `STATE_DIR/env`, prints it as `export` lines on stdout and
+/// what runs where on stderr.
+fn announce(
+    stack: &Stack,
+    token_file: &Path,
+    pod_identity: Option<&PodIdentity>,
+    every: Duration,
+) -> anyhow::Result<()> {
+    let env = environment(stack, token_file, pod_identity);
+    let mut exports = String::new();
+    for (k, v) in &env {
+        exports.push_str(&format!("export {k}={}\n", shell_quote(v)));
+    }
+    let env_file = stack.state_dir.join("env");
+    stack::write_private(&env_file, exports.as_bytes())?;
+    let upstream = match &stack.upstream {
+        UpstreamMode::Url(u) => format!("DynamoDB forwarded to {u}"),
+        UpstreamMode::None => {
+            "no DynamoDB upstream: allowed calls get UpstreamNotConfigured".to_owned()
+        }
+    };
+    let s3_upstream = match &stack.s3_upstream {
+        UpstreamMode::Url(u) => format!("S3 forwarded to {u}"),
+        UpstreamMode::None => "no S3 upstream: allowed calls get UpstreamNotConfigured".to_owned(),
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "# irsa up: the IRSA chain on this machine. Export these in another shell (or `source {}`):",
+            env_file.display()
+        )?;
+        write!(out, "{exports}")?;
+        out.flush()?;
+    }
+    eprintln!(
+        "irsa up: issuer  {} (OIDC provider; CA in {})",
+        stack.issuer_url,
+        stack.ca_file().display()
+    );
+    eprintln!("irsa up: sts     {}", stack.sts_url);
+    eprintln!(
+        "irsa up: gateway {} (DynamoDB and S3; {upstream}; {s3_upstream})",
+        stack.gateway_url
+    );
+    let (audience, role) = match pod_identity {
+        Some(pi) => {
+            eprintln!(
+                "irsa up: agent   {} (EKS Pod Identity, cluster {}, association {})",
+                pi.credentials_uri, pi.cluster_name, pi.association_id
+            );
+            (irsa_sts_core::POD_IDENTITY_AUDIENCE, &pi.role_arn)
+        }
+        None => (stack.up.audience.as_str(), &stack.up.role_arn),
+    };
+    eprintln!(
+        "irsa up: token   {} for {} (audience {audience}, {} s), refreshed every {} s",
+        token_file.display(),
+        stack.up.service_account.subject(),
+        stack.up.token_expiration_seconds,
+        every.as_secs()
+    );
+    eprintln!(
+        "irsa up: role    {role} ; configuration in force: {}",
+        stack.state_dir.join("config.yaml").display()
+    );
+    eprintln!("irsa up: try `aws sts get-caller-identity` with that environment; Ctrl-C stops");
+    Ok(())
 }
 
 #[cfg(test)]

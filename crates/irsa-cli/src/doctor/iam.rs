@@ -187,17 +187,45 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str) -> anyhow::Result<Option<Ro
         Err(e) => return Err(why("GetRole", e)),
     };
     let r = got.role().context("iam:GetRole: no Role in the answer")?;
-    let trust = match r.assume_role_policy_document() {
-        Some(d) => Document::from_iam("GetRole AssumeRolePolicyDocument", d)?,
+    let trust = trust_document(
+        "GetRole AssumeRolePolicyDocument",
+        r.assume_role_policy_document(),
+    )?;
+    let mut permissions = inline_policies(iam, name).await?;
+    permissions.extend(attached_policies(iam, name).await?);
+    Ok(Some(Role {
+        name: r.role_name().to_owned(),
+        path: r.path().to_owned(),
+        arn: r.arn().to_owned(),
+        trust,
+        permissions,
+        boundary: r
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_owned),
+    }))
+}
+
+/// A role's trust policy as read (`field` names it in errors), or the reason it has none.
+fn trust_document(field: &str, document: Option<&str>) -> anyhow::Result<Document> {
+    Ok(match document {
+        Some(d) => Document::from_iam(field, d)?,
         None => Document {
             text: String::new(),
             policy: Err("the role has no AssumeRolePolicyDocument".into()),
         },
-    };
-    let mut permissions = Vec::new();
+    })
+}
+
+/// The role's inline policies (`ListRolePolicies`, `GetRolePolicy`), at most
+/// [`MAX_POLICIES`].
+async fn inline_policies(
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+) -> anyhow::Result<Vec<PermissionPolicy>> {
     let mut names = iam
         .list_role_policies()
-        .role_name(name)
+        .role_name(role)
         .into_paginator()
         .items()
         .send();
@@ -208,10 +236,11 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str) -> anyhow::Result<Option<Ro
             break;
         }
     }
+    let mut permissions = Vec::new();
     for n in inline {
         let p = iam
             .get_role_policy()
-            .role_name(name)
+            .role_name(role)
             .policy_name(&n)
             .send()
             .await
@@ -224,9 +253,18 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str) -> anyhow::Result<Option<Ro
             )?),
         });
     }
+    Ok(permissions)
+}
+
+/// The role's attached managed policies (`ListAttachedRolePolicies`), at most
+/// [`MAX_POLICIES`], each with its default version.
+async fn attached_policies(
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+) -> anyhow::Result<Vec<PermissionPolicy>> {
     let mut attached = iam
         .list_attached_role_policies()
-        .role_name(name)
+        .role_name(role)
         .into_paginator()
         .items()
         .send();
@@ -241,36 +279,9 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str) -> anyhow::Result<Option<Ro
             break;
         }
     }
+    let mut permissions = Vec::new();
     for (pname, parn) in managed {
-        let p = iam
-            .get_policy()
-            .policy_arn(&parn)
-            .send()
-            .await
-            .map_err(|e| why("GetPolicy", e))?;
-        let version = p
-            .policy()
-            .and_then(|p| p.default_version_id())
-            .map(str::to_owned);
-        let document = match &version {
-            None => None,
-            Some(v) => {
-                let pv = iam
-                    .get_policy_version()
-                    .policy_arn(&parn)
-                    .version_id(v)
-                    .send()
-                    .await
-                    .map_err(|e| why("GetPolicyVersion", e))?;
-                match pv.policy_version().and_then(|v| v.document()) {
-                    Some(d) => Some(Document::from_iam(
-                        &format!("GetPolicyVersion {parn} {v}"),
-                        d,
-                    )?),
-                    None => None,
-                }
-            }
-        };
+        let (version, document) = default_version(iam, &parn).await?;
         permissions.push(PermissionPolicy {
             source: PolicySource::Managed {
                 name: pname,
@@ -280,17 +291,42 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str) -> anyhow::Result<Option<Ro
             document,
         });
     }
-    Ok(Some(Role {
-        name: r.role_name().to_owned(),
-        path: r.path().to_owned(),
-        arn: r.arn().to_owned(),
-        trust,
-        permissions,
-        boundary: r
-            .permissions_boundary()
-            .and_then(|b| b.permissions_boundary_arn())
-            .map(str::to_owned),
-    }))
+    Ok(permissions)
+}
+
+/// A managed policy's default version id and its document (`GetPolicy`, then
+/// `GetPolicyVersion`).
+async fn default_version(
+    iam: &aws_sdk_iam::Client,
+    arn: &str,
+) -> anyhow::Result<(Option<String>, Option<Document>)> {
+    let version = iam
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|e| why("GetPolicy", e))?
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .map(str::to_owned);
+    let Some(v) = &version else {
+        return Ok((None, None));
+    };
+    let pv = iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(v)
+        .send()
+        .await
+        .map_err(|e| why("GetPolicyVersion", e))?;
+    let document = match pv.policy_version().and_then(|v| v.document()) {
+        Some(d) => Some(Document::from_iam(
+            &format!("GetPolicyVersion {arn} {v}"),
+            d,
+        )?),
+        None => None,
+    };
+    Ok((version, document))
 }
 
 /// At most this many roles are read for `irsa audit --aws` (IAM's default quota is 1,000
@@ -310,9 +346,47 @@ pub async fn whole_account(iam: &aws_sdk_iam::Client) -> anyhow::Result<Account>
         .map_err(|_| anyhow::anyhow!("IAM did not answer within {}s", TOTAL_ACCOUNT.as_secs()))?
 }
 
+/// Managed policy ARN → (default version id, document).
+type ManagedPolicies = std::collections::BTreeMap<String, (Option<String>, Option<Document>)>;
+
 async fn read_whole(iam: &aws_sdk_iam::Client) -> anyhow::Result<Account> {
+    let (raw_roles, mut managed) = authorization_details(iam).await?;
+    // The AWS managed policies the roles attach (not in the details without AWSManagedPolicy,
+    // which would bring every AWS managed policy with every version).
+    let mut missing: Vec<String> = raw_roles
+        .iter()
+        .flat_map(|r| r.attached_managed_policies())
+        .filter_map(|a| a.policy_arn())
+        .filter(|a| !managed.contains_key(*a))
+        .map(str::to_owned)
+        .collect();
+    missing.sort();
+    missing.dedup();
+    for arn in missing.into_iter().take(MAX_AWS_MANAGED) {
+        let found = default_version(iam, &arn).await?;
+        managed.insert(arn, found);
+    }
+    let roles = raw_roles
+        .iter()
+        .map(|r| role_of_details(r, &managed))
+        .collect::<anyhow::Result<Vec<Role>>>()?;
+    let mut account = Account {
+        roles,
+        providers: Some(providers(iam, |_| true).await?),
+        source: "AWS account".to_owned(),
+    };
+    if let Some(id) = account.account_ids().first().map(|s| (*s).to_owned()) {
+        account.source = format!("AWS account {id}");
+    }
+    Ok(account)
+}
+
+/// Every page of `GetAccountAuthorizationDetails` for roles and customer managed
+/// policies (at most [`MAX_ROLES`] roles): the roles, and the policies' default versions.
+async fn authorization_details(
+    iam: &aws_sdk_iam::Client,
+) -> anyhow::Result<(Vec<aws_sdk_iam::types::RoleDetail>, ManagedPolicies)> {
     use aws_sdk_iam::types::EntityType;
-    use std::collections::BTreeMap;
     let mut pages = iam
         .get_account_authorization_details()
         .filter(EntityType::Role)
@@ -320,8 +394,7 @@ async fn read_whole(iam: &aws_sdk_iam::Client) -> anyhow::Result<Account> {
         .into_paginator()
         .send();
     let mut raw_roles = Vec::new();
-    // Managed policy ARN → (default version id, document).
-    let mut managed: BTreeMap<String, (Option<String>, Option<Document>)> = BTreeMap::new();
+    let mut managed = ManagedPolicies::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| why("GetAccountAuthorizationDetails", e))?;
         for p in page.policies() {
@@ -350,99 +423,53 @@ async fn read_whole(iam: &aws_sdk_iam::Client) -> anyhow::Result<Account> {
             anyhow::bail!("the account has more than {MAX_ROLES} roles: use --iam-export");
         }
     }
-    // The AWS managed policies the roles attach (not in the details without AWSManagedPolicy,
-    // which would bring every AWS managed policy with every version).
-    let mut missing: Vec<String> = raw_roles
-        .iter()
-        .flat_map(|r| r.attached_managed_policies())
-        .filter_map(|a| a.policy_arn())
-        .filter(|a| !managed.contains_key(*a))
-        .map(str::to_owned)
-        .collect();
-    missing.sort();
-    missing.dedup();
-    for arn in missing.into_iter().take(MAX_AWS_MANAGED) {
-        let version = iam
-            .get_policy()
-            .policy_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| why("GetPolicy", e))?
-            .policy()
-            .and_then(|p| p.default_version_id())
-            .map(str::to_owned);
-        let mut doc = None;
-        if let Some(v) = &version {
-            let pv = iam
-                .get_policy_version()
-                .policy_arn(&arn)
-                .version_id(v)
-                .send()
-                .await
-                .map_err(|e| why("GetPolicyVersion", e))?;
-            if let Some(d) = pv.policy_version().and_then(|v| v.document()) {
-                doc = Some(Document::from_iam(
-                    &format!("GetPolicyVersion {arn} {v}"),
-                    d,
-                )?);
-            }
-        }
-        managed.insert(arn, (version, doc));
-    }
-    let mut roles = Vec::with_capacity(raw_roles.len());
-    for r in &raw_roles {
-        let name = r.role_name().unwrap_or_default();
-        let trust = match r.assume_role_policy_document() {
-            Some(d) => Document::from_iam(&format!("{name} AssumeRolePolicyDocument"), d)?,
-            None => Document {
-                text: String::new(),
-                policy: Err("the role has no AssumeRolePolicyDocument".into()),
+    Ok((raw_roles, managed))
+}
+
+/// A role of the authorization details, its managed policies taken from `managed`.
+fn role_of_details(
+    r: &aws_sdk_iam::types::RoleDetail,
+    managed: &ManagedPolicies,
+) -> anyhow::Result<Role> {
+    let name = r.role_name().unwrap_or_default();
+    let trust = trust_document(
+        &format!("{name} AssumeRolePolicyDocument"),
+        r.assume_role_policy_document(),
+    )?;
+    let mut permissions = Vec::new();
+    for p in r.role_policy_list() {
+        let pname = p.policy_name().unwrap_or_default();
+        permissions.push(PermissionPolicy {
+            source: PolicySource::Inline {
+                name: pname.to_owned(),
             },
-        };
-        let mut permissions = Vec::new();
-        for p in r.role_policy_list() {
-            let pname = p.policy_name().unwrap_or_default();
-            permissions.push(PermissionPolicy {
-                source: PolicySource::Inline {
-                    name: pname.to_owned(),
-                },
-                document: match p.policy_document() {
-                    Some(d) => Some(Document::from_iam(&format!("{name} {pname}"), d)?),
-                    None => None,
-                },
-            });
-        }
-        for a in r.attached_managed_policies() {
-            let arn = a.policy_arn().unwrap_or_default();
-            let found = managed.get(arn);
-            permissions.push(PermissionPolicy {
-                source: PolicySource::Managed {
-                    name: a.policy_name().unwrap_or_default().to_owned(),
-                    arn: arn.to_owned(),
-                    version: found.and_then(|(v, _)| v.clone()),
-                },
-                document: found.and_then(|(_, d)| d.clone()),
-            });
-        }
-        roles.push(Role {
-            name: name.to_owned(),
-            path: r.path().unwrap_or("/").to_owned(),
-            arn: r.arn().unwrap_or_default().to_owned(),
-            trust,
-            permissions,
-            boundary: r
-                .permissions_boundary()
-                .and_then(|b| b.permissions_boundary_arn())
-                .map(str::to_owned),
+            document: match p.policy_document() {
+                Some(d) => Some(Document::from_iam(&format!("{name} {pname}"), d)?),
+                None => None,
+            },
         });
     }
-    let mut account = Account {
-        roles,
-        providers: Some(providers(iam, |_| true).await?),
-        source: "AWS account".to_owned(),
-    };
-    if let Some(id) = account.account_ids().first().map(|s| (*s).to_owned()) {
-        account.source = format!("AWS account {id}");
+    for a in r.attached_managed_policies() {
+        let arn = a.policy_arn().unwrap_or_default();
+        let found = managed.get(arn);
+        permissions.push(PermissionPolicy {
+            source: PolicySource::Managed {
+                name: a.policy_name().unwrap_or_default().to_owned(),
+                arn: arn.to_owned(),
+                version: found.and_then(|(v, _)| v.clone()),
+            },
+            document: found.and_then(|(_, d)| d.clone()),
+        });
     }
-    Ok(account)
+    Ok(Role {
+        name: name.to_owned(),
+        path: r.path().unwrap_or("/").to_owned(),
+        arn: r.arn().unwrap_or_default().to_owned(),
+        trust,
+        permissions,
+        boundary: r
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_owned),
+    })
 }
