@@ -266,19 +266,23 @@ fn s3_settings() -> SigningSettings {
     settings
 }
 
-/// An S3 PUT whose head is signed by aws-sigv4 with `content_sha256` as the payload value;
-/// returns the request as received and the seed signature (hex).
-fn sdk_put(content_sha256: &str, decoded: usize, trailer: Option<&str>) -> (Received, String) {
-    let identity = identity();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
+/// The parameters aws-sigv4 signs the S3 requests of these tests with: us-east-1, at T0.
+fn s3_params(identity: &Identity) -> v4::SigningParams<'_, SigningSettings> {
+    v4::SigningParams::builder()
+        .identity(identity)
         .region("us-east-1")
         .name("s3")
         .time(irsa_test::system_time(T0))
         .settings(s3_settings())
         .build()
         .unwrap()
-        .into();
+}
+
+/// An S3 PUT whose head is signed by aws-sigv4 with `content_sha256` as the payload value;
+/// returns the request as received and the seed signature (hex).
+fn sdk_put(content_sha256: &str, decoded: usize, trailer: Option<&str>) -> (Received, String) {
+    let identity = identity();
+    let params = s3_params(&identity).into();
     let decoded = decoded.to_string();
     let mut headers = vec![
         ("host", "bucket.s3.us-east-1.amazonaws.com"),
@@ -328,14 +332,7 @@ fn sdk_signed_body(
     trailer: Option<(&str, String)>,
 ) -> Vec<u8> {
     let identity = identity();
-    let params: v4::SigningParams<'_, SigningSettings> = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(irsa_test::system_time(T0))
-        .settings(s3_settings())
-        .build()
-        .unwrap();
+    let params = s3_params(&identity);
     let mut running = seed.to_owned();
     let mut out = Vec::new();
     let mut chunk_with = |piece: &[u8], out: &mut Vec<u8>| {
