@@ -18,20 +18,16 @@ use irsa_s3::{
 };
 use libfuzzer_sys::fuzz_target;
 
-const METHODS: &[&str] = &["GET", "HEAD", "PUT", "POST", "DELETE"];
+include!("s3_common.rs");
+
 const UPSTREAM_HOST: &[u8] = b"upstream.test:9000";
 
 fuzz_target!(|data: &[u8]| {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    let fields: Vec<&[u8]> = rest.split(|b| *b == 0).collect();
-    let text = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| std::str::from_utf8(f).ok())
-            .unwrap_or("")
-    };
+    let fields = s3_fields(rest);
+    let text = |i: usize| s3_text(&fields, i);
     let method = METHODS[usize::from(first) % METHODS.len()];
     let target = text(0);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -73,29 +69,16 @@ fuzz_target!(|data: &[u8]| {
         read.iter().all(|(n, _)| n.eq_ignore_ascii_case("host")
             || signed.iter().any(|s| s.eq_ignore_ascii_case(n)))
     );
-    let Ok(endpoints) = Endpoints::new(["s3.local", "localhost"]) else {
-        return;
-    };
     let req = HttpRequest {
         method,
         path,
         query,
         headers: &read,
     };
-    let parsed = match S3Request::parse(&req, &endpoints) {
-        Ok(p) => p,
-        Err(e) => {
-            assert!(e.to_xml(path, "fuzz").ends_with("</Error>"));
-            return;
-        }
+    let Some(parsed) = s3_parse(&req) else {
+        return;
     };
-    let auth = RequestAuth {
-        auth_type: AuthType::Header,
-        content_sha256: Some("UNSIGNED-PAYLOAD"),
-        resource_account: None,
-        signature_age_ms: None,
-    };
-    let Ok(wanted) = parsed.authorizations("aws", &auth, body) else {
+    let Ok(wanted) = parsed.authorizations("aws", &S3_AUTH, body) else {
         return;
     };
 
@@ -140,7 +123,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(upstream.key(), parsed.key(), "{target}");
     assert_eq!(upstream.copy_source(), parsed.copy_source(), "{target}");
     let executed = upstream
-        .authorizations("aws", &auth, body)
+        .authorizations("aws", &S3_AUTH, body)
         .unwrap_or_else(|e| panic!("{target}: the forwarded request maps to {e}"));
     assert_eq!(executed, wanted, "{method} {target} → {up_path}?{up_query}");
     if std::env::var_os("IRSA_FUZZ_DEBUG").is_some() {

@@ -9,19 +9,14 @@
 use irsa_s3::{AuthType, Endpoints, HttpRequest, RequestAuth, S3Request, parse_arn};
 use libfuzzer_sys::fuzz_target;
 
-const METHODS: &[&str] = &["GET", "HEAD", "PUT", "POST", "DELETE"];
+include!("s3_common.rs");
 
 fuzz_target!(|data: &[u8]| {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    let fields: Vec<&[u8]> = rest.split(|b| *b == 0).collect();
-    let text = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| std::str::from_utf8(f).ok())
-            .unwrap_or("")
-    };
+    let fields = s3_fields(rest);
+    let text = |i: usize| s3_text(&fields, i);
     let method = METHODS
         .get(usize::from(first) % (METHODS.len() + 1))
         .copied()
@@ -35,30 +30,16 @@ fuzz_target!(|data: &[u8]| {
         i += 2;
     }
     let body = fields.last().copied().unwrap_or(b"");
-    let Ok(endpoints) = Endpoints::new(["s3.local", "localhost"]) else {
-        return;
-    };
     let req = HttpRequest {
         method,
         path,
         query,
         headers: &headers,
     };
-    let parsed = match S3Request::parse(&req, &endpoints) {
-        Ok(p) => p,
-        Err(e) => {
-            let xml = e.to_xml(path, "fuzz");
-            assert!(xml.ends_with("</Error>"));
-            return;
-        }
+    let Some(parsed) = s3_parse(&req) else {
+        return;
     };
-    let auth = RequestAuth {
-        auth_type: AuthType::Header,
-        content_sha256: Some("UNSIGNED-PAYLOAD"),
-        resource_account: None,
-        signature_age_ms: None,
-    };
-    let Ok(auths) = parsed.authorizations("aws", &auth, body) else {
+    let Ok(auths) = parsed.authorizations("aws", &S3_AUTH, body) else {
         return;
     };
     assert!(

@@ -7,7 +7,7 @@ mod tests {
         Caller, DenyReason, Prepared, RequestFacts, SessionPolicies, Uses, allow_skeleton,
         authorize, global_context,
     };
-    use irsa_policy::Policy;
+    use irsa_policy::{Context, Policy};
     use irsa_sts_core::{Config, SessionClaims};
     use serde_json::json;
 
@@ -67,6 +67,39 @@ mod tests {
         "Action":["dynamodb:GetItem","dynamodb:Query"],
         "Resource":"arn:aws:dynamodb:us-east-1:111122223333:table/Books"}]}"#;
 
+    const ALL_DYNAMODB: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"}]}"#;
+
+    /// The session's caller and its global keys.
+    fn caller() -> (Caller, Context) {
+        let c = Caller::of(&claims(), &config()).unwrap();
+        let g = global_context(&claims(), &c, &facts());
+        (c, g)
+    }
+
+    /// `identity` ∩ `session`, no resource policy, no undetermined key used.
+    fn in_force<'a>(identity: &'a [Policy], session: Option<&'a [Policy]>) -> SessionPolicies<'a> {
+        SessionPolicies {
+            identity,
+            session,
+            resource: None,
+            uses: Uses::default(),
+        }
+    }
+
+    /// `GetItem` and `PutItem` of the item `Id` = `1` in `Books`.
+    fn get_and_put() -> (Vec<Authorization>, Vec<Authorization>) {
+        (
+            auths(
+                "GetItem",
+                json!({"TableName": "Books", "Key": {"Id": {"S": "1"}}}),
+            ),
+            auths(
+                "PutItem",
+                json!({"TableName": "Books", "Item": {"Id": {"S": "1"}}}),
+            ),
+        )
+    }
+
     #[test]
     fn caller_arn_drops_the_role_path() {
         let c = Caller::of(&claims(), &config()).unwrap();
@@ -83,8 +116,7 @@ mod tests {
 
     #[test]
     fn global_keys() {
-        let c = Caller::of(&claims(), &config()).unwrap();
-        let g = global_context(&claims(), &c, &facts());
+        let (c, g) = caller();
         let get = |k: &str| g.get(k).map(|v| v.values()[0].clone());
         assert_eq!(get("aws:userid").unwrap(), "AROAEXAMPLEEXAMPLE123:app-1");
         assert_eq!(get("aws:PrincipalTag/team").unwrap(), "blue");
@@ -111,24 +143,11 @@ mod tests {
 
     #[test]
     fn allow_and_implicit_deny_wording() {
-        let c = Caller::of(&claims(), &config()).unwrap();
-        let g = global_context(&claims(), &c, &facts());
+        let (c, g) = caller();
         let identity = [policy(READ)];
-        let p = SessionPolicies {
-            identity: &identity,
-            session: None,
-            resource: None,
-            uses: Uses::default(),
-        };
-        let get = auths(
-            "GetItem",
-            json!({"TableName": "Books", "Key": {"Id": {"S": "1"}}}),
-        );
+        let p = in_force(&identity, None);
+        let (get, put) = get_and_put();
         assert_eq!(authorize(&p, &c, &g, &get), Ok(()));
-        let put = auths(
-            "PutItem",
-            json!({"TableName": "Books", "Item": {"Id": {"S": "1"}}}),
-        );
         let d = authorize(&p, &c, &g, &put).unwrap_err();
         assert_eq!(d.reason, DenyReason::NoIdentityAllow);
         assert_eq!(
@@ -139,8 +158,7 @@ mod tests {
 
     #[test]
     fn explicit_deny_wording() {
-        let c = Caller::of(&claims(), &config()).unwrap();
-        let g = global_context(&claims(), &c, &facts());
+        let (c, g) = caller();
         let identity = [
             policy(READ),
             policy(
@@ -148,16 +166,8 @@ mod tests {
                 "Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalTag/team":"red"}}}]}"#,
             ),
         ];
-        let p = SessionPolicies {
-            identity: &identity,
-            session: None,
-            resource: None,
-            uses: Uses::default(),
-        };
-        let get = auths(
-            "GetItem",
-            json!({"TableName": "Books", "Key": {"Id": {"S": "1"}}}),
-        );
+        let p = in_force(&identity, None);
+        let (get, _) = get_and_put();
         let d = authorize(&p, &c, &g, &get).unwrap_err();
         assert_eq!(d.reason, DenyReason::ExplicitIdentityDeny);
         assert!(
@@ -169,27 +179,12 @@ mod tests {
 
     #[test]
     fn session_policies_intersect() {
-        let c = Caller::of(&claims(), &config()).unwrap();
-        let g = global_context(&claims(), &c, &facts());
-        let identity = [policy(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"}]}"#,
-        )];
+        let (c, g) = caller();
+        let identity = [policy(ALL_DYNAMODB)];
         let session = [policy(READ)];
-        let p = SessionPolicies {
-            identity: &identity,
-            session: Some(&session),
-            resource: None,
-            uses: Uses::default(),
-        };
-        let get = auths(
-            "GetItem",
-            json!({"TableName": "Books", "Key": {"Id": {"S": "1"}}}),
-        );
+        let p = in_force(&identity, Some(&session));
+        let (get, put) = get_and_put();
         assert_eq!(authorize(&p, &c, &g, &get), Ok(()));
-        let put = auths(
-            "PutItem",
-            json!({"TableName": "Books", "Item": {"Id": {"S": "1"}}}),
-        );
         let d = authorize(&p, &c, &g, &put).unwrap_err();
         assert_eq!(d.reason, DenyReason::NoSessionAllow);
         assert!(
@@ -198,15 +193,8 @@ mod tests {
         );
         // A session policy cannot widen the role.
         let narrow = [policy(READ)];
-        let wide = [policy(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"}]}"#,
-        )];
-        let p = SessionPolicies {
-            identity: &narrow,
-            session: Some(&wide),
-            resource: None,
-            uses: Uses::default(),
-        };
+        let wide = [policy(ALL_DYNAMODB)];
+        let p = in_force(&narrow, Some(&wide));
         assert_eq!(
             authorize(&p, &c, &g, &put).unwrap_err().reason,
             DenyReason::NoIdentityAllow
@@ -216,12 +204,7 @@ mod tests {
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"},
                {"Effect":"Deny","Action":"dynamodb:GetItem","Resource":"*"}]}"#,
         )];
-        let p = SessionPolicies {
-            identity: &identity,
-            session: Some(&deny),
-            resource: None,
-            uses: Uses::default(),
-        };
+        let p = in_force(&identity, Some(&deny));
         let d = authorize(&p, &c, &g, &get).unwrap_err();
         assert_eq!(d.reason, DenyReason::ExplicitSessionDeny);
         assert!(
@@ -229,12 +212,7 @@ mod tests {
                 .ends_with("with an explicit deny in a session policy")
         );
         // Session policies that resolved to nothing allow nothing.
-        let p = SessionPolicies {
-            identity: &identity,
-            session: Some(&[]),
-            resource: None,
-            uses: Uses::default(),
-        };
+        let p = in_force(&identity, Some(&[]));
         assert_eq!(
             authorize(&p, &c, &g, &get).unwrap_err().reason,
             DenyReason::NoSessionAllow
@@ -243,18 +221,12 @@ mod tests {
 
     #[test]
     fn every_authorization_must_pass_and_the_first_failure_is_reported() {
-        let c = Caller::of(&claims(), &config()).unwrap();
-        let g = global_context(&claims(), &c, &facts());
+        let (c, g) = caller();
         let identity = [policy(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:BatchGetItem",
                "Resource":"arn:aws:dynamodb:us-east-1:111122223333:table/Books"}]}"#,
         )];
-        let p = SessionPolicies {
-            identity: &identity,
-            session: None,
-            resource: None,
-            uses: Uses::default(),
-        };
+        let p = in_force(&identity, None);
         let a = auths(
             "BatchGetItem",
             json!({"RequestItems": {"Books": {"Keys": [{"Id": {"S": "a"}}]}, "Secrets": {"Keys": [{"Id": {"S": "a"}}]}}}),
@@ -269,17 +241,11 @@ mod tests {
 
     #[test]
     fn nothing_to_authorize_is_denied() {
-        let c = Caller::of(&claims(), &config()).unwrap();
-        let g = global_context(&claims(), &c, &facts());
+        let (c, g) = caller();
         let identity = [policy(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
         )];
-        let p = SessionPolicies {
-            identity: &identity,
-            session: None,
-            resource: None,
-            uses: Uses::default(),
-        };
+        let p = in_force(&identity, None);
         let d = authorize(&p, &c, &g, &[]).unwrap_err();
         assert_eq!(d.reason, DenyReason::NothingToAuthorize);
         assert!(
@@ -308,14 +274,8 @@ mod tests {
         assert!(Uses::new(&odd_case, None).key(LEADING_KEYS));
         let p = Prepared::new(vec![lk]);
         assert!(Uses::new(&p, None).key(LEADING_KEYS));
-        let c = Caller::of(&claims(), &config()).unwrap();
-        let g = global_context(&claims(), &c, &facts());
-        let skeleton = SessionPolicies {
-            identity: &p.skeleton,
-            session: None,
-            resource: None,
-            uses: Uses::default(),
-        };
+        let (c, g) = caller();
+        let skeleton = in_force(&p.skeleton, None);
         // Any key: the skeleton allows PutItem on Books (the Deny and the condition gone).
         let put = auths(
             "PutItem",
@@ -344,19 +304,13 @@ mod tests {
 
     #[test]
     fn leading_keys_with_policy_variables() {
-        let c = Caller::of(&claims(), &config()).unwrap();
-        let g = global_context(&claims(), &c, &facts());
+        let (c, g) = caller();
         let identity = [policy(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem",
                "Resource":"*","Condition":{"ForAllValues:StringEquals":
                {"dynamodb:LeadingKeys":["${aws:PrincipalTag/team}"]}}}]}"#,
         )];
-        let p = SessionPolicies {
-            identity: &identity,
-            session: None,
-            resource: None,
-            uses: Uses::default(),
-        };
+        let p = in_force(&identity, None);
         let own = auths(
             "GetItem",
             json!({"TableName": "Teams", "Key": {"Team": {"S": "blue"}}}),

@@ -298,16 +298,21 @@ impl S3Request {
             }
         };
         match op {
-            Operation::GetObject | Operation::HeadObject => {
-                let action = versioned("GetObject", "GetObjectVersion");
-                b.add(self.on_existing_version(self.object(b, bucket, action)?));
-            }
-            Operation::GetObjectTagging => {
-                let action = versioned("GetObjectTagging", "GetObjectVersionTagging");
-                b.add(self.on_existing_version(self.object(b, bucket, action)?));
-            }
-            Operation::GetObjectAcl => {
-                let action = versioned("GetObjectAcl", "GetObjectVersionAcl");
+            Operation::GetObject
+            | Operation::HeadObject
+            | Operation::GetObjectTagging
+            | Operation::GetObjectAcl
+            | Operation::DeleteObjectTagging => {
+                let action = match op {
+                    Operation::GetObjectTagging => {
+                        versioned("GetObjectTagging", "GetObjectVersionTagging")
+                    }
+                    Operation::GetObjectAcl => versioned("GetObjectAcl", "GetObjectVersionAcl"),
+                    Operation::DeleteObjectTagging => {
+                        versioned("DeleteObjectTagging", "DeleteObjectVersionTagging")
+                    }
+                    _ => versioned("GetObject", "GetObjectVersion"),
+                };
                 b.add(self.on_existing_version(self.object(b, bucket, action)?));
             }
             Operation::PutObjectAcl => {
@@ -326,10 +331,6 @@ impl S3Request {
                 set_tags(&mut a, &tags);
                 a.undetermined.push(EXISTING_OBJECT_TAG);
                 b.add(a);
-            }
-            Operation::DeleteObjectTagging => {
-                let action = versioned("DeleteObjectTagging", "DeleteObjectVersionTagging");
-                b.add(self.on_existing_version(self.object(b, bucket, action)?));
             }
             Operation::DeleteObject => {
                 let mut a =

@@ -3,6 +3,7 @@
 
 use crate::address::percent_decode;
 use crate::error::S3Error;
+use crate::operation::FLAGS;
 
 /// Longest raw query string read.
 pub(crate) const MAX_QUERY: usize = 16 * 1024;
@@ -20,20 +21,8 @@ pub(crate) struct Param {
     pub(crate) plus: bool,
 }
 
-/// Every parameter name the crate knows. A name that equals one of these but for ASCII
-/// case is refused (S3 matches subresources case-sensitively, a server behind the gateway
-/// may not); any other name is `NotImplemented`.
-pub(crate) const KNOWN: &[&str] = &[
-    // subresources
-    "acl",
-    "delete",
-    "location",
-    "policy",
-    "tagging",
-    "uploads",
-    "versioning",
-    "versions",
-    // operation parameters
+/// The operation parameters, beyond the subresource flags ([`FLAGS`]) and [`COMMON`].
+const PARAMETERS: &[&str] = &[
     "uploadId",
     "partNumber",
     "versionId",
@@ -60,16 +49,16 @@ pub(crate) const KNOWN: &[&str] = &[
     "response-content-language",
     "response-content-type",
     "response-expires",
-    // presigned URLs (SigV4 query authentication) and the SDKs' operation hint
-    "X-Amz-Algorithm",
-    "X-Amz-Credential",
-    "X-Amz-Date",
-    "X-Amz-Expires",
-    "X-Amz-SignedHeaders",
-    "X-Amz-Signature",
-    "X-Amz-Security-Token",
-    "x-id",
 ];
+
+/// Every parameter name the crate knows: subresources, operation parameters, and the
+/// presigned URLs' (SigV4 query authentication) and the SDKs' operation hint. A name that
+/// equals one of these but for ASCII case is refused (S3 matches subresources
+/// case-sensitively, a server behind the gateway may not); any other name is
+/// `NotImplemented`.
+fn known() -> impl Iterator<Item = &'static str> {
+    FLAGS.iter().chain(PARAMETERS).chain(COMMON).copied()
+}
 
 /// Parameters every operation accepts.
 pub(crate) const COMMON: &[&str] = &[
@@ -121,8 +110,8 @@ impl Query {
                     seg.chars().take(64).collect::<String>()
                 )));
             }
-            if !KNOWN.contains(&name) {
-                if KNOWN.iter().any(|k| k.eq_ignore_ascii_case(name)) {
+            if !known().any(|k| k == name) {
+                if known().any(|k| k.eq_ignore_ascii_case(name)) {
                     return Err(S3Error::invalid_argument(format!(
                         "The query parameter `{name}` differs from an S3 parameter only in case"
                     )));

@@ -505,6 +505,7 @@ fn sealing_error(e: &credentials::CredError, has_tags: bool) -> StsError {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::credentials::{Credentials, OpenedSession};
     use crate::query::{Params, Request, decode};
     use irsa_jose::{Algorithm, SigningKey};
     use rand::SeedableRng;
@@ -542,6 +543,11 @@ policies:
   - name: x
     document: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "s3:GetObject", Resource: "*"}]}
 "#;
+
+    /// The session of credentials issued at `NOW`, opened with [`ring`].
+    pub(crate) fn open_issued(c: &Credentials) -> OpenedSession {
+        credentials::open(&ring(), &c.session_token, &c.access_key_id, NOW).unwrap()
+    }
 
     pub(crate) fn ring() -> KeyRing {
         let mut rng = rand::rngs::StdRng::seed_from_u64(99);
@@ -623,13 +629,7 @@ policies:
         assert_eq!(r.packed_policy_size, None);
         assert!(credentials::is_access_key_id(&r.credentials.access_key_id));
         assert_eq!(r.credentials.secret_access_key.len(), 40);
-        let opened = credentials::open(
-            &ring(),
-            &r.credentials.session_token,
-            &r.credentials.access_key_id,
-            NOW,
-        )
-        .unwrap();
+        let opened = open_issued(&r.credentials);
         assert_eq!(opened.claims.role_arn, ROLE);
         assert_eq!(opened.claims.subject, READER);
         assert_eq!(opened.claims.session_name, "s1");
@@ -916,13 +916,7 @@ policies:
         let r = run_tagging(&request(&with_tags(&tags, &["team"]), TAGGED, &[])).unwrap();
         // "team"+"platform" + "env"+"dev" + "team" again = 22 bytes of 2048 → 2%.
         assert_eq!(r.packed_policy_size, Some(2));
-        let opened = credentials::open(
-            &ring(),
-            &r.credentials.session_token,
-            &r.credentials.access_key_id,
-            NOW,
-        )
-        .unwrap();
+        let opened = open_issued(&r.credentials);
         assert_eq!(opened.claims.tags.len(), 2);
         assert_eq!(opened.claims.transitive_tag_keys, ["team"]);
         // With a session policy the two add up.
@@ -1011,13 +1005,7 @@ policies:
         let c = claims(&"s".repeat(8_000));
         let r = run_tagging(&request(&token(&c), TAGGED, &[])).unwrap();
         assert!(r.credentials.session_token.len() <= credentials::MAX_SESSION_TOKEN_LEN);
-        credentials::open(
-            &ring(),
-            &r.credentials.session_token,
-            &r.credentials.access_key_id,
-            NOW,
-        )
-        .unwrap();
+        open_issued(&r.credentials);
     }
 
     #[test]

@@ -593,7 +593,7 @@ pub fn secret_for(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::StsError;
 
@@ -1062,9 +1062,22 @@ mod tests {
     /// issued credentials using the AWS SDK's signer (aws-sigv4); the server
     /// opens the session token and re-derives the secret to verify SigV4.
     fn sdk_signed_request(creds: &Credentials, time: i64) -> http::Request<Vec<u8>> {
+        let body = b"Action=GetCallerIdentity&Version=2011-06-15".to_vec();
+        let form = "application/x-www-form-urlencoded";
+        sdk_signed(creds, "sts", "/", (form, body), time)
+    }
+
+    /// A POST of `body` (of `content_type`) to `http://127.0.0.1:8080{path}`, signed for
+    /// `service` with `creds` at `time` by the AWS SDK's signer (aws-sigv4).
+    pub(crate) fn sdk_signed(
+        creds: &Credentials,
+        service: &str,
+        path: &str,
+        (content_type, body): (&str, Vec<u8>),
+        time: i64,
+    ) -> http::Request<Vec<u8>> {
         use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         use aws_smithy_runtime_api::client::identity::Identity;
-        let body = b"Action=GetCallerIdentity&Version=2011-06-15".to_vec();
         let identity: Identity = aws_credential_types::Credentials::new(
             &creds.access_key_id,
             &creds.secret_access_key,
@@ -1076,16 +1089,17 @@ mod tests {
         let params = aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&identity)
             .region("us-east-1")
-            .name("sts")
+            .name(service)
             .time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(time.unsigned_abs()))
             .settings(SigningSettings::default())
             .build()
             .unwrap()
             .into();
-        let headers = [("content-type", "application/x-www-form-urlencoded")];
+        let uri = format!("http://127.0.0.1:8080{path}");
+        let headers = [("content-type", content_type)];
         let signable = SignableRequest::new(
             "POST",
-            "http://127.0.0.1:8080/",
+            &uri,
             headers.iter().copied(),
             SignableBody::Bytes(&body),
         )
@@ -1093,10 +1107,10 @@ mod tests {
         let (instructions, _) = sign(signable, &params).unwrap().into_parts();
         let mut request = http::Request::builder()
             .method("POST")
-            .uri("http://127.0.0.1:8080/")
+            .uri(&uri)
             .header("host", "127.0.0.1:8080")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.clone())
+            .header("content-type", content_type)
+            .body(body)
             .unwrap();
         instructions.apply_to_request_http1x(&mut request);
         request

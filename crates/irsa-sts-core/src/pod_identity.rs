@@ -906,8 +906,9 @@ fn check_trust(role: &Role, tags: &[SessionTag], name: &str, now: i64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assume::tests::{NOW, jwks, key, ring};
+    use crate::assume::tests::{NOW, jwks, key, open_issued, ring};
     use crate::credentials::Credentials;
+    use crate::credentials::tests::sdk_signed;
     use irsa_jose::{Algorithm, SigningKey};
     use rand::SeedableRng;
     use serde_json::{Map, json};
@@ -1006,13 +1007,7 @@ podIdentityAssociations:
                 r.association_id
             )
         );
-        let opened = credentials::open(
-            &ring(),
-            &r.credentials.session_token,
-            &r.credentials.access_key_id,
-            NOW,
-        )
-        .unwrap();
+        let opened = open_issued(&r.credentials);
         let tags: Vec<(&str, &str)> = opened
             .claims
             .tags
@@ -1398,45 +1393,9 @@ podIdentityAssociations:
         cluster: &str,
         at: i64,
     ) -> http::Request<Vec<u8>> {
-        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-        use aws_smithy_runtime_api::client::identity::Identity;
         let body = json!({"token": sign_token()}).to_string().into_bytes();
-        let identity: Identity = aws_credential_types::Credentials::new(
-            &creds.access_key_id,
-            &creds.secret_access_key,
-            Some(creds.session_token.clone()),
-            None,
-            "test",
-        )
-        .into();
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name(service)
-            .time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.unsigned_abs()))
-            .settings(SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let uri = format!("http://127.0.0.1:8080/clusters/{cluster}/assume-role-for-pod-identity");
-        let headers = [("content-type", "application/json")];
-        let signable = SignableRequest::new(
-            "POST",
-            &uri,
-            headers.iter().copied(),
-            SignableBody::Bytes(&body),
-        )
-        .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        let mut request = http::Request::builder()
-            .method("POST")
-            .uri(&uri)
-            .header("host", "127.0.0.1:8080")
-            .header("content-type", "application/json")
-            .body(body)
-            .unwrap();
-        instructions.apply_to_request_http1x(&mut request);
-        request
+        let path = format!("/clusters/{cluster}/assume-role-for-pod-identity");
+        sdk_signed(creds, service, &path, ("application/json", body), at)
     }
 
     fn sign_token() -> String {

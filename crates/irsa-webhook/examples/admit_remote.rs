@@ -29,12 +29,13 @@
 //!
 //! The last line of the output is `RESULT key=value …`, for scripts.
 
+mod common;
+
 use base64::Engine as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -141,50 +142,6 @@ struct Opts {
     pid: Option<u32>,
 }
 
-fn review(i: u64, namespace: &str, service_account: &str) -> Vec<u8> {
-    let container = |name: &str| {
-        json!({
-            "name": name, "image": format!("registry.example/{name}:1.2.3"),
-            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-            "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "POD_NAME",
-                     "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
-            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
-            "volumeMounts": [{"name": "kube-api-access-abcde", "readOnly": true,
-                              "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
-            "startupProbe": {"httpGet": {"path": "/healthz", "port": 8080}}
-        })
-    };
-    let body = json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": uid(i),
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": namespace,
-            "operation": "CREATE",
-            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
-            "object": {
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"generateName": "web-7d9f8c-", "namespace": namespace,
-                             "labels": {"app": "web", "pod-template-hash": "7d9f8c"}},
-                "spec": {
-                    "serviceAccountName": service_account,
-                    "containers": [container("web"), container("worker"), container("proxy")],
-                    "volumes": [{"name": "kube-api-access-abcde", "projected": {"sources": [
-                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}]}}]
-                }
-            },
-            "dryRun": false
-        }
-    });
-    serde_json::to_vec(&body).unwrap_or_default()
-}
-
-fn uid(i: u64) -> String {
-    format!("00000000-0000-0000-0000-{i:012}")
-}
-
 #[derive(serde::Deserialize)]
 struct Answer {
     response: Option<AnswerResponse>,
@@ -208,7 +165,7 @@ fn mutated(body: &[u8], i: u64) -> bool {
     let Ok(patch) = base64::engine::general_purpose::STANDARD.decode(patch) else {
         return false;
     };
-    r.allowed && r.uid == uid(i) && patch.windows(12).any(|w| w == b"AWS_ROLE_ARN")
+    r.allowed && r.uid == common::uid(i) && patch.windows(12).any(|w| w == b"AWS_ROLE_ARN")
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -230,7 +187,7 @@ async fn admit(send: &mut Sender, i: u64, namespace: &str, sa: &str) -> Result<b
     let req = hyper::Request::post("/mutate")
         .header("host", "localhost")
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(review(i, namespace, sa))))?;
+        .body(Full::new(Bytes::from(common::review(i, namespace, sa))))?;
     send.ready().await?;
     let resp = send.send_request(req).await?;
     let ok = resp.status() == 200;
@@ -283,15 +240,6 @@ fn now_ns() -> u128 {
         .unwrap_or(0)
 }
 
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // fields after "(comm)": state is field 3, utime field 14, stime field 15
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
 /// Busy time of the whole machine (every CPU: user, nice, system, irq, softirq, steal), in
 /// clock ticks, from `/proc/stat`.
 fn machine_busy_ticks() -> Option<u64> {
@@ -312,87 +260,121 @@ fn machine_busy_ticks() -> Option<u64> {
     )
 }
 
-/// (VmRSS, VmHWM) of `pid`, in KiB.
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+/// What every connection of a run shares.
+#[derive(Clone)]
+struct Load {
+    target: Target,
+    namespace: String,
+    accounts: Accounts,
+    /// Reviews sent (claimed), and not mutated.
+    sent: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    /// Every connection is open (and has admitted one pod) before the clock starts.
+    barrier: Arc<tokio::sync::Barrier>,
+    requests: u64,
+    limit: Duration,
+}
+
+/// Connection `w`: opens and admits a warm-up pod, waits for every other, then admits
+/// pods until the load's requests are sent, its time is up or it stops; the latency of
+/// each.
+async fn connection(w: usize, l: Load) -> Result<Vec<Duration>, Error> {
+    let warm = async {
+        let mut send = connect(&l.target).await?;
+        let warm_id = u64::MAX / 2 + w as u64;
+        admit(&mut send, warm_id, &l.namespace, &l.accounts.name(w as u64)).await?;
+        Ok::<_, Error>(send)
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    let warm = tokio::time::timeout(Duration::from_secs(10), warm).await;
+    l.barrier.wait().await;
+    let mut send = match warm {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err("connecting took over 10 s".into()),
+    };
+    let end = Instant::now() + l.limit;
+    let mut lat = Vec::new();
+    loop {
+        let i = l.sent.fetch_add(1, Ordering::SeqCst);
+        if i >= l.requests || Instant::now() > end || l.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let sa = l.accounts.name(i);
+        let t0 = Instant::now();
+        let ok = tokio::time::timeout(
+            Duration::from_secs(10),
+            admit(&mut send, i, &l.namespace, &sa),
+        )
+        .await
+        .map_err(|_| "an admission took over 10 s")??;
+        lat.push(t0.elapsed());
+        if !ok {
+            l.failed.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    Ok(lat)
+}
+
+/// CPU time so far, in clock ticks: the server's (with `--pid`), this client's, and the
+/// whole machine's busy time.
+#[derive(Clone, Copy)]
+struct Cpu {
+    server: Option<u64>,
+    own: Option<u64>,
+    machine: Option<u64>,
+}
+
+impl Cpu {
+    fn now(pid: Option<u32>) -> Cpu {
+        Cpu {
+            server: pid.and_then(common::cpu_ticks),
+            own: common::cpu_ticks(std::process::id()),
+            machine: machine_busy_ticks(),
+        }
+    }
+}
+
+/// What a run measured.
+struct Measured {
+    /// Sorted latencies.
+    lat: Vec<Duration>,
+    failed: u64,
+    elapsed: Duration,
+    cpu: (Cpu, Cpu),
+    /// The server's VmRSS (KiB) before the load, its sampled peak, after; VmHWM.
+    rss_before: u64,
+    rss_peak: u64,
+    rss_after: u64,
+    hwm: u64,
 }
 
 async fn drive(t: Target, namespace: String, accounts: Accounts, o: Opts) -> Result<(), Error> {
-    let sent = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    // every connection is open (and has admitted one pod) before the clock starts
-    let barrier = Arc::new(tokio::sync::Barrier::new(o.concurrency + 1));
-    let limit = Duration::from_secs_f64(o.seconds);
-    let mut tasks = Vec::new();
-    for w in 0..o.concurrency {
-        let (t, sent, failed, stop, barrier) = (
-            t.clone(),
-            sent.clone(),
-            failed.clone(),
-            stop.clone(),
-            barrier.clone(),
-        );
-        let (namespace, accounts, max) = (namespace.clone(), accounts.clone(), o.requests);
-        tasks.push(tokio::spawn(async move {
-            let warm = async {
-                let mut send = connect(&t).await?;
-                let warm_id = u64::MAX / 2 + w as u64;
-                admit(&mut send, warm_id, &namespace, &accounts.name(w as u64)).await?;
-                Ok::<_, Error>(send)
-            };
-            let warm = tokio::time::timeout(Duration::from_secs(10), warm).await;
-            barrier.wait().await;
-            let mut send = match warm {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err("connecting took over 10 s".into()),
-            };
-            let end = Instant::now() + limit;
-            let mut lat = Vec::new();
-            loop {
-                let i = sent.fetch_add(1, Ordering::SeqCst);
-                if i >= max || Instant::now() > end || stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let sa = accounts.name(i);
-                let t0 = Instant::now();
-                let ok = tokio::time::timeout(
-                    Duration::from_secs(10),
-                    admit(&mut send, i, &namespace, &sa),
-                )
-                .await
-                .map_err(|_| "an admission took over 10 s")??;
-                lat.push(t0.elapsed());
-                if !ok {
-                    failed.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-            Ok::<_, Error>(lat)
-        }));
-    }
-    barrier.wait().await;
+    let load = Load {
+        target: t.clone(),
+        namespace,
+        accounts,
+        sent: Arc::default(),
+        failed: Arc::default(),
+        stop: Arc::default(),
+        barrier: Arc::new(tokio::sync::Barrier::new(o.concurrency + 1)),
+        requests: o.requests,
+        limit: Duration::from_secs_f64(o.seconds),
+    };
+    let tasks: Vec<_> = (0..o.concurrency)
+        .map(|w| tokio::spawn(connection(w, load.clone())))
+        .collect();
+    load.barrier.wait().await;
     let started = Instant::now();
-    let cpu_before = o.pid.and_then(cpu_ticks);
-    let own_before = cpu_ticks(std::process::id());
-    let busy_before = machine_busy_ticks();
-    let rss_before = o.pid.map(rss_kib).unwrap_or_default();
+    let cpu_before = Cpu::now(o.pid);
+    let rss_before = o.pid.map(common::rss_kib).unwrap_or_default().0;
     let sampler = {
-        let stop = stop.clone();
+        let stop = load.stop.clone();
         let pid = o.pid;
         tokio::spawn(async move {
             let mut peak = 0;
             while let Some(pid) = pid {
-                peak = u64::max(peak, rss_kib(pid).0);
+                peak = u64::max(peak, common::rss_kib(pid).0);
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
@@ -407,48 +389,59 @@ async fn drive(t: Target, namespace: String, accounts: Accounts, o: Opts) -> Res
         match task.await? {
             Ok(l) => lat.extend(l),
             Err(e) => {
-                stop.store(true, Ordering::SeqCst);
+                load.stop.store(true, Ordering::SeqCst);
                 error.get_or_insert(e);
             }
         }
     }
     let elapsed = started.elapsed();
-    let cpu_after = o.pid.and_then(cpu_ticks);
-    let own_after = cpu_ticks(std::process::id());
-    let busy_after = machine_busy_ticks();
-    stop.store(true, Ordering::SeqCst);
+    let cpu_after = Cpu::now(o.pid);
+    load.stop.store(true, Ordering::SeqCst);
     let rss_peak = sampler.await?;
-    let (rss_after, hwm) = o.pid.map(rss_kib).unwrap_or_default();
+    let (rss_after, hwm) = o.pid.map(common::rss_kib).unwrap_or_default();
     if let Some(e) = error {
         return Err(format!("client failed: {e}").into());
     }
-
     lat.sort();
-    let pct = |p: f64| {
-        let idx = ((lat.len() as f64 * p).ceil() as usize).saturating_sub(1);
-        lat.get(idx.min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-            .as_secs_f64()
-            * 1e3
+    let m = Measured {
+        lat,
+        failed: load.failed.load(Ordering::SeqCst),
+        elapsed,
+        cpu: (cpu_before, cpu_after),
+        rss_before,
+        rss_peak,
+        rss_after,
+        hwm,
     };
-    let n = lat.len();
-    let failed = failed.load(Ordering::SeqCst);
-    let rate = n as f64 / elapsed.as_secs_f64();
+    report(&t, &o, &m);
+    if m.failed > 0 {
+        return Err(format!("{} admissions were not mutated", m.failed).into());
+    }
+    Ok(())
+}
+
+/// Prints the run, the last line `RESULT key=value …`.
+fn report(t: &Target, o: &Opts, m: &Measured) {
+    let pct = |p: f64| common::percentile(&m.lat, p).as_secs_f64() * 1e3;
+    let n = m.lat.len();
+    let failed = m.failed;
+    let rate = n as f64 / m.elapsed.as_secs_f64();
     let (p50, p99, max) = (pct(0.50), pct(0.99), pct(1.0));
     println!("webhook admission load against {}:{}", t.host, t.port);
     println!(
         "  requests:     {n} ({failed} failed) over {:.2} s, concurrency {}, 3-container pod",
-        elapsed.as_secs_f64(),
+        m.elapsed.as_secs_f64(),
         o.concurrency
     );
     println!("  throughput:   {rate:.0} admissions/s");
     println!("  latency:      p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms");
     let mut result = format!(
         "RESULT requests={n} failed={failed} seconds={:.3} rate={rate:.1} p50_ms={p50:.3} p99_ms={p99:.3} max_ms={max:.3}",
-        elapsed.as_secs_f64()
+        m.elapsed.as_secs_f64()
     );
-    if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
+    let (before, after) = m.cpu;
+    let (rss_peak, rss_after, hwm) = (m.rss_peak, m.rss_after, m.hwm);
+    if let (Some(a), Some(b)) = (before.server, after.server) {
         let cpu_ms = (b.saturating_sub(a)) as f64 * 1e3 / TICKS_PER_SECOND;
         let per_1000 = if n > 0 {
             cpu_ms * 1000.0 / n as f64
@@ -458,23 +451,24 @@ async fn drive(t: Target, namespace: String, accounts: Accounts, o: Opts) -> Res
         println!("  server CPU:   {cpu_ms:.0} ms, {per_1000:.1} ms per 1,000 admissions");
         println!(
             "  server RSS:   before {:.1} MiB, under load (peak sampled) {:.1} MiB, after {:.1} MiB, high-water {:.1} MiB",
-            rss_before.0 as f64 / 1024.0,
+            m.rss_before as f64 / 1024.0,
             rss_peak as f64 / 1024.0,
             rss_after as f64 / 1024.0,
             hwm as f64 / 1024.0
         );
         result += &format!(
             " cpu_ms={cpu_ms:.0} cpu_ms_per_1000={per_1000:.1} rss_before_kib={} rss_peak_kib={rss_peak} rss_after_kib={rss_after} hwm_kib={hwm}",
-            rss_before.0
+            m.rss_before
         );
     }
     let ms = |a: Option<u64>, b: Option<u64>| match (a, b) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 * 1e3 / TICKS_PER_SECOND),
         _ => None,
     };
-    if let (Some(client), Some(machine)) = (ms(own_before, own_after), ms(busy_before, busy_after))
+    if let (Some(client), Some(machine)) =
+        (ms(before.own, after.own), ms(before.machine, after.machine))
     {
-        let server = ms(cpu_before, cpu_after).unwrap_or(0.0);
+        let server = ms(before.server, after.server).unwrap_or(0.0);
         let others = (machine - client - server).max(0.0);
         println!(
             "  machine CPU:  {machine:.0} ms busy (this client {client:.0} ms, everything else but the server {others:.0} ms)"
@@ -484,8 +478,4 @@ async fn drive(t: Target, namespace: String, accounts: Accounts, o: Opts) -> Res
         );
     }
     println!("{result}");
-    if failed > 0 {
-        return Err(format!("{failed} admissions were not mutated").into());
-    }
-    Ok(())
 }
