@@ -164,7 +164,7 @@ impl Arena {
     fn creds(&self, role: &str, session_policy: Option<&str>) -> Creds {
         let mut claims = Env::claims(role, now(), now() + 3600);
         claims.session_policy = session_policy.map(str::to_owned);
-        Creds::from(&credentials::issue(&self.ring, &claims, &mut rand::rngs::OsRng).unwrap())
+        Creds::from(&issue_credentials(&self.ring, &claims, &mut rand::rngs::OsRng).unwrap())
     }
 
     fn forwarded(&self) -> usize {
