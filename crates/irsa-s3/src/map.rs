@@ -5,7 +5,7 @@ use irsa_policy::Context;
 
 use crate::address::check_bucket_name;
 use crate::error::S3Error;
-use crate::operation::Operation;
+use crate::operation::{Level, Operation};
 use crate::request::{S3Request, Text};
 use crate::tagging::Tags;
 use crate::xml;
@@ -205,43 +205,11 @@ impl S3Request {
             return Ok(b.out);
         }
         let bucket = self.bucket.as_deref().ok_or_else(S3Error::access_denied)?;
-        match op {
-            Operation::ListBuckets => {}
-            Operation::HeadBucket
-            | Operation::ListObjects
-            | Operation::ListObjectsV2
-            | Operation::ListObjectVersions
-            | Operation::ListMultipartUploads
-            | Operation::CreateBucket
-            | Operation::PutBucketAcl
-            | Operation::DeleteBucket
-            | Operation::GetBucketLocation
-            | Operation::GetBucketPolicy
-            | Operation::PutBucketPolicy
-            | Operation::DeleteBucketPolicy
-            | Operation::GetBucketTagging
-            | Operation::PutBucketTagging
-            | Operation::DeleteBucketTagging
-            | Operation::GetBucketVersioning
-            | Operation::PutBucketVersioning
-            | Operation::GetBucketAcl
-            | Operation::DeleteObjects => self.bucket_level(&mut b, bucket, body)?,
-            Operation::GetObject
-            | Operation::HeadObject
-            | Operation::GetObjectTagging
-            | Operation::GetObjectAcl
-            | Operation::PutObjectAcl
-            | Operation::PutObjectTagging
-            | Operation::DeleteObjectTagging
-            | Operation::DeleteObject
-            | Operation::PutObject
-            | Operation::CopyObject
-            | Operation::CreateMultipartUpload
-            | Operation::UploadPart
-            | Operation::CompleteMultipartUpload
-            | Operation::UploadPartCopy
-            | Operation::AbortMultipartUpload
-            | Operation::ListParts => self.object_level(&mut b, bucket, body)?,
+        match op.level() {
+            Some(Level::Bucket) => self.bucket_level(&mut b, bucket, body)?,
+            Some(Level::Object) => self.object_level(&mut b, bucket, body)?,
+            // ListBuckets, the only operation on the service, is answered above.
+            Some(Level::Service) | None => {}
         }
         if b.out.is_empty() {
             return Err(S3Error::access_denied());
@@ -250,7 +218,7 @@ impl S3Request {
     }
 
     /// The authorizations of an operation on a bucket (`DeleteObjects` included: its keys
-    /// are in the body). Any other operation gets none, which the caller refuses.
+    /// are in the body). An operation not listed gets none, which the caller refuses.
     fn bucket_level(&self, b: &mut Builder<'_>, bucket: &str, body: &[u8]) -> Result<(), S3Error> {
         let op = self.operation;
         match op {
@@ -286,7 +254,7 @@ impl S3Request {
     }
 
     /// The authorizations of an operation on an object (a request without a key is
-    /// refused). Any other operation gets none, which the caller refuses.
+    /// refused). An operation not listed gets none, which the caller refuses.
     fn object_level(&self, b: &mut Builder<'_>, bucket: &str, body: &[u8]) -> Result<(), S3Error> {
         let op = self.operation;
         // The action on a version when the request names one.

@@ -264,6 +264,11 @@ impl Operation {
         Operation::PutObjectAcl,
     ];
 
+    /// What the operation addresses: the service, a bucket or an object (its row's level).
+    pub(crate) fn level(self) -> Option<Level> {
+        TABLE.iter().find(|r| r.op == self).map(|r| r.level)
+    }
+
     /// The operation's name in S3's API reference.
     pub fn name(self) -> &'static str {
         match self {
@@ -358,6 +363,19 @@ pub(crate) fn identify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_operation_has_one_level() {
+        for op in Operation::ALL {
+            let levels: Vec<Level> = TABLE
+                .iter()
+                .filter(|r| r.op == *op)
+                .map(|r| r.level)
+                .collect();
+            assert!(!levels.is_empty(), "{op:?} has no row");
+            assert!(levels.iter().all(|l| Some(*l) == op.level()), "{op:?}");
+        }
+    }
 
     #[test]
     fn every_operation_has_exactly_one_row() {
