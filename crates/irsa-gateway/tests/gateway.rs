@@ -311,12 +311,7 @@ impl Env {
             options,
         )
         .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(irsa_gateway::serve(listener, gateway.clone(), async {
-            let _ = rx.await;
-        }));
+        let (addr, tx) = serve_gateway(gateway.clone()).await;
         Some(Env {
             _dir: dir,
             _dynalite: dynalite,
@@ -334,21 +329,7 @@ impl Env {
             "reader" => format!("arn:aws:iam::{ACCOUNT}:role/apps/reader"),
             other => format!("arn:aws:iam::{ACCOUNT}:role/{other}"),
         };
-        SessionClaims {
-            role_arn,
-            role_id: "AROAEXAMPLEEXAMPLE123".into(),
-            session_name: "test-session".into(),
-            subject: "system:serviceaccount:default:app".into(),
-            audience: "sts.amazonaws.com".into(),
-            provider_arn: format!("arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.example.test"),
-            issued_at,
-            expires_at,
-            session_policy: None,
-            policy_arns: vec![],
-            source_identity: None,
-            tags: vec![],
-            transitive_tag_keys: vec![],
-        }
+        irsa_test::sts::session_claims(&role_arn, issued_at, expires_at)
     }
 
     fn issue_claims(&self, claims: &SessionClaims) -> Credentials {
@@ -360,21 +341,46 @@ impl Env {
     }
 
     fn sdk(&self, creds: &Credentials) -> aws_sdk_dynamodb::Client {
-        let conf = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new(REGION))
-            .endpoint_url(&self.gateway)
-            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                creds.access_key_id.clone(),
-                creds.secret_access_key.clone(),
-                Some(creds.session_token.clone()),
-                None,
-                "irsa-sts",
-            ))
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(conf)
+        sdk_client(&self.gateway, creds)
     }
+}
+
+/// An aws-sdk-dynamodb client of `endpoint` with the session credentials `creds`.
+fn sdk_client(endpoint: &str, creds: &Credentials) -> aws_sdk_dynamodb::Client {
+    irsa_test::sdk::dynamodb(
+        endpoint,
+        irsa_test::sdk::credentials(
+            &creds.access_key_id,
+            &creds.secret_access_key,
+            Some(&creds.session_token),
+        ),
+    )
+}
+
+/// The environment giving a client program the session credentials of `reader` and
+/// `writer` (`READER_AKID`, `READER_SECRET`, `READER_TOKEN`, and the same for `WRITER_`).
+fn session_env(reader: &Credentials, writer: &Credentials) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for (who, c) in [("READER", reader), ("WRITER", writer)] {
+        env.push((format!("{who}_AKID"), c.access_key_id.clone()));
+        env.push((format!("{who}_SECRET"), c.secret_access_key.clone()));
+        env.push((format!("{who}_TOKEN"), c.session_token.clone()));
+    }
+    env
+}
+
+/// Serves `gateway` on an ephemeral port of 127.0.0.1 until the returned sender is dropped;
+/// its address.
+async fn serve_gateway(
+    gateway: Arc<irsa_gateway::Gateway>,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(irsa_gateway::serve(listener, gateway, async {
+        let _ = rx.await;
+    }));
+    (addr, tx)
 }
 
 /// Waits (bounded: 5 s) until the upstream reports `table` ACTIVE.
@@ -623,12 +629,7 @@ async fn boto3_through_the_gateway() {
         Command::new(&python)
             .arg(&script)
             .env("GATEWAY_URL", &env.gateway)
-            .env("READER_AKID", &reader.access_key_id)
-            .env("READER_SECRET", &reader.secret_access_key)
-            .env("READER_TOKEN", &reader.session_token)
-            .env("WRITER_AKID", &writer.access_key_id)
-            .env("WRITER_SECRET", &writer.secret_access_key)
-            .env("WRITER_TOKEN", &writer.session_token)
+            .envs(session_env(&reader, &writer))
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env_remove("AWS_PROFILE")
@@ -992,10 +993,7 @@ async fn fake_upstream(record: Record) -> String {
             (http::StatusCode::OK, "{}".to_owned())
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    irsa_test::net::serve(app).await
 }
 
 struct Fake {
@@ -1035,12 +1033,7 @@ impl Fake {
             None
         };
         let gateway = irsa_gateway::Gateway::new(snapshot, upstream, options);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(irsa_gateway::serve(listener, gateway, async {
-            let _ = rx.await;
-        }));
+        let (addr, tx) = serve_gateway(gateway).await;
         Fake {
             _dir: dir,
             record,
@@ -1354,19 +1347,7 @@ async fn without_an_upstream() {
     assert_eq!(a.error_type(), "AccessDeniedException");
     // The SDK sees the code.
     let creds = fake.issue("app");
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new(REGION))
-        .endpoint_url(gw)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            creds.access_key_id,
-            creds.secret_access_key,
-            Some(creds.session_token),
-            None,
-            "irsa-sts",
-        ))
-        .build();
-    let err = aws_sdk_dynamodb::Client::from_conf(conf)
+    let err = sdk_client(gw, &creds)
         .get_item()
         .table_name("Public")
         .key("pk", AttributeValue::S("x".into()))

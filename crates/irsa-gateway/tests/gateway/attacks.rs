@@ -108,10 +108,7 @@ async fn recording_proxy(
             http::Response::from_parts(parts, axum::body::Body::from(body))
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    irsa_test::net::serve(app).await
 }
 
 struct Arena {
@@ -144,12 +141,7 @@ impl Arena {
             Options::default(),
         )
         .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(irsa_gateway::serve(listener, gateway, async {
-            let _ = rx.await;
-        }));
+        let (addr, tx) = serve_gateway(gateway).await;
         Some(Arena {
             _dir: dir,
             _dynalite: dynalite,

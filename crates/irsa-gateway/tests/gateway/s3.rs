@@ -14,80 +14,20 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};
 use irsa_gateway::{Options, UpstreamSection};
 use irsa_sts_core::{Credentials, KeyRing, MasterKey, issue_credentials};
-use irsa_test::{now, sigv4};
+use irsa_test::{Versitygw, now, sdk, sigv4};
 use serde_json::Value;
 
-use super::{Env as DynamoEnv, python_with_boto3};
+use super::{Env as DynamoEnv, python_with_boto3, serve_gateway, session_env};
 
-const UPSTREAM_USER: &str = "irsaupstream";
-const UPSTREAM_SECRET: &str = "irsa-upstream-secret-key";
+const UPSTREAM_USER: &str = Versitygw::ACCESS_KEY_ID;
+const UPSTREAM_SECRET: &str = Versitygw::SECRET_ACCESS_KEY;
 
-/// versitygw serving a temporary folder (its posix backend) on an ephemeral port of
-/// 127.0.0.1; killed when dropped.
-struct Versitygw {
-    url: String,
-    child: std::process::Child,
-    _data: tempfile::TempDir,
-    /// versitygw's access log: one line per request it received (operation, URI).
-    log: tempfile::TempDir,
-}
-
-impl Drop for Versitygw {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Versitygw {
-    fn start() -> Option<Versitygw> {
-        let bin = irsa_test::external(
-            ".cache/versitygw/versitygw",
-            "versitygw",
-            "scripts/deps/versitygw.sh",
-        )?;
-        let data = tempfile::tempdir().unwrap();
-        let log = tempfile::tempdir().unwrap();
-        let port = irsa_test::free_port();
-        let child = std::process::Command::new(bin)
-            .args(["--quiet", "--health", "/health", "--access-log"])
-            .arg(log.path().join("access.log"))
-            .arg("--port")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("posix")
-            .arg(data.path())
-            .env("ROOT_ACCESS_KEY", UPSTREAM_USER)
-            .env("ROOT_SECRET_KEY", UPSTREAM_SECRET)
-            .env("HOME", data.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("versitygw starts");
-        irsa_test::wait_for_port(
-            format!("127.0.0.1:{port}").parse().unwrap(),
-            Duration::from_secs(30),
-        );
-        Some(Versitygw {
-            url: format!("http://127.0.0.1:{port}"),
-            child,
-            _data: data,
-            log,
-        })
-    }
-
-    /// The request lines of the access log so far (`s3_<Operation> <key> <URI> <status>`,
-    /// the fields after the request id).
-    fn requests(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(self.log.path().join("access.log")).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| l.find(" s3_").map(|i| l[i + 1..].to_owned()))
-            .collect()
-    }
-}
-
-/// A TCP relay in front of `target` counting the bytes it passes towards it.
-async fn counting_relay(target: String, sent: Arc<AtomicU64>) -> String {
+/// A TCP relay in front of `target` (`http://HOST:PORT`) that hands `observe` every chunk
+/// it passes towards it, per connection (a fresh observer from `observer` each); its URL.
+async fn relay<O>(target: String, observer: impl Fn() -> O + Send + 'static) -> String
+where
+    O: FnMut(&[u8]) + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let target = target.trim_start_matches("http://").to_owned();
@@ -97,7 +37,7 @@ async fn counting_relay(target: String, sent: Arc<AtomicU64>) -> String {
                 return;
             };
             let target = target.clone();
-            let sent = sent.clone();
+            let mut observe = observer();
             tokio::spawn(async move {
                 let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
                     return;
@@ -105,19 +45,19 @@ async fn counting_relay(target: String, sent: Arc<AtomicU64>) -> String {
                 let (mut cr, mut cw) = client.split();
                 let (mut sr, mut sw) = server.split();
                 let up = async {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
-                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
                         let n = match cr.read(&mut buf).await {
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
                         };
-                        sent.fetch_add(n as u64, Ordering::SeqCst);
+                        observe(&buf[..n]);
                         if sw.write_all(&buf[..n]).await.is_err() {
                             break;
                         }
                     }
-                    let _ = tokio::io::AsyncWriteExt::shutdown(&mut sw).await;
+                    let _ = sw.shutdown().await;
                 };
                 let down = async {
                     let _ = tokio::io::copy(&mut sr, &mut cw).await;
@@ -127,6 +67,17 @@ async fn counting_relay(target: String, sent: Arc<AtomicU64>) -> String {
         }
     });
     format!("http://{addr}")
+}
+
+/// A TCP relay in front of `target` counting the bytes it passes towards it.
+async fn counting_relay(target: String, sent: Arc<AtomicU64>) -> String {
+    relay(target, move || {
+        let sent = sent.clone();
+        move |chunk: &[u8]| {
+            sent.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+        }
+    })
+    .await
 }
 
 const CONFIG: &str = r#"
@@ -211,17 +162,6 @@ impl S3Env {
 
     async fn start_with(options: Options) -> Option<S3Env> {
         let upstream = Versitygw::start()?;
-        // Listening is not ready: wait (bounded) until versitygw says so.
-        let ready = format!("{}/health", upstream.url);
-        for _ in 0..150 {
-            if irsa_test::net::try_get(&ready)
-                .await
-                .is_ok_and(|r| r.status == 200)
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         let sent = Arc::new(AtomicU64::new(0));
         let relay = counting_relay(upstream.url.clone(), sent.clone()).await;
         let dir = tempfile::tempdir().unwrap();
@@ -237,12 +177,7 @@ impl S3Env {
             options,
         )
         .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(irsa_gateway::serve(listener, gateway, async {
-            let _ = rx.await;
-        }));
+        let (addr, tx) = serve_gateway(gateway).await;
         Some(S3Env {
             _dir: dir,
             upstream,
@@ -253,10 +188,26 @@ impl S3Env {
         })
     }
 
+    /// Creates `my-bucket` directly on the upstream.
+    async fn upstream_bucket(&self) {
+        let url = format!("{}/my-bucket", self.upstream.url);
+        let r = s3_send(&upstream_keys(), "PUT", &url, b"").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
     fn issue(&self, role: &str) -> Credentials {
         let mut claims = DynamoEnv::claims(role, now(), now() + 3600);
         claims.role_arn = format!("arn:aws:iam::111122223333:role/{role}");
         issue_credentials(&self.ring, &claims, &mut rand::rngs::OsRng).unwrap()
+    }
+}
+
+/// The upstream's own root keys.
+fn upstream_keys() -> sigv4::Keys {
+    sigv4::Keys {
+        access_key_id: UPSTREAM_USER.into(),
+        secret_access_key: UPSTREAM_SECRET.into(),
+        session_token: None,
     }
 }
 
@@ -270,12 +221,7 @@ fn keys(c: &Credentials) -> sigv4::Keys {
 
 /// S3's signing settings: the path encoded once, not normalised, `x-amz-content-sha256`.
 fn s3_signing<'a>(k: &'a sigv4::Keys) -> sigv4::Signing<'a> {
-    let mut s = sigv4::Signing::new(k, "us-east-1", "s3", SystemTime::now());
-    s.settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
-    s.settings.uri_path_normalization_mode =
-        aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
-    s.settings.payload_checksum_kind = sigv4::PayloadChecksumKind::XAmzSha256;
-    s
+    sigv4::Signing::s3(k, "us-east-1", SystemTime::now())
 }
 
 async fn s3_send(k: &sigv4::Keys, method: &str, url: &str, body: &[u8]) -> irsa_test::net::Reply {
@@ -313,12 +259,7 @@ async fn boto3_and_the_aws_cli_through_the_gateway() {
         .env("UPSTREAM", &env.upstream.url)
         .env("UPSTREAM_AKID", UPSTREAM_USER)
         .env("UPSTREAM_SECRET", UPSTREAM_SECRET)
-        .env("READER_AKID", &reader.access_key_id)
-        .env("READER_SECRET", &reader.secret_access_key)
-        .env("READER_TOKEN", &reader.session_token)
-        .env("WRITER_AKID", &writer.access_key_id)
-        .env("WRITER_SECRET", &writer.secret_access_key)
-        .env("WRITER_TOKEN", &writer.session_token)
+        .envs(session_env(&reader, &writer))
         .env("AWS_CLI", &aws)
         .env("WORK", work.path())
         .stderr(Stdio::inherit())
@@ -537,49 +478,17 @@ async fn chunked_put(
     let decoded: usize = chunks.iter().map(|c| c.len()).sum();
     let decoded = decoded.to_string();
     let mut body = Vec::new();
-    let seed_request = {
-        let identity: aws_smithy_runtime_api::client::identity::Identity =
-            aws_credential_types::Credentials::new(
-                k.access_key_id.clone(),
-                k.secret_access_key.clone(),
-                k.session_token.clone(),
-                None,
-                "test",
-            )
-            .into();
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("s3")
-            .time(time)
-            .settings(s.settings.clone())
-            .build()
-            .unwrap()
-            .into();
-        let headers = [
+    let seed_request = sigv4::sign_request(
+        &s,
+        "PUT",
+        url,
+        &[
             ("content-encoding", "aws-chunked"),
             ("x-amz-decoded-content-length", decoded.as_str()),
-        ];
-        let signable = aws_sigv4::http_request::SignableRequest::new(
-            "PUT",
-            url,
-            headers.iter().copied(),
-            aws_sigv4::http_request::SignableBody::Precomputed(
-                "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into(),
-            ),
-        )
-        .unwrap();
-        let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
-            .unwrap()
-            .into_parts();
-        let mut builder = http::Request::builder().method("PUT").uri(url);
-        for (n, v) in headers {
-            builder = builder.header(n, v);
-        }
-        let mut request = builder.body(Full::new(Bytes::new())).unwrap();
-        instructions.apply_to_request_http1x(&mut request);
-        request
-    };
+        ],
+        sigv4::Payload::Sha256Hex("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+        Full::new(Bytes::new()),
+    );
     let auth = seed_request.headers()["authorization"]
         .to_str()
         .unwrap()
@@ -626,13 +535,8 @@ async fn signed_chunks_are_verified_before_they_go_on() {
     let Some(env) = S3Env::start().await else {
         return;
     };
-    let up = sigv4::Keys {
-        access_key_id: UPSTREAM_USER.into(),
-        secret_access_key: UPSTREAM_SECRET.into(),
-        session_token: None,
-    };
-    let r = s3_send(&up, "PUT", &format!("{}/my-bucket", env.upstream.url), b"").await;
-    assert_eq!(r.status, 200, "{}", r.text());
+    let up = upstream_keys();
+    env.upstream_bucket().await;
     let writer = keys(&env.issue("writer"));
     let url = format!("{}/my-bucket/uploads/chunked.txt", env.gateway);
     // S3: every chunk but the last at least 8 KiB.
@@ -716,13 +620,7 @@ async fn a_gibibyte_streams_through_with_bounded_memory() {
         return;
     };
     // The bucket, made directly.
-    let up = sigv4::Keys {
-        access_key_id: UPSTREAM_USER.into(),
-        secret_access_key: UPSTREAM_SECRET.into(),
-        session_token: None,
-    };
-    let r = s3_send(&up, "PUT", &format!("{}/my-bucket", env.upstream.url), b"").await;
-    assert_eq!(r.status, 200, "{}", r.text());
+    env.upstream_bucket().await;
     let writer = keys(&env.issue("writer"));
     let url = format!("{}/my-bucket/uploads/gib.bin", env.gateway);
     let mut s = s3_signing(&writer);
@@ -792,82 +690,42 @@ async fn a_gibibyte_streams_through_with_bounded_memory() {
 async fn sniffing_relay(target: String) -> (String, Arc<std::sync::Mutex<BTreeSet<String>>>) {
     const NEEDLE: &[u8] = b"\r\nx-amz-content-sha256:";
     let seen = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let target = target.trim_start_matches("http://").to_owned();
     let record = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut client, _)) = listener.accept().await else {
-                return;
-            };
-            let target = target.clone();
-            let record = record.clone();
-            tokio::spawn(async move {
-                let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
-                    return;
+    let url = relay(target, move || {
+        let record = record.clone();
+        // The last bytes of the previous read: a header split across reads.
+        let mut window: Vec<u8> = Vec::new();
+        move |chunk: &[u8]| {
+            window.extend_from_slice(chunk);
+            let lower = window.to_ascii_lowercase();
+            let mut at = 0;
+            while let Some(i) = lower[at..].windows(NEEDLE.len()).position(|w| w == NEEDLE) {
+                let start = at + i + NEEDLE.len();
+                let Some(end) = lower[start..].windows(2).position(|w| w == b"\r\n") else {
+                    break;
                 };
-                let (mut cr, mut cw) = client.split();
-                let (mut sr, mut sw) = server.split();
-                let up = async {
-                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                    let mut buf = vec![0u8; 64 * 1024];
-                    // The last bytes of the previous read: a header split across reads.
-                    let mut window: Vec<u8> = Vec::new();
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        window.extend_from_slice(&buf[..n]);
-                        let lower = window.to_ascii_lowercase();
-                        let mut at = 0;
-                        while let Some(i) =
-                            lower[at..].windows(NEEDLE.len()).position(|w| w == NEEDLE)
-                        {
-                            let start = at + i + NEEDLE.len();
-                            let Some(end) = lower[start..].windows(2).position(|w| w == b"\r\n")
-                            else {
-                                break;
-                            };
-                            let value = String::from_utf8_lossy(&window[start..start + end])
-                                .trim()
-                                .to_owned();
-                            let value = if value.len() == 64
-                                && value.bytes().all(|b| b.is_ascii_hexdigit())
-                            {
-                                "sha256".to_owned()
-                            } else {
-                                value
-                            };
-                            record.lock().unwrap().insert(value);
-                            at = start + end;
-                        }
-                        let keep = window.len().min(128);
-                        window.drain(..window.len() - keep);
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                    let _ = sw.shutdown().await;
+                let value = String::from_utf8_lossy(&window[start..start + end])
+                    .trim()
+                    .to_owned();
+                let value = if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    "sha256".to_owned()
+                } else {
+                    value
                 };
-                let down = async {
-                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                };
-                tokio::join!(up, down);
-            });
+                record.lock().unwrap().insert(value);
+                at = start + end;
+            }
+            let keep = window.len().min(128);
+            window.drain(..window.len() - keep);
         }
-    });
-    (format!("http://{addr}"), seen)
+    })
+    .await;
+    (url, seen)
 }
 
 /// The bucket and the objects the clients read, made directly on the upstream.
 async fn seed(env: &S3Env) {
-    let up = sigv4::Keys {
-        access_key_id: UPSTREAM_USER.into(),
-        secret_access_key: UPSTREAM_SECRET.into(),
-        session_token: None,
-    };
+    let up = upstream_keys();
     let base = &env.upstream.url;
     for (url, body) in [
         (format!("{base}/my-bucket"), &b""[..]),
@@ -926,21 +784,12 @@ fn rust_client_at(
     c: &Credentials,
     seen: Arc<std::sync::Mutex<Vec<String>>>,
 ) -> aws_sdk_s3::Client {
-    let creds = aws_sdk_s3::config::Credentials::new(
-        c.access_key_id.clone(),
-        c.secret_access_key.clone(),
-        Some(c.session_token.clone()),
-        None,
-        "irsa",
+    let creds = sdk::credentials(
+        &c.access_key_id,
+        &c.secret_access_key,
+        Some(&c.session_token),
     );
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .force_path_style(true)
-        .credentials_provider(creds)
-        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-        .interceptor(Recorder(seen));
+    let conf = sdk::s3_config(endpoint, creds).interceptor(Recorder(seen));
     let conf = match ca_pem {
         Some(pem) => {
             use aws_smithy_http_client::tls;
@@ -960,6 +809,37 @@ fn rust_client_at(
         None => conf,
     };
     aws_sdk_s3::Client::from_conf(conf.build())
+}
+
+/// A file `upload.bin` in `dir` of `len` bytes counting modulo `modulo`; its path and bytes.
+fn patterned_file(dir: &std::path::Path, len: u32, modulo: u32) -> (std::path::PathBuf, Vec<u8>) {
+    let file = dir.join("upload.bin");
+    let data: Vec<u8> = (0..len).map(|i| (i % modulo) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    (file, data)
+}
+
+/// PutObject of `my-bucket/key` with `client`, the body streamed from `file` (with the SDK's
+/// default checksums).
+async fn put_file(
+    client: &aws_sdk_s3::Client,
+    key: &str,
+    file: &std::path::Path,
+) -> Result<
+    aws_sdk_s3::operation::put_object::PutObjectOutput,
+    aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::put_object::PutObjectError>,
+> {
+    client
+        .put_object()
+        .bucket("my-bucket")
+        .key(key)
+        .body(
+            aws_sdk_s3::primitives::ByteStream::from_path(file)
+                .await
+                .unwrap(),
+        )
+        .send()
+        .await
 }
 
 fn code_of<E: aws_sdk_s3::error::ProvideErrorMetadata>(
@@ -986,38 +866,19 @@ async fn aws_sdk_rust_through_the_gateway() {
     let reader = rust_client(&env, &env.issue("reader"), seen.clone());
     let writer = rust_client(&env, &env.issue("writer"), seen.clone());
 
-    let got = reader
-        .get_object()
-        .bucket("my-bucket")
-        .key("reports/q1.csv")
-        .send()
-        .await
-        .unwrap();
-    let body = got.body.collect().await.unwrap().into_bytes();
-    assert_eq!(&body[..], b"region,total\neu,42\n");
-    let listed = reader
-        .list_objects_v2()
-        .bucket("my-bucket")
-        .prefix("reports/")
-        .send()
-        .await
-        .unwrap();
-    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
-    assert_eq!(keys, ["reports/q1.csv"]);
+    assert_eq!(
+        sdk::object(&reader, "my-bucket", "reports/q1.csv").await,
+        b"region,total\neu,42\n"
+    );
+    assert_eq!(
+        sdk::keys(&reader, "my-bucket", "reports/").await,
+        ["reports/q1.csv"]
+    );
 
     // A streamed body (a file) of 3 chunks of the SDK's 64 KiB and a tail.
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("upload.bin");
-    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&file, &data).unwrap();
-    writer
-        .put_object()
-        .bucket("my-bucket")
-        .key("uploads/rust.bin")
-        .body(ByteStream::from_path(&file).await.unwrap())
-        .send()
-        .await
-        .unwrap();
+    let (file, data) = patterned_file(work.path(), 200_000, 251);
+    put_file(&writer, "uploads/rust.bin", &file).await.unwrap();
     let put_mode = seen
         .lock()
         .unwrap()
@@ -1029,14 +890,10 @@ async fn aws_sdk_rust_through_the_gateway() {
         put_mode.ends_with(" STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"),
         "{put_mode}"
     );
-    let back = writer
-        .get_object()
-        .bucket("my-bucket")
-        .key("uploads/rust.bin")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(back.body.collect().await.unwrap().into_bytes(), data);
+    assert_eq!(
+        sdk::object(&writer, "my-bucket", "uploads/rust.bin").await,
+        data
+    );
     // An in-memory body: the CRC32 in a header, the payload's SHA-256 signed.
     writer
         .put_object()
@@ -1049,13 +906,7 @@ async fn aws_sdk_rust_through_the_gateway() {
     assert!(upstream_saw(&env, "s3_PutObject uploads/rust.txt"));
 
     let before = env.sent.load(Ordering::SeqCst);
-    let refused = writer
-        .put_object()
-        .bucket("my-bucket")
-        .key("reports/rust.bin")
-        .body(ByteStream::from_path(&file).await.unwrap())
-        .send()
-        .await;
+    let refused = put_file(&writer, "reports/rust.bin", &file).await;
     assert_eq!(code_of(refused), "AccessDenied");
     let refused = writer
         .put_object()
@@ -1102,12 +953,7 @@ async fn run_sdk_client(
     let output = tokio::process::Command::new(program)
         .args(args)
         .env("GATEWAY", &url)
-        .env("READER_AKID", &reader.access_key_id)
-        .env("READER_SECRET", &reader.secret_access_key)
-        .env("READER_TOKEN", &reader.session_token)
-        .env("WRITER_AKID", &writer.access_key_id)
-        .env("WRITER_SECRET", &writer.secret_access_key)
-        .env("WRITER_TOKEN", &writer.session_token)
+        .envs(session_env(&reader, &writer))
         .env("BIG_SIZE", big.to_string())
         .env_remove("AWS_PROFILE")
         .env("AWS_CONFIG_FILE", "/dev/null")
@@ -1381,7 +1227,6 @@ async fn tls_relay(target: String) -> (String, String) {
 /// outside the policy is refused and reaches nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_sdk_rust_over_tls_streams_unsigned_trailers() {
-    use aws_sdk_s3::primitives::ByteStream;
     let Some(env) = S3Env::start().await else {
         return;
     };
@@ -1390,38 +1235,19 @@ async fn aws_sdk_rust_over_tls_streams_unsigned_trailers() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let writer = rust_client_at(&url, Some(&ca), &env.issue("writer"), seen.clone());
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("upload.bin");
-    let data: Vec<u8> = (0..150_000u32).map(|i| (i % 249) as u8).collect();
-    std::fs::write(&file, &data).unwrap();
-    writer
-        .put_object()
-        .bucket("my-bucket")
-        .key("uploads/tls.bin")
-        .body(ByteStream::from_path(&file).await.unwrap())
-        .send()
-        .await
-        .unwrap();
+    let (file, data) = patterned_file(work.path(), 150_000, 249);
+    put_file(&writer, "uploads/tls.bin", &file).await.unwrap();
     let mode = seen.lock().unwrap().last().cloned().unwrap();
     assert!(
         mode.ends_with(" STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
         "{mode}"
     );
-    let back = writer
-        .get_object()
-        .bucket("my-bucket")
-        .key("uploads/tls.bin")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(back.body.collect().await.unwrap().into_bytes(), data);
+    assert_eq!(
+        sdk::object(&writer, "my-bucket", "uploads/tls.bin").await,
+        data
+    );
     let before = env.sent.load(Ordering::SeqCst);
-    let refused = writer
-        .put_object()
-        .bucket("my-bucket")
-        .key("reports/tls.bin")
-        .body(ByteStream::from_path(&file).await.unwrap())
-        .send()
-        .await;
+    let refused = put_file(&writer, "reports/tls.bin", &file).await;
     assert_eq!(code_of(refused), "AccessDenied");
     assert_eq!(env.sent.load(Ordering::SeqCst), before);
     assert!(!upstream_saw(&env, "reports/tls.bin"));
