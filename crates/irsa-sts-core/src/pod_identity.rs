@@ -1186,123 +1186,82 @@ podIdentityAssociations:
         }
     }
 
+    const OPERATION_PATH: &str = "/clusters/dev/assume-role-for-pod-identity";
+
     #[test]
     fn decode_reads_the_rest_json_request_strictly() {
         let t = sign(&claims());
         let body = json!({"token": t, "unknownMember": 1}).to_string();
-        let ok = decode(
-            "POST",
-            "/clusters/dev/assume-role-for-pod-identity",
-            body.as_bytes(),
-        )
-        .unwrap();
+        let ok = decode("POST", OPERATION_PATH, body.as_bytes()).unwrap();
         assert_eq!(ok.cluster_name, "dev");
         assert!(!format!("{ok:?}").contains(&t), "Debug hides the token");
-        let path = "/clusters/dev/assume-role-for-pod-identity";
-        let cases: Vec<(&str, String, Vec<u8>, &str)> = vec![
-            (
-                "GET",
-                path.into(),
-                body.clone().into_bytes(),
-                "UnknownOperationException",
-            ),
-            (
-                "POST",
-                "/clusters/dev/other".into(),
-                body.clone().into_bytes(),
-                "UnknownOperationException",
-            ),
-            (
-                "POST",
-                "/clusters//assume-role-for-pod-identity".into(),
-                body.clone().into_bytes(),
-                "UnknownOperationException",
-            ),
-            (
-                "POST",
-                "/clusters/a/b/assume-role-for-pod-identity".into(),
-                body.clone().into_bytes(),
-                "UnknownOperationException",
-            ),
-            (
-                "POST",
-                "/clusters/de%76/assume-role-for-pod-identity".into(),
-                body.clone().into_bytes(),
-                "InvalidParameterException",
-            ),
-            (
-                "POST",
-                "/clusters/a%2Fb/assume-role-for-pod-identity".into(),
-                body.clone().into_bytes(),
-                "InvalidParameterException",
-            ),
-            (
-                "POST",
-                "/clusters/-dev/assume-role-for-pod-identity".into(),
-                body.clone().into_bytes(),
-                "InvalidParameterException",
-            ),
-            (
-                "POST",
-                format!("/clusters/{}/assume-role-for-pod-identity", "a".repeat(101)),
-                body.clone().into_bytes(),
-                "InvalidParameterException",
-            ),
-            (
-                "POST",
-                path.into(),
-                b"{}".to_vec(),
-                "InvalidParameterException",
-            ),
-            (
-                "POST",
-                path.into(),
-                b"".to_vec(),
-                "InvalidParameterException",
-            ),
-            (
-                "POST",
-                path.into(),
-                br#"{"token": 5}"#.to_vec(),
-                "InvalidRequestException",
-            ),
-            (
-                "POST",
-                path.into(),
-                b"token=x".to_vec(),
-                "InvalidRequestException",
-            ),
-            (
-                "POST",
-                path.into(),
-                br#"{"token": "a.b"}"#.to_vec(),
-                "InvalidParameterException",
-            ),
-            (
-                "POST",
-                path.into(),
-                br#"{"token": "a.b.c d"}"#.to_vec(),
-                "InvalidParameterException",
-            ),
-            (
-                "POST",
-                path.into(),
-                json!({"token": format!("a.{}.c", "b".repeat(MAX_TOKEN_LEN))})
-                    .to_string()
-                    .into_bytes(),
-                "InvalidParameterException",
-            ),
-        ];
-        for (i, (m, p, b, want)) in cases.into_iter().enumerate() {
-            let e = decode(m, &p, &b).unwrap_err();
-            assert_eq!(e.code(), want, "case {i}: {e}");
-        }
         // A duplicated member: serde refuses it rather than picking one.
         let dup = format!(r#"{{"token":"{t}","token":"a.b.c"}}"#);
         assert_eq!(
-            decode("POST", path, dup.as_bytes()).unwrap_err().code(),
+            decode("POST", OPERATION_PATH, dup.as_bytes())
+                .unwrap_err()
+                .code(),
             "InvalidRequestException"
         );
+    }
+
+    #[test]
+    fn decode_refuses_other_methods_and_paths() {
+        let body = json!({"token": sign(&claims())}).to_string();
+        let long = format!("/clusters/{}/assume-role-for-pod-identity", "a".repeat(101));
+        let cases = [
+            ("GET", OPERATION_PATH, "UnknownOperationException"),
+            ("POST", "/clusters/dev/other", "UnknownOperationException"),
+            (
+                "POST",
+                "/clusters//assume-role-for-pod-identity",
+                "UnknownOperationException",
+            ),
+            (
+                "POST",
+                "/clusters/a/b/assume-role-for-pod-identity",
+                "UnknownOperationException",
+            ),
+            (
+                "POST",
+                "/clusters/de%76/assume-role-for-pod-identity",
+                "InvalidParameterException",
+            ),
+            (
+                "POST",
+                "/clusters/a%2Fb/assume-role-for-pod-identity",
+                "InvalidParameterException",
+            ),
+            (
+                "POST",
+                "/clusters/-dev/assume-role-for-pod-identity",
+                "InvalidParameterException",
+            ),
+            ("POST", long.as_str(), "InvalidParameterException"),
+        ];
+        for (method, path, want) in cases {
+            let e = decode(method, path, body.as_bytes()).unwrap_err();
+            assert_eq!(e.code(), want, "{method} {path}: {e}");
+        }
+    }
+
+    #[test]
+    fn decode_refuses_malformed_bodies() {
+        let huge = json!({"token": format!("a.{}.c", "b".repeat(MAX_TOKEN_LEN))}).to_string();
+        let cases: [(&[u8], &str); 7] = [
+            (b"{}", "InvalidParameterException"),
+            (b"", "InvalidParameterException"),
+            (br#"{"token": 5}"#, "InvalidRequestException"),
+            (b"token=x", "InvalidRequestException"),
+            (br#"{"token": "a.b"}"#, "InvalidParameterException"),
+            (br#"{"token": "a.b.c d"}"#, "InvalidParameterException"),
+            (huge.as_bytes(), "InvalidParameterException"),
+        ];
+        for (body, want) in cases {
+            let e = decode("POST", OPERATION_PATH, body).unwrap_err();
+            let shown = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
+            assert_eq!(e.code(), want, "{shown}: {e}");
+        }
     }
 
     #[test]
