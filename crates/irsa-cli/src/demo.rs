@@ -504,6 +504,30 @@ async fn show_token(out: &mut Out, stack: &Stack, token: &str, audience: &str) {
     }
 }
 
+/// Says where the DynamoDB calls go and prepares the upstream's table; whether it is
+/// ready.
+async fn dynamodb_upstream_ready(out: &mut Out, stack: &Stack) -> bool {
+    match &stack.upstream {
+        UpstreamMode::Url(url) => {
+            out.say(&format!(
+                "Upstream: {url}. Setting up: table `{TABLE}` with one item, created there \
+                 directly with the upstream's own credentials (the role may not write)."
+            ));
+            prepared(out, "table", prepare_table(stack, url).await)
+        }
+        UpstreamMode::None => {
+            out.say(&format!(
+                "No DynamoDB upstream is configured (give --dynamodb-upstream URL or \
+                 IRSA_DEMO_DYNAMODB_UPSTREAM for one), so the allowed read has no table to \
+                 reach: the gateway allows it and then answers `{}`. The denied write is \
+                 decided by policy alone.",
+                stack::NO_UPSTREAM_CODE
+            ));
+            false
+        }
+    }
+}
+
 async fn dynamodb_step(
     out: &mut Out,
     stack: &Stack,
@@ -518,35 +542,7 @@ async fn dynamodb_step(
 
     // The read.
     let (read_decision, read_by) = decide("dynamodb:GetItem");
-    let upstream_ready = match &stack.upstream {
-        UpstreamMode::Url(url) => {
-            out.say(&format!(
-                "Upstream: {url}. Setting up: table `{TABLE}` with one item, created there \
-                 directly with the upstream's own credentials (the role may not write)."
-            ));
-            match prepare_table(stack, url).await {
-                Ok(()) => true,
-                Err(e) => {
-                    out.check(
-                        false,
-                        "",
-                        &format!("cannot prepare the upstream table: {e:#}"),
-                    );
-                    false
-                }
-            }
-        }
-        UpstreamMode::None => {
-            out.say(&format!(
-                "No DynamoDB upstream is configured (give --dynamodb-upstream URL or \
-                 IRSA_DEMO_DYNAMODB_UPSTREAM for one), so the allowed read has no table to \
-                 reach: the gateway allows it and then answers `{}`. The denied write is \
-                 decided by policy alone.",
-                stack::NO_UPSTREAM_CODE
-            ));
-            false
-        }
-    };
+    let upstream_ready = dynamodb_upstream_ready(out, stack).await;
     out.label(&format!(
         "GetItem on {TABLE} (the permission policy says {read_decision:?}, by {read_by}):"
     ));
@@ -569,15 +565,8 @@ async fn dynamodb_step(
             ));
             upstream_ready && o.item().is_some()
         }
-        (Err(e), UpstreamMode::None) => {
-            out.code(&sdk_error_text(e));
-            e.code() == Some(stack::NO_UPSTREAM_CODE)
-        }
         (Ok(_), UpstreamMode::None) => false,
-        (Err(e), UpstreamMode::Url(_)) => {
-            out.code(&sdk_error_text(e));
-            false
-        }
+        (Err(e), upstream) => read_refused(out, e, upstream),
     };
     out.check(
         read_ok && read_decision == irsa_policy::Decision::Allow,
@@ -601,16 +590,7 @@ async fn dynamodb_step(
         .item("id", AttributeValue::S("intruder".into()))
         .send()
         .await;
-    let code = match &put {
-        Ok(_) => {
-            out.code("PutItem succeeded");
-            String::new()
-        }
-        Err(e) => {
-            out.code(&sdk_error_text(e));
-            e.code().unwrap_or_default().to_owned()
-        }
-    };
+    let code = write_outcome(out, "PutItem", &put);
     out.check(
         code == "AccessDeniedException" && write_decision != irsa_policy::Decision::Allow,
         "the write was denied: AccessDeniedException, in DynamoDB's own error format",
@@ -646,34 +626,16 @@ fn decide(
     (e.decision, by.join(", "))
 }
 
-async fn s3_step(
-    out: &mut Out,
-    stack: &Stack,
-    s3: &aws_sdk_s3::Client,
-    role: &irsa_sts_core::Role,
-) -> anyhow::Result<()> {
-    let arn = |key: &str| format!("arn:{}:s3:::{BUCKET}/{key}", stack.config.partition);
-
-    // The read.
-    let (read_decision, read_by) = decide(role, "s3:GetObject", &arn(REPORT_KEY));
-    let upstream_ready = match &stack.s3_upstream {
+/// Says where the S3 calls go and prepares the upstream's bucket; whether it is ready.
+async fn s3_upstream_ready(out: &mut Out, stack: &Stack) -> bool {
+    match &stack.s3_upstream {
         UpstreamMode::Url(url) => {
             out.say(&format!(
                 "S3 upstream: {url}. Setting up: bucket `{BUCKET}` with the object \
                  `{REPORT_KEY}`, put there directly with the upstream's own credentials (the \
                  role may not write)."
             ));
-            match prepare_bucket(stack, url).await {
-                Ok(()) => true,
-                Err(e) => {
-                    out.check(
-                        false,
-                        "",
-                        &format!("cannot prepare the upstream bucket: {e:#}"),
-                    );
-                    false
-                }
-            }
+            prepared(out, "bucket", prepare_bucket(stack, url).await)
         }
         UpstreamMode::None => {
             out.say(&format!(
@@ -684,7 +646,20 @@ async fn s3_step(
             ));
             false
         }
-    };
+    }
+}
+
+async fn s3_step(
+    out: &mut Out,
+    stack: &Stack,
+    s3: &aws_sdk_s3::Client,
+    role: &irsa_sts_core::Role,
+) -> anyhow::Result<()> {
+    let arn = |key: &str| format!("arn:{}:s3:::{BUCKET}/{key}", stack.config.partition);
+
+    // The read.
+    let (read_decision, read_by) = decide(role, "s3:GetObject", &arn(REPORT_KEY));
+    let upstream_ready = s3_upstream_ready(out, stack).await;
     out.label(&format!(
         "GetObject s3://{BUCKET}/{REPORT_KEY} (the permission policy says {read_decision:?}, by {read_by}):"
     ));
@@ -704,15 +679,8 @@ async fn s3_step(
                 }
             }
         }
-        (Err(e), UpstreamMode::None) => {
-            out.code(&sdk_error_text(&e));
-            e.code() == Some(stack::NO_UPSTREAM_CODE)
-        }
         (Ok(_), UpstreamMode::None) => false,
-        (Err(e), UpstreamMode::Url(_)) => {
-            out.code(&sdk_error_text(&e));
-            false
-        }
+        (Err(e), upstream) => read_refused(out, &e, upstream),
     };
     out.check(
         read_ok && read_decision == irsa_policy::Decision::Allow,
@@ -737,16 +705,7 @@ async fn s3_step(
         .body(aws_sdk_s3::primitives::ByteStream::from_static(b"intruder"))
         .send()
         .await;
-    let code = match &put {
-        Ok(_) => {
-            out.code("PutObject succeeded");
-            String::new()
-        }
-        Err(e) => {
-            out.code(&sdk_error_text(e));
-            e.code().unwrap_or_default().to_owned()
-        }
-    };
+    let code = write_outcome(out, "PutObject", &put);
     out.check(
         code == "AccessDenied" && write_decision != irsa_policy::Decision::Allow,
         "the S3 write was denied: AccessDenied, in S3's own XML error format",
@@ -988,6 +947,59 @@ impl aws_credential_types::provider::ProvideCredentials for WebIdentity {
                 "irsa-demo-web-identity",
             ))
         })
+    }
+}
+
+/// Whether the upstream `what` (table, bucket) was prepared; a failure is shown as a
+/// failed check.
+fn prepared(out: &mut Out, what: &str, r: anyhow::Result<()>) -> bool {
+    match r {
+        Ok(()) => true,
+        Err(e) => {
+            out.check(
+                false,
+                "",
+                &format!("cannot prepare the upstream {what}: {e:#}"),
+            );
+            false
+        }
+    }
+}
+
+/// Shows a refused read; without an upstream the gateway's no-upstream answer is the
+/// expected one.
+fn read_refused<E, R>(
+    out: &mut Out,
+    e: &aws_sdk_sts::error::SdkError<E, R>,
+    upstream: &UpstreamMode,
+) -> bool
+where
+    E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    out.code(&sdk_error_text(e));
+    matches!(upstream, UpstreamMode::None) && e.code() == Some(stack::NO_UPSTREAM_CODE)
+}
+
+/// Shows a write's outcome; its error code (empty when `op` succeeded).
+fn write_outcome<T, E, R>(
+    out: &mut Out,
+    op: &str,
+    r: &Result<T, aws_sdk_sts::error::SdkError<E, R>>,
+) -> String
+where
+    E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match r {
+        Ok(_) => {
+            out.code(&format!("{op} succeeded"));
+            String::new()
+        }
+        Err(e) => {
+            out.code(&sdk_error_text(e));
+            e.code().unwrap_or_default().to_owned()
+        }
     }
 }
 

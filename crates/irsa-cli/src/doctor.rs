@@ -292,40 +292,18 @@ async fn pod_identity_pod(
     sts: Option<&pod_identity::StsClusters>,
     cluster_flag: Option<&str>,
 ) -> anyhow::Result<Vec<Check>> {
-    let (cluster, mut cluster_arn) = pod_identity::cluster(cluster_flag, sts);
-    let associations = match sts {
-        Some(s) => irsa_audit::Associations::Listed {
-            source: "irsa sts configuration",
-            items: &s.associations,
-        },
-        None => irsa_audit::Associations::Missing,
-    };
-    let role_arn = sts.and_then(|s| {
-        s.associations
-            .iter()
-            .find(|a| {
-                Some(a.cluster.as_str()) == cluster.as_deref()
-                    && a.namespace == ns
-                    && a.service_account == sa
-            })
-            .map(|a| a.role_arn.clone())
-    });
-    if cluster_arn.is_none() {
-        cluster_arn = cluster
-            .as_deref()
-            .and_then(|c| pod_identity::cluster_arn_of(c, role_arn.as_deref()));
-    }
-    let side = iam_side(account, from_aws, role_arn.as_deref(), None).await;
+    let target = pod_identity::Target::of(cluster_flag, sts, ns, sa);
+    let side = iam_side(account, from_aws, target.role_arn.as_deref(), None).await;
     let name = pod["metadata"]["name"].as_str().unwrap_or("");
     let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
     let facts = irsa_audit::PodIdentityFacts {
-        cluster: cluster.as_deref(),
-        cluster_arn: cluster_arn.as_deref(),
+        cluster: target.cluster.as_deref(),
+        cluster_arn: target.cluster_arn.as_deref(),
         namespace: ns,
         service_account: sa,
         pod: Some((name, uid)),
         token_audiences: pod_identity::pod_token_audience(pod, token_file),
-        associations,
+        associations: pod_identity::associations(sts),
         account: side.side(),
         agent: None,
     };

@@ -219,75 +219,13 @@ pub(crate) async fn in_pod(
     cluster_flag: Option<&str>,
     now: i64,
 ) -> anyhow::Result<Vec<Check>> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let mut checks = Vec::new();
-    let mut env = Check {
-        id: "environment",
-        title: "the pod identity webhook's environment is present".into(),
-        ok: true,
-        evidence: Vec::new(),
-        fix: None,
-        assumed: None,
-    };
-    let uri = var(FULL_URI);
-    let file = var(TOKEN_FILE);
-    for (k, v) in [(FULL_URI, &uri), (TOKEN_FILE, &file)] {
-        match v {
-            Some(v) => env.evidence.push(format!("{k}={v}")),
-            None => {
-                env.ok = false;
-                env.evidence.push(format!("{k} is not set"));
-                env.fix = Some("the pod was not mutated for Pod Identity: run `irsa doctor pod NAMESPACE/NAME` from outside".into());
-            }
-        }
-    }
-    for k in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
-        if let Some(v) = var(k) {
-            env.evidence.push(format!("{k}={v}"));
-        }
-    }
-    checks.push(env);
-
-    let mut t = Check {
-        id: "token-file",
-        title: "the token file holds a current ServiceAccount token bound to the pod".into(),
-        ok: true,
-        evidence: Vec::new(),
-        fix: None,
-        assumed: None,
-    };
-    let mut token = None;
-    let mut facts = None;
-    if let Some((text, p)) = super::read_token_file(file.as_deref(), &mut t) {
-        let f = token_facts(&p.claims);
-        t.evidence.push(format!(
-            "sub {}, aud {:?}, pod {}",
-            p.claims.get("sub").and_then(Value::as_str).unwrap_or("-"),
-            f.audiences,
-            f.pod
-                .as_ref()
-                .map_or("(not bound to a pod)", |p| p.0.as_str())
-        ));
-        match f.exp {
-            Some(exp) if exp <= now => {
-                t.ok = false;
-                t.evidence
-                    .push(format!("the token expired {}s ago", now - exp));
-                t.fix = Some("the kubelet refreshes a projected token before it expires: mount the projected volume (recreate the pod through the webhook)".into());
-            }
-            Some(exp) => t.evidence.push(format!("expires in {}s", exp - now)),
-            None => {}
-        }
-        if f.pod.is_none() && t.ok {
-            t.ok = false;
-            t.fix = Some("EKS Auth takes only a pod-bound token (kubernetes.io.pod): mount a projected serviceAccountToken, not a Secret's token".into());
-        }
-        token = Some(text);
-        facts = Some(f);
-    }
-    checks.push(t);
-
-    let (cluster, mut cluster_arn) = cluster(cluster_flag, sts);
+    let (env, [uri, file]) = super::environment_check(
+        "the pod identity webhook's environment is present",
+        [FULL_URI, TOKEN_FILE],
+        &["AWS_REGION", "AWS_DEFAULT_REGION"],
+        "the pod was not mutated for Pod Identity: run `irsa doctor pod NAMESPACE/NAME` from outside",
+    );
+    let (token_c, token, facts) = token_file_check(file.as_deref(), now);
     let probe = match (&uri, &token) {
         (Some(u), Some(tok)) => Some((u.as_str(), probe_agent(u, tok).await)),
         (Some(u), None) => Some((
@@ -304,37 +242,11 @@ pub(crate) async fn in_pod(
         .as_ref()
         .and_then(|f| f.service_account.clone())
         .unwrap_or_default();
-    let listed;
-    let associations = match sts {
-        Some(s) => {
-            listed = s.associations.clone();
-            Associations::Listed {
-                source: "irsa sts configuration",
-                items: &listed,
-            }
-        }
-        None => Associations::Missing,
-    };
-    let role_arn = match associations {
-        Associations::Listed { items, .. } => items
-            .iter()
-            .find(|a| {
-                Some(a.cluster.as_str()) == cluster.as_deref()
-                    && a.namespace == ns
-                    && a.service_account == sa
-            })
-            .map(|a| a.role_arn.clone()),
-        _ => None,
-    };
-    if cluster_arn.is_none() {
-        cluster_arn = cluster
-            .as_deref()
-            .and_then(|c| cluster_arn_of(c, role_arn.as_deref()));
-    }
-    let side = super::iam_side(account, from_aws, role_arn.as_deref(), None).await;
+    let target = Target::of(cluster_flag, sts, &ns, &sa);
+    let side = super::iam_side(account, from_aws, target.role_arn.as_deref(), None).await;
     let pf = PodIdentityFacts {
-        cluster: cluster.as_deref(),
-        cluster_arn: cluster_arn.as_deref(),
+        cluster: target.cluster.as_deref(),
+        cluster_arn: target.cluster_arn.as_deref(),
         namespace: &ns,
         service_account: &sa,
         pod: facts
@@ -345,12 +257,102 @@ pub(crate) async fn in_pod(
             (Some(f), Some(path)) => Ok((format!("token file {path}"), f.audiences.clone())),
             _ => Err("no token read (see the token-file check)".into()),
         },
-        associations,
+        associations: associations(sts),
         account: side.side(),
         agent: probe,
     };
+    let mut checks = vec![env, token_c];
     checks.extend(irsa_audit::diagnose_pod_identity(&pf));
     Ok(checks)
+}
+
+/// The `token-file` check of a Pod Identity token (current, bound to a pod), the token
+/// and what its claims say.
+fn token_file_check(file: Option<&str>, now: i64) -> (Check, Option<String>, Option<TokenFacts>) {
+    let mut t = super::new_check(
+        "token-file",
+        "the token file holds a current ServiceAccount token bound to the pod",
+    );
+    let Some((text, p)) = super::read_token_file(file, &mut t) else {
+        return (t, None, None);
+    };
+    let f = token_facts(&p.claims);
+    t.evidence.push(format!(
+        "sub {}, aud {:?}, pod {}",
+        p.claims.get("sub").and_then(Value::as_str).unwrap_or("-"),
+        f.audiences,
+        f.pod
+            .as_ref()
+            .map_or("(not bound to a pod)", |p| p.0.as_str())
+    ));
+    match f.exp {
+        Some(exp) if exp <= now => {
+            t.ok = false;
+            t.evidence
+                .push(format!("the token expired {}s ago", now - exp));
+            t.fix = Some("the kubelet refreshes a projected token before it expires: mount the projected volume (recreate the pod through the webhook)".into());
+        }
+        Some(exp) => t.evidence.push(format!("expires in {}s", exp - now)),
+        None => {}
+    }
+    if f.pod.is_none() && t.ok {
+        t.ok = false;
+        t.fix = Some("EKS Auth takes only a pod-bound token (kubernetes.io.pod): mount a projected serviceAccountToken, not a Secret's token".into());
+    }
+    (t, Some(text), Some(f))
+}
+
+/// The associations of an `irsa sts` configuration, if one was given.
+pub(crate) fn associations(sts: Option<&StsClusters>) -> Associations<'_> {
+    match sts {
+        Some(s) => Associations::Listed {
+            source: "irsa sts configuration",
+            items: &s.associations,
+        },
+        None => Associations::Missing,
+    }
+}
+
+/// The cluster a ServiceAccount's association is looked up in, the cluster's ARN and
+/// the role of the association.
+pub(crate) struct Target {
+    pub cluster: Option<String>,
+    pub cluster_arn: Option<String>,
+    pub role_arn: Option<String>,
+}
+
+impl Target {
+    /// The cluster (from the flag or the only one configured), the role of its
+    /// association for `ns`/`sa`, and its ARN (configured, else built from the role's
+    /// account).
+    pub(crate) fn of(
+        cluster_flag: Option<&str>,
+        sts: Option<&StsClusters>,
+        ns: &str,
+        sa: &str,
+    ) -> Target {
+        let (cluster, cluster_arn) = cluster(cluster_flag, sts);
+        let role_arn = sts.and_then(|s| {
+            s.associations
+                .iter()
+                .find(|a| {
+                    Some(a.cluster.as_str()) == cluster.as_deref()
+                        && a.namespace == ns
+                        && a.service_account == sa
+                })
+                .map(|a| a.role_arn.clone())
+        });
+        let cluster_arn = cluster_arn.or_else(|| {
+            cluster
+                .as_deref()
+                .and_then(|c| cluster_arn_of(c, role_arn.as_deref()))
+        });
+        Target {
+            cluster,
+            cluster_arn,
+            role_arn,
+        }
+    }
 }
 
 /// Whether a pod (as the API server has it) reads container credentials: the token file
