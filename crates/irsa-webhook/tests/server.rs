@@ -714,7 +714,8 @@ mod tls_reload {
         }
     }
 
-    fn client_config(roots: &[&Pair]) -> Arc<rustls::ClientConfig> {
+    /// A client trusting only `roots`, each connection a full handshake.
+    pub fn client_config(roots: &[&Pair]) -> Arc<rustls::ClientConfig> {
         let mut store = rustls::RootCertStore::empty();
         for p in roots {
             store.add(p.der.clone()).unwrap();
@@ -731,17 +732,24 @@ mod tls_reload {
         Arc::new(cfg)
     }
 
+    /// A TLS connection to `addr` (the server named `localhost`) with `cfg`.
+    pub async fn connect(
+        addr: std::net::SocketAddr,
+        cfg: Arc<rustls::ClientConfig>,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        tokio_rustls::TlsConnector::from(cfg)
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .map_err(|e| format!("handshake: {e}"))
+    }
+
     /// One TLS connection + `GET /healthz`; returns the served certificate.
     pub async fn fetch(
         addr: std::net::SocketAddr,
         cfg: Arc<rustls::ClientConfig>,
     ) -> Result<CertificateDer<'static>, String> {
-        let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let conn = tokio_rustls::TlsConnector::from(cfg);
-        let tls = conn
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
+        let tls = connect(addr, cfg).await?;
         let cert = tls.get_ref().1.peer_certificates().unwrap()[0]
             .clone()
             .into_owned();
@@ -974,23 +982,7 @@ async fn shutdown_finishes_in_flight_requests() {
         Duration::from_secs(5),
     ));
 
-    let mut store = rustls::RootCertStore::empty();
-    store.add(p.der.clone()).unwrap();
-    let ccfg = Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(store)
-        .with_no_client_auth(),
-    );
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(ccfg)
-        .connect(
-            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-            tcp,
-        )
+    let tls = tls_reload::connect(addr, tls_reload::client_config(&[&p]))
         .await
         .unwrap();
     let body = serde_json::to_vec(&review(Some("admission.k8s.io/v1"), "slow", pod())).unwrap();
@@ -1093,23 +1085,8 @@ mod end_to_end {
     }
 
     async fn tls_post(port: u16, root: &tls_reload::Pair, body: &[u8]) -> irsa_test::net::Reply {
-        let mut store = rustls::RootCertStore::empty();
-        store.add(root.der.clone()).unwrap();
-        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(store)
-        .with_no_client_auth();
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .unwrap();
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-            .connect(
-                rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-                tcp,
-            )
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let tls = tls_reload::connect(addr, tls_reload::client_config(&[root]))
             .await
             .unwrap();
         let request = http::Request::post("/mutate")
