@@ -1722,10 +1722,7 @@ fn aws_sdk_rust_put_object_with_default_checksums_decodes() {
             headers: captured.headers.clone(),
             body: Vec::new(),
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
+        let now = irsa_test::now();
         let (payload, seed) = verify_head(&received, SECRET, now);
         modes.push(format!(
             "{} {:?}",
