@@ -376,7 +376,7 @@ pub(crate) const P_RESOURCE: u8 = 4;
 pub(crate) const P_PREFIX: u8 = 5;
 pub(crate) const P_KIND: u8 = 6;
 
-type Errors = Vec<(u8, PolicyError)>;
+pub(crate) type Errors = Vec<(u8, PolicyError)>;
 
 impl Policy {
     /// Parses and validates a policy document (checks that hold for every policy kind).
@@ -572,6 +572,33 @@ pub(crate) fn parse_collect(json: &str) -> Result<(Policy, Errors), PolicyError>
     ))
 }
 
+/// One `Action`/`NotAction` entry, checked (errors to `errors`) and compiled.
+pub(crate) fn action_item(a: &str, errors: &mut Errors) -> ActionPattern {
+    if let Some(e) = check_action(a) {
+        errors.push((P_PREFIX, e));
+    }
+    ActionPattern::compile(a)
+}
+
+/// One `Resource`/`NotResource` entry, checked (errors to `errors`) and compiled.
+pub(crate) fn resource_item(r: &str, vars: bool, errors: &mut Errors) -> ResourcePattern {
+    let parts = split6(r, false);
+    match check_resource_fast(r, &parts) {
+        Some(true) => {}
+        Some(false) | None => match check_resource(r) {
+            Some(e) => errors.push((P_RESOURCE, e)),
+            None => {
+                if !legacy_resource_ok(r) {
+                    errors.push((P_LEGACY, PolicyError::LegacyParsing));
+                }
+            }
+        },
+    }
+    ResourcePattern {
+        pat: ArnPattern::compile_split(r, &parts, ArnMode::Resource, vars),
+    }
+}
+
 /// The `Version` element (absent: `None`; unknown: a syntax error).
 fn parse_version(v: Option<&str>) -> Result<Option<Version>, PolicyError> {
     match v {
@@ -617,48 +644,49 @@ fn parse_statement(
         None => None,
         Some((negated, p)) => Some((negated, parse_principal(p)?)),
     };
-    let action = raw.action.map(|(negated, list)| {
-        let mut items = Vec::with_capacity(list.items.len());
-        for a in list.items.iter() {
-            if let Some(e) = check_action(a) {
-                errors.push((P_PREFIX, e));
+    let action = match (raw.action, raw.built_action) {
+        (Some((negated, list)), _) => {
+            let mut items = Vec::with_capacity(list.items.len());
+            for a in list.items.iter() {
+                items.push(action_item(a, errors));
             }
-            items.push(ActionPattern::compile(a));
+            Some(Element {
+                negated,
+                items,
+                single: list.single,
+            })
         }
-        Element {
-            negated,
-            items,
-            single: list.single,
+        (None, Some((element, mut errs))) => {
+            errors.append(&mut errs);
+            Some(element)
         }
-    });
-    let resource = raw.resource.map(|(negated, list)| {
-        let mut items = Vec::with_capacity(list.items.len());
-        for r in list.items {
-            let parts = split6(&r, false);
-            match check_resource_fast(&r, &parts) {
-                Some(true) => {}
-                Some(false) | None => match check_resource(&r) {
-                    Some(e) => errors.push((P_RESOURCE, e)),
-                    None => {
-                        if !legacy_resource_ok(&r) {
-                            errors.push((P_LEGACY, PolicyError::LegacyParsing));
-                        }
-                    }
-                },
+        (None, None) => None,
+    };
+    let resource = match (raw.resource, raw.built_resource) {
+        (Some((negated, list)), _) => {
+            let mut items = Vec::with_capacity(list.items.len());
+            for r in list.items {
+                items.push(resource_item(&r, vars, errors));
             }
-            items.push(ResourcePattern {
-                pat: ArnPattern::compile_split(&r, &parts, ArnMode::Resource, vars),
-            });
+            Some(Element {
+                negated,
+                items,
+                single: list.single,
+            })
         }
-        Element {
-            negated,
-            items,
-            single: list.single,
+        (None, Some((element, mut errs))) => {
+            errors.append(&mut errs);
+            Some(element)
         }
-    });
-    let condition = match raw.condition {
-        None => None,
-        Some(c) => Some(parse_condition(c, vars, errors)?),
+        (None, None) => None,
+    };
+    let condition = match (raw.condition, raw.built_condition) {
+        (Some(c), _) => Some(parse_condition(c, vars, errors)?),
+        (None, Some((blocks, mut errs))) => {
+            errors.append(&mut errs);
+            Some(blocks)
+        }
+        (None, None) => None,
     };
     if action.as_ref().is_none_or(|a| a.items.is_empty()) {
         errors.push((P_ACTIONS, PolicyError::MissingActions));
@@ -700,11 +728,7 @@ fn parse_condition(
     for (op_raw, Entries(body)) in c.0 {
         let Some(op) = Operator::parse(&op_raw) else {
             if body.is_empty() {
-                blocks.push(ConditionBlock {
-                    op: None,
-                    op_raw: Some(Box::from(&*op_raw)),
-                    entries: Vec::new(),
-                });
+                blocks.push(unknown_block(&op_raw));
                 continue;
             }
             return Err(PolicyError::Syntax);
@@ -712,13 +736,6 @@ fn parse_condition(
         let mut entries = Vec::with_capacity(body.len());
         for (key, raw) in body {
             let values: Vec<String> = raw.items.iter().map(Scalar::text).collect();
-            if !key.contains(':') {
-                errors.push((P_PREFIX, PolicyError::MissingVendor));
-            }
-            let (compiled, bad_date) = compile_values(op.base, &values, vars);
-            if bad_date {
-                errors.push((P_LEGACY, PolicyError::LegacyParsing));
-            }
             let single = raw.single && raw.items.len() == 1;
             let raw = if raw.items.iter().all(|s| matches!(s, Scalar::Str(_))) {
                 None
@@ -729,52 +746,116 @@ fn parse_condition(
                     raw.items.iter().map(Scalar::to_value).collect(),
                 )))
             };
-            // The key, then its lowercase form unless it is the same.
-            let lower: Option<Cow<'_, str>> = if key.is_ascii() {
-                key.bytes()
-                    .any(|b| b.is_ascii_uppercase())
-                    .then_some(Cow::Borrowed(&*key))
-            } else {
-                Some(Cow::Owned(key.to_lowercase())).filter(|l| *l != *key)
-            };
-            let mut keys = String::with_capacity(key.len() + lower.as_ref().map_or(0, |l| l.len()));
-            keys.push_str(&key);
-            match lower {
-                Some(Cow::Borrowed(k)) => {
-                    keys.push_str(k);
-                    if let Some(tail) = keys.get_mut(k.len()..) {
-                        tail.make_ascii_lowercase();
-                    }
-                }
-                Some(Cow::Owned(l)) => keys.push_str(&l),
-                None => {}
-            }
-            let key_len = u32::try_from(key.len()).map_err(|_| PolicyError::Syntax)?;
-            let keys = keys.into_boxed_str();
-            let key_hash = crate::context::key_hash(
-                keys.get(key.len()..)
-                    .filter(|l| !l.is_empty())
-                    .unwrap_or(&keys),
-            );
-            entries.push(ConditionEntry {
-                operator: op,
-                keys,
-                key_len,
-                key_hash,
-                values,
-                raw,
-                single,
-                compiled,
-            });
+            entries.push(condition_entry(
+                op, &key, values, raw, single, vars, errors,
+            )?);
         }
-        let reprints = op.base != BaseOperator::Null || !op_raw.ends_with("IfExists");
-        blocks.push(ConditionBlock {
-            op: Some(op),
-            op_raw: (!reprints).then(|| Box::from(&*op_raw)),
-            entries,
-        });
+        blocks.push(condition_block(op, &op_raw, entries));
     }
     Ok(blocks)
+}
+
+/// A block of an operator IAM does not know (allowed with an empty body).
+pub(crate) fn unknown_block(op_raw: &str) -> ConditionBlock {
+    ConditionBlock {
+        op: None,
+        op_raw: Some(Box::from(op_raw)),
+        entries: Vec::new(),
+    }
+}
+
+/// A block of a known operator written as `op_raw`.
+pub(crate) fn condition_block(
+    op: Operator,
+    op_raw: &str,
+    entries: Vec<ConditionEntry>,
+) -> ConditionBlock {
+    let reprints = op.base != BaseOperator::Null || !op_raw.ends_with("IfExists");
+    ConditionBlock {
+        op: Some(op),
+        op_raw: (!reprints).then(|| Box::from(op_raw)),
+        entries,
+    }
+}
+
+impl ConditionBlock {
+    /// Was the block's operator written as `name`?
+    pub(crate) fn written_as(&self, name: &str) -> bool {
+        match (&self.op_raw, &self.op) {
+            (Some(raw), _) => **raw == *name,
+            (None, Some(op)) => {
+                let rest = match op.set {
+                    Some(crate::SetOperator::ForAllValues) => name.strip_prefix("ForAllValues:"),
+                    Some(crate::SetOperator::ForAnyValue) => name.strip_prefix("ForAnyValue:"),
+                    None => Some(name),
+                };
+                let rest = if op.if_exists {
+                    rest.and_then(|r| r.strip_suffix("IfExists"))
+                } else {
+                    rest
+                };
+                rest == Some(op.base.name())
+            }
+            (None, None) => false,
+        }
+    }
+}
+
+/// One condition entry: `key` (as written) with its values (`raw`: as written when some is
+/// not a string; `single`: a bare value), compiled for `op`; its soft errors to `errors`.
+pub(crate) fn condition_entry(
+    op: Operator,
+    key: &str,
+    values: Vec<String>,
+    raw: Option<Box<Value>>,
+    single: bool,
+    vars: bool,
+    errors: &mut Errors,
+) -> Result<ConditionEntry, PolicyError> {
+    if !key.contains(':') {
+        errors.push((P_PREFIX, PolicyError::MissingVendor));
+    }
+    let (compiled, bad_date) = compile_values(op.base, &values, vars);
+    if bad_date {
+        errors.push((P_LEGACY, PolicyError::LegacyParsing));
+    }
+    // The key, then its lowercase form unless it is the same.
+    let lower: Option<Cow<'_, str>> = if key.is_ascii() {
+        key.bytes()
+            .any(|b| b.is_ascii_uppercase())
+            .then_some(Cow::Borrowed(key))
+    } else {
+        Some(Cow::Owned(key.to_lowercase())).filter(|l| *l != *key)
+    };
+    let mut keys = String::with_capacity(key.len() + lower.as_ref().map_or(0, |l| l.len()));
+    keys.push_str(key);
+    match lower {
+        Some(Cow::Borrowed(k)) => {
+            keys.push_str(k);
+            if let Some(tail) = keys.get_mut(k.len()..) {
+                tail.make_ascii_lowercase();
+            }
+        }
+        Some(Cow::Owned(l)) => keys.push_str(&l),
+        None => {}
+    }
+    let key_len = u32::try_from(key.len()).map_err(|_| PolicyError::Syntax)?;
+    let keys = keys.into_boxed_str();
+    let key_hash = crate::context::key_hash(
+        keys.get(key.len()..)
+            .filter(|l| !l.is_empty())
+            .unwrap_or(&keys),
+    );
+    Ok(ConditionEntry {
+        operator: op,
+        keys,
+        key_len,
+        key_hash,
+        values,
+        raw,
+        single,
+        compiled,
+    })
 }
 
 /// IAM's action checks: vendor prefix, one colon, vendor characters.
@@ -1114,6 +1195,48 @@ mod tests {
             r#"{"Statement":{"Effect":"Allow","Action":"s3:x","Resource":"*"}}"#.to_owned(),
         ] {
             assert!(Policy::parse(&ok).is_ok(), "{ok}: {:?}", Policy::parse(&ok));
+        }
+    }
+
+    /// A statement read with the version known (built as read) and without (`Version` after
+    /// `Statement`: kept, then built) gives the same policy, the same errors, the same
+    /// rejections.
+    #[test]
+    fn version_before_or_after_statement_reads_alike() {
+        let bodies = [
+            r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":[10,"1.5",true]},"Bool":{"aws:SecureTransport":false},"StringEquals":{"aws:PrincipalTag/Team":"${aws:username}"}}}"#,
+            r#"[{"Sid":"A","Effect":"Allow","Action":["s3:x"],"Resource":"arn:aws:s3:::b/${aws:username}/*","Condition":{"NullIfExists":{"aws:TokenIssueTime":"true"},"Unknown":{},"ForAnyValue:StringLikeIfExists":{"aws:TagKeys":["a*"]},"StringLike":{"s3:prefix":[]}}},{"Sid":"A","Effect":"Deny","NotAction":"s3:y","NotResource":"*"}]"#,
+            r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-13-01"},"StringEquals":{"nokey":"v","ÄÖ:K":"x"}}}"#,
+            r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"Bool":{"a:b":"1"},"Bool":{"a:c":"2"}}}"#,
+            r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"Null":{"a:b":"true"},"NullIfExists":{"a:c":"true"}}}"#,
+            r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"StringEquals":{"a:b":"1","a:b":"2"}}}"#,
+            r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"Bogus":{"a:b":"c"}}}"#,
+            r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"Bool":{"a:b":null}}}"#,
+            r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"Bool":{"a:b":[["x"]]}}}"#,
+            r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"StringEquals":{"a:b":"x"},"Condition":{}}}"#,
+            r#"{"Effect":"Allow","Action":"s3:x","Resource":"*","Condition":{"StringEquals":{"a:\u0062":"x","a:b":"y"}}}"#,
+            r#"{"Resource":["arn:aws:iam:::foo","arn:aws:s3:us-east-1::b","a:b:c","arn:aws:s3::b"],"Effect":"Allow","Action":["invalid","s3:a:b","a a:b","*",""]}"#,
+            r#"{"Effect":"Deny","NotAction":[],"NotResource":"invalid resource"}"#,
+            r#"{"Effect":"Allow","Action":"s3:x","Action":"s3:y","Resource":"*"}"#,
+            r#"{"Effect":"Allow","Action":"s3:x","NotResource":"*","Resource":"*"}"#,
+            r#"{"Effect":"Allow","Action":[1],"Resource":"*"}"#,
+            r#"{"Effect":"Allow","Action":"s3:\u0078","Resource":["arn:aws:s3:::b/${aws:userid}/*"]}"#,
+        ];
+        for version in ["2012-10-17", "2008-10-17"] {
+            for body in bodies {
+                let first = format!(r#"{{"Version":"{version}","Statement":{body}}}"#);
+                let last = format!(r#"{{"Statement":{body},"Version":"{version}"}}"#);
+                let a = parse_collect(&first);
+                let b = parse_collect(&last);
+                assert_eq!(a, b, "{first}");
+                if let Ok((p, _)) = &a {
+                    assert_eq!(
+                        Policy::parse(&p.to_json()).ok().as_ref(),
+                        Policy::parse(&first).ok().as_ref(),
+                        "{first}"
+                    );
+                }
+            }
         }
     }
 

@@ -4,6 +4,11 @@
 //! duplicate keys (IAM's grammar forbids duplicates, and parsers that disagree on which
 //! duplicate wins are a classic policy bypass), wrong types, nested arrays.
 
+use crate::condition::Operator;
+use crate::policy::{
+    ActionPattern, ConditionBlock, ConditionEntry, Element, Errors, ResourcePattern, action_item,
+    condition_block, condition_entry, resource_item, unknown_block,
+};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -306,8 +311,255 @@ pub(crate) struct RawStatement<'a> {
     pub(crate) action: Option<(bool, Strings<'a>)>,
     /// (`NotResource`, values).
     pub(crate) resource: Option<(bool, Strings<'a>)>,
-    /// Operator → key → values.
+    /// Operator → key → values (read without knowing the policy version).
     pub(crate) condition: Option<Entries<'a, Entries<'a, Scalars<'a>>>>,
+    /// The condition built as it was read (the version known), with its non-syntax errors.
+    pub(crate) built_condition: Option<(Vec<ConditionBlock>, Errors)>,
+    /// `Action`/`NotAction` built as it was read, with its non-syntax errors.
+    pub(crate) built_action: Option<(Element<ActionPattern>, Errors)>,
+    /// `Resource`/`NotResource` built as it was read, with its non-syntax errors.
+    pub(crate) built_resource: Option<(Element<ResourcePattern>, Errors)>,
+}
+
+/// A string or an array of strings, each turned into an item by `f` as it is read (no
+/// vector of the strings); the items and whether a bare string was written.
+struct ItemsSeed<F> {
+    f: F,
+}
+
+impl<'de, T, F: FnMut(&str) -> T> de::DeserializeSeed<'de> for ItemsSeed<F> {
+    type Value = (Vec<T>, bool);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T, F: FnMut(&str) -> T> Visitor<'de> for ItemsSeed<F> {
+    type Value = (Vec<T>, bool);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+    fn visit_str<E>(mut self, v: &str) -> Result<Self::Value, E> {
+        Ok((vec![(self.f)(v)], true))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
+        while let Some(Str(s)) = seq.next_element()? {
+            items.push((self.f)(&s));
+        }
+        Ok((items, false))
+    }
+}
+
+/// Reads an `Action`/`NotAction` (`negated`) value into its compiled element.
+fn read_actions<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    negated: bool,
+) -> Result<(Element<ActionPattern>, Errors), A::Error> {
+    let mut errors = Errors::new();
+    let (items, single) = map.next_value_seed(ItemsSeed {
+        f: |a: &str| action_item(a, &mut errors),
+    })?;
+    Ok((
+        Element {
+            negated,
+            items,
+            single,
+        },
+        errors,
+    ))
+}
+
+/// Reads a `Resource`/`NotResource` (`negated`) value into its compiled element.
+fn read_resources<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    negated: bool,
+    vars: bool,
+) -> Result<(Element<ResourcePattern>, Errors), A::Error> {
+    let mut errors = Errors::new();
+    let (items, single) = map.next_value_seed(ItemsSeed {
+        f: |r: &str| resource_item(r, vars, &mut errors),
+    })?;
+    Ok((
+        Element {
+            negated,
+            items,
+            single,
+        },
+        errors,
+    ))
+}
+
+/// Reads a `Condition` element straight into condition blocks (no intermediate maps or
+/// value vectors): repeated operators or keys are errors, as in [`Entries`].
+struct ConditionSeed {
+    vars: bool,
+}
+
+impl<'de> de::DeserializeSeed<'de> for ConditionSeed {
+    type Value = (Vec<ConditionBlock>, Errors);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ConditionSeed {
+    type Value = (Vec<ConditionBlock>, Errors);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a condition object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // Most conditions have one operator with one key: no spare capacity for them.
+        let mut blocks: Vec<ConditionBlock> = Vec::new();
+        let mut errors: Errors = Vec::new();
+        while let Some(Str(name)) = map.next_key()? {
+            if blocks.iter().any(|b| b.written_as(&name)) {
+                return Err(de::Error::custom("duplicate key"));
+            }
+            match Operator::parse(&name) {
+                // An unknown operator is allowed with an empty body.
+                None => {
+                    map.next_value_seed(EmptyBody)?;
+                    blocks.push(unknown_block(&name));
+                }
+                Some(op) => {
+                    let entries = map.next_value_seed(BodySeed {
+                        op,
+                        vars: self.vars,
+                        errors: &mut errors,
+                    })?;
+                    blocks.push(condition_block(op, &name, entries));
+                }
+            }
+        }
+        Ok((blocks, errors))
+    }
+}
+
+/// An object that must be empty.
+struct EmptyBody;
+
+impl<'de> de::DeserializeSeed<'de> for EmptyBody {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EmptyBody {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an empty object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        match map.next_key::<IgnoredAny>()? {
+            None => Ok(()),
+            Some(_) => Err(de::Error::custom("an unknown operator with conditions")),
+        }
+    }
+}
+
+/// The keys of one operator, each compiled into a condition entry as it is read.
+struct BodySeed<'e> {
+    op: Operator,
+    vars: bool,
+    errors: &'e mut Errors,
+}
+
+impl<'de> de::DeserializeSeed<'de> for BodySeed<'_> {
+    type Value = Vec<ConditionEntry>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BodySeed<'_> {
+    type Value = Vec<ConditionEntry>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of condition keys")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries: Vec<ConditionEntry> = Vec::new();
+        while let Some(Str(key)) = map.next_key()? {
+            if entries.iter().any(|e| e.key() == key) {
+                return Err(de::Error::custom("duplicate key"));
+            }
+            let (values, raw, single) = map.next_value_seed(ValuesSeed)?;
+            let entry = condition_entry(self.op, &key, values, raw, single, self.vars, self.errors)
+                .map_err(|_| de::Error::custom("condition key too long"))?;
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+}
+
+/// The values of one condition key as the engine compares them (`true`, `10`), the values as
+/// written when some is not a string, and whether a bare value (not an array) was written.
+struct ValuesSeed;
+
+type ValuesRead = (Vec<String>, Option<Box<serde_json::Value>>, bool);
+
+impl<'de> de::DeserializeSeed<'de> for ValuesSeed {
+    type Value = ValuesRead;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ValuesRead, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl ValuesSeed {
+    fn bare(s: Scalar<'_>) -> ValuesRead {
+        let raw = match &s {
+            Scalar::Str(_) => None,
+            _ => Some(Box::new(s.to_value())),
+        };
+        (vec![s.text()], raw, true)
+    }
+}
+
+impl<'de> Visitor<'de> for ValuesSeed {
+    type Value = ValuesRead;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a scalar or an array of scalars")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<ValuesRead, E> {
+        Ok((vec![v.to_owned()], None, true))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<ValuesRead, E> {
+        Ok((vec![v.to_owned()], None, true))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<ValuesRead, E> {
+        Ok(ValuesSeed::bare(Scalar::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<ValuesRead, E> {
+        Ok(ValuesSeed::bare(Scalar::Num(v.into())))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<ValuesRead, E> {
+        Ok(ValuesSeed::bare(Scalar::Num(v.into())))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<ValuesRead, E> {
+        ScalarVisitor.visit_f64(v).map(ValuesSeed::bare)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ValuesRead, A::Error> {
+        let mut values: Vec<String> = Vec::with_capacity(seq.size_hint().unwrap_or(2).min(64));
+        // The values as written, from the first one that is not a string.
+        let mut written: Option<Vec<serde_json::Value>> = None;
+        while let Some(s) = seq.next_element::<Scalar<'de>>()? {
+            if written.is_none() && !matches!(s, Scalar::Str(_)) {
+                written = Some(
+                    values
+                        .iter()
+                        .map(|v| serde_json::Value::String(v.clone()))
+                        .collect(),
+                );
+            }
+            if let Some(w) = &mut written {
+                w.push(s.to_value());
+            }
+            values.push(s.text());
+        }
+        let raw = written.map(|w| Box::new(serde_json::Value::Array(w)));
+        Ok((values, raw, false))
+    }
 }
 
 fn dup<E: de::Error>() -> E {
@@ -316,7 +568,22 @@ fn dup<E: de::Error>() -> E {
 
 impl<'de> Deserialize<'de> for RawStatement<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
+        de::DeserializeSeed::deserialize(StatementSeed { vars: None }, d)
+    }
+}
+
+/// Reads one statement; with the policy's version known (`vars`: it allows policy
+/// variables), its `Condition` is built as it is read.
+pub(crate) struct StatementSeed {
+    pub(crate) vars: Option<bool>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for StatementSeed {
+    type Value = RawStatement<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        struct V {
+            vars: Option<bool>,
+        }
         impl<'de> Visitor<'de> for V {
             type Value = RawStatement<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -348,22 +615,40 @@ impl<'de> Deserialize<'de> for RawStatement<'de> {
                             st.principal = Some((&*k == "NotPrincipal", map.next_value()?));
                         }
                         "Action" | "NotAction" => {
-                            if st.action.is_some() {
+                            if st.action.is_some() || st.built_action.is_some() {
                                 return Err(dup());
                             }
-                            st.action = Some((&*k == "NotAction", map.next_value()?));
+                            let negated = &*k == "NotAction";
+                            if self.vars.is_some() {
+                                st.built_action = Some(read_actions(&mut map, negated)?);
+                            } else {
+                                st.action = Some((negated, map.next_value()?));
+                            }
                         }
                         "Resource" | "NotResource" => {
-                            if st.resource.is_some() {
+                            if st.resource.is_some() || st.built_resource.is_some() {
                                 return Err(dup());
                             }
-                            st.resource = Some((&*k == "NotResource", map.next_value()?));
+                            let negated = &*k == "NotResource";
+                            match self.vars {
+                                Some(vars) => {
+                                    st.built_resource =
+                                        Some(read_resources(&mut map, negated, vars)?);
+                                }
+                                None => st.resource = Some((negated, map.next_value()?)),
+                            }
                         }
                         "Condition" => {
-                            if st.condition.is_some() {
+                            if st.condition.is_some() || st.built_condition.is_some() {
                                 return Err(dup());
                             }
-                            st.condition = Some(map.next_value()?);
+                            match self.vars {
+                                Some(vars) => {
+                                    st.built_condition =
+                                        Some(map.next_value_seed(ConditionSeed { vars })?);
+                                }
+                                None => st.condition = Some(map.next_value()?),
+                            }
                         }
                         _ => return Err(de::Error::custom("unknown statement element")),
                     }
@@ -371,7 +656,7 @@ impl<'de> Deserialize<'de> for RawStatement<'de> {
                 Ok(st)
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V { vars: self.vars })
     }
 }
 
@@ -401,13 +686,25 @@ impl<'de> de::DeserializeSeed<'de> for StreamStatements<'_, '_, '_, 'de> {
     }
 }
 
+impl StreamStatements<'_, '_, '_, '_> {
+    /// The statement reader for the version read.
+    fn seed(&self) -> StatementSeed {
+        StatementSeed {
+            vars: Some(self.version == Some("2012-10-17")),
+        }
+    }
+}
+
 impl<'de> Visitor<'de> for StreamStatements<'_, '_, '_, 'de> {
     type Value = RawStatements<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a statement or an array of statements")
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawStatements<'de>, A::Error> {
-        let st = RawStatement::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        let st = de::DeserializeSeed::deserialize(
+            self.seed(),
+            de::value::MapAccessDeserializer::new(map),
+        )?;
         if !(self.sink)(self.version, st) {
             return Err(de::Error::custom("statement rejected"));
         }
@@ -418,7 +715,7 @@ impl<'de> Visitor<'de> for StreamStatements<'_, '_, '_, 'de> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawStatements<'de>, A::Error> {
         let mut n = 0usize;
-        while let Some(st) = seq.next_element()? {
+        while let Some(st) = seq.next_element_seed(self.seed())? {
             if !(self.sink)(self.version, st) {
                 return Err(de::Error::custom("statement rejected"));
             }
@@ -571,7 +868,19 @@ mod tests {
         assert!(ok.statement.as_ref().unwrap().items.is_empty());
         let st = &streamed[0];
         assert_eq!(st.sid.as_deref(), Some("aB"));
-        let cond = st.condition.as_ref().unwrap();
+        let (blocks, errors) = st.built_condition.as_ref().unwrap();
+        assert!(errors.is_empty());
+        assert_eq!(blocks[0].entries[0].values(), ["10", "1.5", "true"]);
+        // Version after Statement: the statements come back as read.
+        let ok = read_policy(
+            r#"{"Statement":[{"Condition":{"NumericLessThan":{"s3:max-keys":[10,1.5,true]}}}],"Version":"2012-10-17"}"#,
+            &mut |_, _| panic!("no version before the statements"),
+        )
+        .unwrap();
+        let cond = ok.statement.as_ref().unwrap().items[0]
+            .condition
+            .as_ref()
+            .unwrap();
         let vals: Vec<String> = cond.0[0].1.0[0].1.items.iter().map(Scalar::text).collect();
         assert_eq!(vals, ["10", "1.5", "true"]);
     }
