@@ -357,6 +357,33 @@ fn sdk_client(endpoint: &str, creds: &Credentials) -> aws_sdk_dynamodb::Client {
     )
 }
 
+/// Runs the client program `program args` with `vars` added to its environment and no AWS
+/// profile files, bounded to `within`; it must succeed. The JSON it printed.
+async fn run_json_client(
+    program: &Path,
+    args: &[&Path],
+    vars: Vec<(String, String)>,
+    within: Duration,
+) -> Value {
+    let output = Command::new(program)
+        .args(args)
+        .envs(vars)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(within, output)
+        .await
+        .unwrap_or_else(|_| panic!("{} did not finish within {within:?}", program.display()))
+        .unwrap();
+    assert!(output.status.success(), "{} failed", program.display());
+    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
+    eprintln!("{out:#}");
+    out
+}
+
 /// The environment giving a client program the session credentials of `reader` and
 /// `writer` (`READER_AKID`, `READER_SECRET`, `READER_TOKEN`, and the same for `WRITER_`).
 fn session_env(reader: &Credentials, writer: &Credentials) -> Vec<(String, String)> {
@@ -624,23 +651,9 @@ async fn boto3_through_the_gateway() {
     let reader = env.issue("reader");
     let writer = env.issue("writer");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/boto3_client.py");
-    let output = tokio::time::timeout(
-        Duration::from_secs(120),
-        Command::new(&python)
-            .arg(&script)
-            .env("GATEWAY_URL", &env.gateway)
-            .envs(session_env(&reader, &writer))
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env_remove("AWS_PROFILE")
-            .output(),
-    )
-    .await
-    .expect("boto3 script finishes within 120 s")
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "boto3 script failed: {stderr}");
-    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut vars = session_env(&reader, &writer);
+    vars.push(("GATEWAY_URL".into(), env.gateway.clone()));
+    let out = run_json_client(&python, &[&script], vars, Duration::from_secs(120)).await;
 
     assert_eq!(out["get"]["Year"], json!({"N": "1937"}));
     assert_eq!(out["query_count"], 2);

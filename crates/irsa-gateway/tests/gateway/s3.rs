@@ -17,7 +17,7 @@ use irsa_sts_core::{Credentials, KeyRing, MasterKey, issue_credentials};
 use irsa_test::{Versitygw, now, sdk, sigv4};
 use serde_json::Value;
 
-use super::{Env as DynamoEnv, python_with_boto3, serve_gateway, session_env};
+use super::{Env as DynamoEnv, python_with_boto3, run_json_client, serve_gateway, session_env};
 
 const UPSTREAM_USER: &str = Versitygw::ACCESS_KEY_ID;
 const UPSTREAM_SECRET: &str = Versitygw::SECRET_ACCESS_KEY;
@@ -253,25 +253,16 @@ async fn boto3_and_the_aws_cli_through_the_gateway() {
     let reader = env.issue("reader");
     let writer = env.issue("writer");
     let script = irsa_test::workspace_root().join("crates/irsa-gateway/tests/s3_clients.py");
-    let output = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("GATEWAY", &env.gateway)
-        .env("UPSTREAM", &env.upstream.url)
-        .env("UPSTREAM_AKID", UPSTREAM_USER)
-        .env("UPSTREAM_SECRET", UPSTREAM_SECRET)
-        .envs(session_env(&reader, &writer))
-        .env("AWS_CLI", &aws)
-        .env("WORK", work.path())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(300), output)
-        .await
-        .expect("the clients finish within 300 s")
-        .unwrap();
-    assert!(output.status.success(), "s3_clients.py failed");
-    let r: Value = serde_json::from_slice(&output.stdout).unwrap();
-    eprintln!("{r:#}");
+    let mut vars = session_env(&reader, &writer);
+    vars.extend([
+        ("GATEWAY".into(), env.gateway.clone()),
+        ("UPSTREAM".into(), env.upstream.url.clone()),
+        ("UPSTREAM_AKID".into(), UPSTREAM_USER.into()),
+        ("UPSTREAM_SECRET".into(), UPSTREAM_SECRET.into()),
+        ("AWS_CLI".into(), aws.display().to_string()),
+        ("WORK".into(), work.path().display().to_string()),
+    ]);
+    let r = run_json_client(&python, &[&script], vars, Duration::from_secs(300)).await;
     assert_eq!(r["get"], "region,total\neu,42\n");
     assert_eq!(r["head"], 19);
     assert_eq!(r["list_reports"], serde_json::json!(["reports/q1.csv"]));
@@ -950,25 +941,14 @@ async fn run_sdk_client(
     let (url, modes) = sniffing_relay(env.gateway.clone()).await;
     let reader = env.issue("reader");
     let writer = env.issue("writer");
-    let output = tokio::process::Command::new(program)
-        .args(args)
-        .env("GATEWAY", &url)
-        .envs(session_env(&reader, &writer))
-        .env("BIG_SIZE", big.to_string())
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(180), output)
-        .await
-        .expect("the client finishes within 180 s")
-        .unwrap();
-    assert!(output.status.success(), "{} failed", program.display());
-    let r: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut vars = session_env(&reader, &writer);
+    vars.extend([
+        ("GATEWAY".into(), url),
+        ("BIG_SIZE".into(), big.to_string()),
+    ]);
+    let r = run_json_client(program, args, vars, Duration::from_secs(180)).await;
     let modes = modes.lock().unwrap().clone();
-    eprintln!("{r:#}\npayload modes: {modes:?}");
+    eprintln!("payload modes: {modes:?}");
     (r, modes)
 }
 
