@@ -66,9 +66,9 @@ pub(crate) const NOT_FORWARDED: &[&str] = &[
     "expect",
 ];
 
-/// Whether the header `name` is forwarded as it is: signed by the client and not in
-/// [`NOT_FORWARDED`] (`Content-Encoding` is forwarded through
-/// [`forwarded_content_encoding`]).
+/// Whether the header `name` is forwarded as it is: signed by the client and not one of
+/// the client's authentication and body framing headers, nor `Host` (`Content-Encoding`
+/// is forwarded through [`forwarded_content_encoding`]).
 pub fn is_forwarded(name: &str, signed: &[String]) -> bool {
     is_signed(name, signed) && !NOT_FORWARDED.iter().any(|n| n.eq_ignore_ascii_case(name))
 }

@@ -302,7 +302,7 @@ pub struct SaCache {
 
 impl SaCache {
     /// A cache over `store`. `grace` bounds a direct lookup on a miss (capped at
-    /// [`MAX_GRACE`]; zero turns lookups off).
+    /// 1 s; zero turns lookups off).
     pub fn new(store: SaStore, fetcher: Option<Arc<dyn SaFetcher>>, grace: Duration) -> Self {
         Self {
             store,
@@ -704,7 +704,7 @@ pub const CC_EMPTY_SETTLE: Duration = Duration::from_secs(2);
 /// The container-credentials file, reloaded atomically: the identities in force are
 /// replaced only by a complete new file that parses. Content that does not parse (a file
 /// caught half-written) keeps the previous identities; a missing or empty file clears
-/// them only once it has stayed so for [`CC_EMPTY_SETTLE`] (at start, at once).
+/// them only once it has stayed so for 2 s (at start, at once).
 pub struct CcFile {
     path: PathBuf,
     last: Option<Vec<u8>>,
@@ -723,7 +723,7 @@ impl CcFile {
         }
     }
 
-    /// Replaces [`CC_EMPTY_SETTLE`].
+    /// Replaces the 2 s an emptied file must stay empty before it counts.
     pub fn with_empty_settle(mut self, settle: Duration) -> Self {
         self.settle = settle;
         self
