@@ -220,11 +220,6 @@ impl From<&MapError> for ApiError {
     }
 }
 
-/// CRC-32 (IEEE) of `data`, as DynamoDB sends in `x-amz-crc32`.
-pub fn crc32(data: &[u8]) -> u32 {
-    crc32fast::hash(data)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,11 +269,5 @@ mod tests {
             ApiError::from(&VerifyError::MissingAuthentication).code(),
             "MissingAuthenticationTokenException"
         );
-    }
-
-    #[test]
-    fn crc32_matches_the_standard_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
     }
 }

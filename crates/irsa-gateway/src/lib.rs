@@ -5,15 +5,17 @@
 //! action, resource ARNs and condition keys DynamoDB would authorize, evaluated against
 //! the role's policies intersected with the session's (both pure, in `irsa-dynamodb`),
 //! then forwarded re-signed with the upstream's own credentials, or answered with
-//! DynamoDB's own error ([`error::ApiError`]). This crate is HTTP, upstream and wiring.
+//! DynamoDB's own error. This crate is HTTP, upstream and wiring.
 
-pub mod config;
-pub mod error;
+mod config;
+mod error;
 mod s3;
-pub mod server;
-pub mod upstream;
+mod server;
+mod upstream;
 
-pub use config::{GatewaySection, LoadError, S3Section, UpstreamSection};
+pub use config::{
+    DEFAULT_S3_ENDPOINTS, GatewaySection, LoadError, S3Config, S3Section, UpstreamSection, key_ring,
+};
 pub use error::UPSTREAM_NOT_CONFIGURED;
 pub use server::{Gateway, Options, Snapshot, router, serve};
 pub use upstream::{Service, Upstream, UpstreamCredentials, UpstreamError, UpstreamSettings};
@@ -82,7 +84,7 @@ pub fn from_file_with_s3(
             s3_section
                 .settings(&cfg, base, upstream_timeout)
                 .map_err(prefixed_s3)?,
-            upstream::Service::S3,
+            Service::S3,
         )?),
     };
     Ok(Gateway::with_upstreams(

@@ -11,17 +11,19 @@ use axum::extract::ConnectInfo;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use irsa_authz::{Caller, RequestFacts, ResourcePolicies, SessionPolicies, Uses};
 use irsa_s3::{AuthType, HttpRequest, RequestAuth, S3Error, S3Request};
 use irsa_sigv4::{
-    BodyDecoder, ContentSha256, DecoderLimits, PayloadError, S3Payload, SignatureLocation,
-    VerifyError, VerifyOptions,
+    BodyDecoder, ContentSha256, DecoderLimits, PayloadError, S3Payload, SeedSignature,
+    SignatureLocation, VerifiedRequest, VerifyError, VerifyOptions,
 };
-use irsa_sts_core::{CredError, SessionClaims, is_access_key_id, open_session, secret_access_key};
+use irsa_sts_core::{
+    CredError, OpenedSession, SessionClaims, is_access_key_id, open_session, secret_access_key,
+};
 
-use crate::server::{Gateway, HOP_BY_HOP, Snapshot};
+use crate::server::{Gateway, Snapshot};
 use crate::upstream::{Payload, UpstreamBody};
 
 /// An S3 error with the path it concerns.
@@ -167,6 +169,15 @@ fn forward_headers(
     out
 }
 
+/// A request whose signature checked out: who sent it and how its body is signed.
+struct Authenticated {
+    session: OpenedSession,
+    verified: VerifiedRequest,
+    seed: SeedSignature,
+    payload: S3Payload,
+    caller: Caller,
+}
+
 /// Handles one S3 request: the response, and the operation's name for the log. The body
 /// stays in `body` until it is forwarded, so that after a refusal the caller can drain
 /// what is left of it ([`drain`]).
@@ -181,56 +192,20 @@ pub(crate) async fn process(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
     let snap = gw.snapshot();
-
-    // 1. SigV4 by S3's rules, without the body (the decoder checks it as it streams).
     let all: Vec<(&str, &[u8])> = parts
         .headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_bytes()))
         .collect();
-    let sig_request = irsa_sigv4::Request {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &all,
-        body: b"",
-    };
-    let options = VerifyOptions {
-        max_clock_skew_secs: gw.options().max_clock_skew_secs,
-        ..VerifyOptions::s3_streaming()
-    };
-    let parsed = irsa_sigv4::parse(&sig_request, &options).map_err(|e| from_verify(&e))?;
-    parsed.check_time(now).map_err(|e| from_verify(&e))?;
-    if parsed.region() != snap.config.region {
-        return Err(S3Error::new(
-            "AuthorizationHeaderMalformed",
-            format!(
-                "The authorization header is malformed; the region '{}' is wrong; expecting '{}'",
-                parsed.region(),
-                snap.config.region
-            ),
-            400,
-        )
-        .into());
-    }
-    let akid = parsed.access_key_id();
-    if !is_access_key_id(akid) {
-        return Err(invalid_access_key().into());
-    }
-    let Some(token) = parsed.security_token() else {
-        return Err(invalid_access_key().into());
-    };
-    let session = open_session(snap.ring(), token, akid, now).map_err(|e| from_cred(&e))?;
-    let secret = secret_access_key(snap.ring(), akid, &session).map_err(|e| from_cred(&e))?;
-    let (verified, seed) = parsed.verify_s3(&secret, now).map_err(|e| match &e {
-        VerifyError::SignatureDoesNotMatch(m) => {
-            signature_mismatch(&e, m, akid, provided_signature(&parts.headers, &parts.uri))
-        }
-        _ => from_verify(&e),
-    })?;
-    let presigned = !matches!(verified.location, SignatureLocation::Header);
-    let payload = S3Payload::from_headers(&all, presigned).map_err(|e| from_payload(&e))?;
-    let caller = Caller::of(&session.claims, &snap.config).ok_or_else(invalid_access_key)?;
+
+    // 1. SigV4 by S3's rules, without the body (the decoder checks it as it streams).
+    let Authenticated {
+        session,
+        verified,
+        seed,
+        payload,
+        caller,
+    } = authenticate(gw, &snap, &parts, &all, now)?;
 
     // 2. The request as S3 reads it, from the signed headers only.
     let signed = irsa_s3::signed_headers(&all, &verified.signed_headers);
@@ -262,37 +237,162 @@ pub(crate) async fn process(
     };
 
     // 4. Authorize: identity ∩ session policies, and the bucket's policy.
-    let content_sha256 = parts
-        .headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok());
+    let signed_by = Signed {
+        session: &session,
+        verified: &verified,
+        caller: &caller,
+        peer: peer.as_deref(),
+    };
+    authorize_request(&snap, &s3req, &parts, &signed_by, whole.as_deref(), now)?;
+
+    // 5. Forward.
+    let (path, query) =
+        irsa_s3::upstream_target(&s3req, parts.uri.path(), parts.uri.query().unwrap_or(""));
+    let outgoing = Outgoing {
+        method: parts.method.clone(),
+        path: &path,
+        query: &query,
+        headers: &parts.headers,
+        signed_headers: &verified.signed_headers,
+    };
+    let response = forward(gw, outgoing, &payload, whole, body, decoder).await?;
+    Ok((response, op))
+}
+
+/// Who signed a request, and from where.
+struct Signed<'a> {
+    session: &'a OpenedSession,
+    verified: &'a VerifiedRequest,
+    caller: &'a Caller,
+    peer: Option<&'a str>,
+}
+
+/// Step 4: the request's authorizations (what S3 would authorize, with the signature's
+/// form and age and the body read for the mapping, if any) decided against the role's
+/// and the session's policies and the bucket's policy.
+fn authorize_request(
+    snap: &Snapshot,
+    s3req: &S3Request,
+    parts: &http::request::Parts,
+    signed: &Signed<'_>,
+    whole: Option<&[u8]>,
+    now: i64,
+) -> Result<(), Refused> {
+    let verified = signed.verified;
     let auth = RequestAuth {
-        auth_type: if presigned {
-            AuthType::QueryString
-        } else {
+        auth_type: if matches!(verified.location, SignatureLocation::Header) {
             AuthType::Header
+        } else {
+            AuthType::QueryString
         },
-        content_sha256,
+        content_sha256: parts
+            .headers
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok()),
         resource_account: Some(&snap.config.account),
         signature_age_ms: u64::try_from(now.saturating_sub(verified.request_time))
             .ok()
             .map(|s| s.saturating_mul(1000)),
     };
-    let authorizations = s3req.authorizations(
-        &snap.config.partition,
-        &auth,
-        whole.as_deref().unwrap_or(b""),
-    )?;
+    let authorizations =
+        s3req.authorizations(&snap.config.partition, &auth, whole.unwrap_or(b""))?;
     authorize(
-        &snap,
-        &session.claims,
-        &caller,
-        peer.as_deref(),
+        snap,
+        &signed.session.claims,
+        signed.caller,
+        signed.peer,
         now,
         &authorizations,
     )?;
+    Ok(())
+}
 
-    // 5. Forward.
+/// Step 1: the signature by S3's rules (region, a session of this deployment, the
+/// signature itself) and how the body is signed.
+fn authenticate(
+    gw: &Gateway,
+    snap: &Snapshot,
+    parts: &http::request::Parts,
+    all: &[(&str, &[u8])],
+    now: i64,
+) -> Result<Authenticated, Refused> {
+    let sig_request = irsa_sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: all,
+        body: b"",
+    };
+    let options = VerifyOptions {
+        max_clock_skew_secs: gw.options().max_clock_skew_secs,
+        ..VerifyOptions::s3_streaming()
+    };
+    let parsed = irsa_sigv4::parse(&sig_request, &options).map_err(|e| from_verify(&e))?;
+    parsed.check_time(now).map_err(|e| from_verify(&e))?;
+    if parsed.region() != snap.config.region {
+        return Err(S3Error::new(
+            "AuthorizationHeaderMalformed",
+            format!(
+                "The authorization header is malformed; the region '{}' is wrong; expecting '{}'",
+                parsed.region(),
+                snap.config.region
+            ),
+            400,
+        )
+        .into());
+    }
+    let akid = parsed.access_key_id();
+    if !is_access_key_id(akid) {
+        return Err(invalid_access_key().into());
+    }
+    let Some(token) = parsed.security_token() else {
+        return Err(invalid_access_key().into());
+    };
+    let session = open_session(snap.ring(), token, akid, now).map_err(|e| from_cred(&e))?;
+    let secret = secret_access_key(snap.ring(), akid, &session).map_err(|e| from_cred(&e))?;
+    let (verified, seed) =
+        parsed
+            .verify_s3_cached(&secret, now, &gw.keys)
+            .map_err(|e| match &e {
+                VerifyError::SignatureDoesNotMatch(m) => {
+                    signature_mismatch(&e, m, akid, provided_signature(&parts.headers, &parts.uri))
+                }
+                _ => from_verify(&e),
+            })?;
+    let presigned = !matches!(verified.location, SignatureLocation::Header);
+    let payload = S3Payload::from_headers(all, presigned).map_err(|e| from_payload(&e))?;
+    let caller = Caller::of(&session.claims, &snap.config).ok_or_else(invalid_access_key)?;
+    Ok(Authenticated {
+        session,
+        verified,
+        seed,
+        payload,
+        caller,
+    })
+}
+
+/// Where an allowed request goes upstream.
+struct Outgoing<'a> {
+    method: Method,
+    path: &'a str,
+    query: &'a str,
+    /// The client's headers.
+    headers: &'a HeaderMap,
+    /// The names the client signed: only these are forwarded.
+    signed_headers: &'a [String],
+}
+
+/// Step 5: the request re-signed for the S3 upstream, its body either `whole` (read for
+/// the mapping) or streamed from `body` through `decoder`, held until its first verified
+/// bytes; the upstream's answer streamed back.
+async fn forward(
+    gw: &Gateway,
+    to: Outgoing<'_>,
+    payload: &S3Payload,
+    whole: Option<Bytes>,
+    body: &mut Option<DataStream>,
+    mut decoder: BodyDecoder,
+) -> Result<Response, Refused> {
     let Some(upstream) = gw.s3_upstream() else {
         let mut message = "irsa: no S3 upstream is configured: the request was allowed by policy but there is no bucket to send it to".to_owned();
         if let Some(hint) = &gw.options().no_s3_upstream_hint {
@@ -300,8 +400,6 @@ pub(crate) async fn process(
         }
         return Err(S3Error::new("UpstreamNotConfigured", message, 400).into());
     };
-    let (path, query) =
-        irsa_s3::upstream_target(&s3req, parts.uri.path(), parts.uri.query().unwrap_or(""));
     let has_body = whole.is_some() || payload.decoded_length.is_some_and(|n| n > 0);
     let decoded_length = if has_body {
         payload
@@ -310,66 +408,51 @@ pub(crate) async fn process(
     } else {
         None
     };
-    let headers = forward_headers(&parts.headers, &verified.signed_headers, decoded_length);
+    let headers = forward_headers(to.headers, to.signed_headers, decoded_length);
     let failure: Arc<Mutex<Option<PayloadError>>> = Arc::new(Mutex::new(None));
     let hex = match payload.content_sha256 {
         ContentSha256::Sha256(h) if whole.is_none() => hex_lower(&h),
         _ => String::new(),
     };
-    let (up_payload, up_body);
-    match whole {
-        Some(bytes) => {
-            up_payload = Payload::Unsigned;
-            up_body = crate::upstream::full_body(bytes);
-        }
+    let (up_payload, up_body) = match whole {
+        Some(bytes) => (Payload::Unsigned, crate::upstream::full_body(bytes)),
         None => {
             // Hold the request until the first verified bytes (or the end): a body
             // whose first chunk is refused never reaches the upstream at all.
+            let Some(stream) = body.as_mut() else {
+                return Err(internal_error().into());
+            };
             let first = first_decoded(stream, &mut decoder).await?;
-            up_payload = if hex.is_empty() {
+            let Some(rest) = body.take() else {
+                return Err(internal_error().into());
+            };
+            let up_payload = if hex.is_empty() {
                 Payload::Unsigned
             } else {
                 Payload::Sha256Hex(&hex)
             };
-            let Some(rest) = body.take() else {
-                return Err(internal_error().into());
-            };
-            up_body = streamed(rest, decoder, first, failure.clone());
+            (up_payload, streamed(rest, decoder, first, failure.clone()))
         }
-    }
+    };
     let sent = upstream
-        .send_stream(
-            parts.method.clone(),
-            &path,
-            &query,
-            &headers,
-            up_payload,
-            up_body,
-        )
+        .send_stream(to.method, to.path, to.query, &headers, up_payload, up_body)
         .await;
+    let refused = || failure.lock().unwrap_or_else(|p| p.into_inner()).take();
     let response = match sent {
         Ok(r) => r,
         Err(e) => {
-            if let Some(p) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if let Some(p) = refused() {
                 return Err(from_payload(&p).into());
             }
             tracing::error!(error = %e, "S3 upstream request failed");
             return Err(internal_error().into());
         }
     };
-    if let Some(p) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    if let Some(p) = refused() {
         // The upstream answered although the body was refused part-way: report the refusal.
         return Err(from_payload(&p).into());
     }
-    let (up, incoming) = response.into_parts();
-    let mut r = Response::new(Body::new(incoming));
-    *r.status_mut() = up.status;
-    for (n, v) in &up.headers {
-        if !HOP_BY_HOP.contains(&n.as_str()) {
-            r.headers_mut().append(HeaderName::clone(n), v.clone());
-        }
-    }
-    Ok((r, op))
+    Ok(crate::server::relay(response))
 }
 
 fn hex_lower(bytes: &[u8]) -> String {
@@ -632,27 +715,20 @@ mod tests {
 
     #[test]
     fn forwarded_headers_drop_framing_and_keep_other_encodings() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "content-encoding",
-            HeaderValue::from_static("aws-chunked, gzip"),
-        );
-        h.insert(
-            "x-amz-decoded-content-length",
-            HeaderValue::from_static("5"),
-        );
-        h.insert("content-length", HeaderValue::from_static("99"));
-        h.insert("x-amz-meta-a", HeaderValue::from_static("1"));
-        h.insert("x-amz-meta-unsigned", HeaderValue::from_static("1"));
-        let signed: Vec<String> = [
+        let h = crate::server::header_map(&[
+            ("content-encoding", "aws-chunked, gzip"),
+            ("x-amz-decoded-content-length", "5"),
+            ("content-length", "99"),
+            ("x-amz-meta-a", "1"),
+            ("x-amz-meta-unsigned", "1"),
+        ]);
+        let signed = crate::server::names(&[
             "content-encoding",
             "x-amz-decoded-content-length",
             "content-length",
             "x-amz-meta-a",
             "host",
-        ]
-        .map(String::from)
-        .to_vec();
+        ]);
         let f = forward_headers(&h, &signed, Some(5));
         assert_eq!(f["content-encoding"], "gzip");
         assert_eq!(f["content-length"], "5");

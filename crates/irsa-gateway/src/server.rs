@@ -21,12 +21,13 @@ use irsa_sts_core::{
 use rand::Rng as _;
 
 use crate::config::{self, LoadError};
-use crate::error::{ApiError, crc32};
-use crate::upstream::{Upstream, strip_presign_params};
+use crate::error::ApiError;
+use crate::upstream::Upstream;
 use irsa_authz::{self as authz, Caller, Prepared, RequestFacts, SessionPolicies};
 use irsa_dynamodb::{
     LEADING_KEYS, MapError, Operation, Request, Schemas, Scope, TARGET_PREFIX, TableSchema,
 };
+use irsa_s3::strip_presign_params;
 
 /// Server limits and verification settings.
 #[derive(Debug, Clone)]
@@ -214,6 +215,8 @@ pub struct Gateway {
     limits: Limits,
     budget: Budget,
     schemas: Mutex<HashMap<String, CachedSchema>>,
+    /// Signing keys of the sessions that signed requests, derived once a day each.
+    pub(crate) keys: irsa_sigv4::SigningKeyCache,
 }
 
 fn now_secs() -> i64 {
@@ -261,6 +264,7 @@ impl Gateway {
             budget: Budget::new(options.max_bytes_in_flight.max(options.max_body_bytes)),
             options,
             schemas: Mutex::new(HashMap::new()),
+            keys: irsa_sigv4::SigningKeyCache::new(SESSION_CACHE_MAX),
         })
     }
 
@@ -398,14 +402,15 @@ pub async fn serve(
 fn request_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::thread_rng();
-    (0..52)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect()
+    let id: Vec<u8> = (0..52)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())])
+        .collect();
+    String::from_utf8(id).unwrap_or_default()
 }
 
 fn error_response(e: &ApiError, request_id: &str) -> Response {
     let body = e.body();
-    let crc = crc32(body.as_bytes());
+    let crc = crc32fast::hash(body.as_bytes());
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let h = r.headers_mut();
@@ -423,7 +428,7 @@ fn error_response(e: &ApiError, request_id: &str) -> Response {
     r
 }
 
-pub(crate) const HOP_BY_HOP: &[&str] = &[
+const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -440,6 +445,17 @@ fn is_health_check(req: &axum::extract::Request) -> bool {
         && req.uri().query().is_none_or(|q| !q.contains("X-Amz-"))
 }
 
+/// The log line of a forwarded request.
+fn log_forwarded(id: &str, operation: &str, response: &Response, started: Instant) {
+    tracing::info!(
+        request_id = %id,
+        operation = %operation,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "forwarded"
+    );
+}
+
 async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> Response {
     let started = Instant::now();
     if is_health_check(&req) {
@@ -454,13 +470,7 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
         let mut body = Some(body.into_data_stream());
         return match crate::s3::process(&gw, parts, &mut body, now_secs()).await {
             Ok((mut response, op)) => {
-                tracing::info!(
-                    request_id = %id,
-                    operation = %op,
-                    status = response.status().as_u16(),
-                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-                    "forwarded"
-                );
+                log_forwarded(&id, op, &response, started);
                 if !response.headers().contains_key("x-amz-request-id")
                     && let Ok(v) = HeaderValue::from_str(&id)
                 {
@@ -497,13 +507,7 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
     let outcome = process(&gw, req).await;
     match outcome {
         Ok((response, op)) => {
-            tracing::info!(
-                request_id = %id,
-                operation = %op,
-                status = response.status().as_u16(),
-                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-                "forwarded"
-            );
+            log_forwarded(&id, &op, &response, started);
             response
         }
         Err(e) => {
@@ -755,7 +759,7 @@ fn authenticate(
     };
     let secret = secret_access_key(&snap.ring, akid, &session).map_err(|e| ApiError::from(&e))?;
     let verified = parsed
-        .verify(&secret, now)
+        .verify_cached(&secret, now, &gw.keys)
         .map_err(|e| ApiError::from(&e))?;
     // The signature must cover the operation: otherwise a captured request could be
     // replayed as another operation (the body being signed does not help).
@@ -833,45 +837,84 @@ async fn authorize(
     let tables = request.schema_tables(&snap.scope);
     if let (Some(upstream), true, false) = (&gw.upstream, uses.key(LEADING_KEYS), tables.is_empty())
     {
-        // The key schema matters. Read it only for a request some policy could allow
-        // whatever its keys: one no Allow statement covers is denied right away.
+        let decision = Decision {
+            policies: &policies,
+            caller,
+            global: &global,
+            denied: &denied,
+        };
         let skeleton = SessionPolicies {
             identity: &identity.skeleton,
             session: session_prepared.map(|p| p.skeleton.as_slice()),
             resource: None,
             uses: authz::Uses::default(),
         };
-        if let Err(early) = authz::authorize(&skeleton, caller, &global, &authorizations) {
-            return Err(denied(
-                authz::authorize(&policies, caller, &global, &authorizations)
-                    .err()
-                    .unwrap_or(early),
-            ));
-        }
-        if tables.len() > gw.options.max_schema_tables {
-            return Err(ApiError::from(&MapError::Validation(format!(
-                "Too many tables in one request: at most {} are allowed",
-                gw.options.max_schema_tables
-            ))));
-        }
-        let schemas = gw.schemas_for(upstream, tables).await?;
-        authorizations = match request.authorizations(&snap.scope, &schemas) {
-            Ok(a) => a,
-            // Refused either way; a request the policies deny whatever its keys says so.
-            Err(e) => {
-                return Err(
-                    match authz::authorize(&policies, caller, &global, &authorizations) {
-                        Err(d) if d.reason != authz::DenyReason::Undetermined(LEADING_KEYS) => {
-                            denied(d)
-                        }
-                        _ => ApiError::from(&e),
-                    },
-                );
-            }
-        };
+        authorizations = with_key_schemas(
+            gw,
+            upstream,
+            snap,
+            &request,
+            tables,
+            &skeleton,
+            &decision,
+            authorizations,
+        )
+        .await?;
     }
     authz::authorize(&policies, caller, &global, &authorizations).map_err(denied)?;
     Ok(op)
+}
+
+/// What a decision is made of: the policies in force, the caller, the global context, and
+/// how a denial is answered (and logged).
+struct Decision<'a, D> {
+    policies: &'a SessionPolicies<'a>,
+    caller: &'a Caller,
+    global: &'a irsa_policy::Context,
+    denied: &'a D,
+}
+
+/// The authorizations of a request whose `dynamodb:LeadingKeys` depend on the tables' key
+/// schemas. The schemas are read only for a request some policy could allow whatever its
+/// keys (`skeleton`: the policies without conditions); one no Allow statement covers is
+/// denied right away.
+#[allow(clippy::too_many_arguments)]
+async fn with_key_schemas<D: Fn(authz::Denied) -> ApiError>(
+    gw: &Gateway,
+    upstream: &Upstream,
+    snap: &Snapshot,
+    request: &Request<'_>,
+    tables: Vec<String>,
+    skeleton: &SessionPolicies<'_>,
+    d: &Decision<'_, D>,
+    authorizations: Vec<irsa_authz::Authorization>,
+) -> Result<Vec<irsa_authz::Authorization>, ApiError> {
+    if let Err(early) = authz::authorize(skeleton, d.caller, d.global, &authorizations) {
+        return Err((d.denied)(
+            authz::authorize(d.policies, d.caller, d.global, &authorizations)
+                .err()
+                .unwrap_or(early),
+        ));
+    }
+    if tables.len() > gw.options.max_schema_tables {
+        return Err(ApiError::from(&MapError::Validation(format!(
+            "Too many tables in one request: at most {} are allowed",
+            gw.options.max_schema_tables
+        ))));
+    }
+    let schemas = gw.schemas_for(upstream, tables).await?;
+    match request.authorizations(&snap.scope, &schemas) {
+        Ok(a) => Ok(a),
+        // Refused either way; a request the policies deny whatever its keys says so.
+        Err(e) => Err(
+            match authz::authorize(d.policies, d.caller, d.global, &authorizations) {
+                Err(denial) if denial.reason != authz::DenyReason::Undetermined(LEADING_KEYS) => {
+                    (d.denied)(denial)
+                }
+                _ => ApiError::from(&e),
+            },
+        ),
+    }
 }
 
 /// Step 4: forward, re-signed with the upstream's credentials; stream the answer back.
@@ -902,6 +945,12 @@ async fn forward(
             tracing::error!(error = %e, "upstream request failed");
             ApiError::internal()
         })?;
+    Ok(relay(response))
+}
+
+/// The upstream's answer for the client: its status and headers but hop-by-hop ones, the
+/// body streamed.
+pub(crate) fn relay(response: http::Response<hyper::body::Incoming>) -> Response {
     let (up, incoming) = response.into_parts();
     let mut r = Response::new(Body::new(incoming));
     *r.status_mut() = up.status;
@@ -910,7 +959,23 @@ async fn forward(
             r.headers_mut().append(HeaderName::clone(n), v.clone());
         }
     }
-    Ok(r)
+    r
+}
+
+/// A header map of `(name, value)` pairs, repeated names appended.
+#[cfg(test)]
+pub(crate) fn header_map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (n, v) in pairs {
+        h.append(*n, HeaderValue::from_static(v));
+    }
+    h
+}
+
+/// Header names as the signature lists them.
+#[cfg(test)]
+pub(crate) fn names(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
 }
 
 #[cfg(test)]
@@ -919,24 +984,14 @@ mod tests {
 
     #[test]
     fn forwarded_headers_are_signed_ones_with_the_authorized_target() {
-        let mut h = HeaderMap::new();
-        h.append(
-            "x-amz-target",
-            HeaderValue::from_static("DynamoDB_20120810.GetItem"),
-        );
-        h.append(
-            "x-amz-target",
-            HeaderValue::from_static("DynamoDB_20120810.DeleteItem"),
-        );
-        h.append(
-            "content-type",
-            HeaderValue::from_static("application/x-amz-cbor-1.1"),
-        );
-        h.append("accept-encoding", HeaderValue::from_static("identity"));
-        h.append("x-amz-unsigned-extra", HeaderValue::from_static("1"));
-        let signed: Vec<String> = ["accept-encoding", "content-type", "host", "x-amz-target"]
-            .map(String::from)
-            .to_vec();
+        let h = header_map(&[
+            ("x-amz-target", "DynamoDB_20120810.GetItem"),
+            ("x-amz-target", "DynamoDB_20120810.DeleteItem"),
+            ("content-type", "application/x-amz-cbor-1.1"),
+            ("accept-encoding", "identity"),
+            ("x-amz-unsigned-extra", "1"),
+        ]);
+        let signed = names(&["accept-encoding", "content-type", "host", "x-amz-target"]);
         let f = forward_headers(&h, &signed, "GetItem");
         let targets: Vec<&HeaderValue> = f.get_all("x-amz-target").iter().collect();
         assert_eq!(targets, ["DynamoDB_20120810.GetItem"]);

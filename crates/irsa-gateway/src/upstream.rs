@@ -1,17 +1,12 @@
 //! An upstream endpoint (DynamoDB- or S3-compatible): requests re-signed with the
-//! upstream's own credentials by the AWS SDK's signer (`aws-sigv4`), sent over a pooled
+//! upstream's own credentials (`irsa-sigv4`'s signer, which signs as the AWS SDK's
+//! `aws-sigv4` does, with the signing key derived once a day), sent over a pooled
 //! HTTP/1.1 (or TLS) client. Bodies stream: the client takes any [`UpstreamBody`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -98,6 +93,16 @@ pub enum Service {
     S3,
 }
 
+impl Service {
+    /// The service name of the credential scope.
+    fn name(self) -> &'static str {
+        match self {
+            Service::DynamoDb => "dynamodb",
+            Service::S3 => "s3",
+        }
+    }
+}
+
 /// What the upstream request's signature says about its body.
 #[derive(Debug, Clone, Copy)]
 pub enum Payload<'a> {
@@ -113,9 +118,30 @@ pub enum Payload<'a> {
 pub struct Upstream {
     settings: UpstreamSettings,
     service: Service,
-    identity: Identity,
     client: Client<HttpsConnector<HttpConnector>, UpstreamBody>,
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+    host: HeaderValue,
+    token: Option<HeaderValue>,
+    keys: irsa_sigv4::SigningKeyCache,
     base_path: String,
+}
+
+const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+const X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
+const X_AMZ_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
+
+fn header_value(v: &str) -> Result<HeaderValue, UpstreamError> {
+    HeaderValue::from_str(v).map_err(|e| UpstreamError::Sign(e.to_string()))
+}
+
+fn hex_sha256(data: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    let mut out = [0u8; 64];
+    match hex::encode_to_slice(digest.as_ref(), &mut out) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(_) => hex::encode(digest),
+    }
 }
 
 /// Request headers that are not forwarded: the client's authentication (replaced by ours),
@@ -137,11 +163,6 @@ const DROPPED: &[&str] = &[
     "upgrade",
     "expect",
 ];
-
-/// The query string without presigning parameters.
-pub fn strip_presign_params(query: &str) -> String {
-    irsa_s3::strip_presign_params(query)
-}
 
 fn tls_config(ca_bundle_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, UpstreamError> {
     let mut roots = RootCertStore::empty();
@@ -211,21 +232,33 @@ impl Upstream {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        let c = &settings.credentials;
-        let identity: Identity = Credentials::new(
-            c.access_key_id.clone(),
-            c.secret_access_key.clone(),
-            c.session_token.clone(),
-            None,
-            "irsa-gateway-upstream",
-        )
-        .into();
+        let (Some(scheme), Some(authority)) = (
+            settings.url.scheme().cloned(),
+            settings.url.authority().cloned(),
+        ) else {
+            return Err(UpstreamError::Config(format!(
+                "upstream url `{}` must have a scheme and a host",
+                settings.url
+            )));
+        };
+        let host = header_value(authority.as_str())
+            .map_err(|_| UpstreamError::Config("upstream host is not a header value".into()))?;
+        let token = match &settings.credentials.session_token {
+            Some(t) => Some(HeaderValue::from_str(t).map_err(|_| {
+                UpstreamError::Config("upstream session token is not a header value".into())
+            })?),
+            None => None,
+        };
         let base_path = settings.url.path().trim_end_matches('/').to_owned();
         Ok(Upstream {
             settings,
             service,
-            identity,
             client,
+            scheme,
+            authority,
+            host,
+            token,
+            keys: irsa_sigv4::SigningKeyCache::new(64),
             base_path,
         })
     }
@@ -269,75 +302,7 @@ impl Upstream {
         payload: Payload<'_>,
         body: UpstreamBody,
     ) -> Result<Response<Incoming>, UpstreamError> {
-        let authority = self
-            .settings
-            .url
-            .authority()
-            .map(|a| a.as_str())
-            .unwrap_or_default();
-        let scheme = self.settings.url.scheme_str().unwrap_or("http");
-        let mut target = format!("{scheme}://{authority}{}{path}", self.base_path);
-        if !query.is_empty() {
-            target.push('?');
-            target.push_str(query);
-        }
-        let uri: Uri = target
-            .parse()
-            .map_err(|e| UpstreamError::Unexpected(format!("request target: {e}")))?;
-        let streaming = !matches!(payload, Payload::Bytes(_));
-        let forwarded: Vec<(HeaderName, HeaderValue)> = headers
-            .iter()
-            .filter(|(n, _)| {
-                !DROPPED.contains(&n.as_str()) || (streaming && n.as_str() == "content-length")
-            })
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect();
-        let mut request = Request::builder()
-            .method(method.clone())
-            .uri(uri.clone())
-            .body(body)
-            .map_err(|e| UpstreamError::Unexpected(e.to_string()))?;
-        for (n, v) in &forwarded {
-            request.headers_mut().append(n.clone(), v.clone());
-        }
-        let signable_headers: Vec<(&str, &str)> = forwarded
-            .iter()
-            .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
-            .collect();
-        let mut signing = SigningSettings::default();
-        let name = match self.service {
-            Service::DynamoDb => "dynamodb",
-            Service::S3 => {
-                signing.percent_encoding_mode = PercentEncodingMode::Single;
-                signing.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-                signing.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-                "s3"
-            }
-        };
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region(&self.settings.region)
-            .name(name)
-            .time(SystemTime::now())
-            .settings(signing)
-            .build()
-            .map_err(|e| UpstreamError::Sign(e.to_string()))?
-            .into();
-        let signable = SignableRequest::new(
-            method.as_str(),
-            target.as_str(),
-            signable_headers.into_iter(),
-            match payload {
-                Payload::Bytes(b) => SignableBody::Bytes(b),
-                Payload::Unsigned => SignableBody::UnsignedPayload,
-                Payload::Sha256Hex(h) => SignableBody::Precomputed(h.to_owned()),
-            },
-        )
-        .map_err(|e| UpstreamError::Sign(e.to_string()))?;
-        let (instructions, _signature) = sign(signable, &params)
-            .map_err(|e| UpstreamError::Sign(e.to_string()))?
-            .into_parts();
-        instructions.apply_to_request_http1x(&mut request);
+        let request = self.signed(method, path, query, headers, payload, body)?;
         match tokio::time::timeout(self.settings.timeout, self.client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(UpstreamError::Unreachable(error_chain(&e))),
@@ -346,6 +311,119 @@ impl Upstream {
                 self.settings.timeout
             ))),
         }
+    }
+
+    /// The request to send: the client's headers minus [`DROPPED`] (`content-length` kept
+    /// for a streamed body), `host`, `x-amz-date`, the upstream's session token and, for
+    /// S3, `x-amz-content-sha256`; all of them signed with the upstream's credentials
+    /// (`irsa-sigv4`'s signer, the signing key derived once a day).
+    fn signed(
+        &self,
+        method: Method,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        payload: Payload<'_>,
+        body: UpstreamBody,
+    ) -> Result<Request<UpstreamBody>, UpstreamError> {
+        let (path, uri) = self.target(path, query)?;
+        let streaming = !matches!(payload, Payload::Bytes(_));
+        let hex;
+        let payload_hash = match payload {
+            Payload::Bytes(b) => {
+                hex = hex_sha256(b);
+                hex.as_str()
+            }
+            Payload::Unsigned => irsa_sigv4::UNSIGNED_PAYLOAD,
+            Payload::Sha256Hex(h) => h,
+        };
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+            .unwrap_or_default();
+        let amz_date = irsa_sigv4::amz_date(now)
+            .ok_or_else(|| UpstreamError::Sign("the clock is out of range".into()))?;
+        let mut out = self.outgoing_headers(headers, streaming, &amz_date, payload_hash)?;
+        let signable: Vec<(&str, &[u8])> = out
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let c = &self.settings.credentials;
+        let signer = irsa_sigv4::Signer {
+            access_key_id: &c.access_key_id,
+            secret_access_key: &c.secret_access_key,
+            region: &self.settings.region,
+            service: self.service.name(),
+            uri_encoding: match self.service {
+                Service::DynamoDb => irsa_sigv4::UriEncoding::Double,
+                Service::S3 => irsa_sigv4::UriEncoding::S3,
+            },
+        };
+        let authorization = irsa_sigv4::authorization(
+            &signer,
+            method.as_str(),
+            &path,
+            query,
+            &signable,
+            payload_hash,
+            &amz_date,
+            Some(&self.keys),
+        )
+        .ok_or_else(|| UpstreamError::Sign("cannot sign the request".into()))?;
+        out.insert(http::header::AUTHORIZATION, header_value(&authorization)?);
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = out;
+        Ok(request)
+    }
+
+    /// The path as sent (under the URL's path prefix) and the request's URI.
+    fn target<'p>(&self, path: &'p str, query: &str) -> Result<(Cow<'p, str>, Uri), UpstreamError> {
+        let path = if self.base_path.is_empty() {
+            Cow::Borrowed(path)
+        } else {
+            Cow::Owned(format!("{}{path}", self.base_path))
+        };
+        let uri = Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(if query.is_empty() {
+                path.clone().into_owned()
+            } else {
+                format!("{path}?{query}")
+            })
+            .build()
+            .map_err(|e| UpstreamError::Unexpected(format!("request target: {e}")))?;
+        Ok((path, uri))
+    }
+
+    /// The client's headers minus [`DROPPED`] (`content-length` kept for a `streaming`
+    /// body), with `host`, `x-amz-date`, the upstream's session token and, for S3,
+    /// `x-amz-content-sha256`: the headers to sign and send.
+    fn outgoing_headers(
+        &self,
+        headers: &HeaderMap,
+        streaming: bool,
+        amz_date: &str,
+        payload_hash: &str,
+    ) -> Result<HeaderMap, UpstreamError> {
+        let mut out = HeaderMap::with_capacity(headers.len() + 5);
+        for (n, v) in headers {
+            if !DROPPED.contains(&n.as_str()) || (streaming && n == http::header::CONTENT_LENGTH) {
+                out.append(n.clone(), v.clone());
+            }
+        }
+        out.insert(http::header::HOST, self.host.clone());
+        out.insert(X_AMZ_DATE, header_value(amz_date)?);
+        if let Some(token) = &self.token {
+            out.insert(X_AMZ_SECURITY_TOKEN, token.clone());
+        }
+        if self.service == Service::S3 {
+            out.insert(X_AMZ_CONTENT_SHA256, header_value(payload_hash)?);
+        }
+        Ok(out)
     }
 
     /// `DescribeTable` for `table`'s key schema: `Ok(None)` when the upstream does not know
@@ -402,17 +480,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn presign_params_are_stripped() {
-        assert_eq!(
-            strip_presign_params(
-                "a=1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=x&b=2&X-Amz-Signature=s&X-Amz-Security-Token=t"
-            ),
-            "a=1&b=2"
-        );
-        assert_eq!(strip_presign_params(""), "");
-    }
 
     #[test]
     fn bad_urls() {

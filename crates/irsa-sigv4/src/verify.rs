@@ -276,38 +276,8 @@ pub fn parse(request: &Request<'_>, options: &VerifyOptions) -> Result<ParsedReq
     let (payload_line, payload_signed, content_sha256) =
         payload_hash(request, &query, &auth, options)?;
 
-    let uri = canonical_uri(request.path, options.uri_encoding);
-    let exclude: &[&[u8]] = match auth.location {
-        SignatureLocation::Header => &[],
-        SignatureLocation::Query { .. } => &[Q_SIGNATURE],
-    };
-    let (query_line, query_line_redacted) = canonical_query(&query, exclude);
-    let (headers_block, value_lengths) =
-        canonical_headers(request.headers, &auth.signed_headers)
-            .map_err(|name| VerifyError::MissingSignedHeader { name })?;
-    let signed_headers_line = auth.signed_headers.join(";");
-
-    let mut canonical = Vec::with_capacity(256 + headers_block.len() + query_line.len());
-    for part in [request.method, &uri, &query_line] {
-        canonical.extend_from_slice(part.as_bytes());
-        canonical.push(b'\n');
-    }
-    canonical.extend_from_slice(&headers_block);
-    canonical.push(b'\n');
-    canonical.extend_from_slice(signed_headers_line.as_bytes());
-    canonical.push(b'\n');
-    canonical.extend_from_slice(payload_line.as_bytes());
-
-    // The redacted form is only needed when the signature does not match: kept in parts.
-    let canonical_request = Redactable {
-        method: request.method.to_owned(),
-        uri,
-        query_line_redacted,
-        headers_block,
-        value_lengths,
-        signed_headers_line,
-        payload_line,
-    };
+    let (canonical, canonical_request) =
+        canonical_request(request, &query, &auth, options, payload_line)?;
     let amz_date = format_amz_date(auth.request_time);
     let string_to_sign = format!(
         "{ALGORITHM}\n{amz_date}\n{}/{}/{}/{TERMINATOR}\n{}",
@@ -333,6 +303,48 @@ pub fn parse(request: &Request<'_>, options: &VerifyOptions) -> Result<ParsedReq
         canonical_request,
         max_clock_skew_secs: options.max_clock_skew_secs,
     })
+}
+
+/// The canonical request of `request` (bytes, to hash) and its parts (for the redacted
+/// form, built only when the signature does not match).
+fn canonical_request(
+    request: &Request<'_>,
+    query: &[QueryParam],
+    auth: &AuthParams,
+    options: &VerifyOptions,
+    payload_line: String,
+) -> Result<(Vec<u8>, Redactable), VerifyError> {
+    let uri = canonical_uri(request.path, options.uri_encoding);
+    let exclude: &[&[u8]] = match auth.location {
+        SignatureLocation::Header => &[],
+        SignatureLocation::Query { .. } => &[Q_SIGNATURE],
+    };
+    let (query_line, query_line_redacted) = canonical_query(query, exclude);
+    let (headers_block, value_lengths) =
+        canonical_headers(request.headers, &auth.signed_headers)
+            .map_err(|name| VerifyError::MissingSignedHeader { name })?;
+    let signed_headers_line = auth.signed_headers.join(";");
+
+    let mut canonical = Vec::with_capacity(256 + headers_block.len() + query_line.len());
+    for part in [request.method, &uri, &query_line] {
+        canonical.extend_from_slice(part.as_bytes());
+        canonical.push(b'\n');
+    }
+    canonical.extend_from_slice(&headers_block);
+    canonical.push(b'\n');
+    canonical.extend_from_slice(signed_headers_line.as_bytes());
+    canonical.push(b'\n');
+    canonical.extend_from_slice(payload_line.as_bytes());
+    let parts = Redactable {
+        method: request.method.to_owned(),
+        uri,
+        query_line_redacted,
+        headers_block,
+        value_lengths,
+        signed_headers_line,
+        payload_line,
+    };
+    Ok((canonical, parts))
 }
 
 impl ParsedRequest {

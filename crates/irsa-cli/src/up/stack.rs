@@ -1008,14 +1008,14 @@ fn s3_upstream(
 async fn start_gateway(
     launcher: &mut Launcher,
     spec: &Spec<'_>,
-    (config, s3): (&irsa_sts_core::Config, irsa_gateway::config::S3Config),
+    (config, s3): (&irsa_sts_core::Config, irsa_gateway::S3Config),
     base_dir: &Path,
     (gateway_upstream, s3_upstream): (
         Option<irsa_gateway::Upstream>,
         Option<irsa_gateway::Upstream>,
     ),
 ) -> anyhow::Result<String> {
-    let ring = irsa_gateway::config::key_ring(config, base_dir).context("gateway")?;
+    let ring = irsa_gateway::key_ring(config, base_dir).context("gateway")?;
     let gateway = irsa_gateway::Gateway::with_upstreams(
         irsa_gateway::Snapshot::new(config.clone(), ring).with_s3(s3),
         gateway_upstream,
