@@ -539,16 +539,9 @@ fn permission_evidence(perms: &mut Check, r: &Role) {
     for p in &summary.policies {
         for st in &p.statements {
             perms.saw(format!(
-                "{} {} {}{} on {}{}",
+                "{} {}{}",
                 p.source.label(),
-                st.effect,
-                if st.not_action { "NotAction " } else { "" },
-                st.actions.join(" "),
-                if st.resources.is_empty() {
-                    "-".to_owned()
-                } else {
-                    st.resources.join(" ")
-                },
+                st.grant(),
                 if st.wildcards.is_empty() {
                     String::new()
                 } else {
@@ -676,9 +669,35 @@ fn service_account_check(f: &PodFacts<'_>, ns: &str, sa_name: &str) -> ServiceAc
         (None, Some(m)) => (Some(m.role_arn.clone()), Some(m.audience.clone())),
         (None, None) => (None, None),
     };
+    judge_role(
+        &mut c,
+        f,
+        (ns, sa_name),
+        role_arn.as_deref(),
+        annotated.is_some(),
+        mapping.entry.as_ref(),
+    );
+    ServiceAccountRole {
+        check: c,
+        role_arn,
+        audience,
+    }
+}
+
+/// The verdict on the ServiceAccount and its role (`annotated`: read from the
+/// annotation; `mapped`: the ConfigMap's entry), with the fix that names a role.
+fn judge_role(
+    c: &mut Check,
+    f: &PodFacts<'_>,
+    (ns, sa_name): (&str, &str),
+    role_arn: Option<&str>,
+    annotated: bool,
+    mapped: Option<&Mapped>,
+) {
+    let prefix = &f.annotation_prefix;
     let suggested = suggested_role(f, ns, sa_name);
-    let fix_of = |overwrite: bool| match (&annotated, &mapping.entry) {
-        (None, Some(m)) => format!(
+    let fix_of = |overwrite: bool| match (annotated, mapped) {
+        (false, Some(m)) => format!(
             "set \"{}\" in data.config of ConfigMap {} to {{\"RoleARN\": \"{suggested}\"}} (or annotate: kubectl annotate serviceaccount -n {ns} {sa_name} {prefix}/role-arn={suggested})",
             m.key, m.config_map
         ),
@@ -687,7 +706,7 @@ fn service_account_check(f: &PodFacts<'_>, ns: &str, sa_name: &str) -> ServiceAc
             if overwrite { "--overwrite " } else { "" }
         ),
     };
-    match (&f.service_account, &role_arn) {
+    match (&f.service_account, role_arn) {
         (None, _) => c.fail(
             format!("no ServiceAccount {ns}/{sa_name}"),
             format!("kubectl create serviceaccount -n {ns} {sa_name} && kubectl annotate serviceaccount -n {ns} {sa_name} {prefix}/role-arn={suggested}"),
@@ -707,7 +726,7 @@ fn service_account_check(f: &PodFacts<'_>, ns: &str, sa_name: &str) -> ServiceAc
             let ok = Arn::parse(arn)
                 .ok()
                 .is_some_and(|a| a.service() == "iam" && a.resource().starts_with("role/"));
-            let source = role_source(prefix, annotated.is_some(), mapping.entry.as_ref());
+            let source = role_source(prefix, annotated, mapped);
             if ok {
                 c.saw(format!("{source}: {arn}"));
             } else {
@@ -717,11 +736,6 @@ fn service_account_check(f: &PodFacts<'_>, ns: &str, sa_name: &str) -> ServiceAc
                 );
             }
         }
-    }
-    ServiceAccountRole {
-        check: c,
-        role_arn,
-        audience,
     }
 }
 

@@ -26,6 +26,24 @@ pub struct StatementSummary {
     pub wildcards: Vec<String>,
 }
 
+impl StatementSummary {
+    /// `EFFECT [NotAction ]ACTIONS on RESOURCES` (`-` without resources), as the text
+    /// reports show a statement.
+    pub(crate) fn grant(&self) -> String {
+        format!(
+            "{} {}{} on {}",
+            self.effect,
+            if self.not_action { "NotAction " } else { "" },
+            self.actions.join(" "),
+            if self.resources.is_empty() {
+                "-".to_owned()
+            } else {
+                self.resources.join(" ")
+            }
+        )
+    }
+}
+
 /// One permission policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

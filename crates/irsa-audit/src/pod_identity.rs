@@ -8,7 +8,7 @@
 use irsa_policy::{Context, Decision, EvalInput, Policy, PrincipalType, Request};
 use serde_json::Value;
 
-use crate::account::Role;
+use crate::account::{PermissionPolicy, Role};
 use crate::doctor::{Check, Iam, check};
 
 /// The audience of a Pod Identity token, and the service principal that assumes roles.
@@ -132,6 +132,34 @@ fn create_fix(f: &PodIdentityFacts<'_>, role: &str) -> String {
     )
 }
 
+/// Why no association matched: how many the cluster has, and the close ones (same
+/// namespace or same ServiceAccount name).
+fn no_association(
+    f: &PodIdentityFacts<'_>,
+    source: &str,
+    items: &[PodIdentityAssociation],
+    cluster: &str,
+) -> String {
+    let near: Vec<String> = items
+        .iter()
+        .filter(|a| {
+            a.cluster == cluster
+                && (a.namespace == f.namespace || a.service_account == f.service_account)
+        })
+        .map(|a| format!("{}/{} → {}", a.namespace, a.service_account, a.role_arn))
+        .collect();
+    let mut ev = format!(
+        "{source}: no association for {}/{} in cluster {cluster} ({} association(s) there)",
+        f.namespace,
+        f.service_account,
+        items.iter().filter(|a| a.cluster == cluster).count()
+    );
+    if !near.is_empty() {
+        ev.push_str(&format!("; close ones: {}", near.join(", ")));
+    }
+    ev
+}
+
 /// The role the association gives, when one was found.
 fn association_check<'f>(f: &'f PodIdentityFacts<'_>) -> (Check, Option<&'f str>) {
     let mut c = check(
@@ -171,49 +199,30 @@ fn association_check<'f>(f: &'f PodIdentityFacts<'_>) -> (Check, Option<&'f str>
                     (c, Some(a.role_arn.as_str()))
                 }
                 None => {
-                    let near: Vec<String> = items
-                        .iter()
-                        .filter(|a| {
-                            a.cluster == cluster
-                                && (a.namespace == f.namespace
-                                    || a.service_account == f.service_account)
-                        })
-                        .map(|a| format!("{}/{} → {}", a.namespace, a.service_account, a.role_arn))
-                        .collect();
-                    let mut ev = format!(
-                        "{source}: no association for {}/{} in cluster {cluster} ({} association(s) there)",
-                        f.namespace,
-                        f.service_account,
-                        items.iter().filter(|a| a.cluster == cluster).count()
+                    c.fail(
+                        no_association(f, source, items, cluster),
+                        create_fix(f, "ROLE_ARN"),
                     );
-                    if !near.is_empty() {
-                        ev.push_str(&format!("; close ones: {}", near.join(", ")));
-                    }
-                    c.fail(ev, create_fix(f, "ROLE_ARN"));
                     (c, None)
                 }
             }
         }
+        _ if agent_ok => {
+            c.saw("the agent issued credentials, so EKS Auth found an association");
+            (c, None)
+        }
         Associations::Unavailable(why) => {
-            if agent_ok {
-                c.saw("the agent issued credentials, so EKS Auth found an association");
-            } else {
-                c.fail(
-                    format!("the associations could not be read: {why}"),
-                    "give --sts-config FILE (the irsa sts configuration), or reach the EKS API with credentials that may call eks:ListPodIdentityAssociations",
-                );
-            }
+            c.fail(
+                format!("the associations could not be read: {why}"),
+                "give --sts-config FILE (the irsa sts configuration), or reach the EKS API with credentials that may call eks:ListPodIdentityAssociations",
+            );
             (c, None)
         }
         Associations::Missing => {
-            if agent_ok {
-                c.saw("the agent issued credentials, so EKS Auth found an association");
-            } else {
-                c.fail(
-                    "no association source given",
-                    "run again with --sts-config FILE (the irsa sts configuration with podIdentityAssociations)",
-                );
-            }
+            c.fail(
+                "no association source given",
+                "run again with --sts-config FILE (the irsa sts configuration with podIdentityAssociations)",
+            );
             (c, None)
         }
     }
@@ -371,6 +380,46 @@ fn is_principal_tag(key: &str) -> Option<&str> {
     (lower.eq_ignore_ascii_case(prefix)).then(|| key.get(prefix.len()..).unwrap_or(""))
 }
 
+/// A session-tag condition of a permission statement: whether it holds, and what the
+/// session would carry for its tag.
+fn tag_condition_text(
+    cc: &irsa_policy::ConditionCheck,
+    tags: &[(&'static str, Option<String>)],
+) -> String {
+    let tag = is_principal_tag(&cc.key).unwrap_or("");
+    let known = POD_IDENTITY_TAG_KEYS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(tag));
+    let have = tags
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(tag))
+        .and_then(|(_, v)| v.clone());
+    let state = if cc.matched { "holds" } else { "is false" };
+    let actual = match (known, have) {
+        (false, _) => format!("EKS Pod Identity never sets `{tag}`"),
+        (true, Some(v)) => format!("the session carries `{v}`"),
+        (true, None) => "its value is unknown here".to_owned(),
+    };
+    format!(
+        "{} {} {:?} {state}: {actual}",
+        cc.operator, cc.key, cc.policy_values
+    )
+}
+
+/// The statement of a permission policy, as named in the session-tag check.
+fn tagged_statement_label(p: &PermissionPolicy, st: &irsa_policy::StatementCheck) -> String {
+    format!(
+        "{} statement {}{} ({:?})",
+        p.source.label(),
+        st.statement,
+        st.sid
+            .as_deref()
+            .map(|s| format!(" {s}"))
+            .unwrap_or_default(),
+        st.effect
+    )
+}
+
 fn tags_check(f: &PodIdentityFacts<'_>, role: Option<&Role>) -> Check {
     let mut c = check(
         "pod-identity-session-tags",
@@ -410,41 +459,18 @@ fn tags_check(f: &PodIdentityFacts<'_>, role: Option<&Role>) -> Check {
             if tagged.is_empty() {
                 continue;
             }
-            let label = format!(
-                "{} statement {}{} ({:?})",
-                p.source.label(),
-                st.statement,
-                st.sid
-                    .as_deref()
-                    .map(|s| format!(" {s}"))
-                    .unwrap_or_default(),
-                st.effect
-            );
+            let label = tagged_statement_label(p, st);
             let holds = tagged.iter().all(|c| c.matched);
-            let mut parts = Vec::new();
-            for cc in &tagged {
-                let tag = is_principal_tag(&cc.key).unwrap_or("");
-                let known = POD_IDENTITY_TAG_KEYS
+            let parts: Vec<String> = tagged
+                .iter()
+                .map(|cc| tag_condition_text(cc, &tags))
+                .collect();
+            wants.extend(
+                tagged
                     .iter()
-                    .any(|k| k.eq_ignore_ascii_case(tag));
-                let have = tags
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(tag))
-                    .and_then(|(_, v)| v.clone());
-                let state = if cc.matched { "holds" } else { "is false" };
-                let actual = match (known, have) {
-                    (false, _) => format!("EKS Pod Identity never sets `{tag}`"),
-                    (true, Some(v)) => format!("the session carries `{v}`"),
-                    (true, None) => "its value is unknown here".to_owned(),
-                };
-                parts.push(format!(
-                    "{} {} {:?} {state}: {actual}",
-                    cc.operator, cc.key, cc.policy_values
-                ));
-                if !cc.matched {
-                    wants.push(format!("{} {:?}", cc.key, cc.policy_values));
-                }
-            }
+                    .filter(|cc| !cc.matched)
+                    .map(|cc| format!("{} {:?}", cc.key, cc.policy_values)),
+            );
             c.saw(format!("{label}: {}", parts.join("; ")));
             match st.effect {
                 irsa_policy::Effect::Allow => {

@@ -136,15 +136,8 @@ fn table_permissions(o: &mut String, report: &Report) {
                 for st in &pol.statements {
                     let _ = writeln!(
                         o,
-                        "      {} {}{} on {}{}",
-                        st.effect,
-                        if st.not_action { "NotAction " } else { "" },
-                        st.actions.join(" "),
-                        if st.resources.is_empty() {
-                            "-".into()
-                        } else {
-                            st.resources.join(" ")
-                        },
+                        "      {}{}",
+                        st.grant(),
                         if st.wildcards.is_empty() {
                             String::new()
                         } else {
