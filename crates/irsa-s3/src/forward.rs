@@ -4,6 +4,7 @@
 //! read for authorization (the signed ones), which are forwarded, and the path-style
 //! target at the upstream.
 
+use crate::headers::SIGNING_AND_FRAMING;
 use crate::request::S3Request;
 
 /// Whether a request is for S3, told by its credential scope (the `Authorization`
@@ -50,16 +51,11 @@ fn is_signed(name: &str, signed: &[String]) -> bool {
     signed.iter().any(|s| s.eq_ignore_ascii_case(name))
 }
 
-/// Request headers never forwarded: the client's authentication and body framing (the
-/// gateway sends the decoded body under its own signature and length) and `Host`.
-pub(crate) const NOT_FORWARDED: &[&str] = &[
+/// Request headers never forwarded besides [`SIGNING_AND_FRAMING`]: the client's
+/// authentication and body framing (the gateway sends the decoded body under its own
+/// signature and length) and `Host`.
+const NOT_FORWARDED: &[&str] = &[
     "authorization",
-    "x-amz-date",
-    "x-amz-security-token",
-    "x-amz-content-sha256",
-    "x-amz-decoded-content-length",
-    "x-amz-trailer",
-    "x-amz-sdk-checksum-algorithm",
     "content-length",
     "content-encoding",
     "host",
@@ -70,7 +66,11 @@ pub(crate) const NOT_FORWARDED: &[&str] = &[
 /// the client's authentication and body framing headers, nor `Host` (`Content-Encoding`
 /// is forwarded through [`forwarded_content_encoding`]).
 pub fn is_forwarded(name: &str, signed: &[String]) -> bool {
-    is_signed(name, signed) && !NOT_FORWARDED.iter().any(|n| n.eq_ignore_ascii_case(name))
+    is_signed(name, signed)
+        && !NOT_FORWARDED
+            .iter()
+            .chain(SIGNING_AND_FRAMING)
+            .any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// The `Content-Encoding` to forward for the client's: its codings without `aws-chunked`

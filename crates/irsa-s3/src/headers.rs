@@ -9,14 +9,19 @@ use crate::error::S3Error;
 /// Most headers read.
 pub(crate) const MAX_HEADERS: usize = 256;
 
-/// `x-amz-` headers that change nothing IAM sees, or whose meaning the mapping reads.
-const KNOWN: &[&str] = &[
+/// The `x-amz-` headers of SigV4 authentication and `aws-chunked` body framing.
+pub(crate) const SIGNING_AND_FRAMING: &[&str] = &[
     "x-amz-date",
     "x-amz-security-token",
     "x-amz-content-sha256",
     "x-amz-decoded-content-length",
     "x-amz-trailer",
     "x-amz-sdk-checksum-algorithm",
+];
+
+/// `x-amz-` headers that change nothing IAM sees, or whose meaning the mapping reads
+/// (besides [`SIGNING_AND_FRAMING`]).
+const KNOWN: &[&str] = &[
     "x-amz-user-agent",
     "x-amz-expected-bucket-owner",
     "x-amz-source-expected-bucket-owner",
@@ -63,6 +68,7 @@ impl<'a> Headers<'a> {
         for (name, _) in all {
             let lower = name.to_ascii_lowercase();
             if lower.starts_with("x-amz-")
+                && !SIGNING_AND_FRAMING.contains(&lower.as_str())
                 && !KNOWN.contains(&lower.as_str())
                 && !KNOWN_PREFIXES.iter().any(|p| lower.starts_with(p))
             {

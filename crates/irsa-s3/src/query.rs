@@ -3,7 +3,7 @@
 
 use crate::address::percent_decode;
 use crate::error::S3Error;
-use crate::operation::FLAGS;
+use crate::operation::{FLAGS, TABLE};
 
 /// Longest raw query string read.
 pub(crate) const MAX_QUERY: usize = 16 * 1024;
@@ -21,43 +21,16 @@ pub(crate) struct Param {
     pub(crate) plus: bool,
 }
 
-/// The operation parameters, beyond the subresource flags ([`FLAGS`]) and [`COMMON`].
-const PARAMETERS: &[&str] = &[
-    "uploadId",
-    "partNumber",
-    "versionId",
-    "list-type",
-    "prefix",
-    "delimiter",
-    "marker",
-    "max-keys",
-    "encoding-type",
-    "continuation-token",
-    "fetch-owner",
-    "start-after",
-    "key-marker",
-    "version-id-marker",
-    "upload-id-marker",
-    "max-uploads",
-    "max-parts",
-    "part-number-marker",
-    "max-buckets",
-    "bucket-region",
-    "response-cache-control",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-content-language",
-    "response-content-type",
-    "response-expires",
-];
-
-/// Every parameter name the crate knows: subresources, operation parameters, and the
-/// presigned URLs' (SigV4 query authentication) and the SDKs' operation hint. A name that
-/// equals one of these but for ASCII case is refused (S3 matches subresources
-/// case-sensitively, a server behind the gateway may not); any other name is
-/// `NotImplemented`.
+/// Every parameter name the crate knows: the subresource flags, the parameters of every
+/// operation (the operation table's), and [`COMMON`] (presigned URLs' SigV4 query
+/// authentication and the SDKs' operation hint). A name that equals one of these but for
+/// ASCII case is refused (S3 matches subresources case-sensitively, a server behind the
+/// gateway may not); any other name is `NotImplemented`.
 fn known() -> impl Iterator<Item = &'static str> {
-    FLAGS.iter().chain(PARAMETERS).chain(COMMON).copied()
+    let operations = TABLE
+        .iter()
+        .flat_map(|r| r.required.iter().chain(r.optional));
+    FLAGS.iter().chain(operations).chain(COMMON).copied()
 }
 
 /// Parameters every operation accepts.
