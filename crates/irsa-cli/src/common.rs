@@ -142,3 +142,8 @@ pub async fn config_server<E: std::fmt::Display + 'static>(
     };
     Ok((listener, shutdown))
 }
+
+/// An environment variable's value, unless it is unset or empty.
+pub(crate) fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

@@ -377,11 +377,6 @@ pub(crate) fn new_check(id: &'static str, title: &str) -> Check {
     }
 }
 
-/// A non-empty environment variable.
-pub(crate) fn env_var(k: &str) -> Option<String> {
-    std::env::var(k).ok().filter(|v| !v.is_empty())
-}
-
 /// The `environment` check: each `required` variable set (else `fix`), the `optional`
 /// ones shown when set. The required variables' values, in order.
 pub(crate) fn environment_check<const N: usize>(
@@ -391,7 +386,7 @@ pub(crate) fn environment_check<const N: usize>(
     fix: &str,
 ) -> (Check, [Option<String>; N]) {
     let mut c = new_check("environment", title);
-    let values = required.map(env_var);
+    let values = required.map(crate::common::non_empty_env);
     for (k, v) in required.iter().zip(&values) {
         match v {
             Some(v) => c.evidence.push(format!("{k}={v}")),
@@ -403,7 +398,7 @@ pub(crate) fn environment_check<const N: usize>(
         }
     }
     for k in optional {
-        if let Some(v) = env_var(k) {
+        if let Some(v) = crate::common::non_empty_env(k) {
             c.evidence.push(format!("{k}={v}"));
         }
     }

@@ -89,10 +89,6 @@ pub struct Args {
     log_format: String,
 }
 
-fn non_empty_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 /// Runs the gateway until it is told to stop; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     crate::common::init_logging(&args.log_format, "warn,irsa_gateway=info,irsa=info");
@@ -100,18 +96,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         url: args.upstream.clone(),
         region: args.upstream_region.clone(),
         access_key_id: args.upstream_access_key_id.clone(),
-        secret_access_key: non_empty_env("IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY"),
+        secret_access_key: crate::common::non_empty_env("IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY"),
         secret_access_key_file: args.upstream_secret_access_key_file.clone(),
-        session_token: non_empty_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
+        session_token: crate::common::non_empty_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
         ca_file: args.upstream_ca_file.clone(),
     };
     let s3_overrides = irsa_gateway::UpstreamSection {
         url: args.s3_upstream.clone(),
         region: args.s3_upstream_region.clone(),
         access_key_id: args.s3_upstream_access_key_id.clone(),
-        secret_access_key: non_empty_env("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY"),
+        secret_access_key: crate::common::non_empty_env(
+            "IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY",
+        ),
         secret_access_key_file: args.s3_upstream_secret_access_key_file.clone(),
-        session_token: non_empty_env("IRSA_GATEWAY_S3_UPSTREAM_SESSION_TOKEN"),
+        session_token: crate::common::non_empty_env("IRSA_GATEWAY_S3_UPSTREAM_SESSION_TOKEN"),
         ca_file: args.s3_upstream_ca_file.clone(),
     };
     let _ = args.deny_unsigned_payload;

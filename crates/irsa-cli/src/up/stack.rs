@@ -430,10 +430,6 @@ pub(crate) fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn upstream_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 impl Stack {
     /// Starts the issuer, STS and the gateway. Errors name what could not be set up.
     pub async fn start(spec: Spec<'_>) -> anyhow::Result<Stack> {
@@ -903,6 +899,32 @@ async fn start_sts(
     Ok(sts_url)
 }
 
+/// An upstream, its mode and its credentials, as the gateway is started with it.
+type UpstreamSetup = (
+    Option<irsa_gateway::Upstream>,
+    UpstreamMode,
+    Option<irsa_gateway::UpstreamCredentials>,
+);
+
+/// An upstream section of the configuration overridden by the command line's `url` and
+/// the environment's `{env}_ACCESS_KEY_ID`, `{env}_SECRET_ACCESS_KEY` and
+/// `{env}_SESSION_TOKEN`.
+fn overridden(
+    section: &irsa_gateway::UpstreamSection,
+    url: Option<String>,
+    env: &str,
+) -> irsa_gateway::UpstreamSection {
+    section
+        .clone()
+        .overridden_by(irsa_gateway::UpstreamSection {
+            url,
+            access_key_id: crate::common::non_empty_env(&format!("{env}_ACCESS_KEY_ID")),
+            secret_access_key: crate::common::non_empty_env(&format!("{env}_SECRET_ACCESS_KEY")),
+            session_token: crate::common::non_empty_env(&format!("{env}_SESSION_TOKEN")),
+            ..irsa_gateway::UpstreamSection::default()
+        })
+}
+
 /// The gateway's upstream: the configuration's, overridden by the command line and the
 /// environment; local credentials for DynamoDB Local and dynalite when none are given.
 fn gateway_upstream(
@@ -910,22 +932,12 @@ fn gateway_upstream(
     resolved: &Resolved,
     config: &irsa_sts_core::Config,
     base_dir: &Path,
-) -> anyhow::Result<(
-    Option<irsa_gateway::Upstream>,
-    UpstreamMode,
-    Option<irsa_gateway::UpstreamCredentials>,
-)> {
-    let section = resolved
-        .gateway
-        .upstream
-        .clone()
-        .overridden_by(irsa_gateway::UpstreamSection {
-            url: spec.upstream_url.clone(),
-            access_key_id: upstream_env("IRSA_GATEWAY_UPSTREAM_ACCESS_KEY_ID"),
-            secret_access_key: upstream_env("IRSA_GATEWAY_UPSTREAM_SECRET_ACCESS_KEY"),
-            session_token: upstream_env("IRSA_GATEWAY_UPSTREAM_SESSION_TOKEN"),
-            ..irsa_gateway::UpstreamSection::default()
-        });
+) -> anyhow::Result<UpstreamSetup> {
+    let section = overridden(
+        &resolved.gateway.upstream,
+        spec.upstream_url.clone(),
+        "IRSA_GATEWAY_UPSTREAM",
+    );
     Ok(match section.url.clone() {
         Some(url) => {
             let section = irsa_gateway::UpstreamSection {
@@ -962,24 +974,12 @@ fn s3_upstream(
     resolved: &Resolved,
     config: &irsa_sts_core::Config,
     base_dir: &Path,
-) -> anyhow::Result<(
-    Option<irsa_gateway::Upstream>,
-    UpstreamMode,
-    Option<irsa_gateway::UpstreamCredentials>,
-)> {
-    let section =
-        resolved
-            .gateway
-            .s3
-            .upstream
-            .clone()
-            .overridden_by(irsa_gateway::UpstreamSection {
-                url: spec.s3_upstream_url.clone(),
-                access_key_id: upstream_env("IRSA_GATEWAY_S3_UPSTREAM_ACCESS_KEY_ID"),
-                secret_access_key: upstream_env("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY"),
-                session_token: upstream_env("IRSA_GATEWAY_S3_UPSTREAM_SESSION_TOKEN"),
-                ..irsa_gateway::UpstreamSection::default()
-            });
+) -> anyhow::Result<UpstreamSetup> {
+    let section = overridden(
+        &resolved.gateway.s3.upstream,
+        spec.s3_upstream_url.clone(),
+        "IRSA_GATEWAY_S3_UPSTREAM",
+    );
     let Some(url) = section.url.clone() else {
         return Ok((None, UpstreamMode::None, None));
     };
