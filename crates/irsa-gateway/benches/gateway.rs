@@ -14,68 +14,37 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_credential_types::Credentials as AwsCredentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use irsa_gateway::{Options, UpstreamSection};
-use irsa_sts_core::{KeyRing, MasterKey, SessionClaims, issue_credentials};
+use irsa_sts_core::{KeyRing, MasterKey, issue_credentials};
+use irsa_test::bench::{Threads, env_usize, mean_us, percentile_us, spawn_server};
+use irsa_test::sigv4::{Keys, Payload, Signing, sign_request};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-struct Creds {
-    akid: String,
-    secret: String,
-    token: Option<String>,
-}
-
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-fn signed(url: &str, creds: &Creds, op: &str, body: &Value) -> http::Request<Full<Bytes>> {
+/// `op` with `body`, signed by the AWS SDK's signer with `keys` for `url`.
+fn signed(url: &str, keys: &Keys, op: &str, body: &Value) -> http::Request<Full<Bytes>> {
     let body = serde_json::to_vec(body).unwrap();
-    let url = format!("{url}/");
     let target = format!("DynamoDB_20120810.{op}");
     let headers = [
         ("content-type", "application/x-amz-json-1.0"),
         ("x-amz-target", target.as_str()),
     ];
-    let identity: Identity = AwsCredentials::new(
-        creds.akid.clone(),
-        creds.secret.clone(),
-        creds.token.clone(),
-        None,
-        "bench",
-    )
-    .into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("dynamodb")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(
+    let signing = Signing::new(keys, "us-east-1", "dynamodb", SystemTime::now());
+    sign_request(
+        &signing,
         "POST",
-        &url,
-        headers.iter().copied(),
-        SignableBody::Bytes(&body),
+        &format!("{url}/"),
+        &headers,
+        Payload::Bytes(&body),
+        Full::new(Bytes::from(body.clone())),
     )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut builder = http::Request::builder().method("POST").uri(&url);
-    for (n, v) in headers {
-        builder = builder.header(n, v);
-    }
-    let mut request = builder.body(Full::new(Bytes::from(body))).unwrap();
-    instructions.apply_to_request_http1x(&mut request);
-    request
 }
 
 /// Sends a request; returns the round-trip time (headers and whole body).
@@ -93,11 +62,6 @@ async fn timed(client: &HttpClient, request: http::Request<Full<Bytes>>) -> Dura
     elapsed
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx].as_secs_f64() * 1e6
-}
-
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -106,33 +70,12 @@ fn main() {
     runtime.block_on(run());
 }
 
-/// The thread ids of a runtime's threads, to read their CPU time.
-type Tids = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
-
-fn record_tid(tids: &Tids) {
-    if let Ok(link) = std::fs::read_link("/proc/thread-self") {
-        tids.lock().unwrap().push(link.display().to_string());
-    }
-}
-
-/// Nanoseconds of CPU the threads have used, and how many times they were scheduled in.
-fn cpu_ns(tids: &Tids) -> (u64, u64) {
-    tids.lock()
-        .unwrap()
-        .iter()
-        .filter_map(|t| std::fs::read_to_string(format!("/proc/{t}/schedstat")).ok())
-        .filter_map(|s| {
-            let mut f = s.split_whitespace();
-            let ns = f.next()?.parse::<u64>().ok()?;
-            let slices = f.nth(1)?.parse::<u64>().ok()?;
-            Some((ns, slices))
-        })
-        .fold((0, 0), |(a, b), (ns, sl)| (a + ns, b + sl))
-}
-
 /// Serves `gateway` on its own runtime in its own threads: `workers` = 0 for a
 /// single-threaded runtime. Returns its URL and its threads.
-fn spawn_gateway(gateway: std::sync::Arc<irsa_gateway::Gateway>, workers: usize) -> (String, Tids) {
+fn spawn_gateway(
+    gateway: std::sync::Arc<irsa_gateway::Gateway>,
+    workers: usize,
+) -> (String, Threads) {
     let name = if workers == 0 {
         "gw-single"
     } else {
@@ -146,7 +89,7 @@ fn spawn_gateway(gateway: std::sync::Arc<irsa_gateway::Gateway>, workers: usize)
 /// The floor of any proxy on this machine: the same runtime, listener (irsa-server) and
 /// upstream client (hyper, keep-alive), forwarding each request unchanged and streaming the
 /// answer back, with nothing verified, parsed or re-signed.
-fn spawn_bare_proxy(upstream: String) -> (String, Tids) {
+fn spawn_bare_proxy(upstream: String) -> (String, Threads) {
     spawn_server("bare-proxy", 0, move |listener| async move {
         let client: HttpClient = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
@@ -181,49 +124,8 @@ fn spawn_bare_proxy(upstream: String) -> (String, Tids) {
     })
 }
 
-/// Runs `serve(listener)` on its own runtime (threads named `name`; `workers` = 0 for a
-/// single-threaded runtime). Returns its URL and its threads.
-fn spawn_server<F, Fut>(name: &'static str, workers: usize, serve: F) -> (String, Tids)
-where
-    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = std::io::Result<()>>,
-{
-    let tids: Tids = Default::default();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (t1, t2) = (tids.clone(), tids.clone());
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            record_tid(&t1);
-            let mut builder = if workers == 0 {
-                tokio::runtime::Builder::new_current_thread()
-            } else {
-                let mut b = tokio::runtime::Builder::new_multi_thread();
-                b.worker_threads(workers);
-                b
-            };
-            let runtime = builder
-                .enable_all()
-                .thread_name(name)
-                .on_thread_start(move || record_tid(&t2))
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                serve(listener).await
-            })
-        })
-        .unwrap();
-    (url, tids)
-}
-
-async fn run() {
-    let n: usize = std::env::var("IRSA_GATEWAY_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+/// dynalite on a free port of 127.0.0.1 (killed when the child is dropped), its URL.
+async fn start_dynalite() -> (tokio::process::Child, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dynalite = root.join("tools/dynalite/node_modules/dynalite");
     assert!(
@@ -249,33 +151,31 @@ async fn run() {
         .trim()
         .parse()
         .unwrap();
-    let upstream = format!("http://127.0.0.1:{port}");
-    let up = Creds {
-        akid: "AKIAUPSTREAMEXAMPLE1".into(),
-        secret: "upstream-secret".into(),
-        token: None,
-    };
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    (child, format!("http://127.0.0.1:{port}"))
+}
 
-    // Table and item.
+/// The table `Books` with ten items of 0.4 KB by one author.
+async fn seed(client: &HttpClient, upstream: &str, up: &Keys) {
     let create = json!({"TableName": "Books",
         "AttributeDefinitions": [{"AttributeName": "Author", "AttributeType": "S"},
                                  {"AttributeName": "Title", "AttributeType": "S"}],
         "KeySchema": [{"AttributeName": "Author", "KeyType": "HASH"},
                       {"AttributeName": "Title", "KeyType": "RANGE"}],
         "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}});
-    timed(&client, signed(&upstream, &up, "CreateTable", &create)).await;
+    timed(client, signed(upstream, up, "CreateTable", &create)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     for i in 0..10 {
         let put = json!({"TableName": "Books", "Item": {
             "Author": {"S": "Tolkien"}, "Title": {"S": format!("Book {i}")},
             "Body": {"S": "x".repeat(400)}}});
-        timed(&client, signed(&upstream, &up, "PutItem", &put)).await;
+        timed(client, signed(upstream, up, "PutItem", &put)).await;
     }
+}
 
-    // Gateway.
-    let dir = std::env::temp_dir().join(format!("irsa-gateway-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// The gateway's configuration file in `dir`: a role that may read `Books` rows of
+/// `Tolkien` only (`dynamodb:LeadingKeys`), the upstream's credentials; and session
+/// credentials of that role, as `irsa sts` issues them.
+fn configure(dir: &Path, upstream: &str) -> (std::path::PathBuf, Keys) {
     let key = MasterKey::generate(&mut rand::rngs::OsRng);
     std::fs::write(dir.join("master.key"), key.to_hex()).unwrap();
     let config = dir.join("irsa.yaml");
@@ -301,6 +201,47 @@ gateway:
         ),
     )
     .unwrap();
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let claims =
+        irsa_test::sts::session_claims("arn:aws:iam::111122223333:role/reader", now, now + 3600);
+    let issued = issue_credentials(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
+    let session = Keys {
+        access_key_id: issued.access_key_id.clone(),
+        secret_access_key: issued.secret_access_key.clone(),
+        session_token: Some(issued.session_token.clone()),
+    };
+    (config, session)
+}
+
+/// A path to dynalite through a server: its name, URL, threads, and whether it forwards
+/// unchanged (then it gets requests signed for the upstream).
+struct Via {
+    name: &'static str,
+    url: String,
+    threads: Threads,
+    bare: bool,
+}
+
+async fn run() {
+    let n = env_usize("IRSA_GATEWAY_BENCH_N", 2000);
+    let (child, upstream) = start_dynalite().await;
+    let up = Keys {
+        access_key_id: "AKIAUPSTREAMEXAMPLE1".into(),
+        secret_access_key: "upstream-secret".into(),
+        session_token: None,
+    };
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    seed(&client, &upstream, &up).await;
+
+    let dir = std::env::temp_dir().join(format!("irsa-gateway-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (config, session) = configure(&dir, &upstream);
     let gateway = || {
         irsa_gateway::from_file(
             &config,
@@ -310,42 +251,21 @@ gateway:
         )
         .unwrap()
     };
-    let gateways = [
-        ("gateway, 2 workers", spawn_gateway(gateway(), 2)),
-        ("gateway, 1 thread", spawn_gateway(gateway(), 0)),
-        ("bare proxy, 1 thread", spawn_bare_proxy(upstream.clone())),
+    let via = |name, (url, threads), bare| Via {
+        name,
+        url,
+        threads,
+        bare,
+    };
+    let paths = [
+        via("gateway, 2 workers", spawn_gateway(gateway(), 2), false),
+        via("gateway, 1 thread", spawn_gateway(gateway(), 0), false),
+        via(
+            "bare proxy, 1 thread",
+            spawn_bare_proxy(upstream.clone()),
+            true,
+        ),
     ];
-    // The bare proxy forwards unchanged: it gets requests signed for the upstream.
-    let bare = gateways.len() - 1;
-
-    let now = i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
-    let claims = SessionClaims {
-        role_arn: "arn:aws:iam::111122223333:role/reader".into(),
-        role_id: "AROAEXAMPLEEXAMPLE123".into(),
-        session_name: "bench".into(),
-        subject: "system:serviceaccount:default:bench".into(),
-        audience: "sts.amazonaws.com".into(),
-        provider_arn: "arn:aws:iam::111122223333:oidc-provider/oidc.example.test".into(),
-        issued_at: now,
-        expires_at: now + 3600,
-        session_policy: None,
-        policy_arns: vec![],
-        source_identity: None,
-        tags: vec![],
-        transitive_tag_keys: vec![],
-    };
-    let issued = issue_credentials(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
-    let session = Creds {
-        akid: issued.access_key_id.clone(),
-        secret: issued.secret_access_key.clone(),
-        token: Some(issued.session_token.clone()),
-    };
 
     let get = json!({"TableName": "Books", "Key": {"Author": {"S": "Tolkien"}, "Title": {"S": "Book 3"}}});
     let query = json!({"TableName": "Books", "KeyConditionExpression": "Author = :a",
@@ -354,70 +274,92 @@ gateway:
         "| operation | path | n | p50 (µs) | p99 (µs) | mean (µs) | gateway CPU per request (µs) | wake-ups per request |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
-    let mean =
-        |v: &[Duration]| v.iter().map(Duration::as_secs_f64).sum::<f64>() / v.len() as f64 * 1e6;
     for (op, body) in [("GetItem", &get), ("Query", &query)] {
-        // Warm up every path (connections, schema cache, JIT of dynalite).
-        for _ in 0..200 {
-            timed(&client, signed(&upstream, &up, op, body)).await;
-            for (k, (_, (url, _))) in gateways.iter().enumerate() {
-                let creds = if k == bare { &up } else { &session };
-                timed(&client, signed(url, creds, op, body)).await;
-            }
-        }
-        let mut direct = Vec::with_capacity(n);
-        let mut via: Vec<Vec<Duration>> = vec![Vec::with_capacity(n); gateways.len()];
-        let cpu_before: Vec<(u64, u64)> = gateways.iter().map(|(_, (_, t))| cpu_ns(t)).collect();
-        for i in 0..n {
-            // Rotate which path goes first.
-            for k in 0..=gateways.len() {
-                let path = (i + k) % (gateways.len() + 1);
-                if path == gateways.len() {
-                    direct.push(timed(&client, signed(&upstream, &up, op, body)).await);
-                } else {
-                    let creds = if path == bare { &up } else { &session };
-                    let request = signed(&gateways[path].1.0, creds, op, body);
-                    via[path].push(timed(&client, request).await);
-                }
-            }
-        }
-        let cpu: Vec<(f64, f64)> = gateways
-            .iter()
-            .zip(&cpu_before)
-            .map(|((_, (_, t)), before)| {
-                let after = cpu_ns(t);
-                (
-                    (after.0 - before.0) as f64 / n as f64 / 1e3,
-                    (after.1 - before.1) as f64 / n as f64,
-                )
-            })
-            .collect();
-        direct.sort();
-        println!(
-            "| {op} | dynalite direct | {n} | {:.0} | {:.0} | {:.0} | | |",
-            percentile(&direct, 0.5),
-            percentile(&direct, 0.99),
-            mean(&direct)
-        );
-        for (k, (name, _)) in gateways.iter().enumerate() {
-            let v = &mut via[k];
-            v.sort();
-            println!(
-                "| {op} | through {name} | {n} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} |",
-                percentile(v, 0.5),
-                percentile(v, 0.99),
-                mean(v),
-                cpu[k].0,
-                cpu[k].1
-            );
-            println!(
-                "| {op} | **added by {name}** | | **{:.0}** | **{:.0}** | **{:.0}** | | |",
-                percentile(v, 0.5) - percentile(&direct, 0.5),
-                percentile(v, 0.99) - percentile(&direct, 0.99),
-                mean(v) - mean(&direct)
-            );
-        }
+        let run = Run {
+            client: &client,
+            upstream: &upstream,
+            up: &up,
+            session: &session,
+            paths: &paths,
+            op,
+            body,
+        };
+        run.measure(n).await;
     }
     let _ = std::fs::remove_dir_all(&dir);
     drop(child);
+}
+
+/// One operation sent over every path.
+struct Run<'a> {
+    client: &'a HttpClient,
+    upstream: &'a str,
+    up: &'a Keys,
+    session: &'a Keys,
+    paths: &'a [Via],
+    op: &'a str,
+    body: &'a Value,
+}
+
+impl Run<'_> {
+    /// The request for path `k` (`None`: dynalite directly).
+    fn request(&self, k: Option<usize>) -> http::Request<Full<Bytes>> {
+        match k.map(|k| &self.paths[k]) {
+            None => signed(self.upstream, self.up, self.op, self.body),
+            Some(p) if p.bare => signed(&p.url, self.up, self.op, self.body),
+            Some(p) => signed(&p.url, self.session, self.op, self.body),
+        }
+    }
+
+    /// Warms every path up (connections, schema cache, dynalite's JIT), then times `n`
+    /// rounds over all paths, the order rotated; prints a row per path.
+    async fn measure(&self, n: usize) {
+        let paths = self.paths.len();
+        for _ in 0..200 {
+            for k in 0..=paths {
+                timed(self.client, self.request((k < paths).then_some(k))).await;
+            }
+        }
+        let mut direct = Vec::with_capacity(n);
+        let mut via: Vec<Vec<Duration>> = vec![Vec::with_capacity(n); paths];
+        let cpu_before: Vec<_> = self.paths.iter().map(|p| p.threads.cpu()).collect();
+        for i in 0..n {
+            for k in 0..=paths {
+                let path = (i + k) % (paths + 1);
+                let request = self.request((path < paths).then_some(path));
+                let t = timed(self.client, request).await;
+                match via.get_mut(path) {
+                    Some(v) => v.push(t),
+                    None => direct.push(t),
+                }
+            }
+        }
+        let op = self.op;
+        direct.sort();
+        println!(
+            "| {op} | dynalite direct | {n} | {:.0} | {:.0} | {:.0} | | |",
+            percentile_us(&direct, 0.5),
+            percentile_us(&direct, 0.99),
+            mean_us(&direct)
+        );
+        for ((p, v), before) in self.paths.iter().zip(&mut via).zip(&cpu_before) {
+            let after = p.threads.cpu();
+            let cpu_us = (after.ns - before.ns) as f64 / n as f64 / 1e3;
+            let wakeups = (after.wakeups - before.wakeups) as f64 / n as f64;
+            v.sort();
+            let name = p.name;
+            println!(
+                "| {op} | through {name} | {n} | {:.0} | {:.0} | {:.0} | {cpu_us:.0} | {wakeups:.1} |",
+                percentile_us(v, 0.5),
+                percentile_us(v, 0.99),
+                mean_us(v),
+            );
+            println!(
+                "| {op} | **added by {name}** | | **{:.0}** | **{:.0}** | **{:.0}** | | |",
+                percentile_us(v, 0.5) - percentile_us(&direct, 0.5),
+                percentile_us(v, 0.99) - percentile_us(&direct, 0.99),
+                mean_us(v) - mean_us(&direct)
+            );
+        }
+    }
 }

@@ -2,14 +2,15 @@
 //! driven through `router()` in-process up to the decision (a gateway without an upstream
 //! answers `UpstreamNotConfigured` once the request is authorized), beside the pieces it is
 //! made of (SigV4 verification, opening the session token, reading and mapping the request,
-//! re-signing for the upstream with aws-sigv4).
+//! re-signing for the upstream with irsa-sigv4's signer and its key cache; a client's
+//! signing with aws-sigv4 for comparison).
 //!
 //! cargo bench -p irsa-gateway --bench gateway_stages -- [iterations=20000]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use irsa_gateway::{Gateway, Options, Snapshot};
-use irsa_sts_core::{KeyRing, MasterKey, SessionClaims, issue_credentials, open_session};
+use irsa_sts_core::{KeyRing, MasterKey, issue_credentials, open_session};
 use irsa_test::bench::{iterations, time};
 use irsa_test::net::{Bytes, Full};
 use irsa_test::sigv4::{Keys, Payload, Signing, sign_request};
@@ -39,21 +40,8 @@ roles:
 "#,
     )
     .unwrap();
-    let claims = SessionClaims {
-        role_arn: "arn:aws:iam::111122223333:role/reader".into(),
-        role_id: "AROAEXAMPLEEXAMPLE123".into(),
-        session_name: "bench".into(),
-        subject: "system:serviceaccount:default:bench".into(),
-        audience: "sts.amazonaws.com".into(),
-        provider_arn: "arn:aws:iam::111122223333:oidc-provider/oidc.example.test".into(),
-        issued_at: now,
-        expires_at: now + 3600,
-        session_policy: None,
-        policy_arns: vec![],
-        source_identity: None,
-        tags: vec![],
-        transitive_tag_keys: vec![],
-    };
+    let claims =
+        irsa_test::sts::session_claims("arn:aws:iam::111122223333:role/reader", now, now + 3600);
     let issued = issue_credentials(&ring, &claims, &mut rand::rngs::OsRng).unwrap();
     let keys = Keys {
         access_key_id: issued.access_key_id.clone(),
@@ -77,10 +65,39 @@ roles:
         )
     };
 
+    time("aws-sigv4: sign a GetItem (as a client signs)", n, request);
+    let amz_date = irsa_sigv4::amz_date(now).unwrap();
+    let upstream_headers: [(&str, &[u8]); 4] = [
+        ("content-type", b"application/x-amz-json-1.0"),
+        ("host", b"127.0.0.1:8000"),
+        ("x-amz-date", amz_date.as_bytes()),
+        ("x-amz-target", b"DynamoDB_20120810.GetItem"),
+    ];
+    let signer = irsa_sigv4::Signer {
+        access_key_id: "AKIAUPSTREAMEXAMPLE1",
+        secret_access_key: "upstream-secret",
+        region: "us-east-1",
+        service: "dynamodb",
+        uri_encoding: irsa_sigv4::UriEncoding::Double,
+    };
+    let keys = irsa_sigv4::SigningKeyCache::default();
     let sign = time(
-        "aws-sigv4: sign a GetItem (client side, re-signing)",
+        "irsa-sigv4: re-sign for the upstream (key cached)",
         n,
-        request,
+        || {
+            let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body));
+            irsa_sigv4::authorization(
+                &signer,
+                "POST",
+                "/",
+                "",
+                &upstream_headers,
+                &hash,
+                &amz_date,
+                Some(&keys),
+            )
+            .unwrap()
+        },
     );
 
     let gateway = Gateway::new(

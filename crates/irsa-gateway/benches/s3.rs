@@ -22,36 +22,26 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_credential_types::Credentials as AwsCredentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use irsa_gateway::{Options, UpstreamSection};
-use irsa_sts_core::{KeyRing, MasterKey, SessionClaims, issue_credentials};
+use irsa_sts_core::{KeyRing, MasterKey, issue_credentials};
+use irsa_test::bench::{Threads, env_usize, mean_us, percentile_us, spawn_server};
+use irsa_test::sigv4::{Keys, Payload, Signing, sign_request};
 
 const MIB: usize = 1 << 20;
+/// SHA-256 of an empty body, hex.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const UPSTREAM_USER: &str = "irsabench";
 const UPSTREAM_SECRET: &str = "irsa-bench-upstream-secret";
 const BUCKET: &str = "bench-bucket";
 /// Bound on one request, whatever its size.
 const DEADLINE: Duration = Duration::from_secs(600);
-
-struct Creds {
-    akid: String,
-    secret: String,
-    token: Option<String>,
-}
 
 type Frames = futures_util::stream::Iter<
     std::iter::Map<
@@ -62,58 +52,17 @@ type Frames = futures_util::stream::Iter<
 type StreamClient = Client<HttpConnector, StreamBody<Frames>>;
 type SmallClient = Client<HttpConnector, Full<Bytes>>;
 
-/// How the payload is signed.
-#[derive(Clone, Copy)]
-enum Payload<'a> {
-    /// The SHA-256 of the body, hex.
-    Sha256(&'a str),
-    Unsigned,
-}
-
-/// Signs a request with S3's rules; returns it with `body`.
+/// Signs a request as the AWS SDK's S3 client does; returns it with `body`.
 fn signed<B>(
     method: &str,
     url: &str,
-    creds: &Creds,
+    keys: &Keys,
     headers: &[(&str, &str)],
     payload: Payload<'_>,
     body: B,
 ) -> http::Request<B> {
-    let identity: Identity = AwsCredentials::new(
-        creds.akid.clone(),
-        creds.secret.clone(),
-        creds.token.clone(),
-        None,
-        "bench",
-    )
-    .into();
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("s3")
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let signable_body = match payload {
-        Payload::Sha256(h) => SignableBody::Precomputed(h.to_owned()),
-        Payload::Unsigned => SignableBody::UnsignedPayload,
-    };
-    let signable =
-        SignableRequest::new(method, url, headers.iter().copied(), signable_body).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut builder = http::Request::builder().method(method).uri(url);
-    for (n, v) in headers {
-        builder = builder.header(*n, *v);
-    }
-    let mut request = builder.body(body).unwrap();
-    instructions.apply_to_request_http1x(&mut request);
-    request
+    let signing = Signing::s3(keys, "us-east-1", SystemTime::now());
+    sign_request(&signing, method, url, headers, payload, body)
 }
 
 /// The body of `size` bytes: `piece` repeated (the last one cut).
@@ -172,25 +121,6 @@ where
     (start.elapsed(), size)
 }
 
-/// The thread ids of a runtime's threads, to read their CPU time.
-type Tids = Arc<Mutex<Vec<String>>>;
-
-fn record_tid(tids: &Tids) {
-    if let Ok(link) = std::fs::read_link("/proc/thread-self") {
-        tids.lock().unwrap().push(link.display().to_string());
-    }
-}
-
-/// Nanoseconds of CPU the threads have used.
-fn cpu_ns(tids: &Tids) -> u64 {
-    tids.lock()
-        .unwrap()
-        .iter()
-        .filter_map(|t| std::fs::read_to_string(format!("/proc/{t}/schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// Nanoseconds of CPU a process has used (utime + stime).
 fn process_cpu_ns(pid: u32) -> u64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -205,39 +135,8 @@ fn process_cpu_ns(pid: u32) -> u64 {
     ticks * 10_000_000
 }
 
-/// Runs `serve(listener)` on its own runtime (threads named `name`, `workers` threads).
-fn spawn_server<F, Fut>(name: &'static str, workers: usize, serve: F) -> (String, Tids)
-where
-    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = std::io::Result<()>>,
-{
-    let tids: Tids = Arc::default();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (t1, t2) = (tids.clone(), tids.clone());
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            record_tid(&t1);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .enable_all()
-                .thread_name(name)
-                .on_thread_start(move || record_tid(&t2))
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                serve(listener).await
-            })
-        })
-        .unwrap();
-    (url, tids)
-}
-
 /// A TCP relay to `target` (`host:port`): bytes copied both ways, nothing read.
-fn spawn_relay(target: String) -> (String, Tids) {
+fn spawn_relay(target: String) -> (String, Threads) {
     spawn_server("relay", 2, move |listener| async move {
         loop {
             let (mut client, _) = listener.accept().await?;
@@ -307,22 +206,9 @@ fn start_versitygw(data: &Path) -> Versitygw {
     gw
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx].as_secs_f64() * 1e6
-}
-
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|v| *v > 0)
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -337,11 +223,10 @@ fn main() {
 struct Path3<'a> {
     name: &'static str,
     url: String,
-    creds: &'a Creds,
-    tids: Option<Tids>,
+    creds: &'a Keys,
+    tids: Option<Threads>,
 }
 
-#[allow(clippy::too_many_lines)]
 async fn run() {
     let n = env_usize("IRSA_S3_BENCH_N", 1000);
     let reps = env_usize("IRSA_S3_BENCH_REPS", 3);
@@ -350,124 +235,21 @@ async fn run() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let upstream = start_versitygw(&data);
-    let up = Creds {
-        akid: UPSTREAM_USER.into(),
-        secret: UPSTREAM_SECRET.into(),
-        token: None,
+    let up = Keys {
+        access_key_id: UPSTREAM_USER.into(),
+        secret_access_key: UPSTREAM_SECRET.into(),
+        session_token: None,
     };
     let small: SmallClient = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
     let big: StreamClient = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-    let empty_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-    // Ready, then the bucket and the 1 KiB object, directly.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = tokio::time::timeout(
-            Duration::from_secs(2),
-            small.request(signed(
-                "PUT",
-                &format!("{}/{BUCKET}", upstream.url),
-                &up,
-                &[],
-                Payload::Sha256(empty_sha),
-                Full::new(Bytes::new()),
-            )),
-        )
-        .await;
-        if let Ok(Ok(r)) = r
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "versitygw not ready within 30 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let kib: Vec<u8> = (0..1024u32).map(|i| (i * 7 % 251) as u8).collect();
-    let kib_sha = hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &kib).as_ref());
-    exchange(
-        &small,
-        signed(
-            "PUT",
-            &format!("{}/{BUCKET}/small/1k.bin", upstream.url),
-            &up,
-            &[("content-length", "1024")],
-            Payload::Sha256(&kib_sha),
-            Full::new(Bytes::from(kib)),
-        ),
-    )
-    .await;
-
-    // The gateway, its configuration and a session.
-    let key = MasterKey::generate(&mut rand::rngs::OsRng);
-    std::fs::write(dir.path().join("master.key"), key.to_hex()).unwrap();
-    let config = dir.path().join("irsa.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"account: "111122223333"
-region: us-east-1
-roles:
-  - name: bench
-    trustPolicy: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Principal: {{Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test}}, Action: sts:AssumeRoleWithWebIdentity}}]}}
-    policies:
-      objects:
-        Version: "2012-10-17"
-        Statement:
-          - {{Effect: Allow, Action: [s3:GetObject, s3:PutObject], Resource: "arn:aws:s3:::{BUCKET}/*"}}
-          - {{Effect: Deny, Action: "s3:*", Resource: "arn:aws:s3:::{BUCKET}/secret/*"}}
-signingKeys: [{{file: master.key}}]
-gateway:
-  s3:
-    upstream: {{url: "{}", accessKeyId: {UPSTREAM_USER}, secretAccessKey: {UPSTREAM_SECRET}}}
-"#,
-            upstream.url
-        ),
-    )
-    .unwrap();
-    let gateway = irsa_gateway::from_file_with_s3(
-        &config,
-        UpstreamSection::default(),
-        UpstreamSection::default(),
-        Duration::from_secs(30),
-        Options {
-            request_timeout: DEADLINE,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    prepare(&small, &upstream.url, &up).await;
+    let (gateway, session) = gateway_and_session(dir.path(), &upstream.url);
     let (gw_url, gw_tids) = spawn_server("gateway", 2, move |listener| async move {
         irsa_gateway::serve(listener, gateway, std::future::pending()).await
     });
     let (relay_url, relay_tids) =
         spawn_relay(upstream.url.trim_start_matches("http://").to_owned());
-    let now = i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
-    let claims = SessionClaims {
-        role_arn: "arn:aws:iam::111122223333:role/bench".into(),
-        role_id: "AROAEXAMPLEEXAMPLE123".into(),
-        session_name: "bench".into(),
-        subject: "system:serviceaccount:default:bench".into(),
-        audience: "sts.amazonaws.com".into(),
-        provider_arn: "arn:aws:iam::111122223333:oidc-provider/oidc.example.test".into(),
-        issued_at: now,
-        expires_at: now + 3 * 3600,
-        session_policy: None,
-        policy_arns: vec![],
-        source_identity: None,
-        tags: vec![],
-        transitive_tag_keys: vec![],
-    };
-    let issued = issue_credentials(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
-    let session = Creds {
-        akid: issued.access_key_id.clone(),
-        secret: issued.secret_access_key.clone(),
-        token: Some(issued.session_token.clone()),
-    };
     let paths = [
         Path3 {
             name: "direct",
@@ -490,34 +272,151 @@ gateway:
     ];
     let upstream_pid = upstream.child.id();
 
-    // 1. GetObject of 1 KiB: latency.
+    latency(&small, &paths, n, upstream_pid).await;
+    let transfers = Transfers {
+        small: &small,
+        big: &big,
+        paths: &paths,
+        size,
+        reps,
+        upstream_pid,
+    };
+    transfers.measure(&upstream.url, &up).await;
+    drop(upstream);
+}
+
+/// Waits for versitygw, then creates the bucket and the 1 KiB object, directly.
+async fn prepare(small: &SmallClient, upstream: &str, up: &Keys) {
+    let empty_sha = EMPTY_SHA256;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = tokio::time::timeout(
+            Duration::from_secs(2),
+            small.request(signed(
+                "PUT",
+                &format!("{}/{BUCKET}", upstream),
+                up,
+                &[],
+                Payload::Sha256Hex(empty_sha),
+                Full::new(Bytes::new()),
+            )),
+        )
+        .await;
+        if let Ok(Ok(r)) = r
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "versitygw not ready within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let kib: Vec<u8> = (0..1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    let kib_sha = hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &kib).as_ref());
+    exchange(
+        small,
+        signed(
+            "PUT",
+            &format!("{}/{BUCKET}/small/1k.bin", upstream),
+            up,
+            &[("content-length", "1024")],
+            Payload::Sha256Hex(&kib_sha),
+            Full::new(Bytes::from(kib)),
+        ),
+    )
+    .await;
+}
+
+/// The gateway (S3 upstream: versitygw at `upstream`), its configuration in `dir`, and
+/// session credentials of its role as `irsa sts` issues them.
+fn gateway_and_session(
+    dir: &Path,
+    upstream: &str,
+) -> (std::sync::Arc<irsa_gateway::Gateway>, Keys) {
+    let key = MasterKey::generate(&mut rand::rngs::OsRng);
+    std::fs::write(dir.join("master.key"), key.to_hex()).unwrap();
+    let config = dir.join("irsa.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"account: "111122223333"
+region: us-east-1
+roles:
+  - name: bench
+    trustPolicy: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Principal: {{Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test}}, Action: sts:AssumeRoleWithWebIdentity}}]}}
+    policies:
+      objects:
+        Version: "2012-10-17"
+        Statement:
+          - {{Effect: Allow, Action: [s3:GetObject, s3:PutObject], Resource: "arn:aws:s3:::{BUCKET}/*"}}
+          - {{Effect: Deny, Action: "s3:*", Resource: "arn:aws:s3:::{BUCKET}/secret/*"}}
+signingKeys: [{{file: master.key}}]
+gateway:
+  s3:
+    upstream: {{url: "{}", accessKeyId: {UPSTREAM_USER}, secretAccessKey: {UPSTREAM_SECRET}}}
+"#,
+            upstream
+        ),
+    )
+    .unwrap();
+    let gateway = irsa_gateway::from_file_with_s3(
+        &config,
+        UpstreamSection::default(),
+        UpstreamSection::default(),
+        Duration::from_secs(30),
+        Options {
+            request_timeout: DEADLINE,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let claims =
+        irsa_test::sts::session_claims("arn:aws:iam::111122223333:role/bench", now, now + 3 * 3600);
+    let issued = issue_credentials(&KeyRing::single(key), &claims, &mut rand::rngs::OsRng).unwrap();
+    let session = Keys {
+        access_key_id: issued.access_key_id.clone(),
+        secret_access_key: issued.secret_access_key.clone(),
+        session_token: Some(issued.session_token.clone()),
+    };
+    (gateway, session)
+}
+
+/// GetObject of 1 KiB over every path, interleaved: latency and CPU per request.
+async fn latency(small: &SmallClient, paths: &[Path3<'_>], n: usize, upstream_pid: u32) {
+    let empty_sha = EMPTY_SHA256;
     let get_small = |p: &Path3<'_>| {
         signed(
             "GET",
             &format!("{}/{BUCKET}/small/1k.bin", p.url),
             p.creds,
             &[],
-            Payload::Sha256(empty_sha),
+            Payload::Sha256Hex(empty_sha),
             Full::new(Bytes::new()),
         )
     };
     for _ in 0..100 {
-        for p in &paths {
-            let (_, got) = exchange(&small, get_small(p)).await;
+        for p in paths {
+            let (_, got) = exchange(small, get_small(p)).await;
             assert_eq!(got, 1024);
         }
     }
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(n); paths.len()];
     let cpu_before: Vec<u64> = paths
         .iter()
-        .map(|p| p.tids.as_ref().map_or(0, cpu_ns))
+        .map(|p| p.tids.as_ref().map_or(0, |t| t.cpu().ns))
         .collect();
     let up_before = process_cpu_ns(upstream_pid);
     for i in 0..n {
         for k in 0..paths.len() {
             let at = (i + k) % paths.len();
             let request = get_small(&paths[at]);
-            times[at].push(exchange(&small, request).await.0);
+            times[at].push(exchange(small, request).await.0);
         }
     }
     let up_cpu = (process_cpu_ns(upstream_pid) - up_before) as f64 / (n * paths.len()) as f64;
@@ -530,14 +429,16 @@ gateway:
         .iter_mut()
         .map(|t| {
             t.sort();
-            let mean = t.iter().map(Duration::as_secs_f64).sum::<f64>() / t.len() as f64 * 1e6;
-            (percentile(t, 0.5), percentile(t, 0.99), mean)
+            (percentile_us(t, 0.5), percentile_us(t, 0.99), mean_us(t))
         })
         .collect();
     for (k, p) in paths.iter().enumerate() {
         let (p50, p99, mean) = stats[k];
         let cpu = p.tids.as_ref().map_or(String::new(), |t| {
-            format!("{:.0}", (cpu_ns(t) - cpu_before[k]) as f64 / n as f64 / 1e3)
+            format!(
+                "{:.0}",
+                (t.cpu().ns - cpu_before[k]) as f64 / n as f64 / 1e3
+            )
         });
         let (a50, a99) = if k == 0 {
             (String::new(), String::new())
@@ -556,117 +457,138 @@ gateway:
         "\n(versitygw's own CPU: {:.0} µs per request, all paths.)\n",
         up_cpu / 1e3
     );
+}
 
-    // 2. 1 GiB PUT (signed payload, unsigned payload) and GET: throughput.
-    let piece = Bytes::from(
-        (0..MIB)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect::<Vec<u8>>(),
-    );
-    let sha = {
-        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        let mut left = size;
-        while left > 0 {
-            let take = left.min(piece.len());
-            ctx.update(&piece[..take]);
-            left -= take;
-        }
-        hex(ctx.finish().as_ref())
-    };
-    let length = size.to_string();
-    let mib = size as f64 / MIB as f64;
-    println!(
-        "{} MiB per transfer, {reps} per path and operation, interleaved:\n",
-        size / MIB
-    );
-    println!(
-        "| operation | path | median (MiB/s) | best (MiB/s) | share of direct (median) | server CPU per GiB (s) | versitygw CPU per GiB (s) |"
-    );
-    println!("|---|---|---:|---:|---:|---:|---:|");
-    // The object every path GETs, put directly (untimed).
-    exchange(
-        &big,
-        signed(
-            "PUT",
-            &format!("{}/{BUCKET}/big/get.bin", upstream.url),
-            &up,
-            &[("content-length", &length)],
-            Payload::Unsigned,
-            body_of(&piece, size),
-        ),
-    )
-    .await;
-    // `IRSA_S3_BENCH_OPS=GET` (or `PUT`, ...) runs only the operations whose name contains it.
-    let only = std::env::var("IRSA_S3_BENCH_OPS").unwrap_or_default();
-    for op in ["PUT, signed payload", "PUT, UNSIGNED-PAYLOAD", "GET"]
-        .into_iter()
-        .filter(|op| op.contains(only.as_str()))
-    {
-        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
-        let mut cpu: Vec<u64> = vec![0; paths.len()];
-        let mut up_cpu: Vec<u64> = vec![0; paths.len()];
-        for r in 0..reps {
-            for k in 0..paths.len() {
-                let at = (r + k) % paths.len();
-                let p = &paths[at];
-                let url = format!("{}/{BUCKET}/big/{}.bin", p.url, at);
-                let before = p.tids.as_ref().map_or(0, cpu_ns);
-                let up_before = process_cpu_ns(upstream_pid);
-                let took = match op {
-                    "GET" => {
-                        let request = signed(
-                            "GET",
-                            &format!("{}/{BUCKET}/big/get.bin", p.url),
-                            p.creds,
-                            &[],
-                            Payload::Sha256(empty_sha),
-                            Full::new(Bytes::new()),
-                        );
-                        let (took, got) = exchange(&small, request).await;
-                        assert_eq!(got, size as u64);
-                        took
-                    }
-                    _ => {
-                        let payload = if op.contains("UNSIGNED") {
-                            Payload::Unsigned
-                        } else {
-                            Payload::Sha256(&sha)
-                        };
-                        let request = signed(
-                            "PUT",
-                            &url,
-                            p.creds,
-                            &[("content-length", &length)],
-                            payload,
-                            body_of(&piece, size),
-                        );
-                        exchange(&big, request).await.0
-                    }
+/// 1 GiB PUT (signed and unsigned payload) and GET over every path: throughput and CPU.
+struct Transfers<'a> {
+    small: &'a SmallClient,
+    big: &'a StreamClient,
+    paths: &'a [Path3<'a>],
+    size: usize,
+    reps: usize,
+    upstream_pid: u32,
+}
+
+impl Transfers<'_> {
+    async fn measure(&self, upstream: &str, up: &Keys) {
+        let Transfers {
+            small,
+            big,
+            paths,
+            size,
+            reps,
+            upstream_pid,
+        } = *self;
+        let empty_sha = EMPTY_SHA256;
+        let piece = Bytes::from(
+            (0..MIB)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect::<Vec<u8>>(),
+        );
+        let sha = {
+            let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+            let mut left = size;
+            while left > 0 {
+                let take = left.min(piece.len());
+                ctx.update(&piece[..take]);
+                left -= take;
+            }
+            hex(ctx.finish().as_ref())
+        };
+        let length = size.to_string();
+        let mib = size as f64 / MIB as f64;
+        println!(
+            "{} MiB per transfer, {reps} per path and operation, interleaved:\n",
+            size / MIB
+        );
+        println!(
+            "| operation | path | median (MiB/s) | best (MiB/s) | share of direct (median) | server CPU per GiB (s) | versitygw CPU per GiB (s) |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|");
+        // The object every path GETs, put directly (untimed).
+        exchange(
+            big,
+            signed(
+                "PUT",
+                &format!("{}/{BUCKET}/big/get.bin", upstream),
+                up,
+                &[("content-length", &length)],
+                Payload::Unsigned,
+                body_of(&piece, size),
+            ),
+        )
+        .await;
+        // `IRSA_S3_BENCH_OPS=GET` (or `PUT`, ...) runs only the operations whose name contains it.
+        let only = std::env::var("IRSA_S3_BENCH_OPS").unwrap_or_default();
+        for op in ["PUT, signed payload", "PUT, UNSIGNED-PAYLOAD", "GET"]
+            .into_iter()
+            .filter(|op| op.contains(only.as_str()))
+        {
+            let mut rates: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
+            let mut cpu: Vec<u64> = vec![0; paths.len()];
+            let mut up_cpu: Vec<u64> = vec![0; paths.len()];
+            for r in 0..reps {
+                for k in 0..paths.len() {
+                    let at = (r + k) % paths.len();
+                    let p = &paths[at];
+                    let url = format!("{}/{BUCKET}/big/{}.bin", p.url, at);
+                    let before = p.tids.as_ref().map_or(0, |t| t.cpu().ns);
+                    let up_before = process_cpu_ns(upstream_pid);
+                    let took = match op {
+                        "GET" => {
+                            let request = signed(
+                                "GET",
+                                &format!("{}/{BUCKET}/big/get.bin", p.url),
+                                p.creds,
+                                &[],
+                                Payload::Sha256Hex(empty_sha),
+                                Full::new(Bytes::new()),
+                            );
+                            let (took, got) = exchange(small, request).await;
+                            assert_eq!(got, size as u64);
+                            took
+                        }
+                        _ => {
+                            let payload = if op.contains("UNSIGNED") {
+                                Payload::Unsigned
+                            } else {
+                                Payload::Sha256Hex(&sha)
+                            };
+                            let request = signed(
+                                "PUT",
+                                &url,
+                                p.creds,
+                                &[("content-length", &length)],
+                                payload,
+                                body_of(&piece, size),
+                            );
+                            exchange(big, request).await.0
+                        }
+                    };
+                    cpu[at] += p.tids.as_ref().map_or(0, |t| t.cpu().ns) - before;
+                    up_cpu[at] += process_cpu_ns(upstream_pid) - up_before;
+                    rates[at].push(mib / took.as_secs_f64());
+                }
+            }
+            let direct = median(&mut rates[0].clone());
+            for (k, p) in paths.iter().enumerate() {
+                let best = rates[k].iter().copied().fold(0.0, f64::max);
+                let med = median(&mut rates[k]);
+                let per_gib = |ns: u64| ns as f64 / 1e9 / reps as f64 / (mib / 1024.0);
+                let server = if p.tids.is_some() {
+                    format!("{:.2}", per_gib(cpu[k]))
+                } else {
+                    String::new()
                 };
-                cpu[at] += p.tids.as_ref().map_or(0, cpu_ns) - before;
-                up_cpu[at] += process_cpu_ns(upstream_pid) - up_before;
-                rates[at].push(mib / took.as_secs_f64());
+                println!(
+                    "| {op} | {} | {med:.0} | {best:.0} | {:.2} | {server} | {:.2} |",
+                    p.name,
+                    med / direct,
+                    per_gib(up_cpu[k])
+                );
             }
         }
-        let direct = median(&mut rates[0].clone());
-        for (k, p) in paths.iter().enumerate() {
-            let best = rates[k].iter().copied().fold(0.0, f64::max);
-            let med = median(&mut rates[k]);
-            let per_gib = |ns: u64| ns as f64 / 1e9 / reps as f64 / (mib / 1024.0);
-            let server = if p.tids.is_some() {
-                format!("{:.2}", per_gib(cpu[k]))
-            } else {
-                String::new()
-            };
-            println!(
-                "| {op} | {} | {med:.0} | {best:.0} | {:.2} | {server} | {:.2} |",
-                p.name,
-                med / direct,
-                per_gib(up_cpu[k])
-            );
-        }
     }
-    drop(upstream);
 }
 
 fn hex(bytes: &[u8]) -> String {

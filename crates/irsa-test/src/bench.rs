@@ -1,10 +1,12 @@
 //! Helpers of the hand-rolled benchmarks (`cargo bench` targets with `harness = false`):
-//! a timing loop, the iteration count from the command line, form encoding, and an
-//! HTTP/1.1 response read off a keep-alive connection.
+//! a timing loop, the iteration count from the command line or the environment,
+//! percentiles, form encoding, an HTTP/1.1 response read off a keep-alive connection, the
+//! CPU time of a server's threads, and (feature `net`) a server on a runtime of its own.
 
 use std::hint::black_box;
 use std::io::BufRead;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Runs `f` `n / 10` times to warm up, then `n` times, prints `name` with the mean time per
 /// call in µs, and returns it.
@@ -29,6 +31,107 @@ pub fn iterations(default: u32) -> u32 {
         .find(|a| !a.starts_with('-'))
         .and_then(|a| a.parse().ok())
         .unwrap_or(default)
+}
+
+/// The positive integer in environment variable `name`, or `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(default)
+}
+
+/// The `p` quantile (0..=1) of sorted durations, in µs.
+pub fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1e6
+}
+
+/// The mean of durations, in µs.
+pub fn mean_us(v: &[Duration]) -> f64 {
+    v.iter().map(Duration::as_secs_f64).sum::<f64>() / v.len().max(1) as f64 * 1e6
+}
+
+/// The threads of a server, to read the CPU time they used (`/proc/TID/schedstat`: user
+/// and kernel time, and how often they were scheduled in). Cheap to clone: clones share
+/// one list.
+#[derive(Clone, Debug, Default)]
+pub struct Threads(Arc<Mutex<Vec<String>>>);
+
+/// CPU used by [`Threads`]: nanoseconds, and times scheduled in (wake-ups).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cpu {
+    pub ns: u64,
+    pub wakeups: u64,
+}
+
+impl Threads {
+    /// Adds the calling thread.
+    pub fn record_current(&self) {
+        if let Ok(link) = std::fs::read_link("/proc/thread-self") {
+            self.0.lock().unwrap().push(link.display().to_string());
+        }
+    }
+
+    /// The CPU the threads have used so far.
+    pub fn cpu(&self) -> Cpu {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|t| std::fs::read_to_string(format!("/proc/{t}/schedstat")).ok())
+            .filter_map(|s| {
+                let mut f = s.split_whitespace();
+                let ns = f.next()?.parse::<u64>().ok()?;
+                let wakeups = f.nth(1)?.parse::<u64>().ok()?;
+                Some(Cpu { ns, wakeups })
+            })
+            .fold(Cpu::default(), |a, b| Cpu {
+                ns: a.ns + b.ns,
+                wakeups: a.wakeups + b.wakeups,
+            })
+    }
+}
+
+/// Runs `serve(listener)` on a listener of 127.0.0.1 and a runtime of its own, in threads
+/// named `name`: `workers` worker threads, or one current-thread runtime for 0. Returns
+/// the server's URL (`http://127.0.0.1:PORT`) and its threads.
+#[cfg(feature = "net")]
+pub fn spawn_server<F, Fut>(name: &'static str, workers: usize, serve: F) -> (String, Threads)
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
+    let threads = Threads::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (t1, t2) = (threads.clone(), threads.clone());
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            t1.record_current();
+            let mut builder = if workers == 0 {
+                tokio::runtime::Builder::new_current_thread()
+            } else {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(workers);
+                b
+            };
+            let runtime = builder
+                .enable_all()
+                .thread_name(name)
+                .on_thread_start(move || t2.record_current())
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                serve(listener).await
+            })
+        })
+        .unwrap();
+    (url, threads)
 }
 
 /// `application/x-www-form-urlencoded` value encoding: every byte but the unreserved ones
@@ -73,6 +176,23 @@ pub fn read_response(r: &mut impl BufRead) -> (String, Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_and_thread_cpu() {
+        let v: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
+        assert_eq!(percentile_us(&v, 0.5).round(), 51.0);
+        assert_eq!(percentile_us(&v, 0.99).round(), 99.0);
+        assert_eq!(mean_us(&v).round(), 51.0);
+        let threads = Threads::default();
+        assert_eq!(threads.cpu(), Cpu::default());
+        threads.record_current();
+        let before = threads.cpu();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = black_box(x.wrapping_add(i));
+        }
+        assert!(threads.cpu().ns > before.ns, "{x}");
+    }
 
     #[test]
     fn form_encoding_keeps_unreserved_only() {

@@ -37,13 +37,25 @@ impl<'a> Signing<'a> {
             settings: SigningSettings::default(),
         }
     }
+
+    /// Header signing for S3 at `time`, as the SDK's S3 client signs: the path encoded
+    /// once and not normalised, `x-amz-content-sha256` sent and signed.
+    pub fn s3(keys: &'a Keys, region: &'a str, time: SystemTime) -> Self {
+        let mut s = Signing::new(keys, region, "s3", time);
+        s.settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
+        s.settings.uri_path_normalization_mode =
+            aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
+        s.settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        s
+    }
 }
 
-/// The payload as signed: its bytes, or `UNSIGNED-PAYLOAD`.
+/// The payload as signed: its bytes, `UNSIGNED-PAYLOAD`, or a SHA-256 given in hex.
 #[derive(Clone, Copy, Debug)]
 pub enum Payload<'b> {
     Bytes(&'b [u8]),
     Unsigned,
+    Sha256Hex(&'b str),
 }
 
 /// Signs `method url` with `headers` and `payload`; returns the request with the signature
@@ -76,6 +88,7 @@ pub fn sign_request<B>(
     let signable_body = match payload {
         Payload::Bytes(b) => SignableBody::Bytes(b),
         Payload::Unsigned => SignableBody::UnsignedPayload,
+        Payload::Sha256Hex(h) => SignableBody::Precomputed(h.to_owned()),
     };
     let signable =
         SignableRequest::new(method, url, headers.iter().copied(), signable_body).unwrap();
