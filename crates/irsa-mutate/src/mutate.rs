@@ -301,6 +301,30 @@ pub fn mutate_pod<R: RngCore + ?Sized>(
         containers,
     };
 
+    let token = TokenProjection {
+        audience,
+        path: token_path,
+        expiration: token_expiration,
+    };
+    write_patch(pod, is_cc, &token, &plan).map(Some)
+}
+
+/// The projected token the webhook mounts.
+struct TokenProjection<'a> {
+    audience: &'a str,
+    path: &'a str,
+    expiration: i64,
+}
+
+/// The JSON patch: the Pod Identity label (container credentials), the token volume,
+/// and the containers and init containers rebuilt by `plan`.
+fn write_patch(
+    pod: &Pod<'_>,
+    is_cc: bool,
+    token: &TokenProjection<'_>,
+    plan: &Plan<'_>,
+) -> Result<String, MutateError> {
+    let spec = &pod.spec;
     let mut out = String::with_capacity(2048);
     out.push('[');
     if is_cc {
@@ -310,27 +334,27 @@ pub fn mutate_pod<R: RngCore + ?Sized>(
     if token_volume(
         &mut out,
         spec,
-        volume_name,
-        audience,
-        token_path,
-        token_expiration,
+        plan.volume_name,
+        token.audience,
+        token.path,
+        token.expiration,
     )? {
         out.push(',');
     }
 
     let containers = opt_array(spec, "containers", "spec.")?.unwrap_or_default();
     op_start(&mut out, "/spec/containers");
-    rebuild(&mut out, &containers, "spec.containers", &plan)?;
+    rebuild(&mut out, &containers, "spec.containers", plan)?;
     out.push('}');
 
     if let Some(init) = opt_array(spec, "initContainers", "spec.")?.filter(|a| !a.is_empty()) {
         out.push(',');
         op_start(&mut out, "/spec/initContainers");
-        rebuild(&mut out, &init, "spec.initContainers", &plan)?;
+        rebuild(&mut out, &init, "spec.initContainers", plan)?;
         out.push('}');
     }
     out.push(']');
-    Ok(Some(out))
+    Ok(out)
 }
 
 /// Writes `{"op":"add","path":<path>,"value":`; the caller writes the value and `}`.
@@ -674,63 +698,99 @@ fn mutate_container(
         return Ok(false);
     }
 
-    let mut added = Vec::new();
-    if !sts_set && plan.use_regional_sts {
-        added.push(env_var("AWS_STS_REGIONAL_ENDPOINTS", "regional"));
-    }
-    if !region_set && !plan.region.is_empty() {
-        added.push(env_var("AWS_DEFAULT_REGION", plan.region));
-        added.push(env_var("AWS_REGION", plan.region));
-    }
-    if !identity_set {
-        for (key, value) in plan.identity.iter().flatten() {
-            added.push(env_var(key, value));
-        }
-        if let Some(session) = plan.session_name.as_ref().filter(|_| !session_set) {
-            added.push(session.clone());
-        }
-    }
+    let added = added_env(
+        plan,
+        EnvSet {
+            identity: identity_set,
+            region: region_set,
+            sts: sts_set,
+            session: session_set,
+        },
+    );
     let new_env = (!added.is_empty()).then(|| extended(&env, &added));
-
     let new_mounts = match plan.identity {
         None => None,
-        Some(_) => {
-            let mounts = opt_array(c, "volumeMounts", at)?.unwrap_or_default();
-            let mounted = mounts
-                .iter()
-                .any(|m| name_of(m).as_deref() == Some(plan.volume_name));
-            (!mounted).then(|| {
-                let mut mount = String::new();
-                let mut m = ObjectWriter::new(&mut mount);
-                m.str("name", plan.volume_name);
-                m.raw("readOnly", "true");
-                m.str("mountPath", plan.mount_path);
-                m.end();
-                extended(&mounts, &[mount])
-            })
-        }
+        Some(_) => token_mount(c, at, plan)?,
     };
     if new_env.is_none() && new_mounts.is_none() {
         out.push_str(raw.get());
         return Ok(false);
     }
+    write_replaced(out, c, new_env.as_deref(), new_mounts.as_deref());
+    Ok(true)
+}
 
+/// Which of the variables the webhook sets a container already has.
+#[derive(Clone, Copy)]
+struct EnvSet {
+    identity: bool,
+    region: bool,
+    sts: bool,
+    session: bool,
+}
+
+/// The environment entries to append to a container, in the reference's order.
+fn added_env(plan: &Plan<'_>, set: EnvSet) -> Vec<String> {
+    let mut added = Vec::new();
+    if !set.sts && plan.use_regional_sts {
+        added.push(env_var("AWS_STS_REGIONAL_ENDPOINTS", "regional"));
+    }
+    if !set.region && !plan.region.is_empty() {
+        added.push(env_var("AWS_DEFAULT_REGION", plan.region));
+        added.push(env_var("AWS_REGION", plan.region));
+    }
+    if !set.identity {
+        for (key, value) in plan.identity.iter().flatten() {
+            added.push(env_var(key, value));
+        }
+        if let Some(session) = plan.session_name.as_ref().filter(|_| !set.session) {
+            added.push(session.clone());
+        }
+    }
+    added
+}
+
+/// The container's `volumeMounts` with the token volume's mount appended, unless it
+/// already mounts the volume.
+fn token_mount(c: &Members<'_>, at: &str, plan: &Plan<'_>) -> Result<Option<String>, MutateError> {
+    let mounts = opt_array(c, "volumeMounts", at)?.unwrap_or_default();
+    let mounted = mounts
+        .iter()
+        .any(|m| name_of(m).as_deref() == Some(plan.volume_name));
+    Ok((!mounted).then(|| {
+        let mut mount = String::new();
+        let mut m = ObjectWriter::new(&mut mount);
+        m.str("name", plan.volume_name);
+        m.raw("readOnly", "true");
+        m.str("mountPath", plan.mount_path);
+        m.end();
+        extended(&mounts, &[mount])
+    }))
+}
+
+/// Writes the container with `env` and `volumeMounts` replaced where given (appended
+/// when it had none).
+fn write_replaced(
+    out: &mut String,
+    c: &Members<'_>,
+    new_env: Option<&str>,
+    new_mounts: Option<&str>,
+) {
     let mut o = ObjectWriter::new(out);
     for (key, value) in &c.0 {
         let replaced = match key.as_ref() {
-            "env" => new_env.as_deref(),
-            "volumeMounts" => new_mounts.as_deref(),
+            "env" => new_env,
+            "volumeMounts" => new_mounts,
             _ => None,
         };
         o.raw(key, replaced.unwrap_or(value.get()));
     }
-    for (key, value) in [("env", &new_env), ("volumeMounts", &new_mounts)] {
-        if let Some(v) = value.as_deref().filter(|_| c.get(key).is_none()) {
+    for (key, value) in [("env", new_env), ("volumeMounts", new_mounts)] {
+        if let Some(v) = value.filter(|_| c.get(key).is_none()) {
             o.raw(key, v);
         }
     }
     o.end();
-    Ok(true)
 }
 
 /// RFC 6901 escaping of one reference token.
