@@ -9,7 +9,9 @@
 //!
 //! Modes: `parse` (`Policy::parse` of every policy of the case), `decide` (the decision over
 //! parsed policies, every kind of policy), `decide_trust` (the trust decision STS makes:
-//! `decide_trust` over the case's resource policy), `parse_decide` (parse, then `decide`, as
+//! `decide_trust` over the case's resource policy), `decide_trust_typed` (the same with the
+//! caller's principal type given, as STS gives it: `Federated` for a provider ARN, else as
+//! inferred), `parse_decide` (parse, then `decide`, as
 //! the `parse_decide` benchmark). Toggle `profile::decide_one` for `decide` and
 //! `decide_trust`. The instruction count of the toggled function divided by the iteration
 //! count is the per-call cost.
@@ -87,7 +89,9 @@ fn main() {
     let (mode, case, n) = match args.as_slice() {
         [_, m, c, n] => (m.as_str(), c.as_str(), n.parse::<usize>().unwrap_or(1000)),
         _ => {
-            eprintln!("usage: profile parse|decide|decide_trust|parse_decide CASE ITERATIONS");
+            eprintln!(
+                "usage: profile parse|decide|decide_trust|decide_trust_typed|parse_decide CASE ITERATIONS"
+            );
             std::process::exit(2);
         }
     };
@@ -103,11 +107,15 @@ fn main() {
                 black_box(parse_all(&t));
             }
         }
-        "decide" | "decide_trust" => {
+        "decide" | "decide_trust" | "decide_trust_typed" => {
             let input = doc.input();
-            let trust = mode == "decide_trust";
+            let trust = mode != "decide";
+            let mut req = doc.request.clone();
+            if mode == "decide_trust_typed" {
+                req.principal_type = req.effective_principal_type();
+            }
             for _ in 0..n {
-                black_box(decide_one(&input, &doc.request, trust));
+                black_box(decide_one(&input, &req, trust));
             }
         }
         "parse_decide" => {
