@@ -496,26 +496,7 @@ impl BodyDecoder {
             None => (line.as_slice(), None),
         };
         let size = parse_hex_size(size_hex)?;
-        if signed {
-            let signature = extension
-                .and_then(|e| e.strip_prefix(b"chunk-signature=".as_slice()))
-                .ok_or(PayloadError::MalformedChunk(
-                    "a signed chunk header must be <hex size>;chunk-signature=<signature>",
-                ))?;
-            self.chunk_signature = lower_hex_32(signature).ok_or(PayloadError::MalformedChunk(
-                "chunk-signature must be 64 lower-case hex digits",
-            ))?;
-            if size > self.limits.max_chunk_size {
-                return Err(PayloadError::ChunkTooLarge {
-                    size,
-                    max: self.limits.max_chunk_size,
-                });
-            }
-        } else if extension.is_some() {
-            return Err(PayloadError::MalformedChunk(
-                "unsigned chunks take no chunk extension",
-            ));
-        }
+        self.chunk_extension(signed, size, extension)?;
         let declared = self.declared.unwrap_or(0);
         let total = self.received.saturating_add(size);
         if total > declared {
@@ -561,6 +542,39 @@ impl BodyDecoder {
                 last: true,
             }
         };
+        Ok(())
+    }
+
+    /// The chunk extension of a chunk of `size` bytes: `chunk-signature=<64 hex>` for a
+    /// signed chunk (kept to check the chunk against; its size bounded), none otherwise.
+    fn chunk_extension(
+        &mut self,
+        signed: bool,
+        size: u64,
+        extension: Option<&[u8]>,
+    ) -> Result<(), PayloadError> {
+        if !signed {
+            return match extension {
+                Some(_) => Err(PayloadError::MalformedChunk(
+                    "unsigned chunks take no chunk extension",
+                )),
+                None => Ok(()),
+            };
+        }
+        let signature = extension
+            .and_then(|e| e.strip_prefix(b"chunk-signature=".as_slice()))
+            .ok_or(PayloadError::MalformedChunk(
+                "a signed chunk header must be <hex size>;chunk-signature=<signature>",
+            ))?;
+        self.chunk_signature = lower_hex_32(signature).ok_or(PayloadError::MalformedChunk(
+            "chunk-signature must be 64 lower-case hex digits",
+        ))?;
+        if size > self.limits.max_chunk_size {
+            return Err(PayloadError::ChunkTooLarge {
+                size,
+                max: self.limits.max_chunk_size,
+            });
+        }
         Ok(())
     }
 
