@@ -24,22 +24,7 @@ fn main() {
         .as_secs() as i64;
     let key = MasterKey::generate(&mut rand::rngs::OsRng);
     let ring = KeyRing::single(key.clone());
-    let config = irsa_sts_core::Config::from_yaml(
-        r#"account: "111122223333"
-region: us-east-1
-roles:
-  - name: reader
-    trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test}, Action: sts:AssumeRoleWithWebIdentity}]}
-    policies:
-      read:
-        Version: "2012-10-17"
-        Statement:
-          - {Effect: Allow, Action: [dynamodb:GetItem, dynamodb:Query], Resource: arn:aws:dynamodb:us-east-1:111122223333:table/Books,
-             Condition: {"ForAllValues:StringEquals": {dynamodb:LeadingKeys: [Tolkien]}}}
-          - {Effect: Deny, Action: "dynamodb:*", Resource: arn:aws:dynamodb:us-east-1:111122223333:table/Secrets}
-"#,
-    )
-    .unwrap();
+    let config = config();
     let claims =
         irsa_test::sts::session_claims("arn:aws:iam::111122223333:role/reader", now, now + 3600);
     let issued = issue_credentials(&ring, &claims, &mut rand::rngs::OsRng).unwrap();
@@ -66,39 +51,7 @@ roles:
     };
 
     time("aws-sigv4: sign a GetItem (as a client signs)", n, request);
-    let amz_date = irsa_sigv4::amz_date(now).unwrap();
-    let upstream_headers: [(&str, &[u8]); 4] = [
-        ("content-type", b"application/x-amz-json-1.0"),
-        ("host", b"127.0.0.1:8000"),
-        ("x-amz-date", amz_date.as_bytes()),
-        ("x-amz-target", b"DynamoDB_20120810.GetItem"),
-    ];
-    let signer = irsa_sigv4::Signer {
-        access_key_id: "AKIAUPSTREAMEXAMPLE1",
-        secret_access_key: "upstream-secret",
-        region: "us-east-1",
-        service: "dynamodb",
-        uri_encoding: irsa_sigv4::UriEncoding::Double,
-    };
-    let keys = irsa_sigv4::SigningKeyCache::default();
-    let sign = time(
-        "irsa-sigv4: re-sign for the upstream (key cached)",
-        n,
-        || {
-            let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body));
-            irsa_sigv4::authorization(
-                &signer,
-                "POST",
-                "/",
-                "",
-                &upstream_headers,
-                &hash,
-                &amz_date,
-                Some(&keys),
-            )
-            .unwrap()
-        },
-    );
+    let sign = resign(n, now, body);
 
     let gateway = Gateway::new(
         Snapshot::new(config, ring.clone()),
@@ -142,4 +95,62 @@ roles:
         sign + whole,
         open + map
     );
+}
+
+/// Re-signing a GetItem for the upstream as the gateway does: `irsa-sigv4`'s signer, the
+/// signing key from a cache. Mean µs per call.
+fn resign(n: u32, now: i64, body: &[u8]) -> f64 {
+    let amz_date = irsa_sigv4::amz_date(now).unwrap();
+    let upstream_headers: [(&str, &[u8]); 4] = [
+        ("content-type", b"application/x-amz-json-1.0"),
+        ("host", b"127.0.0.1:8000"),
+        ("x-amz-date", amz_date.as_bytes()),
+        ("x-amz-target", b"DynamoDB_20120810.GetItem"),
+    ];
+    let signer = irsa_sigv4::Signer {
+        access_key_id: "AKIAUPSTREAMEXAMPLE1",
+        secret_access_key: "upstream-secret",
+        region: "us-east-1",
+        service: "dynamodb",
+        uri_encoding: irsa_sigv4::UriEncoding::Double,
+    };
+    let keys = irsa_sigv4::SigningKeyCache::default();
+    time(
+        "irsa-sigv4: re-sign for the upstream (key cached)",
+        n,
+        || {
+            let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body));
+            irsa_sigv4::authorization(
+                &signer,
+                "POST",
+                "/",
+                "",
+                &upstream_headers,
+                &hash,
+                &amz_date,
+                Some(&keys),
+            )
+            .unwrap()
+        },
+    )
+}
+
+/// A role that may read `Books` rows of `Tolkien` only.
+fn config() -> irsa_sts_core::Config {
+    irsa_sts_core::Config::from_yaml(
+        r#"account: "111122223333"
+region: us-east-1
+roles:
+  - name: reader
+    trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test}, Action: sts:AssumeRoleWithWebIdentity}]}
+    policies:
+      read:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Action: [dynamodb:GetItem, dynamodb:Query], Resource: arn:aws:dynamodb:us-east-1:111122223333:table/Books,
+             Condition: {"ForAllValues:StringEquals": {dynamodb:LeadingKeys: [Tolkien]}}}
+          - {Effect: Deny, Action: "dynamodb:*", Resource: arn:aws:dynamodb:us-east-1:111122223333:table/Secrets}
+"#,
+    )
+    .unwrap()
 }

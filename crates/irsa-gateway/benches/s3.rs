@@ -469,32 +469,76 @@ struct Transfers<'a> {
     upstream_pid: u32,
 }
 
+/// A 1 MiB piece of pseudo-random bytes, and the SHA-256 (hex) of `size` bytes of it
+/// repeated.
+fn piece_and_sha256(size: usize) -> (Bytes, String) {
+    let piece = Bytes::from(
+        (0..MIB)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut left = size;
+    while left > 0 {
+        let take = left.min(piece.len());
+        ctx.update(&piece[..take]);
+        left -= take;
+    }
+    let sha = hex(ctx.finish().as_ref());
+    (piece, sha)
+}
+
+/// The body every PUT sends: `piece` repeated to the transfer's size, its SHA-256 (hex)
+/// and length (decimal).
+struct Body<'a> {
+    piece: &'a Bytes,
+    sha: &'a str,
+    length: &'a str,
+}
+
 impl Transfers<'_> {
+    /// One transfer of `op` over path `p` (a PUT to `url`, or the GET of the shared
+    /// object); its time to the upstream's answer (PUT) or the last byte (GET).
+    async fn transfer(&self, op: &str, p: &Path3<'_>, url: &str, body: &Body<'_>) -> Duration {
+        if op == "GET" {
+            let request = signed(
+                "GET",
+                &format!("{}/{BUCKET}/big/get.bin", p.url),
+                p.creds,
+                &[],
+                Payload::Sha256Hex(EMPTY_SHA256),
+                Full::new(Bytes::new()),
+            );
+            let (took, got) = exchange(self.small, request).await;
+            assert_eq!(got, self.size as u64);
+            return took;
+        }
+        let payload = if op.contains("UNSIGNED") {
+            Payload::Unsigned
+        } else {
+            Payload::Sha256Hex(body.sha)
+        };
+        let request = signed(
+            "PUT",
+            url,
+            p.creds,
+            &[("content-length", body.length)],
+            payload,
+            body_of(body.piece, self.size),
+        );
+        exchange(self.big, request).await.0
+    }
+
     async fn measure(&self, upstream: &str, up: &Keys) {
         let Transfers {
-            small,
             big,
             paths,
             size,
             reps,
             upstream_pid,
+            ..
         } = *self;
-        let empty_sha = EMPTY_SHA256;
-        let piece = Bytes::from(
-            (0..MIB)
-                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-                .collect::<Vec<u8>>(),
-        );
-        let sha = {
-            let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-            let mut left = size;
-            while left > 0 {
-                let take = left.min(piece.len());
-                ctx.update(&piece[..take]);
-                left -= take;
-            }
-            hex(ctx.finish().as_ref())
-        };
+        let (piece, sha) = piece_and_sha256(size);
         let length = size.to_string();
         let mib = size as f64 / MIB as f64;
         println!(
@@ -534,63 +578,51 @@ impl Transfers<'_> {
                     let url = format!("{}/{BUCKET}/big/{}.bin", p.url, at);
                     let before = p.tids.as_ref().map_or(0, |t| t.cpu().ns);
                     let up_before = process_cpu_ns(upstream_pid);
-                    let took = match op {
-                        "GET" => {
-                            let request = signed(
-                                "GET",
-                                &format!("{}/{BUCKET}/big/get.bin", p.url),
-                                p.creds,
-                                &[],
-                                Payload::Sha256Hex(empty_sha),
-                                Full::new(Bytes::new()),
-                            );
-                            let (took, got) = exchange(small, request).await;
-                            assert_eq!(got, size as u64);
-                            took
-                        }
-                        _ => {
-                            let payload = if op.contains("UNSIGNED") {
-                                Payload::Unsigned
-                            } else {
-                                Payload::Sha256Hex(&sha)
-                            };
-                            let request = signed(
-                                "PUT",
-                                &url,
-                                p.creds,
-                                &[("content-length", &length)],
-                                payload,
-                                body_of(&piece, size),
-                            );
-                            exchange(big, request).await.0
-                        }
+                    let body = Body {
+                        piece: &piece,
+                        sha: &sha,
+                        length: &length,
                     };
+                    let took = self.transfer(op, p, &url, &body).await;
                     cpu[at] += p.tids.as_ref().map_or(0, |t| t.cpu().ns) - before;
                     up_cpu[at] += process_cpu_ns(upstream_pid) - up_before;
                     rates[at].push(mib / took.as_secs_f64());
                 }
             }
-            let direct = median(&mut rates[0].clone());
-            for (k, p) in paths.iter().enumerate() {
-                let best = rates[k].iter().copied().fold(0.0, f64::max);
-                let med = median(&mut rates[k]);
-                let per_gib = |ns: u64| ns as f64 / 1e9 / reps as f64 / (mib / 1024.0);
-                let server = if p.tids.is_some() {
-                    format!("{:.2}", per_gib(cpu[k]))
-                } else {
-                    String::new()
-                };
-                println!(
-                    "| {op} | {} | {med:.0} | {best:.0} | {:.2} | {server} | {:.2} |",
-                    p.name,
-                    med / direct,
-                    per_gib(up_cpu[k])
-                );
-            }
+            let per_gib = |ns: u64| ns as f64 / 1e9 / reps as f64 / (mib / 1024.0);
+            print_rows(op, paths, &mut rates, &cpu, &up_cpu, per_gib);
         }
     }
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The rows of one transfer operation: each path's median and best rate, its share of
+/// direct's median, and the CPU per GiB of the path's server and of versitygw.
+fn print_rows(
+    op: &str,
+    paths: &[Path3<'_>],
+    rates: &mut [Vec<f64>],
+    cpu: &[u64],
+    up_cpu: &[u64],
+    per_gib: impl Fn(u64) -> f64,
+) {
+    let direct = median(&mut rates[0].clone());
+    for (k, p) in paths.iter().enumerate() {
+        let best = rates[k].iter().copied().fold(0.0, f64::max);
+        let med = median(&mut rates[k]);
+        let server = if p.tids.is_some() {
+            format!("{:.2}", per_gib(cpu[k]))
+        } else {
+            String::new()
+        };
+        println!(
+            "| {op} | {} | {med:.0} | {best:.0} | {:.2} | {server} | {:.2} |",
+            p.name,
+            med / direct,
+            per_gib(up_cpu[k])
+        );
+    }
 }
