@@ -27,18 +27,18 @@ pub struct Check {
     pub assumed: Option<String>,
 }
 
-pub(crate) fn check(id: &'static str, title: impl Into<String>) -> Check {
-    Check {
-        id,
-        title: title.into(),
-        ok: true,
-        evidence: Vec::new(),
-        fix: None,
-        assumed: None,
-    }
-}
-
 impl Check {
+    /// A check that passes until something fails it.
+    pub fn new(id: &'static str, title: impl Into<String>) -> Check {
+        Check {
+            id,
+            title: title.into(),
+            ok: true,
+            evidence: Vec::new(),
+            fix: None,
+            assumed: None,
+        }
+    }
     pub(crate) fn fail(&mut self, evidence: impl Into<String>, fix: impl Into<String>) {
         self.ok = false;
         self.evidence.push(evidence.into());
@@ -341,17 +341,17 @@ fn iam_unread_checks(iam: Iam<'_>, sub: &str, aud: &str) -> Vec<Check> {
         ),
     };
     let mut out = vec![
-        check(
+        Check::new(
             "oidc-provider",
             "the cluster's issuer is registered as an IAM OIDC provider",
         ),
-        check(
+        Check::new(
             "provider-audience",
             format!("the provider lists the token's audience `{aud}` as a client id"),
         ),
-        check("role-exists", "the role exists"),
+        Check::new("role-exists", "the role exists"),
         trust_check_of(sub, aud),
-        check("permissions", "what the role may do"),
+        Check::new("permissions", "what the role may do"),
     ];
     for c in &mut out {
         c.fail(evidence.clone(), fix);
@@ -360,7 +360,7 @@ fn iam_unread_checks(iam: Iam<'_>, sub: &str, aud: &str) -> Vec<Check> {
 }
 
 fn trust_check_of(sub: &str, aud: &str) -> Check {
-    check(
+    Check::new(
         "trust-policy",
         format!("the trust policy lets `{sub}` (aud `{aud}`) assume the role"),
     )
@@ -373,7 +373,7 @@ fn provider_checks(
     provider_arn: &str,
     aud: &str,
 ) -> (Check, Check) {
-    let mut provider = check(
+    let mut provider = Check::new(
         "oidc-provider",
         "the cluster's issuer is registered as an IAM OIDC provider",
     );
@@ -382,7 +382,7 @@ fn provider_checks(
     }
     let issuer = issuer.unwrap_or("");
     let prefix = issuer_key_prefix(issuer);
-    let mut audience = check(
+    let mut audience = Check::new(
         "provider-audience",
         format!("the provider lists the token's audience `{aud}` as a client id"),
     );
@@ -439,9 +439,9 @@ struct WebIdentity<'a> {
 
 /// The `role-exists`, `trust-policy` and `permissions` checks.
 fn role_checks(account: &Account, role_arn: Option<&str>, id: &WebIdentity<'_>) -> [Check; 3] {
-    let mut role_c = check("role-exists", "the role exists");
+    let mut role_c = Check::new("role-exists", "the role exists");
     let mut trust = trust_check_of(id.sub, id.aud);
-    let mut perms = check("permissions", "what the role may do");
+    let mut perms = Check::new("permissions", "what the role may do");
     let role = role_arn.and_then(|a| account.role(a));
     match (role_arn, role) {
         (None, _) => {
@@ -632,7 +632,7 @@ struct ServiceAccountRole {
 
 fn service_account_check(f: &PodFacts<'_>, ns: &str, sa_name: &str) -> ServiceAccountRole {
     let prefix = &f.annotation_prefix;
-    let mut c = check(
+    let mut c = Check::new(
         "service-account",
         format!(
             "ServiceAccount {ns}/{sa_name} exists and carries {prefix}/role-arn (or the pod-identity-webhook ConfigMap maps it)"
@@ -834,7 +834,7 @@ fn failure_policy(w: &Value) -> &str {
 }
 
 fn registration_check(configurations: usize, hooks: &[(String, &Value)]) -> Check {
-    let mut reg = check(
+    let mut reg = Check::new(
         "webhook-registered",
         "a mutating webhook intercepts pod CREATE",
     );
@@ -858,7 +858,7 @@ fn selection_check<'h, 'v>(
     ns_labels: &BTreeMap<String, String>,
     pod_labels: &BTreeMap<String, String>,
 ) -> (Check, Vec<&'h (String, &'v Value)>) {
-    let mut selects = check(
+    let mut selects = Check::new(
         "webhook-selects-pod",
         "the webhook's selectors include this pod",
     );
@@ -892,7 +892,7 @@ fn backend_check(
     backends: &BTreeMap<String, Result<String, String>>,
     selecting: &[&(String, &Value)],
 ) -> (Check, bool) {
-    let mut backend = check("webhook-backend", "the webhook's backend answers");
+    let mut backend = Check::new("webhook-backend", "the webhook's backend answers");
     let mut down_ignore = false;
     for (n, w) in selecting {
         let policy = failure_policy(w);
@@ -927,7 +927,7 @@ fn mutation_check(
     role_arn: Option<&str>,
     webhook: &WebhookChecks,
 ) -> Check {
-    let mut m = check(
+    let mut m = Check::new(
         "pod-mutated",
         format!(
             "pod {ns}/{name} was mutated (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, token volume)"
@@ -993,7 +993,7 @@ fn token_check(
     name: &str,
     sa_audience: Option<&str>,
 ) -> (Check, String) {
-    let mut t = check("token", "the projected token's audience and lifetime");
+    let mut t = Check::new("token", "the projected token's audience and lifetime");
     let aud = match token_source(&f.pod) {
         Some(src) => {
             let a = src.get("audience").and_then(Value::as_str).unwrap_or("");
@@ -1026,7 +1026,7 @@ fn token_check(
 
 /// The `issuer` check and the issuer the discovery document names.
 fn issuer_check(discovery: &Result<Value, String>) -> (Check, Option<String>) {
-    let mut iss = check(
+    let mut iss = Check::new(
         "issuer",
         "the API server publishes its issuer (/.well-known/openid-configuration)",
     );
@@ -1054,7 +1054,7 @@ fn issuer_check(discovery: &Result<Value, String>) -> (Check, Option<String>) {
 }
 
 fn jwks_check(jwks: &Result<Value, String>) -> Check {
-    let mut jw = check("jwks", "the issuer's JWKS is reachable and has keys");
+    let mut jw = Check::new("jwks", "the issuer's JWKS is reachable and has keys");
     match jwks {
         Ok(j) => {
             let n = j.get("keys").and_then(Value::as_array).map_or(0, Vec::len);

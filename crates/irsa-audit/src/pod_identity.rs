@@ -9,7 +9,7 @@ use irsa_policy::{Context, Decision, EvalInput, Policy, PrincipalType, Request};
 use serde_json::Value;
 
 use crate::account::{PermissionPolicy, Role};
-use crate::doctor::{Check, Iam, check};
+use crate::doctor::{Check, Iam};
 
 /// The audience of a Pod Identity token, and the service principal that assumes roles.
 pub const POD_IDENTITY_AUDIENCE: &str = "pods.eks.amazonaws.com";
@@ -162,7 +162,7 @@ fn no_association(
 
 /// The role the association gives, when one was found.
 fn association_check<'f>(f: &'f PodIdentityFacts<'_>) -> (Check, Option<&'f str>) {
-    let mut c = check(
+    let mut c = Check::new(
         "pod-identity-association",
         format!(
             "a pod identity association maps {}/{} in cluster {} to a role",
@@ -229,7 +229,7 @@ fn association_check<'f>(f: &'f PodIdentityFacts<'_>) -> (Check, Option<&'f str>
 }
 
 fn audience_check(f: &PodIdentityFacts<'_>) -> Check {
-    let mut c = check(
+    let mut c = Check::new(
         "pod-identity-token-audience",
         format!("the Pod Identity token's audience is {POD_IDENTITY_AUDIENCE}"),
     );
@@ -311,7 +311,7 @@ fn trust_reasons(policy: &Policy, req: &Request) -> (bool, Vec<String>) {
 }
 
 fn trust_check(f: &PodIdentityFacts<'_>, role: Option<&Role>, role_arn: Option<&str>) -> Check {
-    let mut c = check(
+    let mut c = Check::new(
         "pod-identity-trust",
         format!(
             "the role's trust policy lets {POD_IDENTITY_AUDIENCE} call sts:AssumeRole and sts:TagSession"
@@ -421,7 +421,7 @@ fn tagged_statement_label(p: &PermissionPolicy, st: &irsa_policy::StatementCheck
 }
 
 fn tags_check(f: &PodIdentityFacts<'_>, role: Option<&Role>) -> Check {
-    let mut c = check(
+    let mut c = Check::new(
         "pod-identity-session-tags",
         "the session tags the permission policies expect are those the session would carry",
     );
@@ -516,7 +516,7 @@ fn quote(body: &str) -> String {
 
 /// The agent's answer, mapped to its cause and fix.
 pub fn agent_check(uri: &str, probe: &AgentProbe, role_arn: Option<&str>) -> Check {
-    let mut c = check(
+    let mut c = Check::new(
         "pod-identity-agent",
         format!("the Pod Identity agent at {uri} answers with credentials"),
     );

@@ -365,18 +365,6 @@ async fn backend(client: &kube::Client, cc: &Value) -> Result<String, String> {
     }
 }
 
-/// A check that passes until something fails it.
-pub(crate) fn new_check(id: &'static str, title: &str) -> Check {
-    Check {
-        id,
-        title: title.into(),
-        ok: true,
-        evidence: Vec::new(),
-        fix: None,
-        assumed: None,
-    }
-}
-
 /// The `environment` check: each `required` variable set (else `fix`), the `optional`
 /// ones shown when set. The required variables' values, in order.
 pub(crate) fn environment_check<const N: usize>(
@@ -385,7 +373,7 @@ pub(crate) fn environment_check<const N: usize>(
     optional: &[&str],
     fix: &str,
 ) -> (Check, [Option<String>; N]) {
-    let mut c = new_check("environment", title);
+    let mut c = Check::new("environment", title);
     let values = required.map(crate::common::non_empty_env);
     for (k, v) in required.iter().zip(&values) {
         match v {
@@ -457,7 +445,7 @@ async fn in_pod(
 
 /// The `token-file` check and what the token says.
 fn token_file_check(file: Option<&str>, now: i64) -> (Check, WebIdentityToken) {
-    let mut t = new_check(
+    let mut t = Check::new(
         "token-file",
         "the token file holds a current ServiceAccount token",
     );
@@ -509,7 +497,7 @@ async fn issuer_check(
     seen: &WebIdentityToken,
     issuer_ca: Option<&[u8]>,
 ) -> (Check, Option<String>) {
-    let mut d = new_check(
+    let mut d = Check::new(
         "issuer",
         "the token's issuer serves its discovery document and JWKS, with the token's key",
     );
@@ -561,7 +549,7 @@ async fn thumbprint_check(
     jwks_uri: Option<&str>,
     issuer_ca: Option<&[u8]>,
 ) -> (Check, Option<String>) {
-    let mut th = new_check(
+    let mut th = Check::new(
         "thumbprint",
         "the thumbprint of the issuer's TLS certificate chain (for the OIDC provider)",
     );
@@ -594,7 +582,7 @@ async fn assume_role_check(
     seen: &WebIdentityToken,
     thumb: Option<&str>,
 ) -> Check {
-    let mut s = new_check("assume-role", "STS AssumeRoleWithWebIdentity succeeds");
+    let mut s = Check::new("assume-role", "STS AssumeRoleWithWebIdentity succeeds");
     let (Some(role), Some(token)) = (role, &seen.token) else {
         s.ok = false;
         s.assumed = Some("no role or no token: not called".into());

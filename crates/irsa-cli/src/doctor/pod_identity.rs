@@ -269,7 +269,7 @@ pub(crate) async fn in_pod(
 /// The `token-file` check of a Pod Identity token (current, bound to a pod), the token
 /// and what its claims say.
 fn token_file_check(file: Option<&str>, now: i64) -> (Check, Option<String>, Option<TokenFacts>) {
-    let mut t = super::new_check(
+    let mut t = Check::new(
         "token-file",
         "the token file holds a current ServiceAccount token bound to the pod",
     );
