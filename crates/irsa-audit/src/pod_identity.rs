@@ -420,6 +420,43 @@ fn tagged_statement_label(p: &PermissionPolicy, st: &irsa_policy::StatementCheck
     )
 }
 
+/// The statements of the role's readable permission policies that read session tags,
+/// each explained for a request carrying `tags`, with its policy.
+fn tag_statements<'r>(
+    role: &'r Role,
+    tags: &[(&'static str, Option<String>)],
+) -> Vec<(&'r PermissionPolicy, irsa_policy::StatementCheck)> {
+    let mut ctx = Context::new();
+    for (k, v) in tags {
+        if let Some(v) = v {
+            ctx.insert(format!("aws:PrincipalTag/{k}"), v.as_str());
+        }
+    }
+    let req = Request::new("irsa:SessionTags", "*").with_context(ctx);
+    let mut out = Vec::new();
+    for p in &role.permissions {
+        let Some(Ok(policy)) = p.document.as_ref().map(|d| &d.policy) else {
+            continue;
+        };
+        let input = EvalInput {
+            identity_policies: std::slice::from_ref(policy),
+            ..EvalInput::default()
+        };
+        let e = irsa_policy::explain(&input, &req);
+        out.extend(
+            e.statements
+                .into_iter()
+                .filter(|st| {
+                    st.conditions
+                        .iter()
+                        .any(|c| is_principal_tag(&c.key).is_some())
+                })
+                .map(|st| (p, st)),
+        );
+    }
+    out
+}
+
 fn tags_check(f: &PodIdentityFacts<'_>, role: Option<&Role>) -> Check {
     let mut c = Check::new(
         "pod-identity-session-tags",
@@ -432,61 +469,41 @@ fn tags_check(f: &PodIdentityFacts<'_>, role: Option<&Role>) -> Check {
         c.assumed = Some("no role to read the permission policies of".into());
         return c;
     };
-    let mut ctx = Context::new();
-    for (k, v) in &tags {
-        if let Some(v) = v {
-            ctx.insert(format!("aws:PrincipalTag/{k}"), v.as_str());
-        }
-    }
-    let req = Request::new("irsa:SessionTags", "*").with_context(ctx);
     let (mut allows, mut allows_holding) = (0usize, 0usize);
     let mut wants = Vec::new();
-    for p in &role.permissions {
-        let Some(Ok(policy)) = p.document.as_ref().map(|d| &d.policy) else {
-            continue;
-        };
-        let input = EvalInput {
-            identity_policies: std::slice::from_ref(policy),
-            ..EvalInput::default()
-        };
-        let e = irsa_policy::explain(&input, &req);
-        for st in &e.statements {
-            let tagged: Vec<&irsa_policy::ConditionCheck> = st
-                .conditions
+    for (p, st) in &tag_statements(role, &tags) {
+        let tagged: Vec<&irsa_policy::ConditionCheck> = st
+            .conditions
+            .iter()
+            .filter(|c| is_principal_tag(&c.key).is_some())
+            .collect();
+        let label = tagged_statement_label(p, st);
+        let holds = tagged.iter().all(|c| c.matched);
+        let parts: Vec<String> = tagged
+            .iter()
+            .map(|cc| tag_condition_text(cc, &tags))
+            .collect();
+        wants.extend(
+            tagged
                 .iter()
-                .filter(|c| is_principal_tag(&c.key).is_some())
-                .collect();
-            if tagged.is_empty() {
-                continue;
-            }
-            let label = tagged_statement_label(p, st);
-            let holds = tagged.iter().all(|c| c.matched);
-            let parts: Vec<String> = tagged
-                .iter()
-                .map(|cc| tag_condition_text(cc, &tags))
-                .collect();
-            wants.extend(
-                tagged
-                    .iter()
-                    .filter(|cc| !cc.matched)
-                    .map(|cc| format!("{} {:?}", cc.key, cc.policy_values)),
-            );
-            c.saw(format!("{label}: {}", parts.join("; ")));
-            match st.effect {
-                irsa_policy::Effect::Allow => {
-                    allows += 1;
-                    if holds {
-                        allows_holding += 1;
-                    }
+                .filter(|cc| !cc.matched)
+                .map(|cc| format!("{} {:?}", cc.key, cc.policy_values)),
+        );
+        c.saw(format!("{label}: {}", parts.join("; ")));
+        match st.effect {
+            irsa_policy::Effect::Allow => {
+                allows += 1;
+                if holds {
+                    allows_holding += 1;
                 }
-                irsa_policy::Effect::Deny => {
-                    if holds {
-                        c.ok = false;
-                        c.fix = Some(format!(
-                            "{label} denies every session of {}/{}: narrow its tag condition",
-                            f.namespace, f.service_account
-                        ));
-                    }
+            }
+            irsa_policy::Effect::Deny => {
+                if holds {
+                    c.ok = false;
+                    c.fix = Some(format!(
+                        "{label} denies every session of {}/{}: narrow its tag condition",
+                        f.namespace, f.service_account
+                    ));
                 }
             }
         }
