@@ -143,6 +143,64 @@ pub async fn config_server<E: std::fmt::Display + 'static>(
     Ok((listener, shutdown))
 }
 
+/// A server run from a watched configuration file (`irsa sts`, `irsa gateway`).
+pub struct ConfigServer<'a> {
+    /// Its name in the log.
+    pub name: &'static str,
+    /// `--listen`.
+    pub listen: &'a str,
+    /// `--config`.
+    pub config: &'a std::path::Path,
+    /// `--reload-interval-secs`.
+    pub reload_secs: u64,
+    /// `--ops-listen`.
+    pub ops_listen: Option<&'a str>,
+}
+
+/// The shutdown future handed to a server's `serve`.
+pub type Shutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Runs a server from its configuration file until it is told to stop: `load` it (inside
+/// the runtime), serve it on its listener with `serve`, `reload` it when the file
+/// changes, its `metrics` on the ops endpoints (see [`config_server`]). Returns the
+/// process exit code.
+pub fn run_config_server<S, E, Fut>(
+    spec: ConfigServer<'_>,
+    load: impl FnOnce() -> anyhow::Result<std::sync::Arc<S>>,
+    reload: fn(&S, &std::path::Path) -> Result<(), E>,
+    metrics: fn(&S) -> irsa_server::ServerMetrics,
+    serve: impl FnOnce(tokio::net::TcpListener, std::sync::Arc<S>, Shutdown) -> Fut,
+) -> anyhow::Result<u8>
+where
+    S: Send + Sync + 'static,
+    E: std::fmt::Display + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
+    let runtime = runtime()?;
+    runtime.block_on(async move {
+        let stop = Stop::install();
+        let server = load()?;
+        let watched = server.clone();
+        let (listener, shutdown) = config_server(
+            spec.name,
+            spec.listen,
+            spec.config,
+            spec.reload_secs,
+            move |p| reload(&watched, p),
+            stop,
+            Ops {
+                listen: spec.ops_listen,
+                metrics: metrics(&server),
+            },
+        )
+        .await?;
+        serve(listener, server, Box::pin(shutdown))
+            .await
+            .context("server failed")?;
+        Ok(0)
+    })
+}
+
 /// An environment variable's value, unless it is unset or empty.
 pub(crate) fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

@@ -126,34 +126,26 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             "--insecure-allow-unsigned-payload: requests whose signature does not cover the body are accepted; a captured request can be replayed with another body for 15 minutes"
         );
     }
-    let runtime = crate::common::runtime()?;
-    runtime.block_on(async move {
-        let stop = crate::common::Stop::install();
-        let gateway = irsa_gateway::from_file_with_s3(
-            &args.config,
-            overrides,
-            s3_overrides,
-            Duration::from_secs(args.upstream_timeout_secs.max(1)),
-            options,
-        )
-        .with_context(|| format!("cannot load `{}`", args.config.display()))?;
-        let watched = gateway.clone();
-        let (listener, shutdown) = crate::common::config_server(
-            "irsa gateway",
-            &args.listen,
-            &args.config,
-            args.reload_interval_secs,
-            move |p| watched.reload(p),
-            stop,
-            crate::common::Ops {
-                listen: args.ops_listen.as_deref(),
-                metrics: gateway.limits().metrics().clone(),
-            },
-        )
-        .await?;
-        irsa_gateway::serve(listener, gateway, shutdown)
-            .await
-            .context("server failed")?;
-        Ok(0)
-    })
+    crate::common::run_config_server(
+        crate::common::ConfigServer {
+            name: "irsa gateway",
+            listen: &args.listen,
+            config: &args.config,
+            reload_secs: args.reload_interval_secs,
+            ops_listen: args.ops_listen.as_deref(),
+        },
+        || {
+            irsa_gateway::from_file_with_s3(
+                &args.config,
+                overrides,
+                s3_overrides,
+                Duration::from_secs(args.upstream_timeout_secs.max(1)),
+                options,
+            )
+            .with_context(|| format!("cannot load `{}`", args.config.display()))
+        },
+        irsa_gateway::Gateway::reload,
+        |g| g.limits().metrics().clone(),
+        irsa_gateway::serve,
+    )
 }

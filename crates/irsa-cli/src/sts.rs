@@ -48,28 +48,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         ..irsa_sts::Options::default()
     };
     options.jwks_client.allow_insecure_http_issuer = args.insecure_allow_http_issuer;
-    let runtime = crate::common::runtime()?;
-    runtime.block_on(async move {
-        let stop = crate::common::Stop::install();
-        let server = irsa_sts::Server::from_file(&args.config, options)
-            .with_context(|| format!("cannot load `{}`", args.config.display()))?;
-        let watched = server.clone();
-        let (listener, shutdown) = crate::common::config_server(
-            "irsa sts",
-            &args.listen,
-            &args.config,
-            args.reload_interval_secs,
-            move |p| watched.reload(p),
-            stop,
-            crate::common::Ops {
-                listen: args.ops_listen.as_deref(),
-                metrics: server.limits().metrics().clone(),
-            },
-        )
-        .await?;
-        irsa_sts::serve(listener, server, shutdown)
-            .await
-            .context("server failed")?;
-        Ok(0)
-    })
+    crate::common::run_config_server(
+        crate::common::ConfigServer {
+            name: "irsa sts",
+            listen: &args.listen,
+            config: &args.config,
+            reload_secs: args.reload_interval_secs,
+            ops_listen: args.ops_listen.as_deref(),
+        },
+        || {
+            irsa_sts::Server::from_file(&args.config, options)
+                .with_context(|| format!("cannot load `{}`", args.config.display()))
+        },
+        irsa_sts::Server::reload,
+        |s| s.limits().metrics().clone(),
+        irsa_sts::serve,
+    )
 }
