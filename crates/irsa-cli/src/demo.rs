@@ -286,6 +286,42 @@ fn step_trust<'s>(
 }
 
 /// Step 5: AssumeRoleWithWebIdentity and GetCallerIdentity by a real SDK.
+/// Shows what AssumeRoleWithWebIdentity answered (never the secrets); whether it gave
+/// temporary credentials.
+fn show_assumed(
+    out: &mut Out,
+    o: &aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityOutput,
+) -> bool {
+    let mut have_credentials = false;
+    let mut lines = Vec::new();
+    if let Some(u) = o.assumed_role_user() {
+        lines.push(format!("AssumedRoleUser.Arn:         {}", u.arn()));
+    }
+    if let Some(c) = o.credentials() {
+        have_credentials = c.access_key_id().starts_with("ASIA");
+        lines.push(format!(
+            "AccessKeyId:                 {}",
+            c.access_key_id()
+        ));
+        lines.push("SecretAccessKey, SessionToken: received (never printed)".to_owned());
+        lines.push(format!("Expiration:                  {}", c.expiration()));
+    }
+    lines.push(format!(
+        "SubjectFromWebIdentityToken: {}",
+        o.subject_from_web_identity_token().unwrap_or("")
+    ));
+    lines.push(format!(
+        "Audience:                    {}",
+        o.audience().unwrap_or("")
+    ));
+    lines.push(format!(
+        "Provider:                    {}",
+        o.provider().unwrap_or("")
+    ));
+    out.code(&lines.join("\n"));
+    have_credentials
+}
+
 async fn step_exchange(
     out: &mut Out,
     stack: &Stack,
@@ -310,38 +346,13 @@ async fn step_exchange(
         .web_identity_token(token)
         .send()
         .await;
-    let mut have_credentials = false;
-    match assumed {
-        Ok(o) => {
-            let mut lines = Vec::new();
-            if let Some(u) = o.assumed_role_user() {
-                lines.push(format!("AssumedRoleUser.Arn:         {}", u.arn()));
-            }
-            if let Some(c) = o.credentials() {
-                have_credentials = c.access_key_id().starts_with("ASIA");
-                lines.push(format!(
-                    "AccessKeyId:                 {}",
-                    c.access_key_id()
-                ));
-                lines.push("SecretAccessKey, SessionToken: received (never printed)".to_owned());
-                lines.push(format!("Expiration:                  {}", c.expiration()));
-            }
-            lines.push(format!(
-                "SubjectFromWebIdentityToken: {}",
-                o.subject_from_web_identity_token().unwrap_or("")
-            ));
-            lines.push(format!(
-                "Audience:                    {}",
-                o.audience().unwrap_or("")
-            ));
-            lines.push(format!(
-                "Provider:                    {}",
-                o.provider().unwrap_or("")
-            ));
-            out.code(&lines.join("\n"));
+    let have_credentials = match assumed {
+        Ok(o) => show_assumed(out, &o),
+        Err(e) => {
+            out.code(&sdk_error_text(&e));
+            false
         }
-        Err(e) => out.code(&sdk_error_text(&e)),
-    }
+    };
     out.say(
         "As the SDK's web-identity credentials provider does this by itself, the \
          application just makes calls; GetCallerIdentity, signed with the credentials:",
@@ -757,6 +768,27 @@ async fn prepare_bucket(stack: &Stack, url: &str) -> anyhow::Result<()> {
 }
 
 /// Creates the table on the upstream when missing and puts the item the demo reads.
+/// Waits (at most 15 s) until the upstream's demo table is ACTIVE.
+async fn table_active(up: &aws_sdk_dynamodb::Client) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let d = up.describe_table().table_name(TABLE).send().await;
+        let active = d
+            .as_ref()
+            .ok()
+            .and_then(|o| o.table())
+            .and_then(|t| t.table_status())
+            .is_some_and(|s| s.as_str() == "ACTIVE");
+        if active {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("table `{TABLE}` not ACTIVE within 15 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn prepare_table(stack: &Stack, url: &str) -> anyhow::Result<()> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, KeySchemaElement, KeyType, ProvisionedThroughput, ScalarAttributeType,
@@ -808,23 +840,7 @@ async fn prepare_table(stack: &Stack, url: &str) -> anyhow::Result<()> {
     {
         anyhow::bail!("CreateTable: {}", sdk_error_text(&e));
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let d = up.describe_table().table_name(TABLE).send().await;
-        let active = d
-            .as_ref()
-            .ok()
-            .and_then(|o| o.table())
-            .and_then(|t| t.table_status())
-            .is_some_and(|s| s.as_str() == "ACTIVE");
-        if active {
-            break;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            anyhow::bail!("table `{TABLE}` not ACTIVE within 15 s");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    table_active(&up).await?;
     up.put_item()
         .table_name(TABLE)
         .item("id", AttributeValue::S("hello".into()))
