@@ -97,11 +97,11 @@ pub fn global_context(
         .insert("aws:PrincipalType", "AssumedRole")
         .insert(
             "aws:userid",
-            format!("{}:{}", claims.role_id, claims.session_name),
+            joined(&claims.role_id, ":", &claims.session_name),
         )
-        .insert("aws:CurrentTime", iso8601(facts.now))
+        .insert("aws:CurrentTime", timestamp(facts.now))
         .insert("aws:EpochTime", facts.now.to_string())
-        .insert("aws:TokenIssueTime", iso8601(claims.issued_at))
+        .insert("aws:TokenIssueTime", timestamp(claims.issued_at))
         .insert(
             "aws:SecureTransport",
             if facts.secure_transport {
@@ -123,9 +123,58 @@ pub fn global_context(
         c.insert("aws:SourceIdentity", si.as_str());
     }
     for tag in &claims.tags {
-        c.insert(format!("aws:PrincipalTag/{}", tag.key), tag.value.as_str());
+        c.insert(
+            joined("aws:PrincipalTag/", "", &tag.key),
+            tag.value.as_str(),
+        );
     }
     c
+}
+
+/// [`iso8601`] (`YYYY-MM-DDThh:mm:ssZ`, UTC) written digit by digit for the years 1970 to
+/// 9999 (days to a civil date as in H. Hinnant's `civil_from_days`); other times through
+/// [`iso8601`] itself.
+fn timestamp(epoch_seconds: i64) -> String {
+    const LAST: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    if !(0..=LAST).contains(&epoch_seconds) {
+        return iso8601(epoch_seconds);
+    }
+    let (days, secs) = (epoch_seconds / 86_400, epoch_seconds % 86_400);
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = String::with_capacity(20);
+    let mut digits = |value: i64, width: u32, then: Option<char>| {
+        for p in (0..width).rev() {
+            let d = (value / 10_i64.pow(p)) % 10;
+            out.push(char::from(b'0' + u8::try_from(d).unwrap_or(0)));
+        }
+        if let Some(c) = then {
+            out.push(c);
+        }
+    };
+    digits(year, 4, Some('-'));
+    digits(month, 2, Some('-'));
+    digits(day, 2, Some('T'));
+    digits(secs / 3_600, 2, Some(':'));
+    digits(secs / 60 % 60, 2, Some(':'));
+    digits(secs % 60, 2, Some('Z'));
+    out
+}
+
+/// `a`, `b` and `c` in one string of their length (no formatting machinery).
+fn joined(a: &str, b: &str, c: &str) -> String {
+    let mut s = String::with_capacity(a.len() + b.len() + c.len());
+    s.push_str(a);
+    s.push_str(b);
+    s.push_str(c);
+    s
 }
 
 /// Which kind of policy denied, and how.
@@ -207,6 +256,21 @@ impl fmt::Display for Denied {
     }
 }
 
+/// Calls `f` with `key` ASCII-lowercased, on the stack when it is short (condition keys
+/// are): the same text as `key.to_ascii_lowercase()`, without allocating.
+fn with_lowercase<T>(key: &str, f: impl FnOnce(&str) -> T) -> T {
+    let mut buf = [0u8; 128];
+    if let Some(dst) = buf.get_mut(..key.len()) {
+        dst.copy_from_slice(key.as_bytes());
+        dst.make_ascii_lowercase();
+        // ASCII lowercasing keeps UTF-8 valid.
+        if let Ok(lower) = std::str::from_utf8(dst) {
+            return f(lower);
+        }
+    }
+    f(&key.to_ascii_lowercase())
+}
+
 /// The resource-based policy of a resource ARN (an S3 bucket's policy for the bucket and
 /// its objects), `None` when it has none.
 pub type ResourcePolicies<'a> = dyn Fn(&str) -> Option<&'a ResourcePolicy> + Sync + 'a;
@@ -228,7 +292,7 @@ impl ResourcePolicy {
 
     /// Whether the policy mentions `key` anywhere in its text (any case).
     pub fn mentions(&self, key: &str) -> bool {
-        self.text.contains(&key.to_ascii_lowercase())
+        with_lowercase(key, |key| self.text.contains(key))
     }
 }
 
@@ -275,8 +339,7 @@ impl<'a> Uses<'a> {
     /// Whether some policy mentions `key` (any case; a family ending in `/` is mentioned
     /// when one of its keys is).
     pub fn key(&self, key: &str) -> bool {
-        let key = key.to_ascii_lowercase();
-        self.texts.iter().any(|t| t.contains(&key))
+        with_lowercase(key, |key| self.texts.iter().any(|t| t.contains(key)))
     }
 }
 
@@ -309,7 +372,7 @@ impl Prepared {
 
     /// Whether some policy mentions `key` anywhere in its text (any case).
     pub fn mentions(&self, key: &str) -> bool {
-        self.text.contains(&key.to_ascii_lowercase())
+        with_lowercase(key, |key| self.text.contains(key))
     }
 }
 
@@ -344,15 +407,14 @@ pub fn allow_skeleton(policy: &Policy) -> Option<Policy> {
     })
 }
 
-fn merged(base: &Context, extra: &Context) -> Context {
-    let mut c = base.clone();
+/// Inserts every key of `extra` into `c` (replacing a key `c` has).
+fn add(c: &mut Context, extra: &Context) {
     for (k, v) in extra.iter() {
         match v {
             ContextValue::Single(s) => c.insert(k, s.as_str()),
             ContextValue::Multi(vs) => c.insert_multi(k, vs.iter().map(String::as_str)),
         };
     }
-    c
 }
 
 /// Evaluates every authorization; the first one not allowed is the answer.
@@ -363,16 +425,54 @@ pub fn authorize(
     authorizations: &[Authorization],
 ) -> Result<(), Denied> {
     if authorizations.is_empty() {
+        return Err(nothing_to_authorize(caller));
+    }
+    evaluate_all(policies, caller, &mut global.clone(), authorizations, false)
+}
+
+/// [`authorize`] with a global context it may change while deciding: it is the context of
+/// the evaluated request itself, each authorization's keys added and taken out again, and
+/// is as it was when this returns.
+pub fn authorize_in(
+    policies: &SessionPolicies<'_>,
+    caller: &Caller,
+    global: &mut Context,
+    authorizations: &[Authorization],
+) -> Result<(), Denied> {
+    evaluate_all(policies, caller, global, authorizations, true)
+}
+
+/// [`authorize`] taking the global context by value (its last use): no copy of it is made.
+pub fn authorize_owned(
+    policies: &SessionPolicies<'_>,
+    caller: &Caller,
+    mut global: Context,
+    authorizations: &[Authorization],
+) -> Result<(), Denied> {
+    evaluate_all(policies, caller, &mut global, authorizations, false)
+}
+
+/// Evaluates `authorizations` with one request whose context is `global` plus each
+/// authorization's keys (which win over global ones); `restore`: `global` is as it was on
+/// return, else only as far as a next authorization needs it.
+fn evaluate_all(
+    policies: &SessionPolicies<'_>,
+    caller: &Caller,
+    global: &mut Context,
+    authorizations: &[Authorization],
+    restore: bool,
+) -> Result<(), Denied> {
+    if authorizations.is_empty() {
         // Nothing was mapped: never let that through as "nothing denied".
-        return Err(Denied {
-            caller_arn: caller.arn.clone(),
-            action: String::new(),
-            resource: String::new(),
-            reason: DenyReason::NothingToAuthorize,
-        });
+        return Err(nothing_to_authorize(caller));
     }
     let session = policies.session.unwrap_or(&[]);
-    for a in authorizations {
+    let mut req = Request::new(String::new(), String::new())
+        .with_principal(caller.arn.as_str())
+        .with_context(std::mem::take(global));
+    let mut result = Ok(());
+    for (n, a) in authorizations.iter().enumerate() {
+        let keep = restore || n + 1 < authorizations.len();
         let deny = |reason| Denied {
             caller_arn: caller.arn.clone(),
             action: a.action.clone(),
@@ -385,40 +485,87 @@ pub fn authorize(
             .iter()
             .find(|k| policies.uses.key(k) || resource_policy.is_some_and(|r| r.mentions(k)))
         {
-            return Err(deny(DenyReason::Undetermined(key)));
+            result = Err(deny(DenyReason::Undetermined(key)));
+            break;
         }
         if policies.session.is_some() && session.is_empty() {
             // Session policies that resolved to nothing allow nothing.
-            return Err(deny(DenyReason::NoSessionAllow));
+            result = Err(deny(DenyReason::NoSessionAllow));
+            break;
         }
-        let req = Request::new(a.action.as_str(), a.resource.as_str())
-            .with_principal(caller.arn.as_str())
-            .with_context(merged(global, &a.context));
-        let input = EvalInput {
-            identity_policies: policies.identity,
-            session_policies: session,
-            resource_policy: resource_policy.map(|r| &r.policy),
-            ..EvalInput::default()
+        req.action.clear();
+        req.action.push_str(&a.action);
+        req.resource.clear();
+        req.resource.push_str(&a.resource);
+        // The authorization's keys are added in place and taken out afterwards; when one
+        // replaces a global key, the global context is kept aside and put back instead.
+        let overlaps = a.context.iter().any(|(k, _)| req.context.get(k).is_some());
+        let kept = if overlaps && keep {
+            let base = req.context.clone();
+            add(&mut req.context, &a.context);
+            Some(base)
+        } else {
+            add(&mut req.context, &a.context);
+            None
         };
-        let e = irsa_policy::evaluate(&input, &req);
-        let reason = match e.decision {
-            Decision::Allow => continue,
-            Decision::ExplicitDeny => deny_reason(&e.matched),
-            Decision::ImplicitDeny => {
-                let input = EvalInput {
-                    identity_policies: policies.identity,
-                    ..EvalInput::default()
-                };
-                if irsa_policy::evaluate(&input, &req).is_allowed() {
-                    DenyReason::NoSessionAllow
-                } else {
-                    DenyReason::NoIdentityAllow
+        let denied = decide(policies, session, resource_policy, &req);
+        if keep {
+            match kept {
+                Some(base) => req.context = base,
+                None => {
+                    for (k, _) in a.context.iter() {
+                        req.context.remove(k);
+                    }
                 }
             }
-        };
-        return Err(deny(reason));
+        }
+        if let Some(reason) = denied {
+            result = Err(deny(reason));
+            break;
+        }
     }
-    Ok(())
+    *global = req.context;
+    result
+}
+
+/// Why `req` is denied, or `None` when it is allowed.
+fn decide(
+    policies: &SessionPolicies<'_>,
+    session: &[Policy],
+    resource_policy: Option<&ResourcePolicy>,
+    req: &Request,
+) -> Option<DenyReason> {
+    let input = EvalInput {
+        identity_policies: policies.identity,
+        session_policies: session,
+        resource_policy: resource_policy.map(|r| &r.policy),
+        ..EvalInput::default()
+    };
+    let e = irsa_policy::evaluate(&input, req);
+    match e.decision {
+        Decision::Allow => None,
+        Decision::ExplicitDeny => Some(deny_reason(&e.matched)),
+        Decision::ImplicitDeny => {
+            let input = EvalInput {
+                identity_policies: policies.identity,
+                ..EvalInput::default()
+            };
+            Some(if irsa_policy::evaluate(&input, req).is_allowed() {
+                DenyReason::NoSessionAllow
+            } else {
+                DenyReason::NoIdentityAllow
+            })
+        }
+    }
+}
+
+fn nothing_to_authorize(caller: &Caller) -> Denied {
+    Denied {
+        caller_arn: caller.arn.clone(),
+        action: String::new(),
+        resource: String::new(),
+        reason: DenyReason::NothingToAuthorize,
+    }
 }
 
 /// Which kind of policy an explicit Deny came from (identity first, then the resource's).
@@ -551,6 +698,143 @@ mod tests {
             "S3:existingobjecttag/a"
         ));
         assert!(!is_undetermined(&["s3:prefix"], "s3:prefixes"));
+    }
+
+    #[test]
+    fn each_authorization_sees_the_global_context_and_only_its_own_keys() {
+        let identity = Prepared::new(vec![policy(
+            r#"{"Version":"2012-10-17","Statement":[
+               {"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"test:g":"global"}}},
+               {"Effect":"Allow","Action":"s3:PutObject","Resource":"*","Condition":{"StringEquals":{"test:g":"put"}}},
+               {"Effect":"Deny","Action":"s3:GetObject","Resource":"*","Condition":{"Null":{"test:own":"false"}}}]}"#,
+        )]);
+        let p = SessionPolicies {
+            identity: &identity.policies,
+            session: None,
+            resource: None,
+            uses: Uses::new(&identity, None),
+        };
+        let global = Context::new().with("test:g", "global");
+        let with = |action: &str, context: Context| Authorization {
+            action: action.into(),
+            resource: "arn:aws:s3:::b/k".into(),
+            context,
+            undetermined: vec![],
+        };
+        let get = with("s3:GetObject", Context::new());
+        // A key of its own replacing a global one, then one the global context lacks.
+        let put = with(
+            "s3:PutObject",
+            Context::new().with("test:g", "put").with("test:own", "1"),
+        );
+        let get_own = with("s3:GetObject", Context::new().with("test:own", "1"));
+        let cases: [(&[&Authorization], Option<DenyReason>); 5] = [
+            (&[&get], None),
+            (&[&put, &get], None),
+            (&[&put, &get, &put, &get], None),
+            (&[&put, &get_own], Some(DenyReason::ExplicitIdentityDeny)),
+            (&[&get_own, &get], Some(DenyReason::ExplicitIdentityDeny)),
+        ];
+        for (list, want) in cases {
+            let list: Vec<Authorization> = list.iter().map(|a| (*a).clone()).collect();
+            let owned = authorize_owned(&p, &caller(), global.clone(), &list);
+            let borrowed = authorize(&p, &caller(), &global, &list);
+            assert_eq!(owned, borrowed);
+            // In place: the same answer, and the global context as it was, in order.
+            let mut in_place = global.clone().with("test:other", "o");
+            let before = format!("{in_place:?}");
+            assert_eq!(authorize_in(&p, &caller(), &mut in_place, &list), owned);
+            assert_eq!(format!("{in_place:?}"), before);
+            assert_eq!(owned.map_err(|d| d.reason).err(), want, "{list:?}");
+            // Each one alone, with the global context and its own keys only.
+            for a in &list {
+                let alone = authorize(&p, &caller(), &global, std::slice::from_ref(a));
+                let merged_by_hand = {
+                    let mut c = global.clone();
+                    for (k, v) in a.context.iter() {
+                        c.insert_multi(k, v.values().iter().map(String::as_str));
+                    }
+                    c
+                };
+                let req = Request::new(a.action.as_str(), a.resource.as_str())
+                    .with_principal(caller().arn)
+                    .with_context(merged_by_hand);
+                let input = EvalInput {
+                    identity_policies: &identity.policies,
+                    ..EvalInput::default()
+                };
+                assert_eq!(
+                    alone.is_ok(),
+                    irsa_policy::evaluate(&input, &req).is_allowed(),
+                    "{a:?}"
+                );
+            }
+        }
+        assert_eq!(
+            authorize_owned(&p, &caller(), global, &[])
+                .unwrap_err()
+                .reason,
+            DenyReason::NothingToAuthorize
+        );
+    }
+
+    #[test]
+    fn mentions_are_case_insensitive_for_keys_of_any_length() {
+        let long = format!("test:{}", "Ab".repeat(100));
+        let identity = Prepared::new(vec![policy(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":"*",
+               "Condition":{{"StringEquals":{{"{long}":"x","s3:Prefix":"y","test:ÉTÉ":"z"}}}}}}]}}"#
+        ))]);
+        let uses = Uses::new(&identity, None);
+        for key in [
+            long.as_str(),
+            &long.to_ascii_uppercase(),
+            "S3:PREFIX",
+            "s3:prefix",
+            "s3:",
+            "test:ÉTÉ",
+        ] {
+            assert!(uses.key(key), "{key}");
+            assert!(identity.mentions(key), "{key}");
+        }
+        for key in [
+            &format!("{long}b"),
+            "s3:prefixes",
+            "test:été",
+            "aws:SourceIp",
+        ] {
+            assert!(!uses.key(key), "{key}");
+            assert!(!identity.mentions(key), "{key}");
+        }
+        assert!(!Uses::default().key("s3:prefix"));
+    }
+
+    #[test]
+    fn timestamps_are_iso8601s() {
+        let last = 253_402_300_799_i64;
+        let mut cases = vec![
+            0,
+            59,
+            86_399,
+            86_400,
+            951_782_400, // 2000-02-29
+            951_868_800,
+            4_107_542_400, // 2100-03-01
+            1_700_000_000,
+            last - 1,
+            last,
+            last + 1,
+            -1,
+            -86_401,
+            i64::MIN,
+            i64::MAX,
+        ];
+        // Every day of 400 years (a whole Gregorian cycle), at a varying time of day.
+        cases.extend((0..146_097_i64).map(|d| d * 86_400 + (d * 7_919) % 86_400));
+        cases.extend((0..20_000_i64).map(|n| n * 12_669_961_543));
+        for t in cases {
+            assert_eq!(timestamp(t), iso8601(t), "{t}");
+        }
     }
 
     #[test]

@@ -47,12 +47,16 @@ pub const MAX_ATTRIBUTE_NAMES: usize = 4096;
 /// when the request does not show their value exactly as DynamoDB would).
 pub use irsa_authz::Authorization;
 
+/// How many distinct attribute names are compared one by one before a set holds them.
+const SEEN_FROM: usize = 16;
+
 /// Condition-key values gathered for one authorization.
 #[derive(Default)]
 struct Facts {
     leading: Vec<String>,
     leading_unknown: bool,
     attributes: Vec<String>,
+    /// The names of `attributes` once there are [`SEEN_FROM`] of them (empty before).
     seen: HashSet<String>,
     attributes_unknown: bool,
 }
@@ -65,8 +69,22 @@ impl Facts {
     }
 
     fn attribute(&mut self, name: &str) {
-        if self.seen.contains(name) || self.attributes_unknown {
+        if self.attributes_unknown {
             return;
+        }
+        // A few names (the usual case) are compared in place; past SEEN_FROM, a set
+        // finds them.
+        if self.attributes.len() < SEEN_FROM {
+            if self.attributes.iter().any(|a| a == name) {
+                return;
+            }
+        } else {
+            if self.seen.is_empty() {
+                self.seen = self.attributes.iter().cloned().collect();
+            }
+            if self.seen.contains(name) {
+                return;
+            }
         }
         if self.attributes.len() >= MAX_ATTRIBUTE_NAMES {
             self.attributes_unknown = true;
@@ -74,7 +92,9 @@ impl Facts {
             self.seen.clear();
             return;
         }
-        self.seen.insert(name.to_owned());
+        if self.attributes.len() >= SEEN_FROM {
+            self.seen.insert(name.to_owned());
+        }
         self.attributes.push(name.to_owned());
     }
 
@@ -925,5 +945,51 @@ impl Request<'_> {
             Request::Read(false, _) | Request::Other(..) => {}
         }
         names
+    }
+}
+
+#[cfg(test)]
+mod facts_tests {
+    use super::{Facts, MAX_ATTRIBUTE_NAMES, SEEN_FROM};
+
+    /// Distinct names in first-seen order, the way `Facts` must keep them.
+    fn distinct(names: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for n in names {
+            if !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn attributes_are_distinct_in_order_below_and_above_the_set() {
+        for count in [1, SEEN_FROM - 1, SEEN_FROM, SEEN_FROM + 1, 3 * SEEN_FROM] {
+            // Each name twice, the repeats before, at and after the switch to a set.
+            let names: Vec<String> = (0..count)
+                .flat_map(|i| [format!("a{i}"), format!("a{}", i / 2)])
+                .chain((0..count).map(|i| format!("a{i}")))
+                .collect();
+            let mut facts = Facts::default();
+            facts.attributes(names.iter().map(String::as_str));
+            assert_eq!(facts.attributes, distinct(&names), "{count}");
+            assert!(!facts.attributes_unknown);
+        }
+    }
+
+    #[test]
+    fn too_many_attributes_are_undetermined() {
+        let names: Vec<String> = (0..MAX_ATTRIBUTE_NAMES).map(|i| format!("n{i}")).collect();
+        let mut facts = Facts::default();
+        facts.attributes(names.iter().map(String::as_str));
+        facts.attributes(names.iter().map(String::as_str));
+        assert_eq!(facts.attributes.len(), MAX_ATTRIBUTE_NAMES);
+        assert!(!facts.attributes_unknown, "repeats are not new names");
+        facts.attribute("one more");
+        assert!(facts.attributes_unknown);
+        assert!(facts.attributes.is_empty());
+        facts.attribute("n0");
+        assert!(facts.attributes.is_empty());
     }
 }

@@ -16,10 +16,23 @@ pub struct Scope {
 impl Scope {
     /// `arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME`.
     pub fn table_arn(&self, table: &str) -> String {
-        format!(
-            "arn:{}:dynamodb:{}:{}:table/{table}",
-            self.partition, self.region, self.account
-        )
+        // Pieces pushed into one buffer of the ARN's length (no formatting machinery:
+        // this runs for every request).
+        let pieces = [
+            "arn:",
+            &self.partition,
+            ":dynamodb:",
+            &self.region,
+            ":",
+            &self.account,
+            ":table/",
+            table,
+        ];
+        let mut arn = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+        for p in pieces {
+            arn.push_str(p);
+        }
+        arn
     }
 
     /// `arn:PARTITION:dynamodb::ACCOUNT:global-table/NAME` (global tables have no region).

@@ -492,7 +492,7 @@ fn authorize(
         resource: Some(&buckets as &ResourcePolicies<'_>),
         uses: Uses::new(&identity, session_prepared),
     };
-    irsa_authz::authorize(&policies, caller, &global, authorizations).map_err(|d| {
+    irsa_authz::authorize_owned(&policies, caller, global, authorizations).map_err(|d| {
         tracing::info!(
             caller = %caller.arn,
             action = %d.action,

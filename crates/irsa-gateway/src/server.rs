@@ -816,7 +816,7 @@ async fn authorize(
         secure_transport: false,
         region: &snap.config.region,
     };
-    let global = authz::global_context(claims, caller, &facts);
+    let mut global = authz::global_context(claims, caller, &facts);
     let uses = authz::Uses::new(&identity, session_prepared);
     let policies = SessionPolicies {
         identity: &identity.policies,
@@ -840,7 +840,6 @@ async fn authorize(
         let decision = Decision {
             policies: &policies,
             caller,
-            global: &global,
             denied: &denied,
         };
         let skeleton = SessionPolicies {
@@ -857,20 +856,20 @@ async fn authorize(
             tables,
             &skeleton,
             &decision,
+            &mut global,
             authorizations,
         )
         .await?;
     }
-    authz::authorize(&policies, caller, &global, &authorizations).map_err(denied)?;
+    authz::authorize_owned(&policies, caller, global, &authorizations).map_err(denied)?;
     Ok(op)
 }
 
-/// What a decision is made of: the policies in force, the caller, the global context, and
-/// how a denial is answered (and logged).
-struct Decision<'a, D> {
-    policies: &'a SessionPolicies<'a>,
+/// What a decision is made of: the policies in force, the caller, and how a denial is
+/// answered (and logged).
+struct Decision<'a, 'p, D> {
+    policies: &'a SessionPolicies<'p>,
     caller: &'a Caller,
-    global: &'a irsa_policy::Context,
     denied: &'a D,
 }
 
@@ -886,12 +885,13 @@ async fn with_key_schemas<D: Fn(authz::Denied) -> ApiError>(
     request: &Request<'_>,
     tables: Vec<String>,
     skeleton: &SessionPolicies<'_>,
-    d: &Decision<'_, D>,
+    d: &Decision<'_, '_, D>,
+    global: &mut irsa_policy::Context,
     authorizations: Vec<irsa_authz::Authorization>,
 ) -> Result<Vec<irsa_authz::Authorization>, ApiError> {
-    if let Err(early) = authz::authorize(skeleton, d.caller, d.global, &authorizations) {
+    if let Err(early) = authz::authorize_in(skeleton, d.caller, global, &authorizations) {
         return Err((d.denied)(
-            authz::authorize(d.policies, d.caller, d.global, &authorizations)
+            authz::authorize_in(d.policies, d.caller, global, &authorizations)
                 .err()
                 .unwrap_or(early),
         ));
@@ -907,7 +907,7 @@ async fn with_key_schemas<D: Fn(authz::Denied) -> ApiError>(
         Ok(a) => Ok(a),
         // Refused either way; a request the policies deny whatever its keys says so.
         Err(e) => Err(
-            match authz::authorize(d.policies, d.caller, d.global, &authorizations) {
+            match authz::authorize_in(d.policies, d.caller, global, &authorizations) {
                 Err(denial) if denial.reason != authz::DenyReason::Undetermined(LEADING_KEYS) => {
                     (d.denied)(denial)
                 }
