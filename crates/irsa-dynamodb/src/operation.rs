@@ -53,7 +53,11 @@ impl Operation {
 
     /// The IAM action, `dynamodb:<Op>`.
     pub fn action(self) -> String {
-        format!("dynamodb:{}", self.name())
+        let name = self.name();
+        let mut action = String::with_capacity("dynamodb:".len() + name.len());
+        action.push_str("dynamodb:");
+        action.push_str(name);
+        action
     }
 
     /// The `X-Amz-Target` value.
