@@ -855,7 +855,9 @@ pub(crate) struct LegacyCondition<'a> {
 }
 
 /// `KeyConditions`.
-pub(crate) fn key_conditions<'a>(raw: Raw<'a>) -> Result<Members<'a, LegacyCondition<'a>, 2>, MapError> {
+pub(crate) fn key_conditions<'a>(
+    raw: Raw<'a>,
+) -> Result<Members<'a, LegacyCondition<'a>, 2>, MapError> {
     json::parse(raw)
         .map_err(|_| MapError::Validation("Conditions can be of length 1 or 2 only".to_owned()))
 }
