@@ -31,6 +31,20 @@ fn run_case(path: &Path) -> Result<(), String> {
     let doc = EvalDocument::parse(&text).map_err(|e| e.to_string())?;
     let expected = doc.expected.ok_or("no `expected` decision")?;
     let got = doc.evaluate();
+    // The allocation-free paths decide as the full evaluation does.
+    let fast = irsa_policy::decide(&doc.input(), &doc.request);
+    if fast != got.decision {
+        return Err(format!("decide gave {fast}, evaluate {}", got.decision));
+    }
+    if let Some(trust) = &doc.resource_policy {
+        let (full, fast) = (
+            irsa_policy::evaluate_trust(trust, &doc.request).decision,
+            irsa_policy::decide_trust(trust, &doc.request),
+        );
+        if full != fast {
+            return Err(format!("decide_trust gave {fast}, evaluate_trust {full}"));
+        }
+    }
     if got.decision != expected {
         return Err(format!(
             "expected {expected}, got {} ({})",

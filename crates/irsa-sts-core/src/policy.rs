@@ -80,6 +80,6 @@ impl TrustRequest {
     pub(crate) fn allows(&mut self, p: &ValidPolicy, action: &str) -> bool {
         self.req.action.clear();
         self.req.action.push_str(action);
-        irsa_policy::evaluate_trust(&p.policy, &self.req).is_allowed()
+        irsa_policy::decide_trust(&p.policy, &self.req) == irsa_policy::Decision::Allow
     }
 }
