@@ -4,7 +4,7 @@ use crate::arn::{ArnMode, ArnPattern, PARTITIONS, split_colon, split6};
 use crate::condition::{BaseOperator, Operator, Values, compile_values};
 use crate::error::PolicyError;
 use crate::pattern::{Pattern, Syntax, glob_bytes, has_wildcard};
-use crate::raw::{Entries, RawPrincipal, RawStatement, Scalar, Scalars, read_policy};
+use crate::raw::{Entries, RawPrincipal, RawStatement, Scalar, Scalars, Strings, read_policy};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -572,6 +572,34 @@ pub(crate) fn parse_collect(json: &str) -> Result<(Policy, Errors), PolicyError>
     ))
 }
 
+/// An `Action` or `Resource` element: compiled here from its strings (`raw`), or as it was
+/// compiled while read (`built`, with its errors).
+fn element<T>(
+    raw: Option<(bool, Strings<'_>)>,
+    built: Option<(Element<T>, Errors)>,
+    errors: &mut Errors,
+    mut item: impl FnMut(&str, &mut Errors) -> T,
+) -> Option<Element<T>> {
+    match (raw, built) {
+        (Some((negated, list)), _) => {
+            let mut items = Vec::with_capacity(list.items.len());
+            for s in list.items {
+                items.push(item(&s, errors));
+            }
+            Some(Element {
+                negated,
+                items,
+                single: list.single,
+            })
+        }
+        (None, Some((element, mut errs))) => {
+            errors.append(&mut errs);
+            Some(element)
+        }
+        (None, None) => None,
+    }
+}
+
 /// One `Action`/`NotAction` entry, checked (errors to `errors`) and compiled.
 pub(crate) fn action_item(a: &str, errors: &mut Errors) -> ActionPattern {
     if let Some(e) = check_action(a) {
@@ -644,42 +672,10 @@ fn parse_statement(
         None => None,
         Some((negated, p)) => Some((negated, parse_principal(p)?)),
     };
-    let action = match (raw.action, raw.built_action) {
-        (Some((negated, list)), _) => {
-            let mut items = Vec::with_capacity(list.items.len());
-            for a in list.items.iter() {
-                items.push(action_item(a, errors));
-            }
-            Some(Element {
-                negated,
-                items,
-                single: list.single,
-            })
-        }
-        (None, Some((element, mut errs))) => {
-            errors.append(&mut errs);
-            Some(element)
-        }
-        (None, None) => None,
-    };
-    let resource = match (raw.resource, raw.built_resource) {
-        (Some((negated, list)), _) => {
-            let mut items = Vec::with_capacity(list.items.len());
-            for r in list.items {
-                items.push(resource_item(&r, vars, errors));
-            }
-            Some(Element {
-                negated,
-                items,
-                single: list.single,
-            })
-        }
-        (None, Some((element, mut errs))) => {
-            errors.append(&mut errs);
-            Some(element)
-        }
-        (None, None) => None,
-    };
+    let action = element(raw.action, raw.built_action, errors, action_item);
+    let resource = element(raw.resource, raw.built_resource, errors, |r, errors| {
+        resource_item(r, vars, errors)
+    });
     let condition = match (raw.condition, raw.built_condition) {
         (Some(c), _) => Some(parse_condition(c, vars, errors)?),
         (None, Some((blocks, mut errs))) => {

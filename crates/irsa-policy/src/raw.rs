@@ -351,34 +351,16 @@ impl<'de, T, F: FnMut(&str) -> T> Visitor<'de> for ItemsSeed<F> {
     }
 }
 
-/// Reads an `Action`/`NotAction` (`negated`) value into its compiled element.
-fn read_actions<'de, A: MapAccess<'de>>(
+/// Reads an `Action`/`NotAction` or `Resource`/`NotResource` (`negated`) value into its
+/// compiled element, each item compiled by `item` as it is read.
+fn read_element<'de, A: MapAccess<'de>, T>(
     map: &mut A,
     negated: bool,
-) -> Result<(Element<ActionPattern>, Errors), A::Error> {
+    mut item: impl FnMut(&str, &mut Errors) -> T,
+) -> Result<(Element<T>, Errors), A::Error> {
     let mut errors = Errors::new();
     let (items, single) = map.next_value_seed(ItemsSeed {
-        f: |a: &str| action_item(a, &mut errors),
-    })?;
-    Ok((
-        Element {
-            negated,
-            items,
-            single,
-        },
-        errors,
-    ))
-}
-
-/// Reads a `Resource`/`NotResource` (`negated`) value into its compiled element.
-fn read_resources<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    negated: bool,
-    vars: bool,
-) -> Result<(Element<ResourcePattern>, Errors), A::Error> {
-    let mut errors = Errors::new();
-    let (items, single) = map.next_value_seed(ItemsSeed {
-        f: |r: &str| resource_item(r, vars, &mut errors),
+        f: |s: &str| item(s, &mut errors),
     })?;
     Ok((
         Element {
@@ -620,7 +602,8 @@ impl<'de> de::DeserializeSeed<'de> for StatementSeed {
                             }
                             let negated = &*k == "NotAction";
                             if self.vars.is_some() {
-                                st.built_action = Some(read_actions(&mut map, negated)?);
+                                st.built_action =
+                                    Some(read_element(&mut map, negated, action_item)?);
                             } else {
                                 st.action = Some((negated, map.next_value()?));
                             }
@@ -633,7 +616,9 @@ impl<'de> de::DeserializeSeed<'de> for StatementSeed {
                             match self.vars {
                                 Some(vars) => {
                                     st.built_resource =
-                                        Some(read_resources(&mut map, negated, vars)?);
+                                        Some(read_element(&mut map, negated, |r, errors| {
+                                            resource_item(r, vars, errors)
+                                        })?);
                                 }
                                 None => st.resource = Some((negated, map.next_value()?)),
                             }
