@@ -2,7 +2,7 @@
 //! conditions on `<issuer>:sub` (never by trying names), and what that set means in
 //! ServiceAccount terms.
 
-use irsa_policy::{BaseOperator, ConditionEntry, glob_match};
+use irsa_policy::{BaseOperator, ConditionEntry, Operator, glob_match};
 use serde::Serialize;
 
 /// The subject prefix of ServiceAccount tokens.
@@ -24,6 +24,22 @@ pub(crate) enum Atom {
 }
 
 impl Atom {
+    /// The atom of value `v` under the operator `base` (written `operator`); `variable`:
+    /// the condition's values hold a policy variable, so the value is only described.
+    fn of_value(base: BaseOperator, operator: &str, variable: bool, v: &str) -> Atom {
+        if variable {
+            return Atom::Opaque(format!("{operator} {v}"));
+        }
+        match base {
+            BaseOperator::StringEquals | BaseOperator::StringNotEquals => Atom::Exact(v.into()),
+            BaseOperator::StringEqualsIgnoreCase | BaseOperator::StringNotEqualsIgnoreCase => {
+                Atom::ExactFold(v.into())
+            }
+            BaseOperator::StringLike | BaseOperator::StringNotLike => Atom::Glob(v.into()),
+            _ => Atom::Opaque(format!("{operator} {v}")),
+        }
+    }
+
     fn matches(&self, subject: &str) -> bool {
         match self {
             Atom::Exact(v) => v == subject,
@@ -180,6 +196,18 @@ fn glob_reach(p: &str) -> Reach {
     }
 }
 
+/// Whether `op` admits the subjects matching none of its values (the negated string
+/// operators; other negated operators, such as `ArnNotLike`, are opaque and not negated).
+fn negates_subject(op: &Operator) -> bool {
+    op.is_negated()
+        && matches!(
+            op.base,
+            BaseOperator::StringNotEquals
+                | BaseOperator::StringNotEqualsIgnoreCase
+                | BaseOperator::StringNotLike
+        )
+}
+
 /// One condition on the subject: holds when some atom matches (negated: when none does).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Clause {
@@ -192,6 +220,35 @@ pub(crate) struct Clause {
 }
 
 impl Clause {
+    /// The clause one condition on the subject makes; `None` when it always holds (the
+    /// subject is always present, so `Null: false` never narrows the set).
+    fn from_condition(c: &ConditionEntry) -> Option<Clause> {
+        let op = c.operator();
+        let vals = c.values();
+        let operator = op.to_string();
+        if op.base == BaseOperator::Null {
+            // `Null: true` never holds: a clause no subject matches.
+            return vals
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case("true"))
+                .then(|| Clause {
+                    negated: false,
+                    atoms: Vec::new(),
+                    operator,
+                });
+        }
+        // A value with a policy variable is decided per request: no set can be read.
+        let variable = vals.iter().any(|v| v.contains("${"));
+        Some(Clause {
+            negated: !variable && negates_subject(op),
+            atoms: vals
+                .iter()
+                .map(|v| Atom::of_value(op.base, &operator, variable, v))
+                .collect(),
+            operator,
+        })
+    }
+
     fn matches(&self, subject: &str) -> bool {
         self.atoms.iter().any(|a| a.matches(subject)) != self.negated
     }
@@ -228,51 +285,10 @@ impl SubjectSet {
         conditions: impl Iterator<Item = &'a ConditionEntry>,
         sub_key: &str,
     ) -> SubjectSet {
-        let mut clauses = Vec::new();
-        for c in conditions.filter(|c| c.key().eq_ignore_ascii_case(sub_key)) {
-            let op = c.operator();
-            let vals = c.values();
-            let variable = vals.iter().any(|v| v.contains("${"));
-            let operator = op.to_string();
-            let atom = |v: &String| -> Atom {
-                if variable {
-                    return Atom::Opaque(format!("{operator} {v}"));
-                }
-                match op.base {
-                    BaseOperator::StringEquals | BaseOperator::StringNotEquals => {
-                        Atom::Exact(v.clone())
-                    }
-                    BaseOperator::StringEqualsIgnoreCase
-                    | BaseOperator::StringNotEqualsIgnoreCase => Atom::ExactFold(v.clone()),
-                    BaseOperator::StringLike | BaseOperator::StringNotLike => Atom::Glob(v.clone()),
-                    _ => Atom::Opaque(format!("{operator} {v}")),
-                }
-            };
-            let negated = op.is_negated()
-                && matches!(
-                    op.base,
-                    BaseOperator::StringNotEquals
-                        | BaseOperator::StringNotEqualsIgnoreCase
-                        | BaseOperator::StringNotLike
-                )
-                && !variable;
-            if op.base == BaseOperator::Null {
-                // The subject is always present: `Null: true` never holds, `false` always.
-                if vals.iter().any(|v| v.eq_ignore_ascii_case("true")) {
-                    clauses.push(Clause {
-                        negated: false,
-                        atoms: Vec::new(),
-                        operator,
-                    });
-                }
-                continue;
-            }
-            clauses.push(Clause {
-                negated,
-                atoms: vals.iter().map(atom).collect(),
-                operator,
-            });
-        }
+        let clauses = conditions
+            .filter(|c| c.key().eq_ignore_ascii_case(sub_key))
+            .filter_map(Clause::from_condition)
+            .collect();
         SubjectSet { clauses }
     }
 
@@ -323,6 +339,91 @@ mod tests {
 
     fn r(p: &str) -> Reach {
         glob_reach(p)
+    }
+
+    /// The conditions of the one statement of a trust policy whose `Condition` is `cond`.
+    fn conditions(cond: &str) -> irsa_policy::Policy {
+        let json = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*",
+               "Action":"sts:AssumeRoleWithWebIdentity","Condition":{cond}}}]}}"#
+        );
+        irsa_policy::Policy::parse(&json).unwrap()
+    }
+
+    fn clauses(cond: &str) -> Vec<Clause> {
+        let policy = conditions(cond);
+        let st = &policy.statements()[0];
+        st.conditions().filter_map(Clause::from_condition).collect()
+    }
+
+    fn clause(negated: bool, atoms: Vec<Atom>, operator: &str) -> Clause {
+        Clause {
+            negated,
+            atoms,
+            operator: operator.into(),
+        }
+    }
+
+    #[test]
+    fn a_condition_makes_its_clause() {
+        let sa = "system:serviceaccount:ns:app";
+        assert_eq!(
+            clauses(&format!(r#"{{"StringEquals":{{"iss:sub":"{sa}"}}}}"#)),
+            [clause(false, vec![Atom::Exact(sa.into())], "StringEquals")]
+        );
+        assert_eq!(
+            clauses(r#"{"StringNotLike":{"iss:sub":["a*","b"]}}"#),
+            [clause(
+                true,
+                vec![Atom::Glob("a*".into()), Atom::Glob("b".into())],
+                "StringNotLike"
+            )]
+        );
+        assert_eq!(
+            clauses(r#"{"StringEqualsIgnoreCase":{"iss:sub":"A"}}"#),
+            [clause(
+                false,
+                vec![Atom::ExactFold("A".into())],
+                "StringEqualsIgnoreCase"
+            )]
+        );
+        // a policy variable: opaque, and never negated
+        assert_eq!(
+            clauses(r#"{"StringNotEquals":{"iss:sub":"${aws:username}"}}"#),
+            [clause(
+                false,
+                vec![Atom::Opaque("StringNotEquals ${aws:username}".into())],
+                "StringNotEquals"
+            )]
+        );
+        // a negated operator that is not a string set: opaque, not negated
+        assert_eq!(
+            clauses(r#"{"ArnNotLike":{"iss:sub":"arn:*"}}"#),
+            [clause(
+                false,
+                vec![Atom::Opaque("ArnNotLike arn:*".into())],
+                "ArnNotLike"
+            )]
+        );
+        // the subject is always present: `Null: true` admits nothing, `false` everything
+        assert_eq!(
+            clauses(r#"{"Null":{"iss:sub":"true"}}"#),
+            [clause(false, vec![], "Null")]
+        );
+        assert_eq!(clauses(r#"{"Null":{"iss:sub":"false"}}"#), []);
+    }
+
+    #[test]
+    fn only_the_conditions_on_the_subject_key_count() {
+        let policy = conditions(
+            r#"{"StringLike":{"iss:SUB":"system:serviceaccount:ns:*"},
+                "StringEquals":{"iss:aud":"sts.amazonaws.com"}}"#,
+        );
+        let st = &policy.statements()[0];
+        let set = SubjectSet::from_conditions(st.conditions(), "iss:sub");
+        assert_eq!(set.describe(), ["StringLike [system:serviceaccount:ns:*]"]);
+        assert!(set.matches("system:serviceaccount:ns:app"));
+        assert!(!set.matches("system:serviceaccount:other:app"));
     }
 
     #[test]
