@@ -11,7 +11,7 @@ use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -119,6 +119,58 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(125_000.0, 2.0, 7))
 }
 
+/// Registers `metric` as `name` with `help` and returns it (a handle on the same series).
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+/// The metrics of this server that the reference webhook does not have (`irsa_webhook_*`).
+struct OwnMetrics {
+    sa_lookups: Family<ResultLabels, Counter>,
+    cert_reloads: Family<ResultLabels, Counter>,
+    ready: Gauge,
+    sa_cache_size: Gauge,
+    config_reloads: Family<ResultLabels, Counter>,
+}
+
+impl OwnMetrics {
+    fn register(r: &mut Registry) -> OwnMetrics {
+        OwnMetrics {
+            sa_lookups: registered(
+                r,
+                "irsa_webhook_sa_lookups",
+                "Direct ServiceAccount API lookups after a cache miss, by result",
+                Family::default(),
+            ),
+            cert_reloads: registered(
+                r,
+                "irsa_webhook_certificate_reloads",
+                "Serving certificate reload attempts, by result",
+                Family::default(),
+            ),
+            ready: registered(
+                r,
+                "irsa_webhook_ready",
+                "1 when the webhook is ready to admit pods (ServiceAccount cache synced, not shutting down)",
+                Gauge::default(),
+            ),
+            sa_cache_size: registered(
+                r,
+                "irsa_webhook_sa_cache_size",
+                "ServiceAccounts held in the cache",
+                Gauge::default(),
+            ),
+            config_reloads: registered(
+                r,
+                "irsa_webhook_config_reloads",
+                "Reloads of the ConfigMap and container-credentials configuration, by result",
+                Family::default(),
+            ),
+        }
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -126,70 +178,42 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every metric (and the process collector) registered.
+    /// A fresh registry with every metric (and the process collector) registered: the
+    /// reference webhook's metrics first, then the server's own, as they are encoded.
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let http_requests = Family::<RequestLabels, Counter>::default();
-        let http_latencies: Family<RouteLabels, Histogram> =
-            Family::new_with_constructor(latency_histogram);
-        let pod_count = Family::<MethodLabels, Counter>::default();
-        let missing_sa = Counter::default();
-        let used = Gauge::default();
-        let sa_lookups = Family::<ResultLabels, Counter>::default();
-        let cert_reloads = Family::<ResultLabels, Counter>::default();
-        let ready = Gauge::default();
-        let sa_cache_size = Gauge::default();
-        let config_reloads = Family::<ResultLabels, Counter>::default();
-        registry.register(
+        let r = &mut registry;
+        let http_requests = registered(
+            r,
             "http_request_count",
             "Counter of requests broken out for each verb, path, and response code",
-            http_requests.clone(),
+            Family::default(),
         );
-        registry.register(
+        let http_latencies = registered(
+            r,
             "http_request_latencies",
             "Response latency distribution in microseconds for each verb and path",
-            http_latencies.clone(),
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram),
         );
-        registry.register(
+        let pod_count = registered(
+            r,
             "pod_identity_webhook_pod_count",
             "Counter of pods mutated, by the method of injected credentials",
-            pod_count.clone(),
+            Family::default(),
         );
-        registry.register(
+        let missing_sa = registered(
+            r,
             "pod_identity_webhook_missing_sa_count",
             "Counter of ServiceAccount cache misses",
-            missing_sa.clone(),
+            Counter::default(),
         );
-        registry.register(
+        let used = registered(
+            r,
             "pod_identity_webhook_used",
             "Set to 1 once any ServiceAccount has been cached",
-            used.clone(),
+            Gauge::default(),
         );
-        registry.register(
-            "irsa_webhook_sa_lookups",
-            "Direct ServiceAccount API lookups after a cache miss, by result",
-            sa_lookups.clone(),
-        );
-        registry.register(
-            "irsa_webhook_certificate_reloads",
-            "Serving certificate reload attempts, by result",
-            cert_reloads.clone(),
-        );
-        registry.register(
-            "irsa_webhook_ready",
-            "1 when the webhook is ready to admit pods (ServiceAccount cache synced, not shutting down)",
-            ready.clone(),
-        );
-        registry.register(
-            "irsa_webhook_sa_cache_size",
-            "ServiceAccounts held in the cache",
-            sa_cache_size.clone(),
-        );
-        registry.register(
-            "irsa_webhook_config_reloads",
-            "Reloads of the ConfigMap and container-credentials configuration, by result",
-            config_reloads.clone(),
-        );
+        let own = OwnMetrics::register(r);
         registry.register_collector(Box::new(ProcessCollector));
         let server = irsa_server::ServerMetrics::default();
         server.register(&mut registry);
@@ -200,11 +224,11 @@ impl Metrics {
             pod_count,
             missing_sa,
             used,
-            sa_lookups,
-            cert_reloads,
-            ready,
-            sa_cache_size,
-            config_reloads,
+            sa_lookups: own.sa_lookups,
+            cert_reloads: own.cert_reloads,
+            ready: own.ready,
+            sa_cache_size: own.sa_cache_size,
+            config_reloads: own.config_reloads,
             server,
             durations: Mutex::default(),
             hot: Hot::default(),
