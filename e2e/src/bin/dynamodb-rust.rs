@@ -51,95 +51,130 @@ fn report<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::De
     println!("{line}");
 }
 
+/// What the environment asks of the application.
+struct Settings {
+    table: String,
+    key: String,
+    /// `(bucket, key)` of the object to read each round.
+    object: Option<(String, String)>,
+    rounds: u64,
+    interval: Duration,
+    write: bool,
+    fresh: bool,
+}
+
+impl Settings {
+    /// Reads the `APP_*` variables; a missing required one exits with status 2.
+    fn from_env() -> Settings {
+        let (Ok(table), Ok(key)) = (std::env::var("APP_TABLE"), std::env::var("APP_KEY")) else {
+            eprintln!("APP_TABLE and APP_KEY are required");
+            std::process::exit(2);
+        };
+        let object = match (std::env::var("APP_BUCKET"), std::env::var("APP_OBJECT")) {
+            (Ok(bucket), Ok(key)) if !bucket.is_empty() && !key.is_empty() => Some((bucket, key)),
+            (Ok(bucket), _) if !bucket.is_empty() => {
+                eprintln!("APP_OBJECT is required with APP_BUCKET");
+                std::process::exit(2);
+            }
+            _ => None,
+        };
+        Settings {
+            table,
+            key,
+            object,
+            rounds: env_num("APP_ROUNDS", 1, 100_000),
+            interval: Duration::from_millis(env_num("APP_INTERVAL", 1000, 3_600_000)),
+            write: std::env::var("APP_WRITE").as_deref() == Ok("1"),
+            fresh: std::env::var("APP_FRESH").as_deref() == Ok("1"),
+        }
+    }
+}
+
+/// The clients of one configuration (and so one credentials provider).
+struct Clients {
+    db: aws_sdk_dynamodb::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+impl Clients {
+    async fn load() -> Clients {
+        let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Clients {
+            db: aws_sdk_dynamodb::Client::new(&conf),
+            s3: aws_sdk_s3::Client::new(&conf),
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let (Ok(table), Ok(key)) = (std::env::var("APP_TABLE"), std::env::var("APP_KEY")) else {
-        eprintln!("APP_TABLE and APP_KEY are required");
-        std::process::exit(2);
-    };
-    let rounds = env_num("APP_ROUNDS", 1, 100_000);
-    let interval = Duration::from_millis(env_num("APP_INTERVAL", 1000, 3_600_000));
-    let write = std::env::var("APP_WRITE").as_deref() == Ok("1");
-    let fresh = std::env::var("APP_FRESH").as_deref() == Ok("1");
+    let settings = Settings::from_env();
+    let mut clients = Clients::load().await;
+    for round in 1..=settings.rounds {
+        if settings.fresh && round > 1 {
+            clients = Clients::load().await;
+        }
+        one_round(&settings, &clients, round).await;
+        if round < settings.rounds {
+            tokio::time::sleep(settings.interval).await;
+        }
+    }
+}
 
-    let object = match (std::env::var("APP_BUCKET"), std::env::var("APP_OBJECT")) {
-        (Ok(bucket), Ok(key)) if !bucket.is_empty() && !key.is_empty() => Some((bucket, key)),
-        (Ok(bucket), _) if !bucket.is_empty() => {
-            eprintln!("APP_OBJECT is required with APP_BUCKET");
-            std::process::exit(2);
+/// The calls of one round, each reported on its own line.
+async fn one_round(settings: &Settings, clients: &Clients, round: u64) {
+    let (table, key) = (&settings.table, &settings.key);
+    let get = clients
+        .db
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(key.clone()))
+        .send();
+    bounded(round, "GetItem", get, |o| {
+        o.item()
+            .and_then(|i| i.get("value"))
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+    })
+    .await;
+    if settings.write {
+        let put = clients
+            .db
+            .put_item()
+            .table_name(table)
+            .item("pk", AttributeValue::S(format!("{key}-written")))
+            .item("value", AttributeValue::S("written".into()))
+            .send();
+        bounded(round, "PutItem", put, |_| None).await;
+    }
+    if let Some((bucket, key)) = &settings.object {
+        read_object(&clients.s3, round, bucket, key).await;
+        if settings.write {
+            let put = clients
+                .s3
+                .put_object()
+                .bucket(bucket)
+                .key(format!("{key}-written"))
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"written"))
+                .send();
+            bounded(round, "PutObject", put, |_| None).await;
         }
-        _ => None,
-    };
+    }
+}
 
-    let load = || async {
-        let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        (
-            aws_sdk_dynamodb::Client::new(&conf),
-            aws_sdk_s3::Client::new(&conf),
-        )
-    };
-    let (mut db, mut s3) = load().await;
-    for round in 1..=rounds {
-        if fresh && round > 1 {
-            (db, s3) = load().await;
-        }
-        let got = tokio::time::timeout(
-            Duration::from_secs(20),
-            db.get_item()
-                .table_name(&table)
-                .key("pk", AttributeValue::S(key.clone()))
-                .send(),
-        )
-        .await;
-        match got {
-            Ok(r) => report(
-                round,
-                "GetItem",
-                r.map(|o| {
-                    o.item()
-                        .and_then(|i| i.get("value"))
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                }),
-            ),
-            Err(_) => timed_out(round, "GetItem"),
-        }
-        if write {
-            let put = tokio::time::timeout(
-                Duration::from_secs(20),
-                db.put_item()
-                    .table_name(&table)
-                    .item("pk", AttributeValue::S(format!("{key}-written")))
-                    .item("value", AttributeValue::S("written".into()))
-                    .send(),
-            )
-            .await;
-            match put {
-                Ok(r) => report(round, "PutItem", r.map(|_| None)),
-                Err(_) => timed_out(round, "PutItem"),
-            }
-        }
-        if let Some((bucket, key)) = &object {
-            read_object(&s3, round, bucket, key).await;
-            if write {
-                let put = tokio::time::timeout(
-                    Duration::from_secs(20),
-                    s3.put_object()
-                        .bucket(bucket)
-                        .key(format!("{key}-written"))
-                        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"written"))
-                        .send(),
-                )
-                .await;
-                match put {
-                    Ok(r) => report(round, "PutObject", r.map(|_| None)),
-                    Err(_) => timed_out(round, "PutObject"),
-                }
-            }
-        }
-        if round < rounds {
-            tokio::time::sleep(interval).await;
-        }
+/// Reports the answer to `call` (its value read by `value`), or a timeout after 20 s.
+async fn bounded<T, E, R>(
+    round: u64,
+    op: &str,
+    call: impl std::future::Future<Output = Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>>,
+    value: impl FnOnce(T) -> Option<String>,
+) where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match tokio::time::timeout(Duration::from_secs(20), call).await {
+        Ok(r) => report(round, op, r.map(value)),
+        Err(_) => timed_out(round, op),
     }
 }
 
