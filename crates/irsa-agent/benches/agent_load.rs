@@ -14,11 +14,12 @@
 
 use irsa_jose::{Algorithm, SigningKey};
 use irsa_test::bench::{iterations, read_response};
-use irsa_test::jose::jwks_of;
+use irsa_test::jose::{jwks_of, sign};
 use irsa_test::now;
-use serde_json::{Map, json};
+use serde_json::json;
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const ISS: &str = "https://oidc.example.test/id/CLUSTER";
@@ -42,16 +43,11 @@ podIdentityAssociations:
 signingKeys: [{file: master.key}]
 "#;
 
-fn sign(key: &SigningKey, claims: serde_json::Value) -> String {
-    key.sign_jwt(&Map::new(), claims.as_object().unwrap())
-        .unwrap()
-}
-
 fn pod_token(key: &SigningKey, i: u32) -> String {
     let n = now();
     sign(
         key,
-        json!({"iss": ISS, "sub": "system:serviceaccount:default:reader",
+        &json!({"iss": ISS, "sub": "system:serviceaccount:default:reader",
                "aud": ["pods.eks.amazonaws.com"], "iat": n, "exp": n + 3600, "jti": i,
                "kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "reader"},
                                  "pod": {"name": "reader-1", "uid": "5f0c2a1e-0000-4000-8000-000000000001"}}}),
@@ -100,63 +96,66 @@ fn report(name: &str, lat: &[u64]) {
     );
 }
 
-fn main() {
-    let n = iterations(2000);
-    let key = SigningKey::generate(Algorithm::RS256).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("jwks.json"), jwks_of(&[&key]).to_json()).unwrap();
-    std::fs::write(dir.path().join("master.key"), "42".repeat(32)).unwrap();
-    let cfg = dir.path().join("irsa.yaml");
+/// Writes the STS configuration, its JWKS and master key, and the agent's own web identity
+/// token into `dir`; the configuration's path and the token's.
+fn write_fixture(dir: &Path, key: &SigningKey) -> (PathBuf, PathBuf) {
+    std::fs::write(dir.join("jwks.json"), jwks_of(&[key]).to_json()).unwrap();
+    std::fs::write(dir.join("master.key"), "42".repeat(32)).unwrap();
+    let cfg = dir.join("irsa.yaml");
     std::fs::write(&cfg, CONFIG).unwrap();
-    let node_token = dir.path().join("agent.token");
+    let node_token = dir.join("agent.token");
     let t = now();
     std::fs::write(
         &node_token,
         sign(
-            &key,
-            json!({"iss": ISS, "sub": "system:serviceaccount:kube-system:irsa-agent",
+            key,
+            &json!({"iss": ISS, "sub": "system:serviceaccount:kube-system:irsa-agent",
                           "aud": ["sts.amazonaws.com"], "iat": t, "exp": t + 3600}),
         ),
     )
     .unwrap();
+    (cfg, node_token)
+}
 
+/// Starts `irsa sts` from `cfg` and the agent (its session from `node_token`) in front of
+/// it, each on an ephemeral port; the agent's address.
+async fn start_agent(cfg: &Path, node_token: &Path) -> SocketAddr {
+    let sts = irsa_sts::Server::from_file(cfg, irsa_sts::Options::default()).unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sts_url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(irsa_sts::serve(l, sts, std::future::pending()));
+    let sdk = irsa_test::sdk::config_from_env(&[
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", node_token.to_str().unwrap()),
+        ("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/irsa-agent"),
+        ("AWS_ENDPOINT_URL_STS", sts_url.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ])
+    .await;
+    let agent = irsa_agent::Agent::new(
+        irsa_agent::client(&sdk, Some(&sts_url)),
+        irsa_agent::Options {
+            cluster_name: "dev".into(),
+            max_cache_entries: 100_000,
+            ..irsa_agent::Options::default()
+        },
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(irsa_agent::serve(l, agent, std::future::pending()));
+    addr
+}
+
+fn main() {
+    let n = iterations(2000);
+    let key = SigningKey::generate(Algorithm::RS256).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, node_token) = write_fixture(dir.path(), &key);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let agent_addr = rt.block_on(async {
-        let sts = irsa_sts::Server::from_file(&cfg, irsa_sts::Options::default()).unwrap();
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let sts_url = format!("http://{}", l.local_addr().unwrap());
-        tokio::spawn(irsa_sts::serve(l, sts, std::future::pending()));
-        let env = aws_types::os_shim_internal::Env::from_slice(&[
-            ("AWS_WEB_IDENTITY_TOKEN_FILE", node_token.to_str().unwrap()),
-            ("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/irsa-agent"),
-            ("AWS_ENDPOINT_URL_STS", sts_url.as_str()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_CONFIG_FILE", "/nonexistent/config"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ]);
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .env(env)
-            .fs(aws_types::os_shim_internal::Fs::real())
-            .load()
-            .await;
-        let agent = irsa_agent::Agent::new(
-            irsa_agent::client(&sdk, Some(&sts_url)),
-            irsa_agent::Options {
-                cluster_name: "dev".into(),
-                max_cache_entries: 100_000,
-                ..irsa_agent::Options::default()
-            },
-        );
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(irsa_agent::serve(l, agent, std::future::pending()));
-        addr
-    });
+    let agent_addr = rt.block_on(start_agent(&cfg, &node_token));
     let hit_token = pod_token(&key, u32::MAX);
     let misses: Vec<String> = (0..n / 10).map(|i| pod_token(&key, i)).collect();
     // Warm up: the agent's own session, connection pools, the JWKS preparation.
