@@ -834,73 +834,77 @@ mod tests {
         );
     }
 
-    #[test]
-    fn agent_answers_map_to_their_fixes() {
-        let uri = "http://169.254.170.23/v1/credentials";
-        let cases: &[(AgentProbe, bool, &str)] = &[
+    fn answered(status: u16, body: &str) -> AgentProbe {
+        AgentProbe::Answered {
+            status,
+            body: body.into(),
+        }
+    }
+
+    /// The agent's answers of each kind: (answer, healthy, what the fix names).
+    fn agent_answers() -> Vec<(AgentProbe, bool, &'static str)> {
+        vec![
             (
                 AgentProbe::Unreachable("connection refused".into()),
                 false,
                 "run the agent on the pod's node",
             ),
             (
-                AgentProbe::Answered {
-                    status: 200,
-                    body: r#"{"AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"s","Token":"t","AccountId":"111122223333","Expiration":"2026-12-05T21:00:00Z"}"#.into(),
-                },
+                answered(
+                    200,
+                    r#"{"AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"s","Token":"t","AccountId":"111122223333","Expiration":"2026-12-05T21:00:00Z"}"#,
+                ),
                 true,
                 "",
             ),
             (
-                AgentProbe::Answered {
-                    status: 404,
-                    body: "[r]: (ResourceNotFoundException): No pod identity association found for service account reader in namespace team-b of cluster dev, fault: client\n".into(),
-                },
+                answered(
+                    404,
+                    "[r]: (ResourceNotFoundException): No pod identity association found for service account reader in namespace team-b of cluster dev, fault: client\n",
+                ),
                 false,
                 "aws eks create-pod-identity-association",
             ),
             (
-                AgentProbe::Answered {
-                    status: 400,
-                    body: "[r]: (AccessDeniedException): Unauthorized to perform sts:TagSession on role arn:aws:iam::1:role/app for pods.eks.amazonaws.com, fault: client\n".into(),
-                },
+                answered(
+                    400,
+                    "[r]: (AccessDeniedException): Unauthorized to perform sts:TagSession on role arn:aws:iam::1:role/app for pods.eks.amazonaws.com, fault: client\n",
+                ),
                 false,
                 "sts:TagSession",
             ),
             (
-                AgentProbe::Answered {
-                    status: 400,
-                    body: "[r]: (AccessDeniedException): User: arn:aws:sts::1:assumed-role/irsa-agent/x is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: arn:aws:eks:us-east-1:1:cluster/dev, fault: client\n".into(),
-                },
+                answered(
+                    400,
+                    "[r]: (AccessDeniedException): User: arn:aws:sts::1:assumed-role/irsa-agent/x is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: arn:aws:eks:us-east-1:1:cluster/dev, fault: client\n",
+                ),
                 false,
                 "the agent's own role",
             ),
             (
-                AgentProbe::Answered {
-                    status: 400,
-                    body: "[r]: (InvalidTokenException): Token audience mismatch, fault: client\n".into(),
-                },
+                answered(
+                    400,
+                    "[r]: (InvalidTokenException): Token audience mismatch, fault: client\n",
+                ),
                 false,
                 "audience pods.eks.amazonaws.com",
             ),
+            (answered(403, "Forbidden\n"), false, "--allowed-host"),
             (
-                AgentProbe::Answered {
-                    status: 403,
-                    body: "Forbidden\n".into(),
-                },
-                false,
-                "--allowed-host",
-            ),
-            (
-                AgentProbe::Answered {
-                    status: 500,
-                    body: "unable to fetch credentials from EKS Auth: dispatch failure\n".into(),
-                },
+                answered(
+                    500,
+                    "unable to fetch credentials from EKS Auth: dispatch failure\n",
+                ),
                 false,
                 "--endpoint",
             ),
-        ];
-        for (probe, ok, fix) in cases {
+        ]
+    }
+
+    #[test]
+    fn agent_answers_map_to_their_fixes() {
+        let uri = "http://169.254.170.23/v1/credentials";
+        for (probe, ok, fix) in &agent_answers() {
             let c = agent_check(uri, probe, Some(ROLE));
             assert_eq!(c.ok, *ok, "{c:?}");
             if *ok {
@@ -915,14 +919,7 @@ mod tests {
             }
         }
         // A huge body is quoted bounded.
-        let c = agent_check(
-            uri,
-            &AgentProbe::Answered {
-                status: 502,
-                body: "x".repeat(100_000),
-            },
-            None,
-        );
+        let c = agent_check(uri, &answered(502, &"x".repeat(100_000)), None);
         assert!(c.evidence[0].chars().count() < 500);
     }
 
