@@ -1101,24 +1101,20 @@ mod end_to_end {
         serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {r:?}"))
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn run_against_a_fake_api_server() {
-        let gets = Arc::new(AtomicUsize::new(0));
-        let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api_port = api.local_addr().unwrap().port();
-        tokio::spawn(async move { axum::serve(api, fake_api(gets.clone())).await });
-
-        let dir = tempfile::tempdir().unwrap();
-        let p = tls_reload::pair("e2e");
-        std::fs::write(dir.path().join("tls.crt"), &p.cert_pem).unwrap();
-        std::fs::write(dir.path().join("tls.key"), &p.key_pem).unwrap();
-        let (port, metrics_port) = (irsa_test::free_port(), irsa_test::free_port());
-        let cfg = irsa_webhook::Config {
+    /// The configuration of a webhook on `port` (metrics on `metrics_port`) with the TLS
+    /// pair in `dir`, whose API server is the fake on `api_port`.
+    fn config(
+        dir: &std::path::Path,
+        port: u16,
+        metrics_port: u16,
+        api_port: u16,
+    ) -> irsa_webhook::Config {
+        irsa_webhook::Config {
             listen_address: Some("127.0.0.1".parse().unwrap()),
             port,
             metrics_port,
-            tls_cert: dir.path().join("tls.crt"),
-            tls_key: dir.path().join("tls.key"),
+            tls_cert: dir.join("tls.crt"),
+            tls_key: dir.join("tls.key"),
             tls_min_version: String::new(),
             tls_cipher_suites: String::new(),
             in_cluster: false,
@@ -1137,49 +1133,69 @@ mod end_to_end {
             max_concurrency: 64,
             compose_role_arn: false,
             imds_endpoint: None,
-        };
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
-        let server = tokio::spawn(irsa_webhook::run_with(cfg, rx));
+        }
+    }
 
-        // ready once the list is in
+    /// Waits (bounded) until the server on `metrics_port` is ready, failing when it exits.
+    async fn wait_ready<T: std::fmt::Debug>(
+        metrics_port: u16,
+        server: &mut tokio::task::JoinHandle<T>,
+    ) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some((200, _)) = plain_get(metrics_port, "/readyz").await {
-                break;
+                return;
             }
             assert!(!server.is_finished(), "server exited: {:?}", server.await);
             assert!(Instant::now() < deadline, "never became ready");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Admits a pod of ServiceAccount `sa` (review `uid`) over TLS on `port`; the
+    /// `AWS_ROLE_ARN` of its first container after the patch.
+    async fn admitted_role(
+        port: u16,
+        root: &tls_reload::Pair,
+        uid: &str,
+        sa: &str,
+    ) -> Option<String> {
+        let mut pod = pod();
+        pod["spec"]["serviceAccountName"] = json!(sa);
+        let body =
+            serde_json::to_vec(&review(Some("admission.k8s.io/v1"), uid, pod.clone())).unwrap();
+        let resp = response_json(&tls_post(port, root, &body).await);
+        assert_eq!(resp["response"]["uid"], uid);
+        let out = patched(&resp, &pod);
+        env_of(&out["spec"]["containers"][0], "AWS_ROLE_ARN")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn run_against_a_fake_api_server() {
+        let gets = Arc::new(AtomicUsize::new(0));
+        let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_port = api.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(api, fake_api(gets.clone())).await });
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = tls_reload::pair("e2e");
+        std::fs::write(dir.path().join("tls.crt"), &p.cert_pem).unwrap();
+        std::fs::write(dir.path().join("tls.key"), &p.key_pem).unwrap();
+        let (port, metrics_port) = (irsa_test::free_port(), irsa_test::free_port());
+        let cfg = config(dir.path(), port, metrics_port, api_port);
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let mut server = tokio::spawn(irsa_webhook::run_with(cfg, rx));
+
+        // ready once the list is in
+        wait_ready(metrics_port, &mut server).await;
 
         // a listed SA: mutated from the cache, no API call
-        let mut listed = pod();
-        listed["spec"]["serviceAccountName"] = json!("listed");
-        let body = serde_json::to_vec(&review(
-            Some("admission.k8s.io/v1"),
-            "e2e-1",
-            listed.clone(),
-        ))
-        .unwrap();
-        let resp = response_json(&tls_post(port, &p, &body).await);
-        assert_eq!(resp["response"]["uid"], "e2e-1");
-        let out = patched(&resp, &listed);
-        assert_eq!(
-            env_of(&out["spec"]["containers"][0], "AWS_ROLE_ARN").as_deref(),
-            Some(ROLE)
-        );
+        let role = admitted_role(port, &p, "e2e-1", "listed").await;
+        assert_eq!(role.as_deref(), Some(ROLE));
 
         // an SA created after the list: found by the direct lookup
-        let mut late = pod();
-        late["spec"]["serviceAccountName"] = json!("late");
-        let body = serde_json::to_vec(&review(Some("admission.k8s.io/v1"), "e2e-2", late.clone()))
-            .unwrap();
-        let resp = response_json(&tls_post(port, &p, &body).await);
-        let out = patched(&resp, &late);
-        assert_eq!(
-            env_of(&out["spec"]["containers"][0], "AWS_ROLE_ARN").as_deref(),
-            Some(ROLE)
-        );
+        let role = admitted_role(port, &p, "e2e-2", "late").await;
+        assert_eq!(role.as_deref(), Some(ROLE));
 
         // the stripped cache holds no foreign annotations
         let (_, dump) = plain_get(metrics_port, "/debug/alpha/cache").await.unwrap();
@@ -1200,12 +1216,10 @@ mod end_to_end {
         tokio::time::sleep(Duration::from_millis(150)).await;
         let (code, _) = plain_get(metrics_port, "/readyz").await.unwrap();
         assert_eq!(code, 503);
-        let body = serde_json::to_vec(&review(
-            Some("admission.k8s.io/v1"),
-            "e2e-3",
-            listed.clone(),
-        ))
-        .unwrap();
+        let mut listed = pod();
+        listed["spec"]["serviceAccountName"] = json!("listed");
+        let body =
+            serde_json::to_vec(&review(Some("admission.k8s.io/v1"), "e2e-3", listed)).unwrap();
         assert_eq!(
             tls_post(port, &p, &body).await.status,
             200,
