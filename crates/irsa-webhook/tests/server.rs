@@ -270,6 +270,12 @@ async fn no_role_means_allowed_without_patch() {
     assert!(resp["response"].get("patch").is_none());
 }
 
+/// The AdmissionReview answered to `body` (as `application/json`).
+async fn answer(router: axum::Router, body: Vec<u8>) -> Value {
+    let (_, body) = post(router, "application/json", body).await;
+    serde_json::from_slice(&body).unwrap()
+}
+
 #[tokio::test]
 async fn bad_bodies_get_clear_errors() {
     let f = fixture(None, Duration::ZERO, false);
@@ -292,13 +298,11 @@ async fn bad_bodies_get_clear_errors() {
     }
 
     // no request
-    let (_, body) = post(
+    let v = answer(
         r(),
-        "application/json",
         br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#.to_vec(),
     )
     .await;
-    let v: Value = serde_json::from_slice(&body).unwrap();
     assert!(
         v["response"]["status"]["message"]
             .as_str()
@@ -308,20 +312,17 @@ async fn bad_bodies_get_clear_errors() {
 
     // a pod that is not an object: deny, and echo what is known
     let mut rv = review(Some("admission.k8s.io/v1"), "uid-x", json!("a string"));
-    let (_, body) = post(r(), "application/json", serde_json::to_vec(&rv).unwrap()).await;
-    let v: Value = serde_json::from_slice(&body).unwrap();
+    let v = answer(r(), serde_json::to_vec(&rv).unwrap()).await;
     assert_eq!(v["response"]["uid"], "uid-x");
     assert_eq!(v["response"]["allowed"], false);
 
     // a pod with a wrongly typed field is denied with the field named
     rv["request"]["object"] = json!({"spec": {"serviceAccountName": "app", "containers": "nope"}});
-    let (_, body) = post(r(), "application/json", serde_json::to_vec(&rv).unwrap()).await;
-    let v: Value = serde_json::from_slice(&body).unwrap();
+    let v = answer(r(), serde_json::to_vec(&rv).unwrap()).await;
     assert_eq!(v["response"]["uid"], "uid-x");
 
     // an unknown admission version
-    let (_, body) = post(r(), "application/json", br#"{"apiVersion":"admission.k8s.io/v2","kind":"AdmissionReview","request":{"uid":"u","object":{}}}"#.to_vec()).await;
-    let v: Value = serde_json::from_slice(&body).unwrap();
+    let v = answer(r(), br#"{"apiVersion":"admission.k8s.io/v2","kind":"AdmissionReview","request":{"uid":"u","object":{}}}"#.to_vec()).await;
     assert!(
         v["response"]["status"]["message"]
             .as_str()
@@ -338,8 +339,13 @@ async fn bad_bodies_get_clear_errors() {
     let (status, _) = get(r(), "/mutate").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 
-    // every /mutate request was counted; as in the reference, probes and unknown paths are
-    // not instrumented
+    only_mutate_is_instrumented(&f).await;
+}
+
+/// Every `/mutate` request of [`bad_bodies_get_clear_errors`] was counted; as in the
+/// reference, probes and unknown paths are not instrumented.
+async fn only_mutate_is_instrumented(f: &Fixture) {
+    let r = || router(f.state.clone());
     let text = f.state.metrics.encode();
     assert!(
         text.contains("http_request_count{verb=\"POST\",path=\"/mutate\",code=\"415\"} 1\n"),
@@ -528,6 +534,43 @@ async fn container_credentials_win_over_irsa() {
     );
 }
 
+/// Rewrites `path` with `doc(n)` (n = 1, 2, …) until `stop`: truncated first, then written
+/// in three flushed pieces, as a careless writer does; the number of rewrites.
+fn rewrite_in_pieces(
+    path: std::path::PathBuf,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    doc: impl Fn(usize) -> String + Send + 'static,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut rewrites = 0;
+        while !stop.load(Ordering::SeqCst) {
+            rewrites += 1;
+            let text = doc(rewrites);
+            let mut file = std::fs::File::create(&path).unwrap(); // truncates
+            std::thread::sleep(Duration::from_millis(2));
+            for piece in text.as_bytes().chunks(text.len() / 3 + 1) {
+                file.write_all(piece).unwrap();
+                file.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        rewrites
+    })
+}
+
+/// `irsa_webhook_config_reloads_total{result}` in the metrics text `m` (0 when absent).
+fn config_reloads(m: &str, result: &str) -> u64 {
+    m.lines()
+        .find(|l| {
+            l.starts_with("irsa_webhook_config_reloads_total")
+                && l.contains(&format!("result=\"{result}\""))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// aws/amazon-eks-pod-identity-webhook#264: the container-credentials file is rewritten
 /// in place (truncate, then written in pieces) in a loop while pods are admitted; every
 /// admission must still get the container-credentials mutation.
@@ -559,25 +602,7 @@ async fn container_credentials_survive_a_file_being_rewritten() {
     }
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let (path, stop) = (path.clone(), stop.clone());
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let mut rewrites = 0;
-            while !stop.load(Ordering::SeqCst) {
-                rewrites += 1;
-                let text = doc(rewrites);
-                let mut file = std::fs::File::create(&path).unwrap(); // truncates
-                std::thread::sleep(Duration::from_millis(2));
-                for piece in text.as_bytes().chunks(text.len() / 3 + 1) {
-                    file.write_all(piece).unwrap();
-                    file.flush().unwrap();
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-            rewrites
-        })
-    };
+    let writer = rewrite_in_pieces(path.clone(), stop.clone(), doc);
     let until = Instant::now() + Duration::from_millis(1500);
     let mut admitted = 0;
     while Instant::now() < until {
@@ -597,16 +622,7 @@ async fn container_credentials_survive_a_file_being_rewritten() {
     poller.abort();
     // The race was really run: the poller saw the file empty and half written.
     let m = f.state.metrics.encode();
-    let count = |result: &str| {
-        m.lines()
-            .find(|l| {
-                l.starts_with("irsa_webhook_config_reloads_total")
-                    && l.contains(&format!("result=\"{result}\""))
-            })
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let count = |result: &str| config_reloads(&m, result);
     assert!(rewrites > 50, "only {rewrites} rewrites");
     assert!(admitted > 100, "only {admitted} admissions");
     assert!(count("pending") > 0, "never saw the file empty\n{m}");
