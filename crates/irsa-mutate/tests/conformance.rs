@@ -152,122 +152,11 @@ fn evaluate(file: &Path, strict: bool) -> Result<Outcome, String> {
         return Ok(Outcome::Skipped(reason.to_string()));
     }
 
-    // Flags.
-    let mut settings = Settings::default();
-    if let Some(v) = t("handler/mountPath") {
-        settings.token_mount_path = v.into();
-    }
-    if let Some(v) = t("handler/region") {
-        settings.aws_default_region = v.into();
-    }
-    if let Some(v) = t("handler/annotationPrefix") {
-        settings.annotation_prefix = v.into();
-    }
-    if let Some(v) = t("handler/tokenAudience") {
-        settings.token_audience = v.into();
-    }
-    if let Some(v) = t("handler/tokenExpiration") {
-        let n: i64 = v
-            .parse()
-            .map_err(|_| format!("bad handler/tokenExpiration `{v}`"))?;
-        settings.token_expiration = clamp_token_expiration(n);
-    }
-    if let Some(v) = t("handler/regionAllPods") {
-        settings.region_all_pods =
-            parse_go_bool(v).ok_or(format!("bad handler/regionAllPods `{v}`"))?;
-    }
-    if let Some(v) = t("handler/stsRegionalEndpoint") {
-        settings.sts_regional_endpoint =
-            parse_go_bool(v).ok_or(format!("bad handler/stsRegionalEndpoint `{v}`"))?;
-    }
-    if let Some(v) = t("handler/composeRoleArn") {
-        let (partition, account_id) = v
-            .split_once(':')
-            .ok_or("handler/composeRoleArn: partition:account")?;
-        settings.compose_role_arn = Some(ComposeRoleArn {
-            partition: partition.into(),
-            account_id: account_id.into(),
-        });
-    }
-
+    let mut settings = handler_settings(t)?;
     let namespace = t("namespace").unwrap_or("default").to_string();
     let service_account = t("serviceAccountName").unwrap_or("default").to_string();
-
-    // Container credentials.
-    let cc_uri = t("containercredentials/uri").filter(|u| !u.is_empty());
-    let cc_file = t("containercredentials/config");
-    let cc = if let Some(uri) = cc_uri {
-        // Reference fixture semantics: every CC setting comes from the annotations.
-        let g = |k: &str| {
-            t(&format!("containercredentials/{k}"))
-                .unwrap_or("")
-                .to_string()
-        };
-        settings.container_credentials_full_uri = uri.into();
-        settings.container_credentials_audience = g("audience");
-        settings.container_credentials_token_mount_path = g("mountPath");
-        settings.container_credentials_token_volume_name = g("volumeName");
-        settings.container_credentials_token_path = g("tokenPath");
-        Some(ContainerCredentialsConfig::from_identities([Identity {
-            namespace: namespace.clone(),
-            service_account: service_account.clone(),
-        }]))
-    } else if let Some(file) = cc_file {
-        let set = |k: &str, field: &mut String| {
-            if let Some(v) = t(&format!("containercredentials/{k}")) {
-                *field = v.into();
-            }
-        };
-        set("audience", &mut settings.container_credentials_audience);
-        set(
-            "mountPath",
-            &mut settings.container_credentials_token_mount_path,
-        );
-        set(
-            "volumeName",
-            &mut settings.container_credentials_token_volume_name,
-        );
-        set("tokenPath", &mut settings.container_credentials_token_path);
-        set("fullUri", &mut settings.container_credentials_full_uri);
-        Some(
-            ContainerCredentialsConfig::parse(file)
-                .map_err(|e| format!("containercredentials/config: {e}"))?,
-        )
-    } else {
-        None
-    };
-
-    // ServiceAccount cache entry.
-    let sa = if t("serviceAccount/absent").and_then(parse_go_bool) == Some(true) {
-        None
-    } else if let Some(json) = t("serviceAccount/annotations") {
-        let real: BTreeMap<String, String> =
-            serde_json::from_str(json).map_err(|e| format!("serviceAccount/annotations: {e}"))?;
-        Some(ServiceAccountConfig::from_annotations(&real, &settings))
-    } else {
-        // The reference fixture's fake cache: values as is, no clamping.
-        let sts = t("serviceAccount/sts-regional-endpoints")
-            .or(t("handler/injectSTS"))
-            .and_then(parse_go_bool)
-            .unwrap_or(false);
-        let exp = t("serviceAccount/token-expiration")
-            .or(t("handler/expiration"))
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(DEFAULT_TOKEN_EXPIRATION);
-        Some(ServiceAccountConfig {
-            role_arn: t("serviceAccount/roleArn")
-                .filter(|a| !a.is_empty())
-                .map(Into::into),
-            audience: t("serviceAccount/audience")
-                .unwrap_or("sts.amazonaws.com")
-                .into(),
-            use_regional_sts: sts,
-            token_expiration: exp,
-            region: None,
-            role_session_name: None,
-        })
-    };
-
+    let cc = container_credentials(t, &mut settings, &namespace, &service_account)?;
+    let sa = service_account_entry(t, &settings)?;
     let cm = t("configMap")
         .map(ConfigMapConfig::parse)
         .transpose()
@@ -308,6 +197,153 @@ fn evaluate(file: &Path, strict: bool) -> Result<Outcome, String> {
     let actual_json = actual
         .as_ref()
         .map(|ops| serde_json::to_value(ops).unwrap_or(Value::Null));
+    compare(&pod, expected, actual_json, strict, &decision)
+}
+
+/// The handler's flags the fixture sets (`handler/*`), over the defaults.
+fn handler_settings<'a>(t: impl Fn(&str) -> Option<&'a str>) -> Result<Settings, String> {
+    let mut settings = Settings::default();
+    if let Some(v) = t("handler/mountPath") {
+        settings.token_mount_path = v.into();
+    }
+    if let Some(v) = t("handler/region") {
+        settings.aws_default_region = v.into();
+    }
+    if let Some(v) = t("handler/annotationPrefix") {
+        settings.annotation_prefix = v.into();
+    }
+    if let Some(v) = t("handler/tokenAudience") {
+        settings.token_audience = v.into();
+    }
+    if let Some(v) = t("handler/tokenExpiration") {
+        let n: i64 = v
+            .parse()
+            .map_err(|_| format!("bad handler/tokenExpiration `{v}`"))?;
+        settings.token_expiration = clamp_token_expiration(n);
+    }
+    if let Some(v) = t("handler/regionAllPods") {
+        settings.region_all_pods =
+            parse_go_bool(v).ok_or(format!("bad handler/regionAllPods `{v}`"))?;
+    }
+    if let Some(v) = t("handler/stsRegionalEndpoint") {
+        settings.sts_regional_endpoint =
+            parse_go_bool(v).ok_or(format!("bad handler/stsRegionalEndpoint `{v}`"))?;
+    }
+    if let Some(v) = t("handler/composeRoleArn") {
+        let (partition, account_id) = v
+            .split_once(':')
+            .ok_or("handler/composeRoleArn: partition:account")?;
+        settings.compose_role_arn = Some(ComposeRoleArn {
+            partition: partition.into(),
+            account_id: account_id.into(),
+        });
+    }
+
+    Ok(settings)
+}
+
+/// The container-credentials configuration of the fixture (`containercredentials/*`), its
+/// settings written into `settings`: from the annotations alone (`uri`), or a file
+/// (`config`) with the annotations over the flags.
+fn container_credentials<'a>(
+    t: impl Fn(&str) -> Option<&'a str>,
+    settings: &mut Settings,
+    namespace: &str,
+    service_account: &str,
+) -> Result<Option<ContainerCredentialsConfig>, String> {
+    let cc_uri = t("containercredentials/uri").filter(|u| !u.is_empty());
+    let cc_file = t("containercredentials/config");
+    if let Some(uri) = cc_uri {
+        // Reference fixture semantics: every CC setting comes from the annotations.
+        let g = |k: &str| {
+            t(&format!("containercredentials/{k}"))
+                .unwrap_or("")
+                .to_string()
+        };
+        settings.container_credentials_full_uri = uri.into();
+        settings.container_credentials_audience = g("audience");
+        settings.container_credentials_token_mount_path = g("mountPath");
+        settings.container_credentials_token_volume_name = g("volumeName");
+        settings.container_credentials_token_path = g("tokenPath");
+        Ok(Some(ContainerCredentialsConfig::from_identities([
+            Identity {
+                namespace: namespace.into(),
+                service_account: service_account.into(),
+            },
+        ])))
+    } else if let Some(file) = cc_file {
+        let set = |k: &str, field: &mut String| {
+            if let Some(v) = t(&format!("containercredentials/{k}")) {
+                *field = v.into();
+            }
+        };
+        set("audience", &mut settings.container_credentials_audience);
+        set(
+            "mountPath",
+            &mut settings.container_credentials_token_mount_path,
+        );
+        set(
+            "volumeName",
+            &mut settings.container_credentials_token_volume_name,
+        );
+        set("tokenPath", &mut settings.container_credentials_token_path);
+        set("fullUri", &mut settings.container_credentials_full_uri);
+        ContainerCredentialsConfig::parse(file)
+            .map(Some)
+            .map_err(|e| format!("containercredentials/config: {e}"))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The ServiceAccount cache entry of the fixture (`serviceAccount/*`): absent, read from
+/// its annotations, or the reference fixture's fake cache entry.
+fn service_account_entry<'a>(
+    t: impl Fn(&str) -> Option<&'a str>,
+    settings: &Settings,
+) -> Result<Option<ServiceAccountConfig>, String> {
+    if t("serviceAccount/absent").and_then(parse_go_bool) == Some(true) {
+        Ok(None)
+    } else if let Some(json) = t("serviceAccount/annotations") {
+        let real: BTreeMap<String, String> =
+            serde_json::from_str(json).map_err(|e| format!("serviceAccount/annotations: {e}"))?;
+        Ok(Some(ServiceAccountConfig::from_annotations(
+            &real, settings,
+        )))
+    } else {
+        // The reference fixture's fake cache: values as is, no clamping.
+        let sts = t("serviceAccount/sts-regional-endpoints")
+            .or(t("handler/injectSTS"))
+            .and_then(parse_go_bool)
+            .unwrap_or(false);
+        let exp = t("serviceAccount/token-expiration")
+            .or(t("handler/expiration"))
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(DEFAULT_TOKEN_EXPIRATION);
+        Ok(Some(ServiceAccountConfig {
+            role_arn: t("serviceAccount/roleArn")
+                .filter(|a| !a.is_empty())
+                .map(Into::into),
+            audience: t("serviceAccount/audience")
+                .unwrap_or("sts.amazonaws.com")
+                .into(),
+            use_regional_sts: sts,
+            token_expiration: exp,
+            region: None,
+            role_session_name: None,
+        }))
+    }
+}
+
+/// Compares our patch `actual` of `pod` with the fixture's `expected` one: to the letter
+/// when `strict`, else by the pods they make.
+fn compare(
+    pod: &Value,
+    expected: Option<Value>,
+    actual_json: Option<Value>,
+    strict: bool,
+    decision: &Decision,
+) -> Result<Outcome, String> {
     match (expected, actual_json) {
         (None, None) => Ok(Outcome::Ok),
         (None, Some(a)) => Ok(Outcome::Fail(format!("expected no patch, got {a}"))),
@@ -325,8 +361,8 @@ fn evaluate(file: &Path, strict: bool) -> Result<Outcome, String> {
             }
         }
         (Some(e), Some(a)) => {
-            let want = apply(&pod, &e).map_err(|err| format!("applying expectedPatch: {err}"))?;
-            let got = apply(&pod, &a).map_err(|err| format!("applying our patch {a}: {err}"))?;
+            let want = apply(pod, &e).map_err(|err| format!("applying expectedPatch: {err}"))?;
+            let got = apply(pod, &a).map_err(|err| format!("applying our patch {a}: {err}"))?;
             let (mut want, mut got) = (want, got);
             normalize(&mut want);
             normalize(&mut got);
