@@ -6,11 +6,16 @@
 //! exactly what the API server stored.
 
 use anyhow::{Context as _, Result, anyhow, bail};
+use irsa_test::net::{Bytes, Full, Reply};
 pub use irsa_test::{Killed, free_port, workspace_root};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::ServerName;
+use rustls_pki_types::pem::PemObject as _;
 use serde_json::{Value, json};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What `e2e/kube-env/up.sh` wrote to `DIR/env`, plus the `irsa` binary under test.
@@ -52,10 +57,14 @@ impl Env {
 
     /// Stops kube-apiserver and starts it again with the same arguments (same port),
     /// waiting (bounded) until it is ready again. `during` runs while it is down.
-    pub fn restart_apiserver(&self, during: impl FnOnce() -> Result<()>) -> Result<()> {
+    pub async fn restart_apiserver<F, Fut>(&self, during: F) -> Result<()>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
         let script = workspace_root().join("e2e/kube-env/restart-apiserver.sh");
         run_ok(Command::new(&script).arg(&self.dir).arg("stop"))?;
-        let r = during();
+        let r = during().await;
         run_ok(Command::new(&script).arg(&self.dir).arg("start"))?;
         r
     }
@@ -311,10 +320,12 @@ pub struct Webhook {
     pub port: u16,
     pub metrics_port: u16,
     pub cert: ServingCert,
+    /// A TLS client trusting only `cert`'s CA.
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Webhook {
-    pub fn start(env: &Env, dir: &Path, extra: &[&str]) -> Result<Webhook> {
+    pub async fn start(env: &Env, dir: &Path, extra: &[&str]) -> Result<Webhook> {
         let cert = serving_cert(dir)?;
         let port = free_port();
         let metrics_port = free_port();
@@ -330,13 +341,15 @@ impl Webhook {
             .args(extra);
         let mut proc = Proc::spawn(&mut cmd, dir.join("webhook.log"))?;
         proc.wait_port(port, Duration::from_secs(30))?;
+        let tls = tls_client(&cert.ca_pem)?;
         let wh = Webhook {
             proc,
             port,
             metrics_port,
             cert,
+            tls,
         };
-        wh.wait_ready(Duration::from_secs(30))?;
+        wh.wait_ready(Duration::from_secs(30)).await?;
         Ok(wh)
     }
 
@@ -344,39 +357,61 @@ impl Webhook {
         format!("https://127.0.0.1:{}/mutate", self.port)
     }
 
+    /// Sends `request` (origin-form URI) over a new TLS connection to the webhook,
+    /// verifying its certificate for `IP:127.0.0.1`; bounded to 10 s.
+    async fn send(&self, request: http::Request<Full<Bytes>>) -> Result<Reply> {
+        let exchange = async {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+            let name = ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(name, tcp)
+                .await
+                .context("TLS handshake with the webhook")?;
+            irsa_test::net::exchange(tls, request)
+                .await
+                .map_err(|e| anyhow!(e))
+        };
+        tokio::time::timeout(Duration::from_secs(10), exchange)
+            .await
+            .context("no answer from the webhook within 10 s")?
+    }
+
     /// GET a path on the TLS port; (status, body).
-    pub fn get(&self, path: &str) -> Result<(u16, String)> {
-        curl(&[
-            "--cacert",
-            &self.cert.ca_file.display().to_string(),
-            &format!("https://127.0.0.1:{}{path}", self.port),
-        ])
+    pub async fn get(&self, path: &str) -> Result<(u16, String)> {
+        let request = http::Request::get(path)
+            .header(http::header::HOST, "127.0.0.1")
+            .body(Full::default())?;
+        let reply = self.send(request).await?;
+        Ok((
+            reply.status,
+            String::from_utf8_lossy(&reply.body).into_owned(),
+        ))
     }
 
     /// POST an AdmissionReview straight to the webhook (no API server involved).
-    pub fn admit(&self, review: &Value) -> Result<Value> {
-        let (status, body) = curl(&[
-            "--cacert",
-            &self.cert.ca_file.display().to_string(),
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
-            &review.to_string(),
-            &self.url(),
-        ])?;
-        if status != 200 {
-            bail!("webhook answered {status}: {body}");
+    pub async fn admit(&self, review: &Value) -> Result<Value> {
+        let request = http::Request::post("/mutate")
+            .header(http::header::HOST, "127.0.0.1")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(review.to_string())))?;
+        let reply = self.send(request).await?;
+        if reply.status != 200 {
+            bail!(
+                "webhook answered {}: {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.body)
+            );
         }
-        Ok(serde_json::from_str(&body)?)
+        Ok(serde_json::from_slice(&reply.body)?)
     }
 
-    pub fn wait_ready(&self, limit: Duration) -> Result<()> {
+    pub async fn wait_ready(&self, limit: Duration) -> Result<()> {
         let start = Instant::now();
         while start.elapsed() < limit {
-            if let Ok((200, _)) = self.get("/readyz") {
+            if let Ok((200, _)) = self.get("/readyz").await {
                 return Ok(());
             }
-            std::thread::sleep(Duration::from_millis(100));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!(
             "webhook not ready after {limit:?}; log:\n{}",
@@ -385,16 +420,19 @@ impl Webhook {
     }
 }
 
-/// Runs curl (bounded by --max-time) and returns the HTTP status and body.
-pub fn curl(args: &[&str]) -> Result<(u16, String)> {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .context("running curl")?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    Ok((code.trim().parse().unwrap_or(0), body.to_string()))
+/// A TLS client configuration trusting only the certificates of `ca_pem`.
+pub fn tls_client(ca_pem: &str) -> Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.context("reading the CA certificate")?)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// Env entries of a container as (name, value) pairs; `valueFrom` entries give "".

@@ -21,7 +21,7 @@ async fn setup(ns: &str, flags: &[&str]) -> Result<(Env, Kube, Webhook)> {
     };
     let dir = env.scratch(ns)?;
     kube.namespace(ns).await?;
-    let wh = Webhook::start(&env, &dir, flags)?;
+    let wh = Webhook::start(&env, &dir, flags).await?;
     kube.register_webhook(ns, &wh.url(), &wh.cert.ca_pem, ns)
         .await?;
     Ok((env, kube, wh))
@@ -291,8 +291,8 @@ async fn service_account_changes_and_api_server_restarts_are_followed() -> Resul
             "object": pod("while-down", "app")
         }
     });
-    env.restart_apiserver(|| {
-        let answer = wh.admit(&review)?;
+    env.restart_apiserver(|| async {
+        let answer = wh.admit(&review).await?;
         let resp = &answer["response"];
         ensure!(
             resp["allowed"] == true && resp["uid"] == review["request"]["uid"],
@@ -302,13 +302,14 @@ async fn service_account_changes_and_api_server_restarts_are_followed() -> Resul
             resp["patchType"] == "JSONPatch",
             "no patch while the API server is down: {answer}"
         );
-        let (status, _) = wh.get("/readyz")?;
+        let (status, _) = wh.get("/readyz").await?;
         ensure!(
             status == 200,
             "webhook went unready while the API server was down"
         );
         Ok(())
-    })?;
+    })
+    .await?;
 
     // ... and re-establishes its watch: a change made after the restart is followed.
     set_role(&kube, ns, "app", Some(ROLE_B)).await?;

@@ -209,7 +209,7 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
     // The healthy setup: webhook running and selecting the namespace, annotated
     // ServiceAccount, pod created after it, provider registered, trust pinned to the SA.
     let c = case("doc-ok").await?;
-    let wh = Webhook::start(&c.env, &c.dir, &[])?;
+    let wh = Webhook::start(&c.env, &c.dir, &[]).await?;
     c.kube
         .register_webhook("doc-ok", &wh.url(), &wh.cert.ca_pem, "doc-ok")
         .await?;
@@ -540,7 +540,7 @@ fn doctor_aws(
 async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
     let c = case("doc-aws").await?;
     let moto = Moto::start(&c.dir)?;
-    let wh = Webhook::start(&c.env, &c.dir, &[])?;
+    let wh = Webhook::start(&c.env, &c.dir, &[]).await?;
     c.kube
         .register_webhook("doc-aws", &wh.url(), &wh.cert.ca_pem, "doc-aws")
         .await?;
@@ -911,7 +911,8 @@ async fn the_webhook_configmap_maps_a_service_account() -> Result<()> {
         &c.env,
         &c.dir,
         &["--watch-config-map", "--namespace=doc-cm"],
-    )?;
+    )
+    .await?;
     c.kube
         .register_webhook("doc-cm", &wh.url(), &wh.cert.ca_pem, "doc-cm")
         .await?;
@@ -948,7 +949,7 @@ async fn a_webhook_behind_a_service_needs_ready_endpoints() -> Result<()> {
     // The pod exists before the webhook is registered (the API server cannot reach a
     // Service backend here; only what doctor reads matters).
     c.kube.create_pod(&c.ns, &pod("app", "app")).await?;
-    let wh = Webhook::start(&c.env, &c.dir, &[])?;
+    let wh = Webhook::start(&c.env, &c.dir, &[]).await?;
     ignoring_webhook(
         &c.kube,
         "doc-svc",
