@@ -83,6 +83,90 @@ fn assert_untouched(p: &Value) -> Result<()> {
     Ok(())
 }
 
+/// A pod of ServiceAccount `app` that meets every rule at once (see
+/// [`pods_created_through_the_api_server_are_mutated`]).
+fn every_rule_pod() -> Value {
+    let mut app = container("app");
+    app["resizePolicy"] = json!([{"resourceName": "cpu", "restartPolicy": "NotRequired"}]);
+    let mut sidecar = container("proxy");
+    sidecar["restartPolicy"] = json!("Always");
+    sidecar["startupProbe"] = json!({"exec": {"command": ["true"]}, "periodSeconds": 3});
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "full", "annotations": {
+            "eks.amazonaws.com/skip-containers": "debug",
+            "eks.amazonaws.com/token-expiration": "3600"}},
+        "spec": {
+            "serviceAccountName": "app",
+            "initContainers": [container("init"), sidecar],
+            "containers": [app, container("debug")],
+        }
+    })
+}
+
+/// The token volume of the mutated [`every_rule_pod`]: the pod's token lifetime wins.
+fn check_every_rule_token(p: &Value) -> Result<()> {
+    let vol = token_volume(p).ok_or_else(|| anyhow::anyhow!("no token volume: {p}"))?;
+    let sat = &vol["projected"]["sources"][0]["serviceAccountToken"];
+    ensure!(sat["audience"] == "sts.amazonaws.com", "{vol}");
+    ensure!(
+        sat["expirationSeconds"] == 3600,
+        "pod annotation must win: {vol}"
+    );
+    ensure!(sat["path"] == "token", "{vol}");
+    Ok(())
+}
+
+/// The containers of the mutated [`every_rule_pod`]: `app` mutated in the reference's env
+/// order with its fields kept, `debug` skipped.
+fn check_every_rule_containers(p: &Value) -> Result<()> {
+    let containers = &p["spec"]["containers"];
+    let app = find(containers, "app")?;
+    assert_irsa(app, ROLE_A)?;
+    let names: Vec<String> = env_of(app).into_iter().map(|(n, _)| n).collect();
+    ensure!(
+        names
+            == [
+                "AWS_STS_REGIONAL_ENDPOINTS",
+                "AWS_DEFAULT_REGION",
+                "AWS_REGION",
+                "AWS_ROLE_ARN",
+                "AWS_WEB_IDENTITY_TOKEN_FILE"
+            ],
+        "env order: {names:?}"
+    );
+    ensure!(env_value(app, "AWS_REGION").as_deref() == Some("us-west-2"));
+    ensure!(env_value(app, "AWS_STS_REGIONAL_ENDPOINTS").as_deref() == Some("regional"));
+    ensure!(
+        app["resizePolicy"][0]["resourceName"] == "cpu",
+        "resizePolicy lost: {app}"
+    );
+    let debug = find(containers, "debug")?;
+    ensure!(
+        env_of(debug).is_empty() && !has_token_mount(debug),
+        "skipped container mutated: {debug}"
+    );
+    Ok(())
+}
+
+/// The init containers of the mutated [`every_rule_pod`]: both mutated, the native
+/// sidecar's restartPolicy and startupProbe kept.
+fn check_every_rule_init_containers(p: &Value) -> Result<()> {
+    let inits = &p["spec"]["initContainers"];
+    assert_irsa(find(inits, "init")?, ROLE_A)?;
+    let proxy = find(inits, "proxy")?;
+    assert_irsa(proxy, ROLE_A)?;
+    ensure!(
+        proxy["restartPolicy"] == "Always",
+        "sidecar restartPolicy lost: {proxy}"
+    );
+    ensure!(
+        proxy["startupProbe"]["periodSeconds"] == 3,
+        "startupProbe lost: {proxy}"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 #[ignore = "needs the real kube-apiserver that e2e/run starts"]
 async fn pods_created_through_the_api_server_are_mutated() -> Result<()> {
@@ -113,71 +197,10 @@ async fn pods_created_through_the_api_server_are_mutated() -> Result<()> {
     // ServiceAccount's, an init container, a native sidecar whose restartPolicy and
     // startupProbe must survive, and a container field (resizePolicy) that typed structs
     // of an older client would drop.
-    let mut app = container("app");
-    app["resizePolicy"] = json!([{"resourceName": "cpu", "restartPolicy": "NotRequired"}]);
-    let mut sidecar = container("proxy");
-    sidecar["restartPolicy"] = json!("Always");
-    sidecar["startupProbe"] = json!({"exec": {"command": ["true"]}, "periodSeconds": 3});
-    let full = json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "full", "annotations": {
-            "eks.amazonaws.com/skip-containers": "debug",
-            "eks.amazonaws.com/token-expiration": "3600"}},
-        "spec": {
-            "serviceAccountName": "app",
-            "initContainers": [container("init"), sidecar],
-            "containers": [app, container("debug")],
-        }
-    });
-    let p = kube.create_pod(ns, &full).await?;
-    let vol = token_volume(&p).ok_or_else(|| anyhow::anyhow!("no token volume: {p}"))?;
-    let sat = &vol["projected"]["sources"][0]["serviceAccountToken"];
-    ensure!(sat["audience"] == "sts.amazonaws.com", "{vol}");
-    ensure!(
-        sat["expirationSeconds"] == 3600,
-        "pod annotation must win: {vol}"
-    );
-    ensure!(sat["path"] == "token", "{vol}");
-
-    let containers = &p["spec"]["containers"];
-    let app = find(containers, "app")?;
-    assert_irsa(app, ROLE_A)?;
-    let names: Vec<String> = env_of(app).into_iter().map(|(n, _)| n).collect();
-    ensure!(
-        names
-            == [
-                "AWS_STS_REGIONAL_ENDPOINTS",
-                "AWS_DEFAULT_REGION",
-                "AWS_REGION",
-                "AWS_ROLE_ARN",
-                "AWS_WEB_IDENTITY_TOKEN_FILE"
-            ],
-        "env order: {names:?}"
-    );
-    ensure!(env_value(app, "AWS_REGION").as_deref() == Some("us-west-2"));
-    ensure!(env_value(app, "AWS_STS_REGIONAL_ENDPOINTS").as_deref() == Some("regional"));
-    ensure!(
-        app["resizePolicy"][0]["resourceName"] == "cpu",
-        "resizePolicy lost: {app}"
-    );
-    let debug = find(containers, "debug")?;
-    ensure!(
-        env_of(debug).is_empty() && !has_token_mount(debug),
-        "skipped container mutated: {debug}"
-    );
-
-    let inits = &p["spec"]["initContainers"];
-    assert_irsa(find(inits, "init")?, ROLE_A)?;
-    let proxy = find(inits, "proxy")?;
-    assert_irsa(proxy, ROLE_A)?;
-    ensure!(
-        proxy["restartPolicy"] == "Always",
-        "sidecar restartPolicy lost: {proxy}"
-    );
-    ensure!(
-        proxy["startupProbe"]["periodSeconds"] == 3,
-        "startupProbe lost: {proxy}"
-    );
+    let p = kube.create_pod(ns, &every_rule_pod()).await?;
+    check_every_rule_token(&p)?;
+    check_every_rule_containers(&p)?;
+    check_every_rule_init_containers(&p)?;
 
     // The ServiceAccount turns regional STS off; the token lifetime comes from... the
     // ServiceAccount default (flag 86400) since it sets none.
