@@ -4,6 +4,7 @@ use crate::arn::{ArnMode, ArnPattern};
 use crate::context::{Context, ContextValue};
 use crate::date::parse_date;
 use crate::pattern::{Pattern, Syntax};
+use crate::policy::{Items, map_items};
 use base64::Engine as _;
 use std::fmt;
 use std::net::IpAddr;
@@ -223,11 +224,11 @@ impl Num {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Values {
     /// String* and Bool (Bool: case-insensitive equality).
-    Str(Vec<Pattern>),
+    Str(Items<Pattern>),
     Num(Vec<Option<Num>>),
     Date(Vec<Option<i128>>),
     Binary(Vec<Option<Vec<u8>>>),
-    Ip(Vec<Option<ipnet::IpNet>>),
+    Ip(Items<Option<ipnet::IpNet>>),
     Arn(Vec<ArnPattern>),
     Null(Vec<Option<bool>>),
 }
@@ -237,20 +238,16 @@ pub(crate) enum Values {
 pub(crate) fn compile_values(base: BaseOperator, raw: &[String], vars: bool) -> (Values, bool) {
     let mut bad_date = false;
     let strs = |wildcards: bool, fold: bool| {
-        Values::Str(
-            raw.iter()
-                .map(|v| {
-                    Pattern::compile(
-                        v,
-                        Syntax {
-                            wildcards,
-                            variables: vars,
-                            fold,
-                        },
-                    )
-                })
-                .collect(),
-        )
+        Values::Str(map_items(raw, |v| {
+            Pattern::compile(
+                v,
+                Syntax {
+                    wildcards,
+                    variables: vars,
+                    fold,
+                },
+            )
+        }))
     };
     let values = match base {
         B::StringEquals | B::StringNotEquals => strs(false, false),
@@ -277,7 +274,7 @@ pub(crate) fn compile_values(base: BaseOperator, raw: &[String], vars: bool) -> 
                 .collect(),
         ),
         B::BinaryEquals => Values::Binary(raw.iter().map(|v| decode_b64(v)).collect()),
-        B::IpAddress | B::NotIpAddress => Values::Ip(raw.iter().map(|v| parse_net(v)).collect()),
+        B::IpAddress | B::NotIpAddress => Values::Ip(map_items(raw, |v| parse_net(v))),
         B::ArnEquals | B::ArnLike | B::ArnNotEquals | B::ArnNotLike => Values::Arn(
             raw.iter()
                 .map(|v| ArnPattern::compile(v, ArnMode::Condition, vars))

@@ -6,6 +6,7 @@
 //! unless a variable has to be substituted.
 
 use crate::context::Context;
+use compact_str::CompactString;
 use std::borrow::Cow;
 
 /// `*` or `?` in `s` (a byte scan: both are ASCII).
@@ -62,7 +63,7 @@ pub(crate) struct Pattern {
     has_vars: bool,
     fold: bool,
     /// The whole pattern when it holds no variable (`toks` is then empty).
-    plain: Option<Box<str>>,
+    plain: Option<CompactString>,
     /// `*` and `?` are wildcards in `plain`.
     wildcards: bool,
 }
@@ -71,10 +72,13 @@ impl Pattern {
     pub(crate) fn compile(text: &str, syntax: Syntax) -> Pattern {
         let vars = syntax.variables && has_variable(text);
         if !vars && (!syntax.fold || text.is_ascii()) {
-            let plain: Box<str> = if syntax.fold && text.bytes().any(|b| b.is_ascii_uppercase()) {
-                text.to_ascii_lowercase().into_boxed_str()
+            // Inline up to 24 bytes: most condition values need no allocation.
+            let plain = if syntax.fold && text.bytes().any(|b| b.is_ascii_uppercase()) {
+                let mut lower = CompactString::new(text);
+                lower.make_ascii_lowercase();
+                lower
             } else {
-                Box::from(text)
+                CompactString::new(text)
             };
             return Pattern {
                 toks: Vec::new(),

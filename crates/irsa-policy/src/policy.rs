@@ -5,7 +5,9 @@ use crate::condition::{BaseOperator, Operator, Values, compile_values};
 use crate::error::PolicyError;
 use crate::pattern::{Pattern, Syntax, glob_bytes, has_wildcard};
 use crate::raw::{Entries, RawPrincipal, RawStatement, Scalar, Scalars, Strings, read_policy};
+use compact_str::CompactString;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -94,7 +96,8 @@ pub enum Principal {
 /// A compiled `Action`/`NotAction` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionPattern {
-    raw: String,
+    /// The action as written (inline up to 24 bytes: most actions need no allocation).
+    raw: CompactString,
     /// The vendor's length in `raw` (compared case-insensitively); `None` for `*` or no colon.
     vendor_len: Option<u32>,
     /// Where the name starts in `raw`.
@@ -124,7 +127,7 @@ impl ActionPattern {
             )
         });
         ActionPattern {
-            raw: raw.to_owned(),
+            raw: CompactString::new(raw),
             vendor_len,
             name_start: u32::try_from(raw.len() - name.len()).unwrap_or(u32::MAX),
             name_wild: has_wildcard(name),
@@ -220,6 +223,19 @@ impl ResourcePattern {
     }
 }
 
+/// A list that is usually one item long (an element's entries, a statement's condition
+/// blocks, a block's keys, a key's values): one item is stored inline, more on the heap with
+/// exactly their number of slots (see [`items`]).
+pub(crate) type Items<T> = SmallVec<[T; 1]>;
+
+/// `f` of each of `list`: one item inline, more in one allocation of exactly their size.
+pub(crate) fn map_items<T, U>(list: &[T], f: impl FnMut(&T) -> U) -> Items<U> {
+    match list {
+        [one] => smallvec::smallvec![{ f }(one)],
+        _ => SmallVec::from_vec(list.iter().map(f).collect()),
+    }
+}
+
 /// `Action`/`NotAction` (and likewise resources): the entries and whether negated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Element<T> {
@@ -239,7 +255,7 @@ pub struct ConditionEntry {
     key_len: u32,
     /// [`crate::context::key_hash`] of the lowercased key: the context lookup without hashing.
     key_hash: u64,
-    values: Vec<String>,
+    values: Items<String>,
     /// The values as written when some is not a string (numbers, booleans); `None`: all
     /// strings, printed from `values`.
     raw: Option<Box<Value>>,
@@ -484,7 +500,7 @@ fn statement_to_value(s: &Statement) -> Value {
         let vals = a
             .items
             .iter()
-            .map(|p| Value::String(p.raw.clone()))
+            .map(|p| Value::String(p.raw.to_string()))
             .collect();
         m.insert(
             if a.negated { "NotAction" } else { "Action" }.into(),
@@ -582,10 +598,7 @@ fn element<T>(
 ) -> Option<Element<T>> {
     match (raw, built) {
         (Some((negated, list)), _) => {
-            let mut items = Vec::with_capacity(list.items.len());
-            for s in list.items {
-                items.push(item(&s, errors));
-            }
+            let items = list.items.iter().map(|s| item(s, errors)).collect();
             Some(Element {
                 negated,
                 items,
@@ -731,7 +744,7 @@ fn parse_condition(
         };
         let mut entries = Vec::with_capacity(body.len());
         for (key, raw) in body {
-            let values: Vec<String> = raw.items.iter().map(Scalar::text).collect();
+            let values = map_items(&raw.items, Scalar::text);
             let single = raw.single && raw.items.len() == 1;
             let raw = if raw.items.iter().all(|s| matches!(s, Scalar::Str(_))) {
                 None
@@ -802,7 +815,7 @@ impl ConditionBlock {
 pub(crate) fn condition_entry(
     op: Operator,
     key: &str,
-    values: Vec<String>,
+    values: Items<String>,
     raw: Option<Box<Value>>,
     single: bool,
     vars: bool,

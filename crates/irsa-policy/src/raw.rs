@@ -6,10 +6,11 @@
 
 use crate::condition::Operator;
 use crate::policy::{
-    ActionPattern, ConditionBlock, ConditionEntry, Element, Errors, ResourcePattern, action_item,
-    condition_block, condition_entry, resource_item, unknown_block,
+    ActionPattern, ConditionBlock, ConditionEntry, Element, Errors, Items, ResourcePattern,
+    action_item, condition_block, condition_entry, resource_item, unknown_block,
 };
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -392,7 +393,7 @@ impl<'de> Visitor<'de> for ConditionSeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         // Most conditions have one operator with one key: no spare capacity for them.
-        let mut blocks: Vec<ConditionBlock> = Vec::new();
+        let mut blocks: Vec<ConditionBlock> = Vec::with_capacity(1);
         let mut errors: Errors = Vec::new();
         while let Some(Str(name)) = map.next_key()? {
             if blocks.iter().any(|b| b.written_as(&name)) {
@@ -461,7 +462,8 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
         f.write_str("an object of condition keys")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut entries: Vec<ConditionEntry> = Vec::new();
+        // One or two keys are usual (two: a trust policy's `aud` and `sub`).
+        let mut entries: Vec<ConditionEntry> = Vec::with_capacity(2);
         while let Some(Str(key)) = map.next_key()? {
             if entries.iter().any(|e| e.key() == key) {
                 return Err(de::Error::custom("duplicate key"));
@@ -479,7 +481,7 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
 /// written when some is not a string, and whether a bare value (not an array) was written.
 struct ValuesSeed;
 
-type ValuesRead = (Vec<String>, Option<Box<serde_json::Value>>, bool);
+type ValuesRead = (Items<String>, Option<Box<serde_json::Value>>, bool);
 
 impl<'de> de::DeserializeSeed<'de> for ValuesSeed {
     type Value = ValuesRead;
@@ -494,7 +496,7 @@ impl ValuesSeed {
             Scalar::Str(_) => None,
             _ => Some(Box::new(s.to_value())),
         };
-        (vec![s.text()], raw, true)
+        (smallvec::smallvec![s.text()], raw, true)
     }
 }
 
@@ -504,10 +506,10 @@ impl<'de> Visitor<'de> for ValuesSeed {
         f.write_str("a scalar or an array of scalars")
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<ValuesRead, E> {
-        Ok((vec![v.to_owned()], None, true))
+        Ok((smallvec::smallvec![v.to_owned()], None, true))
     }
     fn visit_str<E>(self, v: &str) -> Result<ValuesRead, E> {
-        Ok((vec![v.to_owned()], None, true))
+        Ok((smallvec::smallvec![v.to_owned()], None, true))
     }
     fn visit_bool<E>(self, v: bool) -> Result<ValuesRead, E> {
         Ok(ValuesSeed::bare(Scalar::Bool(v)))
@@ -522,7 +524,7 @@ impl<'de> Visitor<'de> for ValuesSeed {
         ScalarVisitor.visit_f64(v).map(ValuesSeed::bare)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ValuesRead, A::Error> {
-        let mut values: Vec<String> = Vec::with_capacity(seq.size_hint().unwrap_or(2).min(64));
+        let mut values: Items<String> = SmallVec::new();
         // The values as written, from the first one that is not a string.
         let mut written: Option<Vec<serde_json::Value>> = None;
         while let Some(s) = seq.next_element::<Scalar<'de>>()? {
