@@ -92,43 +92,116 @@ fn verify(token: &str, jwks: &str, extra: &[&str], stdin: Option<&str>) -> Out {
     irsa(&args, stdin)
 }
 
+/// `irsa oidc keygen --alg ALG` into `dir` (the key private to its owner, a second run
+/// refused); the kid and the key files (private, public).
+fn keygen(dir: &Path, alg: &str) -> (String, PathBuf, PathBuf) {
+    let kid = ok(&["oidc", "keygen", "--alg", alg, "--out", s(dir)], None);
+    let kid = kid.trim().to_owned();
+    let key = dir.join("signing.key");
+    let public = dir.join("signing.pub");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    assert!(
+        std::fs::read_to_string(&public)
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    // A second keygen into the same folder refuses to overwrite the key.
+    let again = irsa(&["oidc", "keygen", "--alg", alg, "--out", s(dir)], None);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    (kid, key, public)
+}
+
+/// `irsa oidc keys` of `public` (one key `kid` of `alg`), written to `dir`/keys.json.
+fn jwks_of(dir: &Path, public: &Path, kid: &str, alg: &str) -> PathBuf {
+    let jwks = ok(&["oidc", "keys", "--public-key", s(public)], None);
+    let v: Value = serde_json::from_str(&jwks).unwrap();
+    assert_eq!(v["keys"][0]["kid"], kid);
+    assert_eq!(v["keys"][0]["use"], "sig");
+    assert_eq!(v["keys"][0]["alg"], alg);
+    let jwks_file = dir.join("keys.json");
+    std::fs::write(&jwks_file, &jwks).unwrap();
+    jwks_file
+}
+
+/// The minted token's claims beyond sub, aud and iss: the pod and ServiceAccount bindings,
+/// the times, the jti and kube-apiserver's claim order.
+fn assert_minted_claims(claims: &Value) {
+    let k8s = &claims["kubernetes.io"];
+    assert_eq!(k8s["namespace"], "team-a");
+    assert_eq!(
+        k8s["serviceaccount"],
+        serde_json::json!({"name": "app", "uid": "sa-uid-1"})
+    );
+    assert_eq!(
+        k8s["pod"],
+        serde_json::json!({"name": "web-0", "uid": "pod-uid-1"})
+    );
+    let (exp, iat, nbf) = (
+        claims["exp"].as_i64().unwrap(),
+        claims["iat"].as_i64().unwrap(),
+        claims["nbf"].as_i64().unwrap(),
+    );
+    assert_eq!((exp - iat, iat), (600, nbf));
+    assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
+    // Claim order is kube-apiserver's (sorted keys).
+    let order: Vec<&str> = claims
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "aud",
+            "exp",
+            "iat",
+            "iss",
+            "jti",
+            "kubernetes.io",
+            "nbf",
+            "sub"
+        ]
+    );
+}
+
+/// `token` does not verify with the JWKS of other keys (written to `dir`).
+fn another_keys_jwks_does_not_verify(dir: &Path, token: &str) {
+    let other = ok(
+        &[
+            "oidc",
+            "keys",
+            "--public-key",
+            &fx("rsa2048-b.pub"),
+            "--public-key",
+            &fx("p256-b.pub"),
+        ],
+        None,
+    );
+    let other_file = dir.join("other.json");
+    std::fs::write(&other_file, other).unwrap();
+    let out = verify(token, s(&other_file), &[], None);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.starts_with("InvalidIdentityToken: Couldn't retrieve verification key from your identity provider,  please reference"), "{}", out.stderr);
+}
+
 #[test]
 fn keygen_keys_mint_verify_round_trip_rs256_and_es256() {
     for alg in ["RS256", "ES256"] {
         let dir = tmpdir(alg);
-        let kid = ok(&["oidc", "keygen", "--alg", alg, "--out", s(&dir)], None);
-        let kid = kid.trim();
-        let key = dir.join("signing.key");
-        let public = dir.join("signing.pub");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
-        }
-        assert!(
-            std::fs::read_to_string(&key)
-                .unwrap()
-                .starts_with("-----BEGIN PRIVATE KEY-----")
-        );
-        assert!(
-            std::fs::read_to_string(&public)
-                .unwrap()
-                .starts_with("-----BEGIN PUBLIC KEY-----")
-        );
-        // A second keygen into the same folder refuses to overwrite the key.
-        let again = irsa(&["oidc", "keygen", "--alg", alg, "--out", s(&dir)], None);
-        assert_eq!(again.code, 2);
-        assert!(again.stderr.contains("--force"), "{}", again.stderr);
-
-        let jwks = ok(&["oidc", "keys", "--public-key", s(&public)], None);
-        let v: Value = serde_json::from_str(&jwks).unwrap();
-        assert_eq!(v["keys"][0]["kid"], kid);
-        assert_eq!(v["keys"][0]["use"], "sig");
-        assert_eq!(v["keys"][0]["alg"], alg);
-        let jwks_file = dir.join("keys.json");
-        std::fs::write(&jwks_file, &jwks).unwrap();
-
+        let (kid, key, public) = keygen(&dir, alg);
+        let jwks_file = jwks_of(&dir, &public, &kid, alg);
         let token = mint(
             s(&key),
             &[
@@ -153,65 +226,13 @@ fn keygen_keys_mint_verify_round_trip_rs256_and_es256() {
         assert_eq!(claims["sub"], "system:serviceaccount:team-a:app");
         assert_eq!(claims["aud"], serde_json::json!(["sts.amazonaws.com"]));
         assert_eq!(claims["iss"], ISS);
-        let k8s = &claims["kubernetes.io"];
-        assert_eq!(k8s["namespace"], "team-a");
-        assert_eq!(
-            k8s["serviceaccount"],
-            serde_json::json!({"name": "app", "uid": "sa-uid-1"})
-        );
-        assert_eq!(
-            k8s["pod"],
-            serde_json::json!({"name": "web-0", "uid": "pod-uid-1"})
-        );
-        let (exp, iat, nbf) = (
-            claims["exp"].as_i64().unwrap(),
-            claims["iat"].as_i64().unwrap(),
-            claims["nbf"].as_i64().unwrap(),
-        );
-        assert_eq!((exp - iat, iat), (600, nbf));
-        assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
-        // Claim order is kube-apiserver's (sorted keys).
-        let order: Vec<&str> = claims
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(
-            order,
-            [
-                "aud",
-                "exp",
-                "iat",
-                "iss",
-                "jti",
-                "kubernetes.io",
-                "nbf",
-                "sub"
-            ]
-        );
+        assert_minted_claims(&claims);
         // Header kid is the key's.
         let decoded = ok(&["token", "decode", &token], None);
         let d: Value = serde_json::from_str(&decoded).unwrap();
         assert_eq!(d["header"], serde_json::json!({"alg": alg, "kid": kid}));
 
-        // Another key's JWKS does not verify it.
-        let other = ok(
-            &[
-                "oidc",
-                "keys",
-                "--public-key",
-                &fx("rsa2048-b.pub"),
-                "--public-key",
-                &fx("p256-b.pub"),
-            ],
-            None,
-        );
-        let other_file = dir.join("other.json");
-        std::fs::write(&other_file, other).unwrap();
-        let out = verify(&token, s(&other_file), &[], None);
-        assert_eq!(out.code, 1);
-        assert!(out.stderr.starts_with("InvalidIdentityToken: Couldn't retrieve verification key from your identity provider,  please reference"), "{}", out.stderr);
+        another_keys_jwks_does_not_verify(&dir, &token);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
