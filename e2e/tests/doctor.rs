@@ -220,10 +220,22 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
     all_passed(code, &checks, "healthy setup failed a check")?;
     ensure!(checks.len() >= 13, "{} checks", checks.len());
 
+    service_account_side_is_diagnosed(&c, &cfg).await?;
+    role_side_is_diagnosed(&c).await?;
+    provider_side_is_diagnosed(&c).await?;
+    a_webhook_that_is_down_is_diagnosed(&wh.cert.ca_pem).await?;
+    an_expired_token_is_diagnosed(&c).await?;
+    drop(wh);
+    Ok(())
+}
+
+/// Broken setups 1-3 of the healthy case `c` (checked with `cfg`): the ServiceAccount's
+/// side.
+async fn service_account_side_is_diagnosed(c: &Case, cfg: &Path) -> Result<()> {
     // 1. ServiceAccount not annotated.
     c.kube.service_account(&c.ns, "plain", json!({})).await?;
     c.kube.create_pod(&c.ns, &pod("plain", "plain")).await?;
-    let (code, checks) = c.run("plain", &cfg)?;
+    let (code, checks) = c.run("plain", cfg)?;
     ensure!(code == 1);
     failed(
         &checks,
@@ -241,7 +253,7 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
     // 2. A typo in the role ARN.
     c.annotated("typo", "apq").await?;
     c.kube.create_pod(&c.ns, &pod("typo", "typo")).await?;
-    let (_, checks) = c.run("typo", &cfg)?;
+    let (_, checks) = c.run("typo", cfg)?;
     passed(&checks, "service-account")?;
     failed(
         &checks,
@@ -277,7 +289,7 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
             )
             .await?;
     }
-    let (_, checks) = c.run("late", &cfg)?;
+    let (_, checks) = c.run("late", cfg)?;
     passed(&checks, "service-account")?;
     failed(
         &checks,
@@ -285,7 +297,11 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
         "created before the ServiceAccount got its annotation",
         "kubectl delete pod -n doc-ok late",
     )?;
+    Ok(())
+}
 
+/// Broken setups 4-5: the role's trust and path.
+async fn role_side_is_diagnosed(c: &Case) -> Result<()> {
     // 4. The role's trust names another namespace.
     let other = role(&c.env, "app", "/", "system:serviceaccount:elsewhere:app");
     let cfg_other = sts_config(&c.env, &c.dir, &["sts.amazonaws.com"], true, &other)?;
@@ -309,7 +325,11 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
         "no role arn:aws:iam::111122223333:role/app",
         "arn:aws:iam::111122223333:role/irsa/app",
     )?;
+    Ok(())
+}
 
+/// Broken setups 6-8: the OIDC provider and the token's audience.
+async fn provider_side_is_diagnosed(c: &Case) -> Result<()> {
     // 6. The provider is not registered.
     let cfg_none = c.config(&["sts.amazonaws.com"], false, "app")?;
     let (_, checks) = c.run("app", &cfg_none)?;
@@ -364,7 +384,12 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
         "the token's aud is `wrong.example.com`",
         "wrong.example.com",
     )?;
+    Ok(())
+}
 
+/// Broken setup 9, in a namespace of its own whose webhook (trusting `ca_pem`) is not
+/// running.
+async fn a_webhook_that_is_down_is_diagnosed(ca_pem: &str) -> Result<()> {
     // 9. The webhook is down and its failurePolicy Ignore lets pods through unmutated.
     let d = case("doc-down").await?;
     let port = irsa_e2e::free_port();
@@ -372,7 +397,7 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
         &d.kube,
         "doc-down",
         json!({"url": format!("https://127.0.0.1:{port}/mutate"),
-               "caBundle": base64_ca(&wh.cert.ca_pem)}),
+               "caBundle": base64_ca(ca_pem)}),
     )
     .await?;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
@@ -392,7 +417,11 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
         "failurePolicy Ignore",
         "kubectl delete pod -n doc-down app",
     )?;
+    Ok(())
+}
 
+/// Broken setup 10 of the healthy case `c`.
+async fn an_expired_token_is_diagnosed(c: &Case) -> Result<()> {
     // 10. An expired token file, seen from inside the pod.
     let tf = c.token_file("app").await?;
     let later = (irsa_test::now() + 7200).to_string();
@@ -410,7 +439,6 @@ async fn a_healthy_pod_passes_every_check_and_broken_setups_are_diagnosed() -> R
     ensure!(code == 1);
     passed(&checks, "environment")?;
     failed(&checks, "token-file", "expired", "projected")?;
-    drop(wh);
     Ok(())
 }
 
@@ -544,7 +572,35 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
     c.kube
         .register_webhook("doc-aws", &wh.url(), &wh.cert.ca_pem, "doc-aws")
         .await?;
-    // The provider for the API server's issuer, and the role, made with the aws CLI.
+    let managed_arn = make_account(&c, &moto)?;
+    c.annotated("app", "app").await?;
+    c.kube.create_pod(&c.ns, &pod("app", "app")).await?;
+    let (code, checks) = doctor_aws(&c, &moto.env(), "app")?;
+    all_passed(code, &checks, "healthy setup failed a check")?;
+    let perms = check(&checks, "permissions")["evidence"].to_string();
+    ensure!(
+        perms.contains("inline:read") && perms.contains("dynamodb:GetItem"),
+        "{perms}"
+    );
+    ensure!(
+        perms.contains(&format!("{managed_arn}@v1")) && perms.contains("wildcards"),
+        "{perms}"
+    );
+    ensure!(
+        check(&checks, "role-exists")["evidence"]
+            .to_string()
+            .contains(&c.role_arn("app"))
+    );
+
+    audit_reads_the_account(&c, &moto)?;
+    broken_account_setups_are_diagnosed(&c, &moto).await?;
+    drop(wh);
+    Ok(())
+}
+
+/// The provider for the API server's issuer, and the roles `app` (an inline and a managed
+/// policy) and `/irsa/pathed`, made in `moto` with the aws CLI; the managed policy's ARN.
+fn make_account(c: &Case, moto: &Moto) -> Result<String> {
     moto.aws(&[
         "create-open-id-connect-provider",
         "--url",
@@ -601,28 +657,12 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
         "--assume-role-policy-document",
         &trust_json(&c.env, &c.sub("pathed")),
     ])?;
+    Ok(managed_arn)
+}
 
-    c.annotated("app", "app").await?;
-    c.kube.create_pod(&c.ns, &pod("app", "app")).await?;
-    let (code, checks) = doctor_aws(&c, &moto.env(), "app")?;
-    all_passed(code, &checks, "healthy setup failed a check")?;
-    let perms = check(&checks, "permissions")["evidence"].to_string();
-    ensure!(
-        perms.contains("inline:read") && perms.contains("dynamodb:GetItem"),
-        "{perms}"
-    );
-    ensure!(
-        perms.contains(&format!("{managed_arn}@v1")) && perms.contains("wildcards"),
-        "{perms}"
-    );
-    ensure!(
-        check(&checks, "role-exists")["evidence"]
-            .to_string()
-            .contains(&c.role_arn("app"))
-    );
-
-    // `irsa audit --aws` reads the whole account (GetAccountAuthorizationDetails) and the
-    // cluster's ServiceAccounts.
+/// `irsa audit --aws` reads the whole account (GetAccountAuthorizationDetails) made by
+/// [`make_account`] and the cluster's ServiceAccounts.
+fn audit_reads_the_account(c: &Case, moto: &Moto) -> Result<()> {
     let out = Command::new(&c.env.irsa)
         .args([
             "audit",
@@ -670,11 +710,16 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
         "{}",
         report["roles"]
     );
+    Ok(())
+}
 
+/// The account of [`make_account`] broken step by step: a role under a path, a trust
+/// pinning another namespace, a provider without the audience, no provider, no IAM.
+async fn broken_account_setups_are_diagnosed(c: &Case, moto: &Moto) -> Result<()> {
     // The annotation names the role without its path: IAM has it under /irsa/.
     c.annotated("pathed", "pathed").await?;
     c.kube.create_pod(&c.ns, &pod("pathed", "pathed")).await?;
-    let (code, checks) = doctor_aws(&c, &moto.env(), "pathed")?;
+    let (code, checks) = doctor_aws(c, &moto.env(), "pathed")?;
     ensure!(code == 1);
     failed(
         &checks,
@@ -691,7 +736,7 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
         "--policy-document",
         &trust_json(&c.env, "system:serviceaccount:elsewhere:app"),
     ])?;
-    let (_, checks) = doctor_aws(&c, &moto.env(), "app")?;
+    let (_, checks) = doctor_aws(c, &moto.env(), "app")?;
     failed(
         &checks,
         "trust-policy",
@@ -717,7 +762,7 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
         "--thumbprint-list",
         &"0".repeat(40),
     ])?;
-    let (_, checks) = doctor_aws(&c, &moto.env(), "app")?;
+    let (_, checks) = doctor_aws(c, &moto.env(), "app")?;
     passed(&checks, "oidc-provider")?;
     failed(
         &checks,
@@ -734,7 +779,7 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
         "--open-id-connect-provider-arn",
         &provider,
     ])?;
-    let (_, checks) = doctor_aws(&c, &moto.env(), "app")?;
+    let (_, checks) = doctor_aws(c, &moto.env(), "app")?;
     failed(
         &checks,
         "oidc-provider",
@@ -745,7 +790,7 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
     // IAM cannot be reached: the trust checks say so, in bounded time.
     let mut unreachable = moto.env();
     unreachable[0].1 = format!("http://127.0.0.1:{}", irsa_e2e::free_port());
-    let (code, checks) = doctor_aws(&c, &unreachable, "app")?;
+    let (code, checks) = doctor_aws(c, &unreachable, "app")?;
     ensure!(code == 1);
     passed(&checks, "service-account")?;
     failed(
@@ -754,7 +799,6 @@ async fn the_trust_side_is_read_from_an_aws_account() -> Result<()> {
         "the IAM side could not be read",
         "iam:GetRole",
     )?;
-    drop(wh);
     Ok(())
 }
 
@@ -840,8 +884,19 @@ async fn in_pod_an_unregistered_issuer_gets_the_provider_command_with_its_thumbp
             c.env.apiserver
         ),
     )?;
-    // The command runs as printed against an IAM server, and registers what it says.
-    let fix = check(&checks, "assume-role")["fix"]
+    let moto = the_printed_command_registers_the_provider(&c, &checks, &want)?;
+    in_pod_with_aws_the_trust_is_checked_against_the_token(&c, &moto, &tf_s, &sts_url, &ca)?;
+    Ok(())
+}
+
+/// The `assume-role` fix of `checks` runs as printed against an IAM server (moto, started
+/// here and returned), and registers the provider with the thumbprint `want`.
+fn the_printed_command_registers_the_provider(
+    c: &Case,
+    checks: &[Value],
+    want: &str,
+) -> Result<Moto> {
+    let fix = check(checks, "assume-role")["fix"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -862,9 +917,19 @@ async fn in_pod_an_unregistered_issuer_gets_the_provider_command_with_its_thumbp
     ])?;
     ensure!(got["ThumbprintList"] == json!([want]), "{got}");
     ensure!(got["ClientIDList"] == json!(["sts.amazonaws.com"]), "{got}");
+    Ok(moto)
+}
 
-    // From inside the pod with --aws: the IAM side now has the provider; the role is
-    // checked against the token's own sub and aud.
+/// From inside the pod with --aws (the token file `tf`, STS at `sts_url`, the issuer's CA
+/// file `ca`): the IAM side now has the provider; the role is checked against the token's
+/// own sub and aud.
+fn in_pod_with_aws_the_trust_is_checked_against_the_token(
+    c: &Case,
+    moto: &Moto,
+    tf: &str,
+    sts_url: &str,
+    ca: &str,
+) -> Result<()> {
     moto.aws(&[
         "create-role",
         "--role-name",
@@ -874,12 +939,12 @@ async fn in_pod_an_unregistered_issuer_gets_the_provider_command_with_its_thumbp
     ])?;
     let mut envs: Vec<(&str, String)> = moto.env();
     envs.extend([
-        ("AWS_ROLE_ARN", role_arn.clone()),
-        ("AWS_WEB_IDENTITY_TOKEN_FILE", tf_s.clone()),
-        ("AWS_ENDPOINT_URL_STS", sts_url.clone()),
+        ("AWS_ROLE_ARN", c.role_arn("app")),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", tf.to_owned()),
+        ("AWS_ENDPOINT_URL_STS", sts_url.to_owned()),
     ]);
     let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (code, checks) = doctor(&c.env, &["--in-pod", "--aws", "--issuer-ca", &ca], &envs)?;
+    let (code, checks) = doctor(&c.env, &["--in-pod", "--aws", "--issuer-ca", ca], &envs)?;
     ensure!(code == 1);
     passed(&checks, "oidc-provider")?;
     passed(&checks, "provider-audience")?;
