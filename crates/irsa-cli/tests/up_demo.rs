@@ -374,12 +374,9 @@ fn claims_of(token_file: &str) -> serde_json::Map<String, serde_json::Value> {
     irsa_jose::peek(token.trim()).unwrap().claims
 }
 
-#[test]
-#[allow(clippy::result_large_err, reason = "the SDK's error type")]
-fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let mut up = Up::start(&state, &["--token-refresh-secs", "1"]);
+/// The exports of `up` (state folder `state`), in order, and in its env file; the token
+/// file and its first token's claims.
+fn assert_up_env(up: &Up, state: &Path) -> (String, serde_json::Map<String, serde_json::Value>) {
     let names: Vec<&str> = up.env.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         names,
@@ -415,109 +412,131 @@ fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
     // The env file holds the same exports.
     let env_file = std::fs::read_to_string(state.join("env")).unwrap();
     assert!(env_file.contains(&format!("export AWS_ROLE_ARN={ROLE}")));
+    (token_file, first)
+}
 
+/// The SDK's default credential chain gets web identity credentials from `irsa up`'s STS
+/// (its token file `token_file`), and so does AssumeRoleWithWebIdentity by hand.
+async fn sts_serves_the_default_chain(conf: &aws_config::SdkConfig, token_file: &str) {
+    let sts = aws_sdk_sts::Client::new(conf);
+    let id = sts.get_caller_identity().send().await.unwrap();
+    let arn = id.arn().unwrap();
+    assert!(
+        arn.starts_with("arn:aws:sts::111122223333:assumed-role/allow-read/"),
+        "{arn}"
+    );
+    assert_eq!(id.account(), Some("111122223333"));
+    // AssumeRoleWithWebIdentity by hand with the token file.
+    let token = std::fs::read_to_string(token_file).unwrap();
+    let out = sts
+        .assume_role_with_web_identity()
+        .role_arn(ROLE)
+        .role_session_name("by-hand")
+        .web_identity_token(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.subject_from_web_identity_token(),
+        Some("system:serviceaccount:default:my-serviceaccount")
+    );
+    assert!(
+        out.credentials()
+            .unwrap()
+            .access_key_id()
+            .starts_with("ASIA")
+    );
+}
+
+/// DynamoDB through the gateway without an upstream: the write denied by policy, the read
+/// answered `UpstreamNotConfigured`.
+async fn dynamodb_without_upstream(conf: &aws_config::SdkConfig) {
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let ddb = sdk::dynamodb_from(conf);
+    let e = ddb
+        .put_item()
+        .table_name("my-table")
+        .item("id", AttributeValue::S("x".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AccessDeniedException"), "{e:?}");
+    let e = ddb
+        .get_item()
+        .table_name("my-table")
+        .key("id", AttributeValue::S("x".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
+    assert!(e.message().unwrap().contains("--dynamodb-upstream"));
+}
+
+/// S3 on the same endpoint (AWS_ENDPOINT_URL_S3), by the embedded role's policy: reads and
+/// lists under reports/ are allowed (no upstream: UpstreamNotConfigured), writes and other
+/// prefixes are denied.
+async fn s3_without_upstream(conf: &aws_config::SdkConfig) {
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+    let s3 = sdk::s3_from(conf);
+    let e = s3
+        .get_object()
+        .bucket("my-bucket")
+        .key("reports/2024.csv")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
+    assert!(e.message().unwrap().contains("--s3-upstream"), "{e:?}");
+    let e = s3
+        .list_objects_v2()
+        .bucket("my-bucket")
+        .prefix("reports/")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
+    for denied in [
+        s3.get_object()
+            .bucket("my-bucket")
+            .key("private/x")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.code().map(str::to_owned)),
+        s3.list_objects_v2()
+            .bucket("my-bucket")
+            .prefix("private/")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.code().map(str::to_owned)),
+        s3.put_object()
+            .bucket("my-bucket")
+            .key("reports/x")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.code().map(str::to_owned)),
+    ] {
+        assert_eq!(denied, Err(Some("AccessDenied".to_owned())));
+    }
+}
+
+#[test]
+#[allow(clippy::result_large_err, reason = "the SDK's error type")]
+fn up_serves_an_unchanged_sdk_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut up = Up::start(&state, &["--token-refresh-secs", "1"]);
+    let (token_file, first) = assert_up_env(&up, &state);
     let conf = sdk_config(&up);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        // The default credential chain: web identity from the token file, via AWS_ENDPOINT_URL_STS.
-        let sts = aws_sdk_sts::Client::new(&conf);
-        let id = sts.get_caller_identity().send().await.unwrap();
-        let arn = id.arn().unwrap();
-        assert!(
-            arn.starts_with("arn:aws:sts::111122223333:assumed-role/allow-read/"),
-            "{arn}"
-        );
-        assert_eq!(id.account(), Some("111122223333"));
-        // AssumeRoleWithWebIdentity by hand with the token file.
-        let token = std::fs::read_to_string(&token_file).unwrap();
-        let out = sts
-            .assume_role_with_web_identity()
-            .role_arn(ROLE)
-            .role_session_name("by-hand")
-            .web_identity_token(token.trim())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            out.subject_from_web_identity_token(),
-            Some("system:serviceaccount:default:my-serviceaccount")
-        );
-        assert!(
-            out.credentials()
-                .unwrap()
-                .access_key_id()
-                .starts_with("ASIA")
-        );
-
-        // DynamoDB through the gateway: no upstream; the write is denied by policy.
-        use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
-        use aws_sdk_dynamodb::types::AttributeValue;
-        let ddb = sdk::dynamodb_from(&conf);
-        let e = ddb
-            .put_item()
-            .table_name("my-table")
-            .item("id", AttributeValue::S("x".into()))
-            .send()
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), Some("AccessDeniedException"), "{e:?}");
-        let e = ddb
-            .get_item()
-            .table_name("my-table")
-            .key("id", AttributeValue::S("x".into()))
-            .send()
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
-        assert!(e.message().unwrap().contains("--dynamodb-upstream"));
-
-        // S3 on the same endpoint (AWS_ENDPOINT_URL_S3), by the embedded role's policy:
-        // reads and lists under reports/ are allowed (no upstream: UpstreamNotConfigured),
-        // writes and other prefixes are denied.
-        let s3 = sdk::s3_from(&conf);
-        let e = s3
-            .get_object()
-            .bucket("my-bucket")
-            .key("reports/2024.csv")
-            .send()
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
-        assert!(e.message().unwrap().contains("--s3-upstream"), "{e:?}");
-        let e = s3
-            .list_objects_v2()
-            .bucket("my-bucket")
-            .prefix("reports/")
-            .send()
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), Some("UpstreamNotConfigured"), "{e:?}");
-        for denied in [
-            s3.get_object()
-                .bucket("my-bucket")
-                .key("private/x")
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| e.code().map(str::to_owned)),
-            s3.list_objects_v2()
-                .bucket("my-bucket")
-                .prefix("private/")
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| e.code().map(str::to_owned)),
-            s3.put_object()
-                .bucket("my-bucket")
-                .key("reports/x")
-                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| e.code().map(str::to_owned)),
-        ] {
-            assert_eq!(denied, Err(Some("AccessDenied".to_owned())));
-        }
+        sts_serves_the_default_chain(&conf, &token_file).await;
+        dynamodb_without_upstream(&conf).await;
+        s3_without_upstream(&conf).await;
     });
 
     // The token file is refreshed (here every second) with a new token.
