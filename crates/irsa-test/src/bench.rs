@@ -134,6 +134,87 @@ where
     (url, threads)
 }
 
+/// The runtime a benchmarked server runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A multi-threaded runtime of this many workers (work stealing between them).
+    Multi(usize),
+    /// One current-thread runtime.
+    Current,
+    /// `irsa_server::serve_threads`: this many current-thread runtimes (0: one per core),
+    /// each accepting on the same listener (the shape of irsa's servers).
+    PerCore(usize),
+}
+
+impl Shape {
+    /// Reads `multi2`, `multi1`, `current`, `percore` (one per core), `percore2`, ...
+    pub fn parse(s: &str) -> Option<Shape> {
+        if let Some(n) = s.strip_prefix("multi") {
+            return n.parse().ok().filter(|n| *n > 0).map(Shape::Multi);
+        }
+        if s == "current" {
+            return Some(Shape::Current);
+        }
+        let n = s.strip_prefix("percore")?;
+        if n.is_empty() {
+            return Some(Shape::PerCore(0));
+        }
+        n.parse().ok().filter(|n| *n > 0).map(Shape::PerCore)
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shape::Multi(n) => write!(f, "multi{n}"),
+            Shape::Current => f.write_str("current"),
+            Shape::PerCore(0) => f.write_str("percore"),
+            Shape::PerCore(n) => write!(f, "percore{n}"),
+        }
+    }
+}
+
+/// Runs `serve(listener)` on a listener of 127.0.0.1 in the runtime shape `shape`, in
+/// threads named `name` (`serve` is called once per runtime). Returns the server's URL
+/// (`http://127.0.0.1:PORT`) and its serving threads.
+#[cfg(feature = "net")]
+pub fn spawn_server_shaped<F, Fut>(name: &'static str, shape: Shape, serve: F) -> (String, Threads)
+where
+    F: Fn(tokio::net::TcpListener) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = std::io::Result<()>> + 'static,
+{
+    match shape {
+        Shape::Multi(n) => spawn_server(name, n, serve),
+        Shape::Current => spawn_server(name, 0, serve),
+        Shape::PerCore(n) => {
+            let threads = Threads::default();
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.set_nonblocking(true).unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let recorded = threads.clone();
+            std::thread::Builder::new()
+                .name("bench-control".to_owned())
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    runtime.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                        let serve = move |l, _shutdown| {
+                            recorded.record_current();
+                            serve(l)
+                        };
+                        irsa_server::serve_threads(listener, n, name, serve, std::future::pending())
+                            .await
+                    })
+                })
+                .unwrap();
+            (url, threads)
+        }
+    }
+}
+
 /// `application/x-www-form-urlencoded` value encoding: every byte but the unreserved ones
 /// as `%XX`.
 pub fn form_encode(v: &str) -> String {
@@ -179,6 +260,12 @@ mod tests {
 
     #[test]
     fn percentiles_and_thread_cpu() {
+        for s in ["multi2", "multi1", "current", "percore", "percore3"] {
+            assert_eq!(Shape::parse(s).map(|s| s.to_string()).as_deref(), Some(s));
+        }
+        for s in ["multi0", "percore0", "multi", "one"] {
+            assert_eq!(Shape::parse(s), None, "{s}");
+        }
         let v: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
         assert_eq!(percentile_us(&v, 0.5).round(), 51.0);
         assert_eq!(percentile_us(&v, 0.99).round(), 99.0);
