@@ -13,6 +13,20 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
         Some(i) => (s.get(..i)?, Some(s.get(i + 1..)?)),
         None => (s, None),
     };
+    let mut secs = parse_calendar_date(date)?;
+    let mut nanos: i128 = 0;
+    if let Some(time) = time {
+        let (clock, offset) = split_zone(time)?;
+        let (clock_secs, clock_nanos) = parse_clock(clock)?;
+        secs += clock_secs - offset;
+        nanos = clock_nanos;
+    }
+    Some(i128::from(secs) * 1_000_000_000 + nanos)
+}
+
+/// `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (a missing month or day is 1): seconds since the epoch
+/// at its midnight UTC.
+fn parse_calendar_date(date: &str) -> Option<i64> {
     let mut dp = date.split('-');
     let year: i64 = num(dp.next()?, 4)?;
     let month: i64 = match dp.next() {
@@ -30,64 +44,74 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
     let date =
         time::Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?)
             .ok()?;
-    let mut secs = date.midnight().assume_utc().unix_timestamp();
-    let mut nanos: i128 = 0;
-    if let Some(time) = time {
-        // Split off the zone designator.
-        let (clock, offset) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
-            (c, 0i64)
-        } else if let Some(i) = time.rfind(['+', '-']) {
-            let sign = if time.get(i..i + 1) == Some("-") {
-                -1
-            } else {
-                1
-            };
-            let z = time.get(i + 1..)?;
-            let (h, m) = match z.split_once(':') {
-                Some((h, m)) => (num(h, 2)?, num(m, 2)?),
-                None if z.len() == 4 => (num(z.get(..2)?, 2)?, num(z.get(2..)?, 2)?),
-                None => (num(z, 2)?, 0),
-            };
-            if h > 23 || m > 59 {
-                return None;
-            }
-            (time.get(..i)?, sign * (h * 3600 + m * 60))
-        } else {
-            (time, 0)
-        };
-        let mut cp = clock.split(':');
-        let h: i64 = num(cp.next()?, 2)?;
-        let mi: i64 = match cp.next() {
-            Some(m) => num(m, 2)?,
-            None => 0,
-        };
-        let sec_text = cp.next();
-        if cp.next().is_some() || h > 23 || mi > 59 {
-            return None;
-        }
-        let sec: i64 = match sec_text {
-            Some(st) => {
-                let (whole, frac) = match st.split_once('.') {
-                    Some((w, f)) => (w, Some(f)),
-                    None => (st, None),
-                };
-                if let Some(f) = frac {
-                    if f.is_empty() || f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) {
-                        return None;
-                    }
-                    let padded = format!("{f:0<9}");
-                    nanos = padded.parse::<i128>().ok()?;
-                }
-                num(whole, 2)?
-            }
-            None => 0,
-        };
-        if sec > 60 {
-            return None;
-        }
-        secs += h * 3600 + mi * 60 + sec - offset;
+    Some(date.midnight().assume_utc().unix_timestamp())
+}
+
+/// Splits the time of day from its zone designator (`Z`, `±hh`, `±hhmm`, `±hh:mm`; none:
+/// UTC): the clock text and the zone's offset east of UTC in seconds.
+fn split_zone(time: &str) -> Option<(&str, i64)> {
+    if let Some(c) = time.strip_suffix(['Z', 'z']) {
+        return Some((c, 0));
     }
-    Some(i128::from(secs) * 1_000_000_000 + nanos)
+    let Some(i) = time.rfind(['+', '-']) else {
+        return Some((time, 0));
+    };
+    let sign = if time.get(i..i + 1) == Some("-") {
+        -1
+    } else {
+        1
+    };
+    let z = time.get(i + 1..)?;
+    let (h, m) = match z.split_once(':') {
+        Some((h, m)) => (num(h, 2)?, num(m, 2)?),
+        None if z.len() == 4 => (num(z.get(..2)?, 2)?, num(z.get(2..)?, 2)?),
+        None => (num(z, 2)?, 0),
+    };
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some((time.get(..i)?, sign * (h * 3600 + m * 60)))
+}
+
+/// `hh`, `hh:mm`, `hh:mm:ss` or `hh:mm:ss.s+` (up to nine fraction digits): whole seconds
+/// since midnight and the fraction in nanoseconds.
+fn parse_clock(clock: &str) -> Option<(i64, i128)> {
+    let mut cp = clock.split(':');
+    let h: i64 = num(cp.next()?, 2)?;
+    let mi: i64 = match cp.next() {
+        Some(m) => num(m, 2)?,
+        None => 0,
+    };
+    let sec_text = cp.next();
+    if cp.next().is_some() || h > 23 || mi > 59 {
+        return None;
+    }
+    let (sec, nanos) = match sec_text {
+        Some(st) => parse_seconds(st)?,
+        None => (0, 0),
+    };
+    if sec > 60 {
+        return None;
+    }
+    Some((h * 3600 + mi * 60 + sec, nanos))
+}
+
+/// `ss` or `ss.s+` (one to nine fraction digits): the whole seconds and the fraction in
+/// nanoseconds.
+fn parse_seconds(st: &str) -> Option<(i64, i128)> {
+    let (whole, frac) = match st.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (st, None),
+    };
+    let mut nanos = 0;
+    if let Some(f) = frac {
+        if f.is_empty() || f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let padded = format!("{f:0<9}");
+        nanos = padded.parse::<i128>().ok()?;
+    }
+    Some((num(whole, 2)?, nanos))
 }
 
 fn parse_epoch(s: &str) -> Option<i128> {

@@ -2,7 +2,8 @@
 
 use crate::error::PolicyError;
 use crate::policy::{
-    P_KIND, P_SID, P_VERSION, Policy, Principal, PrincipalType, Version, parse_collect,
+    Errors, P_KIND, P_SID, P_VERSION, Policy, Principal, PrincipalEntry, PrincipalType, Statement,
+    Version, parse_collect,
 };
 use std::fmt;
 use std::str::FromStr;
@@ -110,6 +111,23 @@ fn aws_principal_ok(v: &str) -> bool {
 /// Validates a policy document for its use. Returns the parsed policy, or every problem
 /// found, first the one IAM would report (a syntax error stops at once).
 pub fn validate(json: &str, kind: PolicyKind) -> Result<Policy, Vec<PolicyError>> {
+    check_text(json, kind)?;
+    let (policy, mut errors) = parse_collect(json).map_err(|e| vec![e])?;
+    if kind == PolicyKind::Identity && policy.version != Some(Version::V2012_10_17) {
+        errors.push((P_VERSION, PolicyError::VersionRequired));
+    }
+    for st in &policy.statements {
+        check_statement(st, kind, &mut errors);
+    }
+    if errors.is_empty() {
+        return Ok(policy);
+    }
+    Err(in_report_order(errors))
+}
+
+/// The checks of the document's text before it is parsed: a session policy's length, IAM's
+/// character set (every kind but resource policies).
+fn check_text(json: &str, kind: PolicyKind) -> Result<(), Vec<PolicyError>> {
     if kind == PolicyKind::Session {
         let length = json.chars().count();
         if length > SESSION_POLICY_MAX_CHARS {
@@ -122,84 +140,90 @@ pub fn validate(json: &str, kind: PolicyKind) -> Result<Policy, Vec<PolicyError>
     if kind != PolicyKind::Resource && !iam_charset_ok(json) {
         return Err(vec![PolicyError::InvalidCharacters]);
     }
-    let (policy, mut errors) = parse_collect(json).map_err(|e| vec![e])?;
-    let iam = kind != PolicyKind::Resource;
-    if kind == PolicyKind::Identity && policy.version != Some(Version::V2012_10_17) {
-        errors.push((P_VERSION, PolicyError::VersionRequired));
+    Ok(())
+}
+
+/// The per-kind checks of one statement, its problems to `errors`.
+fn check_statement(st: &Statement, kind: PolicyKind, errors: &mut Errors) {
+    if kind != PolicyKind::Resource
+        && st
+            .sid
+            .as_deref()
+            .is_some_and(|s| !s.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        errors.push((P_SID, PolicyError::SidNotAlphanumeric));
     }
-    for st in &policy.statements {
-        if iam
-            && st
-                .sid
-                .as_deref()
-                .is_some_and(|s| !s.bytes().all(|b| b.is_ascii_alphanumeric()))
-        {
-            errors.push((P_SID, PolicyError::SidNotAlphanumeric));
-        }
-        match kind {
-            PolicyKind::Identity | PolicyKind::Session => {
-                if st.principal.is_some() {
-                    errors.push((P_KIND, PolicyError::PrincipalNotAllowed));
-                }
-                if st.resource.as_ref().is_none_or(|r| r.items.is_empty()) {
-                    errors.push((P_KIND, PolicyError::MissingResources));
-                }
+    match kind {
+        PolicyKind::Identity | PolicyKind::Session => {
+            if st.principal.is_some() {
+                errors.push((P_KIND, PolicyError::PrincipalNotAllowed));
             }
-            PolicyKind::Resource => {
-                if st.principal.is_none() {
-                    errors.push((P_KIND, PolicyError::MissingPrincipal));
-                }
-                if st.resource.as_ref().is_none_or(|r| r.items.is_empty()) {
-                    errors.push((P_KIND, PolicyError::MissingResources));
-                }
-            }
-            PolicyKind::Trust => {
-                let actions_ok = match &st.action {
-                    Some(a) if !a.negated => a
-                        .items
-                        .iter()
-                        .all(|p| TRUST_ACTIONS.iter().any(|t| p.matches(t))),
-                    Some(_) => false,
-                    None => true,
-                };
-                if !actions_ok {
-                    errors.push((P_KIND, PolicyError::TrustAction));
-                }
-                if st.resource.is_some() {
-                    errors.push((P_KIND, PolicyError::ProhibitedResource));
-                }
-                match &st.principal {
-                    None => errors.push((P_KIND, PolicyError::MissingPrincipal)),
-                    Some((true, _)) => errors.push((P_KIND, PolicyError::NotPrincipalInTrust)),
-                    Some(_) => {}
-                }
+            if st.resource.as_ref().is_none_or(|r| r.items.is_empty()) {
+                errors.push((P_KIND, PolicyError::MissingResources));
             }
         }
-        if matches!(kind, PolicyKind::Resource | PolicyKind::Trust)
-            && let Some((_, Principal::Typed(entries))) = &st.principal
-        {
-            for e in entries {
-                for v in &e.values {
-                    let ok = match e.kind {
-                        PrincipalType::Aws => aws_principal_ok(v),
-                        _ => !v.is_empty() && (v == "*" || !v.contains(['*', '?'])),
-                    };
-                    if !ok {
-                        errors.push((
-                            P_KIND,
-                            PolicyError::InvalidPrincipal(format!(
-                                "\"{}\":\"{v}\"",
-                                e.kind.as_str()
-                            )),
-                        ));
-                    }
-                }
+        PolicyKind::Resource => {
+            if st.principal.is_none() {
+                errors.push((P_KIND, PolicyError::MissingPrincipal));
+            }
+            if st.resource.as_ref().is_none_or(|r| r.items.is_empty()) {
+                errors.push((P_KIND, PolicyError::MissingResources));
+            }
+        }
+        PolicyKind::Trust => check_trust_statement(st, errors),
+    }
+    if matches!(kind, PolicyKind::Resource | PolicyKind::Trust)
+        && let Some((_, Principal::Typed(entries))) = &st.principal
+    {
+        check_principals(entries, errors);
+    }
+}
+
+/// A trust policy statement: only role-assuming actions (no `NotAction`), no resource, a
+/// `Principal` (not `NotPrincipal`).
+fn check_trust_statement(st: &Statement, errors: &mut Errors) {
+    let actions_ok = match &st.action {
+        Some(a) if !a.negated => a
+            .items
+            .iter()
+            .all(|p| TRUST_ACTIONS.iter().any(|t| p.matches(t))),
+        Some(_) => false,
+        None => true,
+    };
+    if !actions_ok {
+        errors.push((P_KIND, PolicyError::TrustAction));
+    }
+    if st.resource.is_some() {
+        errors.push((P_KIND, PolicyError::ProhibitedResource));
+    }
+    match &st.principal {
+        None => errors.push((P_KIND, PolicyError::MissingPrincipal)),
+        Some((true, _)) => errors.push((P_KIND, PolicyError::NotPrincipalInTrust)),
+        Some(_) => {}
+    }
+}
+
+/// The principal values of a resource or trust policy: `AWS` values as account ids or ARNs,
+/// others non-empty and without wildcards (but `*`).
+fn check_principals(entries: &[PrincipalEntry], errors: &mut Errors) {
+    for e in entries {
+        for v in &e.values {
+            let ok = match e.kind {
+                PrincipalType::Aws => aws_principal_ok(v),
+                _ => !v.is_empty() && (v == "*" || !v.contains(['*', '?'])),
+            };
+            if !ok {
+                errors.push((
+                    P_KIND,
+                    PolicyError::InvalidPrincipal(format!("\"{}\":\"{v}\"", e.kind.as_str())),
+                ));
             }
         }
     }
-    if errors.is_empty() {
-        return Ok(policy);
-    }
+}
+
+/// The errors in the order IAM reports them, each once.
+fn in_report_order(mut errors: Errors) -> Vec<PolicyError> {
     errors.sort_by_key(|(p, _)| *p);
     let mut out: Vec<PolicyError> = Vec::with_capacity(errors.len());
     for (_, e) in errors {
@@ -207,7 +231,7 @@ pub fn validate(json: &str, kind: PolicyKind) -> Result<Policy, Vec<PolicyError>
             out.push(e);
         }
     }
-    Err(out)
+    out
 }
 
 #[cfg(test)]
