@@ -930,6 +930,182 @@ fn run_with_up_env(up: &Up, home: &Path, program: &Path, args: &[&str]) -> (bool
 const POD_SESSION: &str =
     "arn:aws:sts::111122223333:assumed-role/by-namespace/eks-dev-reader-irsa-up-";
 
+/// The exports of `irsa up --pod-identity`, in order; the agent's URI, the token file (as
+/// the kubelet projects it for Pod Identity: bound to a pod) and its first token's claims.
+fn assert_pod_identity_env(
+    up: &Up,
+) -> (String, String, serde_json::Map<String, serde_json::Value>) {
+    let names: Vec<&str> = up.env.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "AWS_ENDPOINT_URL_STS",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION"
+        ]
+    );
+    let uri = up.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").to_owned();
+    assert!(
+        uri.starts_with("http://127.0.0.1:") && uri.ends_with("/v1/credentials"),
+        "{uri}"
+    );
+    let token_file = up.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").to_owned();
+    assert!(token_file.ends_with("pods.eks.amazonaws.com/eks-pod-identity-token"));
+    let first = claims_of(&token_file);
+    assert_eq!(first["aud"], serde_json::json!(["pods.eks.amazonaws.com"]));
+    assert_eq!(first["sub"], "system:serviceaccount:team-a:reader");
+    assert_eq!(first["kubernetes.io"]["pod"]["name"], "reader-irsa-up");
+    (uri, token_file, first)
+}
+
+/// aws-sdk-rust's default chain: container credentials through the agent; the session's
+/// tags decide the read (allowed) and the write (refused).
+fn rust_sdk_reads_through_the_agent(conf: &aws_config::SdkConfig) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let id = aws_sdk_sts::Client::new(conf)
+            .get_caller_identity()
+            .send()
+            .await
+            .unwrap();
+        assert!(id.arn().unwrap().starts_with(POD_SESSION), "{id:?}");
+        let ddb = sdk::dynamodb_from(conf);
+        // The session's tag kubernetes-namespace=team-a meets ReadForTeamA.
+        let item = ddb
+            .get_item()
+            .table_name("books")
+            .key("pk", AttributeValue::S("a".into()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            item.item().unwrap().get("title"),
+            Some(&AttributeValue::S("Dune".into()))
+        );
+        // WriteForTeamB wants another namespace's tag: refused, nothing written.
+        let e = ddb
+            .put_item()
+            .table_name("books")
+            .item("pk", AttributeValue::S("b".into()))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("AccessDeniedException"), "{e:?}");
+        assert!(e.message().unwrap().contains("dynamodb:PutItem"), "{e:?}");
+    });
+}
+
+/// The aws CLI (botocore) and boto3 with the environment of `up`, unmodified (their home
+/// under `dir`).
+fn python_clients_read_through_the_agent(up: &Up, dir: &Path) {
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    if let Some(aws) = irsa_test::external(
+        ".cache/sts-clients/venv/bin/aws",
+        "aws cli",
+        "scripts/deps/sts-clients.sh",
+    ) {
+        let (ok, out, err) = run_with_up_env(
+            up,
+            &home,
+            &aws,
+            &["sts", "get-caller-identity", "--output", "json"],
+        );
+        assert!(ok, "{out}\n{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(v["Arn"].as_str().unwrap().starts_with(POD_SESSION), "{v}");
+        let (ok, out, err) = run_with_up_env(
+            up,
+            &home,
+            &aws,
+            &[
+                "dynamodb",
+                "get-item",
+                "--table-name",
+                "books",
+                "--key",
+                r#"{"pk":{"S":"a"}}"#,
+                "--output",
+                "json",
+            ],
+        );
+        assert!(ok, "{out}\n{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["Item"]["title"]["S"], "Dune");
+        let (ok, out, err) = run_with_up_env(
+            up,
+            &home,
+            &aws,
+            &[
+                "dynamodb",
+                "put-item",
+                "--table-name",
+                "books",
+                "--item",
+                r#"{"pk":{"S":"c"}}"#,
+            ],
+        );
+        assert!(!ok, "{out}");
+        assert!(err.contains("(AccessDeniedException)"), "{err}");
+    }
+    if let Some(py) = irsa_test::external(
+        ".cache/sts-clients/venv/bin/python",
+        "boto3",
+        "scripts/deps/sts-clients.sh",
+    ) {
+        let script = irsa_test::workspace_root().join("tools/sdk-python/sts_client.py");
+        let (ok, out, err) =
+            run_with_up_env(up, &home, &py, &[script.to_str().unwrap(), "identity"]);
+        assert!(ok, "{out}\n{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert!(v["Arn"].as_str().unwrap().starts_with(POD_SESSION), "{v}");
+    }
+}
+
+/// The agent passes on EKS Auth's refusal of a token of another audience (an IRSA token
+/// signed by the issuer of `irsa up`'s `state`) and refuses a request naming another host;
+/// the pod's token (in `token_file`) gets credentials from `uri`.
+fn agent_refuses_other_tokens_and_hosts(state: &Path, uri: &str, token_file: &str) {
+    let key = irsa_jose::SigningKey::from_pem(
+        &std::fs::read_to_string(state.join("issuer-signing.key")).unwrap(),
+    )
+    .unwrap();
+    let mut claims = claims_of(token_file);
+    claims.insert("aud".into(), serde_json::json!(["sts.amazonaws.com"]));
+    let irsa_token = key.sign_jwt(&serde_json::Map::new(), &claims).unwrap();
+    let get = |token: &str, host: Option<&str>| {
+        let mut b = http::Request::builder()
+            .method("GET")
+            .uri(uri)
+            .header("authorization", token);
+        if let Some(h) = host {
+            b = b.header("host", h);
+        }
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(irsa_test::net::send(b.body(Default::default()).unwrap()))
+    };
+    let r = get(&irsa_token, None);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("(InvalidTokenException)"), "{}", r.text());
+    let good = std::fs::read_to_string(token_file).unwrap();
+    let r = get(good.trim(), Some("attacker.example:80"));
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = get(good.trim(), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.json()["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .starts_with("ASIA")
+    );
+}
+
 #[test]
 #[allow(clippy::result_large_err, reason = "the SDK's error type")]
 fn up_pod_identity_serves_sdks_through_the_agent_with_session_tags() {
@@ -955,167 +1131,10 @@ fn up_pod_identity_serves_sdks_through_the_agent_with_session_tags() {
             "1",
         ],
     );
-    let names: Vec<&str> = up.env.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "AWS_ENDPOINT_URL_STS",
-            "AWS_ENDPOINT_URL_DYNAMODB",
-            "AWS_ENDPOINT_URL_S3",
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION"
-        ]
-    );
-    let uri = up.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").to_owned();
-    assert!(
-        uri.starts_with("http://127.0.0.1:") && uri.ends_with("/v1/credentials"),
-        "{uri}"
-    );
-    // The token as the kubelet projects it for Pod Identity: bound to a pod.
-    let token_file = up.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").to_owned();
-    assert!(token_file.ends_with("pods.eks.amazonaws.com/eks-pod-identity-token"));
-    let first = claims_of(&token_file);
-    assert_eq!(first["aud"], serde_json::json!(["pods.eks.amazonaws.com"]));
-    assert_eq!(first["sub"], "system:serviceaccount:team-a:reader");
-    assert_eq!(first["kubernetes.io"]["pod"]["name"], "reader-irsa-up");
-
-    // aws-sdk-rust's default chain: container credentials through the agent.
-    let conf = sdk_config(&up);
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
-        use aws_sdk_dynamodb::types::AttributeValue;
-        let id = aws_sdk_sts::Client::new(&conf)
-            .get_caller_identity()
-            .send()
-            .await
-            .unwrap();
-        assert!(id.arn().unwrap().starts_with(POD_SESSION), "{id:?}");
-        let ddb = sdk::dynamodb_from(&conf);
-        // The session's tag kubernetes-namespace=team-a meets ReadForTeamA.
-        let item = ddb
-            .get_item()
-            .table_name("books")
-            .key("pk", AttributeValue::S("a".into()))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            item.item().unwrap().get("title"),
-            Some(&AttributeValue::S("Dune".into()))
-        );
-        // WriteForTeamB wants another namespace's tag: refused, nothing written.
-        let e = ddb
-            .put_item()
-            .table_name("books")
-            .item("pk", AttributeValue::S("b".into()))
-            .send()
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), Some("AccessDeniedException"), "{e:?}");
-        assert!(e.message().unwrap().contains("dynamodb:PutItem"), "{e:?}");
-    });
-
-    // The aws CLI (botocore) and boto3 with the same environment, unmodified.
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    if let Some(aws) = irsa_test::external(
-        ".cache/sts-clients/venv/bin/aws",
-        "aws cli",
-        "scripts/deps/sts-clients.sh",
-    ) {
-        let (ok, out, err) = run_with_up_env(
-            &up,
-            &home,
-            &aws,
-            &["sts", "get-caller-identity", "--output", "json"],
-        );
-        assert!(ok, "{out}\n{err}");
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert!(v["Arn"].as_str().unwrap().starts_with(POD_SESSION), "{v}");
-        let (ok, out, err) = run_with_up_env(
-            &up,
-            &home,
-            &aws,
-            &[
-                "dynamodb",
-                "get-item",
-                "--table-name",
-                "books",
-                "--key",
-                r#"{"pk":{"S":"a"}}"#,
-                "--output",
-                "json",
-            ],
-        );
-        assert!(ok, "{out}\n{err}");
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["Item"]["title"]["S"], "Dune");
-        let (ok, out, err) = run_with_up_env(
-            &up,
-            &home,
-            &aws,
-            &[
-                "dynamodb",
-                "put-item",
-                "--table-name",
-                "books",
-                "--item",
-                r#"{"pk":{"S":"c"}}"#,
-            ],
-        );
-        assert!(!ok, "{out}");
-        assert!(err.contains("(AccessDeniedException)"), "{err}");
-    }
-    if let Some(py) = irsa_test::external(
-        ".cache/sts-clients/venv/bin/python",
-        "boto3",
-        "scripts/deps/sts-clients.sh",
-    ) {
-        let script = irsa_test::workspace_root().join("tools/sdk-python/sts_client.py");
-        let (ok, out, err) =
-            run_with_up_env(&up, &home, &py, &[script.to_str().unwrap(), "identity"]);
-        assert!(ok, "{out}\n{err}");
-        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-        assert!(v["Arn"].as_str().unwrap().starts_with(POD_SESSION), "{v}");
-    }
-
-    // The agent passes on EKS Auth's refusal of a token of another audience (an IRSA
-    // token signed by the same issuer) and refuses a request naming another host.
-    let key = irsa_jose::SigningKey::from_pem(
-        &std::fs::read_to_string(state.join("issuer-signing.key")).unwrap(),
-    )
-    .unwrap();
-    let mut claims = claims_of(&token_file);
-    claims.insert("aud".into(), serde_json::json!(["sts.amazonaws.com"]));
-    let irsa_token = key.sign_jwt(&serde_json::Map::new(), &claims).unwrap();
-    let get = |token: &str, host: Option<&str>| {
-        let mut b = http::Request::builder()
-            .method("GET")
-            .uri(&uri)
-            .header("authorization", token);
-        if let Some(h) = host {
-            b = b.header("host", h);
-        }
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(irsa_test::net::send(b.body(Default::default()).unwrap()))
-    };
-    let r = get(&irsa_token, None);
-    assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("(InvalidTokenException)"), "{}", r.text());
-    let good = std::fs::read_to_string(&token_file).unwrap();
-    let r = get(good.trim(), Some("attacker.example:80"));
-    assert_eq!(r.status, 403, "{}", r.text());
-    let r = get(good.trim(), None);
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert!(
-        r.json()["AccessKeyId"]
-            .as_str()
-            .unwrap()
-            .starts_with("ASIA")
-    );
+    let (uri, token_file, first) = assert_pod_identity_env(&up);
+    rust_sdk_reads_through_the_agent(&sdk_config(&up));
+    python_clients_read_through_the_agent(&up, dir.path());
+    agent_refuses_other_tokens_and_hosts(&state, &uri, &token_file);
 
     // The token file is refreshed with a new token.
     let now = wait_refreshed(&token_file, &first);
