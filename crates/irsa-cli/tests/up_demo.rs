@@ -1235,6 +1235,145 @@ fn failed_with(
     assert_has(c["fix"].as_str().unwrap_or(""), fix);
 }
 
+/// `irsa up --pod-identity` with the configuration `text` (written as `dir`/NAME.yaml),
+/// its state in `dir`/NAME.
+fn start_pod_identity_up(dir: &Path, name: &str, text: &str) -> (Up, std::path::PathBuf) {
+    let cfg = dir.join(format!("{name}.yaml"));
+    std::fs::write(&cfg, text).unwrap();
+    let state = dir.join(name);
+    let up = Up::start(
+        &state,
+        &[
+            "--pod-identity",
+            "--agent-listen",
+            "127.0.0.1:0",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    (up, state)
+}
+
+/// The doctor's answer when the role's trust lacks sts:TagSession: EKS Auth refuses, and
+/// the doctor says why.
+#[track_caller]
+fn assert_trust_without_tag_session(
+    code: i32,
+    checks: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    assert_eq!(code, 1);
+    failed_with(
+        checks,
+        "pod-identity-trust",
+        "sts:TagSession: refused",
+        r#""Action":["sts:AssumeRole","sts:TagSession"]"#,
+    );
+    failed_with(
+        checks,
+        "pod-identity-agent",
+        "400: [",
+        "the role's trust policy must let pods.eks.amazonaws.com call sts:AssumeRole and sts:TagSession",
+    );
+    assert_has(
+        &checks["pod-identity-agent"]["evidence"].to_string(),
+        "(AccessDeniedException): Unauthorized to perform sts:TagSession",
+    );
+}
+
+/// Every Pod Identity check passes; the session tags meet ReadForTeamA.
+#[track_caller]
+fn assert_all_pod_identity_checks_pass(
+    code: i32,
+    checks: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    assert_eq!(code, 0, "{checks:?}");
+    assert_eq!(checks.len(), 7);
+    assert!(checks.values().all(|c| c["ok"] == true), "{checks:?}");
+    // The session tags: ReadForTeamA holds, WriteForTeamB does not (by design).
+    assert_has(
+        &checks["pod-identity-session-tags"]["evidence"].to_string(),
+        "kubernetes-namespace=team-a",
+    );
+}
+
+/// The doctor, with the agent's URI pointing nowhere, says to run the agent.
+fn agent_unreachable_is_diagnosed(up: &Up, resolved: &Path) {
+    let (code, checks) = doctor_in_pod(
+        up,
+        resolved,
+        &[(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://127.0.0.1:1/v1/credentials",
+        )],
+    );
+    assert_eq!(code, 1);
+    failed_with(
+        &checks,
+        "pod-identity-agent",
+        "Connection refused",
+        "run the agent on the pod's node",
+    );
+}
+
+/// Tokens signed by the issuer of `irsa up` (its `state`) for another audience and another
+/// ServiceAccount, each diagnosed (token files in `dir`).
+fn foreign_tokens_are_diagnosed(up: &Up, state: &Path, resolved: &Path, dir: &Path) {
+    let key = irsa_jose::SigningKey::from_pem(
+        &std::fs::read_to_string(state.join("issuer-signing.key")).unwrap(),
+    )
+    .unwrap();
+    let pod_token = claims_of(up.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
+    // Doctor in a pod whose token file holds the pod's token changed by `edit`.
+    let diagnose = |file: &str, edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut c = pod_token.clone();
+        edit(&mut c);
+        let p = dir.join(file);
+        std::fs::write(&p, key.sign_jwt(&serde_json::Map::new(), &c).unwrap()).unwrap();
+        doctor_in_pod(
+            up,
+            resolved,
+            &[(
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                p.to_str().unwrap(),
+            )],
+        )
+    };
+    let (code, checks) = diagnose("aud.token", &|c| {
+        c.insert("aud".into(), serde_json::json!(["sts.amazonaws.com"]));
+    });
+    assert_eq!(code, 1);
+    failed_with(
+        &checks,
+        "pod-identity-token-audience",
+        r#"[\"sts.amazonaws.com\"]"#,
+        "audience pods.eks.amazonaws.com",
+    );
+    failed_with(
+        &checks,
+        "pod-identity-agent",
+        "(InvalidTokenException)",
+        "EKS Auth refused the token",
+    );
+
+    let (code, checks) = diagnose("sa.token", &|c| {
+        c.insert("sub".into(), "system:serviceaccount:team-a:writer".into());
+        c["kubernetes.io"]["serviceaccount"]["name"] = "writer".into();
+    });
+    assert_eq!(code, 1);
+    failed_with(
+        &checks,
+        "pod-identity-association",
+        "no association for team-a/writer in cluster dev",
+        "aws eks create-pod-identity-association --cluster-name dev --namespace team-a --service-account writer",
+    );
+    failed_with(
+        &checks,
+        "pod-identity-agent",
+        "(ResourceNotFoundException)",
+        "no pod identity association",
+    );
+}
+
 #[test]
 fn doctor_diagnoses_the_pod_identity_path_of_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -1250,122 +1389,15 @@ fn doctor_diagnoses_the_pod_identity_path_of_up() {
             ),
         ),
     ] {
-        let cfg = dir.path().join(format!("{name}.yaml"));
-        std::fs::write(&cfg, &text).unwrap();
-        let state = dir.path().join(name);
-        let up = Up::start(
-            &state,
-            &[
-                "--pod-identity",
-                "--agent-listen",
-                "127.0.0.1:0",
-                "--config",
-                cfg.to_str().unwrap(),
-            ],
-        );
+        let (up, state) = start_pod_identity_up(dir.path(), name, &text);
         let resolved = state.join("config.yaml");
         let (code, checks) = doctor_in_pod(&up, &resolved, &[]);
         if name == "no-tag-session" {
-            assert_eq!(code, 1);
-            failed_with(
-                &checks,
-                "pod-identity-trust",
-                "sts:TagSession: refused",
-                r#""Action":["sts:AssumeRole","sts:TagSession"]"#,
-            );
-            failed_with(
-                &checks,
-                "pod-identity-agent",
-                "400: [",
-                "the role's trust policy must let pods.eks.amazonaws.com call sts:AssumeRole and sts:TagSession",
-            );
-            assert_has(
-                &checks["pod-identity-agent"]["evidence"].to_string(),
-                "(AccessDeniedException): Unauthorized to perform sts:TagSession",
-            );
+            assert_trust_without_tag_session(code, &checks);
             continue;
         }
-        assert_eq!(code, 0, "{checks:?}");
-        assert_eq!(checks.len(), 7);
-        assert!(checks.values().all(|c| c["ok"] == true), "{checks:?}");
-        // The session tags: ReadForTeamA holds, WriteForTeamB does not (by design).
-        assert_has(
-            &checks["pod-identity-session-tags"]["evidence"].to_string(),
-            "kubernetes-namespace=team-a",
-        );
-
-        // The agent unreachable.
-        let (code, checks) = doctor_in_pod(
-            &up,
-            &resolved,
-            &[(
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                "http://127.0.0.1:1/v1/credentials",
-            )],
-        );
-        assert_eq!(code, 1);
-        failed_with(
-            &checks,
-            "pod-identity-agent",
-            "Connection refused",
-            "run the agent on the pod's node",
-        );
-
-        // Tokens signed by the same issuer: another audience, another ServiceAccount.
-        let key = irsa_jose::SigningKey::from_pem(
-            &std::fs::read_to_string(state.join("issuer-signing.key")).unwrap(),
-        )
-        .unwrap();
-        let pod_token = claims_of(up.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
-        // Doctor in a pod whose token file holds the pod's token changed by `edit`.
-        let diagnose =
-            |file: &str, edit: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
-                let mut c = pod_token.clone();
-                edit(&mut c);
-                let p = dir.path().join(file);
-                std::fs::write(&p, key.sign_jwt(&serde_json::Map::new(), &c).unwrap()).unwrap();
-                doctor_in_pod(
-                    &up,
-                    &resolved,
-                    &[(
-                        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                        p.to_str().unwrap(),
-                    )],
-                )
-            };
-        let (code, checks) = diagnose("aud.token", &|c| {
-            c.insert("aud".into(), serde_json::json!(["sts.amazonaws.com"]));
-        });
-        assert_eq!(code, 1);
-        failed_with(
-            &checks,
-            "pod-identity-token-audience",
-            r#"[\"sts.amazonaws.com\"]"#,
-            "audience pods.eks.amazonaws.com",
-        );
-        failed_with(
-            &checks,
-            "pod-identity-agent",
-            "(InvalidTokenException)",
-            "EKS Auth refused the token",
-        );
-
-        let (code, checks) = diagnose("sa.token", &|c| {
-            c.insert("sub".into(), "system:serviceaccount:team-a:writer".into());
-            c["kubernetes.io"]["serviceaccount"]["name"] = "writer".into();
-        });
-        assert_eq!(code, 1);
-        failed_with(
-            &checks,
-            "pod-identity-association",
-            "no association for team-a/writer in cluster dev",
-            "aws eks create-pod-identity-association --cluster-name dev --namespace team-a --service-account writer",
-        );
-        failed_with(
-            &checks,
-            "pod-identity-agent",
-            "(ResourceNotFoundException)",
-            "no pod identity association",
-        );
+        assert_all_pod_identity_checks_pass(code, &checks);
+        agent_unreachable_is_diagnosed(&up, &resolved);
+        foreign_tokens_are_diagnosed(&up, &state, &resolved, dir.path());
     }
 }
