@@ -124,16 +124,9 @@ fn signed_request(
     http::Request::from_parts(parts, Full::new(Bytes::from(body)))
 }
 
-#[test]
-fn four_concurrent_16_mb_bodies_stay_under_512_mib() {
-    if !cfg!(target_os = "linux") {
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("irsa-gateway-memory-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let key = MasterKey::generate(&mut rand::rngs::OsRng);
-    std::fs::write(dir.join("master.key"), key.to_hex()).unwrap();
-    std::fs::write(dir.join("irsa.yaml"), CONFIG).unwrap();
+/// `irsa gateway` with the configuration and master key in `dir`, its upstream nowhere,
+/// listening on a free port of 127.0.0.1 (waited for); the process and the port.
+fn start_gateway(dir: &std::path::Path) -> (Killed, u16) {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_irsa"))
         .args([
@@ -153,9 +146,71 @@ fn four_concurrent_16_mb_bodies_stay_under_512_mib() {
         .spawn()
         .unwrap();
     let gateway = Killed(child);
-    let pid = gateway.0.id();
     irsa_test::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(20));
+    (gateway, port)
+}
 
+/// Sends `requests` all at once (each on a connection of its own); the answers, in order.
+fn send_at_once(requests: Vec<http::Request<Full<Bytes>>>) -> Vec<Reply> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let handles: Vec<_> = requests
+            .into_iter()
+            .map(|r| tokio::spawn(irsa_test::net::send(r)))
+            .collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.unwrap());
+        }
+        out
+    })
+}
+
+/// The unknown member is refused at once; the others are read whole, allowed, and fail
+/// only at the (absent) upstream: never a crash.
+fn assert_refused_or_failing_upstream(ops: &[&str], answers: &[Reply]) {
+    let excerpt = |r: &Reply| {
+        String::from_utf8_lossy(&r.body)
+            .chars()
+            .take(300)
+            .collect::<String>()
+    };
+    for (op, answer) in ops.iter().zip(answers) {
+        // Refused by the mapping, or allowed and then failing upstream: never a crash.
+        assert!(
+            answer.status == 400 || answer.status == 500,
+            "{op}: {} {}",
+            answer.status,
+            excerpt(answer)
+        );
+    }
+    assert!(
+        answers[0].status == 400 && excerpt(&answers[0]).contains("SerializationException"),
+        "{} {}",
+        answers[0].status,
+        excerpt(&answers[0])
+    );
+    for answer in &answers[1..] {
+        assert_eq!(answer.status, 500, "{}", excerpt(answer));
+    }
+}
+
+#[test]
+fn four_concurrent_16_mb_bodies_stay_under_512_mib() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("irsa-gateway-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = MasterKey::generate(&mut rand::rngs::OsRng);
+    std::fs::write(dir.join("master.key"), key.to_hex()).unwrap();
+    std::fs::write(dir.join("irsa.yaml"), CONFIG).unwrap();
+    let (gateway, port) = start_gateway(&dir);
+    let pid = gateway.0.id();
     let now = irsa_test::now();
     let claims =
         irsa_test::sts::session_claims("arn:aws:iam::111122223333:role/app", now, now + 3600);
@@ -169,49 +224,8 @@ fn four_concurrent_16_mb_bodies_stay_under_512_mib() {
         })
         .collect();
     let (ops, requests): (Vec<&str>, Vec<_>) = requests.into_iter().unzip();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    // Four requests in flight at once.
-    let answers: Vec<Reply> = rt.block_on(async {
-        let handles: Vec<_> = requests
-            .into_iter()
-            .map(|r| tokio::spawn(irsa_test::net::send(r)))
-            .collect();
-        let mut out = Vec::new();
-        for h in handles {
-            out.push(h.await.unwrap());
-        }
-        out
-    });
-    let excerpt = |r: &Reply| {
-        String::from_utf8_lossy(&r.body)
-            .chars()
-            .take(300)
-            .collect::<String>()
-    };
-    for (op, answer) in ops.iter().zip(&answers) {
-        // Refused by the mapping, or allowed and then failing upstream: never a crash.
-        assert!(
-            answer.status == 400 || answer.status == 500,
-            "{op}: {} {}",
-            answer.status,
-            excerpt(answer)
-        );
-    }
-    // The unknown member is refused at once; the others are read whole, allowed, and
-    // fail only at the (absent) upstream.
-    assert!(
-        answers[0].status == 400 && excerpt(&answers[0]).contains("SerializationException"),
-        "{} {}",
-        answers[0].status,
-        excerpt(&answers[0])
-    );
-    for answer in &answers[1..] {
-        assert_eq!(answer.status, 500, "{}", excerpt(answer));
-    }
+    let answers = send_at_once(requests);
+    assert_refused_or_failing_upstream(&ops, &answers);
     let peak = peak_rss_kib(pid);
     eprintln!(
         "gateway peak RSS: {} MiB before, {} MiB after four concurrent 16 MB requests",
