@@ -17,7 +17,7 @@
 //! cargo bench -p irsa-sts --bench sts_load -- [seconds=5] [connections=4] [log]
 
 use irsa_jose::{Algorithm, Jwks, SigningKey, Validation};
-use irsa_test::bench::{form_encode, read_response};
+use irsa_test::bench::{Shape, Threads, form_encode, read_response, spawn_server_shaped};
 use irsa_test::now;
 use serde_json::{Map, Value, json};
 use std::io::{BufReader, Read, Write};
@@ -83,26 +83,6 @@ fn worker_close(addr: SocketAddr, body: &str, deadline: Instant) -> (Vec<u64>, u
         }
     }
     (lat, errors)
-}
-
-/// Thread name of the in-process server's runtime (at most 15 bytes: Linux's `comm`).
-const SERVER_THREADS: &str = "irsa-sts-srv";
-/// Thread name of the baseline server's runtime.
-const BASELINE_THREADS: &str = "baseline-srv";
-
-/// CPU time (ns) the threads named `threads` have used so far.
-fn server_cpu_ns(threads: &str) -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == threads)
-        })
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
 }
 
 fn rss_kib() -> u64 {
@@ -177,11 +157,11 @@ fn open_loop(
     (all, counts, start.elapsed().as_secs_f64())
 }
 
-/// Closed-loop load; prints req/s, p50, p99 and the CPU per request of the threads named
-/// `threads` (the server's runtime). Returns req/s.
+/// Closed-loop load; prints req/s, p50, p99 and the CPU and wake-ups per request of
+/// `threads` (the server's runtime), when given. Returns req/s.
 fn load(
     name: &str,
-    threads: &str,
+    threads: Option<&Threads>,
     addr: SocketAddr,
     body: &str,
     secs: u64,
@@ -197,7 +177,7 @@ fn load(
     );
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
-    let cpu_before = server_cpu_ns(threads);
+    let cpu_before = threads.map(Threads::cpu);
     let handles: Vec<_> = (0..conns)
         .map(|_| {
             let b = body.to_owned();
@@ -212,16 +192,16 @@ fn load(
         errors += e;
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let cpu = server_cpu_ns(threads) - cpu_before;
+    let cpu = threads.map(Threads::cpu).zip(cpu_before);
     all.sort_unstable();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
-    let server_cpu = if cpu > 0 {
-        format!(
-            "   server CPU {:>5.1} µs/request",
-            cpu as f64 / 1000.0 / all.len() as f64
-        )
-    } else {
-        String::new()
+    let server_cpu = match cpu {
+        Some((after, before)) => format!(
+            "   server CPU {:>5.1} µs/request, {:.2} wake-ups/request",
+            (after.ns - before.ns) as f64 / 1000.0 / all.len() as f64,
+            (after.wakeups - before.wakeups) as f64 / all.len() as f64
+        ),
+        None => String::new(),
     };
     println!(
         "{name:<28} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} requests, {errors} non-200){server_cpu}",
@@ -251,29 +231,6 @@ fn overload(addr: SocketAddr, body: &str, capacity: f64, secs: u64) {
             rss_kib() / 1024
         );
     }
-}
-
-/// Runs `serve(listener)` on its own multi-threaded runtime (threads named `threads`, two
-/// workers as on this machine) and returns the address it listens on.
-fn spawn_server<F, Fut>(threads: &'static str, serve: F) -> SocketAddr
-where
-    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = std::io::Result<()>>,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .thread_name(threads)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            serve(l).await.unwrap();
-        });
-    });
-    rx.recv_timeout(Duration::from_secs(10)).unwrap()
 }
 
 fn main() {
@@ -351,52 +308,75 @@ roles:
     let server =
         irsa_sts::Server::from_file(&dir.path().join("sts.yaml"), irsa_sts::Options::default())
             .unwrap();
-    let addr = spawn_server(SERVER_THREADS, move |l| {
-        irsa_sts::serve(l, server, std::future::pending())
-    });
-    // The machine's floor: the same runtime, HTTP stack and loopback TCP around a handler
-    // that reads the form body and answers a fixed STS-sized XML document.
-    let base_addr = spawn_server(BASELINE_THREADS, |l| {
-        let answer: &'static str = Box::leak("x".repeat(1400).into_boxed_str());
-        let app = axum::Router::new().fallback(move |body: axum::body::Bytes| async move {
-            std::hint::black_box(body);
-            ([("content-type", "text/xml")], answer)
-        });
-        irsa_server::serve(
-            l,
-            app,
-            irsa_server::ServeOptions::default(),
-            std::future::pending(),
-        )
-    });
+    let shapes: Vec<Shape> = std::env::var("IRSA_STS_BENCH_RUNTIMES")
+        .unwrap_or_else(|_| "percore".to_owned())
+        .split(',')
+        .map(|s| Shape::parse(s.trim()).unwrap_or_else(|| panic!("unknown runtime shape `{s}`")))
+        .collect();
+    let rounds = irsa_test::bench::env_usize("IRSA_STS_BENCH_ROUNDS", 1);
+    let servers: Vec<_> = shapes
+        .iter()
+        .map(|&shape| {
+            let server = server.clone();
+            let (url, threads) = spawn_server_shaped("irsa-sts-srv", shape, move |l| {
+                irsa_sts::serve(l, server.clone(), std::future::pending())
+            });
+            // The machine's floor: the same runtime, HTTP stack and loopback TCP around a
+            // handler that reads the form body and answers a fixed STS-sized XML document.
+            let (base_url, base_threads) = spawn_server_shaped("baseline-srv", shape, |l| {
+                let answer: &'static str = Box::leak("x".repeat(1400).into_boxed_str());
+                let app = axum::Router::new().fallback(move |body: axum::body::Bytes| async move {
+                    std::hint::black_box(body);
+                    ([("content-type", "text/xml")], answer)
+                });
+                irsa_server::serve(
+                    l,
+                    app,
+                    irsa_server::ServeOptions::default(),
+                    std::future::pending(),
+                )
+            });
+            let addr = |u: &str| -> SocketAddr { u.trim_start_matches("http://").parse().unwrap() };
+            (shape, addr(&url), threads, addr(&base_url), base_threads)
+        })
+        .collect();
+    let mut capacity = 0.0;
+    for round in 0..rounds {
+        for (i, (shape, addr, threads, base_addr, base_threads)) in servers.iter().enumerate() {
+            load(
+                &format!("baseline keep-alive ({conns}) {shape}"),
+                Some(base_threads),
+                *base_addr,
+                &body,
+                secs,
+                conns,
+                true,
+            );
+            let rate = load(
+                &format!("irsa sts keep-alive ({conns}) {shape}"),
+                Some(threads),
+                *addr,
+                &body,
+                secs,
+                conns,
+                true,
+            );
+            if round == 0 && i == 0 {
+                capacity = rate;
+            }
+        }
+    }
+    let (shape, addr, threads, ..) = &servers[0];
     load(
-        &format!("baseline keep-alive ({conns})"),
-        BASELINE_THREADS,
-        base_addr,
-        &body,
-        secs,
-        conns,
-        true,
-    );
-    let capacity = load(
-        &format!("irsa sts keep-alive ({conns})"),
-        SERVER_THREADS,
-        addr,
-        &body,
-        secs,
-        conns,
-        true,
-    );
-    load(
-        &format!("irsa sts new conn ({conns})"),
-        SERVER_THREADS,
-        addr,
+        &format!("irsa sts new conn ({conns}) {shape}"),
+        Some(threads),
+        *addr,
         &body,
         secs,
         conns,
         false,
     );
-    overload(addr, &body, capacity, secs);
+    overload(*addr, &body, capacity, secs);
 
     // moto_server, when installed.
     let root = irsa_test::workspace_root();
@@ -426,7 +406,7 @@ roles:
     }
     load(
         &format!("moto_server new conn ({conns})"),
-        "-",
+        None,
         maddr,
         &body,
         secs,
