@@ -228,6 +228,15 @@ fn time_context(now: i64) -> String {
     crate::xml::iso8601(now)
 }
 
+/// `<prefix>:<claim>` written into `key`.
+fn claim_key<'k>(key: &'k mut String, prefix: &str, claim: &str) -> &'k str {
+    key.clear();
+    key.push_str(prefix);
+    key.push(':');
+    key.push_str(claim);
+    key
+}
+
 /// The condition keys of a web-identity request for the trust policy.
 pub(crate) fn trust_context(
     provider: &Provider,
@@ -238,28 +247,34 @@ pub(crate) fn trust_context(
     ctx: &RequestContext,
 ) -> policy::Ctx {
     let mut c = policy::Ctx::new();
+    // `<provider>:<claim>` keys are written into one buffer (the context stores its own
+    // lower-case copy), not formatted into a new string each.
     let p = &provider.key_prefix;
-    c.insert(format!("{p}:aud"), token.audience.clone());
-    c.insert(format!("{p}:sub"), token.sub.clone());
+    let mut key = String::with_capacity(p.len() + 6);
+    c.insert(claim_key(&mut key, p, "aud"), token.audience.as_str());
+    c.insert(claim_key(&mut key, p, "sub"), token.sub.as_str());
     // `oaud` is the raw audience (Google's convention, harmless elsewhere).
-    c.insert_multi(format!("{p}:oaud"), token.aud.clone());
+    c.insert_multi(
+        claim_key(&mut key, p, "oaud"),
+        token.aud.iter().map(String::as_str),
+    );
     match token.claims.get("amr") {
         Some(Value::String(s)) => {
-            c.insert_multi(format!("{p}:amr"), [s.clone()]);
+            c.insert_multi(claim_key(&mut key, p, "amr"), [s.as_str()]);
         }
         Some(Value::Array(a)) => {
             c.insert_multi(
-                format!("{p}:amr"),
-                a.iter().filter_map(Value::as_str).map(str::to_owned),
+                claim_key(&mut key, p, "amr"),
+                a.iter().filter_map(Value::as_str),
             );
         }
         _ => {}
     }
     if let Some(Value::String(azp)) = token.claims.get("azp") {
-        c.insert(format!("{p}:azp"), azp.clone());
+        c.insert(claim_key(&mut key, p, "azp"), azp.as_str());
     }
     c.insert("sts:RoleSessionName", session_name);
-    c.insert("aws:FederatedProvider", provider.arn.clone());
+    c.insert("aws:FederatedProvider", provider.arn.as_str());
     c.insert("aws:CurrentTime", time_context(ctx.now));
     c.insert("aws:EpochTime", ctx.now.to_string());
     c.insert(
@@ -275,7 +290,7 @@ pub(crate) fn trust_context(
         },
     );
     if let Some(ip) = &ctx.source_ip {
-        c.insert("aws:SourceIp", ip.clone());
+        c.insert("aws:SourceIp", ip.as_str());
     }
     if let Some(tags) = tags {
         for (k, v) in &tags.principal_tags {

@@ -2,6 +2,7 @@
 //! model's constraints checked with AWS's `ValidationError` wording.
 
 use crate::error::{Shown, StsError, ValidationFailure};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -15,13 +16,14 @@ const POLICY_PATTERN: &str = r"[\u0009\u000A\u000D\u0020-\u00FF]+";
 /// At most this many `PolicyArns`.
 pub(crate) const MAX_POLICY_ARNS: usize = 10;
 
-/// The decoded parameters of a request, body first, then the query string.
+/// The decoded parameters of a request, body first, then the query string. Names and
+/// values without escapes borrow from the text they were decoded from.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Params {
-    pairs: Vec<(String, String)>,
+pub struct Params<'a> {
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl fmt::Debug for Params {
+impl fmt::Debug for Params<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Names only: values may hold a web identity token.
         f.debug_list()
@@ -30,17 +32,22 @@ impl fmt::Debug for Params {
     }
 }
 
-impl Params {
+impl<'a> Params<'a> {
     /// Decodes `application/x-www-form-urlencoded` text from the body and the query string.
     /// For a name present in both, the body wins (first occurrence wins overall).
-    pub fn parse(query: Option<&str>, body: &[u8]) -> Self {
-        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    pub fn parse(query: Option<&'a str>, body: &'a [u8]) -> Self {
+        // A request has a handful of parameters: one allocation for the list, none for
+        // names and values that need no decoding.
+        let mut pairs = Vec::with_capacity(8);
+        pairs.extend(form_urlencoded::parse(body));
         if let Some(q) = query {
-            pairs.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+            pairs.extend(form_urlencoded::parse(q.as_bytes()));
         }
         Params { pairs }
     }
+}
 
+impl Params<'static> {
     /// From explicit pairs (tests, other front ends).
     pub fn from_pairs<I, K, V>(pairs: I) -> Self
     where
@@ -51,17 +58,19 @@ impl Params {
         Params {
             pairs: pairs
                 .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
+                .map(|(k, v)| (Cow::Owned(k.into()), Cow::Owned(v.into())))
                 .collect(),
         }
     }
+}
 
+impl Params<'_> {
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The `Action` parameter, if any.
@@ -118,7 +127,7 @@ pub struct AssumeRoleWithWebIdentityRequest {
 }
 
 /// Decodes and validates a request. Unknown actions give `InvalidAction`.
-pub fn decode(params: &Params) -> Result<Request, StsError> {
+pub fn decode(params: &Params<'_>) -> Result<Request, StsError> {
     let Some(action) = params.action() else {
         return Err(StsError::MissingAction);
     };
@@ -258,7 +267,7 @@ fn policy_chars(s: &str) -> bool {
 }
 
 /// `PolicyArns.member.N.arn` values in N order; a bare `PolicyArns=` is an empty list.
-fn policy_arns(params: &Params) -> Vec<(u32, String)> {
+fn policy_arns(params: &Params<'_>) -> Vec<(u32, String)> {
     let mut by_index: BTreeMap<u32, String> = BTreeMap::new();
     for (k, v) in &params.pairs {
         let Some(rest) = k.strip_prefix("PolicyArns.member.") else {
@@ -270,7 +279,7 @@ fn policy_arns(params: &Params) -> Vec<(u32, String)> {
         if let Ok(n) = n.parse::<u32>()
             && n >= 1
         {
-            by_index.entry(n).or_insert_with(|| v.clone());
+            by_index.entry(n).or_insert_with(|| v.clone().into_owned());
         }
     }
     by_index.into_iter().collect()
@@ -278,7 +287,7 @@ fn policy_arns(params: &Params) -> Vec<(u32, String)> {
 
 /// The model's constraints on every member of `AssumeRoleWithWebIdentity` (all failures
 /// reported together, as AWS does), and `DurationSeconds` read.
-fn check_members(params: &Params, arns: &[(u32, String)]) -> Result<Option<u32>, StsError> {
+fn check_members(params: &Params<'_>, arns: &[(u32, String)]) -> Result<Option<u32>, StsError> {
     let mut c = Checker {
         failures: Vec::new(),
     };
@@ -332,7 +341,7 @@ fn check_members(params: &Params, arns: &[(u32, String)]) -> Result<Option<u32>,
 }
 
 fn decode_assume_role_with_web_identity(
-    params: &Params,
+    params: &Params<'_>,
 ) -> Result<AssumeRoleWithWebIdentityRequest, StsError> {
     let role_arn = params.get("RoleArn");
     let session = params.get("RoleSessionName");
@@ -383,7 +392,7 @@ mod tests {
         ]
     }
 
-    fn with(extra: &[(&'static str, &str)]) -> Params {
+    fn with(extra: &[(&'static str, &str)]) -> Params<'static> {
         let mut p = base();
         for (k, v) in extra {
             p.retain(|(kk, _)| kk != k);
@@ -392,7 +401,7 @@ mod tests {
         Params::from_pairs(p)
     }
 
-    fn err(p: &Params) -> StsError {
+    fn err(p: &Params<'_>) -> StsError {
         decode(p).unwrap_err()
     }
 

@@ -117,7 +117,10 @@ pub struct GetCallerIdentityResult {
 pub fn iso8601(epoch_seconds: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(epoch_seconds)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
+    // One allocation of the final size (`format!` would grow its buffer).
+    let mut out = String::with_capacity(24);
+    let _ = write!(
+        out,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         t.year(),
         u8::from(t.month()),
@@ -125,7 +128,8 @@ pub fn iso8601(epoch_seconds: i64) -> String {
         t.hour(),
         t.minute(),
         t.second()
-    )
+    );
+    out
 }
 
 /// The start of a response document up to its result's first element, in a buffer of

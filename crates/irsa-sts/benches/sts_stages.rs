@@ -11,7 +11,24 @@ use irsa_sts_core::{
 };
 use irsa_test::bench::{form_encode, iterations, time};
 use serde_json::{Map, Value, json};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use std::alloc::System;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// [`time`], then the allocations (and reallocations) of one more call.
+fn stage<T>(name: &str, n: u32, mut f: impl FnMut() -> T) -> f64 {
+    let us = time(name, n, &mut f);
+    let region = Region::new(GLOBAL);
+    let out = f();
+    let c = region.change();
+    drop(out);
+    let allocs = c.allocations + c.reallocations;
+    println!("{:<52} {allocs:>8} allocations", "");
+    us
+}
 
 const ISS: &str = "https://oidc.example.test/id/ABC";
 
@@ -47,30 +64,30 @@ fn main() {
     };
     let auds = vec!["sts.amazonaws.com".to_owned()];
 
-    let verify = time("RS256 verify_prepared (whole token)", n, || {
+    let verify = stage("RS256 verify_prepared (whole token)", n, || {
         irsa_jose::verify_prepared(&token, &prepared_keys, &Validation::new(ISS, &auds, now))
             .unwrap()
     });
-    let form = time("form body -> Params", n, || {
+    let form = stage("form body -> Params", n, || {
         Params::parse(None, body.as_bytes())
     });
     let params = Params::parse(None, body.as_bytes());
-    let decode = time("Params -> request", n, || {
+    let decode = stage("Params -> request", n, || {
         decode_sts_request(&params).unwrap()
     });
     let StsRequest::AssumeRoleWithWebIdentity(req) = decode_sts_request(&params).unwrap() else {
         unreachable!()
     };
-    let prepare = time("prepare (session policies, issuer)", n, || {
+    let prepare = stage("prepare (session policies, issuer)", n, || {
         prepare_assume_role(&req, &config).unwrap();
     });
     let mut rng = rand::rngs::OsRng;
-    let assume = time("assume_prepared (verify, trust, issue)", n, || {
+    let assume = stage("assume_prepared (verify, trust, issue)", n, || {
         let p = prepare_assume_role(&req, &config).unwrap();
         assume_prepared(&req, &config, p, &prepared_keys, &ring, &ctx, &mut rng).unwrap()
     });
     let mut thread_rng = rand::thread_rng();
-    let assume_trng = time("assume_prepared with thread_rng", n, || {
+    let assume_trng = stage("assume_prepared with thread_rng", n, || {
         let p = prepare_assume_role(&req, &config).unwrap();
         assume_prepared(
             &req,
@@ -85,10 +102,10 @@ fn main() {
     });
     let p = prepare_assume_role(&req, &config).unwrap();
     let result = assume_prepared(&req, &config, p, &prepared_keys, &ring, &ctx, &mut rng).unwrap();
-    let encode = time("XML response", n, || {
+    let encode = stage("XML response", n, || {
         assume_role_with_web_identity_response(&result, "0f7a-request-id")
     });
-    let rid = time("request id (OsRng)", n, || {
+    let rid = stage("request id (OsRng)", n, || {
         request_id(&mut rand::rngs::OsRng)
     });
     println!(
@@ -112,7 +129,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let handler = time("router.oneshot (whole handler, no sockets)", n, || {
+    let handler = stage("router.oneshot (whole handler, no sockets)", n, || {
         use tower::ServiceExt as _;
         let req = http::Request::post("/")
             .header("content-type", "application/x-www-form-urlencoded")

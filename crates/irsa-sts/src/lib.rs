@@ -119,8 +119,8 @@ impl Server {
         let limits = Limits::new(
             options.max_concurrency,
             options.request_timeout,
-            || error_response(&StsError::Throttling, &new_request_id()),
-            || error_response(&StsError::ServiceUnavailable, &new_request_id()),
+            || error_response(&StsError::Throttling, new_request_id()),
+            || error_response(&StsError::ServiceUnavailable, new_request_id()),
         )
         .route(
             |req| is_eks_path(req.uri().path()),
@@ -444,29 +444,45 @@ async fn process_eks(
     )
 }
 
-fn xml_response(status: u16, body: String, request_id: &str) -> Response {
+/// An XML answer; the request id moves into its header without a copy.
+fn xml_response(status: u16, body: String, request_id: String) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
-    if let Ok(v) = HeaderValue::from_str(request_id) {
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
         r.headers_mut().insert("x-amzn-requestid", v);
     }
     r
 }
 
 /// The one place errors become wire responses.
-fn error_response(e: &StsError, request_id: &str) -> Response {
-    let (status, body) = encode_error(e, request_id);
+fn error_response(e: &StsError, request_id: String) -> Response {
+    let (status, body) = encode_error(e, &request_id);
     xml_response(status, body, request_id)
 }
 
 struct Outcome {
     action: &'static str,
-    role_arn: Option<String>,
-    session: Option<String>,
+    /// The decoded `AssumeRoleWithWebIdentity` request (its role and session are logged).
+    assume: Option<AssumeRoleWithWebIdentityRequest>,
+    /// The caller's ARN of a `GetCallerIdentity`.
+    caller: Option<String>,
     subject: Option<String>,
     result: Result<String, StsError>,
+}
+
+impl Outcome {
+    fn role_arn(&self) -> Option<&str> {
+        match &self.assume {
+            Some(r) => Some(&r.role_arn),
+            None => self.caller.as_deref(),
+        }
+    }
+
+    fn session(&self) -> Option<&str> {
+        self.assume.as_ref().map(|r| r.role_session_name.as_str())
+    }
 }
 
 async fn handle(State(server): State<Arc<Server>>, req: Request) -> Response {
@@ -478,19 +494,18 @@ async fn handle(State(server): State<Arc<Server>>, req: Request) -> Response {
         .map(|c| c.0.ip().to_string());
     let outcome = process(&server, req, &request_id, source_ip).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    match outcome.result {
-        Ok(body) => {
+    match &outcome.result {
+        Ok(_) => {
             tracing::info!(
                 request_id,
                 action = outcome.action,
                 status = 200,
-                role_arn = outcome.role_arn.as_deref(),
-                session = outcome.session.as_deref(),
+                role_arn = outcome.role_arn(),
+                session = outcome.session(),
                 subject = outcome.subject.as_deref(),
                 elapsed_ms,
                 "request"
             );
-            xml_response(200, body, &request_id)
         }
         Err(e) => {
             tracing::info!(
@@ -499,14 +514,17 @@ async fn handle(State(server): State<Arc<Server>>, req: Request) -> Response {
                 status = e.status(),
                 code = e.code(),
                 error_message = %e.message(),
-                role_arn = outcome.role_arn.as_deref(),
-                session = outcome.session.as_deref(),
+                role_arn = outcome.role_arn(),
+                session = outcome.session(),
                 subject = outcome.subject.as_deref(),
                 elapsed_ms,
                 "request"
             );
-            error_response(&e, &request_id)
         }
+    }
+    match outcome.result {
+        Ok(body) => xml_response(200, body, request_id),
+        Err(e) => error_response(&e, request_id),
     }
 }
 
@@ -518,8 +536,8 @@ async fn process(
 ) -> Outcome {
     let mut out = Outcome {
         action: "unknown",
-        role_arn: None,
-        session: None,
+        assume: None,
+        caller: None,
         subject: None,
         result: Err(StsError::InternalFailure),
     };
@@ -540,22 +558,26 @@ async fn process(
         None => "none",
     };
     let decoded = decode_sts_request(&params);
+    drop(params);
     let snap = server.snapshot();
     out.result = match decoded {
         Err(e) => Err(e),
         Ok(StsRequest::AssumeRoleWithWebIdentity(r)) => {
             out.action = "AssumeRoleWithWebIdentity";
-            out.role_arn = Some(r.role_arn.clone());
-            out.session = Some(r.role_session_name.clone());
-            assume_role(server, &snap, &r, source_ip, &mut out.subject)
-                .await
-                .map(|res| assume_role_with_web_identity_response(&res, request_id))
+            let result = assume_role(server, &snap, &r, source_ip).await;
+            out.assume = Some(r);
+            result.map(|res| {
+                let body = assume_role_with_web_identity_response(&res, request_id);
+                out.subject = Some(res.subject_from_web_identity_token);
+                body
+            })
         }
         Ok(StsRequest::GetCallerIdentity) => {
             out.action = "GetCallerIdentity";
             get_caller_identity(&snap, &parts, &body).map(|res| {
-                out.role_arn = Some(res.arn.clone());
-                get_caller_identity_response(&res, request_id)
+                let body = get_caller_identity_response(&res, request_id);
+                out.caller = Some(res.arn);
+                body
             })
         }
     };
@@ -567,7 +589,6 @@ async fn assume_role(
     snap: &Snapshot,
     r: &AssumeRoleWithWebIdentityRequest,
     source_ip: Option<String>,
-    subject: &mut Option<String>,
 ) -> Result<AssumeRoleWithWebIdentityResult, StsError> {
     // Order: session policies, provider by iss (each parsed once), then the keys (I/O),
     // then the pure checks.
@@ -587,7 +608,7 @@ async fn assume_role(
         source_ip,
         secure_transport: false,
     };
-    let result = assume_prepared(
+    assume_prepared(
         r,
         &snap.config,
         prepared,
@@ -596,9 +617,7 @@ async fn assume_role(
         &ctx,
         // Access key id and AEAD nonce from the thread's CSPRNG (see `new_request_id`).
         &mut rand::thread_rng(),
-    )?;
-    *subject = Some(result.subject_from_web_identity_token.clone());
-    Ok(result)
+    )
 }
 
 fn get_caller_identity(
