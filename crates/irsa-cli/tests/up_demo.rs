@@ -738,6 +738,59 @@ fn up_configuration() {
     assert!(up.terminate().success());
 }
 
+/// An `irsa` configuration whose role `reader` may read `my-bucket/reports/*` and list
+/// DynamoDB tables.
+const READER_CONFIG: &str = r#"account: "111122223333"
+region: us-east-1
+roles:
+  - name: reader
+    trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test}, Action: sts:AssumeRoleWithWebIdentity}]}
+    policies:
+      reports: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::my-bucket/reports/*"}, {Effect: Allow, Action: dynamodb:ListTables, Resource: "*"}]}
+signingKeys: [{file: master.key}]
+"#;
+
+/// `irsa gateway` with `config` and no upstream at all: refused at start, naming the field.
+fn gateway_without_an_upstream_is_refused(config: &Path) {
+    let r = run_bounded(
+        {
+            let mut c = irsa();
+            c.args(["gateway", "--listen", "127.0.0.1:0", "--config"])
+                .arg(config);
+            c
+        },
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.status.code(), Some(2), "{}", r.stderr);
+    assert_has(&r.stderr, "gateway.upstream.url");
+}
+
+/// `irsa gateway` with `config` and the S3 upstream `s3` (its credentials from flags and the
+/// environment) on a free port (waited for); the process and the port.
+fn start_s3_gateway(config: &Path, s3: &Versitygw) -> (irsa_test::Killed, u16) {
+    let port = irsa_test::free_port();
+    let mut c = irsa();
+    c.args(["gateway", "--log-format", "text", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--config")
+        .arg(config)
+        .args([
+            "--s3-upstream",
+            &s3.url,
+            "--s3-upstream-access-key-id",
+            S3_USER,
+        ])
+        .env("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY", S3_SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let gateway = irsa_test::Killed(c.spawn().unwrap());
+    irsa_test::wait_for_port(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(30),
+    );
+    (gateway, port)
+}
+
 /// `irsa gateway` with its S3 upstream given by flags (the secret from the environment)
 /// and no DynamoDB upstream: an allowed read returns the upstream's object, a write
 /// outside the policy is refused and stores nothing, DynamoDB requests get
@@ -754,53 +807,11 @@ fn gateway_takes_its_s3_upstream_from_flags() {
     let key = MasterKey::generate(&mut rand::rngs::OsRng);
     std::fs::write(dir.path().join("master.key"), key.to_hex()).unwrap();
     let config = dir.path().join("irsa.yaml");
-    std::fs::write(
-        &config,
-        r#"account: "111122223333"
-region: us-east-1
-roles:
-  - name: reader
-    trustPolicy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Federated: arn:aws:iam::111122223333:oidc-provider/oidc.example.test}, Action: sts:AssumeRoleWithWebIdentity}]}
-    policies:
-      reports: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: s3:GetObject, Resource: "arn:aws:s3:::my-bucket/reports/*"}, {Effect: Allow, Action: dynamodb:ListTables, Resource: "*"}]}
-signingKeys: [{file: master.key}]
-"#,
-    )
-    .unwrap();
+    std::fs::write(&config, READER_CONFIG).unwrap();
 
-    // No upstream at all: refused at start, naming the field.
-    let r = run_bounded(
-        {
-            let mut c = irsa();
-            c.args(["gateway", "--listen", "127.0.0.1:0", "--config"])
-                .arg(&config);
-            c
-        },
-        Duration::from_secs(30),
-    );
-    assert_eq!(r.status.code(), Some(2), "{}", r.stderr);
-    assert_has(&r.stderr, "gateway.upstream.url");
+    gateway_without_an_upstream_is_refused(&config);
 
-    let port = irsa_test::free_port();
-    let mut c = irsa();
-    c.args(["gateway", "--log-format", "text", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--config")
-        .arg(&config)
-        .args([
-            "--s3-upstream",
-            &s3.url,
-            "--s3-upstream-access-key-id",
-            S3_USER,
-        ])
-        .env("IRSA_GATEWAY_S3_UPSTREAM_SECRET_ACCESS_KEY", S3_SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _gateway = irsa_test::Killed(c.spawn().unwrap());
-    irsa_test::wait_for_port(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(30),
-    );
+    let (_gateway, port) = start_s3_gateway(&config, &s3);
     let now = irsa_test::now();
     let claims =
         irsa_test::sts::session_claims("arn:aws:iam::111122223333:role/reader", now, now + 3600);
