@@ -394,6 +394,19 @@ pub(crate) const P_KIND: u8 = 6;
 
 pub(crate) type Errors = Vec<(u8, PolicyError)>;
 
+/// The statements of a policy being read (most policies have at most 16).
+type Statements = SmallVec<[Statement; 16]>;
+
+/// The statements read, in a vector of exactly their number.
+fn exact_vec(statements: &mut Statements) -> Vec<Statement> {
+    if statements.spilled() {
+        return std::mem::take(statements).into_vec();
+    }
+    let mut v = Vec::with_capacity(statements.len());
+    v.extend(statements.drain(..));
+    v
+}
+
 impl Policy {
     /// Parses and validates a policy document (checks that hold for every policy kind).
     /// The error is the first problem IAM would report. See [`crate::validate`] for the
@@ -550,7 +563,9 @@ fn statement_to_value(s: &Statement) -> Value {
 pub(crate) fn parse_collect(json: &str) -> Result<(Policy, Errors), PolicyError> {
     let mut errors: Errors = Vec::new();
     // Most policies hold one statement (trust policies): no spare capacity for them.
-    let mut statements: Vec<Statement> = Vec::with_capacity(1);
+    // Read into a list on the stack, then stored in one allocation of exactly their number
+    // (no regrowth while reading).
+    let mut statements: Statements = SmallVec::new();
     // Statements written after `Version` (the usual order) are built as they are read; a
     // hard error in one stops the read (every hard error is `Syntax`, as a read error is).
     let raw = read_policy(json, &mut |version, raw| {
@@ -581,7 +596,7 @@ pub(crate) fn parse_collect(json: &str) -> Result<(Policy, Errors), PolicyError>
         Policy {
             version,
             id: raw.id.map(Cow::into_owned),
-            statements,
+            statements: exact_vec(&mut statements),
             statement_array: raw_stmts.array,
         },
         errors,
@@ -651,7 +666,7 @@ fn parse_version(v: Option<&str>) -> Result<Option<Version>, PolicyError> {
 }
 
 /// Appends a statement, noting a repeated non-empty `Sid`.
-fn push_statement(statements: &mut Vec<Statement>, st: Statement, errors: &mut Errors) {
+fn push_statement(statements: &mut Statements, st: Statement, errors: &mut Errors) {
     if let Some(sid) = &st.sid
         && !sid.is_empty()
         && statements
