@@ -103,83 +103,48 @@ fn assert_has(haystack: &str, needle: &str) {
     );
 }
 
+/// What the offline demo says, step by step, in order of the story.
+const OFFLINE_STORY: &[&str] = &[
+    // 1-2: manifests and the mutation as a diff.
+    "eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/allow-read",
+    "+++ pod (as admitted)",
+    "+    - name: AWS_WEB_IDENTITY_TOKEN_FILE",
+    "+          audience: sts.amazonaws.com",
+    // 3: the token, decoded and verified with the issuer's published keys.
+    "\"sub\": \"system:serviceaccount:default:my-serviceaccount\"",
+    "✔ Signature Verified (RS256 key",
+    // 4: the decision and the statement that made it.
+    "✔ Allow, by statement 0 (Sid `AllowMyServiceAccount`)",
+    // 5: the exchange by the SDK.
+    "AssumedRoleUser.Arn:         arn:aws:sts::111122223333:assumed-role/allow-read/my-app",
+    "AccessKeyId:                 ASIA",
+    "Arn:     arn:aws:sts::111122223333:assumed-role/allow-read/my-app",
+    // 6: no upstream, said plainly; the write denied by policy.
+    "No DynamoDB upstream is configured",
+    "UpstreamNotConfigured: irsa: no DynamoDB upstream is configured",
+    "AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/allow-read/my-app is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:111122223333:table/my-table",
+    // 7: S3 on the same endpoint: no upstream, said plainly; the write denied by policy.
+    "7. S3 through the same gateway: an allowed read, a denied write",
+    "No S3 upstream is configured",
+    "GetObject s3://my-bucket/reports/hello.txt (the permission policy says Allow, by Sid `ReadReports`)",
+    "UpstreamNotConfigured: irsa: no S3 upstream is configured: the request was allowed by policy but there is no bucket to send it to (start with --s3-upstream URL)",
+    "✔ the S3 read was allowed by policy (no upstream to reach, as said above)",
+    "AccessDenied: User: arn:aws:sts::111122223333:assumed-role/allow-read/my-app is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::my-bucket/reports/intruder.txt",
+    "✔ the S3 write was denied: AccessDenied, in S3's own XML error format",
+    // 8: the other ServiceAccount, refused with the reason.
+    "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity",
+    "the token's sub is `system:serviceaccount:default:other-serviceaccount`",
+    "✔ refused: AccessDenied",
+    "Every step behaved as the story says (9 checks).",
+];
+
 #[test]
 fn demo_tells_the_story_offline() {
     let r = demo(&[], &[]);
     let out = &r.stdout;
-    // 1-2: manifests and the mutation as a diff.
-    assert_has(
-        out,
-        "eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/allow-read",
-    );
-    assert_has(out, "+++ pod (as admitted)");
-    assert_has(out, "+    - name: AWS_WEB_IDENTITY_TOKEN_FILE");
-    assert_has(out, "+          audience: sts.amazonaws.com");
-    // 3: the token, decoded and verified with the issuer's published keys.
-    assert_has(
-        out,
-        "\"sub\": \"system:serviceaccount:default:my-serviceaccount\"",
-    );
-    assert_has(out, "✔ Signature Verified (RS256 key");
-    // 4: the decision and the statement that made it.
-    assert_has(out, "✔ Allow, by statement 0 (Sid `AllowMyServiceAccount`)");
-    // 5: the exchange by the SDK.
-    assert_has(
-        out,
-        "AssumedRoleUser.Arn:         arn:aws:sts::111122223333:assumed-role/allow-read/my-app",
-    );
-    assert_has(out, "AccessKeyId:                 ASIA");
-    assert_has(
-        out,
-        "Arn:     arn:aws:sts::111122223333:assumed-role/allow-read/my-app",
-    );
-    // 6: no upstream, said plainly; the write denied by policy.
-    assert_has(out, "No DynamoDB upstream is configured");
-    assert_has(
-        out,
-        "UpstreamNotConfigured: irsa: no DynamoDB upstream is configured",
-    );
-    assert_has(
-        out,
-        "AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/allow-read/my-app is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:111122223333:table/my-table",
-    );
-    // 7: S3 on the same endpoint: no upstream, said plainly; the write denied by policy.
-    assert_has(
-        out,
-        "7. S3 through the same gateway: an allowed read, a denied write",
-    );
-    assert_has(out, "No S3 upstream is configured");
-    assert_has(
-        out,
-        "GetObject s3://my-bucket/reports/hello.txt (the permission policy says Allow, by Sid `ReadReports`)",
-    );
-    assert_has(
-        out,
-        "UpstreamNotConfigured: irsa: no S3 upstream is configured: the request was allowed by policy but there is no bucket to send it to (start with --s3-upstream URL)",
-    );
-    assert_has(
-        out,
-        "✔ the S3 read was allowed by policy (no upstream to reach, as said above)",
-    );
-    assert_has(
-        out,
-        "AccessDenied: User: arn:aws:sts::111122223333:assumed-role/allow-read/my-app is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::my-bucket/reports/intruder.txt",
-    );
-    assert_has(
-        out,
-        "✔ the S3 write was denied: AccessDenied, in S3's own XML error format",
-    );
-    // 8: the other ServiceAccount, refused with the reason.
-    assert_has(
-        out,
-        "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity",
-    );
-    assert_has(
-        out,
-        "the token's sub is `system:serviceaccount:default:other-serviceaccount`",
-    );
-    assert_has(out, "✔ refused: AccessDenied");
-    assert_has(out, "Every step behaved as the story says (9 checks).");
+    for line in OFFLINE_STORY {
+        assert_has(out, line);
+    }
     assert!(!out.contains('✘'), "{out}");
     // Not a terminal: no escape codes. Never a token or a secret.
     assert!(!out.contains('\x1b'), "{out}");
