@@ -9,10 +9,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use aws_lc_rs::{digest, hmac};
-use time::OffsetDateTime;
 
 use crate::canonical::{UriEncoding, canonical_query, canonical_uri, header_values, parse_query};
-use crate::encoding::hex_lower;
+use crate::date::write_amz_date;
 use crate::verify::{ALGORITHM, TERMINATOR, signing_key};
 
 /// Signing keys already derived, by a SHA-256 digest of (secret, date, region, service).
@@ -103,19 +102,8 @@ impl std::fmt::Debug for Signer<'_> {
 
 /// `X-Amz-Date` for unix seconds `now`: `YYYYMMDDTHHMMSSZ` (UTC); `None` out of range.
 pub fn amz_date(now: i64) -> Option<String> {
-    let t = OffsetDateTime::from_unix_timestamp(now).ok()?;
-    let year = t.year();
-    if !(0..=9999).contains(&year) {
-        return None;
-    }
-    Some(format!(
-        "{year:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    ))
+    let mut out = [0u8; 16];
+    write_amz_date(now, &mut out).then(|| String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The `Authorization` header value signing a request.
@@ -143,7 +131,6 @@ pub fn authorization(
     let mut names: Vec<&str> = headers.iter().map(|(n, _)| *n).collect();
     names.sort_unstable();
     names.dedup();
-    let signed_headers = names.join(";");
 
     let mut canonical = Vec::with_capacity(512);
     for part in [
@@ -161,14 +148,39 @@ pub fn authorization(
         canonical.push(b'\n');
     }
     canonical.push(b'\n');
-    canonical.extend_from_slice(signed_headers.as_bytes());
+    let signed_headers_at = canonical.len();
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            canonical.push(b';');
+        }
+        canonical.extend_from_slice(name.as_bytes());
+    }
+    let signed_headers_end = canonical.len();
     canonical.push(b'\n');
     canonical.extend_from_slice(payload_hash.as_bytes());
 
-    let scope = format!("{date}/{}/{}/{TERMINATOR}", signer.region, signer.service);
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex_lower(digest::digest(&digest::SHA256, &canonical).as_ref())
+    // The string to sign, then (in the same buffer, after it) the header value.
+    let mut text = String::with_capacity(256);
+    for part in [ALGORITHM, "\n", amz_date, "\n"] {
+        text.push_str(part);
+    }
+    let scope_at = text.len();
+    for part in [
+        date,
+        "/",
+        signer.region,
+        "/",
+        signer.service,
+        "/",
+        TERMINATOR,
+    ] {
+        text.push_str(part);
+    }
+    let scope_end = text.len();
+    text.push('\n');
+    push_hex(
+        &mut text,
+        digest::digest(&digest::SHA256, &canonical).as_ref(),
     );
     let key = match cache {
         Some(cache) => cache.key(
@@ -184,17 +196,41 @@ pub fn authorization(
             signer.service,
         ),
     };
-    let signature = hmac::sign(&key, string_to_sign.as_bytes());
-    Some(format!(
-        "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={}",
+    let signature = hmac::sign(&key, text.as_bytes());
+    let signed_headers = canonical.get(signed_headers_at..signed_headers_end)?;
+    let mut out = String::with_capacity(200 + signed_headers.len());
+    for part in [
+        ALGORITHM,
+        " Credential=",
         signer.access_key_id,
-        hex_lower(signature.as_ref())
-    ))
+        "/",
+        text.get(scope_at..scope_end)?,
+        ", SignedHeaders=",
+        std::str::from_utf8(signed_headers).ok()?,
+        ", Signature=",
+    ] {
+        out.push_str(part);
+    }
+    push_hex(&mut out, signature.as_ref());
+    Some(out)
+}
+
+/// Appends the lower-case hex of `bytes` to `out`.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        for nibble in [b >> 4, b & 0xf] {
+            out.push(char::from(
+                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::hex_lower;
     use crate::{Request, VerifyOptions, verify};
 
     fn signed(cache: Option<&SigningKeyCache>, secret: &str) -> (String, String) {

@@ -9,6 +9,7 @@ use crate::canonical::{
 };
 use crate::date::{
     format_amz_date, format_amz_date_unix, format_scope_date, parse_amz_date, parse_http_date,
+    write_amz_date,
 };
 use crate::encoding::{hex_decode_32, hex_lower};
 use crate::error::{SignatureMismatch, VerifyError};
@@ -278,14 +279,30 @@ pub fn parse(request: &Request<'_>, options: &VerifyOptions) -> Result<ParsedReq
 
     let (canonical, canonical_request) =
         canonical_request(request, &query, &auth, options, payload_line)?;
-    let amz_date = format_amz_date(auth.request_time);
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{}/{}/{}/{TERMINATOR}\n{}",
-        auth.scope_date,
-        auth.region,
-        auth.service,
-        hex_lower(digest::digest(&digest::SHA256, &canonical).as_ref())
-    );
+    let mut amz_date = [0u8; 16];
+    let amz_date = if write_amz_date(auth.request_time.unix_timestamp(), &mut amz_date) {
+        std::str::from_utf8(&amz_date).unwrap_or_default()
+    } else {
+        ""
+    };
+    let mut string_to_sign = String::with_capacity(160);
+    for part in [
+        ALGORITHM,
+        "\n",
+        amz_date,
+        "\n",
+        &auth.scope_date,
+        "/",
+        &auth.region,
+        "/",
+        &auth.service,
+        "/",
+        TERMINATOR,
+        "\n",
+        &hex_lower(digest::digest(&digest::SHA256, &canonical).as_ref()),
+    ] {
+        string_to_sign.push_str(part);
+    }
 
     Ok(ParsedRequest {
         access_key_id: auth.access_key_id,
@@ -395,14 +412,13 @@ impl ParsedRequest {
     /// `X-Amz-Expires` for presigned URLs.
     pub fn check_time(&self, now: i64) -> Result<(), VerifyError> {
         let skew = self.max_clock_skew_secs.max(0);
-        let skew_text = describe_skew(skew);
         let t = self.request_time;
         if t > now.saturating_add(skew) {
             return Err(VerifyError::SignatureNotYetCurrent {
                 request_time: format_amz_date_unix(t),
                 latest: format_amz_date_unix(now.saturating_add(skew)),
                 now: format_amz_date_unix(now),
-                skew: skew_text,
+                skew: describe_skew(skew),
             });
         }
         match self.location {
@@ -412,7 +428,7 @@ impl ParsedRequest {
                         request_time: format_amz_date_unix(t),
                         earliest: format_amz_date_unix(now.saturating_sub(skew)),
                         now: format_amz_date_unix(now),
-                        skew: skew_text,
+                        skew: describe_skew(skew),
                     });
                 }
             }
@@ -435,8 +451,8 @@ impl ParsedRequest {
         secret_access_key: &str,
         now: i64,
     ) -> Result<VerifiedRequest, VerifyError> {
-        self.verify_s3(secret_access_key, now)
-            .map(|(verified, _seed)| verified)
+        self.matching_key(secret_access_key, now, None)
+            .map(|_| self.verified())
     }
 
     /// `x-amz-content-sha256` classified, for S3 requests ([`UriEncoding::S3`]).
@@ -462,8 +478,8 @@ impl ParsedRequest {
         now: i64,
         cache: &SigningKeyCache,
     ) -> Result<VerifiedRequest, VerifyError> {
-        self.verify_with(secret_access_key, now, Some(cache))
-            .map(|(verified, _seed)| verified)
+        self.matching_key(secret_access_key, now, Some(cache))
+            .map(|_| self.verified())
     }
 
     /// [`ParsedRequest::verify_s3`] with the signing key taken from (or added to) `cache`.
@@ -476,12 +492,32 @@ impl ParsedRequest {
         self.verify_with(secret_access_key, now, Some(cache))
     }
 
-    fn verify_with(
+    /// Checks the time and the signature with `secret_access_key`, the signing key from
+    /// `cache`, without building a [`VerifiedRequest`]: for a server that reads what it
+    /// needs ([`ParsedRequest::signed_headers`], [`ParsedRequest::access_key_id`], …)
+    /// from this parsed request once it verified.
+    pub fn verify_signature_cached(
+        &self,
+        secret_access_key: &str,
+        now: i64,
+        cache: &SigningKeyCache,
+    ) -> Result<(), VerifyError> {
+        self.matching_key(secret_access_key, now, Some(cache))
+            .map(|_| ())
+    }
+
+    /// Lower-case names of the signed headers, as listed by the client.
+    pub fn signed_headers(&self) -> &[String] {
+        &self.signed_headers
+    }
+
+    /// The time checked, then the signing key and the signature when the signature matches.
+    fn matching_key(
         &self,
         secret_access_key: &str,
         now: i64,
         cache: Option<&SigningKeyCache>,
-    ) -> Result<(VerifiedRequest, SeedSignature), VerifyError> {
+    ) -> Result<(hmac::Key, [u8; 32]), VerifyError> {
         self.check_time(now)?;
         let (secret, date, region, service) = (
             secret_access_key,
@@ -496,24 +532,19 @@ impl ParsedRequest {
         let provided = hex_decode_32(&self.signature).filter(|provided| {
             hmac::verify(&key, self.string_to_sign.as_bytes(), provided).is_ok()
         });
-        let Some(provided) = provided else {
-            return Err(VerifyError::SignatureDoesNotMatch(Box::new(
+        match provided {
+            Some(provided) => Ok((key, provided)),
+            None => Err(VerifyError::SignatureDoesNotMatch(Box::new(
                 SignatureMismatch {
                     canonical_request: self.canonical_request_redacted(),
                     string_to_sign: self.string_to_sign.clone(),
                 },
-            )));
-        };
-        let seed = SeedSignature {
-            key,
-            signature: provided,
-            amz_date: format_amz_date_unix(self.request_time),
-            scope: format!(
-                "{}/{}/{}/{TERMINATOR}",
-                self.scope_date, self.region, self.service
-            ),
-        };
-        let verified = VerifiedRequest {
+            ))),
+        }
+    }
+
+    fn verified(&self) -> VerifiedRequest {
+        VerifiedRequest {
             access_key_id: self.access_key_id.clone(),
             region: self.region.clone(),
             service: self.service.clone(),
@@ -523,12 +554,29 @@ impl ParsedRequest {
             location: self.location,
             payload_signed: self.payload_signed,
             content_sha256: self.content_sha256,
+        }
+    }
+
+    fn verify_with(
+        &self,
+        secret_access_key: &str,
+        now: i64,
+        cache: Option<&SigningKeyCache>,
+    ) -> Result<(VerifiedRequest, SeedSignature), VerifyError> {
+        let (key, provided) = self.matching_key(secret_access_key, now, cache)?;
+        let seed = SeedSignature {
+            key,
+            signature: provided,
+            amz_date: format_amz_date_unix(self.request_time),
+            scope: format!(
+                "{}/{}/{}/{TERMINATOR}",
+                self.scope_date, self.region, self.service
+            ),
         };
-        Ok((verified, seed))
+        Ok((self.verified(), seed))
     }
 }
 
-/// `15 min` for whole minutes, else `N sec`, as AWS's skew messages put it.
 fn describe_skew(seconds: i64) -> String {
     if seconds % 60 == 0 {
         format!("{} min", seconds / 60)
