@@ -59,8 +59,12 @@ impl Caller {
     /// configuration's partition and account. The assumed-role ARN is the one `irsa sts`
     /// issued ([`Config::assumed_role_arn`]).
     pub fn of(claims: &SessionClaims, config: &Config) -> Option<Caller> {
-        let prefix = format!("arn:{}:iam::{}:role/", config.partition, config.account);
-        let name = claims.role_arn.strip_prefix(&prefix)?.rsplit('/').next()?;
+        // `arn:{partition}:iam::{account}:role/…`, compared piece by piece.
+        let rest = claims.role_arn.strip_prefix("arn:")?;
+        let rest = rest.strip_prefix(config.partition.as_str())?;
+        let rest = rest.strip_prefix(":iam::")?;
+        let rest = rest.strip_prefix(config.account.as_str())?;
+        let name = rest.strip_prefix(":role/")?.rsplit('/').next()?;
         if name.is_empty() {
             return None;
         }

@@ -22,6 +22,11 @@ macro_rules! operations {
             pub fn name(self) -> &'static str {
                 match self { $(Operation::$op => stringify!($op)),* }
             }
+
+            /// The `X-Amz-Target` value, `DynamoDB_20120810.<Op>`.
+            pub fn target_value(self) -> &'static str {
+                match self { $(Operation::$op => concat!("DynamoDB_20120810.", stringify!($op))),* }
+            }
         }
     };
 }
@@ -62,7 +67,7 @@ impl Operation {
 
     /// The `X-Amz-Target` value.
     pub fn target(self) -> String {
-        format!("{TARGET_PREFIX}{}", self.name())
+        self.target_value().to_owned()
     }
 
     /// Operations authorized on `*` (they name no table).
@@ -91,6 +96,14 @@ impl fmt::Display for Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_values_have_the_prefix() {
+        for op in Operation::ALL {
+            assert_eq!(op.target_value(), format!("{TARGET_PREFIX}{}", op.name()));
+            assert_eq!(Operation::from_target(Some(op.target_value())), Ok(*op));
+        }
+    }
 
     #[test]
     fn target_header() {

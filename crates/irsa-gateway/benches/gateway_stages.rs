@@ -5,8 +5,12 @@
 //! re-signing for the upstream with irsa-sigv4's signer and its key cache; a client's
 //! signing with aws-sigv4 for comparison).
 //!
+//! Each stage also prints the heap allocations (`alloc` and `realloc` calls) it makes per
+//! call, counted by a global allocator (stats_alloc).
+//!
 //! cargo bench -p irsa-gateway --bench gateway_stages -- [iterations=20000]
 
+use std::alloc::System;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use irsa_gateway::{Gateway, Options, Snapshot};
@@ -14,7 +18,25 @@ use irsa_sts_core::{KeyRing, MasterKey, issue_credentials, open_session};
 use irsa_test::bench::{iterations, time};
 use irsa_test::net::{Bytes, Full};
 use irsa_test::sigv4::{Keys, Payload, Signing, sign_request};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tower::ServiceExt as _;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// [`time`], then the allocations of `calls` more calls of `f`, printed per call.
+fn stage<T>(name: &str, n: u32, mut f: impl FnMut() -> T) -> f64 {
+    let us = time(name, n, &mut f);
+    let calls = (n / 10).max(1);
+    let region = Region::new(GLOBAL);
+    for _ in 0..calls {
+        std::hint::black_box(f());
+    }
+    let stats = region.change();
+    let per_call = (stats.allocations + stats.reallocations) as f64 / f64::from(calls);
+    println!("{:<52} {per_call:>8.1} allocations", "");
+    us
+}
 
 fn main() {
     let n = iterations(20_000);
@@ -50,7 +72,7 @@ fn main() {
         )
     };
 
-    time("aws-sigv4: sign a GetItem (as a client signs)", n, request);
+    stage("aws-sigv4: sign a GetItem (as a client signs)", n, request);
     let sign = resign(n, now, body);
 
     let gateway = Gateway::new(
@@ -63,9 +85,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let requests: Vec<_> = (0..n + n / 10).map(|_| request()).collect();
+    let requests: Vec<_> = (0..n + n / 5 + 1).map(|_| request()).collect();
     let mut requests = requests.into_iter();
-    let whole = time(
+    let whole = stage(
         "router.oneshot: verify, open, read, map, authorize",
         n,
         || {
@@ -76,7 +98,7 @@ fn main() {
                 .unwrap()
         },
     );
-    let open = time("open the session token (AES-GCM)", n, || {
+    let open = stage("open the session token (AES-GCM)", n, || {
         open_session(&ring, &issued.session_token, &issued.access_key_id, now).unwrap()
     });
     let op = irsa_dynamodb::Operation::from_target(Some("DynamoDB_20120810.GetItem")).unwrap();
@@ -85,7 +107,7 @@ fn main() {
         region: "us-east-1".into(),
         account: "111122223333".into(),
     };
-    let map = time("read + map the request (irsa-dynamodb)", n, || {
+    let map = stage("read + map the request (irsa-dynamodb)", n, || {
         let r = irsa_dynamodb::Request::parse(op, body).unwrap();
         r.authorizations(&scope, &irsa_dynamodb::Schemas::new())
             .unwrap()
@@ -115,7 +137,7 @@ fn resign(n: u32, now: i64, body: &[u8]) -> f64 {
         uri_encoding: irsa_sigv4::UriEncoding::Double,
     };
     let keys = irsa_sigv4::SigningKeyCache::default();
-    time(
+    stage(
         "irsa-sigv4: re-sign for the upstream (key cached)",
         n,
         || {

@@ -24,9 +24,7 @@ use crate::config::{self, LoadError};
 use crate::error::ApiError;
 use crate::upstream::Upstream;
 use irsa_authz::{self as authz, Caller, Prepared, RequestFacts, SessionPolicies};
-use irsa_dynamodb::{
-    LEADING_KEYS, MapError, Operation, Request, Schemas, Scope, TARGET_PREFIX, TableSchema,
-};
+use irsa_dynamodb::{LEADING_KEYS, MapError, Operation, Request, Schemas, Scope, TableSchema};
 use irsa_s3::strip_presign_params;
 
 /// Server limits and verification settings.
@@ -399,13 +397,21 @@ pub async fn serve(
     irsa_server::serve(listener, router(gateway), options, shutdown).await
 }
 
+/// 52 characters of `A-Z0-9`, each uniform (random bytes, those past the last whole
+/// multiple of 36 drawn again).
 fn request_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const LEN: usize = 52;
     let mut rng = rand::thread_rng();
-    let id: Vec<u8> = (0..52)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())])
-        .collect();
-    String::from_utf8(id).unwrap_or_default()
+    let mut id = String::with_capacity(LEN);
+    let mut random = [0u8; 64];
+    while id.len() < LEN {
+        rng.fill(&mut random[..]);
+        for b in random.iter().filter(|&&b| b < 252).take(LEN - id.len()) {
+            id.push(char::from(ALPHABET[usize::from(b % 36)]));
+        }
+    }
+    id
 }
 
 fn error_response(e: &ApiError, request_id: &str) -> Response {
@@ -507,7 +513,7 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
     let outcome = process(&gw, req).await;
     match outcome {
         Ok((response, op)) => {
-            log_forwarded(&id, &op, &response, started);
+            log_forwarded(&id, op, &response, started);
             response
         }
         Err(e) => {
@@ -621,7 +627,7 @@ fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a He
 /// under the gateway's signature), with `X-Amz-Target` set from the authorized operation
 /// and `Content-Type` from the body the gateway parsed. Authentication and hop-by-hop
 /// headers are dropped later by [`Upstream::send`].
-fn forward_headers(headers: &HeaderMap, signed: &[String], op: &str) -> HeaderMap {
+fn forward_headers(headers: &HeaderMap, signed: &[String], op: Operation) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
         let n = name.as_str();
@@ -632,9 +638,7 @@ fn forward_headers(headers: &HeaderMap, signed: &[String], op: &str) -> HeaderMa
             out.append(name.clone(), value.clone());
         }
     }
-    if let Ok(target) = HeaderValue::from_str(&format!("{TARGET_PREFIX}{op}")) {
-        out.insert("x-amz-target", target);
-    }
+    out.insert("x-amz-target", HeaderValue::from_static(op.target_value()));
     out.insert(
         "content-type",
         HeaderValue::from_static("application/x-amz-json-1.0"),
@@ -645,7 +649,7 @@ fn forward_headers(headers: &HeaderMap, signed: &[String], op: &str) -> HeaderMa
 async fn process(
     gw: &Gateway,
     req: axum::extract::Request,
-) -> Result<(Response, String), ApiError> {
+) -> Result<(Response, &'static str), ApiError> {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -654,7 +658,7 @@ async fn process(
     let now = now_secs();
     let snap = gw.snapshot();
     let (body, _reservation, early) = read_body(gw, &snap, &parts, body, now).await?;
-    let (session, signed_headers, caller) = authenticate(gw, &snap, &parts, &body, now, early)?;
+    let (session, signed, caller) = authenticate(gw, &snap, &parts, &body, now, early)?;
     let op = authorize(
         gw,
         &snap,
@@ -666,8 +670,8 @@ async fn process(
         now,
     )
     .await?;
-    let response = forward(gw, parts, &signed_headers, op, body).await?;
-    Ok((response, op.name().to_owned()))
+    let response = forward(gw, parts, signed.signed_headers(), op, body).await?;
+    Ok((response, op.name()))
 }
 
 /// Step 0, before the body: authentication present, a live session, size within bounds
@@ -707,7 +711,8 @@ async fn read_body(
 }
 
 /// Step 1: SigV4 with the secret re-derived from the session token; the signature must
-/// cover `X-Amz-Target`. The session, the signed header names and the caller. `early` is
+/// cover `X-Amz-Target`. The session, the verified request (its signed header names) and
+/// the caller. `early` is
 /// the session opened before the body was read and its token: it is reused when the
 /// signature names the same token and access key id (opening is deterministic for a given
 /// token, key id and time), and the token is opened again otherwise.
@@ -718,7 +723,7 @@ fn authenticate(
     body: &[u8],
     now: i64,
     early: (OpenedSession, String),
-) -> Result<(OpenedSession, Vec<String>, Caller), ApiError> {
+) -> Result<(OpenedSession, irsa_sigv4::ParsedRequest, Caller), ApiError> {
     let headers: Vec<(&str, &[u8])> = parts
         .headers
         .iter()
@@ -748,23 +753,23 @@ fn authenticate(
     let Some(token) = parsed.security_token() else {
         return Err(ApiError::unrecognized_client());
     };
-    if !is_access_key_id(akid) {
-        return Err(ApiError::unrecognized_client());
-    }
     let (early_session, early_token) = early;
+    // The early session's key id passed `is_access_key_id` before the body was read.
     let session = if early_token == token && early_session.access_key_id == akid {
         early_session
-    } else {
+    } else if is_access_key_id(akid) {
         open_session(&snap.ring, token, akid, now).map_err(|e| ApiError::from(&e))?
+    } else {
+        return Err(ApiError::unrecognized_client());
     };
     let secret = secret_access_key(&snap.ring, akid, &session).map_err(|e| ApiError::from(&e))?;
-    let verified = parsed
-        .verify_cached(&secret, now, &gw.keys)
+    parsed
+        .verify_signature_cached(&secret, now, &gw.keys)
         .map_err(|e| ApiError::from(&e))?;
     // The signature must cover the operation: otherwise a captured request could be
     // replayed as another operation (the body being signed does not help).
-    if !verified
-        .signed_headers
+    if !parsed
+        .signed_headers()
         .iter()
         .any(|h| h.eq_ignore_ascii_case("x-amz-target"))
     {
@@ -774,13 +779,11 @@ fn authenticate(
     }
     let caller =
         Caller::of(&session.claims, &snap.config).ok_or_else(ApiError::unrecognized_client)?;
-    Ok((session, verified.signed_headers, caller))
+    Ok((session, parsed, caller))
 }
 
 /// Steps 2 and 3: the request mapped to IAM (validation first, before any upstream
-/// lookup), then authorized against the role's policies ∩ the session's; the key schema
-/// is read only when a policy uses `dynamodb:LeadingKeys` and some policy could allow the
-/// request whatever its keys.
+/// lookup), then authorized against the role's policies ∩ the session's ([`decide`]).
 #[allow(clippy::too_many_arguments)]
 async fn authorize(
     gw: &Gateway,
@@ -792,39 +795,77 @@ async fn authorize(
     peer: Option<&str>,
     now: i64,
 ) -> Result<Operation, ApiError> {
-    let target = single_header(&parts.headers, "x-amz-target")
-        .map_err(|()| ApiError::from(&MapError::UnknownOperation))?
-        .and_then(|v| v.to_str().ok());
-    single_header(&parts.headers, "content-type").map_err(|()| {
-        ApiError::from(&MapError::Serialization(
-            "Only one Content-Type header is allowed.".to_owned(),
-        ))
-    })?;
-    let op = Operation::from_target(target).map_err(|e| ApiError::from(&e))?;
+    let op = operation(&parts.headers)?;
     let request = Request::parse(op, body).map_err(|e| ApiError::from(&e))?;
-    let mut authorizations = request
+    let authorizations = request
         .authorizations(&snap.scope, &Schemas::new())
         .map_err(|e| ApiError::from(&e))?;
-
     let claims = &session.claims;
     let identity = snap.identity_policies(&claims.role_arn);
     let session_policies = snap.session_policies(claims);
-    let session_prepared = session_policies.as_ref().as_ref();
+    let in_force = InForce {
+        identity: &identity,
+        session: session_policies.as_ref().as_ref(),
+    };
     let facts = RequestFacts {
         now,
         source_ip: peer,
         secure_transport: false,
         region: &snap.config.region,
     };
-    let mut global = authz::global_context(claims, caller, &facts);
-    let uses = authz::Uses::new(&identity, session_prepared);
-    let policies = SessionPolicies {
-        identity: &identity.policies,
-        session: session_prepared.map(|p| p.policies.as_slice()),
-        resource: None,
-        uses,
-    };
-    let denied = |denied: authz::Denied| {
+    let global = authz::global_context(claims, caller, &facts);
+    decide(gw, snap, &request, in_force, caller, global, authorizations).await?;
+    Ok(op)
+}
+
+/// The operation a DynamoDB request names: one `X-Amz-Target` (mapped), at most one
+/// `Content-Type`.
+fn operation(headers: &HeaderMap) -> Result<Operation, ApiError> {
+    let target = single_header(headers, "x-amz-target")
+        .map_err(|()| ApiError::from(&MapError::UnknownOperation))?
+        .and_then(|v| v.to_str().ok());
+    single_header(headers, "content-type").map_err(|()| {
+        ApiError::from(&MapError::Serialization(
+            "Only one Content-Type header is allowed.".to_owned(),
+        ))
+    })?;
+    Operation::from_target(target).map_err(|e| ApiError::from(&e))
+}
+
+/// The policies in force for a session: its role's identity policies and its session
+/// policies, if any.
+#[derive(Clone, Copy)]
+struct InForce<'a> {
+    identity: &'a Prepared,
+    session: Option<&'a Prepared>,
+}
+
+impl<'a> InForce<'a> {
+    /// The policies as they are evaluated.
+    fn policies(self) -> SessionPolicies<'a> {
+        SessionPolicies {
+            identity: &self.identity.policies,
+            session: self.session.map(|p| p.policies.as_slice()),
+            resource: None,
+            uses: authz::Uses::new(self.identity, self.session),
+        }
+    }
+
+    /// The policies without their conditions: what could allow a request whatever its
+    /// condition keys.
+    fn skeleton(self) -> SessionPolicies<'a> {
+        SessionPolicies {
+            identity: &self.identity.skeleton,
+            session: self.session.map(|p| p.skeleton.as_slice()),
+            resource: None,
+            uses: authz::Uses::default(),
+        }
+    }
+}
+
+/// A denial, logged and answered as DynamoDB does.
+fn denied(caller: &Caller) -> impl Fn(authz::Denied) -> ApiError + '_ {
+    move |denied: authz::Denied| {
         tracing::info!(
             caller = %caller.arn,
             action = %denied.action,
@@ -833,36 +874,49 @@ async fn authorize(
             "access denied"
         );
         ApiError::access_denied(&denied)
-    };
+    }
+}
+
+/// The decision on a request's `authorizations` under the policies in force and the
+/// `global` context; the key schema is read only when a policy uses
+/// `dynamodb:LeadingKeys` and some policy could allow the request whatever its keys
+/// ([`with_key_schemas`]).
+async fn decide(
+    gw: &Gateway,
+    snap: &Snapshot,
+    request: &Request<'_>,
+    in_force: InForce<'_>,
+    caller: &Caller,
+    mut global: irsa_policy::Context,
+    mut authorizations: Vec<irsa_authz::Authorization>,
+) -> Result<(), ApiError> {
+    let policies = in_force.policies();
+    let denied = denied(caller);
     let tables = request.schema_tables(&snap.scope);
-    if let (Some(upstream), true, false) = (&gw.upstream, uses.key(LEADING_KEYS), tables.is_empty())
-    {
+    if let (Some(upstream), true, false) = (
+        &gw.upstream,
+        policies.uses.key(LEADING_KEYS),
+        tables.is_empty(),
+    ) {
         let decision = Decision {
             policies: &policies,
             caller,
             denied: &denied,
         };
-        let skeleton = SessionPolicies {
-            identity: &identity.skeleton,
-            session: session_prepared.map(|p| p.skeleton.as_slice()),
-            resource: None,
-            uses: authz::Uses::default(),
-        };
         authorizations = with_key_schemas(
             gw,
             upstream,
             snap,
-            &request,
+            request,
             tables,
-            &skeleton,
+            &in_force.skeleton(),
             &decision,
             &mut global,
             authorizations,
         )
         .await?;
     }
-    authz::authorize_owned(&policies, caller, global, &authorizations).map_err(denied)?;
-    Ok(op)
+    authz::authorize_owned(&policies, caller, global, &authorizations).map_err(denied)
 }
 
 /// What a decision is made of: the policies in force, the caller, and how a denial is
@@ -931,7 +985,7 @@ async fn forward(
         ));
     };
     let forward_query = strip_presign_params(parts.uri.query().unwrap_or(""));
-    let forwarded = forward_headers(&parts.headers, signed_headers, op.name());
+    let forwarded = forward_headers(&parts.headers, signed_headers, op);
     let response = upstream
         .send(
             parts.method,
@@ -992,7 +1046,7 @@ mod tests {
             ("x-amz-unsigned-extra", "1"),
         ]);
         let signed = names(&["accept-encoding", "content-type", "host", "x-amz-target"]);
-        let f = forward_headers(&h, &signed, "GetItem");
+        let f = forward_headers(&h, &signed, Operation::GetItem);
         let targets: Vec<&HeaderValue> = f.get_all("x-amz-target").iter().collect();
         assert_eq!(targets, ["DynamoDB_20120810.GetItem"]);
         assert_eq!(f["content-type"], "application/x-amz-json-1.0");

@@ -16,13 +16,27 @@ pub fn is_s3(authorization: Option<&[u8]>, query: &str) -> bool {
         if auth.starts_with(b"AWS ") {
             return true;
         }
-        let Ok(auth) = std::str::from_utf8(auth) else {
+        if std::str::from_utf8(auth).is_err() {
+            return false;
+        }
+        // The credential's service: the fourth `/`-field of the value after the first
+        // `Credential=`, up to `,` or ` ` (bytes compared in place: this runs on every
+        // request, before anything else).
+        const KEY: &[u8] = b"Credential=";
+        let Some(start) = (0..auth.len())
+            .filter(|&i| auth.get(i) == Some(&b'C'))
+            .find(|&i| auth.get(i..).is_some_and(|rest| rest.starts_with(KEY)))
+        else {
             return false;
         };
-        return auth
-            .split_once("Credential=")
-            .and_then(|(_, rest)| rest.split([',', ' ']).next())
-            .is_some_and(|c| c.split('/').nth(3) == Some("s3"));
+        let value = auth.get(start + KEY.len()..).unwrap_or_default();
+        let end = value
+            .iter()
+            .position(|&b| b == b',' || b == b' ')
+            .unwrap_or(value.len());
+        return value
+            .get(..end)
+            .is_some_and(|c| c.split(|&b| b == b'/').nth(3) == Some(b"s3".as_slice()));
     }
     query.split('&').any(|p| {
         p.starts_with("AWSAccessKeyId=")
@@ -133,6 +147,27 @@ mod tests {
         assert!(!is_s3(Some(ddb), ""));
         assert!(is_s3(Some(b"AWS AKID:sig"), ""));
         assert!(!is_s3(Some(b"\xff"), ""));
+        assert!(is_s3(
+            Some(b"AWS4-HMAC-SHA256 SignedHeaders=host, Credential=A/20240101/us-east-1/s3/aws4_request, Signature=0"),
+            ""
+        ));
+        assert!(is_s3(
+            Some(b"AWS4-HMAC-SHA256 Credential=A/20240101/us-east-1/s3"),
+            ""
+        ));
+        assert!(!is_s3(
+            Some(b"AWS4-HMAC-SHA256 Credential=A/20240101/us-east-1/s4/x"),
+            ""
+        ));
+        assert!(!is_s3(
+            Some(b"AWS4-HMAC-SHA256 Credential=A/20240101/us-east-1/s3x/aws4_request"),
+            ""
+        ));
+        assert!(!is_s3(
+            Some(b"AWS4-HMAC-SHA256 Credential=A/s3/us-east-1/dynamodb/aws4_request"),
+            ""
+        ));
+        assert!(!is_s3(Some(b"AWS4-HMAC-SHA256 Credentia"), ""));
         assert!(is_s3(
             None,
             "X-Amz-Credential=ASIAX%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=0"
