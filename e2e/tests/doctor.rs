@@ -744,6 +744,25 @@ async fn broken_account_setups_are_diagnosed(c: &Case, moto: &Moto) -> Result<()
         "update-assume-role-policy --role-name app",
     )?;
 
+    provider_breakages_are_diagnosed(c, moto)?;
+
+    // IAM cannot be reached: the trust checks say so, in bounded time.
+    let mut unreachable = moto.env();
+    unreachable[0].1 = format!("http://127.0.0.1:{}", irsa_e2e::free_port());
+    let (code, checks) = doctor_aws(c, &unreachable, "app")?;
+    ensure!(code == 1);
+    passed(&checks, "service-account")?;
+    failed(
+        &checks,
+        "role-exists",
+        "the IAM side could not be read",
+        "iam:GetRole",
+    )?;
+    Ok(())
+}
+
+/// The provider of the account of [`make_account`] loses the audience, then is gone.
+fn provider_breakages_are_diagnosed(c: &Case, moto: &Moto) -> Result<()> {
     // The provider loses the audience.
     let provider = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{}", host(&c.env));
     // (registered again with another client id: moto's RemoveClientIDFromOpenIDConnectProvider
@@ -785,19 +804,6 @@ async fn broken_account_setups_are_diagnosed(c: &Case, moto: &Moto) -> Result<()
         "oidc-provider",
         "registered providers",
         &format!("create-open-id-connect-provider --url {}", c.env.apiserver),
-    )?;
-
-    // IAM cannot be reached: the trust checks say so, in bounded time.
-    let mut unreachable = moto.env();
-    unreachable[0].1 = format!("http://127.0.0.1:{}", irsa_e2e::free_port());
-    let (code, checks) = doctor_aws(c, &unreachable, "app")?;
-    ensure!(code == 1);
-    passed(&checks, "service-account")?;
-    failed(
-        &checks,
-        "role-exists",
-        "the IAM side could not be read",
-        "iam:GetRole",
     )?;
     Ok(())
 }
