@@ -23,9 +23,20 @@ pub fn init_logging(format: &str, default_filter: &str) {
     };
 }
 
-/// A multi-threaded tokio runtime for a server subcommand.
+/// A multi-threaded tokio runtime for a subcommand (clients, `irsa up`'s servers side by
+/// side).
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The single-threaded runtime of a server's control work (signals, configuration
+/// reload, ops endpoints) while its requests are served on serving threads of their own
+/// ([`irsa_server::serve_threads`]).
+pub fn control_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
@@ -155,28 +166,33 @@ pub struct ConfigServer<'a> {
     pub reload_secs: u64,
     /// `--ops-listen`.
     pub ops_listen: Option<&'a str>,
+    /// `--threads`: serving threads, each a single-threaded runtime accepting on the
+    /// listener; 0 for one per core.
+    pub threads: usize,
 }
 
 /// The shutdown future handed to a server's `serve`.
 pub type Shutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// Runs a server from its configuration file until it is told to stop: `load` it (inside
-/// the runtime), serve it on its listener with `serve`, `reload` it when the file
-/// changes, its `metrics` on the ops endpoints (see [`config_server`]). Returns the
-/// process exit code.
+/// the control runtime), serve it on its listener with `serve` on `--threads` serving
+/// threads (each calls `serve` with its own handle to the listener; the server's state,
+/// limits and metrics are shared), `reload` it when the file changes, its `metrics` on the
+/// ops endpoints (see [`config_server`]). On the stop signal every serving thread stops
+/// accepting and drains. Returns the process exit code.
 pub fn run_config_server<S, E, Fut>(
     spec: ConfigServer<'_>,
     load: impl FnOnce() -> anyhow::Result<std::sync::Arc<S>>,
     reload: fn(&S, &std::path::Path) -> Result<(), E>,
     metrics: fn(&S) -> irsa_server::ServerMetrics,
-    serve: impl FnOnce(tokio::net::TcpListener, std::sync::Arc<S>, Shutdown) -> Fut,
+    serve: fn(tokio::net::TcpListener, std::sync::Arc<S>, Shutdown) -> Fut,
 ) -> anyhow::Result<u8>
 where
     S: Send + Sync + 'static,
     E: std::fmt::Display + 'static,
-    Fut: std::future::Future<Output = std::io::Result<()>>,
+    Fut: std::future::Future<Output = std::io::Result<()>> + 'static,
 {
-    let runtime = runtime()?;
+    let runtime = control_runtime()?;
     runtime.block_on(async move {
         let stop = Stop::install();
         let server = load()?;
@@ -194,9 +210,15 @@ where
             },
         )
         .await?;
-        serve(listener, server, Box::pin(shutdown))
-            .await
-            .context("server failed")?;
+        irsa_server::serve_threads(
+            listener,
+            spec.threads,
+            spec.name,
+            move |listener, shutdown| serve(listener, server.clone(), shutdown),
+            shutdown,
+        )
+        .await
+        .context("server failed")?;
         Ok(0)
     })
 }

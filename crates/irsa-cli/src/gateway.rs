@@ -84,6 +84,11 @@ pub struct Args {
     /// (`irsa_server_*` request counters), e.g. 127.0.0.1:9090; off when not given.
     #[arg(long)]
     ops_listen: Option<String>,
+    /// Serving threads, each a single-threaded runtime accepting on the listener and
+    /// serving its connections to the end (no hand-off between threads); limits and
+    /// metrics count over all of them. 0: one per core.
+    #[arg(long, env = "IRSA_GATEWAY_THREADS", default_value_t = 0)]
+    threads: usize,
     /// Log format: json or text.
     #[arg(long, default_value = "json")]
     log_format: String,
@@ -133,6 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             config: &args.config,
             reload_secs: args.reload_interval_secs,
             ops_listen: args.ops_listen.as_deref(),
+            threads: args.threads,
         },
         || {
             irsa_gateway::from_file_with_s3(

@@ -1,9 +1,10 @@
 //! The latency the gateway adds: the same signed DynamoDB requests sent to dynalite directly
 //! and through the gateway (dynalite as its upstream), interleaved in one run, over
-//! keep-alive connections. Client-side signing is outside the timed section. Two gateways
-//! run side by side, each on its own runtime and threads: one on a multi-threaded runtime
-//! of two workers (as `irsa gateway` runs on this 2-core machine), one on a single-threaded
-//! runtime (no hand-off between threads, for comparison); the CPU time of each gateway's threads (`/proc/self/task/TID/schedstat`) over
+//! keep-alive connections. Client-side signing is outside the timed section. Three gateways
+//! run side by side, each on its own runtime(s) and threads: one on a single-threaded
+//! runtime per core accepting on one listener (`irsa_server::serve_threads`, as `irsa
+//! gateway` runs), one on a multi-threaded runtime of two workers (work stealing, for
+//! comparison), one on a single single-threaded runtime; the CPU time of each gateway's threads (`/proc/self/task/TID/schedstat`) over
 //! the timed requests gives its own CPU per request.
 //!
 //! Needs dynalite (scripts/deps/gateway.sh). Run: `scripts/bench-gateway.sh`
@@ -21,7 +22,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use irsa_gateway::{Options, UpstreamSection};
 use irsa_sts_core::{KeyRing, MasterKey, issue_credentials};
-use irsa_test::bench::{Threads, env_usize, mean_us, percentile_us, spawn_server};
+use irsa_test::bench::{
+    Shape, Threads, env_usize, mean_us, percentile_us, spawn_server, spawn_server_shaped,
+};
 use irsa_test::sigv4::{Keys, Payload, Signing, sign_request};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -70,19 +73,19 @@ fn main() {
     runtime.block_on(run());
 }
 
-/// Serves `gateway` on its own runtime in its own threads: `workers` = 0 for a
-/// single-threaded runtime. Returns its URL and its threads.
+/// Serves `gateway` on its own runtime(s) in its own threads, in the runtime shape `shape`.
+/// Returns its URL and its serving threads.
 fn spawn_gateway(
     gateway: std::sync::Arc<irsa_gateway::Gateway>,
-    workers: usize,
+    shape: Shape,
 ) -> (String, Threads) {
-    let name = if workers == 0 {
-        "gw-single"
-    } else {
-        "gw-multi"
+    let name = match shape {
+        Shape::Multi(_) => "gw-multi",
+        Shape::Current => "gw-single",
+        Shape::PerCore(_) => "gw-percore",
     };
-    spawn_server(name, workers, move |listener| async move {
-        irsa_gateway::serve(listener, gateway, std::future::pending()).await
+    spawn_server_shaped(name, shape, move |listener| {
+        irsa_gateway::serve(listener, gateway.clone(), std::future::pending())
     })
 }
 
@@ -258,8 +261,21 @@ async fn run() {
         bare,
     };
     let paths = [
-        via("gateway, 2 workers", spawn_gateway(gateway(), 2), false),
-        via("gateway, 1 thread", spawn_gateway(gateway(), 0), false),
+        via(
+            "gateway, 1 thread per core",
+            spawn_gateway(gateway(), Shape::PerCore(0)),
+            false,
+        ),
+        via(
+            "gateway, 2 workers",
+            spawn_gateway(gateway(), Shape::Multi(2)),
+            false,
+        ),
+        via(
+            "gateway, 1 thread",
+            spawn_gateway(gateway(), Shape::Current),
+            false,
+        ),
         via(
             "bare proxy, 1 thread",
             spawn_bare_proxy(upstream.clone()),
