@@ -387,29 +387,36 @@ pub fn assume_prepared(
         role_arn: role.arn.clone(),
         role_id: role.role_id.clone(),
         session_name: req.role_session_name.clone(),
-        subject: token.sub.clone(),
-        audience: token.audience.clone(),
+        subject: token.sub,
+        audience: token.audience,
         provider_arn: provider.arn.clone(),
         issued_at: ctx.now,
         expires_at,
         session_policy: session.policy.as_ref().map(|p| p.text.to_string()),
         policy_arns: req.policy_arns.clone(),
-        source_identity: source_identity.clone(),
+        source_identity,
         tags,
         transitive_tag_keys,
     };
     let credentials =
         credentials::issue(keyring, &claims, rng).map_err(|e| sealing_error(&e, has_tags))?;
+    // The subject, audience and source identity move on from the sealed claims (no copies).
+    let SessionClaims {
+        subject,
+        audience,
+        source_identity,
+        ..
+    } = claims;
     Ok(AssumeRoleWithWebIdentityResult {
         credentials,
-        subject_from_web_identity_token: token.sub,
+        subject_from_web_identity_token: subject,
         assumed_role_user: AssumedRoleUser {
             arn: config.assumed_role_arn(&role.name, &req.role_session_name),
             assumed_role_id: format!("{}:{}", role.role_id, req.role_session_name),
         },
         packed_policy_size: packed_size,
         provider: provider.arn.clone(),
-        audience: token.audience,
+        audience,
         source_identity,
     })
 }
