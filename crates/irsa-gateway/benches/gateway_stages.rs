@@ -55,7 +55,9 @@ fn main() {
         secret_access_key: issued.secret_access_key.clone(),
         session_token: Some(issued.session_token.clone()),
     };
-    let body = br#"{"TableName":"Books","Key":{"Author":{"S":"Tolkien"},"Title":{"S":"Book 3"}}}"#;
+    // A key of one attribute: without an upstream (no `DescribeTable`) the gateway knows
+    // `dynamodb:LeadingKeys` only from such a key.
+    let body = br#"{"TableName":"Books","Key":{"Author":{"S":"Tolkien"}}}"#;
     let headers = [
         ("content-type", "application/x-amz-json-1.0"),
         ("x-amz-target", "DynamoDB_20120810.GetItem"),
@@ -91,9 +93,18 @@ fn main() {
         "router.oneshot: verify, open, read, map, authorize",
         n,
         || {
-            let req = requests.next().unwrap().map(axum::body::Body::new);
+            let mut req = requests.next().unwrap().map(axum::body::Body::new);
+            // As a client sends it: the signed `host` header (the URI alone has it here).
+            let host = req.uri().authority().unwrap().as_str().parse().unwrap();
+            req.headers_mut().insert("host", host);
             let resp = rt.block_on(router.clone().oneshot(req)).unwrap();
-            assert_eq!(resp.status(), 400, "UpstreamNotConfigured once authorized");
+            assert_eq!(
+                resp.headers()
+                    .get("x-amzn-errortype")
+                    .map(|v| v.to_str().unwrap()),
+                Some("UpstreamNotConfigured"),
+                "answered at the decision, once authorized"
+            );
             rt.block_on(axum::body::to_bytes(resp.into_body(), usize::MAX))
                 .unwrap()
         },
